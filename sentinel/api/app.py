@@ -1,0 +1,40 @@
+"""The FastAPI application: JSON API under /api, health, OpenAPI at /openapi.json and /docs.
+
+Each stage contributes a router from its own module; ``create_app`` mounts them.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from sentinel import __version__
+from sentinel.api import alerts, events
+from sentinel.api.auth import Authenticator, LocalOperator
+from sentinel.config import Settings
+from sentinel.store import Store, StoreError, open_store
+
+
+def create_app(settings: Settings, store: Store | None = None, authenticator: Authenticator | None = None) -> FastAPI:
+    """Build the app around a store (opened from ``settings`` when not given)."""
+    app = FastAPI(
+        title="Sentinel",
+        version=__version__,
+        description="Security monitoring and personal-data classification for Vietnam's e-government.",
+    )
+    app.state.settings = settings
+    app.state.store = store or open_store(settings)
+    app.state.authenticator = authenticator or LocalOperator()
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict:
+        """Liveness and the store in use."""
+        return {"status": "ok", "version": __version__, "store": app.state.store.backend}
+
+    @app.exception_handler(StoreError)
+    def _store_error(request: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": f"store unavailable: {exc}"})
+
+    app.include_router(events.router)
+    app.include_router(alerts.router)
+    return app

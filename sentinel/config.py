@@ -1,0 +1,138 @@
+"""Sentinel configuration: one YAML file plus ``SENTINEL_*`` environment variables.
+
+Precedence, lowest first: built-in defaults, the YAML file (``--config`` or
+``SENTINEL_CONFIG``), environment variables. Which store is used follows from
+the result alone: no Elasticsearch URL means the embedded SQLite store in
+``data_dir``; ``SENTINEL_ES_URL`` switches to Elasticsearch with no code change.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sentinel.content import ContentError, load_yaml
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+# Content folders (rules/, classifiers/, ...) sit beside the package in a checkout.
+DEFAULT_CONTENT_DIR = PACKAGE_ROOT.parent
+
+
+class ElasticsearchSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = None
+    username: str | None = None
+    password: str | None = None
+    api_key: str | None = None
+    ca_certs: Path | None = None
+    verify_certs: bool = True
+    namespace: str = "default"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://, e.g. https://es.example:9200")
+        return v or None
+
+
+class ApiSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+
+
+class Settings(BaseModel):
+    """Validated configuration; build it with :func:`load_settings`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data_dir: Path = Path("data")
+    content_dir: Path = DEFAULT_CONTENT_DIR
+    elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
+    api: ApiSettings = ApiSettings()
+    batch_size: int = Field(5000, ge=1, le=1_000_000)
+
+    @property
+    def rules_dir(self) -> Path:
+        return self.content_dir / "rules"
+
+    @property
+    def classifiers_dir(self) -> Path:
+        return self.content_dir / "classifiers"
+
+    @property
+    def collectors_dir(self) -> Path:
+        return self.content_dir / "collectors"
+
+    @property
+    def playbooks_dir(self) -> Path:
+        return self.content_dir / "playbooks"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "sentinel.db"
+
+    @property
+    def uses_elasticsearch(self) -> bool:
+        return self.elasticsearch.url is not None
+
+
+# environment variable -> dotted settings path
+ENV_VARS = {
+    "SENTINEL_DATA_DIR": "data_dir",
+    "SENTINEL_CONTENT_DIR": "content_dir",
+    "SENTINEL_ES_URL": "elasticsearch.url",
+    "SENTINEL_ES_USERNAME": "elasticsearch.username",
+    "SENTINEL_ES_PASSWORD": "elasticsearch.password",
+    "SENTINEL_ES_API_KEY": "elasticsearch.api_key",
+    "SENTINEL_ES_CA_CERTS": "elasticsearch.ca_certs",
+    "SENTINEL_ES_NAMESPACE": "elasticsearch.namespace",
+    "SENTINEL_API_HOST": "api.host",
+    "SENTINEL_API_PORT": "api.port",
+}
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from an optional YAML file and the environment.
+
+    Raises :class:`~sentinel.content.ContentError` naming the file, line and
+    key (or the environment variable) that is wrong.
+    """
+    env = os.environ if env is None else env
+    path = path or env.get("SENTINEL_CONFIG") or None
+    data: dict = {}
+    doc = None
+    if path:
+        doc = load_yaml(path)
+        if doc.data is not None and not isinstance(doc.data, dict):
+            raise ContentError(path, 1, "the configuration must be a mapping of settings")
+        data = dict(doc.data or {})
+    for var, dotted in ENV_VARS.items():
+        value = env.get(var)
+        if value:
+            section, _, key = dotted.partition(".")
+            if key:
+                data.setdefault(section, {})
+                if not isinstance(data[section], dict):
+                    raise ContentError(path or var, None, f"{section}: must be a mapping")
+                data[section] = {**data[section], key: value}
+            else:
+                data[section] = value
+    if doc is not None:
+        doc.data = data
+        return doc.validate(Settings)
+    from pydantic import ValidationError
+
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        dotted = ".".join(str(p) for p in err["loc"])
+        var = next((v for v, d in ENV_VARS.items() if d == dotted), dotted)
+        raise ContentError("environment", None, f"{var}: {err['msg']}") from None

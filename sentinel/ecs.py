@@ -1,0 +1,120 @@
+"""Helpers for Elastic Common Schema (ECS) documents.
+
+Events travel through Sentinel as nested ``dict`` documents shaped like ECS
+(``{"source": {"ip": ...}, "event": {...}}``). Rules, policies and queries name
+fields by dotted path (``source.ip``), so these helpers convert between the two.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+ECS_VERSION = "8.11.0"
+
+_MISSING = object()
+
+
+def get_field(doc: Mapping[str, Any], path: str, default: Any = None) -> Any:
+    """Return the value at dotted ``path`` in a nested (or partly flattened) document.
+
+    ECS documents may arrive with dotted keys (``{"source.ip": ...}``) as well as
+    nested objects, so each prefix is tried as a literal key before descending.
+    """
+    if path in doc:
+        return doc[path]
+    head, dot, rest = path.partition(".")
+    while dot:
+        value = doc.get(head, _MISSING)
+        if isinstance(value, Mapping):
+            found = get_field(value, rest, _MISSING)
+            if found is not _MISSING:
+                return found
+        nxt, dot, rest = rest.partition(".")
+        head = f"{head}.{nxt}"
+    return default
+
+
+def set_field(doc: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``value`` at dotted ``path``, creating nested objects on the way."""
+    parts = path.split(".")
+    node = doc
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[parts[-1]] = value
+
+
+def flatten(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested objects to dotted keys; lists are kept as values."""
+    return dict(_iter_flat(doc, prefix))
+
+
+def _iter_flat(doc: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
+    for key, value in doc.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            yield from _iter_flat(value, path + ".")
+        else:
+            yield path, value
+
+
+def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Inverse of :func:`flatten`."""
+    doc: dict[str, Any] = {}
+    for key, value in flat.items():
+        set_field(doc, key, value)
+    return doc
+
+
+def event_id(source: str, position: int | str, raw: bytes | str) -> str:
+    """Deterministic event id from where the record came from and what it said.
+
+    The same line read again from the same place (a replay, a retry, a restart)
+    gets the same id, so the store and Elasticsearch (``op_type=create``) can
+    refuse it as a duplicate. Including the raw bytes keeps ids distinct when a
+    file is truncated and rewritten with new content at the same offsets.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    h.update(source.encode("utf-8", "surrogateescape"))
+    h.update(b"\0")
+    h.update(str(position).encode())
+    h.update(b"\0")
+    h.update(raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogateescape"))
+    return h.hexdigest()
+
+
+def format_ts(dt: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and a ``Z``, the form ECS documents use."""
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def parse_ts(value: str | int | float | datetime) -> datetime:
+    """Parse an ECS timestamp (ISO 8601, or epoch milliseconds) into an aware datetime.
+
+    Raises ``ValueError`` with the offending value when it is not a timestamp.
+    """
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value / 1000, UTC)
+    if not isinstance(value, str):
+        raise ValueError(f"not a timestamp: {value!r}")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 timestamp: {value!r}") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def now_ts() -> str:
+    return format_ts(datetime.now(UTC))

@@ -1,0 +1,87 @@
+"""Records shared between stages: alerts and their change history.
+
+Events are plain ECS dicts (see :mod:`sentinel.ecs`); alerts have a fixed shape
+so that the streaming engine, the Elasticsearch scheduler, the store backends,
+the API and the console all agree on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AlertStatus = Literal["open", "acknowledged", "in_progress", "closed"]
+Disposition = Literal["true_positive", "false_positive", "benign"]
+Level = Literal["informational", "low", "medium", "high", "critical"]
+
+LEVEL_RISK = {"informational": 10, "low": 25, "medium": 50, "high": 75, "critical": 95}
+# Keep a bounded sample of evidence in the alert; the full list of ids is capped too.
+MAX_EVIDENCE_EVENTS = 20
+MAX_EVENT_IDS = 1000
+
+
+class RuleRef(BaseModel):
+    """The rule that fired, as far as an analyst needs it on the alert."""
+
+    id: str
+    title: str
+    level: Level = "medium"
+    tags: list[str] = Field(default_factory=list)
+    description: str | None = None
+
+
+class Alert(BaseModel):
+    """One alert: a rule that matched for one entity (group), possibly many times.
+
+    ``version`` starts at 1 and grows with every change; updates must send the
+    version they read (optimistic concurrency), so concurrent edits never
+    silently overwrite each other.
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    timestamp: str = Field(alias="@timestamp")
+    rule: RuleRef
+    group_key: str = ""
+    entity: dict[str, Any] = Field(default_factory=dict)
+    count: int = 1
+    first_seen: str
+    last_seen: str
+    event_ids: list[str] = Field(default_factory=list)
+    events: list[dict[str, Any]] = Field(default_factory=list)
+    status: AlertStatus = "open"
+    disposition: Disposition | None = None
+    severity: Level = "medium"
+    risk_score: int = 50
+    assignee: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    notes: list[dict[str, Any]] = Field(default_factory=list)
+    updated_by: str | None = None
+    updated_at: str | None = None
+    close_reason: str | None = None
+    version: int = 1
+
+    def to_doc(self) -> dict[str, Any]:
+        return self.model_dump(by_alias=True, mode="json")
+
+
+class AlertChange(BaseModel):
+    """One entry of an alert's audited history."""
+
+    alert_id: str
+    version: int
+    at: str
+    actor: str
+    action: str
+    before: dict[str, Any] = Field(default_factory=dict)
+    after: dict[str, Any] = Field(default_factory=dict)
+
+
+def alert_id(rule_id: str, group_key: str, first_event_id: str) -> str:
+    """Deterministic alert id: the same rule, group and first event always give the same alert."""
+    raw = f"{rule_id}\0{group_key}\0{first_event_id}".encode()
+    return hashlib.blake2b(raw, digest_size=12).hexdigest()

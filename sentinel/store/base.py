@@ -1,0 +1,147 @@
+"""The storage interface every backend implements (embedded SQLite, Elasticsearch).
+
+A backend must be safe to share between the ingest path and API threads. The
+contract is exercised by ``tests/store/test_contract.py`` against every backend.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sentinel.models import Alert, AlertChange
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked (unavailable, corrupt, misconfigured)."""
+
+
+class NotFound(StoreError):
+    pass
+
+
+class VersionConflict(StoreError):
+    """An update carried a stale version: someone else changed the record first."""
+
+    def __init__(self, record_id: str, expected: int, actual: int) -> None:
+        self.record_id = record_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"{record_id} was changed by someone else (you sent version {expected}, it is now at "
+            f"version {actual}); reload it and apply your change again"
+        )
+
+
+@dataclass
+class EventQuery:
+    """What to look for. All given conditions must hold.
+
+    ``filters`` maps a dotted ECS field to the values it may take (any of them);
+    a value ending in ``*`` is a prefix match. ``text`` words must all occur in
+    the event's searchable text (the original line, message, URL and user agent).
+    """
+
+    text: str | None = None
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+    cursor: str | None = None
+    ascending: bool = False
+
+
+@dataclass
+class EventPage:
+    events: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+@dataclass
+class AppendResult:
+    """Outcome of appending a batch; ``stored`` holds the events that were new."""
+
+    stored: list[dict[str, Any]]
+    duplicates: int
+
+    @property
+    def stored_count(self) -> int:
+        return len(self.stored)
+
+
+@dataclass
+class AlertQuery:
+    status: list[str] = field(default_factory=list)
+    rule_id: str | None = None
+    severity: list[str] = field(default_factory=list)
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+class Store(abc.ABC):
+    """Where events and alerts live."""
+
+    backend: str = "abstract"
+
+    @abc.abstractmethod
+    def append_events(self, events: Iterable[Mapping[str, Any]]) -> AppendResult:
+        """Store ECS events, skipping any whose ``event.id`` is already stored.
+
+        Returns which events were new: detection runs on those only, so a
+        replay neither duplicates events nor raises alerts twice.
+        """
+
+    @abc.abstractmethod
+    def search_events(self, query: EventQuery) -> EventPage:
+        """Events matching ``query``, newest first unless ``ascending``."""
+
+    @abc.abstractmethod
+    def count_events(self, query: EventQuery) -> int:
+        """How many events match ``query`` (ignores limit and cursor)."""
+
+    @abc.abstractmethod
+    def get_event(self, event_id: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    def record_alert(self, alert: Alert) -> Alert:
+        """Insert an alert, or fold it into the open alert of the same rule and group.
+
+        Folding adds the count, extends ``last_seen`` and the evidence, and
+        bumps the version, so one noisy source gives one alert with a count.
+        """
+
+    @abc.abstractmethod
+    def get_alert(self, alert_id: str) -> Alert | None: ...
+
+    @abc.abstractmethod
+    def list_alerts(self, query: AlertQuery) -> list[Alert]: ...
+
+    @abc.abstractmethod
+    def count_alerts(self, query: AlertQuery) -> int: ...
+
+    @abc.abstractmethod
+    def update_alert(
+        self, alert_id: str, changes: Mapping[str, Any], expected_version: int, actor: str, action: str = "update"
+    ) -> Alert:
+        """Apply ``changes`` if the alert is still at ``expected_version``.
+
+        Raises :class:`NotFound` or :class:`VersionConflict`. Every change is
+        written to the alert's history with the values before and after.
+        """
+
+    @abc.abstractmethod
+    def alert_history(self, alert_id: str) -> list[AlertChange]: ...
+
+    def close(self) -> None:  # noqa: B027 - optional for backends without resources
+        """Release connections."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

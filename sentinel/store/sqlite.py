@@ -1,0 +1,365 @@
+"""The embedded store: SQLite in WAL mode, for a single site with no Elasticsearch.
+
+Chosen over DuckDB by measurement (``bench/ingest.py``, ``bench/RESULTS.md``):
+batched inserts with a unique ``event.id`` index and point/range queries are
+what ingest and triage do, and SQLite does both faster here.
+
+Layout: ``events`` keeps each ECS document as JSON with a few hot fields copied
+into indexed columns; ``events_fts`` (FTS5, contentless) indexes the searchable
+text; ``alerts`` and ``alert_history`` keep alerts with their audited changes.
+Readers get one connection per thread; writers are serialised by a lock.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from sentinel import ecs
+from sentinel.models import Alert, AlertChange
+from sentinel.store.alert_ops import apply_update, fold
+from sentinel.store.base import (
+    AlertQuery,
+    AppendResult,
+    EventPage,
+    EventQuery,
+    NotFound,
+    Store,
+    StoreError,
+    VersionConflict,
+)
+from sentinel.store.sqlite_schema import migrate
+
+# Hot fields copied into indexed columns: equality filters on these avoid json_extract.
+COLUMNS = {
+    "event.dataset": "dataset",
+    "event.kind": "kind",
+    "source.ip": "source_ip",
+    "user.name": "user_name",
+    "labels.province": "province",
+    "labels.commune": "commune",
+}
+TEXT_FIELDS = ("event.original", "message", "url.original", "user_agent.original", "error.message")
+
+
+def searchable_text(doc: Mapping[str, Any]) -> str:
+    """The text free-text search looks in; the original line already holds most of it."""
+    parts = []
+    for f in TEXT_FIELDS:
+        v = ecs.get_field(doc, f)
+        if isinstance(v, str) and v not in parts:
+            parts.append(v)
+    return "\n".join(parts)
+
+
+def _ts_ms(doc: Mapping[str, Any]) -> int:
+    ts = doc.get("@timestamp")
+    try:
+        return int(ecs.parse_ts(ts).timestamp() * 1000) if ts is not None else 0
+    except ValueError:
+        return 0
+
+
+def _fts_query(text: str) -> str:
+    # Quote every word so FTS5 operators in user input are taken literally.
+    words = [w for w in text.split() if w]
+    return " ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+class SQLiteStore(Store):
+    """Events and alerts in one SQLite database file (WAL mode)."""
+
+    backend = "sqlite"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the data folder {self.path.parent}: {exc.strerror}") from None
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        with self._write_lock:
+            migrate(self._conn())
+
+    # -- connections -------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA foreign_keys=ON")
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"cannot open the store at {self.path}: {exc}") from None
+            self._local.conn = conn
+            with self._conns_lock:
+                self._conns.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._conns_lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
+        self._local = threading.local()
+
+    # -- events ------------------------------------------------------------------
+    def append_events(self, events: Iterable[Mapping[str, Any]]) -> AppendResult:
+        batch: dict[str, Mapping[str, Any]] = {}
+        duplicates = 0
+        for doc in events:
+            eid = ecs.get_field(doc, "event.id")
+            if not eid:
+                raise StoreError("every event needs event.id (see sentinel.ecs.event_id)")
+            if eid in batch:
+                duplicates += 1
+            else:
+                batch[eid] = doc
+        if not batch:
+            return AppendResult([], duplicates)
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                ids = list(batch)
+                for i in range(0, len(ids), 500):
+                    chunk = ids[i : i + 500]
+                    marks = ",".join("?" * len(chunk))
+                    for (eid,) in conn.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk):
+                        del batch[eid]
+                        duplicates += 1
+                rows = []
+                fts = []
+                for eid, doc in batch.items():
+                    rows.append(
+                        (
+                            eid,
+                            _ts_ms(doc),
+                            *(ecs.get_field(doc, f) for f in COLUMNS),
+                            orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS),
+                        )
+                    )
+                    fts.append(searchable_text(doc))
+                cols = ",".join(COLUMNS.values())
+                marks = ",".join("?" * (len(COLUMNS) + 3))
+                cur = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events")
+                first_seq = cur.fetchone()[0] + 1
+                conn.executemany(f"INSERT INTO events(id, ts, {cols}, doc) VALUES ({marks})", rows)
+                conn.executemany(
+                    "INSERT INTO events_fts(rowid, body) VALUES (?, ?)",
+                    ((first_seq + i, text) for i, text in enumerate(fts)),
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return AppendResult([dict(d) for d in batch.values()], duplicates)
+
+    def _where(self, q: EventQuery) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if q.since is not None:
+            clauses.append("ts >= ?")
+            params.append(int(q.since.timestamp() * 1000))
+        if q.until is not None:
+            clauses.append("ts < ?")
+            params.append(int(q.until.timestamp() * 1000))
+        for fname, values in q.filters.items():
+            col = COLUMNS.get(fname)
+            expr = col if col else "CAST(json_extract(doc, ?) AS TEXT)"
+            ors = []
+            for v in values:
+                if not col:
+                    params.append("$." + ".".join(f'"{p}"' for p in fname.split(".")))
+                if v.endswith("*"):
+                    ors.append(f"{expr} GLOB ?")
+                    params.append(_glob_escape(v[:-1]) + "*")
+                else:
+                    ors.append(f"{expr} = ?")
+                    params.append(v)
+            if ors:
+                clauses.append("(" + " OR ".join(ors) + ")")
+        if q.text and q.text.strip():
+            clauses.append("seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
+            params.append(_fts_query(q.text))
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def search_events(self, query: EventQuery) -> EventPage:
+        where, params = self._where(query)
+        op, order = (">", "ASC") if query.ascending else ("<", "DESC")
+        if query.cursor:
+            try:
+                ts_s, seq_s = query.cursor.split(":", 1)
+                cursor = (int(ts_s), int(seq_s))
+            except ValueError:
+                raise StoreError(f"invalid cursor {query.cursor!r}: pass the next_cursor of a previous page") from None
+            where += (" AND " if where else " WHERE ") + f"(ts, seq) {op} (?, ?)"
+            params += list(cursor)
+        sql = f"SELECT ts, seq, doc FROM events{where} ORDER BY ts {order}, seq {order} LIMIT ?"
+        rows = self._conn().execute(sql, [*params, query.limit + 1]).fetchall()
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        nxt = f"{rows[-1][0]}:{rows[-1][1]}" if more and rows else None
+        return EventPage([orjson.loads(r[2]) for r in rows], nxt)
+
+    def count_events(self, query: EventQuery) -> int:
+        where, params = self._where(query)
+        return self._conn().execute(f"SELECT COUNT(*) FROM events{where}", params).fetchone()[0]
+
+    def get_event(self, event_id: str) -> dict[str, Any] | None:
+        row = self._conn().execute("SELECT doc FROM events WHERE id = ?", (event_id,)).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    # -- alerts ------------------------------------------------------------------
+    def record_alert(self, alert: Alert) -> Alert:
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute(
+                    "SELECT doc FROM alerts WHERE rule_id = ? AND group_key = ? AND status != 'closed'",
+                    (alert.rule.id, alert.group_key),
+                ).fetchone()
+                if row:
+                    existing = Alert.model_validate(orjson.loads(row[0]))
+                    result = fold(existing, alert)
+                    self._write_alert(conn, result, insert=False)
+                    self._history(conn, result, "detector", "fold", {"count": existing.count}, {"count": result.count})
+                elif conn.execute("SELECT 1 FROM alerts WHERE id = ?", (alert.id,)).fetchone():
+                    result = self._load_alert(conn, alert.id)  # same alert recorded again: idempotent
+                else:
+                    result = alert
+                    self._write_alert(conn, result, insert=True)
+                    self._history(conn, result, "detector", "create", {}, {"status": result.status})
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return result
+
+    def _write_alert(self, conn: sqlite3.Connection, alert: Alert, insert: bool) -> None:
+        values = (
+            alert.rule.id,
+            alert.group_key,
+            alert.status,
+            alert.severity,
+            _ts_ms({"@timestamp": alert.timestamp}),
+            _ts_ms({"@timestamp": alert.last_seen}),
+            alert.version,
+            orjson.dumps(alert.to_doc()),
+        )
+        if insert:
+            conn.execute(
+                "INSERT INTO alerts(rule_id, group_key, status, severity, created, last_seen, version, doc, id)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                (*values, alert.id),
+            )
+        else:
+            conn.execute(
+                "UPDATE alerts SET rule_id=?, group_key=?, status=?, severity=?, created=?, last_seen=?,"
+                " version=?, doc=? WHERE id=?",
+                (*values, alert.id),
+            )
+
+    def _history(
+        self, conn: sqlite3.Connection, alert: Alert, actor: str, action: str, before: dict, after: dict
+    ) -> None:
+        conn.execute(
+            "INSERT INTO alert_history(alert_id, version, at, actor, action, before, after) VALUES (?,?,?,?,?,?,?)",
+            (alert.id, alert.version, ecs.now_ts(), actor, action, orjson.dumps(before), orjson.dumps(after)),
+        )
+
+    def _load_alert(self, conn: sqlite3.Connection, alert_id: str) -> Alert:
+        row = conn.execute("SELECT doc FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        if not row:
+            raise NotFound(f"no alert with id {alert_id}")
+        return Alert.model_validate(orjson.loads(row[0]))
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        try:
+            return self._load_alert(self._conn(), alert_id)
+        except NotFound:
+            return None
+
+    def _alert_where(self, q: AlertQuery) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if q.status:
+            clauses.append(f"status IN ({','.join('?' * len(q.status))})")
+            params += q.status
+        if q.severity:
+            clauses.append(f"severity IN ({','.join('?' * len(q.severity))})")
+            params += q.severity
+        if q.rule_id:
+            clauses.append("rule_id = ?")
+            params.append(q.rule_id)
+        if q.since is not None:
+            clauses.append("last_seen >= ?")
+            params.append(int(q.since.timestamp() * 1000))
+        if q.until is not None:
+            clauses.append("created < ?")
+            params.append(int(q.until.timestamp() * 1000))
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def list_alerts(self, query: AlertQuery) -> list[Alert]:
+        where, params = self._alert_where(query)
+        rows = self._conn().execute(
+            f"SELECT doc FROM alerts{where} ORDER BY last_seen DESC, id LIMIT ? OFFSET ?",
+            [*params, query.limit, query.offset],
+        )
+        return [Alert.model_validate(orjson.loads(r[0])) for r in rows]
+
+    def count_alerts(self, query: AlertQuery) -> int:
+        where, params = self._alert_where(query)
+        return self._conn().execute(f"SELECT COUNT(*) FROM alerts{where}", params).fetchone()[0]
+
+    def update_alert(
+        self, alert_id: str, changes: Mapping[str, Any], expected_version: int, actor: str, action: str = "update"
+    ) -> Alert:
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                alert = self._load_alert(conn, alert_id)
+                if alert.version != expected_version:
+                    raise VersionConflict(alert_id, expected_version, alert.version)
+                new, before, after = apply_update(alert, changes, actor)
+                self._write_alert(conn, new, insert=False)
+                self._history(conn, new, actor, action, before, after)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        return new
+
+    def alert_history(self, alert_id: str) -> list[AlertChange]:
+        rows = self._conn().execute(
+            "SELECT alert_id, version, at, actor, action, before, after FROM alert_history"
+            " WHERE alert_id = ? ORDER BY seq",
+            (alert_id,),
+        )
+        return [
+            AlertChange(
+                alert_id=r[0],
+                version=r[1],
+                at=r[2],
+                actor=r[3],
+                action=r[4],
+                before=orjson.loads(r[5]),
+                after=orjson.loads(r[6]),
+            )
+            for r in rows
+        ]
+
+
+def _glob_escape(s: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in s)

@@ -1,0 +1,23 @@
+"""Builds the one ingest pipeline every entry point uses (CLI ingest, collectors, HTTP ingest, demo).
+
+Order matters: enrichment first (so policies can see province/commune), then
+personal-data protection (so raw values never reach the store), then store and
+detection. Stages add their transform here, in one place.
+"""
+
+from __future__ import annotations
+
+from sentinel.collect.pipeline import Pipeline, Transform
+from sentinel.config import Settings
+from sentinel.store.base import Store
+
+
+def build_pipeline(settings: Settings, store: Store, *, detect: bool = True) -> Pipeline:
+    """The configured pipeline: transforms, the store and (unless ``detect=False``) the Sigma engine."""
+    transforms: list[Transform] = []
+    detector = None
+    if detect:
+        from sentinel.detect.engine import Engine
+
+        detector = Engine.from_paths([settings.rules_dir])
+    return Pipeline(store, transforms=transforms, detector=detector)

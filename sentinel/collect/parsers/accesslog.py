@@ -1,0 +1,177 @@
+"""nginx / Apache access logs (common, combined, and combined with timing/upstream fields).
+
+The portal's front ends log ``combined`` plus, on some hosts, the forwarded-for
+chain, request time and upstream fields, either as ``key=value`` pairs
+(``rt=0.012 urt="0.010" ua="10.0.0.5:8080" us="200"``) or as bare values
+(``"203.0.113.9" 0.012 0.010``). Both variants are read by one parser.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sentinel.collect.parsers.common import ParseError
+from sentinel.ecs import format_ts
+
+_Q = r'"((?:[^"\\]|\\.)*)"'
+LINE = re.compile(
+    r"^(\S+) (\S+) (\S+) \[([^\]]{1,64})\] " + _Q + r" (\d{3}|-) (\d+|-)(?: " + _Q + " " + _Q + r")?(.*)$",
+    re.DOTALL,
+)
+TAIL_TOKEN = re.compile(r'\s*(?:([A-Za-z_]\w*)=)?(?:"((?:[^"\\]|\\.)*)"|(\S+))')
+KEYS = {
+    "rt": "request_time",
+    "request_time": "request_time",
+    "uct": "upstream_connect_time",
+    "upstream_connect_time": "upstream_connect_time",
+    "uht": "upstream_header_time",
+    "upstream_header_time": "upstream_header_time",
+    "urt": "upstream_response_time",
+    "upstream_response_time": "upstream_response_time",
+    "ua": "upstream_addr",
+    "upstream_addr": "upstream_addr",
+    "us": "upstream_status",
+    "upstream_status": "upstream_status",
+    "rid": "request_id",
+    "request_id": "request_id",
+    "xff": "x_forwarded_for",
+    "host": "host",
+}
+_FLOAT = re.compile(r"^\d+(?:\.\d+)?$")
+_HOSTPORT = re.compile(r"^[\w.:\[\]-]+:\d{1,5}$")
+
+
+@lru_cache(maxsize=4096)
+def _parse_time(text: str) -> str:
+    try:
+        return format_ts(datetime.strptime(text, "%d/%b/%Y:%H:%M:%S %z"))
+    except ValueError:
+        raise ParseError(f"bad access-log time [{text}] (expected e.g. 10/Oct/2026:13:55:36 +0700)") from None
+
+
+def _unescape(s: str) -> str:
+    # nginx escapes " and \ and non-printables as \xNN; undo only the quote/backslash escapes.
+    return s.replace('\\"', '"').replace("\\\\", "\\") if "\\" in s else s
+
+
+def _tail_fields(tail: str) -> dict[str, str]:
+    """Read the optional fields after the user agent into named values."""
+    out: dict[str, str] = {}
+    bare_numbers = 0
+    pos = 0
+    tail = tail.rstrip()
+    while pos < len(tail):
+        m = TAIL_TOKEN.match(tail, pos)
+        if not m or m.end() == pos:
+            raise ParseError(f"unreadable text after the user agent: {tail[pos : pos + 80]!r}")
+        pos = m.end()
+        key, quoted, bare = m.group(1), m.group(2), m.group(3)
+        value = _unescape(quoted) if quoted is not None else bare
+        if key:
+            out[KEYS.get(key, key)] = value
+        elif quoted is not None and "x_forwarded_for" not in out:
+            out["x_forwarded_for"] = value
+        elif _FLOAT.match(value) and bare_numbers < 2:
+            out["request_time" if bare_numbers == 0 else "upstream_response_time"] = value
+            bare_numbers += 1
+        elif _HOSTPORT.match(value) and "upstream_addr" not in out:
+            out["upstream_addr"] = value
+        elif value.isdigit() and len(value) == 3 and "upstream_status" not in out:
+            out["upstream_status"] = value
+        else:
+            out.setdefault("extra", "")
+            out["extra"] = (out["extra"] + " " + value).strip()
+    return out
+
+
+def _seconds(value: str | None) -> float | None:
+    # upstream times may list several tries ("0.010, 0.020") or "-"
+    if not value or value == "-":
+        return None
+    try:
+        return sum(float(v) for v in value.replace(":", ",").split(",") if v.strip() and v.strip() != "-")
+    except ValueError:
+        return None
+
+
+def parse_access_line(line: str) -> dict[str, Any]:
+    """Parse one access-log line into ECS fields; raise :class:`ParseError` if it is not one."""
+    m = LINE.match(line)
+    if not m:
+        raise ParseError("not an access-log line (expected nginx/Apache common or combined format)")
+    addr, _ident, user, ts, request, status, size, referrer, agent, tail = m.groups()
+    event: dict[str, Any] = {
+        "@timestamp": _parse_time(ts),
+        "event": {"category": ["web"], "type": ["access"]},
+        "http": {"request": {}, "response": {}},
+        "url": {},
+    }
+    try:
+        ipaddress.ip_address(addr)
+        event["source"] = {"ip": addr, "address": addr}
+    except ValueError:
+        event["source"] = {"address": addr}
+    if user != "-":
+        event["user"] = {"name": user}
+    request = _unescape(request)
+    parts = request.split(" ")
+    if len(parts) == 3 and parts[2].startswith("HTTP/"):
+        method, target, proto = parts
+        event["http"]["request"]["method"] = method
+        event["http"]["version"] = proto[5:]
+    else:
+        target = request  # garbage requests (TLS to a plain port, scanners) are kept verbatim
+    event["url"]["original"] = target
+    path, qmark, query = target.partition("?")
+    event["url"]["path"] = path
+    if qmark:
+        event["url"]["query"] = query
+    dot = path.rfind(".")
+    if dot > path.rfind("/") and 0 < len(path) - dot - 1 <= 8:
+        event["url"]["extension"] = path[dot + 1 :].lower()
+    if status != "-":
+        code = int(status)
+        event["http"]["response"]["status_code"] = code
+        event["event"]["outcome"] = "failure" if code >= 400 else "success"
+    if size != "-":
+        event["http"]["response"]["body"] = {"bytes": int(size)}
+    if referrer not in (None, "-", ""):
+        event["http"]["request"]["referrer"] = _unescape(referrer)
+    if agent not in (None, "-", ""):
+        event["user_agent"] = {"original": _unescape(agent)}
+    if tail and tail.strip():
+        _apply_tail(event, _tail_fields(tail))
+    return event
+
+
+def _apply_tail(event: dict[str, Any], extra: dict[str, str]) -> None:
+    rt = _seconds(extra.pop("request_time", None))
+    if rt is not None:
+        event["event"]["duration"] = int(rt * 1e9)
+    if rid := extra.pop("request_id", None):
+        event["http"]["request"]["id"] = rid
+    nginx: dict[str, Any] = {}
+    xff = extra.pop("x_forwarded_for", None)
+    if xff and xff != "-":
+        nginx["remote_ip_list"] = [ip.strip() for ip in xff.split(",") if ip.strip()]
+    upstream: dict[str, Any] = {}
+    for key in ("upstream_connect_time", "upstream_header_time", "upstream_response_time"):
+        secs = _seconds(extra.pop(key, None))
+        if secs is not None:
+            upstream[key.removeprefix("upstream_")] = secs
+    if (addr := extra.pop("upstream_addr", None)) and addr != "-":
+        upstream["address"] = addr
+    if (st := extra.pop("upstream_status", None)) and st.isdigit():
+        upstream["status_code"] = int(st)
+    if upstream:
+        nginx["upstream"] = upstream
+    if host := extra.pop("host", None):
+        event["url"]["domain"] = host
+    if extra:
+        nginx["extra"] = extra
+    if nginx:
+        event["nginx"] = {"access": nginx}

@@ -1,0 +1,144 @@
+"""JSON-lines logs: application logs of the portal, and lines that are already ECS.
+
+An ECS line (it has ``@timestamp`` and an ``ecs``/``event`` object or dotted
+``event.*`` keys) is kept as it is, with dotted keys nested. Any other JSON
+object is an application log: well-known keys are mapped to ECS and the rest is
+kept under ``app`` so no field is lost.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from sentinel import ecs
+from sentinel.collect.parsers.common import ParseError
+
+TIME_KEYS = ("@timestamp", "timestamp", "time", "ts", "datetime", "thoi_gian")
+# app-log key (lower case) -> ECS field
+APP_FIELDS = {
+    "level": "log.level",
+    "severity": "log.level",
+    "lvl": "log.level",
+    "msg": "message",
+    "message": "message",
+    "logger": "log.logger",
+    "service": "service.name",
+    "user": "user.name",
+    "username": "user.name",
+    "user_name": "user.name",
+    "userid": "user.id",
+    "user_id": "user.id",
+    "ip": "source.ip",
+    "client_ip": "source.ip",
+    "clientip": "source.ip",
+    "remote_addr": "source.ip",
+    "src_ip": "source.ip",
+    "country": "source.geo.country_iso_code",
+    "method": "http.request.method",
+    "path": "url.path",
+    "url": "url.original",
+    "uri": "url.original",
+    "status": "http.response.status_code",
+    "status_code": "http.response.status_code",
+    "bytes": "http.response.body.bytes",
+    "user_agent": "user_agent.original",
+    "action": "event.action",
+    "outcome": "event.outcome",
+    "result": "event.outcome",
+    "trace_id": "trace.id",
+    "request_id": "http.request.id",
+    "province": "labels.province",
+    "commune": "labels.commune",
+}
+OUTCOMES = {
+    "success": "success",
+    "ok": "success",
+    "failure": "failure",
+    "fail": "failure",
+    "failed": "failure",
+    "error": "failure",
+    "denied": "failure",
+    "unknown": "unknown",
+}
+AUTH_ACTIONS = ("login", "logon", "signin", "sign_in", "dang_nhap", "authenticate", "otp")
+
+
+def loads_object(text: str) -> dict[str, Any]:
+    try:
+        obj = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError(f"invalid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise ParseError(f"expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def is_ecs(obj: dict[str, Any]) -> bool:
+    return "@timestamp" in obj and (
+        isinstance(obj.get("ecs"), dict)
+        or isinstance(obj.get("event"), dict)
+        or any(k.startswith("event.") for k in obj)
+    )
+
+
+def _timestamp(value: Any) -> str:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # epoch seconds or milliseconds
+        return ecs.format_ts(ecs.parse_ts(value * 1000 if value < 1e11 else value))
+    try:
+        return ecs.format_ts(ecs.parse_ts(value))
+    except ValueError as exc:
+        raise ParseError(str(exc)) from None
+
+
+def parse_ecs_object(obj: dict[str, Any]) -> dict[str, Any]:
+    event = ecs.unflatten(obj) if any("." in k for k in obj) else obj
+    event["@timestamp"] = _timestamp(event["@timestamp"])
+    if "event" in event and not isinstance(event["event"], dict):
+        raise ParseError("event must be an object in an ECS document")
+    return event
+
+
+def parse_app_object(obj: dict[str, Any]) -> dict[str, Any]:
+    event: dict[str, Any] = {}
+    rest: dict[str, Any] = {}
+    for key, value in obj.items():
+        low = key.lower()
+        if low in TIME_KEYS and "@timestamp" not in event:
+            event["@timestamp"] = _timestamp(value)
+        elif low in APP_FIELDS and value is not None and not isinstance(value, dict | list):
+            target = APP_FIELDS[low]
+            if target == "http.response.status_code" or target == "http.response.body.bytes":
+                try:
+                    value = int(value)
+                except (TypeError, ValueError):
+                    rest[key] = value
+                    continue
+            elif target == "event.outcome":
+                value = OUTCOMES.get(str(value).lower(), "unknown")
+            else:
+                value = str(value)
+            ecs.set_field(event, target, value)
+        else:
+            rest[key] = value
+    if rest:
+        event["app"] = rest
+    url = ecs.get_field(event, "url.original")
+    if url and not ecs.get_field(event, "url.path"):
+        path, _, query = url.partition("?")
+        ecs.set_field(event, "url.path", path)
+        if query:
+            ecs.set_field(event, "url.query", query)
+    action = str(ecs.get_field(event, "event.action") or "").lower()
+    if any(a in action for a in AUTH_ACTIONS):
+        ecs.set_field(event, "event.category", ["authentication"])
+        ecs.set_field(event, "event.type", ["start"])
+    return event
+
+
+def parse_json_line(text: str) -> dict[str, Any]:
+    """Parse one JSON line: ECS kept as is, anything else mapped as an application log."""
+    obj = loads_object(text)
+    return parse_ecs_object(obj) if is_ecs(obj) else parse_app_object(obj)

@@ -1,0 +1,559 @@
+"""The production store: Elasticsearch data streams for events, indices for alerts.
+
+Events go to ``logs-sentinel.<dataset>-<namespace>`` data streams (see
+:mod:`sentinel.store.es_templates`) through :class:`~sentinel.store.es_bulk.BulkWriter`,
+which guarantees one copy per ``event.id`` and keeps what the cluster refused
+in a local dead-letter file. Searches use a point in time with ``search_after``
+so paging is stable while new events arrive.
+
+Alerts are ordinary documents updated with ``if_seq_no``/``if_primary_term``:
+two analysts editing one alert cannot overwrite each other; the loser gets
+:class:`~sentinel.store.base.VersionConflict` (HTTP 409 in the API). Folding a
+repeat into the open alert of its rule and group goes through a pointer
+document per (rule, group), read and claimed in real time (GET and ``create``
+are real-time in Elasticsearch; search is not), so concurrent detectors never
+open two alerts for one group.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from elastic_transport import TransportError
+from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError
+
+from sentinel import ecs
+from sentinel.config import Settings
+from sentinel.models import Alert, AlertChange
+from sentinel.store.alert_ops import apply_update, fold
+from sentinel.store.base import (
+    AlertQuery,
+    AppendResult,
+    EventPage,
+    EventQuery,
+    NotFound,
+    Store,
+    StoreError,
+    VersionConflict,
+)
+from sentinel.store.es_bulk import BulkLimits, BulkWriter, DeadLetter, DeadLetterEntry
+from sentinel.store.es_templates import (
+    ALERTS_ALIAS,
+    EVENTS_PATTERN,
+    HISTORY_ALIAS,
+    OPEN_ALIAS,
+    PREFIX,
+    data_stream_name,
+    dataset_name,
+    field_type,
+    namespace_name,
+)
+from sentinel.store.query import QuerySyntaxError
+
+log = logging.getLogger(__name__)
+
+# Where free-text words are looked for (the text variants of the searchable fields).
+TEXT_SEARCH_FIELDS = ["event.original", "message", "url.original.text", "user_agent.original.text", "error.message"]
+NUMERIC = {"long", "integer", "short", "byte", "unsigned_long"}
+PIT_KEEP_ALIVE = "2m"
+FOLD_ATTEMPTS = 8
+
+
+@dataclass
+class ESAppendResult(AppendResult):
+    """As :class:`AppendResult`, plus how many events went to the dead-letter file."""
+
+    dead_lettered: int = 0
+
+
+@dataclass
+class ReplayResult:
+    stored: list[dict[str, Any]]
+    duplicates: int
+    still_failing: int
+
+
+# -- query translation (pure functions, unit-tested without a cluster) ---------------------------
+
+
+def _numeric_prefix(name: str, digits: str) -> dict[str, Any]:
+    """``4*`` on a number: every non-negative integer whose decimal form starts with 4."""
+    if not digits.isdigit():
+        return {"match_none": {}}
+    p = int(digits)
+    ranges = [{"range": {name: {"gte": p * 10**k, "lt": (p + 1) * 10**k}}} for k in range(19 - len(digits))]
+    if p == 0:  # "0*" is only 0 itself (no leading zeros in numbers)
+        ranges = [{"term": {name: 0}}]
+    return {"bool": {"should": ranges, "minimum_should_match": 1}}
+
+
+def _ip_prefix(name: str, text: str) -> dict[str, Any]:
+    """``10.1.*`` on an IPv4 field as CIDR blocks, so it matches what a text prefix would."""
+    *whole, partial = text.split(".")
+    valid_whole = all(p.isdigit() and int(p) < 256 for p in whole)
+    if len(whole) > 3 or not valid_whole or not (partial.isdigit() or partial == ""):
+        return {"match_none": {}}
+    octets = [int(p) for p in whole]
+    if not whole and partial == "":
+        return {"exists": {"field": name}}
+    blocks = [[*octets, v] for v in range(256) if str(v).startswith(partial)] if partial else [octets]
+    if not blocks:
+        return {"match_none": {}}
+    return {"terms": {name: [".".join(map(str, b + [0] * (4 - len(b)))) + f"/{8 * len(b)}" for b in blocks]}}
+
+
+def _exact(name: str, ftype: str | None, value: str) -> dict[str, Any]:
+    if ftype in NUMERIC:
+        try:
+            return {"term": {name: int(value)}}
+        except ValueError:
+            return {"match_none": {}}
+    if ftype == "ip":
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            return {"match_none": {}}
+    if ftype == "date":
+        try:
+            ecs.parse_ts(value)
+        except ValueError:
+            return {"match_none": {}}
+    if ftype == "text":
+        return {"match_phrase": {name: value}}
+    return {"term": {name: value}}
+
+
+def _prefix(name: str, ftype: str | None, value: str) -> dict[str, Any]:
+    if ftype in NUMERIC:
+        return _numeric_prefix(name, value)
+    if ftype == "ip":
+        return _ip_prefix(name, value)
+    if ftype == "text":
+        return {"match_phrase_prefix": {name: value}}
+    if ftype in (None, "keyword", "wildcard", "constant_keyword"):
+        return {"prefix": {name: value}}
+    raise QuerySyntaxError(f"{name} is a {ftype} field: give a whole value, a prefix (*) works on text and numbers")
+
+
+def event_query(q: EventQuery) -> dict[str, Any]:
+    """The Elasticsearch query for an :class:`EventQuery` (everything in filter context: no scoring)."""
+    filters: list[dict[str, Any]] = []
+    if q.since is not None or q.until is not None:
+        rng: dict[str, Any] = {"format": "strict_date_optional_time"}
+        if q.since is not None:
+            rng["gte"] = ecs.format_ts(q.since)
+        if q.until is not None:
+            rng["lt"] = ecs.format_ts(q.until)
+        filters.append({"range": {"@timestamp": rng}})
+    for name, values in q.filters.items():
+        ftype = field_type(name)
+        ors = [_prefix(name, ftype, v[:-1]) if v.endswith("*") else _exact(name, ftype, v) for v in values]
+        if ors:
+            filters.append(ors[0] if len(ors) == 1 else {"bool": {"should": ors, "minimum_should_match": 1}})
+    for word in (q.text or "").split():
+        filters.append({"multi_match": {"query": word, "type": "phrase", "fields": TEXT_SEARCH_FIELDS}})
+    return {"bool": {"filter": filters}} if filters else {"match_all": {}}
+
+
+def alert_query(q: AlertQuery) -> dict[str, Any]:
+    filters: list[dict[str, Any]] = []
+    if q.status:
+        filters.append({"terms": {"status": q.status}})
+    if q.severity:
+        filters.append({"terms": {"severity": q.severity}})
+    if q.rule_id:
+        filters.append({"term": {"rule.id": q.rule_id}})
+    if q.since is not None:
+        filters.append({"range": {"last_seen": {"gte": ecs.format_ts(q.since)}}})
+    if q.until is not None:
+        filters.append({"range": {"@timestamp": {"lt": ecs.format_ts(q.until)}}})
+    return {"bool": {"filter": filters}} if filters else {"match_all": {}}
+
+
+def encode_cursor(pit_id: str | None, after: list[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"p": pit_id, "a": after})).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str | None, list[Any]]:
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(data, dict) or not isinstance(data.get("a"), list) or len(data["a"]) != 2:
+            raise ValueError
+        return data.get("p"), data["a"]
+    except ValueError:
+        raise StoreError(f"invalid cursor {cursor[:40]!r}: pass the next_cursor of a previous page") from None
+
+
+def _pointer_id(rule_id: str, group_key: str) -> str:
+    return hashlib.blake2b(f"{rule_id}\0{group_key}".encode(), digest_size=16).hexdigest()
+
+
+# -- the store ------------------------------------------------------------------------------------
+
+
+class ElasticsearchStore(Store):
+    """Events and alerts in an Elasticsearch cluster prepared by ``sentinel es setup``."""
+
+    backend = "elasticsearch"
+
+    def __init__(
+        self,
+        client: Elasticsearch,
+        *,
+        dead_letter: DeadLetter,
+        namespace: str = "default",
+        refresh: bool = False,
+        limits: BulkLimits | None = None,
+        url: str = "",
+    ) -> None:
+        """``refresh=True`` makes every write visible to search before returning (tests, demos)."""
+        self.client = client
+        self.dead_letter = dead_letter
+        self.namespace = namespace_name(namespace)
+        self.refresh: bool | str = "wait_for" if refresh else False
+        self.writer = BulkWriter(client, limits, refresh=self.refresh)
+        self.url = url
+        self._checked = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, refresh: bool = False) -> ElasticsearchStore:
+        """Connect with the URL, credentials and CA certificate from the configuration."""
+        es = settings.elasticsearch
+        if not es.url:
+            raise StoreError("no Elasticsearch URL configured: set SENTINEL_ES_URL (e.g. https://es.example:9200)")
+        kwargs: dict[str, Any] = {
+            "request_timeout": 30,
+            "max_retries": 3,
+            "retry_on_timeout": True,
+            # status retries (429/5xx) are done by the bulk writer with backoff, not by the transport
+            "retry_on_status": (),
+            "verify_certs": es.verify_certs,
+        }
+        if es.api_key:
+            kwargs["api_key"] = es.api_key
+        elif es.username:
+            kwargs["basic_auth"] = (es.username, es.password or "")
+        if es.ca_certs:
+            if not es.ca_certs.is_file():
+                raise StoreError(f"SENTINEL_ES_CA_CERTS: no CA certificate file at {es.ca_certs}")
+            kwargs["ca_certs"] = str(es.ca_certs)
+        client = Elasticsearch(es.url, **kwargs)
+        return cls(
+            client,
+            dead_letter=DeadLetter(settings.data_dir / "es-dead-letter.sqlite"),
+            namespace=es.namespace,
+            refresh=refresh,
+            url=es.url,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+        self.dead_letter.close()
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn client errors into :class:`StoreError` messages that say what to do."""
+        try:
+            yield
+        except NotFoundError as exc:
+            if exc.error == "index_not_found_exception":
+                raise StoreError(
+                    f"Elasticsearch has no Sentinel indices ({exc.message}); run `sentinel es setup` first"
+                ) from None
+            raise StoreError(f"Elasticsearch: {exc.message}") from None
+        except (ConflictError, QuerySyntaxError):
+            raise
+        except ApiError as exc:
+            raise StoreError(f"Elasticsearch refused the request ({exc.meta.status} {exc.message})") from None
+        except TransportError as exc:
+            raise StoreError(f"cannot reach Elasticsearch at {self.url or 'the configured URL'}: {exc}") from None
+
+    def _check_setup(self) -> None:
+        """Refuse to write before ``sentinel es setup``: the built-in logs template would map events wrongly."""
+        if self._checked:
+            return
+        with self._errors():
+            if not self.client.indices.exists_index_template(name=f"logs-{PREFIX}"):
+                raise StoreError("the Elasticsearch cluster is not set up for Sentinel; run `sentinel es setup` first")
+        self._checked = True
+
+    # -- events ------------------------------------------------------------------------------
+    def target_of(self, doc: Mapping[str, Any]) -> tuple[str, str, str]:
+        """``(data stream, dataset, namespace)`` for an event: its dataset and its province."""
+        dataset = dataset_name(ecs.get_field(doc, "event.dataset"))
+        namespace = namespace_name(ecs.get_field(doc, "labels.province"), self.namespace)
+        return data_stream_name(dataset, namespace, self.namespace), dataset, namespace
+
+    def append_events(self, events: Iterable[Mapping[str, Any]]) -> ESAppendResult:
+        batch: dict[str, Mapping[str, Any]] = {}
+        duplicates = 0
+        for doc in events:
+            eid = ecs.get_field(doc, "event.id")
+            if not eid:
+                raise StoreError("every event needs event.id (see sentinel.ecs.event_id)")
+            if eid in batch:
+                duplicates += 1
+            else:
+                batch[eid] = doc
+        if not batch:
+            return ESAppendResult([], duplicates)
+        self._check_setup()
+        outgoing: dict[str, tuple[str, Mapping[str, Any]]] = {}
+        for eid, doc in batch.items():
+            target, dataset, namespace = self.target_of(doc)
+            body = {**doc, "data_stream": {"type": "logs", "dataset": f"{PREFIX}.{dataset}", "namespace": namespace}}
+            outgoing[eid] = (target, body)
+        with self._errors():
+            outcome = self.writer.write(outgoing)
+        if outcome.failed:
+            self.dead_letter.add(outcome.failed)
+            log.error(
+                "%d of %d events were refused by Elasticsearch and kept in %s (first: %s: %s); "
+                "see `sentinel es dead-letter list`",
+                len(outcome.failed),
+                len(batch),
+                self.dead_letter.path,
+                outcome.failed[0].error_type,
+                outcome.failed[0].reason,
+            )
+        created = set(outcome.created)
+        return ESAppendResult(
+            [dict(d) for e, d in batch.items() if e in created],
+            duplicates + len(outcome.duplicates),
+            dead_lettered=len(outcome.failed),
+        )
+
+    def replay_dead_letter(self, limit: int = 10_000) -> ReplayResult:
+        """Send dead-lettered events again; those stored (or already present) leave the file."""
+        entries: list[DeadLetterEntry] = self.dead_letter.entries(limit=limit)
+        if not entries:
+            return ReplayResult([], 0, 0)
+        self._check_setup()
+        with self._errors():
+            outcome = self.writer.write({e.event_id: (e.target, e.doc) for e in entries})
+        self.dead_letter.remove(outcome.created + outcome.duplicates)
+        if outcome.failed:
+            self.dead_letter.add(outcome.failed)
+        created = set(outcome.created)
+        stored = [_without_stream_fields(e.doc) for e in entries if e.event_id in created]
+        return ReplayResult(stored, len(outcome.duplicates), len(outcome.failed))
+
+    def _sort(self, ascending: bool) -> list[dict[str, Any]]:
+        order = "asc" if ascending else "desc"
+        return [
+            {"@timestamp": {"order": order, "unmapped_type": "date"}},
+            {"event.id": {"order": order, "unmapped_type": "keyword"}},
+        ]
+
+    def search_events(self, query: EventQuery) -> EventPage:
+        pit_id, after = decode_cursor(query.cursor) if query.cursor else (None, None)
+        body: dict[str, Any] = {
+            "query": event_query(query),
+            "sort": self._sort(query.ascending),
+            "size": query.limit + 1,
+            "source_excludes": ["data_stream"],
+            "track_total_hits": False,
+        }
+        if after is not None:
+            body["search_after"] = after
+        with self._errors():
+            if pit_id is None:
+                pit_id = self._open_pit()
+            try:
+                resp = self.client.search(pit={"id": pit_id, "keep_alive": PIT_KEEP_ALIVE}, **body)
+            except NotFoundError:
+                # the point in time expired between pages: the sort keys still say where to continue
+                pit_id = self._open_pit()
+                resp = self.client.search(pit={"id": pit_id, "keep_alive": PIT_KEEP_ALIVE}, **body)
+            hits = resp["hits"]["hits"]
+            pit_id = resp.get("pit_id", pit_id)
+            more = len(hits) > query.limit
+            hits = hits[: query.limit]
+            if not more:
+                self._close_pit(pit_id)
+        nxt = encode_cursor(pit_id, hits[-1]["sort"]) if more and hits else None
+        return EventPage([h["_source"] for h in hits], nxt)
+
+    def _open_pit(self) -> str:
+        resp = self.client.open_point_in_time(
+            index=EVENTS_PATTERN, keep_alive=PIT_KEEP_ALIVE, ignore_unavailable=True, allow_partial_search_results=False
+        )
+        return resp["id"]
+
+    def _close_pit(self, pit_id: str) -> None:
+        with suppress(NotFoundError):  # already expired: nothing to release
+            self.client.close_point_in_time(id=pit_id)
+
+    def count_events(self, query: EventQuery) -> int:
+        with self._errors():
+            resp = self.client.count(
+                index=EVENTS_PATTERN, query=event_query(query), ignore_unavailable=True, allow_no_indices=True
+            )
+        return int(resp["count"])
+
+    def get_event(self, event_id: str) -> dict[str, Any] | None:
+        with self._errors():
+            resp = self.client.search(
+                index=EVENTS_PATTERN,
+                query={"ids": {"values": [event_id]}},
+                size=1,
+                source_excludes=["data_stream"],
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+        hits = resp["hits"]["hits"]
+        return hits[0]["_source"] if hits else None
+
+    # -- alerts ------------------------------------------------------------------------------
+    def _get(self, index: str, doc_id: str) -> tuple[dict[str, Any], int, int] | None:
+        """Real-time GET: ``(source, seq_no, primary_term)`` or None."""
+        with self._errors():
+            try:
+                resp = self.client.get(index=index, id=doc_id)
+            except NotFoundError as exc:
+                if exc.error == "index_not_found_exception":
+                    raise
+                return None
+        return resp["_source"], resp["_seq_no"], resp["_primary_term"]
+
+    def _history(self, alert: Alert, actor: str, action: str, before: dict, after: dict) -> None:
+        doc = {
+            "alert_id": alert.id,
+            "version": alert.version,
+            "at": ecs.now_ts(),
+            "actor": actor,
+            "action": action,
+            "before": before,
+            "after": after,
+        }
+        with self._errors(), suppress(ConflictError):  # this version's entry is already written
+            self.client.create(index=HISTORY_ALIAS, id=f"{alert.id}:{alert.version}", document=doc)
+
+    def record_alert(self, alert: Alert) -> Alert:
+        ptr_id = _pointer_id(alert.rule.id, alert.group_key)
+        refresh = self.refresh or None
+        for _ in range(FOLD_ATTEMPTS):
+            ptr = self._get(OPEN_ALIAS, ptr_id)
+            current = self._get(ALERTS_ALIAS, ptr[0]["alert_id"]) if ptr else None
+            try:
+                with self._errors():
+                    if current and current[0].get("status") != "closed":
+                        existing = Alert.model_validate(current[0])
+                        merged = fold(existing, alert)
+                        self.client.index(
+                            index=ALERTS_ALIAS,
+                            id=existing.id,
+                            document=merged.to_doc(),
+                            if_seq_no=current[1],
+                            if_primary_term=current[2],
+                            refresh=refresh,
+                        )
+                        self._history(merged, "detector", "fold", {"count": existing.count}, {"count": merged.count})
+                        return merged
+                    same = self._get(ALERTS_ALIAS, alert.id)
+                    if same:  # the same alert recorded again: idempotent
+                        return Alert.model_validate(same[0])
+                    pointer = {"rule_id": alert.rule.id, "group_key": alert.group_key, "alert_id": alert.id}
+                    if ptr:  # stale pointer (its alert is closed or was never written): take it over
+                        self.client.index(
+                            index=OPEN_ALIAS, id=ptr_id, document=pointer, if_seq_no=ptr[1], if_primary_term=ptr[2]
+                        )
+                    else:
+                        self.client.create(index=OPEN_ALIAS, id=ptr_id, document=pointer)
+                    try:
+                        self.client.create(index=ALERTS_ALIAS, id=alert.id, document=alert.to_doc(), refresh=refresh)
+                    except ConflictError:
+                        continue
+                    self._history(alert, "detector", "create", {}, {"status": alert.status})
+                    return alert
+            except ConflictError:
+                continue  # another writer changed the alert or claimed the group first: read again
+        raise StoreError(
+            f"alert for rule {alert.rule.id} kept changing under concurrent writers ({FOLD_ATTEMPTS} attempts)"
+        )
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        got = self._get(ALERTS_ALIAS, alert_id)
+        return Alert.model_validate(got[0]) if got else None
+
+    def list_alerts(self, query: AlertQuery) -> list[Alert]:
+        with self._errors():
+            resp = self.client.search(
+                index=ALERTS_ALIAS,
+                query=alert_query(query),
+                sort=[{"last_seen": "desc"}, {"id": "asc"}],
+                from_=query.offset,
+                size=query.limit,
+                track_total_hits=False,
+            )
+        return [Alert.model_validate(h["_source"]) for h in resp["hits"]["hits"]]
+
+    def count_alerts(self, query: AlertQuery) -> int:
+        with self._errors():
+            return int(self.client.count(index=ALERTS_ALIAS, query=alert_query(query))["count"])
+
+    def update_alert(
+        self, alert_id: str, changes: Mapping[str, Any], expected_version: int, actor: str, action: str = "update"
+    ) -> Alert:
+        got = self._get(ALERTS_ALIAS, alert_id)
+        if got is None:
+            raise NotFound(f"no alert with id {alert_id}")
+        alert = Alert.model_validate(got[0])
+        if alert.version != expected_version:
+            raise VersionConflict(alert_id, expected_version, alert.version)
+        new, before, after = apply_update(alert, changes, actor)
+        with self._errors():
+            try:
+                self.client.index(
+                    index=ALERTS_ALIAS,
+                    id=alert_id,
+                    document=new.to_doc(),
+                    if_seq_no=got[1],
+                    if_primary_term=got[2],
+                    refresh="wait_for",
+                )
+            except ConflictError:
+                now = self._get(ALERTS_ALIAS, alert_id)
+                actual = Alert.model_validate(now[0]).version if now else expected_version + 1
+                raise VersionConflict(alert_id, expected_version, actual) from None
+        self._history(new, actor, action, before, after)
+        self._sync_pointer(alert, new)
+        return new
+
+    def _sync_pointer(self, old: Alert, new: Alert) -> None:
+        """Closing frees the group for a new alert; reopening claims it back if it is free."""
+        ptr_id = _pointer_id(new.rule.id, new.group_key)
+        with self._errors():
+            if new.status == "closed" and old.status != "closed":
+                ptr = self._get(OPEN_ALIAS, ptr_id)
+                if ptr and ptr[0].get("alert_id") == new.id:
+                    with suppress(ConflictError, NotFoundError):  # a detector already moved the pointer on
+                        self.client.delete(index=OPEN_ALIAS, id=ptr_id, if_seq_no=ptr[1], if_primary_term=ptr[2])
+            elif old.status == "closed" and new.status != "closed":
+                pointer = {"rule_id": new.rule.id, "group_key": new.group_key, "alert_id": new.id}
+                with suppress(ConflictError):  # another alert is open for this group already
+                    self.client.create(index=OPEN_ALIAS, id=ptr_id, document=pointer)
+
+    def alert_history(self, alert_id: str) -> list[AlertChange]:
+        alert = self.get_alert(alert_id)
+        if alert is None:
+            return []
+        ids = [f"{alert_id}:{v}" for v in range(1, alert.version + 1)]
+        changes: list[AlertChange] = []
+        with self._errors():
+            for i in range(0, len(ids), 1000):
+                resp = self.client.mget(index=HISTORY_ALIAS, ids=ids[i : i + 1000])
+                changes += [AlertChange.model_validate(d["_source"]) for d in resp["docs"] if d.get("found")]
+        return changes
+
+
+def _without_stream_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k != "data_stream"}

@@ -63,6 +63,14 @@ class Alert(BaseModel):
     updated_by: str | None = None
     updated_at: str | None = None
     close_reason: str | None = None
+    # Who last changed the status and when; set by every status change so the
+    # alert itself answers "who closed this and why" without reading history.
+    status_by: str | None = None
+    status_at: str | None = None
+    # First acknowledgement (any move out of "open") and last close: the
+    # response stage measures time-to-acknowledge/close from these.
+    acknowledged_at: str | None = None
+    closed_at: str | None = None
     version: int = 1
 
     def to_doc(self) -> dict[str, Any]:

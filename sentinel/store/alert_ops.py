@@ -59,11 +59,12 @@ def apply_update(alert: Alert, changes: Mapping[str, Any], actor: str) -> tuple[
     updated = {**current, **changes}
     if updated.get("status") == "closed" and not updated.get("disposition"):
         raise InvalidChange("closing an alert needs a disposition: true_positive, false_positive or benign")
-    if updated.get("status") != "closed":
-        updated["disposition"] = updated.get("disposition") if "disposition" in changes else current.get("disposition")
+    now = ecs.now_ts()
+    if updated.get("status") != current.get("status"):
+        _stamp_status(current, updated, actor, now, explicit=changes)
     updated["version"] = alert.version + 1
     updated["updated_by"] = actor
-    updated["updated_at"] = ecs.now_ts()
+    updated["updated_at"] = now
     try:
         new = Alert.model_validate(updated)
     except ValidationError as exc:
@@ -72,3 +73,18 @@ def apply_update(alert: Alert, changes: Mapping[str, Any], actor: str) -> tuple[
         raise InvalidChange(f"{field}: {err['msg']}") from None
     after = {k: new.to_doc().get(k) for k in changes}
     return new, before, after
+
+
+def _stamp_status(current: Mapping[str, Any], updated: dict[str, Any], actor: str, now: str, explicit: Mapping) -> None:
+    """Record who moved the status and when; reopening forgets the old verdict unless a new one is given."""
+    updated["status_by"] = actor
+    updated["status_at"] = now
+    if updated.get("status") != "open" and not current.get("acknowledged_at"):
+        updated["acknowledged_at"] = now
+    if updated.get("status") == "closed":
+        updated["closed_at"] = now
+    elif current.get("status") == "closed":
+        updated["closed_at"] = None
+        for key in ("disposition", "close_reason"):
+            if key not in explicit:
+                updated[key] = None

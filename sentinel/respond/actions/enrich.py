@@ -1,0 +1,134 @@
+"""Read-only enrichment: where an address sits in the address plan, and what the store knows about an entity."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sentinel import ecs
+from sentinel.respond.actions import ActionContext, ActionFailed, ActionSpec
+from sentinel.respond.config import Duration, parse_duration
+from sentinel.store.base import AlertQuery, EventQuery
+
+HISTORY_FIELDS = ("source.ip", "user.name", "labels.commune", "destination.ip", "host.name")
+
+
+class AddressArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ip: str
+
+
+def _address_plan_lookup(ip: str) -> dict[str, Any] | None:
+    """Province/commune of an address from the collector's address plan, when that module is installed.
+
+    Integration point: ``sentinel.collect.addressplan`` (collector stage). Until it
+    is present, enrichment falls back to the labels on the alert's evidence.
+    """
+    try:
+        from sentinel.collect import addressplan  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    lookup = getattr(addressplan, "lookup", None)
+    if lookup is None:
+        return None
+    found = lookup(ip)
+    if found is None:
+        return None
+    return found if isinstance(found, dict) else dict(getattr(found, "__dict__", {}))
+
+
+def enrich_address(args: AddressArgs, ctx: ActionContext) -> dict[str, Any]:
+    try:
+        addr = ipaddress.ip_address(args.ip.strip())
+    except ValueError:
+        raise ActionFailed(f"{args.ip!r} is not an IP address") from None
+    out: dict[str, Any] = {
+        "ip": str(addr),
+        "version": addr.version,
+        "scope": "private" if addr.is_private else "loopback" if addr.is_loopback else "global",
+    }
+    plan = _address_plan_lookup(str(addr))
+    if plan:
+        out.update({"address_plan": plan, "province": plan.get("province"), "commune": plan.get("commune")})
+        return out
+    for event in ctx.alert.events:
+        if str(ecs.get_field(event, "source.ip")) == str(addr):
+            out["province"] = ecs.get_field(event, "labels.province")
+            out["commune"] = ecs.get_field(event, "labels.commune")
+            out["address_plan"] = "labels on the evidence events"
+            break
+    else:
+        out["address_plan"] = "not found"
+    return out
+
+
+class HistoryArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    field: str = Field(description="one of " + ", ".join(HISTORY_FIELDS))
+    value: str
+    window: Duration = parse_duration("7d")
+
+
+def entity_history(args: HistoryArgs, ctx: ActionContext) -> dict[str, Any]:
+    if args.field not in HISTORY_FIELDS:
+        raise ActionFailed(f"history of {args.field!r} is not supported; use one of {', '.join(HISTORY_FIELDS)}")
+    if not args.value:
+        raise ActionFailed(f"no value for {args.field} on this alert")
+    now = datetime.now(UTC)
+    base = {args.field: [args.value]}
+    q_day = EventQuery(filters=base, since=now - parse_duration("24h"))
+    q_win = EventQuery(filters=base, since=now - args.window, limit=500)
+    page = ctx.store.search_events(q_win)
+    datasets = Counter(str(ecs.get_field(e, "event.dataset")) for e in page.events)
+    outcomes = Counter(str(ecs.get_field(e, "event.outcome")) for e in page.events if ecs.get_field(e, "event.outcome"))
+    timestamps = sorted(str(e.get("@timestamp")) for e in page.events if e.get("@timestamp"))
+    related = [
+        a
+        for a in ctx.store.list_alerts(AlertQuery(since=now - args.window, limit=1000))
+        if a.id != ctx.alert.id and _mentions(a, args.field, args.value)
+    ]
+    return {
+        "field": args.field,
+        "value": args.value,
+        "events_24h": ctx.store.count_events(q_day),
+        "events_window": ctx.store.count_events(q_win),
+        "window": f"{int(args.window.total_seconds() // 3600)}h",
+        "first_seen_sampled": timestamps[0] if timestamps else None,
+        "last_seen": timestamps[-1] if timestamps else None,
+        "top_datasets": dict(datasets.most_common(5)),
+        "outcomes": dict(outcomes.most_common(5)),
+        "other_alerts": len(related),
+        "other_alert_rules": sorted({a.rule.title for a in related})[:10],
+    }
+
+
+def _mentions(alert: Any, field: str, value: str) -> bool:
+    if str(ecs.get_field(alert.entity, field)) == value:
+        return True
+    return any(str(ecs.get_field(e, field)) == value for e in alert.events[:5])
+
+
+SPECS = [
+    ActionSpec(
+        "enrich_address",
+        AddressArgs,
+        enrich_address,
+        side_effect=False,
+        needs_approval=False,
+        summary="address plan lookup: province, commune, scope of an IP address",
+    ),
+    ActionSpec(
+        "entity_history",
+        HistoryArgs,
+        entity_history,
+        side_effect=False,
+        needs_approval=False,
+        summary="events and alerts of an address, user or commune in the store",
+    ),
+]

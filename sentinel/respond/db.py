@@ -1,0 +1,155 @@
+"""The response stage's own SQLite database (``<data_dir>/respond.db``).
+
+It holds suppressions, playbook runs, the notification log and an audit trail
+of changes to those records. Kept apart from the event store so that it works
+unchanged next to Elasticsearch, and so its schema can evolve on its own
+(``PRAGMA user_version`` migrations, as in :mod:`sentinel.store.sqlite_schema`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from sentinel import ecs
+from sentinel.store.base import StoreError
+
+MIGRATIONS: list[str] = [
+    # 1: suppressions, playbook runs, notifications, audit
+    """
+    CREATE TABLE suppressions (
+        id TEXT PRIMARY KEY,
+        expires INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        doc BLOB NOT NULL
+    );
+    CREATE INDEX suppressions_expires ON suppressions(expires);
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        alert_id TEXT NOT NULL,
+        playbook_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        doc BLOB NOT NULL
+    );
+    CREATE INDEX runs_alert ON runs(alert_id, created);
+    CREATE INDEX runs_status ON runs(status, created);
+    CREATE TABLE notifications (
+        seq INTEGER PRIMARY KEY,
+        alert_id TEXT NOT NULL,
+        level INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        ok INTEGER NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX notifications_alert ON notifications(alert_id, at);
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        before BLOB NOT NULL,
+        after BLOB NOT NULL
+    );
+    CREATE INDEX audit_record ON audit(kind, record_id, seq);
+    """,
+]
+
+
+class ResponseDB:
+    """Thread-safe access to ``respond.db``: one connection per thread, writes serialised."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the data folder {self.path.parent}: {exc.strerror}") from None
+        self._local = threading.local()
+        self._lock = threading.RLock()
+        self._conns: list[sqlite3.Connection] = []
+        with self._lock:
+            self._migrate(self.conn())
+
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"cannot open the response database {self.path}: {exc}") from None
+            self._local.conn = conn
+            with self._lock:
+                self._conns.append(conn)
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path} was written by a newer Sentinel (schema {version}, this one knows "
+                f"{len(MIGRATIONS)}); upgrade Sentinel or point SENTINEL_DATA_DIR elsewhere"
+            )
+        for number in range(version + 1, len(MIGRATIONS) + 1):
+            conn.executescript(f"BEGIN IMMEDIATE;\n{MIGRATIONS[number - 1]}\nPRAGMA user_version = {number};\nCOMMIT;")
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; everything inside commits together or not at all."""
+        conn = self.conn()
+        with self._lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def audit(
+        self, conn: sqlite3.Connection, actor: str, kind: str, record_id: str, action: str, before: Any, after: Any
+    ) -> None:
+        """Append one audit entry inside the caller's transaction."""
+        conn.execute(
+            "INSERT INTO audit(at, actor, kind, record_id, action, before, after) VALUES (?,?,?,?,?,?,?)",
+            (ecs.now_ts(), actor, kind, record_id, action, orjson.dumps(before), orjson.dumps(after)),
+        )
+
+    def audit_trail(self, kind: str | None = None, record_id: str | None = None, limit: int = 200) -> list[dict]:
+        """Audit entries, newest first, optionally for one kind of record or one record."""
+        clauses, params = [], []
+        if kind:
+            clauses.append("kind = ?")
+            params.append(kind)
+        if record_id:
+            clauses.append("record_id = ?")
+            params.append(record_id)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        rows = self.conn().execute(
+            f"SELECT at, actor, kind, record_id, action, before, after FROM audit{where} ORDER BY seq DESC LIMIT ?",
+            [*params, limit],
+        )
+        keys = ("at", "actor", "kind", "record_id", "action")
+        return [
+            {**dict(zip(keys, r[:5], strict=True)), "before": orjson.loads(r[5]), "after": orjson.loads(r[6])}
+            for r in rows
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns.clear()
+        self._local = threading.local()

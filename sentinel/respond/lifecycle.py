@@ -1,0 +1,126 @@
+"""Analyst actions on alerts: acknowledge, start, close, reopen, assign, note, tag, re-rate; singly or in bulk.
+
+Each action becomes one ``Store.update_alert`` call carrying the version the
+analyst saw, so the store's optimistic concurrency (and its audited history)
+applies on every backend. Rules that the store does not know about, such as
+"closing needs a reason" and which status moves make sense, live here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sentinel import ecs
+from sentinel.models import LEVEL_RISK, Alert, Disposition, Level
+from sentinel.store.alert_ops import InvalidChange
+from sentinel.store.base import NotFound, Store, VersionConflict
+
+ActionName = Literal["acknowledge", "start", "close", "reopen", "assign", "note", "tag", "untag", "rate"]
+
+# action -> the statuses it may start from
+FROM_STATUS: dict[str, tuple[str, ...]] = {
+    "acknowledge": ("open",),
+    "start": ("open", "acknowledged"),
+    "close": ("open", "acknowledged", "in_progress"),
+    "reopen": ("closed",),
+}
+MAX_NOTE = 5000
+
+
+class AlertAction(BaseModel):
+    """One analyst action; which fields it needs depends on ``action``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: ActionName
+    disposition: Disposition | None = None
+    reason: str | None = Field(None, max_length=MAX_NOTE)
+    assignee: str | None = Field(None, max_length=200)
+    text: str | None = Field(None, max_length=MAX_NOTE)
+    tags: list[str] = Field(default_factory=list)
+    severity: Level | None = None
+    risk_score: int | None = Field(None, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _needs(self) -> AlertAction:
+        if self.action == "close" and (not self.disposition or not (self.reason or "").strip()):
+            raise ValueError("closing needs a disposition (true_positive, false_positive, benign) and a reason")
+        if self.action == "note" and not (self.text or "").strip():
+            raise ValueError("a note needs text")
+        if self.action in ("tag", "untag") and not [t for t in self.tags if t.strip()]:
+            raise ValueError(f"{self.action} needs at least one tag")
+        if self.action == "rate" and self.severity is None and self.risk_score is None:
+            raise ValueError("rate needs a severity or a risk_score")
+        return self
+
+
+def changes_for(alert: Alert, act: AlertAction, actor: str) -> dict[str, Any]:
+    """The field changes ``act`` makes to ``alert``; raises :class:`InvalidChange` when it does not apply."""
+    allowed = FROM_STATUS.get(act.action)
+    if allowed and alert.status not in allowed:
+        raise InvalidChange(f"cannot {act.action} an alert that is {alert.status.replace('_', ' ')}")
+    match act.action:
+        case "acknowledge":
+            changes: dict[str, Any] = {"status": "acknowledged"}
+            if act.assignee is not None or not alert.assignee:
+                changes["assignee"] = act.assignee or actor
+            return changes
+        case "start":
+            return {"status": "in_progress", "assignee": act.assignee or alert.assignee or actor}
+        case "close":
+            return {"status": "closed", "disposition": act.disposition, "close_reason": act.reason.strip()}
+        case "reopen":
+            return {"status": "open", **({"assignee": act.assignee} if act.assignee else {})}
+        case "assign":
+            return {"assignee": (act.assignee or "").strip() or None}
+        case "note":
+            note = {"at": ecs.now_ts(), "author": actor, "text": act.text.strip()}
+            return {"notes": [*alert.notes, note]}
+        case "tag":
+            return {"tags": sorted({*alert.tags, *(t.strip() for t in act.tags if t.strip())})}
+        case "untag":
+            drop = {t.strip() for t in act.tags}
+            return {"tags": [t for t in alert.tags if t not in drop]}
+        case "rate":
+            severity = act.severity or alert.severity
+            score = act.risk_score if act.risk_score is not None else LEVEL_RISK[severity]
+            return {"severity": severity, "risk_score": score}
+    raise InvalidChange(f"unknown action {act.action}")
+
+
+def apply_action(store: Store, alert_id: str, expected_version: int, act: AlertAction, actor: str) -> Alert:
+    """Apply one action; raises NotFound, VersionConflict or InvalidChange."""
+    alert = store.get_alert(alert_id)
+    if alert is None:
+        raise NotFound(f"no alert with id {alert_id}")
+    if alert.version != expected_version:
+        raise VersionConflict(alert_id, expected_version, alert.version)
+    return store.update_alert(alert_id, changes_for(alert, act, actor), expected_version, actor, action=act.action)
+
+
+@dataclass
+class BulkOutcome:
+    alert_id: str
+    ok: bool
+    status: int  # HTTP-like: 200, 404, 409, 422
+    detail: str = ""
+    version: int | None = None
+
+
+def apply_bulk(store: Store, targets: dict[str, int], act: AlertAction, actor: str) -> list[BulkOutcome]:
+    """Apply ``act`` to each alert at the version the analyst saw; one failure does not stop the rest."""
+    out = []
+    for alert_id, version in targets.items():
+        try:
+            new = apply_action(store, alert_id, version, act, actor)
+            out.append(BulkOutcome(alert_id, True, 200, version=new.version))
+        except NotFound as exc:
+            out.append(BulkOutcome(alert_id, False, 404, str(exc)))
+        except VersionConflict as exc:
+            out.append(BulkOutcome(alert_id, False, 409, str(exc), version=exc.actual))
+        except InvalidChange as exc:
+            out.append(BulkOutcome(alert_id, False, 422, str(exc)))
+    return out

@@ -1,0 +1,331 @@
+"""Running a playbook against an alert: dry-run by default, paused for approval, every step recorded.
+
+A run walks the workflow from its start step. Read-only actions run at once;
+side-effecting ones only render what they would do unless the run is live
+(``dry_run=False``). A step that needs approval (blocking, disabling an account,
+manual tasks, or any step the playbook marks) pauses the run until someone
+approves or rejects it; that decision carries the run's version like alert
+updates do, so two analysts cannot both approve (and execute) the same step.
+Each step's inputs, outputs, approver and result stay on the run record.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, Field, ValidationError
+
+from sentinel import ecs
+from sentinel.models import Alert
+from sentinel.respond.actions import ActionContext, ActionFailed, registry
+from sentinel.respond.conditions import compile_condition, evaluate
+from sentinel.respond.config import RespondConfig
+from sentinel.respond.db import ResponseDB
+from sentinel.respond.fields import alert_field
+from sentinel.respond.playbook import VAR, ActionStep, EndStep, IfStep, Playbook, PlaybookLibrary, StartStep
+from sentinel.store.base import NotFound, Store, VersionConflict
+
+RunStatus = Literal["running", "awaiting_approval", "completed", "failed", "rejected"]
+StepStatus = Literal["done", "dry_run", "failed", "awaiting_approval", "rejected", "branch"]
+MAX_STEPS = 200  # the loader forbids cycles; this only bounds a corrupted record
+
+
+class StepRecord(BaseModel):
+    step_id: str
+    name: str | None = None
+    type: str
+    action: str | None = None
+    status: StepStatus
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    approver: str | None = None
+    comment: str | None = None
+    at: str
+
+
+class Run(BaseModel):
+    id: str
+    playbook_id: str
+    playbook_name: str
+    alert_id: str
+    started_by: str
+    started_at: str
+    dry_run: bool
+    status: RunStatus
+    pending_step: str | None = None
+    variables: dict[str, Any] = Field(default_factory=dict)
+    steps: list[StepRecord] = Field(default_factory=list)
+    finished_at: str | None = None
+    version: int = 1
+
+
+class RunError(ValueError):
+    """The run cannot be started or decided as asked (the message says why)."""
+
+
+def alert_variables(alert: Alert, config: RespondConfig) -> dict[str, Any]:
+    """The ``__variables__`` a run starts with, read off the alert (:func:`alert_field`)."""
+
+    def pick(field: str) -> Any:
+        return alert_field(alert, field)
+
+    return {
+        "__alert_id__": alert.id,
+        "__rule_id__": alert.rule.id,
+        "__rule_title__": alert.rule.title,
+        "__severity__": alert.severity,
+        "__risk_score__": alert.risk_score,
+        "__count__": alert.count,
+        "__source_ip__": pick("source.ip"),
+        "__destination_ip__": pick("destination.ip"),
+        "__user_name__": pick("user.name"),
+        "__province__": pick("labels.province"),
+        "__commune__": pick("labels.commune"),
+        "__url__": pick("url.original"),
+        "__host_name__": pick("host.name"),
+        "__console_url__": f"{config.console_url.rstrip('/')}/alerts/{alert.id}",
+    }
+
+
+def render(value: Any, variables: dict[str, Any]) -> Any:
+    """Fill ``__variables__`` into action arguments; a lone variable keeps its type."""
+    if isinstance(value, dict):
+        return {k: render(v, variables) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render(v, variables) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def get(name: str) -> Any:
+        v = variables.get(f"__{name}__")
+        if v is None:
+            raise ActionFailed(f"variable __{name}__ has no value for this alert")
+        return v
+
+    whole = VAR.fullmatch(value)
+    if whole:
+        return get(whole.group(1))
+    return VAR.sub(lambda m: str(get(m.group(1))), value)
+
+
+class PlaybookRunner:
+    def __init__(self, db: ResponseDB, store: Store, config: RespondConfig, library: PlaybookLibrary) -> None:
+        self.db = db
+        self.store = store
+        self.config = config
+        self.library = library
+        self.actions = registry()
+
+    # -- records -------------------------------------------------------------------
+    def get(self, run_id: str) -> Run | None:
+        row = self.db.conn().execute("SELECT doc FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return Run.model_validate(orjson.loads(row[0])) if row else None
+
+    def list(self, alert_id: str | None = None, status: str | None = None, limit: int = 100) -> list[Run]:
+        clauses, params = [], []
+        if alert_id:
+            clauses.append("alert_id = ?")
+            params.append(alert_id)
+        if status:
+            clauses.append("status = ?")
+            params.append(status)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        rows = self.db.conn().execute(f"SELECT doc FROM runs{where} ORDER BY created DESC LIMIT ?", [*params, limit])
+        return [Run.model_validate(orjson.loads(r[0])) for r in rows]
+
+    def _save(self, run: Run, expected_version: int | None, actor: str, action: str) -> Run:
+        """Write the run if it is still at ``expected_version`` (None: insert); bumps the version."""
+        with self.db.write() as conn:
+            if expected_version is None:
+                conn.execute(
+                    "INSERT INTO runs(id, alert_id, playbook_id, status, created, version, doc) VALUES (?,?,?,?,?,?,?)",
+                    (
+                        run.id,
+                        run.alert_id,
+                        run.playbook_id,
+                        run.status,
+                        run.started_at,
+                        run.version,
+                        orjson.dumps(run.model_dump()),
+                    ),
+                )
+            else:
+                row = conn.execute("SELECT version FROM runs WHERE id = ?", (run.id,)).fetchone()
+                if row is None:
+                    raise NotFound(f"no playbook run with id {run.id}")
+                if row[0] != expected_version:
+                    raise VersionConflict(run.id, expected_version, row[0])
+                run = run.model_copy(update={"version": expected_version + 1})
+                conn.execute(
+                    "UPDATE runs SET status=?, version=?, doc=? WHERE id=?",
+                    (run.status, run.version, orjson.dumps(run.model_dump()), run.id),
+                )
+            self.db.audit(
+                conn,
+                actor,
+                "run",
+                run.id,
+                action,
+                {"version": expected_version},
+                {"status": run.status, "pending_step": run.pending_step, "version": run.version},
+            )
+        return run
+
+    # -- running ---------------------------------------------------------------------
+    def start(self, playbook_id: str, alert_id: str, actor: str, dry_run: bool = True) -> Run:
+        pb = self.library.get(playbook_id)
+        if pb is None:
+            raise RunError(f"no playbook {playbook_id}; see GET /api/playbooks")
+        alert = self.store.get_alert(alert_id)
+        if alert is None:
+            raise NotFound(f"no alert with id {alert_id}")
+        variables = {k: v.value for k, v in pb.playbook_variables.items()}
+        variables.update(alert_variables(alert, self.config))
+        run = Run(
+            id=secrets.token_hex(8),
+            playbook_id=pb.id,
+            playbook_name=pb.name,
+            alert_id=alert.id,
+            started_by=actor,
+            started_at=ecs.now_ts(),
+            dry_run=dry_run,
+            status="running",
+            variables=variables,
+        )
+        run = self._save(run, None, actor, "start")
+        start = pb.workflow[pb.workflow_start]
+        assert isinstance(start, StartStep)
+        return self._advance(pb, alert, run, start.on_completion, approved_by=None, actor=actor)
+
+    def decide(self, run_id: str, expected_version: int, actor: str, approve: bool, comment: str = "") -> Run:
+        """Approve (and execute) or reject the step the run waits on."""
+        run = self.get(run_id)
+        if run is None:
+            raise NotFound(f"no playbook run with id {run_id}")
+        if run.version != expected_version:
+            raise VersionConflict(run_id, expected_version, run.version)
+        if run.status != "awaiting_approval" or not run.pending_step:
+            raise RunError(f"run {run_id} is {run.status.replace('_', ' ')}, not waiting for a decision")
+        pb = self.library.get(run.playbook_id)
+        if pb is None:
+            raise RunError(f"playbook {run.playbook_id} is no longer loaded; it cannot continue")
+        alert = self.store.get_alert(run.alert_id)
+        if alert is None:
+            raise NotFound(f"no alert with id {run.alert_id}")
+        step_id = run.pending_step
+        # Claim the run first (version check inside one transaction), then act outside the lock.
+        claimed = self._save(
+            run.model_copy(update={"status": "running", "pending_step": None}),
+            expected_version,
+            actor,
+            "approve" if approve else "reject",
+        )
+        if not approve:
+            claimed.steps.append(
+                StepRecord(
+                    step_id=step_id,
+                    name=pb.workflow[step_id].name,
+                    type=pb.workflow[step_id].type,
+                    status="rejected",
+                    approver=actor,
+                    comment=comment or None,
+                    at=ecs.now_ts(),
+                )
+            )
+            done = claimed.model_copy(update={"status": "rejected", "finished_at": ecs.now_ts()})
+            return self._save(done, claimed.version, actor, "finish")
+        return self._advance(pb, alert, claimed, step_id, approved_by=actor, actor=actor, comment=comment)
+
+    def _advance(
+        self, pb: Playbook, alert: Alert, run: Run, step_id: str, approved_by: str | None, actor: str, comment: str = ""
+    ) -> Run:
+        version = run.version
+        for _ in range(MAX_STEPS):
+            step = pb.workflow[step_id]
+            if isinstance(step, EndStep):
+                run.status, run.finished_at = "completed", ecs.now_ts()
+                break
+            if isinstance(step, IfStep):
+                result = evaluate(compile_condition(step.condition), run.variables)
+                run.steps.append(
+                    StepRecord(
+                        step_id=step_id,
+                        name=step.name,
+                        type=step.type,
+                        status="branch",
+                        inputs={"condition": step.condition},
+                        outputs={"result": result},
+                        at=ecs.now_ts(),
+                    )
+                )
+                step_id = step.on_true if result else step.on_false
+                continue
+            if isinstance(step, StartStep):
+                step_id = step.on_completion
+                continue
+            assert isinstance(step, ActionStep)
+            spec = self.actions[step.action]
+            try:
+                inputs = render(step.args, run.variables)
+            except ActionFailed as exc:
+                inputs, render_error = dict(step.args), str(exc)
+            else:
+                render_error = None
+            if render_error is None and approved_by is None and (spec.needs_approval or step.requires_approval):
+                run.steps.append(
+                    StepRecord(
+                        step_id=step_id,
+                        name=step.name,
+                        type=step.type,
+                        action=step.action,
+                        status="awaiting_approval",
+                        inputs=inputs,
+                        at=ecs.now_ts(),
+                    )
+                )
+                run.status, run.pending_step = "awaiting_approval", step_id
+                break
+            record = StepRecord(
+                step_id=step_id,
+                name=step.name,
+                type=step.type,
+                action=step.action,
+                status="done",
+                inputs=inputs,
+                approver=approved_by,
+                comment=comment or None,
+                at=ecs.now_ts(),
+            )
+            try:
+                if render_error:
+                    raise ActionFailed(render_error)
+                args = spec.args.model_validate(inputs)
+                ctx = ActionContext(self.store, self.config, alert, run.dry_run, run.id, approved_by)
+                record.outputs = spec.run(args, ctx)
+                if run.dry_run and spec.side_effect:
+                    record.status = "dry_run"
+                for var, key in step.out_args.items():
+                    run.variables[var] = record.outputs.get(key)
+                nxt = step.on_completion
+            except (ActionFailed, ValidationError) as exc:
+                record.status, record.error = "failed", _error_text(exc)
+                nxt = step.on_failure
+            run.steps.append(record)
+            approved_by, comment = None, ""  # an approval covers one step
+            if nxt is None:
+                run.status, run.finished_at = "failed", ecs.now_ts()
+                break
+            step_id = nxt
+        else:
+            run.status, run.finished_at = "failed", ecs.now_ts()
+        return self._save(run, version, actor, "advance")
+
+
+def _error_text(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        return f"args.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}"
+    return str(exc)

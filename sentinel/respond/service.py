@@ -1,0 +1,42 @@
+"""One object holding the response stage's parts, built once per process from the settings and the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sentinel.config import Settings
+from sentinel.respond.config import RespondConfig, load_respond_config
+from sentinel.respond.db import ResponseDB
+from sentinel.respond.escalation import Escalator
+from sentinel.respond.playbook import PlaybookLibrary
+from sentinel.respond.runner import PlaybookRunner
+from sentinel.respond.suppress import Suppressions
+from sentinel.store.base import Store
+
+
+@dataclass
+class Response:
+    config: RespondConfig
+    db: ResponseDB
+    playbooks: PlaybookLibrary
+    suppressions: Suppressions
+    runner: PlaybookRunner
+    escalator: Escalator
+
+    @classmethod
+    def build(cls, settings: Settings, store: Store, config: RespondConfig | None = None) -> Response:
+        """Load settings and playbooks (ContentError if invalid) and open ``respond.db`` in the data folder."""
+        config = config or load_respond_config(settings)
+        db = ResponseDB(settings.data_dir / "respond.db")
+        playbooks = PlaybookLibrary.load(settings.playbooks_dir)
+        return cls(
+            config=config,
+            db=db,
+            playbooks=playbooks,
+            suppressions=Suppressions(db),
+            runner=PlaybookRunner(db, store, config, playbooks),
+            escalator=Escalator(db, store, config),
+        )
+
+    def close(self) -> None:
+        self.db.close()

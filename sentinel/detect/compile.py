@@ -1,0 +1,195 @@
+"""Compile a pySigma rule (after its processing pipeline) into a matcher over flattened events.
+
+pySigma parses the detection and condition (``1 of selection_*``, ``all of them``,
+``and``/``or``/``not``, parentheses) into a tree of ``ConditionAND``/``OR``/``NOT``
+whose leaves are field/value or value-only (keyword) expressions. Each leaf
+becomes a predicate from :mod:`sentinel.detect.values`; alternatives on the same
+field are merged into a single test. Alongside the matcher the compiler derives
+the rule's *need*: literals one of which must occur in the event for the rule to
+possibly match, which the prefilter (:mod:`sentinel.detect.prefilter`) uses to
+skip rules without evaluating them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.rule import SigmaLogSource, SigmaRule
+from sigma.types import (
+    SigmaBool,
+    SigmaCasedString,
+    SigmaCIDRExpression,
+    SigmaCompareExpression,
+    SigmaExists,
+    SigmaExpansion,
+    SigmaFieldReference,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaString,
+    SigmaTimestampPart,
+)
+
+from sentinel.detect import values as V
+from sentinel.detect.values import CompileError, Matcher, Need, StringPattern
+
+# Literals shorter than this filter almost nothing and make the multi-pattern scan report
+# a hit at nearly every position, so a need made only of them counts as "no need".
+MIN_LITERAL = 3
+
+
+@dataclass
+class CompiledRule:
+    """A Sigma rule ready to evaluate: ``matches(event)`` on a nested or flattened ECS event."""
+
+    id: str
+    title: str
+    level: str
+    tags: list[str]
+    logsource: SigmaLogSource
+    source_path: str | None
+    matcher: Matcher
+    need: Need
+    description: str | None = None
+    generate: bool = True  # False when only correlations use it (``generate: false`` upstream)
+    name: str | None = None
+    sigma: SigmaRule | None = field(default=None, repr=False)
+
+    def matches(self, event: Mapping[str, Any]) -> bool:
+        """Whether the rule's detection matches ``event`` (log source is not checked here)."""
+        from sentinel.ecs import flatten
+
+        return bool(self.matcher(flatten(event), {}))
+
+
+@dataclass
+class _Strings:
+    """Alternatives on one field not yet turned into a matcher, so OR can merge them."""
+
+    field: str | None
+    cased: bool
+    patterns: list[StringPattern]
+
+    def matcher(self) -> Matcher:
+        if self.field is None:
+            return V.keyword_matcher(self.patterns)
+        return V.string_matcher(self.field, self.patterns)
+
+    def need(self) -> Need:
+        lits = [p.literal for p in self.patterns]
+        if any(len(lit) < MIN_LITERAL for lit in lits):
+            return None
+        return frozenset((self.field, lit) for lit in lits)
+
+
+# A node under construction: merged strings, or a finished (matcher, need).
+_Node = _Strings | tuple[Matcher, Need]
+
+
+def compile_condition(cond: Any, placeholders: Mapping[str, list[str]]) -> tuple[Matcher, Need]:
+    """Matcher and need for a parsed pySigma condition tree."""
+    return _finish(_node(cond, placeholders))
+
+
+def _finish(node: _Node) -> tuple[Matcher, Need]:
+    if isinstance(node, _Strings):
+        return node.matcher(), node.need()
+    return node
+
+
+def _node(cond: Any, ph: Mapping[str, list[str]]) -> _Node:
+    if isinstance(cond, ConditionOR):
+        return _or([_node(a, ph) for a in cond.args])
+    if isinstance(cond, ConditionAND):
+        return _and([_finish(_node(a, ph)) for a in cond.args])
+    if isinstance(cond, ConditionNOT):
+        inner, _ = _finish(_node(cond.args[0], ph))
+        return (lambda flat, low: not inner(flat, low)), None
+    if isinstance(cond, ConditionFieldEqualsValueExpression):
+        return _leaf(cond.field, cond.value, ph)
+    if isinstance(cond, ConditionValueExpression):
+        return _leaf(None, cond.value, ph)
+    raise CompileError(f"unsupported condition element {type(cond).__name__}")
+
+
+def _or(nodes: list[_Node]) -> _Node:
+    merged: dict[tuple[str | None, bool], _Strings] = {}
+    others: list[tuple[Matcher, Need]] = []
+    for node in nodes:
+        if isinstance(node, _Strings):
+            key = (node.field, node.cased)
+            if key in merged:
+                merged[key].patterns.extend(node.patterns)
+            else:
+                merged[key] = _Strings(node.field, node.cased, list(node.patterns))
+        else:
+            others.append(node)
+    if not others and len(merged) == 1:
+        return next(iter(merged.values()))
+    parts = [m.matcher() for m in merged.values()] + [m for m, _ in others]
+    needs = [m.need() for m in merged.values()] + [n for _, n in others]
+    need: Need = None if any(n is None for n in needs) else frozenset().union(*needs)  # type: ignore[misc]
+    if len(parts) == 2:
+        a, b = parts
+        return (lambda flat, low: a(flat, low) or b(flat, low)), need
+    return (lambda flat, low: any(p(flat, low) for p in parts)), need
+
+
+def _and(nodes: list[tuple[Matcher, Need]]) -> tuple[Matcher, Need]:
+    parts = [m for m, _ in nodes]
+    known = [n for _, n in nodes if n is not None]
+    # Any one child's need is a need of the conjunction; keep the most selective one.
+    need = max(known, key=lambda n: (min(len(lit) for _, lit in n), -len(n)), default=None)
+    if len(parts) == 1:
+        return parts[0], need
+    if len(parts) == 2:
+        a, b = parts
+        return (lambda flat, low: a(flat, low) and b(flat, low)), need
+    return (lambda flat, low: all(p(flat, low) for p in parts)), need
+
+
+def _leaf(fld: str | None, value: Any, ph: Mapping[str, list[str]]) -> _Node:
+    if isinstance(value, SigmaExpansion):
+        return _or([_leaf(fld, v, ph) for v in value.values])
+    if isinstance(value, SigmaString):
+        cased = isinstance(value, SigmaCasedString)
+        expanded = V.resolve_placeholders(value, ph)
+        return _Strings(fld, cased, [V.string_pattern(s, cased) for s in expanded])
+    if isinstance(value, SigmaRegularExpression):
+        if value.regexp.contains_placeholder():
+            alternatives = value.replace_placeholders(lambda p: V.placeholder_values(p.name, ph))
+            return _or([(V.regex_matcher(fld, r), None) for r in alternatives])
+        return V.regex_matcher(fld, value), None
+    if fld is None:
+        if isinstance(value, SigmaNumber):
+            pattern = V.string_pattern(SigmaString(str(value.number)), False)
+            return _Strings(None, False, [pattern])
+        raise CompileError(f"a keyword detection cannot use a {type(value).__name__} value")
+    if isinstance(value, SigmaTimestampPart):
+        return V.timestamp_part_matcher(fld, value.timestamp_part.name, int(value.number)), None
+    if isinstance(value, SigmaBool):
+        return V.bool_matcher(fld, value.boolean), None
+    if isinstance(value, SigmaNumber):
+        n = value.number
+        need = frozenset({(fld, str(abs(n)))}) if isinstance(n, int) and len(str(abs(n))) >= MIN_LITERAL else None
+        return V.number_matcher(fld, n), need
+    if isinstance(value, SigmaNull):
+        return V.null_matcher(fld), None
+    if isinstance(value, SigmaExists):
+        return V.exists_matcher(fld, value.exists), None
+    if isinstance(value, SigmaCompareExpression):
+        return V.compare_matcher(fld, value.op, value.number.number), None
+    if isinstance(value, SigmaCIDRExpression):
+        return V.cidr_matcher(fld, [value.network]), V.cidr_need(fld, value.network)
+    if isinstance(value, SigmaFieldReference):
+        return V.fieldref_matcher(fld, value.field, value.starts_with, value.ends_with), None
+    raise CompileError(f"field {fld!r}: value type {type(value).__name__} is not supported by the engine")

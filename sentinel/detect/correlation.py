@@ -1,0 +1,407 @@
+"""Sigma correlation rules evaluated over the event stream with bounded state.
+
+A correlation (``event_count``, ``value_count``, ``temporal``, ``temporal_ordered``,
+and the ``value_sum``/``value_avg``/``value_median``/``value_percentile``
+aggregations) watches the matches of the rules it references, grouped by its
+``group-by`` fields (through ``aliases`` where rules name a field differently),
+within a sliding ``timespan``.
+
+Time is event time. The *watermark* is the newest event time seen minus the
+allowed lateness: events up to that late are placed in their windows as if they
+had arrived in order; events older than the watermark can no longer be placed
+(their windows may already be evicted) and are counted in ``stats["late"]``.
+State older than ``watermark - timespan`` is evicted, so memory is bounded by
+the events of one timespan plus the lateness per group, and a group whose
+state empties is dropped.
+
+Two ways to decide:
+
+* Conditions that can only become true as events are added (``gt``/``gte`` counts,
+  temporal without ``not``) fire as soon as the window holding the new event
+  satisfies them: the alert is raised with the event that completes the pattern.
+* Other conditions (``lt``/``lte``/``eq``/``neq``, aggregates, ``not``) can only be
+  judged when a window is complete: windows are then tumbling, opened by a group's
+  first event and judged once the watermark passes their end (or on :meth:`flush`).
+
+A sliding window that stays true would otherwise alert for every event: one
+alert is raised per group and *episode*; the episode lasts while the condition
+keeps holding and ends after a full timespan without it holding.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import statistics
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sigma.correlations import (
+    CorrelationConditionAND,
+    CorrelationConditionNOT,
+    CorrelationConditionOR,
+    SigmaCorrelationCondition,
+    SigmaCorrelationRule,
+    SigmaCorrelationType,
+    SigmaExtendedCorrelationCondition,
+    SigmaRuleReference,
+)
+
+from sentinel import ecs
+from sentinel.detect.compile import CompiledRule
+from sentinel.detect.values import CompileError, number_of
+from sentinel.models import LEVEL_RISK, MAX_EVENT_IDS, MAX_EVIDENCE_EVENTS, Alert, RuleRef, alert_id
+
+# Cap on the matches kept per group: a flood beyond this within one timespan keeps the newest.
+MAX_GROUP_EVENTS = 10_000
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+    "eq": lambda a, b: a == b,
+    "neq": lambda a, b: a != b,
+}
+_AGGREGATES = {"value_sum", "value_avg", "value_median", "value_percentile"}
+
+
+@dataclass
+class Match:
+    """One referenced-rule match inside a correlation group."""
+
+    ts: float
+    seq: int
+    rule: int  # position of the matched rule in the correlation's rule list
+    event_id: str
+    event: dict[str, Any]
+    value: Any  # the condition field's value (value_count and aggregates), else None
+
+
+@dataclass
+class CompiledCorrelation:
+    """A correlation rule ready for streaming evaluation."""
+
+    id: str
+    title: str
+    level: str
+    tags: list[str]
+    description: str | None
+    source_path: str | None
+    type: str
+    rule_ids: list[str]  # referenced compiled rules, in the order the rule lists them
+    group_by: list[str]
+    group_fields: list[dict[str, str]]  # per referenced rule: group-by name -> event field
+    value_fields: list[str | None]  # per referenced rule: the condition field in its events
+    timespan: float
+    op: str
+    count: float
+    percentile: int | None = None
+    expression: Callable[[set[int]], bool] | None = None  # extended temporal condition
+    monotone: bool = True
+
+    def holds(self, matches: list[Match]) -> bool:
+        """Whether the condition holds over the matches of one window."""
+        if self.type == "event_count":
+            return _OPS[self.op](len({m.event_id for m in matches}), self.count)
+        if self.type == "value_count":
+            values = {_key(m.value) for m in matches if m.value is not None}
+            return _OPS[self.op](len(values), self.count)
+        if self.type in ("temporal", "temporal_ordered"):
+            if self.type == "temporal_ordered" and not _in_order(matches, len(self.rule_ids)):
+                return False
+            seen = {m.rule for m in matches}
+            if self.expression is not None:
+                return self.expression(seen)
+            return _OPS[self.op](len(seen), self.count)
+        numbers = [n for n in (number_of(m.value) for m in matches) if n is not None]
+        if not numbers:
+            return False
+        if self.type == "value_sum":
+            agg = math.fsum(numbers)
+        elif self.type == "value_avg":
+            agg = math.fsum(numbers) / len(numbers)
+        elif self.type == "value_median":
+            agg = statistics.median(numbers)
+        else:
+            agg = _percentile(sorted(numbers), self.percentile or 50)
+        return _OPS[self.op](agg, self.count)
+
+    def ref(self) -> RuleRef:
+        level = self.level if self.level in LEVEL_RISK else "medium"
+        return RuleRef(id=self.id, title=self.title, level=level, tags=self.tags, description=self.description)
+
+
+def _key(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _percentile(values: list[float], pct: int) -> float:
+    k = (len(values) - 1) * pct / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+def _in_order(matches: list[Match], n: int) -> bool:
+    """Whether rules 0..n-1 matched in that order (greedy earliest subsequence)."""
+    want = 0
+    for m in matches:
+        if m.rule == want:
+            want += 1
+            if want == n:
+                return True
+    return False
+
+
+# --- compiling ----------------------------------------------------------------------------------
+
+
+def compile_correlation(rule: SigmaCorrelationRule, compiled: Mapping[int, CompiledRule]) -> CompiledCorrelation:
+    """Compile a resolved correlation rule; ``compiled`` maps ``id(SigmaRule)`` to its compiled rule."""
+    refs: list[SigmaRuleReference] = list(rule.referenced_rules)
+    rule_ids: list[str] = []
+    for ref in refs:
+        target = getattr(ref, "rule", None)
+        if isinstance(target, SigmaCorrelationRule):
+            raise CompileError(f"correlation of correlation ({ref.reference}) is not supported by the streaming engine")
+        if target is None or id(target) not in compiled:
+            raise CompileError(f"referenced rule {ref.reference!r} could not be compiled (see its own problem)")
+        rule_ids.append(compiled[id(target)].id)
+    ctype = rule.type.name.lower()
+    group_by = list(rule.group_by or [])
+    aliases = {a.alias: a for a in rule.aliases}
+
+    def field_for(name: str, ref: SigmaRuleReference) -> str:
+        alias = aliases.get(name)
+        if alias is None:
+            return name
+        for key, mapped in alias.mapping.items():
+            if key.reference == ref.reference or getattr(key, "rule", None) is getattr(ref, "rule", 0):
+                return mapped
+        raise CompileError(f"alias {name!r} has no field for rule {ref.reference!r}")
+
+    group_fields = [{g: field_for(g, ref) for g in group_by} for ref in refs]
+    cond = rule.condition
+    op, count, percentile, expression, value_fields = "gte", float(len(refs)), None, None, [None] * len(refs)
+    has_not = False
+    if isinstance(cond, SigmaCorrelationCondition):
+        op, count, percentile = cond.op.name.lower(), float(cond.count), cond.percentile
+        if cond.fieldref is not None:
+            if isinstance(cond.fieldref, list):
+                raise CompileError("a condition over several fields is not supported; name one field")
+            value_fields = [field_for(cond.fieldref, ref) for ref in refs]
+    elif isinstance(cond, SigmaExtendedCorrelationCondition):
+        index = {ref.reference: i for i, ref in enumerate(refs)}
+        expression, has_not = _expression(cond.parsed, index)
+    if ctype == "temporal" and rule.type == SigmaCorrelationType.TEMPORAL and cond is None:
+        op, count = "gte", float(len(refs))
+    monotone = op in ("gt", "gte") and ctype not in _AGGREGATES and not has_not
+    return CompiledCorrelation(
+        id=str(rule.id) if rule.id else (rule.name or rule.title),
+        title=rule.title,
+        level=rule.level.name.lower() if rule.level else "medium",
+        tags=[str(t) for t in rule.tags],
+        description=rule.description,
+        source_path=str(rule.source.path) if rule.source is not None and rule.source.path else None,
+        type=ctype,
+        rule_ids=rule_ids,
+        group_by=group_by,
+        group_fields=group_fields,
+        value_fields=value_fields,
+        timespan=float(rule.timespan.seconds),
+        op=op,
+        count=count,
+        percentile=percentile,
+        expression=expression,
+        monotone=monotone,
+    )
+
+
+def _expression(node: Any, index: Mapping[str, int]) -> tuple[Callable[[set[int]], bool], bool]:
+    """An extended temporal condition as a test on the set of rules seen; and whether it uses ``not``."""
+    if isinstance(node, SigmaRuleReference):
+        if node.reference not in index:
+            raise CompileError(f"condition names rule {node.reference!r} that is not in the rules list")
+        i = index[node.reference]
+        return (lambda seen: i in seen), False
+    if isinstance(node, CorrelationConditionNOT):
+        inner, _ = _expression(node.args[0], index)
+        return (lambda seen: not inner(seen)), True
+    parts = [_expression(a, index) for a in node.args]
+    fns = [f for f, _ in parts]
+    uses_not = any(n for _, n in parts)
+    if isinstance(node, CorrelationConditionAND):
+        return (lambda seen: all(f(seen) for f in fns)), uses_not
+    if isinstance(node, CorrelationConditionOR):
+        return (lambda seen: any(f(seen) for f in fns)), uses_not
+    raise CompileError(f"unsupported correlation condition element {type(node).__name__}")
+
+
+# --- streaming state ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Group:
+    matches: list[Match] = field(default_factory=list)  # sorted by (ts, seq)
+    episode_last: float | None = None  # last time the condition held in the current episode
+    window_start: float | None = None  # open tumbling window (non-monotone conditions)
+
+
+class CorrelationEngine:
+    """Streaming state of every correlation rule, fed with the matches of the rules they reference."""
+
+    def __init__(self, correlations: list[CompiledCorrelation], lateness_seconds: float = 60.0) -> None:
+        if lateness_seconds < 0:
+            raise ValueError("lateness_seconds must be zero or more")
+        self.correlations = correlations
+        self.lateness = float(lateness_seconds)
+        self.feeds: dict[str, list[tuple[CompiledCorrelation, int]]] = {}
+        for corr in correlations:
+            for pos, rid in enumerate(corr.rule_ids):
+                self.feeds.setdefault(rid, []).append((corr, pos))
+        self.groups: dict[tuple[str, tuple[Any, ...]], _Group] = {}
+        self.max_ts = -math.inf
+        self.seq = 0
+        self.stats = {"late": 0, "overflow": 0, "no_timestamp": 0}
+
+    @property
+    def watermark(self) -> float:
+        return self.max_ts - self.lateness
+
+    def observe(self, rule: CompiledRule, event: dict[str, Any], flat: Mapping[str, Any]) -> list[Alert]:
+        """Record that ``rule`` matched ``event``; alerts for correlations this completes."""
+        from sentinel.detect.engine import event_id_of
+
+        try:
+            ts = ecs.parse_ts(flat["@timestamp"]).timestamp()
+        except (KeyError, ValueError, TypeError, OverflowError):
+            self.stats["no_timestamp"] += 1
+            return []
+        if ts < self.watermark:
+            self.stats["late"] += 1
+            return []
+        self.max_ts = max(self.max_ts, ts)
+        eid = event_id_of(event, flat)
+        alerts = []
+        for corr, pos in self.feeds.get(rule.id, ()):
+            gkey = tuple(_group_value(flat.get(f)) for f in corr.group_fields[pos].values())
+            vfield = corr.value_fields[pos]
+            self.seq += 1
+            m = Match(ts, self.seq, pos, eid, event, flat.get(vfield) if vfield else None)
+            group = self.groups.setdefault((corr.id, gkey), _Group())
+            bisect.insort(group.matches, m, key=lambda x: (x.ts, x.seq))
+            if len(group.matches) > MAX_GROUP_EVENTS:
+                del group.matches[0]
+                self.stats["overflow"] += 1
+            if corr.monotone:
+                alert = self._check_sliding(corr, gkey, group, m)
+                if alert is not None:
+                    alerts.append(alert)
+            elif group.window_start is None or ts < group.window_start:
+                group.window_start = ts if group.window_start is None else min(group.window_start, ts)
+        return alerts
+
+    def _check_sliding(self, corr: CompiledCorrelation, gkey: tuple, group: _Group, new: Match) -> Alert | None:
+        """Check the windows that contain the new match (those ending at it or at a later match)."""
+        span = corr.timespan
+        matches = group.matches
+        holding: list[Match] | None = None
+        lo = bisect.bisect_left(matches, new.ts - span, key=lambda x: x.ts)
+        for end in range(matches.index(new), len(matches)):
+            end_ts = matches[end].ts
+            if end_ts > new.ts + span:
+                break
+            while matches[lo].ts < end_ts - span:
+                lo += 1
+            window = matches[lo : end + 1]
+            if corr.holds(window):
+                holding = window
+                break
+        if holding is None:
+            return None
+        in_episode = group.episode_last is not None and holding[-1].ts <= group.episode_last + span
+        group.episode_last = max(group.episode_last or -math.inf, holding[-1].ts)
+        if in_episode:
+            return None
+        return self._alert(corr, gkey, holding, holding[-1])
+
+    def advance(self) -> list[Alert]:
+        """Judge windows the watermark has closed and evict state no future window can use."""
+        return self._sweep(self.watermark)
+
+    def flush(self) -> list[Alert]:
+        """End of finite input: judge every open window, then forget all state."""
+        alerts = self._sweep(math.inf)
+        self.groups.clear()
+        return alerts
+
+    def _sweep(self, watermark: float) -> list[Alert]:
+        alerts: list[Alert] = []
+        by_id = {c.id: c for c in self.correlations}
+        for key in list(self.groups):
+            corr = by_id[key[0]]
+            group = self.groups[key]
+            span = corr.timespan
+            if not corr.monotone:
+                while group.window_start is not None and group.window_start + span < watermark:
+                    start = group.window_start
+                    window = [m for m in group.matches if start <= m.ts <= start + span]
+                    if window and corr.holds(window):
+                        alerts.append(self._alert(corr, key[1], window, window[-1]))
+                    group.matches = [m for m in group.matches if m.ts > start + span]
+                    group.window_start = group.matches[0].ts if group.matches else None
+            else:
+                horizon = watermark - span
+                cut = bisect.bisect_left(group.matches, horizon, key=lambda x: x.ts)
+                if cut:
+                    del group.matches[:cut]
+                if group.episode_last is not None and group.episode_last + span < watermark:
+                    group.episode_last = None
+            if not group.matches and group.episode_last is None and group.window_start is None:
+                del self.groups[key]
+        return alerts
+
+    def _alert(self, corr: CompiledCorrelation, gkey: tuple, window: list[Match], trigger: Match) -> Alert:
+        ref = corr.ref()
+        entity = dict(zip(corr.group_by, gkey, strict=True))
+        group_key = "|".join(f"{k}={v}" for k, v in entity.items())
+        ids: list[str] = []
+        events: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for m in window:
+            if m.event_id in seen:
+                continue
+            seen.add(m.event_id)
+            if len(ids) < MAX_EVENT_IDS:
+                ids.append(m.event_id)
+            if len(events) < MAX_EVIDENCE_EVENTS:
+                events.append(m.event)
+        first, last = ecs.format_ts(_dt(window[0].ts)), ecs.format_ts(_dt(trigger.ts))
+        return Alert(
+            id=alert_id(ref.id, group_key, ids[0]),
+            timestamp=last,
+            rule=ref,
+            group_key=group_key,
+            entity=entity,
+            count=len(seen),
+            first_seen=first,
+            last_seen=last,
+            event_ids=ids,
+            events=events,
+            severity=ref.level,
+            risk_score=LEVEL_RISK[ref.level],
+            tags=list(corr.tags),
+        )
+
+
+def _group_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return ",".join(map(str, value))
+    return "" if value is None else value
+
+
+def _dt(ts: float) -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC)

@@ -1,0 +1,345 @@
+"""The streaming Sigma engine: every ingested event is evaluated in-process as it arrives.
+
+Loading: rules are parsed with pySigma (``SigmaCollection``), correlation
+references are resolved, the processing pipeline (:mod:`sentinel.detect.pipelines`)
+maps rule fields to ECS, and each rule is compiled to a matcher
+(:mod:`sentinel.detect.compile`). A rule that cannot be evaluated is kept out
+and listed in :attr:`Engine.problems` with the reason.
+
+Per event: flatten once; derive the event's log sources
+(:mod:`sentinel.detect.logsource`) and pick the rule set for them (built once
+per distinct log-source signature and cached); scan the event's fields for all
+rule literals at once (:mod:`sentinel.detect.prefilter`); evaluate only the
+candidate rules. A match raises an alert (unless the rule only feeds a
+correlation) and is handed to the correlation stage
+(:mod:`sentinel.detect.correlation`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+from sigma.collection import SigmaCollection
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError, SigmaRuleLocation
+from sigma.filters import SigmaFilter
+from sigma.rule import SigmaRule
+
+from sentinel import ecs
+from sentinel.detect.compile import CompiledRule, compile_condition
+from sentinel.detect.correlation import CorrelationEngine, compile_correlation
+from sentinel.detect.logsource import applies, event_logsource, signature
+from sentinel.detect.pipelines import build_pipeline
+from sentinel.detect.prefilter import Prefilter
+from sentinel.detect.values import CompileError
+from sentinel.models import LEVEL_RISK, Alert, RuleRef, alert_id
+
+# Who an alert is about, in order of preference: the first of these the event carries.
+ENTITY_FIELDS = ("source.ip", "user.name", "labels.commune")
+
+
+@dataclass
+class RuleProblem:
+    """A rule the engine cannot evaluate, and why (it is never skipped silently)."""
+
+    rule_id: str | None
+    title: str | None
+    path: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = self.path or "(collection)"
+        who = self.title or self.rule_id or "rule"
+        return f"{where}: {who}: {self.reason}"
+
+
+class _RuleSet:
+    """The rules that apply to one log-source signature, with their prefilter."""
+
+    def __init__(self, rules: list[CompiledRule]) -> None:
+        self.rules = rules
+        self.prefilter = Prefilter(rules)
+
+
+class Engine:
+    """Evaluates Sigma rules and correlation rules over a stream of ECS events.
+
+    Implements :class:`sentinel.collect.pipeline.Detector`.
+    """
+
+    def __init__(
+        self,
+        rules: list[CompiledRule],
+        correlations: CorrelationEngine,
+        problems: list[RuleProblem],
+        pipeline: str,
+    ) -> None:
+        self.rules = rules
+        self.problems = problems
+        self.pipeline = pipeline
+        self.correlations = correlations
+        self._feeds = correlations.feeds  # rule id -> correlations it feeds
+        self._sets: dict[tuple[Any, ...], _RuleSet] = {}
+        self._all = _RuleSet(rules)
+
+    # --- loading ------------------------------------------------------------------------------
+
+    @classmethod
+    def from_paths(
+        cls,
+        paths: Sequence[str | Path],
+        pipeline: str = "ecs",
+        lateness_seconds: float = 60.0,
+        placeholders: Mapping[str, list[str]] | None = None,
+    ) -> Engine:
+        """Load every .yml/.yaml rule (files or folders; correlation rules too).
+
+        Pipeline 'ecs' maps rule fields to ECS and applies log-source conditions;
+        'none' evaluates fields exactly as named and applies every rule to every
+        event whatever its log source. A file that is not valid Sigma becomes a
+        :class:`RuleProblem`; a path that does not exist raises ``FileNotFoundError``.
+        """
+        problems: list[RuleProblem] = []
+        collections = []
+        for file in _rule_files(paths):
+            try:
+                text = file.read_text(encoding="utf-8")
+                collections.append(
+                    SigmaCollection.from_yaml(
+                        text,
+                        collect_errors=True,
+                        source=SigmaRuleLocation(file),
+                        collect_filters=True,
+                        resolve_references=False,
+                    )
+                )
+            except (SigmaError, yaml.YAMLError, UnicodeDecodeError, OSError, ValueError) as exc:
+                problems.append(RuleProblem(None, None, str(file), f"cannot load rule file: {exc}"))
+        merged = SigmaCollection.merge(collections, resolve_references=False) if collections else SigmaCollection([])
+        engine = cls._build(merged, pipeline, lateness_seconds, placeholders or {}, copy_rules=False)
+        engine.problems[:0] = problems
+        return engine
+
+    @classmethod
+    def from_collection(
+        cls,
+        collection: SigmaCollection,
+        pipeline: str = "ecs",
+        lateness_seconds: float = 60.0,
+        placeholders: Mapping[str, list[str]] | None = None,
+    ) -> Engine:
+        """Build from an already parsed collection (left unmodified: the engine works on a copy)."""
+        return cls._build(collection, pipeline, lateness_seconds, placeholders or {}, copy_rules=True)
+
+    @classmethod
+    def _build(
+        cls,
+        collection: SigmaCollection,
+        pipeline_name: str,
+        lateness_seconds: float,
+        placeholders: Mapping[str, list[str]],
+        copy_rules: bool,
+    ) -> Engine:
+        processing = build_pipeline(pipeline_name)
+        items = list(collection.rules) + list(collection.filters)
+        if copy_rules:
+            items = copy.deepcopy(items)
+        sigma_rules = [r for r in items if isinstance(r, SigmaRule | SigmaCorrelationRule)]
+        problems: list[RuleProblem] = []
+        coll = SigmaCollection(sigma_rules, resolve_references=False)
+        correlation_rules: list[SigmaCorrelationRule] = []
+        for rule in coll.rules:
+            if isinstance(rule, SigmaCorrelationRule):
+                try:
+                    rule.resolve_rule_references(coll)
+                    if processing is not None:
+                        processing.apply(rule)
+                    correlation_rules.append(rule)
+                except SigmaError as exc:
+                    problems.append(_problem(rule, f"cannot resolve the rules it correlates: {exc}"))
+        filters = [f for f in items if isinstance(f, SigmaFilter)]
+        if filters:
+            coll.apply_filters(filters)  # type: ignore[arg-type]
+        compiled: list[CompiledRule] = []
+        by_sigma: dict[int, CompiledRule] = {}
+        for rule in coll.rules:
+            if not isinstance(rule, SigmaRule):
+                continue
+            if rule.errors:
+                problems.append(_problem(rule, "; ".join(str(e) for e in rule.errors)))
+                continue
+            try:
+                if processing is not None:
+                    processing.apply(rule)
+                matchers = [compile_condition(c.parsed, placeholders) for c in rule.detection.parsed_condition]
+            except (SigmaError, CompileError) as exc:
+                problems.append(_problem(rule, str(exc)))
+                continue
+            if len(matchers) == 1:
+                matcher, need = matchers[0]
+            else:  # several conditions are alternatives
+                parts = [m for m, _ in matchers]
+                needs = [n for _, n in matchers]
+                need = None if any(n is None for n in needs) else frozenset().union(*needs)  # type: ignore[misc]
+
+                def matcher(flat: Mapping[str, Any], low: dict[str, Any], parts: list = parts) -> bool:
+                    return any(p(flat, low) for p in parts)
+
+            cr = CompiledRule(
+                id=_rule_id(rule),
+                title=rule.title or _rule_id(rule),
+                level=rule.level.name.lower() if rule.level else "medium",
+                tags=[str(t) for t in rule.tags],
+                logsource=rule.logsource,
+                source_path=_path_of(rule),
+                matcher=matcher,
+                need=need,
+                description=rule.description,
+                generate=rule._output,
+                name=rule.name,
+                sigma=rule,
+            )
+            compiled.append(cr)
+            by_sigma[id(rule)] = cr
+        correlations = []
+        for crule in correlation_rules:
+            try:
+                correlations.append(compile_correlation(crule, by_sigma))
+            except CompileError as exc:
+                problems.append(_problem(crule, str(exc)))
+        engine = cls(compiled, CorrelationEngine(correlations, lateness_seconds), problems, pipeline_name)
+        return engine
+
+    # --- evaluation ---------------------------------------------------------------------------
+
+    def process(self, events: list[dict[str, Any]]) -> list[Alert]:
+        """Alerts raised by these events, in event order (rule matches, then correlations)."""
+        alerts: list[Alert] = []
+        feeds = self._feeds
+        for event in events:
+            flat = ecs.flatten(event)
+            ruleset = self._ruleset(flat)
+            low: dict[str, Any] = {}
+            rules = ruleset.rules
+            for i in ruleset.prefilter.candidates(flat, low):
+                rule = rules[i]
+                if rule.matcher(flat, low):
+                    if rule.generate:
+                        alerts.append(rule_alert(rule, event, flat))
+                    if rule.id in feeds:
+                        alerts.extend(self.correlations.observe(rule, event, flat))
+        alerts.extend(self.correlations.advance())
+        return alerts
+
+    def flush(self) -> list[Alert]:
+        """Close open correlation windows at the end of finite input."""
+        return self.correlations.flush()
+
+    def _ruleset(self, flat: Mapping[str, Any]) -> _RuleSet:
+        if self.pipeline == "none":
+            return self._all
+        sig = signature(flat)
+        ruleset = self._sets.get(sig)
+        if ruleset is None:
+            logsrc = event_logsource(sig)
+            ruleset = self._sets[sig] = _RuleSet([r for r in self.rules if applies(r.logsource, logsrc)])
+        return ruleset
+
+    def rules_for(self, event: Mapping[str, Any]) -> list[CompiledRule]:
+        """The rules whose log source applies to ``event`` (for explaining why a rule did not fire)."""
+        return self._ruleset(ecs.flatten(event)).rules
+
+
+# --- alerts --------------------------------------------------------------------------------------
+
+
+def event_id_of(event: Mapping[str, Any], flat: Mapping[str, Any]) -> str:
+    """The event's id, or a deterministic one derived from its content when it has none."""
+    eid = flat.get("event.id")
+    if isinstance(eid, str) and eid:
+        return eid
+    return ecs.event_id("detect", 0, orjson.dumps(event, option=orjson.OPT_SORT_KEYS, default=str))
+
+
+def event_time(flat: Mapping[str, Any]) -> str:
+    """The event's ``@timestamp`` as an ECS string (now, if it has none or it is unreadable)."""
+    ts = flat.get("@timestamp")
+    if isinstance(ts, str) and ts:
+        return ts
+    try:
+        return ecs.format_ts(ecs.parse_ts(ts)) if ts is not None else ecs.now_ts()
+    except ValueError:
+        return ecs.now_ts()
+
+
+def entity_of(flat: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Group key and entity of an alert from one event (first of :data:`ENTITY_FIELDS`)."""
+    for fld in ENTITY_FIELDS:
+        value = flat.get(fld)
+        if value not in (None, "", []):
+            return str(value), {fld: value}
+    return "", {}
+
+
+def rule_ref(rule: Any) -> RuleRef:
+    level = rule.level if rule.level in LEVEL_RISK else "medium"
+    return RuleRef(id=rule.id, title=rule.title, level=level, tags=list(rule.tags), description=rule.description)
+
+
+def rule_alert(rule: CompiledRule, event: dict[str, Any], flat: Mapping[str, Any]) -> Alert:
+    """The alert for one simple-rule match: one event, grouped by its entity."""
+    eid = event_id_of(event, flat)
+    group_key, entity = entity_of(flat)
+    ts = event_time(flat)
+    ref = rule_ref(rule)
+    labels = {k[7:]: str(v) for k, v in flat.items() if k.startswith("labels.") and isinstance(v, str | int)}
+    return Alert(
+        id=alert_id(ref.id, group_key, eid),
+        timestamp=ts,
+        rule=ref,
+        group_key=group_key,
+        entity=entity,
+        first_seen=ts,
+        last_seen=ts,
+        event_ids=[eid],
+        events=[event],
+        severity=ref.level,
+        risk_score=LEVEL_RISK[ref.level],
+        tags=list(rule.tags),
+        labels=labels,
+    )
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _rule_files(paths: Sequence[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files.extend(sorted(f for f in p.rglob("*") if f.suffix in (".yml", ".yaml") and f.is_file()))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise FileNotFoundError(f"rule path {p} does not exist")
+    return files
+
+
+def _rule_id(rule: SigmaRule | SigmaCorrelationRule) -> str:
+    if rule.id is not None:
+        return str(rule.id)
+    return rule.name or rule.title or "unnamed-rule"
+
+
+def _path_of(rule: SigmaRule | SigmaCorrelationRule) -> str | None:
+    return str(rule.source.path) if rule.source is not None and rule.source.path else None
+
+
+def _problem(rule: SigmaRule | SigmaCorrelationRule, reason: str) -> RuleProblem:
+    return RuleProblem(str(rule.id) if rule.id else rule.name, rule.title, _path_of(rule), reason)

@@ -12,8 +12,10 @@ in this process, so an acknowledged-but-unrefreshed copy is seen too. Cost and
 remaining window are discussed in ``docs/elasticsearch.md``.
 
 Failures: 429 and 5xx (per item or for the whole request) are retried with
-exponential backoff by the client's bulk helper, then in further rounds by this
-module; what still fails, or fails for a reason a retry cannot fix (a mapping
+exponential backoff; the client's bulk helper chunks by count and bytes and
+maps every response item back to its document, while the retry loop stays
+here because only it knows when a lookup must precede a resend. What still
+fails, or fails for a reason a retry cannot fix (a mapping
 error, 400), goes to the :class:`DeadLetter` file with the error, where
 ``sentinel es dead-letter list|replay`` finds it. Nothing is dropped.
 """
@@ -68,10 +70,9 @@ class BulkLimits:
 
     chunk_docs: int = 2000
     chunk_bytes: int = 10 * 1024 * 1024
-    max_retries: int = 4
+    max_retries: int = 5
     initial_backoff: float = 0.5
     max_backoff: float = 30.0
-    rounds: int = 3
 
 
 def _error_of(item: Mapping[str, Any]) -> tuple[str, str]:
@@ -104,17 +105,26 @@ class BulkWriter:
         self._lock = threading.Lock()
 
     def write(self, docs: Mapping[str, tuple[str, Mapping[str, Any]]]) -> BulkOutcome:
-        """Write ``{event_id: (data_stream, document)}``; every id ends up created, duplicate or failed."""
+        """Write ``{event_id: (data_stream, document)}``; every id ends up created, duplicate or failed.
+
+        Items Elasticsearch rejected (429/5xx in the response) were not written
+        and are simply sent again. A request that failed as a whole may or may
+        not have been applied, so the next round refreshes the streams and
+        looks the ids up again before sending anything.
+        """
         out = BulkOutcome()
         pending = dict(docs)
         last_error = ""
-        for attempt in range(self.limits.rounds):
+        check, after_failure = True, False
+        for attempt in range(self.limits.max_retries + 1):
             if not pending:
                 break
             if attempt:
-                self._sleep(min(self.limits.max_backoff, self.limits.initial_backoff * 2**attempt))
+                self._sleep(min(self.limits.max_backoff, self.limits.initial_backoff * 2 ** (attempt - 1)))
             try:
-                self._drop_existing(pending, out, retry=attempt > 0)
+                if check:
+                    self._drop_existing(pending, out, refresh_all=after_failure)
+                    check = False
                 last_error = self._send(pending, out)
             except (AuthenticationException, AuthorizationException) as exc:
                 raise StoreError(
@@ -123,27 +133,23 @@ class BulkWriter:
                 ) from None
             except (ApiError, TransportError) as exc:
                 last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("bulk request failed (round %d of %d): %s", attempt + 1, self.limits.rounds, last_error)
+                check = after_failure = True
+                log.warning("bulk request failed (attempt %d): %s", attempt + 1, last_error)
+        attempts = self.limits.max_retries + 1
         for eid, (target, doc) in pending.items():
-            out.failed.append(
-                Failure(
-                    eid,
-                    target,
-                    None,
-                    "retries_exhausted",
-                    f"not stored after {self.limits.rounds} rounds: {last_error or 'no response'}",
-                    dict(doc),
-                )
-            )
+            reason = f"not stored after {attempts} attempts: {last_error or 'no response'}"
+            out.failed.append(Failure(eid, target, None, "retries_exhausted", reason, dict(doc)))
         return out
 
-    def _drop_existing(self, pending: dict[str, tuple[str, Mapping[str, Any]]], out: BulkOutcome, retry: bool) -> None:
+    def _drop_existing(
+        self, pending: dict[str, tuple[str, Mapping[str, Any]]], out: BulkOutcome, refresh_all: bool
+    ) -> None:
         """Move ids any backing index of their stream already holds to ``duplicates``."""
         by_target: dict[str, list[str]] = {}
         for eid, (target, _) in pending.items():
             by_target.setdefault(target, []).append(eid)
         with self._lock:
-            stale = [t for t in by_target if retry or t not in self._fresh_targets]
+            stale = [t for t in by_target if refresh_all or t not in self._fresh_targets]
         if stale:
             self.client.indices.refresh(index=",".join(stale), ignore_unavailable=True, allow_no_indices=True)
             with self._lock:
@@ -189,10 +195,7 @@ class BulkWriter:
             max_chunk_bytes=self.limits.chunk_bytes,
             raise_on_error=False,
             raise_on_exception=True,
-            max_retries=self.limits.max_retries,
-            initial_backoff=self.limits.initial_backoff,
-            max_backoff=self.limits.max_backoff,
-            retry_on_status=RETRY_STATUS,
+            max_retries=0,  # retries happen in write(), which knows when a lookup must come first
             yield_ok=True,
             **kwargs,
         ):

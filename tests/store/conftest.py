@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
-from sentinel.store.es_bulk import BulkLimits, DeadLetter
 from sentinel.store.elasticsearch import ElasticsearchStore
+from sentinel.store.es_bulk import BulkLimits, DeadLetter
 from tests.store.es_sim import SimServer
 
 

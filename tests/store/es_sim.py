@@ -232,7 +232,7 @@ class MiniCluster:
                             "status": 400,
                             "error": {
                                 "type": "illegal_argument_exception",
-                                "reason": f"only write ops with an op_type of create are allowed in data streams",
+                                "reason": "only write ops with an op_type of create are allowed in data streams",
                             },
                         }
                     }
@@ -324,7 +324,7 @@ class SimServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.cluster = self.cluster  # type: ignore[attr-defined]
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def close(self) -> None:

@@ -247,7 +247,7 @@ class MiniCluster:
                             "status": 409,
                             "error": {
                                 "type": "version_conflict_engine_exception",
-                                "reason": f"[{doc_id}]: version conflict, document already exists (current version [1])",
+                                "reason": f"[{doc_id}]: version conflict, document already exists",
                                 "index": write_index,
                                 "shard": "0",
                             },

@@ -1,0 +1,140 @@
+"""The Presidio analyzer configured for Vietnamese personal data, fully offline.
+
+Presidio's default engine loads a spaCy model that cannot be installed here
+and would only help English text. Every Sentinel recognizer is self-contained
+(regex + validators, term lists, the name and address recognizers), so the
+engine runs with Presidio's no-op NLP engine and the lemma-free
+:class:`~sentinel.classify.context.FoldedContextEnhancer`. That makes the
+pattern-only path cheap: a call asking for identifiers runs only those
+recognizers, and a text without digits skips digit-only recognizers entirely.
+
+Public API (used by the policy stage at ingest and the CI check):
+``build_analyzer``, ``analyze_text`` and :class:`Span`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
+from presidio_analyzer.nlp_engine import NoOpNlpEngine
+
+from sentinel.classify import validators
+from sentinel.classify.catalog import Catalog, load_catalog
+from sentinel.classify.context import FoldedContextEnhancer
+from sentinel.classify.gazetteer import Gazetteer
+from sentinel.classify.recognizers import LANGUAGE, build_recognizers
+
+
+@dataclass(frozen=True)
+class Span:
+    """One detected entity: character offsets into the analysed text."""
+
+    type: str
+    start: int
+    end: int
+    score: float
+    text: str
+
+    def to_dict(self, with_text: bool = False) -> dict:
+        data = asdict(self)
+        data["score"] = round(self.score, 3)
+        if not with_text:
+            del data["text"]
+        return data
+
+
+class _Engine:
+    """An AnalyzerEngine plus what analyze_text needs to post-process its results."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        settings = catalog.recognizers.settings
+        validators.CCCD_PROVINCE_CODES.update(p.cccd for p in catalog.former_provinces)
+        gazetteer = Gazetteer.from_catalog(catalog)
+        registry = RecognizerRegistry(supported_languages=[LANGUAGE])
+        recognizers = build_recognizers(catalog, gazetteer)
+        for recognizer in recognizers:
+            registry.add_recognizer(recognizer)
+        nlp_engine = NoOpNlpEngine(models=[{"lang_code": LANGUAGE, "model_name": "none"}])
+        nlp_engine.load()
+        self.engine = AnalyzerEngine(
+            registry=registry,
+            nlp_engine=nlp_engine,
+            supported_languages=[LANGUAGE],
+            default_score_threshold=settings.score_threshold,
+            context_aware_enhancer=FoldedContextEnhancer(settings),
+        )
+        self.threshold = settings.score_threshold
+        self.entities = sorted({e for r in recognizers for e in r.supported_entities})
+        # entities whose every recognizer is a regex that needs a digit: skipped for digit-free text
+        by_entity: dict[str, list[bool]] = {}
+        for spec in catalog.recognizers.recognizers:
+            needs = bool(spec.patterns) and all(r"\d" in p.regex for p in spec.patterns)
+            by_entity.setdefault(spec.entity, []).append(needs)
+        self.digit_only = {e for e, needs in by_entity.items() if all(needs)}
+        order = settings.priority
+        self.rank = {e: (order.index(e) if e in order else len(order)) for e in self.entities}
+
+
+@lru_cache(maxsize=4)
+def _engine(classifiers_dir: Path | None) -> _Engine:
+    return _Engine(load_catalog(classifiers_dir))
+
+
+def build_analyzer(classifiers_dir: Path | None = None) -> AnalyzerEngine:
+    """The configured Presidio ``AnalyzerEngine`` (cached per folder; language ``"vi"``)."""
+    return _engine(classifiers_dir).engine
+
+
+def supported_entities(classifiers_dir: Path | None = None) -> list[str]:
+    """Entity names the analyzer can report."""
+    return list(_engine(classifiers_dir).entities)
+
+
+def analyze_text(
+    text: str,
+    entities: list[str] | None = None,
+    *,
+    context: list[str] | None = None,
+    score_threshold: float | None = None,
+    classifiers_dir: Path | None = None,
+) -> list[Span]:
+    """Personal data in ``text`` as non-overlapping spans, ordered by position.
+
+    ``entities`` limits the search (and the cost) to those types; ``context``
+    adds words that count as surrounding context (e.g. a field name);
+    ``score_threshold`` overrides the configured reporting threshold.
+    Unknown entity names raise ``ValueError`` so a typo does not silently
+    disable detection.
+    """
+    eng = _engine(classifiers_dir)
+    if entities is not None:
+        unknown = set(entities) - set(eng.entities)
+        if unknown:
+            raise ValueError(f"unknown entities {', '.join(sorted(unknown))}; known: {', '.join(eng.entities)}")
+        if not any(c.isdigit() for c in text):
+            entities = [e for e in entities if e not in eng.digit_only]
+        if not entities:
+            return []
+    if not text or text.isspace():
+        return []
+    threshold = eng.threshold if score_threshold is None else score_threshold
+    results = eng.engine.analyze(
+        text=text, language=LANGUAGE, entities=entities, context=context, score_threshold=threshold
+    )
+    return [
+        Span(r.entity_type, r.start, r.end, r.score, text[r.start : r.end]) for r in resolve_overlaps(results, eng.rank)
+    ]
+
+
+def resolve_overlaps(results: list[RecognizerResult], rank: dict[str, int]) -> list[RecognizerResult]:
+    """Keep the best of overlapping spans: higher score, then entity priority, then the longer span."""
+    ordered = sorted(results, key=lambda r: (-r.score, rank.get(r.entity_type, 99), -(r.end - r.start), r.start))
+    kept: list[RecognizerResult] = []
+    for r in ordered:
+        if all(r.end <= k.start or r.start >= k.end for k in kept):
+            kept.append(r)
+    return sorted(kept, key=lambda r: r.start)

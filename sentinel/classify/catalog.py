@@ -1,0 +1,214 @@
+"""The classifier content in ``classifiers/``: pydantic models and one loader.
+
+Files (all validated, errors as ``file:line: reason``):
+
+- ``recognizers.yaml``: analyzer settings and one entry per recognizer (regex
+  patterns with an optional validator, a Presidio predefined recognizer, a term
+  list, or a built-in recognizer such as person names and addresses), each with
+  Vietnamese and English context words.
+- ``terms.yaml``: value lists (the 54 ethnic groups, religions, health terms,
+  surnames and name syllables, address keywords).
+- ``field_names.yaml``: field-name hints (``so_cccd``, ``soDienThoai``) per entity.
+- ``taxonomy.yaml``: entity -> category and sensitivity level.
+- ``gazetteer.yaml`` (generated) and ``former_provinces.yaml``: places.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sentinel.config import DEFAULT_CONTENT_DIR
+from sentinel.content import ContentError, load_model
+
+DEFAULT_CLASSIFIERS_DIR = DEFAULT_CONTENT_DIR / "classifiers"
+
+ENTITY_NAME = r"^[A-Z][A-Z0-9_]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PatternSpec(_Strict):
+    name: str
+    regex: str
+    score: float = Field(ge=0, le=1)
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"regex does not compile: {exc}") from None
+        return v
+
+
+BUILTINS = ("person_names", "addresses")
+PREDEFINED = ("EmailRecognizer", "IpRecognizer", "CreditCardRecognizer", "UrlRecognizer", "IbanRecognizer")
+
+
+class RecognizerSpec(_Strict):
+    """One recognizer. Exactly one of ``patterns``, ``predefined``, ``terms`` or ``builtin``."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    entity: str = Field(pattern=ENTITY_NAME)
+    patterns: list[PatternSpec] = []
+    predefined: Literal[PREDEFINED] | None = None  # type: ignore[valid-type]
+    terms: str | None = None
+    builtin: Literal[BUILTINS] | None = None  # type: ignore[valid-type]
+    score: float = Field(0.5, ge=0, le=1, description="score of a term or builtin match before context")
+    validator: str | None = None
+    on_valid: Literal["keep", "certain"] = "keep"
+    case_sensitive: bool = False
+    context: list[str] = []
+    context_boost: float | None = Field(None, ge=0, le=1)
+    negative_context: bool = Field(True, description="apply the shared negative_context phrases (patterns only)")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> RecognizerSpec:
+        kinds = [k for k in ("patterns", "predefined", "terms", "builtin") if getattr(self, k)]
+        if len(kinds) != 1:
+            raise ValueError("give exactly one of patterns, predefined, terms or builtin")
+        from sentinel.classify.validators import VALIDATORS
+
+        if self.validator and self.validator not in VALIDATORS:
+            raise ValueError(f"unknown validator {self.validator!r}; known: {', '.join(sorted(VALIDATORS))}")
+        if self.validator and not self.patterns:
+            raise ValueError("a validator applies to patterns only")
+        return self
+
+
+class AnalyzerSettings(_Strict):
+    score_threshold: float = Field(0.4, ge=0, le=1, description="spans below this score are not reported")
+    context_boost: float = Field(0.35, ge=0, le=1)
+    min_score_with_context: float = Field(0.4, ge=0, le=1)
+    context_window: int = Field(48, ge=0, le=500, description="characters searched before and after a match")
+    priority: list[str] = Field([], description="entity order that breaks ties between overlapping spans")
+    negative_context: list[str] = Field(
+        [], description="phrases near a numeric match that mean it is not personal data"
+    )
+
+
+class RecognizersFile(_Strict):
+    settings: AnalyzerSettings = AnalyzerSettings()
+    recognizers: list[RecognizerSpec]
+
+    @model_validator(mode="after")
+    def _unique(self) -> RecognizersFile:
+        names = [r.name for r in self.recognizers]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"recognizer names must be unique: {', '.join(sorted(dup))}")
+        return self
+
+
+class TermsFile(_Strict):
+    terms: dict[str, list[str]]
+
+
+class FieldHint(_Strict):
+    entity: str = Field(pattern=ENTITY_NAME)
+    names: list[str] = Field([], description="phrases found anywhere in a field name, any case and spelling")
+    exact: list[str] = Field([], description="whole field names (short or ambiguous words such as 'name', 'sdt')")
+    exclude: list[str] = Field([], description="phrases that cancel the hint (ten_thu_tuc is not a person's name)")
+
+    @model_validator(mode="after")
+    def _some(self) -> FieldHint:
+        if not self.names and not self.exact:
+            raise ValueError("give names or exact")
+        return self
+
+
+class FieldNamesFile(_Strict):
+    hints: list[FieldHint]
+
+
+class TaxonomyEntry(_Strict):
+    category: Literal["sensitive", "basic", "none"]
+    level: int = Field(ge=0, le=4)
+    basis: str = ""
+
+
+class LevelSpec(_Strict):
+    level: int = Field(ge=0, le=4)
+    name: str
+    handling: str = ""
+
+
+class TaxonomyFile(_Strict):
+    levels: list[LevelSpec]
+    entities: dict[str, TaxonomyEntry]
+
+
+class FormerProvince(_Strict):
+    name: str
+    cccd: str = Field(pattern=r"^\d{3}$")
+    area: str = Field(pattern=r"^\d{2,3}$")
+    merged_into: str
+
+
+class FormerProvincesFile(_Strict):
+    former_provinces: list[FormerProvince]
+
+
+class GazetteerProvince(_Strict):
+    name: str
+    type: str
+    code: int
+    communes: list[str]
+
+
+class GazetteerFile(_Strict):
+    source: str
+    provinces: list[GazetteerProvince]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Everything in one ``classifiers/`` folder, validated."""
+
+    folder: Path
+    recognizers: RecognizersFile
+    terms: dict[str, list[str]]
+    field_names: FieldNamesFile
+    taxonomy: TaxonomyFile
+    former_provinces: list[FormerProvince]
+    gazetteer: GazetteerFile
+
+    def check(self) -> None:
+        """Cross-file checks: term lists exist, every entity is in the taxonomy."""
+        rec_file = self.folder / "recognizers.yaml"
+        for spec in self.recognizers.recognizers:
+            if spec.terms and spec.terms not in self.terms:
+                raise ContentError(rec_file, None, f"recognizer {spec.name}: no term list {spec.terms!r} in terms.yaml")
+            if spec.entity not in self.taxonomy.entities:
+                raise ContentError(
+                    self.folder / "taxonomy.yaml", None, f"entity {spec.entity} (recognizer {spec.name}) is missing"
+                )
+        for hint in self.field_names.hints:
+            if hint.entity not in self.taxonomy.entities:
+                raise ContentError(self.folder / "taxonomy.yaml", None, f"entity {hint.entity} (field hint) is missing")
+
+
+@lru_cache(maxsize=8)
+def load_catalog(folder: Path | None = None) -> Catalog:
+    """Load and validate ``classifiers/`` (cached per folder)."""
+    root = Path(folder) if folder else DEFAULT_CLASSIFIERS_DIR
+    catalog = Catalog(
+        folder=root,
+        recognizers=load_model(root / "recognizers.yaml", RecognizersFile),
+        terms=load_model(root / "terms.yaml", TermsFile).terms,
+        field_names=load_model(root / "field_names.yaml", FieldNamesFile),
+        taxonomy=load_model(root / "taxonomy.yaml", TaxonomyFile),
+        former_provinces=load_model(root / "former_provinces.yaml", FormerProvincesFile).former_provinces,
+        gazetteer=load_model(root / "gazetteer.yaml", GazetteerFile),
+    )
+    catalog.check()
+    return catalog

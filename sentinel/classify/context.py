@@ -1,0 +1,93 @@
+"""Context enhancement that works without lemmas, for Vietnamese and English.
+
+Presidio's default enhancer compares single lemmas from a spaCy pipeline; no
+Vietnamese model ships offline, a blank pipeline yields empty lemmas (so
+context silently does nothing), and Vietnamese context words are phrases
+("số điện thoại"). This enhancer instead looks for whole-word context phrases
+in the folded text around each match (and in caller-supplied context such as
+the field name of a structured value), raises the score when one is found, and
+lowers it when a negative phrase ("mã hồ sơ", "số tiền") precedes a numeric match.
+"""
+
+from __future__ import annotations
+
+import re
+
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from sentinel.classify.catalog import AnalyzerSettings
+from sentinel.classify.normalize import fold
+
+NEGATIVE_FACTOR = 0.3
+
+
+def phrase_regex(phrases: list[str]) -> re.Pattern[str] | None:
+    """Whole-word alternation of folded phrases (longest first), or None for no phrases."""
+    folded = sorted({fold(p).strip() for p in phrases if p.strip()}, key=len, reverse=True)
+    if not folded:
+        return None
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(p) for p in folded) + r")(?![a-z0-9])")
+
+
+class FoldedContextEnhancer(ContextAwareEnhancer):
+    """Window-based context phrases on folded text; see the module docstring."""
+
+    def __init__(self, settings: AnalyzerSettings) -> None:
+        super().__init__(
+            context_similarity_factor=settings.context_boost,
+            min_score_with_context_similarity=settings.min_score_with_context,
+            context_prefix_count=0,
+            context_suffix_count=0,
+        )
+        self.window = settings.context_window
+        self._negative = phrase_regex(settings.negative_context)
+        self._positive: dict[str, re.Pattern[str] | None] = {}
+
+    def _regex_for(self, recognizer: EntityRecognizer) -> re.Pattern[str] | None:
+        if recognizer.id not in self._positive:
+            self._positive[recognizer.id] = phrase_regex(recognizer.context or [])
+        return self._positive[recognizer.id]
+
+    def enhance_using_context(
+        self,
+        text: str,
+        raw_results: list[RecognizerResult],
+        nlp_artifacts: NlpArtifacts,
+        recognizers: list[EntityRecognizer],
+        context: list[str] | None = None,
+    ) -> list[RecognizerResult]:
+        if not raw_results:
+            return raw_results
+        by_id = {r.id: r for r in recognizers}
+        folded = fold(text)
+        external = " | ".join(fold(c) for c in context or [])
+        for result in raw_results:
+            recognizer = by_id.get(result.recognition_metadata.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY, ""))
+            if recognizer is None or result.recognition_metadata.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
+                continue
+            before = folded[max(0, result.start - self.window) : result.start]
+            after = folded[result.end : result.end + self.window]
+            positive = self._regex_for(recognizer)
+            spec = getattr(recognizer, "sentinel_spec", None)
+            found = None
+            if positive is not None:
+                found = positive.search(before) or positive.search(after) or positive.search(external)
+            if found:
+                boost = (
+                    spec.context_boost if spec and spec.context_boost is not None else self.context_similarity_factor
+                )
+                result.score = min(self.MAX_SCORE, max(result.score + boost, self.min_score_with_context_similarity))
+                result.recognition_metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
+                if result.analysis_explanation is not None:
+                    result.analysis_explanation.set_supportive_context_word(found.group())
+            elif (
+                self._negative is not None
+                and spec is not None
+                and spec.patterns
+                and spec.negative_context
+                and (self._negative.search(before[-self.window // 2 :]) or self._negative.search(external))
+            ):
+                result.score *= NEGATIVE_FACTOR
+        return raw_results

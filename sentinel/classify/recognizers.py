@@ -1,0 +1,401 @@
+"""Presidio recognizers for Vietnamese personal data, built from ``recognizers.yaml``.
+
+- :class:`ValidatedPatternRecognizer`: regex candidates kept only when a
+  validator (citizen-ID structure, tax-code check digit, numbering plan) accepts them.
+- :class:`TermRecognizer`: value lists (ethnic groups, religions, health terms)
+  matched on folded text with one Aho-Corasick pass.
+- :class:`PersonNameRecognizer`: Vietnamese full names (a known surname and
+  capitalised syllables; with or without diacritics, upper case too).
+- :class:`AddressRecognizer`: chains of street parts and administrative units,
+  checked against the gazetteer of current and former place names.
+
+Every recognizer carries folded context phrases; :mod:`sentinel.classify.context`
+uses them to raise or lower scores.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import ahocorasick
+import tldextract
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    EmailRecognizer,
+    IbanRecognizer,
+    IpRecognizer,
+    UrlRecognizer,
+)
+
+from sentinel.classify.catalog import Catalog, RecognizerSpec
+from sentinel.classify.gazetteer import Gazetteer
+from sentinel.classify.normalize import fold
+from sentinel.classify.validators import VALIDATORS
+
+LANGUAGE = "vi"
+
+# The bundled Public Suffix List snapshot: never fetch it over the network.
+_OFFLINE_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+class OfflineEmailRecognizer(EmailRecognizer):
+    """Presidio's e-mail recognizer, validating the domain against the bundled suffix list only.
+
+    The stock recognizer calls ``tldextract.extract``, which downloads the
+    Public Suffix List on first use and fails (slowly, with a traceback) offline.
+    """
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return _OFFLINE_TLD(pattern_text.rsplit("@", 1)[-1]).fqdn != ""
+
+
+_PREDEFINED: dict[str, type[PatternRecognizer]] = {
+    "EmailRecognizer": OfflineEmailRecognizer,
+    "IpRecognizer": IpRecognizer,
+    "CreditCardRecognizer": CreditCardRecognizer,
+    "UrlRecognizer": UrlRecognizer,
+    "IbanRecognizer": IbanRecognizer,
+}
+
+
+def _result(recognizer: EntityRecognizer, entity: str, start: int, end: int, score: float) -> RecognizerResult:
+    return RecognizerResult(
+        entity_type=entity,
+        start=start,
+        end=end,
+        score=score,
+        recognition_metadata={
+            RecognizerResult.RECOGNIZER_NAME_KEY: recognizer.name,
+            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: recognizer.id,
+        },
+    )
+
+
+class ValidatedPatternRecognizer(PatternRecognizer):
+    """Regex candidates filtered by a validator.
+
+    Presidio turns a passing validation into score 1.0; a structural check on a
+    12-digit number is evidence, not certainty, so by default (``on_valid:
+    keep``) a valid candidate keeps its pattern score and context decides the rest.
+    """
+
+    def __init__(
+        self,
+        entity: str,
+        name: str,
+        patterns: list[Pattern],
+        context: list[str],
+        validator: Callable[[str], bool] | None,
+        certain_when_valid: bool,
+        case_sensitive: bool,
+    ) -> None:
+        flags = re.DOTALL | re.MULTILINE | (0 if case_sensitive else re.IGNORECASE)
+        super().__init__(
+            supported_entity=entity,
+            name=name,
+            supported_language=LANGUAGE,
+            patterns=patterns,
+            context=context,
+            global_regex_flags=flags,
+        )
+        self._validator = validator
+        self._certain = certain_when_valid
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        if self._validator is None:
+            return None
+        if not self._validator(pattern_text):
+            return False
+        return True if self._certain else None
+
+
+class TermRecognizer(EntityRecognizer):
+    """Whole-word matches of a value list, any case, with or without diacritics."""
+
+    def __init__(self, entity: str, name: str, terms: list[str], score: float, context: list[str]) -> None:
+        self._score = score
+        self._exact = {t.strip().lower() for t in terms}
+        self._automaton = ahocorasick.Automaton()
+        for term in terms:
+            key = fold(term).strip()
+            if key:
+                self._automaton.add_word(key, len(key))
+        self._automaton.make_automaton()
+        super().__init__(supported_entities=[entity], name=name, supported_language=LANGUAGE, context=context)
+
+    def load(self) -> None:
+        """Nothing to load: the automaton is built in the constructor."""
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        folded = fold(text)
+        spans: list[tuple[int, int]] = []
+        for end_idx, length in self._automaton.iter(folded):
+            start, end = end_idx - length + 1, end_idx + 1
+            if (start > 0 and folded[start - 1].isalnum()) or (end < len(folded) and folded[end].isalnum()):
+                continue
+            original = text[start:end]
+            # written with diacritics: they must be the term's ("đạo" is not the Dao people)
+            if not original.isascii() and original.lower() not in self._exact:
+                continue
+            spans.append((start, end))
+        # keep the longest of overlapping matches ("Phật giáo Hòa Hảo" over "Hòa Hảo")
+        spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
+        results: list[RecognizerResult] = []
+        last_end = -1
+        for start, end in spans:
+            if start >= last_end:
+                results.append(_result(self, self.supported_entities[0], start, end, self._score))
+                last_end = end
+        return results
+
+
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+
+
+def _is_title(word: str) -> bool:
+    return word[0].isupper() and (len(word) == 1 or word[1:].islower())
+
+
+class PersonNameRecognizer(EntityRecognizer):
+    """Vietnamese full names: a known surname then one to four capitalised syllables.
+
+    Works with diacritics (``Nguyễn Văn An``), without (``Nguyen Van An``) and
+    in upper case (``NGUYỄN VĂN AN``). Candidates right after a street or unit
+    word (``đường Lê Lợi``) or equal to a place name (``Hà Nội``) are places.
+    """
+
+    MAX_SYLLABLES = 5
+    MAX_SYLLABLE_LEN = 7
+
+    def __init__(
+        self,
+        name: str,
+        score: float,
+        context: list[str],
+        surnames: list[str],
+        not_before: list[str],
+        stop_words: list[str],
+        gazetteer: Gazetteer,
+    ) -> None:
+        self._score = score
+        self._surnames = {fold(s) for s in surnames}
+        self._not_before = sorted({fold(w) for w in not_before}, key=len, reverse=True)
+        self._stop = {fold(w) for w in stop_words}
+        self._gazetteer = gazetteer
+        super().__init__(supported_entities=["PERSON"], name=name, supported_language=LANGUAGE, context=context)
+
+    def load(self) -> None:
+        """Nothing to load: lists come from terms.yaml."""
+
+    def _preceded_by_place_word(self, folded: str, start: int) -> bool:
+        before = folded[max(0, start - 24) : start].rstrip(" :")
+        return any(
+            before.endswith(w) and (len(before) == len(w) or not before[-len(w) - 1].isalnum())
+            for w in self._not_before
+        )
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        folded = fold(text)
+        words = list(_WORD.finditer(text))
+        results: list[RecognizerResult] = []
+        i = 0
+        while i < len(words):
+            first = words[i]
+            token = first.group()
+            if fold(token) not in self._surnames or not (_is_title(token) or token.isupper()):
+                i += 1
+                continue
+            upper = token.isupper() and len(token) > 1
+            j = i + 1
+            while j < len(words) and j - i < self.MAX_SYLLABLES:
+                word = words[j].group()
+                gap = text[words[j - 1].end() : words[j].start()]
+                if gap not in (" ", "  ") or len(word) > self.MAX_SYLLABLE_LEN or fold(word) in self._stop:
+                    break
+                if not (word.isupper() if upper else _is_title(word)):
+                    break
+                j += 1
+            if j - i >= 2:
+                start, end = first.start(), words[j - 1].end()
+                candidate = folded[start:end]
+                if not self._preceded_by_place_word(folded, start) and not self._gazetteer.is_place(candidate):
+                    score = self._score
+                    if j - i == 2 and text[start:end].isascii():
+                        score -= 0.15  # "Le Hoa" without diacritics is weaker evidence
+                    results.append(_result(self, "PERSON", start, end, score))
+                i = j
+            else:
+                i += 1
+        return results
+
+
+class AddressRecognizer(EntityRecognizer):
+    """Addresses: street parts and administrative units chained by commas or dashes.
+
+    A chain with an administrative unit or a known province scores highest; a
+    bare province name alone stays below the reporting threshold unless a
+    context word (``quê quán``, ``trú tại``) or a field name raises it.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        score: float,
+        context: list[str],
+        street_words: list[str],
+        admin_words: list[str],
+        gazetteer: Gazetteer,
+    ) -> None:
+        self._score = score
+        self._gazetteer = gazetteer
+
+        def alternation(words: list[str]) -> str:
+            folded = sorted({re.escape(fold(w)) for w in words}, key=len, reverse=True)
+            return "|".join(folded)
+
+        name_part = r"(?:\d{1,3}[a-z]?\b|[^\W\d_]+(?:['’][^\W\d_]+)?(?: [^\W\d_]+){0,4})"
+        number = r"\d{1,5}[a-z]?(?:/\d{1,5}[a-z]?)*"
+        self._admin = re.compile(rf"(?<![\w.])(?:{alternation(admin_words)})\.?\s*(?P<name>{name_part})")
+        self._street = re.compile(
+            rf"(?<![\w./])(?:(?:{alternation(street_words)})\.?\s*(?P<name>{number}|{name_part})|{number}(?= [^\W\d_]))"
+        )
+        self._province_names = sorted(gazetteer.provinces, key=len, reverse=True)
+        self._province = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p) for p in self._province_names) + r")(?!\w)")
+        self._chain_gap = re.compile(r"\s*[,\-–]\s*|\s+")
+        super().__init__(supported_entities=["LOCATION"], name=name, supported_language=LANGUAGE, context=context)
+
+    def load(self) -> None:
+        """Nothing to load: the gazetteer is built once by the analyzer."""
+
+    @staticmethod
+    def _trim_name(text: str, start: int, end: int) -> int:
+        """End of the capitalised (or numeric) words of a unit or street name starting at ``start``."""
+        keep = start
+        for w in re.finditer(r"\S+", text[start:end]):
+            if not (w.group()[0].isdigit() or w.group()[0].isupper()):
+                break
+            keep = start + w.end()
+        return keep
+
+    def _components(self, text: str, folded: str) -> list[tuple[int, int, str]]:
+        comps: list[tuple[int, int, str]] = []
+        for m in self._admin.finditer(folded):
+            end = self._trim_name(text, m.start("name"), m.end("name"))
+            if end > m.start("name"):
+                comps.append((m.start(), end, "admin"))
+        for m in self._province.finditer(folded):
+            if text[m.start()].isupper():
+                comps.append((m.start(), m.end(), "province"))
+        for m in self._street.finditer(folded):
+            if m.group("name") is None:  # a bare house number before a street name
+                comps.append((m.start(), m.end(), "street"))
+                continue
+            end = self._trim_name(text, m.start("name"), m.end("name"))
+            if end > m.start("name"):
+                comps.append((m.start(), end, "street"))
+        comps.sort(key=lambda c: (c[0], -(c[1] - c[0])))
+        merged: list[tuple[int, int, str]] = []
+        for comp in comps:
+            if merged and comp[0] < merged[-1][1]:
+                if comp[1] > merged[-1][1]:
+                    kind = comp[2] if merged[-1][2] == "street" else merged[-1][2]
+                    merged[-1] = (merged[-1][0], comp[1], kind)
+                continue
+            merged.append(comp)
+        return merged
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        folded = fold(text)
+        comps = self._components(text, folded)
+        results: list[RecognizerResult] = []
+        k = 0
+        while k < len(comps):
+            chain = [comps[k]]
+            while k + 1 < len(comps):
+                gap = text[chain[-1][1] : comps[k + 1][0]]
+                if not self._chain_gap.fullmatch(gap):
+                    break
+                k += 1
+                chain.append(comps[k])
+            kinds = {c[2] for c in chain}
+            has_place = bool(kinds & {"admin", "province"})
+            if len(chain) >= 2 and has_place:
+                score = min(1.0, self._score + 0.25)
+            elif len(chain) >= 2 or kinds == {"admin"}:
+                score = self._score
+            elif kinds == {"province"}:
+                score = self._score - 0.2
+            else:
+                score = self._score - 0.3
+            if not has_place and self._preceding_digit_only(text, chain):
+                k += 1
+                continue
+            results.append(_result(self, "LOCATION", chain[0][0], chain[-1][1], score))
+            k += 1
+        return results
+
+    @staticmethod
+    def _preceding_digit_only(text: str, chain: list[tuple[int, int, str]]) -> bool:
+        """A lone number followed by a word ("12 người") is not an address."""
+        return len(chain) == 1 and text[chain[0][0] : chain[0][1]].split()[0][:1].isdigit()
+
+
+def build_recognizers(catalog: Catalog, gazetteer: Gazetteer) -> list[EntityRecognizer]:
+    """One Presidio recognizer per entry in ``recognizers.yaml``."""
+    built: list[EntityRecognizer] = []
+    for spec in catalog.recognizers.recognizers:
+        recognizer = _build_one(spec, catalog, gazetteer)
+        recognizer.context = [fold(w) for w in spec.context]
+        recognizer.sentinel_spec = spec  # type: ignore[attr-defined]  # read by the context enhancer
+        built.append(recognizer)
+    return built
+
+
+def _build_one(spec: RecognizerSpec, catalog: Catalog, gazetteer: Gazetteer) -> EntityRecognizer:
+    context = [fold(w) for w in spec.context]
+    if spec.patterns:
+        return ValidatedPatternRecognizer(
+            entity=spec.entity,
+            name=spec.name,
+            patterns=[Pattern(p.name, p.regex, p.score) for p in spec.patterns],
+            context=context,
+            validator=VALIDATORS[spec.validator] if spec.validator else None,
+            certain_when_valid=spec.on_valid == "certain",
+            case_sensitive=spec.case_sensitive,
+        )
+    if spec.predefined:
+        return _PREDEFINED[spec.predefined](
+            supported_language=LANGUAGE, supported_entity=spec.entity, context=context, name=spec.name
+        )
+    if spec.terms:
+        return TermRecognizer(spec.entity, spec.name, catalog.terms[spec.terms], spec.score, context)
+    if spec.builtin == "person_names":
+        terms = catalog.terms
+        return PersonNameRecognizer(
+            name=spec.name,
+            score=spec.score,
+            context=context,
+            surnames=terms.get("surnames", []),
+            not_before=terms.get("not_person_before", []),
+            stop_words=terms.get("not_person_before", []) + terms.get("admin_keywords", []),
+            gazetteer=gazetteer,
+        )
+    if spec.builtin == "addresses":
+        return AddressRecognizer(
+            name=spec.name,
+            score=spec.score,
+            context=context,
+            street_words=catalog.terms.get("street_keywords", []),
+            admin_words=catalog.terms.get("admin_keywords", []),
+            gazetteer=gazetteer,
+        )
+    raise ValueError(f"recognizer {spec.name}: builtin {spec.builtin!r} is not implemented")

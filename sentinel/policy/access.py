@@ -1,0 +1,179 @@
+"""Access decisions: what one caller may see, filter on and search, given their role and scope.
+
+A :class:`RoleView` is the policy as one principal sees it. The API asks it to
+(1) narrow every store query to the caller's province/commune *inside* the
+query, so pagination, counts and text search never touch other scopes;
+(2) refuse filters and text search that could probe a value the caller sees
+masked (``user.email:a*``, then ``ab*``...); (3) mask or drop fields in every
+event and alert it returns. :func:`field_access` turns the same decisions into
+Elasticsearch field-level security for the clusters' own roles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from sentinel import ecs
+from sentinel.api.auth import Principal
+from sentinel.policy.detect import classifier_finder
+from sentinel.policy.model import INGEST, Decision, LoadedPolicy, RoleAccess
+from sentinel.policy.operators import OperatorSet
+from sentinel.policy.protect import DROP, Action, Protector
+from sentinel.store.base import EventQuery
+
+SCOPE_FIELDS = {"province": "labels.province", "commune": "labels.commune"}
+
+
+class AccessDenied(Exception):
+    """The caller may not do this; the message says why (and never contains a stored value)."""
+
+
+def _clear_entities(loaded: LoadedPolicy) -> set[str]:
+    """Entities stored readable after ingest (kept or generalised): these can sit in any text field."""
+    ingest = loaded.policy.purposes[INGEST]
+    return {e for e in loaded.categories if (s := ingest.spec_for(e)) is not None and s.op in ("keep", "generalize")}
+
+
+def decision(loaded: LoadedPolicy, role: RoleAccess, entity: str) -> Decision:
+    return role.entities.get(entity) or (role.sensitive if loaded.sensitivity(entity) == "sensitive" else role.basic)
+
+
+@dataclass
+class RoleView:
+    loaded: LoadedPolicy
+    principal: Principal
+
+    @cached_property
+    def role(self) -> RoleAccess:
+        role = self.loaded.policy.access.roles.get(self.principal.role)
+        if role is None:
+            raise AccessDenied(f"role {self.principal.role!r} has no access in the data policy")
+        return role
+
+    def decision(self, entity: str) -> Decision:
+        return decision(self.loaded, self.role, entity)
+
+    @cached_property
+    def hidden(self) -> dict[str, Decision]:
+        """Entities this role does not see in clear: entity -> masked | deny."""
+        return {e: d for e in self.loaded.categories if (d := self.decision(e)) != "allow"}
+
+    @cached_property
+    def free_text_hidden(self) -> bool:
+        """Whether free text (original line, message, URL) may hold a value this role must not see."""
+        return bool(_clear_entities(self.loaded) & set(self.hidden))
+
+    # -- what may be read ------------------------------------------------------------
+    def require_read(self) -> None:
+        if self.role.public == "deny":
+            raise AccessDenied(f"role {self.principal.role} may not read events or alerts")
+        self.scope  # noqa: B018 - raises when the principal lacks the scope its role requires
+
+    @cached_property
+    def scope(self) -> dict[str, str]:
+        """Label field -> the one value the caller is limited to (empty: everywhere)."""
+        p, role = self.principal, self.role
+        if role.scope == "commune" and not (p.commune and p.province):
+            raise AccessDenied(f"role {p.role} is limited to one commune, but {p.name} has no commune assigned")
+        if role.scope == "province" and not p.province:
+            raise AccessDenied(f"role {p.role} is limited to one province, but {p.name} has no province assigned")
+        out = {}
+        if p.province:
+            out[SCOPE_FIELDS["province"]] = p.province
+        if p.commune:
+            out[SCOPE_FIELDS["commune"]] = p.commune
+        return out
+
+    def in_scope(self, labels: Mapping[str, Any] | None) -> bool:
+        """Whether a record with these ``labels`` (``province``, ``commune``) is within the caller's scope."""
+        labels = labels or {}
+        return all(labels.get(f.split(".", 1)[1]) == v for f, v in self.scope.items())
+
+    def event_in_scope(self, event: Mapping[str, Any]) -> bool:
+        return all(ecs.get_field(event, f) == v for f, v in self.scope.items())
+
+    # -- what may be asked -------------------------------------------------------------
+    def field_hidden(self, field: str) -> bool:
+        """Whether filtering on ``field`` could reveal a value this role sees masked or not at all."""
+        if field in self.loaded.policy.skip_fields:
+            return False
+        entity = self.protector.entity_of(field)
+        if entity is not None:
+            return entity in self.hidden
+        return self.free_text_hidden
+
+    def restrict(self, query: EventQuery) -> EventQuery:
+        """Narrow ``query`` to the caller's scope and refuse conditions on values it may not see."""
+        self.require_read()
+        for field, values in query.filters.items():
+            if field in self.scope:
+                if any(v != self.scope[field] for v in values):
+                    raise AccessDenied(f"{field} is outside your scope: you see {field}:{self.scope[field]} only")
+            elif self.field_hidden(field):
+                raise AccessDenied(f"you cannot filter on {field}: your role sees it masked")
+        if query.text and self.free_text_hidden:
+            raise AccessDenied(
+                "free-text search is not available to your role: it would search personal data you see masked; "
+                "filter on fields instead"
+            )
+        for field, value in self.scope.items():
+            query.filters[field] = [value]
+        return query
+
+    # -- what is returned ----------------------------------------------------------------
+    @cached_property
+    def protector(self) -> Protector:
+        view = self.loaded.policy.purposes[self.loaded.policy.access.masked_view]
+        actions: dict[str, Action] = {}
+        specs = {}
+        for entity, d in self.hidden.items():
+            if d == "deny":
+                actions[entity] = DROP
+            elif (spec := view.spec_for(entity)) is not None:
+                actions[entity] = specs[entity] = spec
+        finder = classifier_finder([e for e in actions if e in _clear_entities(self.loaded)], view.min_score)
+        return Protector(self.loaded, actions, OperatorSet(specs, None), finder)
+
+    def mask_event(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        if not self.hidden:
+            return dict(event)
+        return self.protector.protect(event)
+
+    def mask_alert(self, doc: Mapping[str, Any]) -> dict[str, Any]:
+        """An alert document as this role may see it: entity values, group key and evidence masked."""
+        if not self.hidden:
+            return dict(doc)
+        out = dict(doc)
+        keyed = self.protector.protect({**ecs.unflatten(doc.get("entity") or {}), "\0group_key": doc["group_key"]})
+        out["group_key"] = keyed.pop("\0group_key")
+        out["entity"] = {k: v for k, v in ecs.flatten(keyed).items() if k in (doc.get("entity") or {})}
+        out["events"] = [self.protector.protect(e) for e in doc.get("events") or []]
+        return out
+
+
+def field_access(loaded: LoadedPolicy) -> dict[str, dict[str, list[str]]]:
+    """Elasticsearch field-level security per role: ``{role: {"grant": [...], "except": [...]}}``.
+
+    A cluster cannot mask, so fields a role sees masked are withheld. Roles
+    whose free text could hold such values get only the fields known to be
+    safe; roles that may read nothing get no fields.
+    """
+    out: dict[str, dict[str, list[str]]] = {}
+    ecs_fields: dict[str, list[str]] = {}
+    for rule in loaded.policy.fields:
+        ecs_fields.setdefault(rule.entity, []).extend(n for n in rule.names if "." in n)
+    for name, role in loaded.policy.access.roles.items():
+        view = RoleView(loaded, Principal(name=name, role=name))
+        if role.public == "deny":
+            out[name] = {"grant": [], "except": []}
+            continue
+        hidden = sorted(f for e in view.hidden for f in ecs_fields.get(e, []))
+        if view.free_text_hidden:
+            visible = [f for e, fs in ecs_fields.items() if e not in view.hidden for f in fs]
+            out[name] = {"grant": sorted({*loaded.policy.skip_fields, *visible}), "except": []}
+        else:
+            out[name] = {"grant": ["*"], "except": hidden}
+    return out

@@ -1,0 +1,47 @@
+"""Finding personal data in text, for the policy: the classifier's recognisers, minus our own tokens.
+
+Recognition belongs to :mod:`sentinel.classify`; this adapter restricts it to
+the entities a caller acts on, drops low-score hits, and ignores hits inside
+pseudonyms or encrypted tokens the policy wrote, so protecting a value twice
+is a no-op.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from sentinel.policy.operators import TOKEN
+
+
+@dataclass(frozen=True)
+class Hit:
+    entity: str
+    start: int
+    end: int
+    score: float
+
+
+Finder = Callable[[str], list[Hit]]
+
+
+def classifier_finder(entities: Iterable[str], min_score: float) -> Finder:
+    """A finder over the classifier's analyzer for ``entities`` with score >= ``min_score``."""
+    from sentinel.classify.analyzer import analyze_text, supported_entities
+
+    wanted = sorted(set(entities) & set(supported_entities()))
+
+    def find(text: str) -> list[Hit]:
+        if not wanted or not text:
+            return []
+        hits = [
+            Hit(s.type, s.start, s.end, s.score)
+            for s in analyze_text(text, entities=wanted, score_threshold=min_score)
+            if s.type in wanted
+        ]
+        if hits and ("pz-" in text or "pe-" in text):
+            tokens = [(m.start(), m.end()) for m in TOKEN.finditer(text)]
+            hits = [h for h in hits if not any(a <= h.start and h.end <= b for a, b in tokens)]
+        return hits
+
+    return find

@@ -1,0 +1,80 @@
+"""The managed secret behind keyed pseudonyms and reversible encryption.
+
+Pseudonyms must be stable across runs and machines (so joins on a pseudonymised
+citizen ID still work) yet impossible to recompute without the secret; so they
+are HMACs under one master key. The key comes from ``SENTINEL_POLICY_KEY`` (a
+deployment's secret store) or, for a single site, from ``policy.key`` in the
+data folder, created on first use with owner-only permissions. The key is never
+logged or printed; errors name where it came from, never its value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENV_VAR = "SENTINEL_POLICY_KEY"
+KEY_FILE = "policy.key"
+MIN_KEY_CHARS = 32
+
+
+class PolicyKeyError(Exception):
+    """The policy key is missing, too short or unreadable; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class PolicyKeys:
+    """Sub-keys derived from the master secret, one per use, so one never reveals another."""
+
+    pseudonym: bytes = field(repr=False)
+    encryption: bytes = field(repr=False)
+    origin: str  # where the master key came from (an env var name or a file path), for messages
+
+    @classmethod
+    def from_master(cls, master: bytes, origin: str) -> PolicyKeys:
+        def derive(label: bytes) -> bytes:
+            return hmac.new(master, b"sentinel-policy/" + label, hashlib.sha256).digest()
+
+        return cls(pseudonym=derive(b"pseudonym"), encryption=derive(b"encryption"), origin=origin)
+
+
+def load_keys(data_dir: Path, env: dict[str, str] | None = None) -> PolicyKeys:
+    """The policy keys: from ``SENTINEL_POLICY_KEY``, else ``<data_dir>/policy.key`` (created 0600 if absent)."""
+    env = dict(os.environ) if env is None else env
+    value = env.get(ENV_VAR)
+    if value:
+        if len(value) < MIN_KEY_CHARS:
+            raise PolicyKeyError(f"{ENV_VAR} is too short: use at least {MIN_KEY_CHARS} random characters")
+        return PolicyKeys.from_master(value.encode(), ENV_VAR)
+    return PolicyKeys.from_master(_key_file(Path(data_dir) / KEY_FILE), str(Path(data_dir) / KEY_FILE))
+
+
+def _key_file(path: Path) -> bytes:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_key_file(path)
+    except OSError as exc:
+        raise PolicyKeyError(f"cannot create the policy key {path}: {exc.strerror}; set {ENV_VAR} instead") from None
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32) + "\n")
+    return _read_key_file(path)
+
+
+def _read_key_file(path: Path) -> bytes:
+    try:
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise PolicyKeyError(f"{path} is readable by others (mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}")
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyKeyError(f"cannot read the policy key {path}: {exc}") from None
+    if len(text) < MIN_KEY_CHARS:
+        raise PolicyKeyError(f"{path} holds a key shorter than {MIN_KEY_CHARS} characters; replace it or set {ENV_VAR}")
+    return text.encode()

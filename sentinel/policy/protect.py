@@ -1,0 +1,274 @@
+"""Applying one purpose of the policy to a document: an ECS event, a JSON record, a CSV row.
+
+One mechanism serves every enforcement point: ingest (purpose ``ingest``),
+API responses (the role's masked view) and ``sentinel anonymize``. For each
+document it
+
+1. collects what must change: whole values of fields the policy names
+   (``so_cccd``, ``user.email``), values of URL query parameters with such
+   names (``?ho_ten=...`` in a request line), and spans the recognisers find in
+   every other string;
+2. rewrites the document: named fields get their operator's value (or are
+   dropped, for ``deny``), and every occurrence of a changed raw value in any
+   string -- plain, URL-encoded or inside a JSON ``event.original`` -- gets the
+   same replacement, so a value is protected everywhere at once and a keyed
+   pseudonym is the same in ``url.query``, ``event.original`` and ``message``.
+
+Nothing here logs or raises with a value in the message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote, unquote_plus
+
+import orjson
+
+from sentinel.policy.detect import Finder
+from sentinel.policy.model import LoadedPolicy, OperatorSpec, normalize_name
+from sentinel.policy.operators import OperatorSet
+
+DROP = "drop"
+# Raw values shorter than this are replaced in their own field only, never across the document.
+MIN_GLOBAL_CHARS = 4
+_PARAM = re.compile(r"(?:(?<=[?&;])|^)([^=&?;#\s\"']{1,64})=([^&;#\s\"']*)")
+_BIG_INT = 10**7
+_CACHE_SIZE = 100_000  # integers this large may be identifiers and are scanned as text
+
+
+Action = OperatorSpec | str  # an operator, or DROP
+
+
+@dataclass
+class _Changes:
+    """What one document needs: raw value -> replacement, and per-field replacements."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    found: dict[str, int] = field(default_factory=dict)  # entity -> count, for reports
+
+    def add(self, entity: str, raw: str, new: str) -> None:
+        self.found[entity] = self.found.get(entity, 0) + 1
+        if raw != new:
+            self.values[raw] = new
+
+
+class Protector:
+    """Protects documents according to ``actions`` (entity -> operator or DROP)."""
+
+    def __init__(
+        self,
+        loaded: LoadedPolicy,
+        actions: Mapping[str, Action],
+        operators: OperatorSet,
+        finder: Finder,
+        *,
+        skip_fields: tuple[str, ...] | None = None,
+    ) -> None:
+        self.actions = {e: a for e, a in actions.items() if not (isinstance(a, OperatorSpec) and a.op == "keep")}
+        self.ops = operators
+        self.find = finder
+        self.field_entities = loaded.field_entities()
+        skip = loaded.policy.skip_fields if skip_fields is None else skip_fields
+        self.skip = frozenset(skip)
+        self.counts: Counter[str] = Counter()  # entity -> values protected, over this protector's life
+        self._cache: dict[bytes, str] = {}
+        self._entity_of = lru_cache(maxsize=4096)(self._entity_of_uncached)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.actions)
+
+    # -- field names -------------------------------------------------------------
+    def _entity_of_uncached(self, path: str) -> str | None:
+        entity = self.field_entities.get(normalize_name(path))
+        if entity is None and "." in path:
+            entity = self.field_entities.get(normalize_name(path.rsplit(".", 1)[1]))
+        return entity
+
+    def entity_of(self, path: str) -> str | None:
+        """The entity the policy assigns to a field path (full path, or its last key)."""
+        return self._entity_of(path)
+
+    def _replace(self, entity: str, raw: str) -> str | None:
+        action = self.actions.get(entity)
+        if action is None:
+            return raw
+        if action == DROP:
+            return None
+        if action.op == "encrypt":  # random IV: equal values must not give equal ciphertexts
+            return self.ops.apply(entity, raw)
+        # The same identifier recurs in a line and across lines; keyed by a digest so no raw value is held.
+        key = hashlib.blake2b(f"{entity}\0{raw}".encode(), digest_size=16).digest()
+        new = self._cache.get(key)
+        if new is None:
+            if len(self._cache) >= _CACHE_SIZE:
+                self._cache.clear()
+            new = self._cache[key] = self.ops.apply(entity, raw)
+        return new
+
+    def _span_value(self, entity: str, raw: str) -> str:
+        """Inside text a dropped entity is redacted: the surrounding text stays."""
+        new = self._replace(entity, raw)
+        return f"<{entity}>" if new is None else new
+
+    # -- public ----------------------------------------------------------------
+    def protect(self, doc: Mapping[str, Any]) -> dict[str, Any]:
+        """A protected copy of ``doc``; returns ``doc``'s copy unchanged when nothing applies."""
+        changes, texts = _Changes(), []
+        originals: dict[str, Any] = {}
+        self._collect(doc, "", changes, texts, originals)
+        self._scan(texts, changes)
+        self.counts.update(changes.found)
+        pattern = _pattern(changes.values)
+        return self._rewrite(doc, "", changes, pattern, originals)
+
+    def protect_value(self, column: str | None, value: str) -> str | None:
+        """Protect one cell: by the column's entity if the policy names it, else by scanning the text."""
+        entity = self.entity_of(column) if column else None
+        if entity is not None:
+            if value:
+                self.counts[entity] += 1
+            return self._replace(entity, value) if value else value
+        changes = _Changes()
+        self._scan([value], changes)
+        self.counts.update(changes.found)
+        pattern = _pattern(changes.values)
+        return pattern.sub(lambda m: changes.values[m.group(0)], value) if pattern else value
+
+    # -- phase 1: collect ---------------------------------------------------------
+    def _collect(
+        self,
+        node: Any,
+        path: str,
+        changes: _Changes,
+        texts: list[str],
+        originals: dict[str, Any],
+    ) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                sub = f"{path}.{key}" if path else str(key)
+                if sub in self.skip:
+                    continue
+                entity = self.entity_of(sub) if not isinstance(value, Mapping | list) else None
+                if entity is not None and entity in self.actions:
+                    self._whole_value(entity, value, changes)
+                elif sub == "event.original" and isinstance(value, str) and value.lstrip().startswith("{"):
+                    parsed = _json_object(value)
+                    if parsed is not None:
+                        originals[sub] = parsed
+                        self._collect(parsed, "", changes, texts, originals)
+                    else:
+                        self._text(value, changes, texts)
+                else:
+                    self._collect(value, sub, changes, texts, originals)
+        elif isinstance(node, list):
+            for item in node:
+                self._collect(item, path, changes, texts, originals)
+        elif isinstance(node, str):
+            self._text(node, changes, texts)
+        elif isinstance(node, int) and not isinstance(node, bool) and abs(node) >= _BIG_INT:
+            texts.append(str(node))
+
+    def _whole_value(self, entity: str, value: Any, changes: _Changes) -> None:
+        for item in value if isinstance(value, list) else [value]:
+            if item is None or isinstance(item, bool) or item == "":
+                continue
+            raw = str(item)
+            new = self._span_value(entity, raw)
+            changes.add(entity, raw, new)
+
+    def _text(self, text: str, changes: _Changes, texts: list[str]) -> None:
+        if "=" in text:
+            for match in _PARAM.finditer(text):
+                entity = self.entity_of(match.group(1))
+                if entity is None or entity not in self.actions or not match.group(2):
+                    continue
+                encoded = match.group(2)
+                decoded = unquote_plus(encoded)
+                new = self._span_value(entity, decoded)
+                changes.add(entity, decoded, new)
+                if encoded != decoded:
+                    changes.values[encoded] = quote(new, safe="-_.~=")
+        texts.append(text)
+
+    def _scan(self, texts: list[str], changes: _Changes) -> None:
+        """One recogniser call over all distinct strings (a string inside another is scanned with it)."""
+        if not texts or not self.actions:
+            return
+        unique = sorted(set(texts), key=len, reverse=True)
+        kept: list[str] = []
+        for t in unique:
+            if not any(t in k for k in kept):
+                kept.append(t)
+        text = "\n".join(kept)
+        for hit in self.find(text):
+            if hit.entity in self.actions:
+                raw = text[hit.start : hit.end]
+                changes.add(hit.entity, raw, self._span_value(hit.entity, raw))
+
+    # -- phase 2: rewrite ---------------------------------------------------------
+    def _rewrite(
+        self,
+        node: Any,
+        path: str,
+        changes: _Changes,
+        pattern: re.Pattern[str] | None,
+        originals: dict[str, Any],
+    ) -> Any:
+        if isinstance(node, Mapping):
+            out: dict[str, Any] = {}
+            for key, value in node.items():
+                sub = f"{path}.{key}" if path else str(key)
+                if sub in self.skip:
+                    out[key] = value
+                    continue
+                entity = self.entity_of(sub) if not isinstance(value, Mapping | list) else None
+                if entity is not None and entity in self.actions:
+                    if self.actions[entity] == DROP:
+                        continue
+                    out[key] = self._rewrite_whole(value, changes)
+                elif sub in originals:
+                    obj = self._rewrite(originals[sub], "", changes, pattern, {})
+                    out[key] = orjson.dumps(obj).decode()
+                else:
+                    out[key] = self._rewrite(value, sub, changes, pattern, originals)
+            return out
+        if isinstance(node, list):
+            return [self._rewrite(item, path, changes, pattern, originals) for item in node]
+        if isinstance(node, str):
+            if pattern is None:
+                return node
+            return pattern.sub(lambda m: changes.values[m.group(0)], node)
+        if isinstance(node, int) and not isinstance(node, bool) and str(node) in changes.values:
+            return changes.values[str(node)]
+        return node
+
+    @staticmethod
+    def _rewrite_whole(value: Any, changes: _Changes) -> Any:
+        if isinstance(value, list):
+            return [changes.values.get(str(v), v) if v is not None else v for v in value]
+        if value is None or isinstance(value, bool) or value == "":
+            return value
+        return changes.values.get(str(value), value)
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        obj = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def _pattern(values: Mapping[str, str]) -> re.Pattern[str] | None:
+    """One alternation of every raw value worth replacing across the document, longest first."""
+    keys = sorted((k for k in values if len(k) >= MIN_GLOBAL_CHARS), key=len, reverse=True)
+    if not keys:
+        return None
+    return re.compile(r"(?<![\w])(?:" + "|".join(re.escape(k) for k in keys) + r")(?![\w])")

@@ -8,8 +8,10 @@ fields by dotted path (``source.ip``), so these helpers convert between the two.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 ECS_VERSION = "8.11.0"
@@ -117,4 +119,10 @@ def parse_ts(value: str | int | float | datetime) -> datetime:
 
 
 def now_ts() -> str:
-    return format_ts(datetime.now(UTC))
+    """The current time as an ECS timestamp (cached per millisecond: ingest stamps every event)."""
+    return _ts_of_ms(time.time_ns() // 1_000_000)
+
+
+@lru_cache(maxsize=4)
+def _ts_of_ms(ms: int) -> str:
+    return format_ts(datetime.fromtimestamp(ms / 1000, UTC))

@@ -1,0 +1,84 @@
+"""Embedded-store specifics (the behaviour shared with Elasticsearch is in tests/store/test_contract.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from sentinel import ecs
+from sentinel.store.base import EventQuery, StoreError
+from sentinel.store.sqlite import SQLiteStore
+from sentinel.store.sqlite_schema import MIGRATIONS
+
+
+def ev(i: int, **extra) -> dict:
+    return {
+        "@timestamp": f"2026-11-20T00:00:{i % 60:02d}Z",
+        "event": {"id": ecs.event_id("t", i, "x"), "dataset": "nginx.access", "original": f"line {i} hello"},
+        "source": {"ip": f"10.0.0.{i % 5}"},
+        **extra,
+    }
+
+
+def test_schema_is_versioned_and_newer_databases_are_refused(tmp_path):
+    path = tmp_path / "s.db"
+    SQLiteStore(path).close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="newer Sentinel"):
+        SQLiteStore(path)
+
+
+def test_reopening_keeps_data(tmp_path):
+    s = SQLiteStore(tmp_path / "s.db")
+    s.append_events([ev(i) for i in range(10)])
+    s.close()
+    s2 = SQLiteStore(tmp_path / "s.db")
+    assert s2.count_events(EventQuery()) == 10
+    assert s2.count_events(EventQuery(text="hello")) == 10
+
+
+def test_event_without_id_is_refused(tmp_path):
+    s = SQLiteStore(tmp_path / "s.db")
+    with pytest.raises(StoreError, match=r"event\.id"):
+        s.append_events([{"@timestamp": "2026-01-01T00:00:00Z"}])
+
+
+def test_concurrent_writers_and_readers(tmp_path):
+    s = SQLiteStore(tmp_path / "s.db")
+    errors: list[Exception] = []
+
+    def writer(k: int) -> None:
+        try:
+            for b in range(20):
+                s.append_events([ev(k * 10000 + b * 50 + i) for i in range(50)])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def reader() -> None:
+        try:
+            for _ in range(50):
+                s.search_events(EventQuery(limit=10))
+        except Exception as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(3)] + [threading.Thread(target=reader)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert s.count_events(EventQuery()) == 3 * 20 * 50
+
+
+def test_fts_operators_in_user_text_are_literal(tmp_path):
+    s = SQLiteStore(tmp_path / "s.db")
+    s.append_events([ev(1, message='a OR b NEAR(c) "quoted" *')])
+    assert s.count_events(EventQuery(text='OR NEAR(c) "quoted')) in (0, 1)  # no syntax error raised
+    assert s.count_events(EventQuery(text="quoted")) == 1

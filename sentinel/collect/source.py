@@ -28,6 +28,8 @@ class SourceStatus:
     read: int = 0
     parse_errors: int = 0
     lag: float | None = None  # seconds or bytes behind, as the source defines it
+    # Events a live source could not keep (e.g. its receive buffer overflowed); the runner raises an alert.
+    dropped: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -35,6 +37,9 @@ class Source(abc.ABC):
     """A producer of ECS events. Finite sources end their iterator; live ones run until ``stop`` is set."""
 
     name: str
+    # True when the input can be read again after a restart (files, pcap): the runner then
+    # waits for room in a full queue indefinitely; live inputs (syslog, NetFlow) cannot wait forever.
+    replayable: bool = False
 
     @abc.abstractmethod
     def batches(self, stop: threading.Event) -> Iterator[Batch]:

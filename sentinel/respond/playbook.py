@@ -156,7 +156,7 @@ class Playbook(BaseModel):
         def visit(sid: str, path: list[str]) -> None:
             if state.get(sid) == 1:
                 loop = " -> ".join([*path[path.index(sid) :], sid])
-                raise ValueError(f"the workflow loops ({loop}); a run must always reach an end")
+                raise ValueError(f"step {path[-1]} goes back to {sid}, a loop ({loop}); a run must always end")
             if state.get(sid) == 2:
                 return
             state[sid] = 1
@@ -279,9 +279,12 @@ class PlaybookLibrary:
 
 def _located(doc: YamlDocument, exc: ContentError) -> ContentError:
     """Point whole-workflow errors ("step X ...", "workflow_start ...") at the line they are about."""
-    m = re.search(r"step (\S+--\S+?)[ :,]", exc.reason)
+    if not exc.reason.startswith("(document): "):
+        return exc
+    reason = exc.reason.removeprefix("(document): ").removeprefix("Value error, ")
+    m = re.search(r"step (\S+--\S+?)[ :,]", reason)
     if m and isinstance(doc.data, dict) and m.group(1) in (doc.data.get("workflow") or {}):
-        return ContentError(exc.file, doc.line_of(("workflow", m.group(1))), exc.reason)
-    if "workflow_start" in exc.reason:
-        return ContentError(exc.file, doc.line_of(("workflow_start",)), exc.reason)
-    return exc
+        return ContentError(exc.file, doc.line_of(("workflow", m.group(1))), reason)
+    if "workflow_start" in reason:
+        return ContentError(exc.file, doc.line_of(("workflow_start",)), reason)
+    return ContentError(exc.file, exc.line, reason)

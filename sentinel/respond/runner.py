@@ -11,6 +11,7 @@ Each step's inputs, outputs, approver and result stay on the run record.
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any, Literal
 
@@ -91,24 +92,30 @@ def alert_variables(alert: Alert, config: RespondConfig) -> dict[str, Any]:
 
 
 def render(value: Any, variables: dict[str, Any]) -> Any:
-    """Fill ``__variables__`` into action arguments; a lone variable keeps its type."""
+    """Fill ``__variables__`` into action arguments.
+
+    An argument that is one variable (``ip: __source_ip__``) is an operand: it
+    keeps its type, and an unset value fails the step rather than acting on
+    nothing. Variables inside text (messages, instructions) show ``-`` when unset.
+    """
     if isinstance(value, dict):
         return {k: render(v, variables) for k, v in value.items()}
     if isinstance(value, list):
         return [render(v, variables) for v in value]
     if not isinstance(value, str):
         return value
-
-    def get(name: str) -> Any:
-        v = variables.get(f"__{name}__")
-        if v is None:
-            raise ActionFailed(f"variable __{name}__ has no value for this alert")
-        return v
-
     whole = VAR.fullmatch(value)
     if whole:
-        return get(whole.group(1))
-    return VAR.sub(lambda m: str(get(m.group(1))), value)
+        v = variables.get(value)
+        if v is None:
+            raise ActionFailed(f"variable {value} has no value for this alert")
+        return v
+
+    def text(m: re.Match[str]) -> str:
+        v = variables.get(m.group(0))
+        return "-" if v is None else str(v)
+
+    return VAR.sub(text, value)
 
 
 class PlaybookRunner:

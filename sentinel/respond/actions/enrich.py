@@ -17,6 +17,30 @@ from sentinel.store.base import AlertQuery, EventQuery
 HISTORY_FIELDS = ("source.ip", "user.name", "labels.commune", "destination.ip", "host.name")
 
 
+# Internal networks of the government WAN and offices. Everything else, including the
+# documentation ranges that stand in for Internet addresses in examples, counts as global.
+PRIVATE_NETS = [
+    ipaddress.ip_network(n)
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "169.254.0.0/16",
+        "fc00::/7",
+        "fe80::/10",
+    )
+]
+
+
+def scope_of(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    if addr.is_loopback:
+        return "loopback"
+    if any(addr in net for net in PRIVATE_NETS if net.version == addr.version):
+        return "private"
+    return "global"
+
+
 class AddressArgs(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -47,11 +71,7 @@ def enrich_address(args: AddressArgs, ctx: ActionContext) -> dict[str, Any]:
         addr = ipaddress.ip_address(args.ip.strip())
     except ValueError:
         raise ActionFailed(f"{args.ip!r} is not an IP address") from None
-    out: dict[str, Any] = {
-        "ip": str(addr),
-        "version": addr.version,
-        "scope": "private" if addr.is_private else "loopback" if addr.is_loopback else "global",
-    }
+    out: dict[str, Any] = {"ip": str(addr), "version": addr.version, "scope": scope_of(addr)}
     plan = _address_plan_lookup(str(addr))
     if plan:
         out.update({"address_plan": plan, "province": plan.get("province"), "commune": plan.get("commune")})

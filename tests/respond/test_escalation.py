@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sentinel.content import ContentError
+from sentinel.respond.config import RespondConfig, load_respond_config
+from sentinel.respond.escalation import Escalator
+from sentinel.respond.lifecycle import AlertAction, apply_action
+
+from .conftest import make_alert
+from .servers import HttpReceiver
+
+T0 = datetime(2026, 7, 1, 2, 0, tzinfo=UTC)
+
+
+def config_for(url: str) -> RespondConfig:
+    return RespondConfig.model_validate(
+        {
+            "channels": {
+                "hanoi": {"type": "webhook", "url": url + "/hanoi"},
+                "soc": {"type": "webhook", "url": url + "/soc"},
+                "lead": {"type": "webhook", "url": url + "/lead"},
+                "director": {"type": "webhook", "url": url + "/director"},
+            },
+            "routes": [
+                {"severities": ["high", "critical"], "channels": ["soc"]},
+                {"provinces": ["Hà Nội"], "channels": ["hanoi"]},
+            ],
+            "escalation": {
+                "ack_deadline": {"critical": "15m", "high": "1h"},
+                "renotify_every": "10m",
+                "chain": [{"name": "shift lead", "channels": ["lead"]}, {"name": "director", "channels": ["director"]}],
+            },
+        }
+    )
+
+
+def paths(srv, since=0):
+    return [r["path"] for r in srv.requests[since:]]
+
+
+def test_route_deadline_renotify_escalate_and_stop_on_ack(response, store):
+    with HttpReceiver() as srv:
+        esc = Escalator(response.db, store, config_for(srv.url))
+        alert = store.record_alert(make_alert(severity="critical", when=T0))
+        hue = store.record_alert(make_alert(severity="low", ip="198.51.100.2", province="Huế", when=T0))
+
+        esc.tick(T0 + timedelta(minutes=1))
+        assert sorted(paths(srv)) == ["/hanoi", "/soc"]  # severity route + province route; Huế/low matches none
+        assert esc.history(hue.id)[0]["detail"].startswith("no route matches")
+        n = len(srv.requests)
+        esc.tick(T0 + timedelta(minutes=5))
+        assert paths(srv, n) == []  # nothing due yet
+        esc.tick(T0 + timedelta(minutes=12))
+        assert sorted(paths(srv, n)) == ["/hanoi", "/soc"]  # re-notified at level 0
+        n = len(srv.requests)
+        esc.tick(T0 + timedelta(minutes=16))
+        assert paths(srv, n) == ["/lead"]  # past the 15 minute deadline: level 1
+        assert "ESCALATION 1" in srv.requests[-1]["json"]["subject"]
+        n = len(srv.requests)
+        esc.tick(T0 + timedelta(minutes=31))
+        assert paths(srv, n) == ["/director"]  # two deadlines: level 2
+        n = len(srv.requests)
+        esc.tick(T0 + timedelta(minutes=70))
+        assert paths(srv, n) == ["/director"]  # top of the chain: re-notify there
+        n = len(srv.requests)
+
+        apply_action(store, alert.id, alert.version, AlertAction(action="acknowledge"), "lan")
+        esc.tick(T0 + timedelta(minutes=90))
+        assert paths(srv, n) == []
+        levels = [h["level"] for h in esc.history(alert.id)]
+        assert levels == [0, 0, 0, 0, 1, 2, 2]
+
+
+def test_failed_delivery_is_logged_not_raised(response, store):
+    with HttpReceiver(status=503) as srv:
+        esc = Escalator(response.db, store, config_for(srv.url))
+        alert = store.record_alert(make_alert(severity="critical", when=T0))
+        sent = esc.tick(T0 + timedelta(minutes=1))
+    assert sent and not any(s.ok for s in sent)
+    assert all("HTTP 503" in h["detail"] for h in esc.history(alert.id))
+
+
+def test_old_alert_seen_first_time_late_escalates_at_once(response, store):
+    with HttpReceiver() as srv:
+        esc = Escalator(response.db, store, config_for(srv.url))
+        store.record_alert(make_alert(severity="high", ip="198.51.100.3", province="Huế", when=T0))
+        esc.tick(T0 + timedelta(hours=1, minutes=5))
+        assert paths(srv) == ["/soc", "/lead"]
+
+
+def test_config_errors_point_at_the_line(tmp_path, settings):
+    bad = tmp_path / "respond.yml"
+    bad.write_text("routes:\n  - severities: [high]\n    channels: [nowhere]\n")
+    with pytest.raises(ContentError, match="unknown channel"):
+        load_respond_config(settings, {"SENTINEL_RESPOND_CONFIG": str(bad)})
+    bad.write_text("escalation:\n  ack_deadline:\n    high: soon\n")
+    with pytest.raises(ContentError) as err:
+        load_respond_config(settings, {"SENTINEL_RESPOND_CONFIG": str(bad)})
+    assert err.value.line == 3 and "not a duration" in err.value.reason
+    assert load_respond_config(settings, {}).firewall.execute is False  # no file: safe defaults

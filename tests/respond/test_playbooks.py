@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sentinel.content import ContentError
+from sentinel.respond.conditions import ConditionError, compile_condition, evaluate
+from sentinel.respond.playbook import PlaybookLibrary
+
+from .conftest import REPO, make_alert
+
+GOOD = """\
+type: playbook
+spec_version: cacao-2.0
+id: playbook--t
+name: T
+playbook_types: [investigation]
+x_sentinel_triggers: {tags: [attack.t1190]}
+workflow_start: start--a
+workflow:
+  start--a:
+    type: start
+    on_completion: action--b
+  action--b:
+    type: action
+    action: enrich_address
+    args: {ip: __source_ip__}
+    on_completion: end--c
+  end--c:
+    type: end
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    folder = tmp_path / "pb"
+    folder.mkdir(exist_ok=True)
+    (folder / "t.yml").write_text(text)
+    return folder
+
+
+def test_shipped_playbooks_are_valid_and_cover_the_families():
+    lib = PlaybookLibrary.load(REPO / "playbooks")
+    assert len(lib) >= 6
+    cases = {
+        "playbook--web-attack": ("attack.t1190",),
+        "playbook--credential-attack": ("attack.credential-access", "attack.t1110.004"),
+        "playbook--data-theft": ("attack.collection", "attack.t1213"),
+        "playbook--commune-scan": ("attack.discovery", "attack.t1046"),
+        "playbook--dns-tunnel": ("attack.t1071.004",),
+        "playbook--firewall-change": ("attack.t1562.004",),
+    }
+    for pb_id, tags in cases.items():
+        matched = [p.id for p in lib.for_alert(make_alert(tags=tags))]
+        assert pb_id in matched, (pb_id, matched)
+
+
+def test_good_playbook_loads(tmp_path):
+    lib = PlaybookLibrary.load(write(tmp_path, GOOD))
+    assert lib.get("playbook--t").applies_to(make_alert())
+    assert not lib.get("playbook--t").applies_to(make_alert(tags=("attack.t1110",)))
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "reason"),
+    [
+        (("action: enrich_address", "action: launch_missiles"), 12, "unknown action 'launch_missiles'"),
+        (("on_completion: end--c", "on_completion: end--zz"), 12, "not a step of the workflow"),
+        (("on_completion: end--c", "on_completion: start--a"), 12, "goes back to start--a"),
+        (("{ip: __source_ip__}", "{ip: __nowhere__}"), 12, "undefined variable(s) __nowhere__"),
+        (
+            (
+                "action: enrich_address\n    args: {ip: __source_ip__}",
+                "action: block_address\n    args: {ip: __source_ip__}",
+            ),
+            12,
+            "always needs approval",
+        ),
+        (("{ip: __source_ip__}", "{address: __source_ip__}"), 12, "args.ip: Field required"),
+        (("workflow_start: start--a", "workflow_start: action--b"), 7, "type start"),
+        (("playbook_types: [investigation]", "playbook_types: []"), 5, "playbook_types"),
+    ],
+)
+def test_invalid_playbooks_report_file_line_reason(tmp_path, change, line, reason):
+    folder = write(tmp_path, GOOD.replace(*change))
+    with pytest.raises(ContentError) as err:
+        PlaybookLibrary.load(folder)
+    assert reason in err.value.reason
+    assert err.value.line == line, str(err.value)
+    assert str(err.value).startswith(str(folder / "t.yml") + f":{line}: ")
+
+
+def test_unreachable_step_is_reported(tmp_path):
+    text = GOOD + "  end--orphan:\n    type: end\n"
+    with pytest.raises(ContentError, match="cannot be reached"):
+        PlaybookLibrary.load(write(tmp_path, text))
+
+
+def test_duplicate_ids_are_reported(tmp_path):
+    folder = write(tmp_path, GOOD)
+    (folder / "u.yml").write_text(GOOD)
+    with pytest.raises(ContentError, match="also used by"):
+        PlaybookLibrary.load(folder)
+
+
+def test_conditions_are_safe_and_evaluate():
+    tree = compile_condition("__severity__ in ['high', 'critical'] and not __count__ < 5")
+    assert evaluate(tree, {"__severity__": "high", "__count__": 9})
+    assert not evaluate(tree, {"__severity__": "low", "__count__": 9})
+    assert not evaluate(compile_condition("__count__ > 3"), {})  # unset compares false, never raises
+    for bad in ("__import__('os').system('id')", "__a__.b", "[x for x in __a__]", "__a__ + 1 > 2", "lambda: 1"):
+        with pytest.raises(ConditionError):
+            compile_condition(bad)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from sigma.modifiers import SigmaWideModifier, modifier_mapping
 from sigma.types import (
     CompareOperators,
     Placeholder,
@@ -44,6 +45,10 @@ Matcher = Callable[[Mapping[str, Any], dict[str, Any]], bool]
 # What a rule needs to possibly match: one of these (field, lowered literal) pairs must occur
 # (field None: in any field). None means "no such guarantee": evaluate on every event.
 Need = frozenset[tuple[str | None, str]] | None
+
+# The Sigma specification names the UTF-16LE modifier ``utf16le``; pySigma 1.5 knows it only as
+# ``wide``. Registering the specification's name lets rules written to the spec load.
+modifier_mapping.setdefault("utf16le", SigmaWideModifier)
 
 ALL_FIELDS = "\0all"  # cache key for the texts of every field (keyword detections)
 MISSING = object()

@@ -10,6 +10,8 @@ from pydantic import BaseModel
 
 from sentinel.api.auth import Principal, current_principal
 from sentinel.models import Alert, AlertChange
+from sentinel.policy.access import RoleView
+from sentinel.policy.http import role_view
 from sentinel.store.alert_ops import InvalidChange
 from sentinel.store.base import AlertQuery, NotFound, VersionConflict
 
@@ -24,7 +26,7 @@ class AlertListOut(BaseModel):
 @router.get("", response_model=AlertListOut)
 def list_alerts(
     request: Request,
-    principal: Annotated[Principal, Depends(current_principal)],
+    view: Annotated[RoleView, Depends(role_view)],
     status: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
     severity: Annotated[list[str], Query()] = [],  # noqa: B006
     rule_id: str | None = None,
@@ -36,31 +38,34 @@ def list_alerts(
     query = AlertQuery(
         status=status, severity=severity, rule_id=rule_id, since=since, until=until, limit=limit, offset=offset
     )
-    store = request.app.state.store
-    return AlertListOut(alerts=[a.to_doc() for a in store.list_alerts(query)], total=store.count_alerts(query))
+    alerts, count = view.list_alerts(request.app.state.store, query)
+    return AlertListOut(alerts=[view.mask_alert(a.to_doc()) for a in alerts], total=count)
 
 
 def _etag(alert: Alert) -> str:
     return f'"{alert.version}"'
 
 
+def _visible_alert(request: Request, view: RoleView, alert_id: str) -> Alert:
+    """The alert if it exists within the caller's scope; 404 otherwise (no hint that it exists elsewhere)."""
+    alert = request.app.state.store.get_alert(alert_id)
+    if alert is None or not view.in_scope(alert.labels):
+        raise HTTPException(status_code=404, detail=f"no alert with id {alert_id}")
+    return alert
+
+
 @router.get("/{alert_id}")
 def get_alert(
-    alert_id: str, request: Request, response: Response, principal: Annotated[Principal, Depends(current_principal)]
+    alert_id: str, request: Request, response: Response, view: Annotated[RoleView, Depends(role_view)]
 ) -> dict[str, Any]:
-    alert = request.app.state.store.get_alert(alert_id)
-    if alert is None:
-        raise HTTPException(status_code=404, detail=f"no alert with id {alert_id}")
+    alert = _visible_alert(request, view, alert_id)
     response.headers["ETag"] = _etag(alert)
-    return alert.to_doc()
+    return view.mask_alert(alert.to_doc())
 
 
 @router.get("/{alert_id}/history", response_model=list[AlertChange])
-def alert_history(
-    alert_id: str, request: Request, principal: Annotated[Principal, Depends(current_principal)]
-) -> list[AlertChange]:
-    if request.app.state.store.get_alert(alert_id) is None:
-        raise HTTPException(status_code=404, detail=f"no alert with id {alert_id}")
+def alert_history(alert_id: str, request: Request, view: Annotated[RoleView, Depends(role_view)]) -> list[AlertChange]:
+    _visible_alert(request, view, alert_id)
     return request.app.state.store.alert_history(alert_id)
 
 
@@ -71,6 +76,7 @@ def update_alert(
     request: Request,
     response: Response,
     principal: Annotated[Principal, Depends(current_principal)],
+    view: Annotated[RoleView, Depends(role_view)],
     if_match: Annotated[str | None, Header(description="the ETag (version) you read")] = None,
 ) -> dict[str, Any]:
     """Change status, assignee, disposition, ... Requires ``If-Match`` with the version read; 409 when stale."""
@@ -80,6 +86,7 @@ def update_alert(
         expected = int(if_match.strip().removeprefix("W/").strip('"'))
     except ValueError:
         raise HTTPException(status_code=400, detail=f"If-Match {if_match!r} is not an alert version") from None
+    _visible_alert(request, view, alert_id)
     try:
         alert = request.app.state.store.update_alert(alert_id, changes, expected, actor=principal.name)
     except NotFound:
@@ -89,4 +96,4 @@ def update_alert(
     except InvalidChange as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
     response.headers["ETag"] = _etag(alert)
-    return alert.to_doc()
+    return view.mask_alert(alert.to_doc())

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel
 
-from sentinel.api.auth import Principal, current_principal
+from sentinel.policy.access import AccessDenied, RoleView
+from sentinel.policy.http import forbidden, role_view
 from sentinel.store.base import StoreError
 from sentinel.store.query import QuerySyntaxError, parse_query
 
@@ -24,7 +25,7 @@ class EventPageOut(BaseModel):
 @router.get("", response_model=EventPageOut)
 def search_events(
     request: Request,
-    principal: Annotated[Principal, Depends(current_principal)],
+    view: Annotated[RoleView, Depends(role_view)],
     q: Annotated[str | None, Query(description="field:value terms and free-text words, all must match")] = None,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -38,6 +39,10 @@ def search_events(
     except QuerySyntaxError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from None
     query.since, query.until, query.limit, query.cursor = since, until, limit, cursor
+    try:
+        view.restrict(query)  # scope and masked-field rules go into the store query itself
+    except AccessDenied as exc:
+        raise forbidden(exc) from None
     store = request.app.state.store
     try:
         page = store.search_events(query)
@@ -46,15 +51,15 @@ def search_events(
             raise HTTPException(status_code=400, detail=str(exc)) from None
         raise
     return EventPageOut(
-        events=page.events, next_cursor=page.next_cursor, total=store.count_events(query) if total else None
+        events=[view.mask_event(e) for e in page.events],
+        next_cursor=page.next_cursor,
+        total=store.count_events(query) if total else None,
     )
 
 
 @router.get("/{event_id}")
-def get_event(
-    event_id: str, request: Request, principal: Annotated[Principal, Depends(current_principal)]
-) -> dict[str, Any]:
+def get_event(event_id: str, request: Request, view: Annotated[RoleView, Depends(role_view)]) -> dict[str, Any]:
     event = request.app.state.store.get_event(event_id)
-    if event is None:
+    if event is None or not view.event_in_scope(event):
         raise HTTPException(status_code=404, detail=f"no event with id {event_id}")
-    return event
+    return view.mask_event(event)

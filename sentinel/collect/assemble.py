@@ -15,6 +15,9 @@ from sentinel.store.base import Store
 def build_pipeline(settings: Settings, store: Store, *, detect: bool = True) -> Pipeline:
     """The configured pipeline: transforms, the store and (unless ``detect=False``) the Sigma engine."""
     transforms: list[Transform] = []
+    from sentinel.policy.purposes import ingest_transform
+
+    transforms.append(ingest_transform(settings))  # personal data -> pseudonyms, before anything is stored
     detector = None
     if detect:
         from sentinel.detect.engine import Engine

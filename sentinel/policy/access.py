@@ -18,11 +18,12 @@ from typing import Any
 
 from sentinel import ecs
 from sentinel.api.auth import Principal
+from sentinel.models import Alert
 from sentinel.policy.detect import classifier_finder
 from sentinel.policy.model import INGEST, Decision, LoadedPolicy, RoleAccess
 from sentinel.policy.operators import OperatorSet
 from sentinel.policy.protect import DROP, Action, Protector
-from sentinel.store.base import EventQuery
+from sentinel.store.base import AlertQuery, EventQuery, Store
 
 SCOPE_FIELDS = {"province": "labels.province", "commune": "labels.commune"}
 
@@ -122,6 +123,28 @@ class RoleView:
         for field, value in self.scope.items():
             query.filters[field] = [value]
         return query
+
+    def list_alerts(self, store: Store, query: AlertQuery) -> tuple[list[Alert], int]:
+        """One page of the alerts in the caller's scope, and how many there are in all.
+
+        The store's alert query has no label condition, so a scoped caller's
+        alerts are selected here from the complete matching list before the
+        page is cut: offsets and totals count in-scope alerts only.
+        """
+        if not self.scope:
+            return store.list_alerts(query), store.count_alerts(query)
+        mine: list[Alert] = []
+        batch = AlertQuery(
+            status=query.status, rule_id=query.rule_id, severity=query.severity, since=query.since, until=query.until
+        )
+        batch.limit, batch.offset = 1000, 0
+        while True:
+            page = store.list_alerts(batch)
+            mine.extend(a for a in page if self.in_scope(a.labels))
+            if len(page) < batch.limit:
+                break
+            batch.offset += batch.limit
+        return mine[query.offset : query.offset + query.limit], len(mine)
 
     # -- what is returned ----------------------------------------------------------------
     @cached_property

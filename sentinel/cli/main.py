@@ -20,6 +20,9 @@ COMMANDS = {
     "search": "sentinel.cli.search:search",
     "serve": "sentinel.cli.serve:serve",
     "demo": "sentinel.cli.demo:demo",
+    "es": "sentinel.cli.es:es",
+    "classify": "sentinel.cli.classify:classify",
+    "collect": "sentinel.cli.collect:collect",
 }
 
 

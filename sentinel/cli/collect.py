@@ -1,0 +1,286 @@
+"""``sentinel collect``: run collectors from a definition file, or quick forms without one.
+
+    sentinel collect --config collectors/commune-edge.yaml
+    sentinel collect file '/var/log/nginx/access.log*' [--once]
+    sentinel collect syslog --listen udp://0.0.0.0:514 --listen tcp://0.0.0.0:514
+    sentinel collect pcap FILE --once          (network collector)
+    sentinel collect netflow --listen udp://0.0.0.0:2055
+
+Events go through the disk queue into the configured store, or to a central
+Sentinel with ``--to URL`` (token in ``SENTINEL_INGEST_TOKEN``). Progress and
+status are logged every few seconds and written for ``GET /api/collect/status``.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import importlib.util
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from sentinel.cli.common import settings_from
+from sentinel.collect.addressplan import AddressPlan
+from sentinel.collect.definitions import (
+    CollectorFile,
+    HttpOutput,
+    build_source,
+    load_collector,
+    parse_offset,
+    parse_size,
+)
+from sentinel.collect.files import FileOptions, FileSource
+from sentinel.collect.runner import RunOptions, RunStats, collector_dir, run_sources
+from sentinel.collect.sinks import HttpSink, Sink, StoreSink
+from sentinel.collect.source import Source
+from sentinel.collect.syslog import Listen, SyslogOptions, SyslogSource
+from sentinel.config import Settings
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Collectors allocate many short-lived dicts; the default GC thresholds spend a third of the time scanning.
+    gc.set_threshold(50_000, 20, 100)
+
+
+def _enricher(plan_path: str | None, settings: Settings) -> AddressPlan | None:
+    """The address plan: the given file, else ``collectors/address-plan.yaml`` when it exists."""
+    if plan_path:
+        return AddressPlan.load(plan_path)
+    default = settings.collectors_dir / "address-plan.yaml"
+    return AddressPlan.load(default) if default.exists() else None
+
+
+def _http_sink(url: str, token_env: str, *, timeout: float = 30.0, verify: bool | str = True) -> HttpSink:
+    token = os.environ.get(token_env, "")
+    if not token:
+        raise click.UsageError(f"sending to {url} needs the ingest token in the environment variable {token_env}")
+    return HttpSink(url, token, timeout=timeout, verify=verify)
+
+
+def execute(
+    settings: Settings,
+    name: str,
+    sources: list[Source],
+    *,
+    once: bool,
+    sink: Sink | None = None,
+    plan: AddressPlan | None = None,
+    options: RunOptions | None = None,
+) -> RunStats:
+    """Run sources until done (``once``) or until SIGINT/SIGTERM; print a summary line."""
+    stop = threading.Event()
+
+    def _stop(signum: int, frame: object) -> None:
+        logging.getLogger("sentinel.collect").info("stopping (signal %d); queued events stay on disk", signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        stats = run_sources(
+            sources,
+            settings,
+            once=once,
+            sink=sink,
+            name=name,
+            enrich=plan.enrich if plan is not None else None,
+            options=options,
+            stop=stop,
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for src in sources:
+            close = getattr(src, "close", None)
+            if close is not None:
+                close()
+    click.echo(
+        f"{name}: read {stats.read}, stored {stats.stored}, duplicates {stats.duplicates}, "
+        f"parse errors {stats.parse_errors}, dropped {stats.dropped}, dead-lettered {stats.dead_lettered}, "
+        f"still queued {stats.queue_depth}" + (f", alerts {stats.alerts}" if stats.alerts else ""),
+        err=True,
+    )
+    if stats.source_failures:
+        raise click.ClickException("sources failed: " + "; ".join(stats.source_failures))
+    return stats
+
+
+def _quick_sink(settings: Settings, to: str | None, token_env: str, detect: bool) -> Sink:
+    return _http_sink(to, token_env) if to else StoreSink(settings, detect=detect)
+
+
+_common = [
+    click.option("--name", help="collector name: its queue and offsets live in <data_dir>/collect/NAME"),
+    click.option("--address-plan", type=click.Path(exists=True, dir_okay=False), help="CIDR -> province/commune"),
+    click.option("--to", "to", metavar="URL", help="send to a central Sentinel instead of the configured store"),
+    click.option("--token-env", default="SENTINEL_INGEST_TOKEN", show_default=True, help="variable holding the token"),
+    click.option("--no-detect", is_flag=True, help="store only; do not run the detection rules"),
+]
+
+
+def common_options(f):  # type: ignore[no-untyped-def]
+    for option in reversed(_common):
+        f = option(f)
+    return f
+
+
+# The network collector's commands live in its own module, loaded when used.
+NETWORK_COMMANDS = {"pcap": "sentinel.cli.collect_net:pcap", "netflow": "sentinel.cli.collect_net:netflow"}
+
+
+def _network_available(name: str) -> bool:
+    module = NETWORK_COMMANDS[name].partition(":")[0]
+    return importlib.util.find_spec(module) is not None
+
+
+class CollectGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *(n for n in NETWORK_COMMANDS if _network_available(n))})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.commands or name not in NETWORK_COMMANDS or not _network_available(name):
+            return self.commands.get(name)
+        module, _, attr = NETWORK_COMMANDS[name].partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group("collect", cls=CollectGroup, invoke_without_command=True)
+@click.option(
+    "--config",
+    "definition",
+    type=click.Path(exists=True, dir_okay=False),
+    help="collector definition (collectors/*.yaml)",
+)
+@click.option("--once", is_flag=True, help="stop at the end of finite input (files, pcap)")
+@click.pass_context
+def collect(ctx: click.Context, definition: str | None, once: bool) -> None:
+    """Collect logs, syslog and network data into Sentinel (durable queue, at-least-once)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not definition:
+        raise click.UsageError("give --config collectors/NAME.yaml, or a quick form: file, syslog, pcap, netflow")
+    _setup_logging()
+    settings = settings_from(ctx)
+    defn = load_collector(definition)
+    run_definition(settings, defn, once=once)
+
+
+def run_definition(settings: Settings, defn: CollectorFile, *, once: bool) -> RunStats:
+    """Run a validated collector definition."""
+    state = collector_dir(settings, defn.name)
+    sources = [build_source(s, state, once=once) for s in defn.sources]
+    plan = AddressPlan.load(defn.enrichment.address_plan) if defn.enrichment.address_plan else None
+    out = defn.output
+    if isinstance(out, HttpOutput):
+        sink: Sink = _http_sink(out.url, out.token_env, timeout=out.timeout, verify=out.ca_certs or out.verify)
+    else:
+        sink = StoreSink(settings, detect=out.detect)
+    options = RunOptions(
+        ship_batch=defn.ship_batch,
+        full_wait=defn.queue.full_wait,
+        retry_initial=defn.retry.initial,
+        retry_max=defn.retry.max,
+        status_interval=defn.status_interval,
+        max_queue_events=defn.queue.max_events,
+        max_queue_bytes=int(defn.queue.max_bytes),
+        queue_sync=defn.queue.sync,
+    )
+    try:
+        return execute(settings, defn.name, sources, once=once, sink=sink, plan=plan, options=options)
+    finally:
+        sink.close()
+
+
+@collect.command("file")
+@click.argument("patterns", nargs=-1, required=True)
+@click.option("--format", "fmt", type=click.Choice(["auto", "access", "json"]), default="auto", show_default=True)
+@click.option("--dataset", help="event.dataset (default from the format)")
+@click.option("--multiline-start", metavar="REGEX", help="a line matching REGEX starts a new record")
+@click.option("--multiline-json", is_flag=True, help="JSON documents may span lines")
+@click.option("--start-at", type=click.Choice(["beginning", "end"]), default="beginning", show_default=True)
+@click.option("--once", is_flag=True, help="stop at the end of the files instead of following them")
+@common_options
+@click.pass_context
+def collect_file(
+    ctx: click.Context,
+    patterns: tuple[str, ...],
+    fmt: str,
+    dataset: str | None,
+    multiline_start: str | None,
+    multiline_json: bool,
+    start_at: str,
+    once: bool,
+    name: str | None,
+    address_plan: str | None,
+    to: str | None,
+    token_env: str,
+    no_detect: bool,
+) -> None:
+    """Tail files and globs (quote globs so the shell leaves them to the collector)."""
+    _setup_logging()
+    settings = settings_from(ctx)
+    once = once or bool(ctx.parent and ctx.parent.params.get("once"))
+    name = name or "file"
+    multiline = None
+    if multiline_start and multiline_json:
+        raise click.UsageError("use either --multiline-start or --multiline-json")
+    if multiline_start:
+        multiline = {"mode": "pattern", "start": multiline_start}
+    elif multiline_json:
+        multiline = {"mode": "json"}
+    options = FileOptions(fmt=fmt, dataset=dataset, multiline=multiline, start_at=start_at)
+    source = FileSource(name, [os.path.expanduser(p) for p in patterns], _offsets(settings, name), options)
+    source.once = once
+    sink = _quick_sink(settings, to, token_env, not no_detect)
+    try:
+        execute(settings, name, [source], once=once, sink=sink, plan=_enricher(address_plan, settings))
+    finally:
+        sink.close()
+
+
+def _offsets(settings: Settings, name: str) -> Path:
+    return collector_dir(settings, name) / f"{name}.offsets.json"
+
+
+@collect.command("syslog")
+@click.option("--listen", "listens", multiple=True, required=True, metavar="udp|tcp|tls://HOST:PORT")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False))
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False))
+@click.option("--timezone", "tz", default="+07:00", show_default=True, help="for RFC 3164 timestamps")
+@click.option("--max-message", default="64KiB", show_default=True)
+@common_options
+@click.pass_context
+def collect_syslog(
+    ctx: click.Context,
+    listens: tuple[str, ...],
+    tls_cert: str | None,
+    tls_key: str | None,
+    tz: str,
+    max_message: str,
+    name: str | None,
+    address_plan: str | None,
+    to: str | None,
+    token_env: str,
+    no_detect: bool,
+) -> None:
+    """Receive syslog (RFC 3164/5424, FortiGate, pfSense, iptables/nftables) over UDP, TCP or TLS."""
+    _setup_logging()
+    settings = settings_from(ctx)
+    try:
+        addrs = [Listen.parse(s) for s in listens]
+        options = SyslogOptions(
+            timezone=parse_offset(tz), tls_cert=tls_cert, tls_key=tls_key, max_message=parse_size(max_message)
+        )
+        source = SyslogSource(name or "syslog", addrs, options)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    sink = _quick_sink(settings, to, token_env, not no_detect)
+    try:
+        execute(settings, name or "syslog", [source], once=False, sink=sink, plan=_enricher(address_plan, settings))
+    finally:
+        sink.close()

@@ -22,7 +22,7 @@ from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResu
 from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
 from sentinel.classify import validators
-from sentinel.classify.catalog import Catalog, load_catalog
+from sentinel.classify.catalog import DEFAULT_CLASSIFIERS_DIR, Catalog, load_catalog
 from sentinel.classify.context import FoldedContextEnhancer
 from sentinel.classify.gazetteer import Gazetteer
 from sentinel.classify.recognizers import LANGUAGE, build_recognizers
@@ -79,9 +79,14 @@ class _Engine:
         self.rank = {e: (order.index(e) if e in order else len(order)) for e in self.entities}
 
 
-@lru_cache(maxsize=4)
 def _engine(classifiers_dir: Path | None) -> _Engine:
-    return _Engine(load_catalog(classifiers_dir))
+    folder = Path(classifiers_dir) if classifiers_dir else DEFAULT_CLASSIFIERS_DIR
+    return _engine_for(folder.resolve())
+
+
+@lru_cache(maxsize=4)
+def _engine_for(folder: Path) -> _Engine:
+    return _Engine(load_catalog(folder))
 
 
 def build_analyzer(classifiers_dir: Path | None = None) -> AnalyzerEngine:

@@ -126,7 +126,21 @@ class FieldHint(_Strict):
         return self
 
 
+class FieldDecision(_Strict):
+    """When the values (and the field name) of a sampled field make it hold an entity."""
+
+    value_threshold: float = Field(0.3, ge=0, le=1, description="a value counts as a match at this score or above")
+    min_ratio: float = Field(0.5, ge=0, le=1, description="share of matching values needed ...")
+    min_score: float = Field(0.4, ge=0, le=1, description="... with at least this mean score")
+    consistent_ratio: float = Field(0.8, ge=0, le=1, description="or this share at any counted score")
+    hinted_min_ratio: float = Field(0.2, ge=0, le=1, description="share needed when the field name suggests the entity")
+    free_text_min_chars: int = Field(40, ge=1, description="mean length from which a field is free text")
+    free_text_min_ratio: float = Field(0.05, ge=0, le=1, description="share needed in free text (at least 2 values)")
+    max_value_chars: int = Field(4000, ge=16, description="longer values are cut before analysis")
+
+
 class FieldNamesFile(_Strict):
+    decision: FieldDecision = FieldDecision()
     hints: list[FieldHint]
 
 
@@ -197,10 +211,13 @@ class Catalog:
                 raise ContentError(self.folder / "taxonomy.yaml", None, f"entity {hint.entity} (field hint) is missing")
 
 
-@lru_cache(maxsize=8)
 def load_catalog(folder: Path | None = None) -> Catalog:
-    """Load and validate ``classifiers/`` (cached per folder)."""
-    root = Path(folder) if folder else DEFAULT_CLASSIFIERS_DIR
+    """Load and validate ``classifiers/`` (cached per folder; default: the checkout's ``classifiers/``)."""
+    return _load_catalog((Path(folder) if folder else DEFAULT_CLASSIFIERS_DIR).resolve())
+
+
+@lru_cache(maxsize=8)
+def _load_catalog(root: Path) -> Catalog:
     catalog = Catalog(
         folder=root,
         recognizers=load_model(root / "recognizers.yaml", RecognizersFile),

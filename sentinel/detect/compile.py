@@ -37,6 +37,7 @@ from sigma.types import (
     SigmaRegularExpression,
     SigmaString,
     SigmaTimestampPart,
+    SpecialChars,
 )
 
 from sentinel.detect import values as V
@@ -163,6 +164,8 @@ def _leaf(fld: str | None, value: Any, ph: Mapping[str, list[str]]) -> _Node:
     if isinstance(value, SigmaString):
         cased = isinstance(value, SigmaCasedString)
         expanded = V.resolve_placeholders(value, ph)
+        if fld is None:  # full-text search: a keyword may occur anywhere in a field's text
+            expanded = [_surround(s) for s in expanded]
         return _Strings(fld, cased, [V.string_pattern(s, cased) for s in expanded])
     if isinstance(value, SigmaRegularExpression):
         if value.regexp.contains_placeholder():
@@ -193,3 +196,12 @@ def _leaf(fld: str | None, value: Any, ph: Mapping[str, list[str]]) -> _Node:
     if isinstance(value, SigmaFieldReference):
         return V.fieldref_matcher(fld, value.field, value.starts_with, value.ends_with), None
     raise CompileError(f"field {fld!r}: value type {type(value).__name__} is not supported by the engine")
+
+
+def _surround(value: SigmaString) -> SigmaString:
+    star = SpecialChars.WILDCARD_MULTI
+    if not value.startswith(star):
+        value = star + value
+    if not value.endswith(star):
+        value = value + star
+    return value

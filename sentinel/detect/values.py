@@ -26,6 +26,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from functools import lru_cache
 from typing import Any
 
@@ -443,7 +444,7 @@ def timestamp_part_matcher(field: str, part: str, number: int) -> Matcher:
 
     def pred(v: Any) -> bool:
         try:
-            return int(ecs.parse_ts(v).strftime(fmt)) == number
+            return int(ecs.parse_ts(v).astimezone(UTC).strftime(fmt)) == number
         except (ValueError, OverflowError, OSError):
             return False
 

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sentinel import __version__
 from sentinel.api import alerts, events
 from sentinel.api import classifications as classifications_api
+from sentinel.api import ingest as ingest_api
 from sentinel.api import respond as respond_api
 from sentinel.api.auth import Authenticator, LocalOperator
 from sentinel.config import Settings
@@ -41,4 +42,5 @@ def create_app(settings: Settings, store: Store | None = None, authenticator: Au
     app.include_router(alerts.router)
     app.include_router(respond_api.router)
     app.include_router(classifications_api.router)
+    app.include_router(ingest_api.router)
     return app

@@ -1,0 +1,163 @@
+"""``POST /api/ingest`` (events from commune-edge collectors) and ``GET /api/collect/status``.
+
+Edge collectors ship batches of ECS events as gzip-compressed JSON lines with a
+bearer token (``SENTINEL_INGEST_TOKEN`` on both sides). The answer carries the
+counts the collector needs to acknowledge its queue: a 2xx means every line
+was either stored, recognised as a duplicate (same ``event.id``), or kept as a
+``pipeline_error`` event; a 5xx means nothing can be assumed and the collector
+retries the whole batch, which the deterministic ids make harmless.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import threading
+import time
+import zlib
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from sentinel.api.auth import Principal, current_principal
+from sentinel.collect.parsers import build_event
+from sentinel.collect.pipeline import Pipeline
+from sentinel.collect.runner import status_dir
+
+router = APIRouter(tags=["collect"])
+
+TOKEN_ENV = "SENTINEL_INGEST_TOKEN"
+MAX_BODY = 64 << 20  # compressed
+MAX_DECOMPRESSED = 512 << 20
+# A status file older than this belongs to a collector that stopped or hangs.
+STALE_AFTER = 60.0
+
+
+class IngestOut(BaseModel):
+    received: int
+    stored: int
+    duplicates: int
+    parse_errors: int
+    rejected_lines: int
+    alerts: int
+
+
+def collector_principal(request: Request) -> Principal:
+    """The calling collector, authenticated by the shared ingest token."""
+    expected = os.environ.get(TOKEN_ENV, "")
+    if not expected:
+        raise HTTPException(503, detail=f"ingest is disabled: set {TOKEN_ENV} on this Sentinel to accept collectors")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise HTTPException(401, detail="a valid ingest token is required", headers={"WWW-Authenticate": "Bearer"})
+    return Principal(name=request.headers.get("x-sentinel-collector", "collector"), role="collector")
+
+
+def _decompress(body: bytes, encoding: str) -> bytes:
+    if encoding in ("", "identity"):
+        return body
+    if encoding != "gzip":
+        raise HTTPException(415, detail=f"Content-Encoding {encoding!r} is not supported; send gzip or identity")
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(body, MAX_DECOMPRESSED)
+    except zlib.error as exc:
+        raise HTTPException(400, detail=f"the body is not valid gzip: {exc}") from None
+    if d.unconsumed_tail:
+        raise HTTPException(413, detail=f"the batch expands beyond {MAX_DECOMPRESSED} bytes; send smaller batches")
+    if not d.eof:
+        raise HTTPException(400, detail="the gzip body is truncated")
+    return out
+
+
+def _events(text: bytes, collector: str) -> tuple[list[dict[str, Any]], int]:
+    """Events from JSON lines; a line that is not an event with an id is kept as a pipeline_error event."""
+    events: list[dict[str, Any]] = []
+    bad = 0
+    for lineno, line in enumerate(text.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        reason = None
+        try:
+            doc = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            reason = f"line {lineno} is not JSON: {exc}"
+        else:
+            if not isinstance(doc, dict):
+                reason = f"line {lineno} is JSON but not an object"
+            elif not isinstance(doc.get("event"), dict) or not isinstance(doc["event"].get("id"), str):
+                reason = f"line {lineno} has no event.id (collectors set it so retries do not duplicate)"
+            else:
+                events.append(doc)
+                continue
+        bad += 1
+        error = build_event(
+            None, line, source=f"ingest:{collector}", position=lineno, dataset="sentinel.ingest", error=reason
+        )
+        del error["log"]["file"]
+        events.append(error)
+    return events, bad
+
+
+def _pipeline(request: Request) -> tuple[Pipeline, threading.Lock]:
+    state = request.app.state
+    if getattr(state, "ingest_pipeline", None) is None:
+        from sentinel.collect.assemble import build_pipeline
+
+        state.ingest_pipeline = build_pipeline(state.settings, state.store)
+        state.ingest_lock = threading.Lock()
+    return state.ingest_pipeline, state.ingest_lock
+
+
+@router.post("/api/ingest", response_model=IngestOut)
+async def ingest(request: Request, principal: Annotated[Principal, Depends(collector_principal)]) -> IngestOut:
+    """Store a batch of ECS events (gzip JSON lines) from a collector; the counts let it acknowledge its queue."""
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise HTTPException(413, detail=f"the batch is larger than {MAX_BODY} bytes; send smaller batches")
+    text = _decompress(body, request.headers.get("content-encoding", "").lower())
+    events, bad = _events(text, principal.name)
+
+    def process() -> Any:
+        pipeline, lock = _pipeline(request)
+        with lock:
+            return pipeline.process(events)
+
+    counts = await run_in_threadpool(process)
+    return IngestOut(
+        received=len(events),
+        stored=counts.stored,
+        duplicates=counts.duplicates,
+        parse_errors=counts.parse_errors,
+        rejected_lines=bad,
+        alerts=counts.alerts,
+    )
+
+
+def _alive(pid: Any) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, ValueError, TypeError):
+        return False
+    return True
+
+
+@router.get("/api/collect/status")
+def collect_status(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> dict[str, Any]:
+    """Every collector on this host: lag, queue depth, errors, dropped, and whether it is still reporting."""
+    folder = status_dir(request.app.state.settings)
+    collectors = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            doc = orjson.loads(path.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            collectors.append({"name": path.stem, "error": f"unreadable status file: {exc}"})
+            continue
+        age = time.time() - path.stat().st_mtime
+        doc["seconds_since_update"] = round(age, 1)
+        doc["running"] = _alive(doc.get("pid")) and age < STALE_AFTER
+        collectors.append(doc)
+    return {"collectors": collectors}

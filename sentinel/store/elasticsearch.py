@@ -44,7 +44,7 @@ from sentinel.store.base import (
     StoreError,
     VersionConflict,
 )
-from sentinel.store.es_bulk import BulkLimits, BulkWriter, DeadLetter, DeadLetterEntry
+from sentinel.store.es_bulk import DEAD_LETTER_FILE, BulkLimits, BulkWriter, DeadLetter, DeadLetterEntry
 from sentinel.store.es_templates import (
     ALERTS_ALIAS,
     EVENTS_PATTERN,
@@ -248,7 +248,7 @@ class ElasticsearchStore(Store):
         client = Elasticsearch(es.url, **kwargs)
         return cls(
             client,
-            dead_letter=DeadLetter(settings.data_dir / "es-dead-letter.sqlite"),
+            dead_letter=DeadLetter(settings.data_dir / DEAD_LETTER_FILE),
             namespace=es.namespace,
             refresh=refresh,
             url=es.url,
@@ -259,7 +259,7 @@ class ElasticsearchStore(Store):
         self.dead_letter.close()
 
     @contextmanager
-    def _errors(self) -> Iterator[None]:
+    def errors(self) -> Iterator[None]:
         """Turn client errors into :class:`StoreError` messages that say what to do."""
         try:
             yield
@@ -280,7 +280,7 @@ class ElasticsearchStore(Store):
         """Refuse to write before ``sentinel es setup``: the built-in logs template would map events wrongly."""
         if self._checked:
             return
-        with self._errors():
+        with self.errors():
             if not self.client.indices.exists_index_template(name=f"logs-{PREFIX}"):
                 raise StoreError("the Elasticsearch cluster is not set up for Sentinel; run `sentinel es setup` first")
         self._checked = True
@@ -311,7 +311,7 @@ class ElasticsearchStore(Store):
             target, dataset, namespace = self.target_of(doc)
             body = {**doc, "data_stream": {"type": "logs", "dataset": f"{PREFIX}.{dataset}", "namespace": namespace}}
             outgoing[eid] = (target, body)
-        with self._errors():
+        with self.errors():
             outcome = self.writer.write(outgoing)
         if outcome.failed:
             self.dead_letter.add(outcome.failed)
@@ -337,7 +337,7 @@ class ElasticsearchStore(Store):
         if not entries:
             return ReplayResult([], 0, 0)
         self._check_setup()
-        with self._errors():
+        with self.errors():
             outcome = self.writer.write({e.event_id: (e.target, e.doc) for e in entries})
         self.dead_letter.remove(outcome.created + outcome.duplicates)
         if outcome.failed:
@@ -364,7 +364,7 @@ class ElasticsearchStore(Store):
         }
         if after is not None:
             body["search_after"] = after
-        with self._errors():
+        with self.errors():
             if pit_id is None:
                 pit_id = self._open_pit()
             try:
@@ -393,14 +393,14 @@ class ElasticsearchStore(Store):
             self.client.close_point_in_time(id=pit_id)
 
     def count_events(self, query: EventQuery) -> int:
-        with self._errors():
+        with self.errors():
             resp = self.client.count(
                 index=EVENTS_PATTERN, query=event_query(query), ignore_unavailable=True, allow_no_indices=True
             )
         return int(resp["count"])
 
     def get_event(self, event_id: str) -> dict[str, Any] | None:
-        with self._errors():
+        with self.errors():
             resp = self.client.search(
                 index=EVENTS_PATTERN,
                 query={"ids": {"values": [event_id]}},
@@ -415,7 +415,7 @@ class ElasticsearchStore(Store):
     # -- alerts ------------------------------------------------------------------------------
     def _get(self, index: str, doc_id: str) -> tuple[dict[str, Any], int, int] | None:
         """Real-time GET: ``(source, seq_no, primary_term)`` or None."""
-        with self._errors():
+        with self.errors():
             try:
                 resp = self.client.get(index=index, id=doc_id)
             except NotFoundError as exc:
@@ -434,7 +434,7 @@ class ElasticsearchStore(Store):
             "before": before,
             "after": after,
         }
-        with self._errors(), suppress(ConflictError):  # this version's entry is already written
+        with self.errors(), suppress(ConflictError):  # this version's entry is already written
             self.client.create(index=HISTORY_ALIAS, id=f"{alert.id}:{alert.version}", document=doc)
 
     def record_alert(self, alert: Alert) -> Alert:
@@ -444,7 +444,7 @@ class ElasticsearchStore(Store):
             ptr = self._get(OPEN_ALIAS, ptr_id)
             current = self._get(ALERTS_ALIAS, ptr[0]["alert_id"]) if ptr else None
             try:
-                with self._errors():
+                with self.errors():
                     if current and current[0].get("status") != "closed":
                         existing = Alert.model_validate(current[0])
                         merged = fold(existing, alert)
@@ -485,7 +485,7 @@ class ElasticsearchStore(Store):
         return Alert.model_validate(got[0]) if got else None
 
     def list_alerts(self, query: AlertQuery) -> list[Alert]:
-        with self._errors():
+        with self.errors():
             resp = self.client.search(
                 index=ALERTS_ALIAS,
                 query=alert_query(query),
@@ -497,7 +497,7 @@ class ElasticsearchStore(Store):
         return [Alert.model_validate(h["_source"]) for h in resp["hits"]["hits"]]
 
     def count_alerts(self, query: AlertQuery) -> int:
-        with self._errors():
+        with self.errors():
             return int(self.client.count(index=ALERTS_ALIAS, query=alert_query(query))["count"])
 
     def update_alert(
@@ -510,7 +510,7 @@ class ElasticsearchStore(Store):
         if alert.version != expected_version:
             raise VersionConflict(alert_id, expected_version, alert.version)
         new, before, after = apply_update(alert, changes, actor)
-        with self._errors():
+        with self.errors():
             try:
                 self.client.index(
                     index=ALERTS_ALIAS,
@@ -531,7 +531,7 @@ class ElasticsearchStore(Store):
     def _sync_pointer(self, old: Alert, new: Alert) -> None:
         """Closing frees the group for a new alert; reopening claims it back if it is free."""
         ptr_id = _pointer_id(new.rule.id, new.group_key)
-        with self._errors():
+        with self.errors():
             if new.status == "closed" and old.status != "closed":
                 ptr = self._get(OPEN_ALIAS, ptr_id)
                 if ptr and ptr[0].get("alert_id") == new.id:
@@ -548,7 +548,7 @@ class ElasticsearchStore(Store):
             return []
         ids = [f"{alert_id}:{v}" for v in range(1, alert.version + 1)]
         changes: list[AlertChange] = []
-        with self._errors():
+        with self.errors():
             for i in range(0, len(ids), 1000):
                 resp = self.client.mget(index=HISTORY_ALIAS, ids=ids[i : i + 1000])
                 changes += [AlertChange.model_validate(d["_source"]) for d in resp["docs"] if d.get("found")]

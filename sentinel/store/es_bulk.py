@@ -42,6 +42,7 @@ from sentinel.store.base import StoreError
 log = logging.getLogger(__name__)
 
 RETRY_STATUS = (429, 500, 502, 503, 504)
+DEAD_LETTER_FILE = "es-dead-letter.sqlite"  # under the data folder
 ID_CHECK_CHUNK = 1000
 
 

@@ -24,7 +24,7 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
@@ -52,6 +52,8 @@ class Doc:
 @dataclass
 class Index:
     docs: dict[str, Doc] = field(default_factory=dict)
+    aliases: set[str] = field(default_factory=set)
+    body: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,7 +73,7 @@ class MiniCluster:
         self.scripts: list[tuple[str, re.Pattern[str], list[Any]]] = []
         self.seq = itertools.count()
         self.lock = threading.RLock()
-        self.pits: set[str] = set()
+        self.put_objects: list[tuple[str, str, Any]] = []  # (kind, name, body) of every PUT template/policy
 
     # -- test controls ---------------------------------------------------------------------
     def script(self, method: str, path: str, responses: list[Any]) -> None:
@@ -106,10 +108,24 @@ class MiniCluster:
             return self._route(req)
 
     def _route(self, req: Request) -> tuple[int, Any]:
-        parts = [p for p in req.path.split("/") if p]
+        parts = [unquote(p) for p in req.path.split("/") if p]
         m = req.method
-        if parts[:1] == ["_index_template"]:
-            return (200 if parts[1] in self.templates else 404), {}
+        if parts[:1] in (["_index_template"], ["_component_template"], ["_ilm"]):
+            name = parts[-1]
+            if m == "PUT":
+                self.put_objects.append((parts[0], name, orjson.loads(req.body)))
+                if parts[0] == "_index_template":
+                    self.templates.add(name)
+                return 200, {"acknowledged": True}
+            return (200 if name in self.templates else 404), {}
+        if parts[:1] == ["_alias"] and m == "HEAD":
+            return (200 if any(parts[1] in i.aliases for i in self.indices.values()) else 404), {}
+        if len(parts) == 1 and m == "PUT" and not parts[0].startswith("_"):
+            if parts[0] in self.indices:
+                return 400, error_body(400, "resource_already_exists_exception", f"index [{parts[0]}] already exists")
+            body = orjson.loads(req.body)
+            self.indices[parts[0]] = Index(aliases=set(body.get("aliases", {})), body=body)
+            return 200, {"acknowledged": True, "shards_acknowledged": True, "index": parts[0]}
         if parts == ["_bulk"]:
             return self._bulk(req)
         if len(parts) == 2 and parts[1] == "_refresh":

@@ -1,0 +1,195 @@
+"""``sentinel es``: prepare an Elasticsearch cluster, export roles, inspect and replay the dead letter."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+
+from sentinel.cli.common import settings_from
+from sentinel.content import load_model
+from sentinel.store.base import StoreError
+
+
+def _es_store(ctx: click.Context) -> Any:
+    from sentinel.store.elasticsearch import ElasticsearchStore
+
+    settings = settings_from(ctx)
+    if not settings.uses_elasticsearch:
+        raise click.UsageError("no Elasticsearch configured: set SENTINEL_ES_URL (and credentials), or use --print")
+    store = ElasticsearchStore.from_settings(settings)
+    ctx.call_on_close(store.close)
+    return store
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+@click.group()
+def es() -> None:
+    """Elasticsearch backend: setup, roles, dead letter."""
+
+
+@es.command()
+@click.option("--print", "print_only", is_flag=True, help="Print what would be created, as JSON; needs no cluster.")
+@click.option("--retention", default="180d", show_default=True, help="Delete event indices this long after rollover.")
+@click.option("--warm-after", default="7d", show_default=True, help="Move indices to the warm phase after this.")
+@click.option("--rollover-max-age", default="30d", show_default=True, help="Roll a stream over at least this often.")
+@click.option("--shards", default=1, show_default=True, help="Primary shards per backing index.")
+@click.option("--replicas", default=1, show_default=True, help="Replicas per shard (0 on a single node).")
+@click.option("--dataset", "datasets", multiple=True, help="Extra dataset to give its own template (repeatable).")
+@click.pass_context
+def setup(
+    ctx: click.Context,
+    print_only: bool,
+    retention: str,
+    warm_after: str,
+    rollover_max_age: str,
+    shards: int,
+    replicas: int,
+    datasets: tuple[str, ...],
+) -> None:
+    """Create the ILM policy, component/index templates and alert indices (safe to run again)."""
+    from sentinel.store.es_templates import TemplateOptions, apply_plan, build_plan
+
+    try:
+        opts = TemplateOptions(
+            retention=retention,
+            warm_after=warm_after,
+            rollover_max_age=rollover_max_age,
+            shards=shards,
+            replicas=replicas,
+            extra_datasets=list(datasets),
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    plan = build_plan(opts)
+    if print_only:
+        _echo_json(plan)
+        return
+    store = _es_store(ctx)
+    with store.errors():
+        for kind, name, outcome in apply_plan(store.client, plan):
+            click.echo(f"{kind:<20} {name:<45} {outcome}")
+
+
+class RoleFields(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    grant: list[str] = Field(default_factory=list)
+    except_: list[str] = Field(default_factory=list, alias="except")
+
+
+class FieldAccessFile(RootModel[dict[str, RoleFields]]):
+    """``{role: {grant: [...], except: [...]}}``: field access written by hand instead of from the policy."""
+
+
+@es.command()
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Data policy YAML (default: classifiers/policy.yaml).",
+)
+@click.option(
+    "--access",
+    "access_path",
+    type=click.Path(dir_okay=False, exists=True),
+    help="A field-access YAML ({role: {grant: [...], except: [...]}}) instead of the policy.",
+)
+@click.option("--service/--no-service", default=True, show_default=True, help="Include sentinel_writer/_setup roles.")
+@click.option("--apply", "apply_", is_flag=True, help="PUT the roles into the configured cluster.")
+@click.pass_context
+def roles(ctx: click.Context, policy_path: str | None, access_path: str | None, service: bool, apply_: bool) -> None:
+    """Elasticsearch roles with field-level security, from the data policy (printed as JSON)."""
+    from sentinel.store.es_roles import RoleExportError, apply_roles, export_roles, service_roles
+
+    if policy_path and access_path:
+        raise click.UsageError("give --policy or --access, not both")
+    if access_path:
+        parsed = load_model(access_path, FieldAccessFile).root
+        access = {r: {"grant": f.grant, "except": f.except_} for r, f in parsed.items()}
+        scopes: dict[str, str] = {}
+    else:
+        from sentinel.policy.access import field_access
+        from sentinel.policy.model import load_policy
+
+        loaded = load_policy(Path(policy_path) if policy_path else None)
+        access = field_access(loaded)
+        scopes = {name: role.scope for name, role in loaded.policy.access.roles.items()}
+    try:
+        bodies = export_roles(access, scopes)
+    except RoleExportError as exc:
+        raise click.ClickException(str(exc)) from None
+    if service:
+        bodies.update(service_roles())
+    if not apply_:
+        _echo_json(bodies)
+        return
+    store = _es_store(ctx)
+    with store.errors():
+        for name in apply_roles(store.client, bodies):
+            click.echo(f"role {name} applied")
+
+
+@es.group("dead-letter")
+def dead_letter() -> None:
+    """Events Elasticsearch refused, kept locally until replayed."""
+
+
+@dead_letter.command("list")
+@click.option("--limit", default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line, with the event.")
+@click.pass_context
+def dl_list(ctx: click.Context, limit: int, as_json: bool) -> None:
+    """Show dead-lettered events with why they were refused."""
+    from sentinel.store.es_bulk import DEAD_LETTER_FILE, DeadLetter
+
+    path = settings_from(ctx).data_dir / DEAD_LETTER_FILE
+    if not path.exists():
+        click.echo(f"no dead letter at {path}: nothing was refused")
+        return
+    dl = DeadLetter(path)
+    try:
+        entries = dl.entries(limit=limit)
+        if as_json:
+            for e in entries:
+                click.echo(json.dumps(e.__dict__, ensure_ascii=False))
+            return
+        click.echo(f"{dl.count()} event(s) in {path}")
+        for e in entries:
+            click.echo(
+                f"{e.event_id}  {e.target}  status={e.status}  attempts={e.attempts}  last={e.last_failed}\n"
+                f"    {e.error_type}: {e.reason}"
+            )
+    finally:
+        dl.close()
+
+
+@dead_letter.command("replay")
+@click.option("--limit", default=10_000, show_default=True, help="At most this many events per run.")
+@click.option("--detect/--no-detect", default=True, show_default=True, help="Run detection on what gets stored.")
+@click.pass_context
+def dl_replay(ctx: click.Context, limit: int, detect: bool) -> None:
+    """Send dead-lettered events again (after fixing the cause); stored ones leave the file."""
+    store = _es_store(ctx)
+    result = store.replay_dead_letter(limit=limit)
+    alerts = 0
+    if detect and result.stored:
+        from sentinel.collect.assemble import build_pipeline
+
+        detector = build_pipeline(settings_from(ctx), store).detector
+        if detector is not None:
+            for alert in [*detector.process(result.stored), *detector.flush()]:
+                store.record_alert(alert)
+                alerts += 1
+    click.echo(
+        f"stored {len(result.stored)}, already present {result.duplicates}, still failing {result.still_failing}, "
+        f"alerts {alerts}"
+    )
+    if result.still_failing:
+        raise StoreError(f"{result.still_failing} event(s) still refused; see `sentinel es dead-letter list`")

@@ -20,6 +20,8 @@ COMMANDS = {
     "search": "sentinel.cli.search:search",
     "serve": "sentinel.cli.serve:serve",
     "demo": "sentinel.cli.demo:demo",
+    "rules": "sentinel.cli.rules:rules",
+    "detect": "sentinel.cli.detect:detect",
     "es": "sentinel.cli.es:es",
     "classify": "sentinel.cli.classify:classify",
     "collect": "sentinel.cli.collect:collect",

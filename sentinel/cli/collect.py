@@ -34,7 +34,7 @@ from sentinel.collect.definitions import (
     parse_offset,
     parse_size,
 )
-from sentinel.collect.files import FileOptions, FileSource
+from sentinel.collect.files import FILE_FORMATS, FileOptions, FileSource
 from sentinel.collect.runner import RunOptions, RunStats, collector_dir, run_sources
 from sentinel.collect.sinks import HttpSink, Sink, StoreSink
 from sentinel.collect.source import Source
@@ -198,7 +198,7 @@ def run_definition(settings: Settings, defn: CollectorFile, *, once: bool) -> Ru
 
 @collect.command("file")
 @click.argument("patterns", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["auto", "access", "json"]), default="auto", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FILE_FORMATS), default="auto", show_default=True)
 @click.option("--dataset", help="event.dataset (default from the format)")
 @click.option("--multiline-start", metavar="REGEX", help="a line matching REGEX starts a new record")
 @click.option("--multiline-json", is_flag=True, help="JSON documents may span lines")

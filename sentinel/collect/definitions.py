@@ -85,7 +85,7 @@ class FileSourceDef(_Strict):
     type: Literal["file"]
     name: str = Field(pattern=NAME)
     paths: list[str] = Field(min_length=1, description="files or globs")
-    format: Literal["auto", "access", "json"] = "auto"
+    format: Literal["auto", "access", "json", "syslog", "plain"] = "auto"
     dataset: str | None = None
     multiline: MultilineDef | None = None
     start_at: Literal["beginning", "end"] = "beginning"

@@ -29,8 +29,10 @@ from typing import Any
 import orjson
 
 from sentinel.collect.multiline import Multiline, Record
-from sentinel.collect.parsers import parse_line
+from sentinel.collect.parsers import build_event, parse_line
+from sentinel.collect.parsers.common import decode
 from sentinel.collect.source import Batch, Source, SourceStatus
+from sentinel.collect.syslog_parse import parse_syslog
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,18 @@ class _Tail:
     gone_since: float | None = None  # path no longer leads here (renamed away or deleted)
     last_data: float = field(default_factory=time.monotonic)
     size: int = 0
+
+
+def _plain(raw: bytes, source: str, position: int, dataset: str) -> dict[str, Any]:
+    """A record kept as text (a stack trace, a line of an unknown format): searchable, not parsed."""
+    text = raw.rstrip(b"\r\n")
+    if not text.strip():
+        return build_event(None, text, source=source, position=position, dataset=dataset, error="empty record")
+    return build_event({"message": decode(text)}, text, source=source, position=position, dataset=dataset)
+
+
+# Formats read by sentinel.collect.parsers.parse_line, plus syslog files and plain text.
+FILE_FORMATS = ("auto", "access", "json", "syslog", "plain")
 
 
 @dataclass
@@ -333,7 +347,14 @@ class FileSource(Source):
         out = []
         errors = 0
         for rec in records:
-            event = parse_line(rec.raw, source=source, position=rec.position, fmt=opts.fmt, dataset=opts.dataset)
+            if opts.fmt == "syslog":
+                event = parse_syslog(
+                    rec.raw, source=source, position=rec.position, dataset=opts.dataset or "syslog", from_file=True
+                )
+            elif opts.fmt == "plain":
+                event = _plain(rec.raw, source, rec.position, opts.dataset or "plain")
+            else:
+                event = parse_line(rec.raw, source=source, position=rec.position, fmt=opts.fmt, dataset=opts.dataset)
             event["log"]["file"] = {"path": tail.path}
             if event["event"]["kind"] == "pipeline_error":
                 errors += 1

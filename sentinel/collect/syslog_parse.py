@@ -156,38 +156,47 @@ def parse_syslog(
     dataset: str = "syslog",
     tz: timezone = VIETNAM,
     now: datetime | None = None,
+    from_file: bool = False,
 ) -> dict[str, Any]:
-    """One syslog message (without framing) as a stored ECS event; never raises for bad input."""
+    """One syslog message (without framing) as a stored ECS event; never raises for bad input.
+
+    ``from_file``: a line of a file written by a syslog daemon, where ``<PRI>`` is usually left out.
+    """
     raw = raw.rstrip(b"\r\n\x00")
     now = now or datetime.now(UTC)
     try:
-        fields = _parse(raw, tz, now, dataset)
+        fields = _parse(raw, tz, now, dataset, from_file)
         event = build_event(fields, raw, source=source, position=position, dataset=fields["event"]["dataset"])
     except ParseError as exc:
         event = build_event(None, raw, source=source, position=position, dataset=dataset, error=str(exc))
-    del event["log"]["file"]
-    event["log"].pop("offset", None)
+    if not from_file:
+        del event["log"]["file"]
+        event["log"].pop("offset", None)
     if peer:
         event["log"]["source"] = {"address": peer}
     return event
 
 
-def _parse(raw: bytes, tz: timezone, now: datetime, dataset: str) -> dict[str, Any]:
+def _parse(raw: bytes, tz: timezone, now: datetime, dataset: str, from_file: bool) -> dict[str, Any]:
     pri_m = _PRI.match(raw)
-    if pri_m is None:
+    syslog: dict[str, Any] = {}
+    if pri_m is not None:
+        pri = int(pri_m.group(1))
+        if pri > 191:
+            raise ParseError(f"syslog priority {pri} is out of range (0-191)")
+        facility, severity = divmod(pri, 8)
+        syslog = {
+            "priority": pri,
+            "facility": {"code": facility, "name": FACILITIES[facility]},
+            "severity": {"code": severity, "name": SEVERITIES[severity]},
+        }
+    elif not from_file:
         raise ParseError("not a syslog message: it does not start with <PRI> (e.g. <134>)")
-    pri = int(pri_m.group(1))
-    if pri > 191:
-        raise ParseError(f"syslog priority {pri} is out of range (0-191)")
-    text = raw[pri_m.end() :].decode("utf-8", "backslashreplace")
+    text = raw[pri_m.end() if pri_m else 0 :].decode("utf-8", "backslashreplace")
     head = _header(text, tz, now)
+    if pri_m is None and "@timestamp" not in head:
+        raise ParseError("not a syslog file line: it starts with neither <PRI> nor a timestamp")
     message = head.pop("message")
-    facility, severity = divmod(pri, 8)
-    syslog: dict[str, Any] = {
-        "priority": pri,
-        "facility": {"code": facility, "name": FACILITIES[facility]},
-        "severity": {"code": severity, "name": SEVERITIES[severity]},
-    }
     for key in ("hostname", "appname", "procid", "msgid", "version", "structured_data"):
         if key in head:
             syslog[key] = head[key]
@@ -197,7 +206,8 @@ def _parse(raw: bytes, tz: timezone, now: datetime, dataset: str) -> dict[str, A
     ev["created"] = format_ts(now)
     log = doc.setdefault("log", {})
     log["syslog"] = syslog
-    log.setdefault("level", SEVERITIES[severity])
+    if "severity" in syslog:
+        log.setdefault("level", syslog["severity"]["name"])
     doc.setdefault("message", message)
     doc.setdefault("@timestamp", head.get("@timestamp") or format_ts(now))
     if "hostname" in syslog:

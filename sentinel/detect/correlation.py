@@ -73,6 +73,7 @@ class Match:
 
     ts: float
     seq: int
+    time: str  # the event's own @timestamp text
     rule: int  # position of the matched rule in the correlation's rule list
     event_id: str
     event: dict[str, Any]
@@ -271,7 +272,7 @@ class CorrelationEngine:
 
     def observe(self, rule: CompiledRule, event: dict[str, Any], flat: Mapping[str, Any]) -> list[Alert]:
         """Record that ``rule`` matched ``event``; alerts for correlations this completes."""
-        from sentinel.detect.engine import event_id_of
+        from sentinel.detect.engine import event_id_of, event_time
 
         try:
             ts = ecs.parse_ts(flat["@timestamp"]).timestamp()
@@ -288,7 +289,7 @@ class CorrelationEngine:
             gkey = tuple(_group_value(flat.get(f)) for f in corr.group_fields[pos].values())
             vfield = corr.value_fields[pos]
             self.seq += 1
-            m = Match(ts, self.seq, pos, eid, event, flat.get(vfield) if vfield else None)
+            m = Match(ts, self.seq, event_time(flat), pos, eid, event, flat.get(vfield) if vfield else None)
             group = self.groups.setdefault((corr.id, gkey), _Group())
             bisect.insort(group.matches, m, key=lambda x: (x.ts, x.seq))
             if len(group.matches) > MAX_GROUP_EVENTS:
@@ -377,7 +378,7 @@ class CorrelationEngine:
                 ids.append(m.event_id)
             if len(events) < MAX_EVIDENCE_EVENTS:
                 events.append(m.event)
-        first, last = ecs.format_ts(_dt(window[0].ts)), ecs.format_ts(_dt(trigger.ts))
+        first, last = window[0].time, trigger.time
         return Alert(
             id=alert_id(ref.id, group_key, ids[0]),
             timestamp=last,
@@ -399,9 +400,3 @@ def _group_value(value: Any) -> Any:
     if isinstance(value, list):
         return ",".join(map(str, value))
     return "" if value is None else value
-
-
-def _dt(ts: float) -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(ts, UTC)

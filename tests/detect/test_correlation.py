@@ -1,0 +1,216 @@
+"""Correlation rules over the stream: windows, groups, episodes, lateness, bounded state."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import yaml
+from sigma.collection import SigmaCollection
+
+from sentinel.detect import Engine
+from sentinel.models import MAX_EVIDENCE_EVENTS
+
+BASE = """
+title: Failed login
+id: 00000000-0000-4000-8000-00000000f001
+name: failed_login
+logsource: {product: portal, service: application}
+level: low
+detection:
+  sel: {event.action: login, event.outcome: failure}
+  condition: sel
+---
+title: Successful login
+id: 00000000-0000-4000-8000-00000000f002
+name: good_login
+logsource: {product: portal, service: application}
+level: informational
+detection:
+  sel: {event.action: login, event.outcome: success}
+  condition: sel
+---
+title: Citizen record export
+id: 00000000-0000-4000-8000-00000000f003
+name: export
+logsource: {product: portal, service: application}
+level: informational
+detection:
+  sel: {event.action: export}
+  condition: sel
+"""
+
+T0 = datetime(2026, 3, 2, 1, 0, 0, tzinfo=UTC)
+
+
+def corr(body: dict[str, Any]) -> str:
+    doc = {"title": "corr", "id": "00000000-0000-4000-8000-00000000c001", "level": "high", "correlation": body}
+    return yaml.safe_dump(doc)
+
+
+def engine(correlation: str, lateness: float = 60.0, base: str = BASE) -> Engine:
+    e = Engine.from_collection(SigmaCollection.from_yaml(base + "---\n" + correlation), lateness_seconds=lateness)
+    assert e.problems == [], e.problems
+    return e
+
+
+def ev(sec: float, action: str, outcome: str = "failure", ip: str = "203.0.113.5", user: str = "u1", i: int = 0):
+    ts = (T0 + timedelta(seconds=sec)).isoformat().replace("+00:00", "Z")
+    return {
+        "@timestamp": ts,
+        "event": {"id": f"{action}-{outcome}-{ip}-{user}-{sec}-{i}", "dataset": "portal.app", "action": action,
+                  "outcome": outcome},
+        "source": {"ip": ip},
+        "user": {"name": user},
+    }  # fmt: skip
+
+
+def corr_alerts(alerts: list) -> list:
+    return [a for a in alerts if a.rule.id == "00000000-0000-4000-8000-00000000c001"]
+
+
+BRUTE = corr(
+    {"type": "event_count", "rules": ["failed_login"], "group-by": ["source.ip"], "timespan": "1m",
+     "condition": {"gte": 5}}
+)  # fmt: skip
+
+
+def test_event_count_fires_once_per_group_and_episode() -> None:
+    e = engine(BRUTE)
+    burst = [ev(i * 5, "login", i=i) for i in range(12)]  # 12 failures in 55 s: one episode
+    alerts = corr_alerts(e.process(burst))
+    assert len(alerts) == 1
+    a = alerts[0]
+    assert a.group_key == "source.ip=203.0.113.5" and a.entity == {"source.ip": "203.0.113.5"}
+    assert a.count == 5 and a.event_ids == [x["event"]["id"] for x in burst[:5]]
+    assert a.timestamp == burst[4]["@timestamp"] and a.first_seen == burst[0]["@timestamp"]
+    assert a.severity == "high"
+    # the episode continues while the condition holds, then a quiet spell ends it
+    assert corr_alerts(e.process([ev(60 + i * 5, "login", i=100 + i) for i in range(6)])) == []
+    later = [ev(400 + i, "login", i=200 + i) for i in range(5)]
+    second = corr_alerts(e.process(later))
+    assert len(second) == 1 and second[0].id != a.id and second[0].first_seen == later[0]["@timestamp"]
+
+
+def test_groups_and_threshold_are_respected() -> None:
+    e = engine(BRUTE)
+    events = [ev(i, "login", ip=f"198.51.100.{i % 3}", i=i) for i in range(12)]  # 4 per ip
+    assert corr_alerts(e.process(events)) == []
+    assert corr_alerts(e.process([ev(13, "login", ip="198.51.100.1", i=99)])) != []
+    # slow failures never fill a window
+    e = engine(BRUTE)
+    assert corr_alerts(e.process([ev(i * 20, "login", i=i) for i in range(20)])) == []
+
+
+def test_base_rule_with_generate_false_only_feeds_the_correlation() -> None:
+    e = engine(BRUTE)
+    alerts = e.process([ev(0, "login"), ev(1, "login", outcome="success")])
+    titles = [a.rule.title for a in alerts]
+    assert "Failed login" not in titles  # referenced by a correlation that does not generate it
+    assert "Successful login" in titles
+    body = yaml.safe_load(BRUTE)
+    body["correlation"]["generate"] = True
+    e = engine(yaml.safe_dump(body))
+    assert "Failed login" in [a.rule.title for a in e.process([ev(0, "login")])]
+
+
+def test_value_count_password_spraying() -> None:
+    e = engine(
+        corr({"type": "value_count", "rules": ["failed_login"], "group-by": ["source.ip"], "timespan": "5m",
+              "condition": {"gte": 4, "field": "user.name"}})
+    )  # fmt: skip
+    same_user = [ev(i, "login", user="alice", i=i) for i in range(10)]
+    assert corr_alerts(e.process(same_user)) == []
+    spray = [ev(20 + i, "login", user=f"user{i}", i=i) for i in range(5)]
+    alerts = corr_alerts(e.process(spray))
+    assert len(alerts) == 1 and alerts[0].group_key == "source.ip=203.0.113.5"
+
+
+def test_temporal_and_temporal_ordered() -> None:
+    body = {"rules": ["good_login", "export"], "group-by": ["user.name"], "timespan": "10m"}
+    temporal = engine(corr({"type": "temporal", **body}))
+    ordered = engine(corr({"type": "temporal_ordered", **body}))
+    export_then_login = [ev(0, "export", outcome="success", user="bob"), ev(30, "login", "success", user="bob")]
+    assert len(corr_alerts(temporal.process(export_then_login))) == 1
+    assert corr_alerts(ordered.process(export_then_login)) == []
+    login_then_export = [ev(100, "login", "success", user="carol"), ev(130, "export", "success", user="carol")]
+    assert len(corr_alerts(ordered.process(login_then_export))) == 1
+    # too far apart
+    far = [ev(1000, "login", "success", user="dan"), ev(1000 + 3600, "export", "success", user="dan")]
+    assert corr_alerts(ordered.process(far)) == []
+    # different users never pair
+    mixed = [ev(5000, "login", "success", user="eve"), ev(5001, "export", "success", user="frank")]
+    assert corr_alerts(temporal.process(mixed)) == []
+
+
+def test_aliases_map_group_fields_per_rule() -> None:
+    base = BASE.replace("event.action: export}", "event.action: export, related.user: x}")
+    e = engine(
+        corr({"type": "temporal", "rules": ["good_login", "export"], "group-by": ["who"], "timespan": "10m",
+              "aliases": {"who": {"good_login": "user.name", "export": "target.user"}}}),
+        base=base.replace(", related.user: x}", "}"),
+    )  # fmt: skip
+    login = ev(0, "login", "success", user="mai")
+    export = ev(10, "export", "success", user="someone-else")
+    export["target"] = {"user": "mai"}
+    alerts = corr_alerts(e.process([login, export]))
+    assert len(alerts) == 1 and alerts[0].entity == {"who": "mai"}
+
+
+def test_out_of_order_within_lateness_gives_the_same_alerts() -> None:
+    events = [ev(i * 3, "login", ip=f"192.0.2.{i % 4}", i=i) for i in range(80)]
+    in_order = engine(BRUTE, lateness=30)
+    expected = sorted((a.group_key, a.first_seen) for a in corr_alerts(in_order.process(events)))
+    rng = random.Random(3)
+    shuffled = sorted(events, key=lambda x: events.index(x) * 3 + rng.uniform(0, 25))  # displaced by < 30 s
+    late = engine(BRUTE, lateness=30)
+    got = sorted((a.group_key, a.first_seen) for a in corr_alerts(late.process(shuffled)))
+    assert [g for g, _ in got] == [g for g, _ in expected]
+    assert late.correlations.stats["late"] == 0
+    # beyond the lateness an event cannot be placed: it is counted, not silently lost
+    assert corr_alerts(late.process([ev(0, "login", i=999)])) == []
+    assert late.correlations.stats["late"] == 1
+
+
+def test_lt_condition_is_judged_when_the_window_closes() -> None:
+    e = engine(
+        corr({"type": "event_count", "rules": ["good_login"], "group-by": ["user.name"], "timespan": "1m",
+              "condition": {"lt": 2}}),
+        lateness=0,
+    )  # fmt: skip
+    assert corr_alerts(e.process([ev(0, "login", "success", user="lan")])) == []  # window still open
+    two = [ev(10, "login", "success", user="minh"), ev(15, "login", "success", user="minh")]
+    assert corr_alerts(e.process(two)) == []
+    closed = corr_alerts(e.process([ev(200, "login", "success", user="other")]))  # watermark passes both windows
+    assert [a.entity for a in closed] == [{"user.name": "lan"}]
+    flushed = corr_alerts(e.flush())  # end of input closes the last window
+    assert [a.entity for a in flushed] == [{"user.name": "other"}]
+
+
+def test_state_is_evicted_as_windows_close() -> None:
+    e = engine(BRUTE, lateness=5)
+    for batch in range(50):
+        e.process([ev(batch * 120 + i * 0.01, "login", ip=f"10.{batch}.{i // 250}.{i % 250}", i=i) for i in range(200)])
+        assert len(e.correlations.groups) <= 400  # only the last minute's groups remain
+    assert sum(len(g.matches) for g in e.correlations.groups.values()) <= 400
+
+
+def test_evidence_is_capped() -> None:
+    e = engine(
+        corr({"type": "event_count", "rules": ["failed_login"], "group-by": ["source.ip"], "timespan": "10m",
+              "condition": {"gte": 50}})
+    )  # fmt: skip
+    (alert,) = corr_alerts(e.process([ev(i, "login", i=i) for i in range(60)]))
+    assert alert.count == 50 and len(alert.event_ids) == 50 and len(alert.events) == MAX_EVIDENCE_EVENTS
+
+
+def test_correlation_of_correlation_is_reported() -> None:
+    outer = yaml.safe_load(
+        corr({"type": "event_count", "rules": ["00000000-0000-4000-8000-00000000c001"], "group-by": ["source.ip"],
+              "timespan": "1h", "condition": {"gte": 2}})
+    )  # fmt: skip
+    outer["id"] = "00000000-0000-4000-8000-00000000c002"
+    text = BASE + "---\n" + BRUTE + "---\n" + yaml.safe_dump(outer)
+    e = Engine.from_collection(SigmaCollection.from_yaml(text))
+    assert any("correlation of correlation" in p.reason for p in e.problems)

@@ -231,7 +231,9 @@ def _load_document(pack: Pack, path: Path, doc: YamlDocument) -> None:
         return
     if "action" in doc.data:
         pack.errors.append(
-            ContentError(path, doc.line_of(("action",)), "collection actions (global/repeat/reset) are not used in the pack")
+            ContentError(
+                path, doc.line_of(("action",)), "collection actions (global/repeat/reset) are not used in the pack"
+            )
         )
         return
     try:
@@ -332,7 +334,9 @@ def run_tests(pack: Pack, rules: Iterable[PackRule] | None = None) -> list[CaseR
                 fired = [a for a in alerts if a.rule.id == prule.id]
                 if kind == "match":
                     ok = bool(fired)
-                    detail = f"{len(fired)} alert(s)" if ok else f"expected an alert, none raised ({len(events)} events)"
+                    detail = (
+                        f"{len(fired)} alert(s)" if ok else f"expected an alert, none raised ({len(events)} events)"
+                    )
                 else:
                     ok = not fired
                     detail = "no alert" if ok else f"expected no alert, {len(fired)} raised"
@@ -368,7 +372,10 @@ def lint(pack: Pack) -> list[LintIssue]:
     tests, rules the engine cannot evaluate). Warnings: style issues reported by
     pySigma's validators, and technique tags without a tactic they belong to.
     """
-    issues = [LintIssue(str(e.file) + (f":{e.line}" if e.line else ""), e.file, "load", "error", e.reason) for e in pack.errors]
+    issues = [
+        LintIssue(str(e.file) + (f":{e.line}" if e.line else ""), e.file, "load", "error", e.reason)
+        for e in pack.errors
+    ]
     issues += _metadata_issues(pack)
     issues += _attack_issues(pack)
     issues += _uniqueness_issues(pack)
@@ -378,7 +385,9 @@ def lint(pack: Pack) -> list[LintIssue]:
     return issues
 
 
-def _issue(r: PackRule, check: str, message: str, loc: tuple[str | int, ...] = (), sev: LintSeverity = "error") -> LintIssue:
+def _issue(
+    r: PackRule, check: str, message: str, loc: tuple[str | int, ...] = (), sev: LintSeverity = "error"
+) -> LintIssue:
     line = r.doc.line_of(loc) if loc else r.line
     return LintIssue(f"{r.path}:{line or r.line}", r.title, check, sev, message)
 
@@ -432,7 +441,9 @@ def _uniqueness_issues(pack: Pack) -> list[LintIssue]:
         elif rid:
             seen_ids[rid] = r
         if r.rule.name and r.rule.name in seen_names:
-            issues.append(_issue(r, "unique", f"name {r.rule.name} is also used by {seen_names[r.rule.name].where}", ("name",)))
+            issues.append(
+                _issue(r, "unique", f"name {r.rule.name} is also used by {seen_names[r.rule.name].where}", ("name",))
+            )
         elif r.rule.name:
             seen_names[r.rule.name] = r
     return issues
@@ -457,7 +468,9 @@ def _test_issues(pack: Pack) -> list[LintIssue]:
                 for i, case in enumerate(getattr(r.tests, kind)):
                     if not isinstance(case, Scenario):
                         issues.append(
-                            _issue(r, "tests", "a correlation test case must be a scenario of steps", ("tests", kind, i))
+                            _issue(
+                                r, "tests", "a correlation test case must be a scenario of steps", ("tests", kind, i)
+                            )
                         )
     for res in run_tests(pack):
         if not res.passed:

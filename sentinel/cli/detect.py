@@ -1,0 +1,160 @@
+"""``sentinel detect INPUT...``: run Sigma rules over raw log files and print the alerts.
+
+Nothing is stored: this is the rule author's and the analyst's quick loop (and
+the contract for differential tests against other Sigma implementations).
+With ``--pipeline ecs`` each line goes through the ingest parsers (access logs,
+JSON application logs, ECS lines) and rules are routed by log source, exactly
+as in ``sentinel ingest``. With ``--pipeline none`` a JSON line is evaluated
+with its field names exactly as written and every rule applies to every event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import click
+import orjson
+
+from sentinel.cli.common import settings_from
+from sentinel.models import Alert
+
+BATCH = 2000
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option(
+    "--rules",
+    "rule_paths",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Rule folder or file (repeatable; default: the configured rules/ folder).",
+)
+@click.option(
+    "--pipeline",
+    type=click.Choice(["ecs", "none"]),
+    default="ecs",
+    show_default=True,
+    help="ecs: parse lines to ECS, map rule fields, route by log source. none: JSON fields as-is, every rule applies.",
+)
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "table"]), default="jsonl", show_default=True)
+@click.option("--lateness", default=60.0, show_default=True, help="Seconds correlation windows wait for late events.")
+@click.pass_context
+def detect(
+    ctx: click.Context, inputs: tuple[str, ...], rule_paths: tuple[str, ...], pipeline: str, fmt: str, lateness: float
+) -> None:
+    """Evaluate Sigma rules over log INPUT files (or - for standard input) and print one alert per line.
+
+    Each JSON alert carries rule.id, rule.title, rule.level, rule.tags,
+    @timestamp and the matched events in full. Lines that cannot be parsed are
+    reported on standard error with their file and line number.
+    """
+    from sentinel.detect.engine import Engine
+
+    paths = list(rule_paths) or [str(settings_from(ctx).rules_dir)]
+    try:
+        engine = Engine.from_paths(paths, pipeline=pipeline, lateness_seconds=lateness)
+    except FileNotFoundError as exc:
+        raise click.BadParameter(str(exc), param_hint="--rules") from None
+    if engine.problems:
+        click.echo(
+            f"warning: {len(engine.problems)} rules cannot be evaluated (see `sentinel rules check`): "
+            + "; ".join(str(p) for p in engine.problems[:3]),
+            err=True,
+        )
+    if not engine.rules:
+        raise click.UsageError(f"no evaluable rules under {', '.join(paths)}")
+    counts = {"events": 0, "errors": 0, "alerts": 0}
+    table = fmt == "table"
+    if table:
+        click.echo(f"{'@timestamp':24} {'level':13} {'count':>5}  {'entity':28} rule")
+    batch: list[dict[str, Any]] = []
+    for event in _events(inputs, pipeline, counts):
+        batch.append(event)
+        if len(batch) >= BATCH:
+            _emit(engine.process(batch), table, counts)
+            batch = []
+    if batch:
+        _emit(engine.process(batch), table, counts)
+    _emit(engine.flush(), table, counts)
+    click.echo(
+        f"{counts['events']:,} events, {counts['errors']:,} unparsable lines, {counts['alerts']:,} alerts",
+        err=True,
+    )
+
+
+def _emit(alerts: list[Alert], table: bool, counts: dict[str, int]) -> None:
+    counts["alerts"] += len(alerts)
+    for alert in alerts:
+        if table:
+            entity = ",".join(f"{v}" for v in alert.entity.values()) or "-"
+            click.echo(
+                f"{alert.timestamp:24} {alert.rule.level:13} {alert.count:>5}  {entity[:28]:28} {alert.rule.title}"
+            )
+        else:
+            sys.stdout.buffer.write(orjson.dumps(alert.to_doc(), option=orjson.OPT_APPEND_NEWLINE))
+    if not table:
+        sys.stdout.buffer.flush()
+
+
+def _events(inputs: tuple[str, ...], pipeline: str, counts: dict[str, int]) -> Iterator[dict[str, Any]]:
+    from sentinel.collect.parsers import parse_line
+    from sentinel.collect.stream import iter_lines
+
+    for name in inputs:
+        with _open(name) as (source, f):
+            for number, (offset, line) in enumerate(iter_lines(f), start=1):
+                if not line.strip():
+                    continue
+                if pipeline == "none" and line.lstrip()[:1] == b"{":
+                    event = _raw_json(line, name, number, counts)
+                else:
+                    event = parse_line(line, source=source, position=offset)
+                    if event.get("event", {}).get("kind") == "pipeline_error":
+                        reason = event.get("error", {}).get("message", "unparsable line")
+                        _report(name, number, reason, counts)
+                        continue
+                if event is not None:
+                    counts["events"] += 1
+                    yield event
+
+
+def _raw_json(line: bytes, name: str, number: int, counts: dict[str, int]) -> dict[str, Any] | None:
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        _report(name, number, f"invalid JSON: {exc}", counts)
+        return None
+    if not isinstance(obj, dict):
+        _report(name, number, f"expected a JSON object, got {type(obj).__name__}", counts)
+        return None
+    return obj
+
+
+def _report(name: str, number: int, reason: str, counts: dict[str, int]) -> None:
+    counts["errors"] += 1
+    click.echo(f"{name}:{number}: skipped: {reason}", err=True)
+
+
+@contextlib.contextmanager
+def _open(name: str) -> Iterator[tuple[str, BinaryIO]]:
+    """``(source identity, binary stream)`` for a path, a ``.gz`` file or ``-`` (standard input)."""
+    if name == "-":
+        yield "stdin", sys.stdin.buffer
+        return
+    path = Path(name)
+    try:
+        f: BinaryIO = gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")  # type: ignore[assignment]  # noqa: SIM115 - closed by the with below
+    except FileNotFoundError:
+        raise click.BadParameter(f"{name}: no such file", param_hint="INPUT") from None
+    except IsADirectoryError:
+        raise click.BadParameter(f"{name}: is a folder; pass files, e.g. {name}/*.log", param_hint="INPUT") from None
+    except PermissionError:
+        raise click.BadParameter(f"{name}: permission denied", param_hint="INPUT") from None
+    with f:
+        yield str(path.resolve()), f

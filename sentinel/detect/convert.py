@@ -1,0 +1,251 @@
+"""Converting Sigma rules to Elasticsearch queries with pySigma's Elasticsearch backend.
+
+The conversion uses the *same* field mapping as the streaming engine
+(:func:`sentinel.detect.pipelines.build_pipeline`), and turns each rule's log
+source into query conditions from the engine's own routing table
+(:data:`sentinel.detect.logsource.ECS_TO_LOGSOURCE`), so a rule selects the same
+events in Elasticsearch as in the stream.
+
+Sigma compares strings case-insensitively; ES|QL's ``==``, ``LIKE``,
+``STARTS_WITH`` are case-sensitive and ``RLIKE`` is an anchored Lucene regex.
+:class:`SigmaESQLBackend` therefore compares ``TO_LOWER(field)`` with lowered
+values (``|cased`` values keep exact comparison) and rewrites regular
+expressions with :mod:`sentinel.detect.lucene_regex`. ES|QL is what the
+scheduler runs. The Lucene and EQL targets are pySigma's own output for
+analysts (Kibana Discover, timelines); EQL's ``:`` is case-insensitive already,
+Lucene ``query_string`` on keyword fields is not, which the CLI states.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from sigma.backends.elasticsearch import EqlBackend, ESQLBackend, LuceneBackend
+from sigma.collection import SigmaCollection
+from sigma.conditions import ConditionFieldEqualsValueExpression
+from sigma.conversion.state import ConversionState
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+from sigma.processing.transformations import SetStateTransformation
+from sigma.processing.transformations.condition import ConditionTransformation
+from sigma.rule import SigmaDetection, SigmaRule
+from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag, SigmaString, SpecialChars
+
+from sentinel.detect.logsource import ECS_TO_LOGSOURCE, KEYS
+from sentinel.detect.lucene_regex import UnsupportedRegex, to_lucene
+from sentinel.detect.pipelines import build_pipeline
+
+# The data streams the Elasticsearch store writes (logs-sentinel.<dataset>-<namespace>).
+DEFAULT_INDEX = "logs-sentinel.*"
+
+
+class SigmaESQLBackend(ESQLBackend):
+    """ES|QL with Sigma's matching semantics: case-insensitive strings, unanchored regular expressions."""
+
+    name: ClassVar[str] = "ES|QL (Sigma semantics)"
+    # Every string comparison is one LIKE on the lowered field: IN lists, STARTS_WITH and ENDS_WITH
+    # would compare case-sensitively, and LIKE without wildcards is plain equality.
+    convert_or_as_in: ClassVar[bool] = False
+    eq_expression: ClassVar[str] = "TO_LOWER({field}) like {value}"
+    startswith_expression: ClassVar[str | None] = None
+    endswith_expression: ClassVar[str | None] = None
+    wildcard_match_expression: ClassVar[str] = "TO_LOWER({field}) like {value}"
+    # |cased values keep their case and compare the field as it is.
+    case_sensitive_match_expression: ClassVar[str] = "{field} like {value}"
+
+    def convert_value_str(self, s: SigmaString, state: ConversionState) -> str:
+        """A quoted LIKE pattern: literal ``\\ * ?`` escaped for LIKE, then the whole escaped for the string literal."""
+        pattern = []
+        for part in s.s:
+            if part == SpecialChars.WILDCARD_MULTI:
+                pattern.append("*")
+            elif part == SpecialChars.WILDCARD_SINGLE:
+                pattern.append("?")
+            elif isinstance(part, str):
+                pattern.extend("\\" + ch if ch in "\\*?" else ch for ch in part)
+            else:
+                raise NotImplementedError(f"placeholder {part} must be expanded before conversion")
+        literal = "".join(pattern).replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{literal}"'
+
+    def convert_condition_field_eq_val_str(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> Any:
+        lowered = copy.copy(cond)
+        lowered.value = _lower(cond.value)
+        return super().convert_condition_field_eq_val_str(lowered, state)
+
+    def convert_condition_field_eq_val_re(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> Any:
+        value = cond.value
+        if not isinstance(value, SigmaRegularExpression):
+            raise TypeError(f"expected a regular expression, got {type(value).__name__}")
+        if SigmaRegularExpressionFlag.MULTILINE in value.flags:
+            raise NotImplementedError("the regex m flag has no ES|QL equivalent")
+        try:
+            pattern = to_lucene(str(value.regexp), SigmaRegularExpressionFlag.IGNORECASE in value.flags)
+        except UnsupportedRegex as exc:
+            raise NotImplementedError(f"regular expression not expressible in ES|QL: {exc}") from None
+        quoted = pattern.replace("\\", "\\\\").replace('"', '\\"')
+        # TO_STRING lets a pattern apply to dates (e.g. hour-of-day on @timestamp) and numbers as in the stream.
+        return f'TO_STRING({self.escape_and_quote_field(cond.field)}) rlike "{quoted}"'
+
+
+def _lower(value: SigmaString) -> SigmaString:
+    lowered = copy.copy(value)
+    lowered.s = tuple(part.lower() if isinstance(part, str) else part for part in value.s)
+    return lowered
+
+
+@dataclass
+class LogsourceConditionTransformation(ConditionTransformation):
+    """Add the ECS conditions that make an event belong to the rule's log source.
+
+    For each log-source key the rule sets (category, product, service), the
+    event must carry one of the ECS values the routing table maps to it; a value
+    no table entry produces makes the rule match nothing, exactly as in the
+    streaming engine.
+    """
+
+    table: dict[tuple[str, str], dict[str, str]] = field(default_factory=lambda: ECS_TO_LOGSOURCE)
+    prefix: str = "sentinel_logsource_"
+
+    def apply(self, rule: SigmaRule | SigmaCorrelationRule) -> None:
+        if not isinstance(rule, SigmaRule):
+            return
+        self._names = []
+        for key in KEYS:
+            wanted = getattr(rule.logsource, key)
+            if wanted is None:
+                continue
+            alternatives: dict[str, list[str]] = {}
+            for (ecs_field, ecs_value), provides in self.table.items():
+                if provides.get(key) == wanted.lower():
+                    alternatives.setdefault(ecs_field, []).append(ecs_value)
+            name = f"{self.prefix}{key}"
+            if alternatives:
+                definition: Any = [{f: v if len(v) > 1 else v[0]} for f, v in alternatives.items()]
+            else:
+                definition = {f"sentinel.unrouted_logsource.{key}": wanted}
+            rule.detection.detections[name] = SigmaDetection.from_definition(definition)
+            self.processing_item_applied(rule.detection.detections[name])
+            self._names.append(name)
+        if self._names:
+            super().apply(rule)
+
+    def apply_condition(self, cond: Any) -> None:
+        cond.condition = " and ".join([*self._names, f"({cond.condition})"])
+
+
+def es_pipeline(index: str = DEFAULT_INDEX) -> ProcessingPipeline:
+    """Field mapping of the streaming engine + log-source conditions + the index to query."""
+    base = build_pipeline("ecs")
+    extra = ProcessingPipeline(
+        name="sentinel elasticsearch",
+        priority=90,
+        items=[
+            ProcessingItem(identifier="sentinel_logsource", transformation=LogsourceConditionTransformation()),
+            ProcessingItem(identifier="sentinel_index", transformation=SetStateTransformation("index", index)),
+        ],
+    )
+    return base + extra if base is not None else extra
+
+
+# target name -> (backend class, pySigma output format)
+TARGETS: dict[str, tuple[type, str]] = {
+    "esql": (SigmaESQLBackend, "default"),
+    "lucene": (LuceneBackend, "default"),
+    "eql": (EqlBackend, "default"),
+    "kibana-ndjson": (LuceneBackend, "kibana_ndjson"),
+}
+
+
+@dataclass
+class Converted:
+    """One rule's query (or the reason it has none)."""
+
+    rule: SigmaRule | SigmaCorrelationRule
+    queries: list[Any]
+    error: str | None = None
+
+    @property
+    def rule_id(self) -> str:
+        return str(self.rule.id) if self.rule.id else (self.rule.name or self.rule.title)
+
+
+def output_rules(collection: SigmaCollection) -> list[SigmaRule | SigmaCorrelationRule]:
+    """Rules that produce alerts: everything except rules only used as correlation inputs."""
+    return [r for r in collection.rules if isinstance(r, SigmaRule | SigmaCorrelationRule) and r._output]
+
+
+def convert_rules(
+    rules: Sequence[SigmaRule | SigmaCorrelationRule], target: str, index: str = DEFAULT_INDEX
+) -> list[Converted]:
+    """Convert each alerting rule separately, so one unconvertible rule does not stop the rest.
+
+    ``rules`` must include the rules correlations reference. Each rule is
+    converted in a collection of fresh copies of itself and the rules it
+    references (pySigma's pipelines modify the rules they process).
+    """
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; use one of: {', '.join(TARGETS)}")
+    backend_cls, fmt = TARGETS[target]
+    collection = SigmaCollection(copy.deepcopy(list(rules)), resolve_references=True)
+    results = []
+    for rule in output_rules(collection):
+        backend = backend_cls(processing_pipeline=es_pipeline(index))
+        try:
+            subset = SigmaCollection(copy.deepcopy(_with_references(rule)), resolve_references=True)
+            queries = backend.convert(subset, fmt)
+            queries = list(queries) if isinstance(queries, list) else [queries]
+            if fmt == "kibana_ndjson":
+                queries = [_retarget_saved_search(q, index) for q in queries]
+            results.append(Converted(rule, queries))
+        except (SigmaError, NotImplementedError, ValueError, TypeError) as exc:
+            results.append(Converted(rule, [], f"{type(exc).__name__}: {exc}"))
+    return results
+
+
+def _retarget_saved_search(obj: Any, index: str) -> Any:
+    """pySigma writes Kibana saved searches for ``beats-*``; point them at Sentinel's index pattern."""
+    if isinstance(obj, list):
+        return [_retarget_saved_search(o, index) for o in obj]
+    meta = obj.get("attributes", {}).get("kibanaSavedObjectMeta", {})
+    if "searchSourceJSON" in meta:
+        source = json.loads(meta["searchSourceJSON"])
+        source["index"] = index
+        meta["searchSourceJSON"] = json.dumps(source)
+    return obj
+
+
+def _with_references(rule: SigmaRule | SigmaCorrelationRule) -> list[SigmaRule | SigmaCorrelationRule]:
+    out: list[SigmaRule | SigmaCorrelationRule] = []
+    todo = [rule]
+    while todo:
+        current = todo.pop()
+        if any(current is r for r in out):
+            continue
+        out.append(current)
+        if isinstance(current, SigmaCorrelationRule):
+            todo.extend(ref.rule for ref in current.rules if ref.rule is not None)
+    return out
+
+
+def converted_lines(results: Iterable[Converted]) -> Iterable[str]:
+    """Text of the converted queries, one rule after the other, for printing or a file."""
+    for res in results:
+        if res.error:
+            continue
+        for q in res.queries:
+            if isinstance(q, str):
+                yield q
+            elif isinstance(q, list):
+                yield from (json.dumps(item, ensure_ascii=False) for item in q)
+            else:
+                yield json.dumps(q, ensure_ascii=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -47,6 +48,41 @@ class ApiSettings(BaseModel):
     port: int = Field(8080, ge=1, le=65535)
 
 
+class OidcSettings(BaseModel):
+    """An OpenID Connect issuer whose JWTs are accepted as bearer tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    issuer: str
+    audience: str
+    jwks_url: str | None = None
+    algorithms: list[str] = ["RS256", "ES256"]
+    roles_claim: str = "roles"
+    role_map: dict[str, str] = {}
+    name_claim: str = "preferred_username"
+    province_claim: str | None = None
+    commune_claim: str | None = None
+
+
+class AuthSettings(BaseModel):
+    """How callers are authenticated.
+
+    ``auto``: local accounts, tokens and OIDC once any account or token exists;
+    before that, on a loopback address only, every caller is the local SOC lead
+    (the single-user demo). ``accounts`` always requires credentials.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["auto", "accounts"] = "auto"
+    oidc: OidcSettings | None = None
+    session_hours: float = Field(12, gt=0, le=24 * 30)
+    lockout_threshold: int = Field(5, ge=1)
+    lockout_minutes: int = Field(15, ge=1)
+    login_attempts_per_minute: int = Field(20, ge=1)
+    secure_cookies: bool = False
+
+
 class Settings(BaseModel):
     """Validated configuration; build it with :func:`load_settings`."""
 
@@ -56,6 +92,7 @@ class Settings(BaseModel):
     content_dir: Path = DEFAULT_CONTENT_DIR
     elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
     api: ApiSettings = ApiSettings()
+    auth: AuthSettings = AuthSettings()
     batch_size: int = Field(5000, ge=1, le=1_000_000)
 
     @property
@@ -79,6 +116,14 @@ class Settings(BaseModel):
         return self.data_dir / "sentinel.db"
 
     @property
+    def accounts_path(self) -> Path:
+        return self.data_dir / "accounts.db"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.data_dir / "audit.log"
+
+    @property
     def uses_elasticsearch(self) -> bool:
         return self.elasticsearch.url is not None
 
@@ -95,6 +140,7 @@ ENV_VARS = {
     "SENTINEL_ES_NAMESPACE": "elasticsearch.namespace",
     "SENTINEL_API_HOST": "api.host",
     "SENTINEL_API_PORT": "api.port",
+    "SENTINEL_AUTH_MODE": "auth.mode",
 }
 
 

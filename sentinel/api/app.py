@@ -12,10 +12,28 @@ from sentinel import __version__
 from sentinel.api import alerts, events
 from sentinel.api import classifications as classifications_api
 from sentinel.api import ingest as ingest_api
+from sentinel.api import login as login_api
 from sentinel.api import respond as respond_api
-from sentinel.api.auth import Authenticator, LocalOperator
+from sentinel.api.accounts import Accounts
+from sentinel.api.auth import Authenticator, LocalOperator, SentinelAuthenticator
+from sentinel.audit import AuditLog
 from sentinel.config import Settings
 from sentinel.store import Store, StoreError, open_store
+
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def default_authenticator(settings: Settings, accounts: Accounts) -> Authenticator:
+    """Real authentication, except for the single-user demo: no account yet and listening on loopback only."""
+    oidc = None
+    if settings.auth.oidc is not None:
+        from sentinel.api.oidc import OidcValidator
+
+        oidc = OidcValidator(settings.auth.oidc)
+    demo = settings.auth.mode == "auto" and oidc is None and accounts.is_empty()
+    if demo and settings.api.host in LOOPBACK:
+        return LocalOperator()
+    return SentinelAuthenticator(accounts, oidc)
 
 
 def create_app(settings: Settings, store: Store | None = None, authenticator: Authenticator | None = None) -> FastAPI:
@@ -27,7 +45,15 @@ def create_app(settings: Settings, store: Store | None = None, authenticator: Au
     )
     app.state.settings = settings
     app.state.store = store or open_store(settings)
-    app.state.authenticator = authenticator or LocalOperator()
+    app.state.audit = AuditLog(settings.audit_path)
+    app.state.accounts = Accounts(
+        settings.accounts_path,
+        lockout_threshold=settings.auth.lockout_threshold,
+        lockout_minutes=settings.auth.lockout_minutes,
+        session_hours=settings.auth.session_hours,
+    )
+    app.state.login_limiter = login_api._RateLimiter(settings.auth.login_attempts_per_minute)
+    app.state.authenticator = authenticator or default_authenticator(settings, app.state.accounts)
 
     @app.get("/health", tags=["health"])
     def health() -> dict:
@@ -38,6 +64,7 @@ def create_app(settings: Settings, store: Store | None = None, authenticator: Au
     def _store_error(request: Request, exc: StoreError) -> JSONResponse:
         return JSONResponse(status_code=503, content={"detail": f"store unavailable: {exc}"})
 
+    app.include_router(login_api.router)
     app.include_router(events.router)
     app.include_router(alerts.router)
     app.include_router(respond_api.router)

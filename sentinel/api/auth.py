@@ -1,19 +1,30 @@
 """Who is calling: the :class:`Principal` every endpoint receives.
 
-``app.state.authenticator`` turns a request into a principal. The default,
-:class:`LocalOperator`, is for a single-user embedded install on loopback
-(the demo): it treats every caller as a SOC lead. Deployments configure real
-authentication (users, API tokens, OIDC), which replaces it.
+``app.state.authenticator`` turns a request into a principal:
+
+- :class:`SentinelAuthenticator` (deployments): ``Authorization: Bearer`` with an
+  API token or an OIDC JWT, or the console's session cookie. Requests
+  authenticated by cookie must also carry the session's CSRF token (header
+  ``X-CSRF-Token`` or form field ``csrf_token``) on every state-changing method.
+- :class:`LocalOperator` (the single-user demo on loopback, before any account
+  exists): every caller is the local SOC lead.
 """
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from fastapi import HTTPException, Request
 
+if TYPE_CHECKING:
+    from sentinel.api.accounts import Accounts
+    from sentinel.api.oidc import OidcValidator
+
 ROLES = ("admin", "soc_lead", "soc_analyst", "dpo", "commune_engineer", "auditor", "ci", "collector")
+SESSION_COOKIE = "sentinel_session"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 @dataclass(frozen=True)
@@ -28,7 +39,11 @@ class Principal:
 
 class Authenticator(Protocol):
     def authenticate(self, request: Request) -> Principal | None:
-        """The caller, or None when the request carries no valid credentials."""
+        """The caller, or None when the request carries no valid credentials.
+
+        An authenticator that accepts a cookie sets ``request.state.session_csrf``
+        so :func:`current_principal` can demand the CSRF token.
+        """
         ...
 
 
@@ -39,9 +54,47 @@ class LocalOperator:
         return Principal(name="local", role="soc_lead")
 
 
-def current_principal(request: Request) -> Principal:
-    """FastAPI dependency: the authenticated caller, or 401."""
+class SentinelAuthenticator:
+    """API tokens, OIDC bearer JWTs and console sessions."""
+
+    def __init__(self, accounts: Accounts, oidc: OidcValidator | None = None) -> None:
+        self.accounts = accounts
+        self.oidc = oidc
+
+    def authenticate(self, request: Request) -> Principal | None:
+        header = request.headers.get("authorization", "")
+        scheme, _, credential = header.partition(" ")
+        if scheme.lower() == "bearer" and credential:
+            credential = credential.strip()
+            if credential.count(".") == 2 and self.oidc is not None:
+                return self.oidc.principal(credential)
+            return self.accounts.principal_for_token(credential)
+        sid = request.cookies.get(SESSION_COOKIE)
+        if sid:
+            session = self.accounts.session(sid)
+            if session is not None:
+                request.state.session_csrf = session.csrf
+                return session.principal
+        return None
+
+
+async def current_principal(request: Request) -> Principal:
+    """FastAPI dependency: the authenticated caller, or 401; 403 when a cookie request lacks its CSRF token."""
     principal = request.app.state.authenticator.authenticate(request)
     if principal is None:
-        raise HTTPException(status_code=401, detail="authentication required", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status_code=401,
+            detail="authentication required: log in at /auth/login or send 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    expected = getattr(request.state, "session_csrf", None)
+    if expected is not None and request.method not in SAFE_METHODS:
+        sent = request.headers.get("x-csrf-token")
+        if sent is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            sent = (await request.form()).get("csrf_token")
+        if not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
+            raise HTTPException(status_code=403, detail="missing or wrong CSRF token: reload the page and try again")
+    request.state.principal = principal
     return principal

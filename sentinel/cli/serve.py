@@ -16,10 +16,18 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     import uvicorn
 
     from sentinel.api.app import create_app
+    from sentinel.api.auth import LocalOperator
 
     settings = settings_from(ctx)
-    app = create_app(settings)
     host = host or settings.api.host
     port = port or settings.api.port
+    # the host decides whether the no-account demo mode is allowed (loopback only)
+    settings = settings.model_copy(update={"api": settings.api.model_copy(update={"host": host, "port": port})})
+    app = create_app(settings)
     click.echo(f"Sentinel API on http://{host}:{port}/  (OpenAPI: /docs, store: {app.state.store.backend})")
+    if isinstance(app.state.authenticator, LocalOperator):
+        click.echo(
+            "  no accounts yet: every caller on this machine acts as the local SOC lead "
+            "(create one with 'sentinel users add' to require logins)"
+        )
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,149 @@
+"""/auth: console login and logout, and who-am-I for scripts and pages.
+
+Logins are rate limited per client address (a sliding minute) on top of the
+per-account lockout in :mod:`sentinel.api.accounts`, and every attempt is
+written to the audit trail.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from html import escape
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from sentinel.api.accounts import AccountError, LockedOut
+from sentinel.api.auth import SESSION_COOKIE, Principal, current_principal
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+LOGIN_PAGE = """<!doctype html>
+<html lang="vi"><head><meta charset="utf-8"><title>Sentinel — Đăng nhập / Log in</title>
+<style>body{{font-family:system-ui,sans-serif;background:#0f172a;color:#e2e8f0;display:flex;justify-content:center;
+padding-top:12vh}}form{{background:#1e293b;padding:2rem;border-radius:8px;min-width:320px}}label{{display:block;
+margin:.8rem 0 .2rem}}input{{width:100%;padding:.5rem;border-radius:4px;border:1px solid #475569;background:#0f172a;
+color:#e2e8f0}}button{{margin-top:1.2rem;width:100%;padding:.6rem;background:#2563eb;color:white;border:0;
+border-radius:4px}}.err{{color:#fca5a5}}</style></head>
+<body><form method="post" action="/auth/login"><h1>Sentinel</h1>{error}
+<input type="hidden" name="next" value="{next}">
+<label for="username">Tên đăng nhập / User name</label><input id="username" name="username" autocomplete="username"
+ required><label for="password">Mật khẩu / Password</label><input id="password" name="password" type="password"
+ autocomplete="current-password" required><button type="submit">Đăng nhập / Log in</button></form></body></html>"""
+
+
+class _RateLimiter:
+    """At most ``limit`` attempts per client address in any 60 seconds."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.hits: dict[str, deque[float]] = defaultdict(deque)
+
+    def allow(self, key: str) -> bool:
+        now = time.monotonic()
+        q = self.hits[key]
+        while q and q[0] < now - 60:
+            q.popleft()
+        if len(q) >= self.limit:
+            return False
+        q.append(now)
+        return True
+
+
+def _safe_next(value: str | None) -> str:
+    # only local paths: never an open redirect to another site
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/console/"
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_page(next: str | None = None, error: str | None = None) -> HTMLResponse:
+    msg = f'<p class="err">{escape(error)}</p>' if error else ""
+    return HTMLResponse(LOGIN_PAGE.format(error=msg, next=escape(_safe_next(next))))
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    """Log in with ``username`` and ``password`` (form or JSON). Sets the session cookie.
+
+    A form post is redirected to ``next`` (default the console); a JSON post gets
+    the caller and the CSRF token to send as ``X-CSRF-Token`` on later writes.
+    """
+    app = request.app
+    accounts = getattr(app.state, "accounts", None)
+    if accounts is None:
+        raise HTTPException(status_code=404, detail="this server has no local accounts (demo mode)")
+    is_json = request.headers.get("content-type", "").startswith("application/json")
+    data: Any = await request.json() if is_json else dict(await request.form())
+    if not isinstance(data, dict):
+        raise HTTPException(status_code=422, detail="send username and password")
+    username, password = str(data.get("username", "")), str(data.get("password", ""))
+    client = request.client.host if request.client else "unknown"
+    limiter: _RateLimiter = app.state.login_limiter
+    if not limiter.allow(client):
+        app.state.audit.record(username or "-", "login.rate_limited", client)
+        raise HTTPException(
+            status_code=429,
+            detail="too many login attempts from this address; wait a minute",
+            headers={"Retry-After": "60"},
+        )
+    try:
+        principal = accounts.login(username, password)
+    except LockedOut as exc:
+        app.state.audit.record(username, "login.locked", client)
+        return _login_failure(is_json, str(exc), 423, data.get("next"))
+    except AccountError as exc:
+        app.state.audit.record(username or "-", "login.failed", client)
+        return _login_failure(is_json, str(exc), 401, data.get("next"))
+    sid, csrf = accounts.create_session(principal)
+    app.state.audit.record(principal.name, "login", client, role=principal.role)
+    response: Response
+    if is_json:
+        response = JSONResponse({"name": principal.name, "role": principal.role, "csrf_token": csrf})
+    else:
+        response = RedirectResponse(_safe_next(data.get("next")), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        sid,
+        httponly=True,
+        samesite="strict",
+        path="/",
+        secure=app.state.settings.auth.secure_cookies,
+        max_age=int(app.state.settings.auth.session_hours * 3600),
+    )
+    return response
+
+
+def _login_failure(is_json: bool, message: str, status: int, next_url: Any) -> Response:
+    if is_json:
+        return JSONResponse({"detail": message}, status_code=status)
+    page = login_page(next=str(next_url) if next_url else None, error=message)
+    page.status_code = status
+    return page
+
+
+@router.post("/logout")
+def logout(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> Response:
+    sid = request.cookies.get(SESSION_COOKIE)
+    accounts = getattr(request.app.state, "accounts", None)
+    if sid and accounts is not None:
+        accounts.end_session(sid)
+    request.app.state.audit.record(principal.name, "logout")
+    response = RedirectResponse("/auth/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/whoami")
+def whoami(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> dict[str, Any]:
+    """The caller, and for console sessions the CSRF token to send on writes."""
+    return {
+        "name": principal.name,
+        "role": principal.role,
+        "province": principal.province,
+        "commune": principal.commune,
+        "csrf_token": getattr(request.state, "session_csrf", None),
+    }

@@ -1,0 +1,202 @@
+"""Authentication: local accounts, sessions with CSRF, lockout, rate limits, API tokens and OIDC JWTs."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi.testclient import TestClient
+
+from sentinel.api.accounts import Accounts, LockedOut, LoginFailed
+from sentinel.api.app import create_app
+from sentinel.api.auth import LocalOperator, SentinelAuthenticator
+from sentinel.config import load_settings
+from sentinel.store.sqlite import SQLiteStore
+
+PASSWORD = "mat-khau-rat-dai-2026"
+
+
+def settings_for(tmp_path, **env):
+    return load_settings(env={"SENTINEL_DATA_DIR": str(tmp_path), **env})
+
+
+@pytest.fixture
+def app_and_accounts(tmp_path):
+    settings = settings_for(tmp_path)
+    accounts = Accounts(settings.accounts_path)
+    accounts.add_user("an", PASSWORD, "soc_analyst", province="Hà Nội")
+    app = create_app(settings, SQLiteStore(tmp_path / "s.db"))
+    return app, accounts
+
+
+def test_demo_mode_only_without_accounts_and_on_loopback(tmp_path):
+    app = create_app(settings_for(tmp_path), SQLiteStore(tmp_path / "s.db"))
+    assert isinstance(app.state.authenticator, LocalOperator)
+    exposed = create_app(settings_for(tmp_path, SENTINEL_API_HOST="0.0.0.0"), SQLiteStore(tmp_path / "s.db"))
+    assert isinstance(exposed.state.authenticator, SentinelAuthenticator)
+    assert TestClient(exposed).get("/api/events").status_code == 401
+    strict = create_app(settings_for(tmp_path, SENTINEL_AUTH_MODE="accounts"), SQLiteStore(tmp_path / "s.db"))
+    assert TestClient(strict).get("/api/alerts").status_code == 401
+
+
+def test_login_session_and_csrf(app_and_accounts):
+    app, _ = app_and_accounts
+    assert isinstance(app.state.authenticator, SentinelAuthenticator)
+    c = TestClient(app)
+    assert c.get("/api/events").status_code == 401
+    r = c.post("/auth/login", json={"username": "an", "password": PASSWORD})
+    assert r.status_code == 200
+    csrf = r.json()["csrf_token"]
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
+    who = c.get("/auth/whoami").json()
+    assert who["name"] == "an" and who["role"] == "soc_analyst" and who["province"] == "Hà Nội"
+    # a state-changing request by cookie needs the CSRF token
+    assert c.post("/auth/logout").status_code == 403
+    assert c.post("/auth/logout", headers={"X-CSRF-Token": "wrong"}).status_code == 403
+    out = c.post("/auth/logout", headers={"X-CSRF-Token": csrf}, follow_redirects=False)
+    assert out.status_code == 303
+    assert c.get("/auth/whoami").status_code == 401
+
+
+def test_form_login_redirects_only_to_local_paths(app_and_accounts):
+    app, _ = app_and_accounts
+    c = TestClient(app)
+    r = c.post(
+        "/auth/login",
+        data={"username": "an", "password": PASSWORD, "next": "https://evil.example/"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/console/"
+    bad = c.post("/auth/login", data={"username": "an", "password": "nope", "next": "/console/"})
+    assert bad.status_code == 401 and "wrong user name or password" in bad.text
+    page = c.get("/auth/login", params={"next": '"><script>alert(1)</script>'})
+    assert "<script>alert(1)" not in page.text
+
+
+def test_lockout_after_repeated_failures(tmp_path):
+    acc = Accounts(tmp_path / "a.db", lockout_threshold=3, lockout_minutes=1)
+    acc.add_user("binh", PASSWORD, "dpo")
+    for _ in range(2):
+        with pytest.raises(LoginFailed):
+            acc.login("binh", "wrong-password-1")
+    with pytest.raises(LockedOut):
+        acc.login("binh", "wrong-password-1")
+    with pytest.raises(LockedOut):  # even the right password, while locked
+        acc.login("binh", PASSWORD)
+    assert acc.login("binh", PASSWORD, now=time.time() + 61).role == "dpo"
+    with pytest.raises(LoginFailed):
+        acc.login("nobody", PASSWORD)
+
+
+def test_weak_passwords_and_unknown_roles_are_refused(tmp_path):
+    acc = Accounts(tmp_path / "a.db")
+    with pytest.raises(ValueError, match="12 characters"):
+        acc.add_user("x", "short", "dpo")
+    with pytest.raises(ValueError, match="unknown role"):
+        acc.add_user("x", PASSWORD, "god")
+    acc.add_user("x", PASSWORD, "dpo")
+    with pytest.raises(ValueError, match="exists"):
+        acc.add_user("x", PASSWORD, "dpo")
+
+
+def test_login_rate_limit_per_address(tmp_path):
+    settings = load_settings(env={"SENTINEL_DATA_DIR": str(tmp_path)})
+    settings = settings.model_copy(update={"auth": settings.auth.model_copy(update={"login_attempts_per_minute": 3})})
+    Accounts(settings.accounts_path).add_user("an", PASSWORD, "soc_analyst")
+    c = TestClient(create_app(settings, SQLiteStore(tmp_path / "s.db")))
+    codes = [c.post("/auth/login", json={"username": "an", "password": "bad-password-x"}).status_code for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+    actions = [r["action"] for r in c.app.state.audit]
+    assert actions.count("login.failed") == 3 and "login.rate_limited" in actions
+
+
+def test_api_tokens(app_and_accounts):
+    app, accounts = app_and_accounts
+    token = accounts.create_token("edge-hn-01", "collector", province="Hà Nội", days=1)
+    c = TestClient(app)
+    who = c.get("/auth/whoami", headers={"Authorization": f"Bearer {token}"}).json()
+    assert who["name"] == "token:edge-hn-01" and who["role"] == "collector"
+    # bearer requests are not cookie requests: no CSRF needed, and no cookie is trusted
+    assert c.get("/auth/whoami", headers={"Authorization": "Bearer snt_forged"}).status_code == 401
+    accounts.revoke_token("edge-hn-01")
+    assert c.get("/auth/whoami", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert "snt_" not in accounts.path.read_bytes().decode("latin-1")  # only hashes are stored
+
+
+@pytest.fixture
+def jwks_server():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    jwk.update(kid="k1", use="sig", alg="RS256")
+    body = json.dumps({"keys": [jwk]}).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield key, f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
+    server.shutdown()
+
+
+def test_oidc_bearer_jwts(tmp_path, jwks_server):
+    key, url = jwks_server
+    settings = load_settings(env={"SENTINEL_DATA_DIR": str(tmp_path)})
+    oidc = {
+        "issuer": "https://sso.gov.example",
+        "audience": "sentinel",
+        "jwks_url": url,
+        "role_map": {"SOC-Analysts": "soc_analyst"},
+        "province_claim": "tinh",
+    }
+    settings = settings.model_copy(update={"auth": settings.auth.model_validate({"oidc": oidc})})
+    c = TestClient(create_app(settings, SQLiteStore(tmp_path / "s.db")))
+
+    def token(**claims):
+        base = {
+            "iss": "https://sso.gov.example",
+            "aud": "sentinel",
+            "sub": "u1",
+            "preferred_username": "chi",
+            "exp": int(time.time()) + 300,
+            "roles": ["SOC-Analysts"],
+            "tinh": "Đà Nẵng",
+        }
+        return jwt.encode({**base, **claims}, key, algorithm="RS256", headers={"kid": "k1"})
+
+    def who(t):
+        return c.get("/auth/whoami", headers={"Authorization": f"Bearer {t}"})
+
+    ok = who(token()).json()
+    assert ok["name"] == "chi" and ok["role"] == "soc_analyst" and ok["province"] == "Đà Nẵng"
+    assert who(token(aud="other")).status_code == 401
+    assert who(token(iss="https://evil.example")).status_code == 401
+    assert who(token(exp=int(time.time()) - 3600)).status_code == 401
+    assert who(token(roles=["Everyone"])).status_code == 401  # no mapped role: deny
+    other_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = jwt.encode(
+        {
+            "iss": "https://sso.gov.example",
+            "aud": "sentinel",
+            "sub": "x",
+            "exp": int(time.time()) + 60,
+            "roles": ["SOC-Analysts"],
+        },
+        other_key,
+        algorithm="RS256",
+        headers={"kid": "k1"},
+    )
+    assert who(forged).status_code == 401

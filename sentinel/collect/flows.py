@@ -113,6 +113,10 @@ class FlowTable:
     def add(self, ts: float, pkt: Packet) -> tuple[Flow, bool]:
         """Count one packet; returns its flow and whether it went initiator -> responder."""
         version, src, dst, proto, sport, dport, flags, size, _ = pkt
+        if ts > self.now:
+            self.now = ts
+            if ts >= self._next_sweep:
+                self.expire(ts)  # before the lookup: a packet after the idle timeout starts a new flow
         if proto in ICMP_PROTOCOLS:
             icmp = (sport, dport)
             sport, dport, _ = icmp_ports(proto, sport, dport)
@@ -148,6 +152,12 @@ class FlowTable:
                 flow.icmp = icmp
         else:
             flows.move_to_end(key)
+        if ts - flow.first >= self.active_timeout:
+            self._emit(flow, "active timeout", final=False)
+            flow.segment += 1
+            flow.first = ts
+            flow.fwd_packets = flow.fwd_bytes = flow.fwd_flags = 0
+            flow.rev_packets = flow.rev_bytes = flow.rev_flags = 0
         if ts > flow.last:
             flow.last = ts
         if forward:
@@ -162,16 +172,6 @@ class FlowTable:
             flow.rev_flags |= flags
             if flags & (FIN | RST):
                 flow.fins |= 4 if flags & RST else 2
-        if ts - flow.first >= self.active_timeout:
-            self._emit(flow, "active timeout", final=False)
-            flow.segment += 1
-            flow.first = ts
-            flow.fwd_packets = flow.fwd_bytes = flow.fwd_flags = 0
-            flow.rev_packets = flow.rev_bytes = flow.rev_flags = 0
-        if ts > self.now:
-            self.now = ts
-            if ts >= self._next_sweep:
-                self.expire(ts)
         return flow, forward
 
     def expire(self, now: float) -> None:
@@ -217,7 +217,7 @@ class FlowTable:
             action="network_flow",
             start=ts_text(f.first),
             end=ts_text(f.last),
-            duration=round((f.last - f.first) * 1e9),
+            duration=round((f.last - f.first) * 1e6) * 1000,  # ns, at the microsecond precision of captures
             reason=reason,
         )
         source: dict[str, Any] = {"ip": src, "bytes": f.fwd_bytes, "packets": f.fwd_packets}

@@ -12,6 +12,7 @@ import hashlib
 import ipaddress
 import socket
 import struct
+import time
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -93,20 +94,27 @@ def direction(src: bytes, dst: bytes) -> str:
     return "external"
 
 
+@lru_cache(maxsize=4096)
+def _second(sec: int) -> str:
+    return ecs.format_ts(datetime.fromtimestamp(sec, UTC))[:-5]  # drop ".mmmZ"
+
+
 def ts_text(ts: float) -> str:
-    """ECS timestamp from epoch seconds (capture and exporter clocks)."""
+    """ECS timestamp from epoch seconds; the per-second prefix is cached (flows end in bursts)."""
+    sec = int(ts // 1)
     try:
-        return ecs.format_ts(datetime.fromtimestamp(ts, UTC))
+        prefix = _second(sec)
     except (OverflowError, OSError, ValueError):
         # A capture or exporter with a nonsense clock must not stop ingest; keep the event at epoch 0.
-        return ecs.format_ts(datetime.fromtimestamp(0, UTC))
+        prefix, ts, sec = _second(0), 0.0, 0
+    return f"{prefix}.{min(round((ts - sec) * 1e6) // 1000, 999):03d}Z"
 
 
 def envelope(
     *, eid: str, ts: float, dataset: str, module: str, category: list[str], kind: str = "event", **types: Any
 ) -> dict[str, Any]:
     """The common top of every network event; ``types`` are extra ``event.*`` keys (``type``, ``action``)."""
-    now = ecs.now_ts()
+    now = ts_text(time.time())
     event: dict[str, Any] = {"id": eid, "kind": kind, "category": category, "dataset": dataset, "module": module}
     event.update(types)
     event["ingested"] = now

@@ -42,10 +42,10 @@ SUPPORTED_LINKTYPES = frozenset({0, 1, 12, 14, 101, 108, 113, 228, 229, 276})
 MAX_CAPLEN = 262144
 
 _PCAP_MAGIC = {
-    b"\xd4\xc3\xb2\xa1": ("<", 1e-6),
-    b"\xa1\xb2\xc3\xd4": (">", 1e-6),
-    b"\x4d\x3c\xb2\xa1": ("<", 1e-9),
-    b"\xa1\xb2\x3c\x4d": (">", 1e-9),
+    b"\xd4\xc3\xb2\xa1": ("<", 1e6),
+    b"\xa1\xb2\xc3\xd4": (">", 1e6),
+    b"\x4d\x3c\xb2\xa1": ("<", 1e9),
+    b"\xa1\xb2\x3c\x4d": (">", 1e9),
 }
 _PCAPNG_SHB = 0x0A0D0D0A
 _PCAPNG_BOM = 0x1A2B3C4D
@@ -125,7 +125,7 @@ class CaptureReader:
         if end < 24:
             self.error = f"truncated file header ({end} of 24 bytes)"
             return
-        endian, scale = _PCAP_MAGIC[mm[:4]]
+        endian, per_second = _PCAP_MAGIC[mm[:4]]
         snaplen, linktype = struct.unpack_from(endian + "II", mm, 16)
         linktype &= 0xFFFF  # upper bits carry FCS information
         limit = max(snaplen, MAX_CAPLEN)
@@ -142,7 +142,7 @@ class CaptureReader:
                 self.error = f"truncated record at offset {off}: {caplen} bytes claimed, {end - start} left"
                 return
             off = self.offset = stop
-            yield sec + frac * scale, linktype, mm[start:stop], wirelen
+            yield sec + frac / per_second, linktype, mm[start:stop], wirelen
         if off != end:
             self.error = f"truncated record header at offset {off} ({end - off} of 16 bytes)"
 
@@ -150,7 +150,7 @@ class CaptureReader:
         mm, end = self._map, self.size
         off = 0
         endian = "<"
-        # interface id -> (linktype, snaplen, seconds per timestamp unit, offset seconds)
+        # interface id -> (linktype, snaplen, timestamp units per second, offset seconds)
         interfaces: list[tuple[int, int, float, int]] = []
         while off + 12 <= end:
             btype, blen = struct.unpack_from(endian + "II", mm, off)
@@ -172,9 +172,9 @@ class CaptureReader:
                 if ifid >= len(interfaces) or caplen > body_end - body - 20:
                     self.error = f"packet block at offset {off}: interface {ifid} or length {caplen} is invalid"
                     return
-                linktype, _, unit, ts_offset = interfaces[ifid]
+                linktype, _, per_second, ts_offset = interfaces[ifid]
                 off = self.offset = off + blen
-                yield ((ts_hi << 32) | ts_lo) * unit + ts_offset, linktype, mm[body + 20 : body + 20 + caplen], wirelen
+                yield ((ts_hi << 32) | ts_lo) / per_second + ts_offset, linktype, mm[body + 20 : body + 20 + caplen], wirelen
                 continue
             if btype == 3 and body_end - body >= 4:  # simple packet block: interface 0, no timestamp
                 if not interfaces:
@@ -191,9 +191,9 @@ class CaptureReader:
                 if ifid >= len(interfaces) or caplen > body_end - body - 20:
                     self.error = f"packet block at offset {off}: interface {ifid} or length {caplen} is invalid"
                     return
-                linktype, _, unit, ts_offset = interfaces[ifid]
+                linktype, _, per_second, ts_offset = interfaces[ifid]
                 off = self.offset = off + blen
-                yield ((ts_hi << 32) | ts_lo) * unit + ts_offset, linktype, mm[body + 20 : body + 20 + caplen], wirelen
+                yield ((ts_hi << 32) | ts_lo) / per_second + ts_offset, linktype, mm[body + 20 : body + 20 + caplen], wirelen
                 continue
             if btype == 1:  # interface description
                 if body_end - body < 8:
@@ -207,8 +207,11 @@ class CaptureReader:
 
 
 def _idb_clock(mm: Any, off: int, end: int, endian: str) -> tuple[float, int]:
-    """Timestamp unit and offset from an interface block's options (if_tsresol, if_tsoffset)."""
-    unit, ts_offset = 1e-6, 0
+    """Timestamp units per second and offset from an interface block's options (if_tsresol, if_tsoffset).
+
+    Dividing by an exact power (not multiplying by 1e-6) keeps 0.4 s from reading as 0.39999.
+    """
+    per_second, ts_offset = 1e6, 0
     while off + 4 <= end:
         code, length = struct.unpack_from(endian + "HH", mm, off)
         if code == 0:
@@ -216,11 +219,11 @@ def _idb_clock(mm: Any, off: int, end: int, endian: str) -> tuple[float, int]:
         value = mm[off + 4 : off + 4 + length]
         if code == 9 and length >= 1:
             res = value[0]
-            unit = 2.0 ** -(res & 0x7F) if res & 0x80 else 10.0 ** -min(res, 30)
+            per_second = 2.0 ** (res & 0x7F) if res & 0x80 else 10.0 ** min(res, 30)
         elif code == 14 and length >= 8:
             ts_offset = struct.unpack_from(endian + "q", value)[0]
         off += 4 + ((length + 3) & ~3)
-    return unit, ts_offset
+    return per_second, ts_offset
 
 
 def decode_frame(data: bytes, linktype: int) -> Packet | None:

@@ -24,6 +24,9 @@ from sentinel.collect.pcap import CaptureError, CaptureReader, MalformedFrame, P
 from sentinel.collect.source import Batch, Source, SourceStatus
 
 DNS_PORTS = frozenset({53, 5353, 5355})
+# First payload bytes worth a closer look on TCP: a TLS handshake record or an HTTP method.
+TCP_INTERESTING = frozenset({0x16}) | netdecode.HTTP_FIRST_BYTES
+CHUNK = 1024  # packets between checks for a full batch, progress and stop
 MAX_PENDING_SEGMENTS_BYTES = netdecode.MAX_CLIENT_HELLO + 5
 
 
@@ -59,7 +62,9 @@ class TrafficAnalyzer:
             if pkt[3] == 17:
                 if pkt[4] in DNS_PORTS or pkt[5] in DNS_PORTS:
                     self._app(ts, pkt, flow, position, payload, netdecode.parse_dns(payload), "dns")
-            elif pkt[3] == 6:
+            elif pkt[3] == 6 and (
+                payload[0] in TCP_INTERESTING or flow.pending is not None or pkt[4] == 53 or pkt[5] == 53
+            ):
                 self._tcp_payload(ts, pkt, flow, forward, position, payload)
         except netdecode.DecodeError:
             self.counters.app_errors += 1
@@ -209,21 +214,17 @@ class PcapSource(Source):
             table = FlowTable(source=identity, module="pcap", **self.flow_options)
             analyzer = TrafficAnalyzer(table)
             self.counters = analyzer.counters
-            packets = self._fast(reader, analyzer) if self.engine == "fast" else self._scapy(analyzer)
+            chunks = self._fast(reader, analyzer) if self.engine == "fast" else self._scapy(analyzer)
             next_report = time.monotonic() + self.progress_every
-            pending = 0
-            for _ in packets:
-                pending += 1
-                if pending >= 1024:
-                    pending = 0
-                    self.bytes_read = reader.offset
-                    if len(analyzer.events) + len(table.out) >= self.batch_size:
-                        yield Batch(analyzer.drain())
-                    if self.progress is not None and time.monotonic() >= next_report:
-                        next_report = time.monotonic() + self.progress_every
-                        self.progress(self)
-                    if stop.is_set():
-                        break
+            for _ in chunks:
+                self.bytes_read = reader.offset
+                if len(analyzer.events) + len(table.out) >= self.batch_size:
+                    yield Batch(analyzer.drain())
+                if self.progress is not None and time.monotonic() >= next_report:
+                    next_report = time.monotonic() + self.progress_every
+                    self.progress(self)
+                if stop.is_set():
+                    break
             self.bytes_read = reader.offset if self.engine == "fast" else self.size
             table.flush("end of input" if not stop.is_set() else "shutdown")
             tail = analyzer.drain()
@@ -236,22 +237,30 @@ class PcapSource(Source):
             yield Batch(tail)
 
     def _fast(self, reader: CaptureReader, analyzer: TrafficAnalyzer) -> Iterator[None]:
+        """Decode and account packets, handing control back every ``CHUNK`` packets (not per packet: speed)."""
         counters = analyzer.counters
         feed = analyzer.packet
-        for index, (ts, linktype, data, _wirelen) in enumerate(reader):
+        index = 0
+        for ts, linktype, data, _wirelen in reader:
             try:
-                pkt = decode_frame(data, linktype)
+                feed(ts, decode_frame(data, linktype), index)
             except MalformedFrame:
                 counters.packets += 1
                 counters.malformed += 1
-                continue
-            feed(ts, pkt, index)
-            yield
+            index += 1
+            if not index % CHUNK:
+                yield
+        yield
 
     def _scapy(self, analyzer: TrafficAnalyzer) -> Iterator[None]:
-        for index, (ts, pkt) in enumerate(scapy_packets(self.path)):
-            analyzer.packet(ts, pkt, index)
-            yield
+        try:
+            for index, (ts, pkt) in enumerate(scapy_packets(self.path)):
+                analyzer.packet(ts, pkt, index)
+                if not (index + 1) % CHUNK:
+                    yield
+        except Exception as exc:
+            self.errors.append(f"scapy stopped reading: {type(exc).__name__}: {exc}")
+        yield
 
     def _error(self, reason: str, offset: int, raw: bytes) -> dict[str, Any]:
         return error_event(

@@ -112,9 +112,13 @@ def arp(t0: float) -> Timed:
     return [(t0, _eth("ff:ff:ff:ff:ff:ff") / ARP(psrc="10.0.0.1", pdst="10.0.0.2"))]
 
 
-def mixed(seed: int, sessions: int, t0: float = 1_767_225_600.0) -> Timed:
-    """A seeded mix: HTTP and HTTPS sessions, DNS lookups, pings, IPv6, VLAN tags and ARP, time-ordered."""
+def mixed(seed: int, sessions: int, t0: float = 1_767_225_600.0, bulk: int = 0) -> Timed:
+    """A seeded mix: HTTP and HTTPS sessions, DNS lookups, pings, IPv6, VLAN tags and ARP, time-ordered.
+
+    ``bulk`` adds that many 1200-byte server segments to each TCP session (downloads).
+    """
     rng = random.Random(seed)
+    more = [b"z" * 1200] * bulk
     out: Timed = []
     for i in range(sessions):
         t = t0 + i * 0.05
@@ -123,17 +127,17 @@ def mixed(seed: int, sessions: int, t0: float = 1_767_225_600.0) -> Timed:
         sport = 20000 + i
         kind = i % 6
         if kind == 0:
-            out += tcp_session(client, server, sport, 80, t, [http_get("dichvucong.gov.vn", f"/p/{i}?q={i}")], [b"HTTP/1.1 200 OK\r\n\r\n"])
+            out += tcp_session(client, server, sport, 80, t, [http_get("dichvucong.gov.vn", f"/p/{i}?q={i}")], [b"HTTP/1.1 200 OK\r\n\r\n", *more])
         elif kind == 1:
-            out += tcp_session(client, server, sport, 443, t, [client_hello(f"s{i}.gov.vn")], [b"\x16\x03\x03\x00\x02hi"])
+            out += tcp_session(client, server, sport, 443, t, [client_hello(f"s{i}.gov.vn")], [b"\x16\x03\x03\x00\x02hi", *more])
         elif kind == 2:
             out += dns_exchange(client, "8.8.8.8", sport, t, f"h{i}.example.vn", [f"203.113.1.{i % 250 + 1}"])
         elif kind == 3:
             out += icmp_echo(client, server, t)
         elif kind == 4:
-            out += tcp_session(f"2001:db8::{i:x}", "2001:db8:ffff::1", sport, 443, t, [b"x" * 100], [b"y" * 300], "rst")
+            out += tcp_session(f"2001:db8::{i:x}", "2001:db8:ffff::1", sport, 443, t, [b"x" * 100], [b"y" * 300, *more], "rst")
         else:
-            out += tcp_session(client, server, sport, 8080, t, [b"hello"], [b"world"], vlan=100 + i % 10)
+            out += tcp_session(client, server, sport, 8080, t, [b"hello"], [b"world", *more], vlan=100 + i % 10)
             out += arp(t)
     out.sort(key=lambda p: p[0])
     return out

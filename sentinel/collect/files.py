@@ -170,9 +170,10 @@ class FileSource(Source):
                 tail.gone_since = None
             elif tail.gone_since is None:
                 tail.gone_since = now
-        for key, path in found.items():
+        # Known files first: one replaced while we were down leaves its position for its copy to claim.
+        for key in sorted(found, key=lambda k: k not in self.offsets.files):
             if key not in self._tails:
-                self._open(key, path)
+                self._open(key, found[key])
         self._first_scan = False
 
     def _open(self, key: str, path: str) -> None:
@@ -188,6 +189,8 @@ class FileSource(Source):
         if saved is not None and saved.fp_len <= size and _fingerprint(f, saved.fp_len) == saved.fp:
             offset = saved.offset
         else:
+            if saved is not None:  # truncated or replaced while we were down: a copy may carry on from here
+                self.offsets.truncated.append(saved)
             copy = self._copy_of_truncated(f, size)
             if copy is not None:
                 offset = copy.offset

@@ -45,17 +45,7 @@ from sentinel.store.base import (
     VersionConflict,
 )
 from sentinel.store.es_bulk import DEAD_LETTER_FILE, BulkLimits, BulkWriter, DeadLetter, DeadLetterEntry
-from sentinel.store.es_templates import (
-    ALERTS_ALIAS,
-    EVENTS_PATTERN,
-    HISTORY_ALIAS,
-    OPEN_ALIAS,
-    PREFIX,
-    data_stream_name,
-    dataset_name,
-    field_type,
-    namespace_name,
-)
+from sentinel.store.es_templates import DEFAULT_NAMES, Names, dataset_name, field_type, namespace_name
 from sentinel.store.query import QuerySyntaxError
 
 log = logging.getLogger(__name__)
@@ -185,7 +175,8 @@ def encode_cursor(pit_id: str | None, after: list[Any]) -> str:
 def decode_cursor(cursor: str) -> tuple[str | None, list[Any]]:
     try:
         data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(data, dict) or not isinstance(data.get("a"), list) or len(data["a"]) != 2:
+        # two sort keys (time, event.id), plus the _shard_doc tiebreaker Elasticsearch adds under a PIT
+        if not isinstance(data, dict) or not isinstance(data.get("a"), list) or not 2 <= len(data["a"]) <= 3:
             raise ValueError
         return data.get("p"), data["a"]
     except ValueError:
@@ -213,9 +204,11 @@ class ElasticsearchStore(Store):
         refresh: bool = False,
         limits: BulkLimits | None = None,
         url: str = "",
+        names: Names = DEFAULT_NAMES,
     ) -> None:
         """``refresh=True`` makes every write visible to search before returning (tests, demos)."""
         self.client = client
+        self.names = names
         self.dead_letter = dead_letter
         self.namespace = namespace_name(namespace)
         self.refresh: bool | str = "wait_for" if refresh else False
@@ -224,7 +217,9 @@ class ElasticsearchStore(Store):
         self._checked = False
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, refresh: bool = False) -> ElasticsearchStore:
+    def from_settings(
+        cls, settings: Settings, *, refresh: bool = False, names: Names = DEFAULT_NAMES
+    ) -> ElasticsearchStore:
         """Connect with the URL, credentials and CA certificate from the configuration."""
         es = settings.elasticsearch
         if not es.url:
@@ -252,6 +247,7 @@ class ElasticsearchStore(Store):
             namespace=es.namespace,
             refresh=refresh,
             url=es.url,
+            names=names,
         )
 
     def close(self) -> None:
@@ -281,7 +277,7 @@ class ElasticsearchStore(Store):
         if self._checked:
             return
         with self.errors():
-            if not self.client.indices.exists_index_template(name=f"logs-{PREFIX}"):
+            if not self.client.indices.exists_index_template(name=self.names.catch_all_template):
                 raise StoreError("the Elasticsearch cluster is not set up for Sentinel; run `sentinel es setup` first")
         self._checked = True
 
@@ -290,7 +286,7 @@ class ElasticsearchStore(Store):
         """``(data stream, dataset, namespace)`` for an event: its dataset and its province."""
         dataset = dataset_name(ecs.get_field(doc, "event.dataset"))
         namespace = namespace_name(ecs.get_field(doc, "labels.province"), self.namespace)
-        return data_stream_name(dataset, namespace, self.namespace), dataset, namespace
+        return self.names.stream(dataset, namespace, self.namespace), dataset, namespace
 
     def append_events(self, events: Iterable[Mapping[str, Any]]) -> ESAppendResult:
         batch: dict[str, Mapping[str, Any]] = {}
@@ -309,7 +305,10 @@ class ElasticsearchStore(Store):
         outgoing: dict[str, tuple[str, Mapping[str, Any]]] = {}
         for eid, doc in batch.items():
             target, dataset, namespace = self.target_of(doc)
-            body = {**doc, "data_stream": {"type": "logs", "dataset": f"{PREFIX}.{dataset}", "namespace": namespace}}
+            body = {
+                **doc,
+                "data_stream": {"type": "logs", "dataset": f"{self.names.prefix}.{dataset}", "namespace": namespace},
+            }
             outgoing[eid] = (target, body)
         with self.errors():
             outcome = self.writer.write(outgoing)
@@ -384,7 +383,10 @@ class ElasticsearchStore(Store):
 
     def _open_pit(self) -> str:
         resp = self.client.open_point_in_time(
-            index=EVENTS_PATTERN, keep_alive=PIT_KEEP_ALIVE, ignore_unavailable=True, allow_partial_search_results=False
+            index=self.names.events_pattern,
+            keep_alive=PIT_KEEP_ALIVE,
+            ignore_unavailable=True,
+            allow_partial_search_results=False,
         )
         return resp["id"]
 
@@ -395,14 +397,17 @@ class ElasticsearchStore(Store):
     def count_events(self, query: EventQuery) -> int:
         with self.errors():
             resp = self.client.count(
-                index=EVENTS_PATTERN, query=event_query(query), ignore_unavailable=True, allow_no_indices=True
+                index=self.names.events_pattern,
+                query=event_query(query),
+                ignore_unavailable=True,
+                allow_no_indices=True,
             )
         return int(resp["count"])
 
     def get_event(self, event_id: str) -> dict[str, Any] | None:
         with self.errors():
             resp = self.client.search(
-                index=EVENTS_PATTERN,
+                index=self.names.events_pattern,
                 query={"ids": {"values": [event_id]}},
                 size=1,
                 source_excludes=["data_stream"],
@@ -435,21 +440,21 @@ class ElasticsearchStore(Store):
             "after": after,
         }
         with self.errors(), suppress(ConflictError):  # this version's entry is already written
-            self.client.create(index=HISTORY_ALIAS, id=f"{alert.id}:{alert.version}", document=doc)
+            self.client.create(index=self.names.history, id=f"{alert.id}:{alert.version}", document=doc)
 
     def record_alert(self, alert: Alert) -> Alert:
         ptr_id = _pointer_id(alert.rule.id, alert.group_key)
         refresh = self.refresh or None
         for _ in range(FOLD_ATTEMPTS):
-            ptr = self._get(OPEN_ALIAS, ptr_id)
-            current = self._get(ALERTS_ALIAS, ptr[0]["alert_id"]) if ptr else None
+            ptr = self._get(self.names.open_alerts, ptr_id)
+            current = self._get(self.names.alerts, ptr[0]["alert_id"]) if ptr else None
             try:
                 with self.errors():
                     if current and current[0].get("status") != "closed":
                         existing = Alert.model_validate(current[0])
                         merged = fold(existing, alert)
                         self.client.index(
-                            index=ALERTS_ALIAS,
+                            index=self.names.alerts,
                             id=existing.id,
                             document=merged.to_doc(),
                             if_seq_no=current[1],
@@ -458,18 +463,24 @@ class ElasticsearchStore(Store):
                         )
                         self._history(merged, "detector", "fold", {"count": existing.count}, {"count": merged.count})
                         return merged
-                    same = self._get(ALERTS_ALIAS, alert.id)
+                    same = self._get(self.names.alerts, alert.id)
                     if same:  # the same alert recorded again: idempotent
                         return Alert.model_validate(same[0])
                     pointer = {"rule_id": alert.rule.id, "group_key": alert.group_key, "alert_id": alert.id}
                     if ptr:  # stale pointer (its alert is closed or was never written): take it over
                         self.client.index(
-                            index=OPEN_ALIAS, id=ptr_id, document=pointer, if_seq_no=ptr[1], if_primary_term=ptr[2]
+                            index=self.names.open_alerts,
+                            id=ptr_id,
+                            document=pointer,
+                            if_seq_no=ptr[1],
+                            if_primary_term=ptr[2],
                         )
                     else:
-                        self.client.create(index=OPEN_ALIAS, id=ptr_id, document=pointer)
+                        self.client.create(index=self.names.open_alerts, id=ptr_id, document=pointer)
                     try:
-                        self.client.create(index=ALERTS_ALIAS, id=alert.id, document=alert.to_doc(), refresh=refresh)
+                        self.client.create(
+                            index=self.names.alerts, id=alert.id, document=alert.to_doc(), refresh=refresh
+                        )
                     except ConflictError:
                         continue
                     self._history(alert, "detector", "create", {}, {"status": alert.status})
@@ -481,13 +492,13 @@ class ElasticsearchStore(Store):
         )
 
     def get_alert(self, alert_id: str) -> Alert | None:
-        got = self._get(ALERTS_ALIAS, alert_id)
+        got = self._get(self.names.alerts, alert_id)
         return Alert.model_validate(got[0]) if got else None
 
     def list_alerts(self, query: AlertQuery) -> list[Alert]:
         with self.errors():
             resp = self.client.search(
-                index=ALERTS_ALIAS,
+                index=self.names.alerts,
                 query=alert_query(query),
                 sort=[{"last_seen": "desc"}, {"id": "asc"}],
                 from_=query.offset,
@@ -498,12 +509,12 @@ class ElasticsearchStore(Store):
 
     def count_alerts(self, query: AlertQuery) -> int:
         with self.errors():
-            return int(self.client.count(index=ALERTS_ALIAS, query=alert_query(query))["count"])
+            return int(self.client.count(index=self.names.alerts, query=alert_query(query))["count"])
 
     def update_alert(
         self, alert_id: str, changes: Mapping[str, Any], expected_version: int, actor: str, action: str = "update"
     ) -> Alert:
-        got = self._get(ALERTS_ALIAS, alert_id)
+        got = self._get(self.names.alerts, alert_id)
         if got is None:
             raise NotFound(f"no alert with id {alert_id}")
         alert = Alert.model_validate(got[0])
@@ -513,7 +524,7 @@ class ElasticsearchStore(Store):
         with self.errors():
             try:
                 self.client.index(
-                    index=ALERTS_ALIAS,
+                    index=self.names.alerts,
                     id=alert_id,
                     document=new.to_doc(),
                     if_seq_no=got[1],
@@ -521,7 +532,7 @@ class ElasticsearchStore(Store):
                     refresh="wait_for",
                 )
             except ConflictError:
-                now = self._get(ALERTS_ALIAS, alert_id)
+                now = self._get(self.names.alerts, alert_id)
                 actual = Alert.model_validate(now[0]).version if now else expected_version + 1
                 raise VersionConflict(alert_id, expected_version, actual) from None
         self._history(new, actor, action, before, after)
@@ -533,14 +544,16 @@ class ElasticsearchStore(Store):
         ptr_id = _pointer_id(new.rule.id, new.group_key)
         with self.errors():
             if new.status == "closed" and old.status != "closed":
-                ptr = self._get(OPEN_ALIAS, ptr_id)
+                ptr = self._get(self.names.open_alerts, ptr_id)
                 if ptr and ptr[0].get("alert_id") == new.id:
                     with suppress(ConflictError, NotFoundError):  # a detector already moved the pointer on
-                        self.client.delete(index=OPEN_ALIAS, id=ptr_id, if_seq_no=ptr[1], if_primary_term=ptr[2])
+                        self.client.delete(
+                            index=self.names.open_alerts, id=ptr_id, if_seq_no=ptr[1], if_primary_term=ptr[2]
+                        )
             elif old.status == "closed" and new.status != "closed":
                 pointer = {"rule_id": new.rule.id, "group_key": new.group_key, "alert_id": new.id}
                 with suppress(ConflictError):  # another alert is open for this group already
-                    self.client.create(index=OPEN_ALIAS, id=ptr_id, document=pointer)
+                    self.client.create(index=self.names.open_alerts, id=ptr_id, document=pointer)
 
     def alert_history(self, alert_id: str) -> list[AlertChange]:
         alert = self.get_alert(alert_id)
@@ -550,7 +563,7 @@ class ElasticsearchStore(Store):
         changes: list[AlertChange] = []
         with self.errors():
             for i in range(0, len(ids), 1000):
-                resp = self.client.mget(index=HISTORY_ALIAS, ids=ids[i : i + 1000])
+                resp = self.client.mget(index=self.names.history, ids=ids[i : i + 1000])
                 changes += [AlertChange.model_validate(d["_source"]) for d in resp["docs"] if d.get("found")]
         return changes
 

@@ -23,12 +23,55 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-PREFIX = "sentinel"
-EVENTS_PATTERN = f"logs-{PREFIX}.*"
-ILM_POLICY = f"{PREFIX}-logs"
-ALERTS_ALIAS = f"{PREFIX}-alerts"
-HISTORY_ALIAS = f"{PREFIX}-alert-history"
-OPEN_ALIAS = f"{PREFIX}-alert-open"
+
+@dataclass(frozen=True)
+class Names:
+    """Every name Sentinel uses in a cluster, derived from one prefix.
+
+    The default prefix ``sentinel`` is what deployments use; another prefix
+    keeps a second deployment (staging, the contract tests) apart in one cluster.
+    """
+
+    prefix: str = "sentinel"
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,30}", self.prefix):
+            raise ValueError(f"prefix {self.prefix!r}: use lower-case letters, digits and _ (e.g. sentinel)")
+
+    @property
+    def events_pattern(self) -> str:
+        return f"logs-{self.prefix}.*"
+
+    @property
+    def catch_all_template(self) -> str:
+        return f"logs-{self.prefix}"
+
+    @property
+    def ilm_policy(self) -> str:
+        return f"{self.prefix}-logs"
+
+    @property
+    def alerts(self) -> str:
+        return f"{self.prefix}-alerts"
+
+    @property
+    def history(self) -> str:
+        return f"{self.prefix}-alert-history"
+
+    @property
+    def open_alerts(self) -> str:
+        return f"{self.prefix}-alert-open"
+
+    def stream(self, dataset: str | None, namespace: str | None, default_namespace: str = "default") -> str:
+        """``logs-<prefix>.<dataset>-<namespace>``, both parts made safe for Elasticsearch."""
+        return f"logs-{self.prefix}.{dataset_name(dataset)}-{namespace_name(namespace, default_namespace)}"
+
+
+DEFAULT_NAMES = Names()
+EVENTS_PATTERN = DEFAULT_NAMES.events_pattern
+ALERTS_ALIAS = DEFAULT_NAMES.alerts
+HISTORY_ALIAS = DEFAULT_NAMES.history
+OPEN_ALIAS = DEFAULT_NAMES.open_alerts
 
 # Analyzer for free-text search: case- and diacritic-insensitive ("Hà Nội" matches "ha noi").
 FOLDED = "sentinel_folded"
@@ -203,7 +246,7 @@ def namespace_name(value: str | None, default: str = "default") -> str:
 
 
 def data_stream_name(dataset: str | None, namespace: str | None, default_namespace: str = "default") -> str:
-    return f"logs-{PREFIX}.{dataset_name(dataset)}-{namespace_name(namespace, default_namespace)}"
+    return DEFAULT_NAMES.stream(dataset, namespace, default_namespace)
 
 
 def nest(fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -284,12 +327,12 @@ def ilm_policy(opts: TemplateOptions) -> dict[str, Any]:
     }
 
 
-def _settings_component(opts: TemplateOptions) -> dict[str, Any]:
+def _settings_component(opts: TemplateOptions, names: Names) -> dict[str, Any]:
     return {
         "template": {
             "settings": {
                 "index": {
-                    "lifecycle": {"name": ILM_POLICY},
+                    "lifecycle": {"name": names.ilm_policy},
                     "codec": "best_compression",
                     "number_of_shards": opts.shards,
                     "number_of_replicas": opts.replicas,
@@ -327,7 +370,7 @@ def _dataset_component(dataset: str) -> dict[str, Any]:
     }
 
 
-def _alert_indices() -> dict[str, dict[str, Any]]:
+def _alert_indices(names: Names) -> dict[str, dict[str, Any]]:
     """Alerts, their audited history and the open-alert pointers (one per rule and group)."""
     settings = {"number_of_shards": 1, "number_of_replicas": 1, "refresh_interval": "1s"}
     kw = {"type": "keyword"}
@@ -380,7 +423,7 @@ def _alert_indices() -> dict[str, dict[str, Any]]:
     }
     pointer = {"dynamic": False, "properties": {"rule_id": kw, "group_key": kw, "alert_id": kw}}
     out = {}
-    for alias, mappings in ((ALERTS_ALIAS, alerts), (HISTORY_ALIAS, history), (OPEN_ALIAS, pointer)):
+    for alias, mappings in ((names.alerts, alerts), (names.history, history), (names.open_alerts, pointer)):
         out[f"{alias}-000001"] = {
             "settings": {"index": settings, "analysis": ANALYSIS},
             "mappings": mappings,
@@ -389,39 +432,40 @@ def _alert_indices() -> dict[str, dict[str, Any]]:
     return out
 
 
-def build_plan(opts: TemplateOptions | None = None) -> dict[str, Any]:
+def build_plan(opts: TemplateOptions | None = None, names: Names = DEFAULT_NAMES) -> dict[str, Any]:
     """Everything ``sentinel es setup`` creates, as request bodies keyed by kind and name."""
     opts = opts or TemplateOptions()
+    p = names.prefix
     datasets = sorted({*DATASET_FIELDS, *(dataset_name(d) for d in opts.extra_datasets)})
     components = {
-        f"{PREFIX}@settings": _settings_component(opts),
-        f"{PREFIX}-ecs@mappings": _ecs_component(),
+        f"{p}@settings": _settings_component(opts, names),
+        f"{p}-ecs@mappings": _ecs_component(),
     }
     index_templates: dict[str, Any] = {
         # catch-all for datasets without their own template; beats the built-in logs-*-* (priority 100)
-        f"logs-{PREFIX}": {
-            "index_patterns": [f"logs-{PREFIX}.*-*"],
+        f"logs-{p}": {
+            "index_patterns": [f"logs-{p}.*-*"],
             "data_stream": {},
             "priority": 150,
-            "composed_of": [f"{PREFIX}@settings", f"{PREFIX}-ecs@mappings"],
+            "composed_of": [f"{p}@settings", f"{p}-ecs@mappings"],
             "_meta": {"managed_by": "sentinel"},
         }
     }
     for ds in datasets:
-        component = f"{PREFIX}.{ds}@mappings"
+        component = f"{p}.{ds}@mappings"
         components[component] = _dataset_component(ds)
-        index_templates[f"logs-{PREFIX}.{ds}"] = {
-            "index_patterns": [f"logs-{PREFIX}.{ds}-*"],
+        index_templates[f"logs-{p}.{ds}"] = {
+            "index_patterns": [f"logs-{p}.{ds}-*"],
             "data_stream": {},
             "priority": 200,
-            "composed_of": [f"{PREFIX}@settings", f"{PREFIX}-ecs@mappings", component],
+            "composed_of": [f"{p}@settings", f"{p}-ecs@mappings", component],
             "_meta": {"managed_by": "sentinel", "dataset": ds},
         }
     return {
-        "ilm_policies": {ILM_POLICY: ilm_policy(opts)},
+        "ilm_policies": {names.ilm_policy: ilm_policy(opts)},
         "component_templates": components,
         "index_templates": index_templates,
-        "indices": _alert_indices(),
+        "indices": _alert_indices(names),
     }
 
 

@@ -28,6 +28,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
+from sentinel import ecs
+
 HEADERS = {
     "X-Elastic-Product": "Elasticsearch",
     "Content-Type": "application/vnd.elasticsearch+json;compatible-with=9",
@@ -73,6 +75,7 @@ class MiniCluster:
         self.scripts: list[tuple[str, re.Pattern[str], list[Any]]] = []
         self.seq = itertools.count()
         self.lock = threading.RLock()
+        self.pits: set[str] = set()
         self.put_objects: list[tuple[str, str, Any]] = []  # (kind, name, body) of every PUT template/policy
 
     # -- test controls ---------------------------------------------------------------------
@@ -133,6 +136,17 @@ class MiniCluster:
             return 200, {"_shards": {"total": 1, "successful": 1, "failed": 0}}
         if len(parts) == 2 and parts[1] == "_search":
             return self._search(parts[0], orjson.loads(req.body or b"{}"))
+        if parts == ["_search"]:
+            return self._pit_search(orjson.loads(req.body))
+        if len(parts) == 2 and parts[1] == "_pit" and m == "POST":
+            pit = f"pit-{next(self.seq)}:{parts[0]}"
+            self.pits.add(pit)
+            return 200, {"id": pit}
+        if parts == ["_pit"] and m == "DELETE":
+            pit = orjson.loads(req.body)["id"]
+            found = pit in self.pits
+            self.pits.discard(pit)
+            return (200 if found else 404), {"succeeded": found, "num_freed": int(found)}
         if len(parts) == 2 and parts[1] == "_mget":
             return self._mget(parts[0], orjson.loads(req.body))
         if len(parts) == 3 and parts[1] in ("_doc", "_create"):
@@ -307,6 +321,34 @@ class MiniCluster:
                         hit["_source"] = doc.source
                     hits.append(hit)
         return 200, {"took": 1, "timed_out": False, "hits": {"hits": hits[: body.get("size", 10)]}}
+
+    def _pit_search(self, body: dict) -> tuple[int, Any]:
+        """A search under a point in time, sorted by (@timestamp, event.id) with search_after.
+
+        Like Elasticsearch, it appends the implicit ``_shard_doc`` tiebreaker to
+        each hit's sort values, and answers 404 for an unknown (expired) PIT.
+        """
+        pit = body["pit"]["id"]
+        if pit not in self.pits:
+            return 404, error_body(404, "search_context_missing_exception", "No search context found for id [1]")
+        target = pit.split(":", 1)[1]
+        desc = next(iter(body["sort"][0].values()))["order"] == "desc"
+        rows = []
+        for name in self._backing(target):
+            for n, (doc_id, doc) in enumerate(self.indices[name].docs.items()):
+                if doc.visible:
+                    ts = int(ecs.parse_ts(doc.source["@timestamp"]).timestamp() * 1000)
+                    rows.append(([ts, doc.source["event"]["id"], n], doc_id, doc))
+        rows.sort(key=lambda r: r[0][:2], reverse=desc)
+        after = body.get("search_after")
+        if after:
+            key = after[:2]
+            rows = [r for r in rows if (r[0][:2] < key if desc else r[0][:2] > key)]
+        hits = [
+            {"_index": "x", "_id": i, "_source": {k: v for k, v in d.source.items() if k != "data_stream"}, "sort": s}
+            for s, i, d in rows[: body["size"]]
+        ]
+        return 200, {"pit_id": pit, "hits": {"hits": hits}}
 
 
 class _Handler(BaseHTTPRequestHandler):

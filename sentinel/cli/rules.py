@@ -196,3 +196,59 @@ def convert_cmd(ctx: click.Context, paths: tuple[str, ...], target: str, index: 
     click.echo(f"{done} of {len(results)} rules converted to {target}{note}", err=True)
     if done == 0:
         sys.exit(1)
+
+
+@rules.command("schedule")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--once", is_flag=True, help="Run one pass over the windows due now, then exit.")
+@click.option("--interval", default=60.0, show_default=True, help="Seconds between passes.")
+@click.option("--settle", default=60.0, show_default=True, help="Seconds an event needs to become searchable.")
+@click.option("--lookback", default=3600.0, show_default=True, help="Seconds the first pass looks back.")
+@click.option("--index", default=None, help="Index pattern to search (default: logs-sentinel.*).")
+@click.pass_context
+def schedule_cmd(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    once: bool,
+    interval: float,
+    settle: float,
+    lookback: float,
+    index: str | None,
+) -> None:
+    """Run the rules as ES|QL against the configured Elasticsearch and record the alerts in the store.
+
+    Needs SENTINEL_ES_URL (and credentials): the events must be in Elasticsearch.
+    """
+    import threading
+
+    from sentinel.cli.common import store_from
+    from sentinel.detect.convert import DEFAULT_INDEX
+    from sentinel.detect.scheduler import Scheduler
+
+    settings = settings_from(ctx)
+    if not settings.uses_elasticsearch:
+        raise click.UsageError("the scheduler runs rules inside Elasticsearch: set SENTINEL_ES_URL first")
+    store = store_from(ctx)
+    scheduler, skipped = Scheduler.from_paths(
+        store.client,  # type: ignore[attr-defined]
+        store,
+        _paths(ctx, paths),
+        index=index or DEFAULT_INDEX,
+        interval=interval,
+        settle=settle,
+        lookback=lookback,
+    )
+    for reason in skipped:
+        click.echo(f"not scheduled: {reason}", err=True)
+    click.echo(f"scheduling {len(scheduler.rules)} rules every {interval:g}s", err=True)
+    if once:
+        alerts = scheduler.run_once()
+        for rid, err in scheduler.errors.items():
+            click.echo(f"rule {rid} failed: {err}", err=True)
+        click.echo(f"{len(alerts)} alerts recorded")
+        return
+    stop = threading.Event()
+    try:
+        scheduler.run_forever(stop)
+    except KeyboardInterrupt:
+        stop.set()

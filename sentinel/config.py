@@ -46,6 +46,7 @@ class ApiSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
 
 
 class OidcSettings(BaseModel):

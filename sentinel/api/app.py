@@ -16,6 +16,7 @@ from sentinel.api import login as login_api
 from sentinel.api import respond as respond_api
 from sentinel.api.accounts import Accounts
 from sentinel.api.auth import Authenticator, LocalOperator, SentinelAuthenticator
+from sentinel.api.limits import BodySizeLimit
 from sentinel.audit import AuditLog
 from sentinel.config import Settings
 from sentinel.store import Store, StoreError, open_store
@@ -43,6 +44,7 @@ def create_app(settings: Settings, store: Store | None = None, authenticator: Au
         version=__version__,
         description="Security monitoring and personal-data classification for Vietnam's e-government.",
     )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
     app.state.settings = settings
     app.state.store = store or open_store(settings)
     app.state.audit = AuditLog(settings.audit_path)

@@ -200,3 +200,19 @@ def test_oidc_bearer_jwts(tmp_path, jwks_server):
         headers={"kid": "k1"},
     )
     assert who(forged).status_code == 401
+
+
+def test_oversized_bodies_are_refused_before_reading(tmp_path):
+    settings = load_settings(env={"SENTINEL_DATA_DIR": str(tmp_path)})
+    settings = settings.model_copy(update={"api": settings.api.model_copy(update={"max_body_bytes": 2048})})
+    c = TestClient(create_app(settings, SQLiteStore(tmp_path / "s.db")))
+    r = c.post("/auth/login", content=b"x" * 5000, headers={"content-type": "application/json"})
+    assert r.status_code == 413
+
+    def chunks():
+        for _ in range(10):
+            yield b"y" * 1000
+
+    streamed = c.post("/auth/login", content=chunks(), headers={"content-type": "application/json"})
+    assert streamed.status_code == 413
+    assert c.get("/health").status_code == 200

@@ -162,8 +162,11 @@ class CaptureReader:
                     return
                 blen = struct.unpack_from(endian + "I", mm, off + 4)[0]
                 interfaces = []
-            if blen < 12 or blen % 4 or off + blen > end:
-                self.error = f"block at offset {off} has an impossible length {blen} ({end - off} bytes left)"
+            if blen < 12 or blen % 4:
+                self.error = f"block at offset {off} has an impossible length {blen}; file is corrupt"
+                return
+            if off + blen > end:
+                self.error = f"truncated block at offset {off}: {blen} bytes claimed, {end - off} left"
                 return
             body = off + 8
             body_end = off + blen - 4

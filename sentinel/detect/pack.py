@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
@@ -237,6 +237,7 @@ def _load_document(pack: Pack, path: Path, doc: YamlDocument) -> None:
         )
         return
     try:
+        _check_scenarios(doc)
         tests = doc.validate(_TestsSection).tests
     except ContentError as exc:
         pack.errors.append(exc)
@@ -256,6 +257,23 @@ def _load_document(pack: Pack, path: Path, doc: YamlDocument) -> None:
             pack.errors.append(ContentError(path, line, "; ".join(str(e) for e in rule.errors)))
             continue
         pack.rules.append(PackRule(rule=rule, path=path, line=line, doc=doc, tests=tests))
+
+
+def _check_scenarios(doc: YamlDocument) -> None:
+    """Validate each scenario on its own, so an error points at the step's line rather than the case's."""
+    raw = doc.data.get("tests")
+    if not isinstance(raw, dict):
+        return
+    for kind in ("match", "no_match"):
+        cases = raw.get(kind)
+        for i, case in enumerate(cases if isinstance(cases, list) else []):
+            if isinstance(case, dict) and "steps" in case:
+                try:
+                    Scenario.model_validate(case)
+                except ValidationError as exc:
+                    err = exc.errors()[0]
+                    loc = ("tests", kind, i, *err["loc"])
+                    raise ContentError(doc.file, doc.line_of(loc), f"{'.'.join(map(str, loc))}: {err['msg']}") from None
 
 
 # --- test events ---------------------------------------------------------------------------------

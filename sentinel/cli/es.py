@@ -118,7 +118,9 @@ def roles(ctx: click.Context, policy_path: str | None, access_path: str | None, 
         from sentinel.policy.access import field_access
         from sentinel.policy.model import load_policy
 
-        loaded = load_policy(Path(policy_path) if policy_path else None)
+        settings = settings_from(ctx)
+        path = Path(policy_path) if policy_path else settings.classifiers_dir / "policy.yaml"
+        loaded = load_policy(path, classifiers_dir=settings.classifiers_dir)
         access = field_access(loaded)
         scopes = {name: role.scope for name, role in loaded.policy.access.roles.items()}
     try:

@@ -210,11 +210,14 @@ DATASET_FIELDS: dict[str, dict[str, dict[str, Any]]] = {
         "portal.transaction_id": KW,
         "portal.channel": KW,
     },
-    "system.syslog": {},
-    "system.auth": {"system.auth.ssh.method": KW},
-    "network.firewall": {"network.firewall.action": KW, "network.firewall.rule": KW},
+    "portal.stacktrace": {},
+    "syslog": {},
+    "fortinet.firewall": {"fortinet.firewall.type": KW, "fortinet.firewall.subtype": KW},
+    "pfsense.log": {},
+    "iptables.log": {},
     "network.flow": {"flow.id": KW, "flow.duration_ms": {"type": "long"}},
-    "sentinel.pipeline": {},
+    "sentinel.collector": {},
+    "sentinel.ingest": {},
 }
 
 DYNAMIC_TEMPLATES = [

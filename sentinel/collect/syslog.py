@@ -101,6 +101,9 @@ class SyslogSource(Source):
                 raise ValueError("a tls:// listen address needs tls_cert and tls_key (PEM files)")
             self._tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             self._tls.load_cert_chain(self.options.tls_cert, self.options.tls_key)
+            # No TLS 1.3 session tickets: a sender that closes without reading them would
+            # make the kernel reset the connection and discard messages not yet read here.
+            self._tls.num_tickets = 0
 
     # -- listeners ---------------------------------------------------------------
     def _start(self, stop: threading.Event) -> None:

@@ -111,7 +111,7 @@ def _events(inputs: tuple[str, ...], pipeline: str, counts: dict[str, int]) -> I
             for number, (offset, line) in enumerate(iter_lines(f), start=1):
                 if not line.strip():
                     continue
-                if pipeline == "none" and line.lstrip()[:1] == b"{":
+                if pipeline == "none" and line.lstrip()[:1] in (b"{", b"["):
                     event = _raw_json(line, name, number, counts)
                 else:
                     event = parse_line(line, source=source, position=offset)

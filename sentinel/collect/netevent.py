@@ -72,16 +72,25 @@ def community_id(src: bytes, dst: bytes, proto: int, sport: int, dport: int, see
     return "1:" + base64.b64encode(h.digest()).decode()
 
 
+# Inside addresses for direction when no address plan is configured: RFC 1918, carrier-grade NAT
+# (RFC 6598, common on provincial links), loopback, link-local, IPv6 unique-local and link-local.
+INSIDE_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16")
+    + ("::1/128", "fc00::/7", "fe80::/10")
+)
+
+
 @lru_cache(maxsize=65536)
 def _is_private(packed: bytes) -> bool:
     addr = ipaddress.ip_address(packed)
-    return addr.is_private or addr.is_loopback or addr.is_link_local
+    return any(addr in net for net in INSIDE_NETWORKS if net.version == addr.version)
 
 
 def direction(src: bytes, dst: bytes) -> str:
     """ECS ``network.direction`` from address scope alone, for when no address plan is configured.
 
-    Private/loopback/link-local addresses count as inside: inside->outside is
+    :data:`INSIDE_NETWORKS` count as inside: inside->outside is
     ``outbound``, outside->inside ``inbound``, both inside ``internal``.
     """
     s, d = _is_private(src), _is_private(dst)

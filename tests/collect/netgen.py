@@ -164,3 +164,73 @@ def write_raw_pcap(path: Path, frames: list[tuple[float, bytes]], linktype: int 
             f.write(struct.pack("<IIII", sec, round((ts - sec) * scale), len(data), len(data)))
             f.write(data)
     return path
+
+
+# --- NetFlow / IPFIX exports --------------------------------------------------------------------------
+
+V9_FIELDS = [(8, 4), (12, 4), (7, 2), (11, 2), (4, 1), (6, 1), (1, 4), (2, 4), (22, 4), (21, 4), (10, 2), (14, 2)]
+
+
+def netflow_v5(records: list[dict], seq: int = 1, uptime: int = 600_000, secs: int = 1_767_225_600) -> bytes:
+    """A v5 export (scapy's encoder); record keys are scapy's NetflowRecordV5 field names."""
+    from scapy.layers.netflow import NetflowHeader, NetflowHeaderV5, NetflowRecordV5
+
+    pkt = NetflowHeader() / NetflowHeaderV5(count=len(records), sysUptime=uptime, unixSecs=secs, flowSequence=seq)
+    for rec in records:
+        pkt = pkt / NetflowRecordV5(**rec)
+    return bytes(pkt)
+
+
+def netflow_v9(
+    records: list[dict],
+    *,
+    seq: int = 1,
+    source_id: int = 1,
+    template_id: int = 256,
+    fields: list[tuple[int, int]] = V9_FIELDS,
+    with_template: bool = True,
+    with_data: bool = True,
+    uptime: int = 600_000,
+    secs: int = 1_767_225_600,
+) -> bytes:
+    """A v9 export (scapy's encoder): template flowset and/or data flowset; records use scapy's v9 field names."""
+    from scapy.layers.netflow import (
+        GetNetflowRecordV9,
+        NetflowDataflowsetV9,
+        NetflowFlowsetV9,
+        NetflowHeader,
+        NetflowHeaderV9,
+        NetflowTemplateFieldV9,
+        NetflowTemplateV9,
+    )
+
+    tpl = NetflowFlowsetV9(
+        flowSetID=0,
+        templates=[
+            NetflowTemplateV9(
+                templateID=template_id,
+                template_fields=[NetflowTemplateFieldV9(fieldType=t, fieldLength=n) for t, n in fields],
+            )
+        ],
+    )
+    pkt = NetflowHeader() / NetflowHeaderV9(sysUptime=uptime, unixSecs=secs, packageSequence=seq, SourceID=source_id)
+    if with_template:
+        pkt = pkt / tpl
+    if with_data:
+        rec_cls = GetNetflowRecordV9(tpl)
+        pkt = pkt / NetflowDataflowsetV9(templateID=template_id, records=[rec_cls(**r) for r in records])
+    return bytes(pkt)
+
+
+def ipfix_message(sets: list[tuple[int, bytes]], *, seq: int = 1, domain: int = 1, export_time: int = 1_767_225_600) -> bytes:
+    """An IPFIX message from (set id, body) pairs (RFC 7011 layout; scapy's IPFIX lengths are unreliable)."""
+    body = b"".join(struct.pack("!HH", sid, 4 + len(b)) + b for sid, b in sets)
+    return struct.pack("!HHIII", 10, 16 + len(body), export_time, seq, domain) + body
+
+
+def ipfix_template(template_id: int, fields: list[tuple[int, int, int]]) -> bytes:
+    """Template record; fields are (ie, length, enterprise number or 0)."""
+    out = struct.pack("!HH", template_id, len(fields))
+    for ie, length, pen in fields:
+        out += struct.pack("!HH", ie | (0x8000 if pen else 0), length) + (struct.pack("!I", pen) if pen else b"")
+    return out

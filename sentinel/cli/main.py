@@ -28,6 +28,8 @@ COMMANDS = {
     "es": "sentinel.cli.es:es",
     "classify": "sentinel.cli.classify:classify",
     "collect": "sentinel.cli.collect:collect",
+    "policy": "sentinel.cli.policy:policy",
+    "anonymize": "sentinel.cli.anonymize:anonymize",
 }
 
 

@@ -18,13 +18,18 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sentinel.content import ContentError
+
 ENV_VAR = "SENTINEL_POLICY_KEY"
 KEY_FILE = "policy.key"
 MIN_KEY_CHARS = 32
 
 
-class PolicyKeyError(Exception):
-    """The policy key is missing, too short or unreadable; the message says what to do."""
+class PolicyKeyError(ContentError):
+    """The policy key is missing, too short or unreadable; the message says what to do (never the key)."""
+
+    def __init__(self, where: str | Path, reason: str) -> None:
+        super().__init__(where, None, reason)
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ def load_keys(data_dir: Path, env: dict[str, str] | None = None) -> PolicyKeys:
     value = env.get(ENV_VAR)
     if value:
         if len(value) < MIN_KEY_CHARS:
-            raise PolicyKeyError(f"{ENV_VAR} is too short: use at least {MIN_KEY_CHARS} random characters")
+            raise PolicyKeyError(ENV_VAR, f"too short: use at least {MIN_KEY_CHARS} random characters")
         return PolicyKeys.from_master(value.encode(), ENV_VAR)
     return PolicyKeys.from_master(_key_file(Path(data_dir) / KEY_FILE), str(Path(data_dir) / KEY_FILE))
 
@@ -61,7 +66,7 @@ def _key_file(path: Path) -> bytes:
     except FileExistsError:
         return _read_key_file(path)
     except OSError as exc:
-        raise PolicyKeyError(f"cannot create the policy key {path}: {exc.strerror}; set {ENV_VAR} instead") from None
+        raise PolicyKeyError(path, f"cannot create the policy key: {exc.strerror}; set {ENV_VAR} instead") from None
     with os.fdopen(fd, "w") as f:
         f.write(secrets.token_hex(32) + "\n")
     return _read_key_file(path)
@@ -71,10 +76,11 @@ def _read_key_file(path: Path) -> bytes:
     try:
         mode = path.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise PolicyKeyError(f"{path} is readable by others (mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}")
+            raise PolicyKeyError(path, f"readable by others (mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}")
         text = path.read_text(encoding="ascii").strip()
     except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyKeyError(f"cannot read the policy key {path}: {exc}") from None
+        why = exc.strerror if isinstance(exc, OSError) else "not ASCII text"
+        raise PolicyKeyError(path, f"cannot read the policy key: {why}") from None
     if len(text) < MIN_KEY_CHARS:
-        raise PolicyKeyError(f"{path} holds a key shorter than {MIN_KEY_CHARS} characters; replace it or set {ENV_VAR}")
+        raise PolicyKeyError(path, f"holds a key shorter than {MIN_KEY_CHARS} characters; replace it or set {ENV_VAR}")
     return text.encode()

@@ -87,7 +87,7 @@ class Access(_Strict):
 
 
 class AllowRule(_Strict):
-    """Paths where raw personal data is expected (synthetic fixtures, generated samples)."""
+    """Paths where raw personal data is expected (synthetic fixtures, generated samples): no PD001/PD002 there."""
 
     paths: list[str] = Field(min_length=1)
     entities: list[str] = Field(default_factory=list, description="empty: every entity")

@@ -1,0 +1,552 @@
+"""``sentinel policy check``: does a repository respect the data policy?
+
+Scans data files, fixtures, log samples and schema declarations (the
+policy's ``repository.include`` globs) and reports:
+
+- **PD001 uncovered-field**: a field (CSV column, JSON key, schema property,
+  SQL column) holds personal data -- by its sampled values or by its name --
+  and no ``fields`` rule of the policy covers it, so ingest, export and the
+  API would not know how to treat it;
+- **PD002 unmasked-personal-data**: a file holds raw personal data of an
+  entity the policy forbids there (not a pseudonym, mask or generalisation);
+- **PD003 policy-inconsistent**: the policy itself is invalid or contradicts
+  itself;
+- **PD004 unreadable-file** (warning): a file could not be read or parsed;
+  reported, never skipped silently.
+
+Speed: a file larger than ``repository.sample_bytes`` is sampled (head,
+middle, tail); free text goes through the candidate pass
+(:mod:`sentinel.policy.candidates`) before the recognisers; fields are
+classified by the classifier's :class:`~sentinel.classify.fields.FieldClassifier`
+only when a value is a candidate or the name suggests personal data; files are
+spread over processes.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import os
+import re
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from sentinel.content import ContentError
+from sentinel.policy.candidates import candidate_lines
+from sentinel.policy.model import LoadedPolicy, consistency_problems, load_policy, normalize_name
+from sentinel.policy.operators import TOKEN, province_of
+
+RULES = {
+    "PD001": ("uncovered-field", "error", "A field holds personal data that no policy field rule covers"),
+    "PD002": ("unmasked-personal-data", "error", "A file holds unmasked personal data the policy forbids there"),
+    "PD003": ("policy-inconsistent", "error", "The data policy is invalid or contradicts itself"),
+    "PD004": ("unreadable-file", "warning", "A file could not be read or parsed"),
+}
+MAX_VALUES_PER_FIELD = 40  # sampled values classified per field
+MAX_TEXT_LINES = 2000  # candidate lines analysed per file
+MAX_HITS_PER_FILE = 20  # enough to report; the rest is "at least"
+TEXT_BATCH_LINES = 64
+SMALL_RUN = 64  # fewer files than this are checked in-process (no pool start-up)
+STRUCTURED = {".csv", ".tsv", ".jsonl", ".ndjson", ".json"}
+_SQL_COLUMNS = re.compile(r"CREATE\s+TABLE[^(]*\((.*?)\)\s*;", re.IGNORECASE | re.DOTALL)
+_SQL_NAME = re.compile(r"^\s*[`\"\[]?([A-Za-z_][\w]*)", re.MULTILINE)
+_SQL_KEYWORDS = {"primary", "foreign", "unique", "constraint", "check", "key", "index"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    path: str
+    line: int | None
+    message: str
+    entity: str | None = None
+
+    @property
+    def level(self) -> str:
+        return RULES[self.rule][1]
+
+
+@dataclass
+class FileResult:
+    findings: list[Finding] = field(default_factory=list)
+    bytes_read: int = 0
+    sampled: bool = False
+
+
+@dataclass
+class CheckReport:
+    policy: str
+    findings: list[Finding]
+    files: int
+    bytes_read: int
+    sampled_files: int
+    seconds: float
+
+    @property
+    def failed(self) -> bool:
+        return any(f.level == "error" for f in self.findings)
+
+    def summary(self) -> dict[str, Any]:
+        counts = {rule: sum(1 for f in self.findings if f.rule == rule) for rule in RULES}
+        return {
+            "policy": self.policy,
+            "files": self.files,
+            "bytes_read": self.bytes_read,
+            "sampled_files": self.sampled_files,
+            "seconds": round(self.seconds, 3),
+            "findings": counts,
+            "passed": not self.failed,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"summary": self.summary(), "findings": [asdict(f) for f in self.findings]}
+
+
+# -- which files --------------------------------------------------------------------------
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A repository glob (``**`` crosses folders, ``*`` does not) as a regex over posix paths."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def _matcher(patterns: list[str]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{glob_regex(p).pattern})" for p in patterns))
+
+
+def iter_files(paths: list[Path], loaded: LoadedPolicy, root: Path) -> Iterator[Path]:
+    """Files to check: given files as they are, folders walked for the include globs minus the excludes."""
+    repo = loaded.policy.repository
+    include, exclude = _matcher(repo.include), _matcher(repo.exclude)
+    for top in paths:
+        if top.is_file():
+            yield top
+            continue
+        for dirpath, dirnames, filenames in os.walk(top):
+            rel_dir = _rel(Path(dirpath), root)
+            prefix = "" if rel_dir == "." else rel_dir + "/"
+            if exclude is not None:
+                dirnames[:] = [d for d in dirnames if not exclude.match(f"{prefix}{d}/")]
+            dirnames.sort()
+            for name in sorted(filenames):
+                rel = prefix + name
+                if include is not None and include.match(rel) and not (exclude is not None and exclude.match(rel)):
+                    yield Path(dirpath) / name
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+# -- reading with sampling -------------------------------------------------------------------
+@dataclass
+class Segment:
+    data: bytes
+    first_line: int | None  # 1-based line number of the segment's first line, when known
+
+
+def read_segments(path: Path, budget: int) -> tuple[list[Segment], int, bool]:
+    """The file, or for a large one its head, middle and tail cut at line boundaries."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        if size <= budget:
+            data = f.read()
+            return [Segment(data, 1)], len(data), False
+        head = f.read(budget // 2)
+        head = head[: head.rfind(b"\n") + 1] or head
+        segments, total = [Segment(head, 1)], len(head)
+        for offset in (size // 2, size - budget // 4):
+            f.seek(max(offset - 1, 0))
+            chunk = f.read(budget // 4)
+            start = chunk.find(b"\n") + 1
+            end = chunk.rfind(b"\n") + 1
+            if 0 < start < end:
+                segments.append(Segment(chunk[start:end], None))
+                total += len(chunk)
+        return segments, total, True
+
+
+# -- the checker -------------------------------------------------------------------------------
+class Checker:
+    """Checks one file at a time against a loaded policy (one per process)."""
+
+    def __init__(self, loaded: LoadedPolicy, root: Path) -> None:
+        from sentinel.classify.catalog import load_catalog
+        from sentinel.classify.fields import FieldClassifier
+
+        self.loaded, self.root = loaded, root
+        repo = loaded.policy.repository
+        self.repo = repo
+        self.covered = loaded.field_entities()
+        self.classifier = FieldClassifier()
+        self.personal = set(loaded.categories)
+        catalog = load_catalog()
+        # entities the candidate pass can find in free text (pattern and predefined recognisers)
+        pattern_entities = {
+            s.entity for s in catalog.recognizers.recognizers if s.patterns or s.predefined in ("EmailRecognizer",)
+        }
+        self.text_entities = sorted(set(repo.forbid) & pattern_entities)
+        self.allow = [(_matcher(rule.paths), set(rule.entities)) for rule in repo.allow]
+
+    # -- helpers
+    def covered_entity(self, name: str) -> str | None:
+        entity = self.covered.get(normalize_name(name))
+        if entity is None and "." in name:
+            entity = self.covered.get(normalize_name(name.rsplit(".", 1)[1]))
+        return entity
+
+    def allowed(self, rel: str, entity: str) -> bool:
+        """Whether an ``allow`` rule expects raw ``entity`` values at ``rel`` (synthetic data, say)."""
+        return any(rx is not None and rx.match(rel) and (not ents or entity in ents) for rx, ents in self.allow)
+
+    def forbidden(self, rel: str, entity: str) -> bool:
+        return entity in self.repo.forbid and not self.allowed(rel, entity)
+
+    # -- entry point
+    def check_file(self, path: Path) -> FileResult:
+        rel = _rel(path, self.root)
+        result = FileResult()
+        if any(rx is not None and rx.match(rel) and not ents for rx, ents in self.allow):
+            return result  # every entity is expected here: nothing to find
+        try:
+            segments, result.bytes_read, result.sampled = read_segments(path, self.repo.sample_bytes)
+        except OSError as exc:
+            result.findings.append(Finding("PD004", rel, None, f"cannot read: {exc.strerror}"))
+            return result
+        suffix = path.suffix.lower()
+        try:
+            if suffix in (".csv", ".tsv"):
+                self._csv(rel, segments, "\t" if suffix == ".tsv" else ",", result)
+            elif suffix in (".jsonl", ".ndjson"):
+                self._jsonl(rel, segments, result)
+            elif suffix == ".json":
+                self._json(rel, segments, result)
+            else:
+                if suffix == ".sql":
+                    self._sql_schema(rel, segments, result)
+                self._text(rel, segments, result)
+        except (RecursionError, ValueError, csv.Error) as exc:
+            result.findings.append(Finding("PD004", rel, None, f"cannot parse ({type(exc).__name__}); checked as text"))
+            self._text(rel, segments, result)
+        return result
+
+    # -- structured data
+    def _csv(self, rel: str, segments: list[Segment], delimiter: str, result: FileResult) -> None:
+        head = segments[0]
+        lines = head.data.decode("utf-8-sig", "replace").splitlines()
+        if not lines:
+            return
+        header = next(csv.reader([lines[0]], delimiter=delimiter))
+        records: list[tuple[int | None, dict[str, Any]]] = []
+        for seg_index, seg in enumerate(segments):
+            text = seg.data.decode("utf-8-sig", "replace").splitlines()
+            rows = text[1:] if seg_index == 0 else text
+            first = (seg.first_line + 1) if seg_index == 0 and seg.first_line else None
+            for i, row in enumerate(csv.reader(rows, delimiter=delimiter)):
+                if row:
+                    records.append((first + i if first else None, dict(zip(header, row, strict=False))))
+        self._fields(rel, header, records, result)
+
+    def _jsonl(self, rel: str, segments: list[Segment], result: FileResult) -> None:
+        records: list[tuple[int | None, dict[str, Any]]] = []
+        other: list[Segment] = []
+        for seg in segments:
+            for i, line in enumerate(seg.data.splitlines()):
+                if not line.strip():
+                    continue
+                number = seg.first_line + i if seg.first_line else None
+                try:
+                    obj = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    obj = None
+                if isinstance(obj, dict):
+                    records.append((number, obj))
+                else:
+                    other.append(Segment(line, number))
+        if other:
+            self._text(rel, other, result)
+        self._fields(rel, None, records, result)
+
+    def _json(self, rel: str, segments: list[Segment], result: FileResult) -> None:
+        if len(segments) > 1:  # too large to parse: its sample is checked as text
+            self._text(rel, segments, result)
+            return
+        try:
+            doc = orjson.loads(segments[0].data)
+        except orjson.JSONDecodeError:
+            self._jsonl(rel, segments, result)  # JSON lines saved as .json
+            return
+        names = _schema_names(doc)
+        if names is not None:
+            self._schema(rel, names, result)
+            return
+        if isinstance(doc, list):
+            records = [(None, r) for r in doc if isinstance(r, dict)]
+        elif isinstance(doc, dict):
+            lists = [v for v in doc.values() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)]
+            records = [(None, r) for r in lists[0]] if len(lists) == 1 else [(None, doc)]
+        else:
+            records = []
+        self._fields(rel, None, records, result)
+
+    def _fields(
+        self, rel: str, header: list[str] | None, records: list[tuple[int | None, dict[str, Any]]], result: FileResult
+    ) -> None:
+        from sentinel.classify.fields import iter_fields
+
+        values: dict[str, list[tuple[int | None, str]]] = {name: [] for name in header or []}
+        for line, record in records:
+            for path, value in iter_fields(record):
+                bucket = values.setdefault(path, [])
+                if value is not None and len(bucket) < MAX_VALUES_PER_FIELD:
+                    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+                    if text.strip():
+                        bucket.append((line, text))
+        for name, items in values.items():
+            self._field(rel, name, items, result)
+
+    def _field(self, rel: str, name: str, items: list[tuple[int | None, str]], result: FileResult) -> None:
+        covered = self.covered_entity(name)
+        if covered is not None:
+            if self.forbidden(rel, covered):
+                raw = [(line, v) for line, v in items if not is_protected(covered, v)]
+                if raw:
+                    result.findings.append(_unmasked(rel, raw[0][0], name, covered, len(raw), len(items)))
+            return
+        hinted = self.classifier.hints.entities(name)
+        if not hinted and not any(next(candidate_lines(v.encode()), None) for _, v in items):
+            return
+        report = self.classifier.classify_field(name, [v for _, v in items])
+        entities = [e.type for e in report.entities if e.type in self.personal and not self.allowed(rel, e.type)]
+        if not entities:
+            return
+        first_line = next((line for line, _ in items), None)
+        how = "by its name" if report.non_empty == 0 else f"in {report.non_empty} sampled values"
+        result.findings.append(
+            Finding(
+                "PD001",
+                rel,
+                first_line,
+                f"field {name!r} holds {', '.join(entities)} ({how}) but no policy field rule covers it; "
+                f"add {name!r} to the `names` of the {entities[0]} rule under `fields:` in {self.loaded.path.name}",
+                entities[0],
+            )
+        )
+        for entity in entities:
+            if self.forbidden(rel, entity) and report.non_empty:
+                raw = [(line, v) for line, v in items if not is_protected(entity, v)]
+                if raw:
+                    result.findings.append(_unmasked(rel, raw[0][0], name, entity, len(raw), len(items)))
+
+    # -- schemas
+    def _schema(self, rel: str, names: list[str], result: FileResult) -> None:
+        for name in names:
+            if self.covered_entity(name) is None:
+                hinted = [
+                    e for e in self.classifier.hints.entities(name) if e in self.personal and not self.allowed(rel, e)
+                ]
+                if hinted:
+                    result.findings.append(
+                        Finding(
+                            "PD001",
+                            rel,
+                            None,
+                            f"schema declares {name!r}, which by its name holds {', '.join(hinted)}, but no policy "
+                            f"field rule covers it; add it under `fields:` in {self.loaded.path.name}",
+                            hinted[0],
+                        )
+                    )
+
+    def _sql_schema(self, rel: str, segments: list[Segment], result: FileResult) -> None:
+        text = segments[0].data.decode("utf-8", "replace")
+        names = []
+        for body in _SQL_COLUMNS.findall(text):
+            names += [n for n in _SQL_NAME.findall(body.replace(",", "\n")) if n.lower() not in _SQL_KEYWORDS]
+        self._schema(rel, names, result)
+
+    # -- free text
+    def _text(self, rel: str, segments: list[Segment], result: FileResult) -> None:
+        from sentinel.classify.analyzer import analyze_text
+
+        if not self.text_entities:
+            return
+        hits: dict[str, list[int | None]] = {}
+        budget = MAX_TEXT_LINES
+        for seg in segments:
+            lines = list(candidate_lines(seg.data))[:budget]
+            budget -= len(lines)
+            for i in range(0, len(lines), TEXT_BATCH_LINES):
+                batch = lines[i : i + TEXT_BATCH_LINES]
+                texts = [seg.data[s:e].decode("utf-8", "replace") for s, e in batch]
+                joined = "\n".join(texts)
+                starts = [0]
+                for t in texts[:-1]:
+                    starts.append(starts[-1] + len(t) + 1)
+                for span in analyze_text(joined, entities=self.text_entities, score_threshold=self.repo.min_score):
+                    if TOKEN.search(span.text) or not self.forbidden(rel, span.type):
+                        continue
+                    k = _index(starts, span.start)
+                    line = seg.first_line + seg.data.count(b"\n", 0, batch[k][0]) if seg.first_line else None
+                    hits.setdefault(span.type, []).append(line)
+                if sum(len(v) for v in hits.values()) >= MAX_HITS_PER_FILE:
+                    break
+            if budget <= 0:
+                break
+        for entity, lines_hit in hits.items():
+            n = len(lines_hit)
+            count = f"at least {n}" if n >= MAX_HITS_PER_FILE else str(n)
+            result.findings.append(
+                Finding(
+                    "PD002",
+                    rel,
+                    lines_hit[0],
+                    f"{count} unmasked {entity} value(s) in text; pseudonymise or mask them "
+                    f"(`sentinel anonymize`), or allow this path under `repository.allow` with a reason",
+                    entity,
+                )
+            )
+
+
+def _index(starts: list[int], pos: int) -> int:
+    return bisect.bisect_right(starts, pos) - 1
+
+
+def _unmasked(rel: str, line: int | None, name: str, entity: str, n: int, of: int) -> Finding:
+    return Finding(
+        "PD002",
+        rel,
+        line,
+        f"field {name!r} holds {n} unmasked {entity} value(s) of {of} sampled; store pseudonyms or masks "
+        f"(`sentinel anonymize`), or allow this path under `repository.allow` with a reason",
+        entity,
+    )
+
+
+_MASKED = re.compile(r"^[*xX#•]+.{0,8}$|^<[A-Z_]+>$|^\[[A-Z_ ]+\]$")
+
+
+def is_protected(entity: str, value: str) -> bool:
+    """Whether a value is already a pseudonym, an encrypted token, a mask or a generalisation."""
+    v = value.strip()
+    if not v or TOKEN.fullmatch(v) or _MASKED.match(v):
+        return True
+    if entity == "DATE_OF_BIRTH" and re.fullmatch(r"(19|20)\d\d", v):
+        return True
+    return entity == "LOCATION" and province_of(v) == v
+
+
+def _schema_names(doc: Any) -> list[str] | None:
+    """Field names declared by a JSON Schema, an OpenAPI document or an Elasticsearch mapping; None if not one."""
+    if not isinstance(doc, dict):
+        return None
+    is_schema = "$schema" in doc or "openapi" in doc or "mappings" in doc or "properties" in doc
+    if not is_schema:
+        return None
+    names: list[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            props = node.get("properties")
+            if isinstance(props, dict):
+                for key, sub in props.items():
+                    names.append(prefix + key)
+                    walk(sub, prefix + key + ".")
+            for key, sub in node.items():
+                if key != "properties" and isinstance(sub, dict | list):
+                    walk(sub, prefix)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, prefix)
+
+    walk(doc, "")
+    return names
+
+
+# -- running ----------------------------------------------------------------------------------
+_worker: Checker | None = None
+
+
+def _init_worker(policy_path: str, root: str) -> None:
+    global _worker
+    _worker = Checker(load_policy(policy_path, strict=False), Path(root))
+
+
+def _check_chunk(paths: list[str]) -> list[FileResult]:
+    assert _worker is not None
+    return [_worker.check_file(Path(p)) for p in paths]
+
+
+@lru_cache(maxsize=1)
+def _default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def policy_findings(policy_file: Path) -> tuple[LoadedPolicy | None, list[Finding]]:
+    """Load the policy for checking: PD003 findings for every problem, and the policy if it can be used."""
+    from sentinel.api.auth import ROLES
+
+    try:
+        loaded = load_policy(policy_file, strict=False)
+    except ContentError as exc:
+        return None, [Finding("PD003", exc.file, exc.line, exc.reason)]
+    return loaded, [Finding("PD003", str(policy_file), p.line, p.message) for p in consistency_problems(loaded, ROLES)]
+
+
+def run_check(
+    paths: list[Path], policy_file: Path, *, jobs: int | None = None, root: Path | None = None
+) -> CheckReport:
+    """Check ``paths`` against the policy in ``policy_file``."""
+    started = time.monotonic()
+    root = (root or Path.cwd()).resolve()
+    loaded, findings = policy_findings(policy_file)
+    if loaded is None:
+        return CheckReport(str(policy_file), findings, 0, 0, 0, time.monotonic() - started)
+    files = [str(p) for p in iter_files(paths, loaded, root)]
+    jobs = jobs or _default_jobs()
+    results: list[FileResult] = []
+    if jobs == 1 or len(files) < SMALL_RUN:
+        checker = Checker(loaded, root)
+        results = [checker.check_file(Path(p)) for p in files]
+    else:
+        size = max(1, min(64, len(files) // (jobs * 8) or 1))
+        chunks = [files[i : i + size] for i in range(0, len(files), size)]
+        with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(str(policy_file), str(root))) as pool:
+            for chunk_results in pool.map(_check_chunk, chunks):
+                results.extend(chunk_results)
+    for r in results:
+        findings.extend(r.findings)
+    return CheckReport(
+        policy=str(policy_file),
+        findings=findings,
+        files=len(files),
+        bytes_read=sum(r.bytes_read for r in results),
+        sampled_files=sum(r.sampled for r in results),
+        seconds=time.monotonic() - started,
+    )

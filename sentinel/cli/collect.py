@@ -111,7 +111,7 @@ def execute(
 
 
 def _quick_sink(settings: Settings, to: str | None, token_env: str, detect: bool) -> Sink:
-    return _http_sink(to, token_env) if to else StoreSink(settings, detect=detect)
+    return _http_sink(to, token_env) if to else StoreSink.configured(settings, detect=detect)
 
 
 _common = [
@@ -179,7 +179,7 @@ def run_definition(settings: Settings, defn: CollectorFile, *, once: bool) -> Ru
     if isinstance(out, HttpOutput):
         sink: Sink = _http_sink(out.url, out.token_env, timeout=out.timeout, verify=out.ca_certs or out.verify)
     else:
-        sink = StoreSink(settings, detect=out.detect)
+        sink = StoreSink.configured(settings, detect=out.detect)
     options = RunOptions(
         ship_batch=defn.ship_batch,
         full_wait=defn.queue.full_wait,

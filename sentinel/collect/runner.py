@@ -375,7 +375,7 @@ def run_sources(
     """
     opts = options or RunOptions()
     own_sink = sink is None
-    sink = sink or StoreSink(settings)
+    sink = sink or StoreSink.configured(settings)
     queue = DiskQueue(
         collector_dir(settings, name) / "queue.db",
         max_events=opts.max_queue_events,

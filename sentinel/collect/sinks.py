@@ -17,7 +17,7 @@ import orjson
 
 from sentinel.collect.pipeline import IngestCounts, Pipeline
 from sentinel.config import Settings
-from sentinel.store.base import Store, StoreError
+from sentinel.store.base import StoreError
 
 
 class SinkUnavailable(Exception):
@@ -45,16 +45,22 @@ class Sink(Protocol):
 
 
 class StoreSink:
-    """Ship into the configured store (embedded SQLite, or Elasticsearch bulk) through the ingest pipeline."""
+    """Ship into a store (embedded SQLite, or Elasticsearch bulk) through an ingest pipeline."""
 
-    def __init__(self, settings: Settings, *, detect: bool = True, store: Store | None = None) -> None:
+    def __init__(self, pipeline: Pipeline, *, owns_store: bool = False) -> None:
+        self.pipeline = pipeline
+        self.store = pipeline.store
+        self._owns_store = owns_store
+        self.name = f"store:{self.store.backend}"
+
+    @classmethod
+    def configured(cls, settings: Settings, *, detect: bool = True) -> StoreSink:
+        """The configured store with the one ingest pipeline (protection transforms, detection)."""
         from sentinel.collect.assemble import build_pipeline
         from sentinel.store import open_store
 
-        self._own_store = store is None
-        self.store = store or open_store(settings)
-        self.pipeline: Pipeline = build_pipeline(settings, self.store, detect=detect)
-        self.name = f"store:{self.store.backend}"
+        store = open_store(settings)
+        return cls(build_pipeline(settings, store, detect=detect), owns_store=True)
 
     def send(self, events: list[dict[str, Any]]) -> IngestCounts:
         try:
@@ -69,7 +75,7 @@ class StoreSink:
             raise SinkUnavailable(str(exc)) from None
 
     def close(self) -> None:
-        if self._own_store:
+        if self._owns_store:
             self.store.close()
 
 

@@ -75,7 +75,8 @@ class Template:
     options: bool = False
     record_len: int | None = None  # None when any field is variable-length
     unpack: Callable[[bytes, int], tuple] | None = None
-    wanted: list[tuple[int, int, str]] = field(default_factory=list)  # (position, ie, kind) of mapped fields
+    # (position in the unpacked tuple, ie, bytes-to-int needed) of the fields Sentinel maps
+    wanted: list[tuple[int, int, bool]] = field(default_factory=list)
 
     @classmethod
     def build(cls, fields: list[tuple[int, int, int]], options: bool = False) -> Template:
@@ -85,9 +86,11 @@ class Template:
         fmt = ["!"]
         for pos, (ie, pen, length) in enumerate(fields):
             kind = IE.get(ie, ("", ""))[1] if pen == 0 else ""
-            fmt.append({1: "B", 2: "H", 4: "I", 8: "Q"}.get(length, f"{length}s") if kind in _NUMERIC else f"{length}s")
+            code = _INT_CODES.get(length) if kind in _NUMERIC else None
+            fmt.append(code or f"{length}s")
             if kind:
-                tpl.wanted.append((pos, ie, kind))
+                # reduced-size encoding (RFC 7011 6.2) gives odd widths: 3, 5, 6, 7 bytes
+                tpl.wanted.append((pos, ie, kind in _NUMERIC and code is None))
         compiled = struct.Struct("".join(fmt))
         tpl.record_len = compiled.size
         tpl.unpack = compiled.unpack_from
@@ -95,6 +98,7 @@ class Template:
 
 
 _NUMERIC = frozenset({"u", "s", "ms", "up", "ntp"})
+_INT_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
 
 @dataclass
@@ -157,6 +161,9 @@ class NetflowDecoder:
             c.malformed += 1
             reason = str(exc) if isinstance(exc, NetflowError) else f"malformed export: {exc}"
             self._report(out, exporter, data, reason, now)
+        except Exception as exc:  # noqa: BLE001 - a 24/7 receiver reports a datagram it cannot handle, never dies
+            c.malformed += 1
+            self._report(out, exporter, data, f"could not decode ({type(exc).__name__}: {exc})", now)
         c.records += sum(1 for e in out if e["event"]["kind"] == "event")
         return out
 
@@ -312,7 +319,10 @@ class NetflowDecoder:
                 if tpl.options:
                     c.options_records += 1
                 else:
-                    rec = {ie: values[pos] for pos, ie, _ in tpl.wanted}
+                    rec = {
+                        ie: int.from_bytes(values[pos], "big") if to_int else values[pos]
+                        for pos, ie, to_int in tpl.wanted
+                    }
                     out.append(self._event(rec, hdr, index, body[off : off + rlen]))
                 index += 1
                 off += rlen

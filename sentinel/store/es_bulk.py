@@ -5,7 +5,7 @@ so Elasticsearch refuses a second copy (409) in the same backing index. A data
 stream checks ``_id`` only in its current write index, though: a retry that
 lands after a rollover would be written again into the new write index. So
 before sending, :class:`BulkWriter` asks the whole stream which of the batch's
-ids it already holds (one ``ids`` query per 1,000 ids, limited to the batch's
+ids it already holds (one ``ids`` query per 5,000 ids, limited to the batch's
 time range so older backing indices are skipped by their timestamp bounds)
 and refreshes first when the batch is a retry or the first write to a stream
 in this process, so an acknowledged-but-unrefreshed copy is seen too. Cost and
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUS = (429, 500, 502, 503, 504)
 DEAD_LETTER_FILE = "es-dead-letter.sqlite"  # under the data folder
-ID_CHECK_CHUNK = 1000
+ID_CHECK_CHUNK = 5000  # ids per lookup; below index.max_result_window (10,000)
 
 
 @dataclass
@@ -177,8 +177,9 @@ class BulkWriter:
             track_total_hits=False,
             ignore_unavailable=True,
             allow_no_indices=True,
+            filter_path="hits.hits._id",
         )
-        return {hit["_id"] for hit in resp["hits"]["hits"]}
+        return {hit["_id"] for hit in resp.get("hits", {}).get("hits", [])}
 
     def _send(self, pending: dict[str, tuple[str, Mapping[str, Any]]], out: BulkOutcome) -> str:
         """One pass of the client's bulk helper; settled ids leave ``pending``. Returns the last retryable error."""

@@ -51,7 +51,7 @@ class PatternSpec(_Strict):
 
 
 BUILTINS = ("person_names", "addresses")
-PREDEFINED = ("EmailRecognizer", "IpRecognizer", "CreditCardRecognizer", "UrlRecognizer", "IbanRecognizer")
+PREDEFINED = ("EmailRecognizer", "IpRecognizer", "CreditCardRecognizer")
 
 
 class RecognizerSpec(_Strict):

@@ -10,26 +10,25 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 
-_SPECIAL = {"đ": "d", "Đ": "d", "ð": "d"}
+_SPECIAL = {"đ": "d", "Đ": "d", "ð": "d", "Ð": "d"}
 
 
-@lru_cache(maxsize=4096)
 def _fold_char(ch: str) -> str:
     if ch in _SPECIAL:
         return _SPECIAL[ch]
-    if ch.isascii():
-        return ch.lower()
-    base = unicodedata.normalize("NFD", ch)[0]
-    return base.lower() if len(base.lower()) == 1 else ch
+    base = unicodedata.normalize("NFD", ch)[0].lower()
+    return base if len(base) == 1 else ch
+
+
+# One translation table for ASCII upper case and every precomposed Latin letter
+# (Vietnamese uses Latin-1, Latin Extended-A/B and Latin Extended Additional).
+_TABLE = {cp: _fold_char(chr(cp)) for cp in (*range(0x41, 0x5B), *range(0xC0, 0x250), *range(0x1E00, 0x1F00))}
 
 
 def fold(text: str) -> str:
     """Lower-case ``text`` and strip Vietnamese diacritics; ``len(fold(t)) == len(t)``."""
-    if text.isascii():
-        return text.lower()
-    return "".join(_fold_char(c) for c in text)
+    return text.translate(_TABLE)
 
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")

@@ -25,9 +25,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
     EmailRecognizer,
-    IbanRecognizer,
     IpRecognizer,
-    UrlRecognizer,
 )
 
 from sentinel.classify.catalog import Catalog, RecognizerSpec
@@ -36,29 +34,6 @@ from sentinel.classify.normalize import fold
 from sentinel.classify.validators import VALIDATORS
 
 LANGUAGE = "vi"
-
-# The bundled Public Suffix List snapshot: never fetch it over the network.
-_OFFLINE_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-
-
-class OfflineEmailRecognizer(EmailRecognizer):
-    """Presidio's e-mail recognizer, validating the domain against the bundled suffix list only.
-
-    The stock recognizer calls ``tldextract.extract``, which downloads the
-    Public Suffix List on first use and fails (slowly, with a traceback) offline.
-    """
-
-    def validate_result(self, pattern_text: str) -> bool:
-        return _OFFLINE_TLD(pattern_text.rsplit("@", 1)[-1]).fqdn != ""
-
-
-_PREDEFINED: dict[str, type[PatternRecognizer]] = {
-    "EmailRecognizer": OfflineEmailRecognizer,
-    "IpRecognizer": IpRecognizer,
-    "CreditCardRecognizer": CreditCardRecognizer,
-    "UrlRecognizer": UrlRecognizer,
-    "IbanRecognizer": IbanRecognizer,
-}
 
 
 def _result(recognizer: EntityRecognizer, entity: str, start: int, end: int, score: float) -> RecognizerResult:
@@ -74,7 +49,44 @@ def _result(recognizer: EntityRecognizer, entity: str, start: int, end: int, sco
     )
 
 
-class ValidatedPatternRecognizer(PatternRecognizer):
+class FastPatternMixin:
+    """Presidio's pattern loop without its per-match timing and explanation objects.
+
+    Ingest calls recognizers on every log field, where that bookkeeping cost
+    more than the matching itself. The contract is Presidio's: every pattern
+    is searched, ``validate_result`` True means certain and False drops the
+    match, ``invalidate_result`` True drops it, duplicates are removed.
+    """
+
+    _compiled: list[tuple[Pattern, re.Pattern[str]]] | None = None
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        if self._compiled is None:
+            self._compiled = [(p, re.compile(p.regex, self.global_regex_flags)) for p in self.patterns]
+        entity = self.supported_entities[0]
+        results = []
+        for pattern, compiled in self._compiled:
+            for match in compiled.finditer(text):
+                start, end = match.span()
+                if start == end:
+                    continue
+                matched = text[start:end]
+                valid = self.validate_result(matched)
+                if valid is False or self.invalidate_result(matched):
+                    continue
+                results.append(
+                    _result(self, entity, start, end, EntityRecognizer.MAX_SCORE if valid else pattern.score)
+                )
+        return EntityRecognizer.remove_duplicates(results) if len(results) > 1 else results
+
+
+class ValidatedPatternRecognizer(FastPatternMixin, PatternRecognizer):
     """Regex candidates filtered by a validator.
 
     Presidio turns a passing validation into score 1.0; a structural check on a
@@ -112,6 +124,36 @@ class ValidatedPatternRecognizer(PatternRecognizer):
         return True if self._certain else None
 
 
+# The bundled Public Suffix List snapshot: never fetch it over the network.
+_OFFLINE_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+class OfflineEmailRecognizer(FastPatternMixin, EmailRecognizer):
+    """Presidio's e-mail recognizer, validating the domain against the bundled suffix list only.
+
+    The stock recognizer calls ``tldextract.extract``, which downloads the
+    Public Suffix List on first use and fails (slowly, with a traceback) offline.
+    """
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return _OFFLINE_TLD(pattern_text.rsplit("@", 1)[-1]).fqdn != ""
+
+
+class FastIpRecognizer(FastPatternMixin, IpRecognizer):
+    """Presidio's IP recognizer with the fast pattern loop."""
+
+
+class FastCreditCardRecognizer(FastPatternMixin, CreditCardRecognizer):
+    """Presidio's card recognizer (Luhn check) with the fast pattern loop."""
+
+
+_PREDEFINED: dict[str, type[PatternRecognizer]] = {
+    "EmailRecognizer": OfflineEmailRecognizer,
+    "IpRecognizer": FastIpRecognizer,
+    "CreditCardRecognizer": FastCreditCardRecognizer,
+}
+
+
 class TermRecognizer(EntityRecognizer):
     """Whole-word matches of a value list, any case, with or without diacritics."""
 
@@ -143,18 +185,18 @@ class TermRecognizer(EntityRecognizer):
             if not original.isascii() and original.lower() not in self._exact:
                 continue
             spans.append((start, end))
-        # keep the longest of overlapping matches ("Phật giáo Hòa Hảo" over "Hòa Hảo")
-        spans.sort(key=lambda s: (s[0], -(s[1] - s[0])))
-        results: list[RecognizerResult] = []
-        last_end = -1
+        # the longest of overlapping matches wins ("Phật giáo Hòa Hảo" over "đạo Phật")
+        spans.sort(key=lambda s: (-(s[1] - s[0]), s[0]))
+        kept: list[tuple[int, int]] = []
         for start, end in spans:
-            if start >= last_end:
-                results.append(_result(self, self.supported_entities[0], start, end, self._score))
-                last_end = end
+            if all(end <= k[0] or start >= k[1] for k in kept):
+                kept.append((start, end))
+        results = [_result(self, self.supported_entities[0], a, b, self._score) for a, b in sorted(kept)]
         return results
 
 
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
+_HOUSE_NUMBER = re.compile(r"(?<![\w/.])\d{1,5}[a-z]?(?:/\d{1,5}[a-z]?)* $")
 
 
 def _is_title(word: str) -> bool:
@@ -180,20 +222,31 @@ class PersonNameRecognizer(EntityRecognizer):
         surnames: list[str],
         not_before: list[str],
         stop_words: list[str],
+        not_names: list[str],
         gazetteer: Gazetteer,
     ) -> None:
         self._score = score
         self._surnames = {fold(s) for s in surnames}
         self._not_before = sorted({fold(w) for w in not_before}, key=len, reverse=True)
-        self._stop = {fold(w) for w in stop_words}
+        # "Phương" is a given name, "phường" a ward: compare with diacritics when the text has them
+        self._stop_exact = {w.lower() for w in stop_words}
+        self._stop_folded = {fold(w) for w in stop_words}
+        self._not_names = {fold(w) for w in not_names}
         self._gazetteer = gazetteer
         super().__init__(supported_entities=["PERSON"], name=name, supported_language=LANGUAGE, context=context)
 
     def load(self) -> None:
         """Nothing to load: lists come from terms.yaml."""
 
+    def _is_stop(self, word: str, name_so_far_ascii: bool) -> bool:
+        if word.lower() in self._stop_exact:
+            return True
+        return word.isascii() and not name_so_far_ascii and fold(word) in self._stop_folded
+
     def _preceded_by_place_word(self, folded: str, start: int) -> bool:
         before = folded[max(0, start - 24) : start].rstrip(" :")
+        if _HOUSE_NUMBER.search(before + " "):  # "17/4 Lý Thường Kiệt" is a street
+            return True
         return any(
             before.endswith(w) and (len(before) == len(w) or not before[-len(w) - 1].isalnum())
             for w in self._not_before
@@ -217,7 +270,8 @@ class PersonNameRecognizer(EntityRecognizer):
             while j < len(words) and j - i < self.MAX_SYLLABLES:
                 word = words[j].group()
                 gap = text[words[j - 1].end() : words[j].start()]
-                if gap not in (" ", "  ") or len(word) > self.MAX_SYLLABLE_LEN or fold(word) in self._stop:
+                ascii_so_far = text[first.start() : words[j - 1].end()].isascii()
+                if gap not in (" ", "  ") or len(word) > self.MAX_SYLLABLE_LEN or self._is_stop(word, ascii_so_far):
                     break
                 if not (word.isupper() if upper else _is_title(word)):
                     break
@@ -225,7 +279,11 @@ class PersonNameRecognizer(EntityRecognizer):
             if j - i >= 2:
                 start, end = first.start(), words[j - 1].end()
                 candidate = folded[start:end]
-                if not self._preceded_by_place_word(folded, start) and not self._gazetteer.is_place(candidate):
+                if (
+                    not self._preceded_by_place_word(folded, start)
+                    and not self._gazetteer.is_place(candidate)
+                    and candidate not in self._not_names
+                ):
                     score = self._score
                     if j - i == 2 and text[start:end].isascii():
                         score -= 0.15  # "Le Hoa" without diacritics is weaker evidence
@@ -260,11 +318,13 @@ class AddressRecognizer(EntityRecognizer):
             folded = sorted({re.escape(fold(w)) for w in words}, key=len, reverse=True)
             return "|".join(folded)
 
-        name_part = r"(?:\d{1,3}[a-z]?\b|[^\W\d_]+(?:['’][^\W\d_]+)?(?: [^\W\d_]+){0,4})"
+        words = r"[^\W\d_]+(?:['’][^\W\d_]+)?(?: [^\W\d_]+){0,4}"
+        name_part = rf"(?:\d{{1,3}}[a-z]?\b|{words})"
         number = r"\d{1,5}[a-z]?(?:/\d{1,5}[a-z]?)*"
         self._admin = re.compile(rf"(?<![\w.])(?:{alternation(admin_words)})\.?\s*(?P<name>{name_part})")
         self._street = re.compile(
-            rf"(?<![\w./])(?:(?:{alternation(street_words)})\.?\s*(?P<name>{number}|{name_part})|{number}(?= [^\W\d_]))"
+            rf"(?<![\w./:-])(?:(?:{alternation(street_words)})\.?\s*(?P<name>{number}|{name_part})"
+            rf"|{number} (?P<street>{words}))"
         )
         self._province_names = sorted(gazetteer.provinces, key=len, reverse=True)
         self._province = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p) for p in self._province_names) + r")(?!\w)")
@@ -294,11 +354,9 @@ class AddressRecognizer(EntityRecognizer):
             if text[m.start()].isupper():
                 comps.append((m.start(), m.end(), "province"))
         for m in self._street.finditer(folded):
-            if m.group("name") is None:  # a bare house number before a street name
-                comps.append((m.start(), m.end(), "street"))
-                continue
-            end = self._trim_name(text, m.start("name"), m.end("name"))
-            if end > m.start("name"):
+            group = "name" if m.group("name") is not None else "street"  # "17/4 Lý Thường Kiệt"
+            end = self._trim_name(text, m.start(group), m.end(group))
+            if end > m.start(group):
                 comps.append((m.start(), end, "street"))
         comps.sort(key=lambda c: (c[0], -(c[1] - c[0])))
         merged: list[tuple[int, int, str]] = []
@@ -330,23 +388,17 @@ class AddressRecognizer(EntityRecognizer):
             has_place = bool(kinds & {"admin", "province"})
             if len(chain) >= 2 and has_place:
                 score = min(1.0, self._score + 0.25)
-            elif len(chain) >= 2 or kinds == {"admin"}:
+            elif len(chain) >= 2:
                 score = self._score
+            elif kinds == {"admin"}:  # "UBND xã X" names an authority: needs an address context word
+                score = self._score - 0.25
             elif kinds == {"province"}:
                 score = self._score - 0.2
             else:
                 score = self._score - 0.3
-            if not has_place and self._preceding_digit_only(text, chain):
-                k += 1
-                continue
             results.append(_result(self, "LOCATION", chain[0][0], chain[-1][1], score))
             k += 1
         return results
-
-    @staticmethod
-    def _preceding_digit_only(text: str, chain: list[tuple[int, int, str]]) -> bool:
-        """A lone number followed by a word ("12 người") is not an address."""
-        return len(chain) == 1 and text[chain[0][0] : chain[0][1]].split()[0][:1].isdigit()
 
 
 def build_recognizers(catalog: Catalog, gazetteer: Gazetteer) -> list[EntityRecognizer]:
@@ -387,6 +439,7 @@ def _build_one(spec: RecognizerSpec, catalog: Catalog, gazetteer: Gazetteer) -> 
             surnames=terms.get("surnames", []),
             not_before=terms.get("not_person_before", []),
             stop_words=terms.get("not_person_before", []) + terms.get("admin_keywords", []),
+            not_names=terms.get("religion", []) + terms.get("ethnicity", []) + terms.get("not_person_names", []),
             gazetteer=gazetteer,
         )
     if spec.builtin == "addresses":

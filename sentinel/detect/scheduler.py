@@ -214,7 +214,8 @@ class Scheduler:
         self.interval = interval
         self.settle = timedelta(seconds=settle)
         self.lookback = timedelta(seconds=lookback)
-        self.done_until: dict[str, datetime] = {}  # rule id -> end of the last window searched
+        # rule id -> where the next window starts (set on the first pass, moved only when a pass succeeds)
+        self.done_until: dict[str, datetime] = {}
         self.errors: dict[str, str] = {}  # rule id -> last error, for status reporting
 
     @classmethod
@@ -243,8 +244,8 @@ class Scheduler:
             try:
                 found = self._run_correlation(rule, horizon) if rule.is_correlation else self._run_search(rule, horizon)
             except Exception as exc:  # a failing rule must not stop the others; the window is retried next time
-                self.errors[rule.id] = f"{type(exc).__name__}: {exc}"
-                log.warning("scheduled rule %s (%s) failed: %s", rule.title, rule.id, exc)
+                self.errors[rule.id] = _describe(exc)
+                log.warning("scheduled rule %s (%s) failed: %s", rule.title, rule.id, self.errors[rule.id])
                 continue
             self.errors.pop(rule.id, None)
             for alert in found:
@@ -259,7 +260,7 @@ class Scheduler:
             stop.wait(self.interval)
 
     def _run_search(self, rule: ScheduledRule, horizon: datetime) -> list[Alert]:
-        start = self.done_until.get(rule.id, horizon - self.lookback)
+        start = self.done_until.setdefault(rule.id, horizon - self.lookback)
         if start >= horizon:
             return []
         hits = self._hits(rule.search, start, horizon)
@@ -294,7 +295,7 @@ class Scheduler:
     def _run_correlation(self, rule: ScheduledRule, horizon: datetime) -> list[Alert]:
         span = timedelta(seconds=rule.timespan or 0)
         closed = _floor(horizon, span)  # buckets ending at or before the horizon are complete
-        start = self.done_until.get(rule.id, _floor(horizon - self.lookback, span))
+        start = self.done_until.setdefault(rule.id, _floor(horizon - self.lookback, span))
         if start >= closed:
             return []
         alerts = []
@@ -307,6 +308,14 @@ class Scheduler:
             alerts.append(correlation_alert(rule, group, hits, self._sources(hits[:MAX_EVIDENCE_EVENTS])))
         self.done_until[rule.id] = closed
         return alerts
+
+
+def _describe(exc: Exception) -> str:
+    """The error with Elasticsearch's own reason when it gave one (e.g. an ES|QL verification message)."""
+    body = getattr(exc, "body", None)
+    error = body.get("error") if isinstance(body, dict) else None
+    reason = error.get("reason") if isinstance(error, dict) else None
+    return f"{type(exc).__name__}: {exc}" + (f": {reason}" if reason else "")
 
 
 def _floor(dt: datetime, span: timedelta) -> datetime:

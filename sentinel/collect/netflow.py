@@ -18,12 +18,13 @@ per exporter every ``error_interval`` seconds so a flood cannot fill the store.
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import struct
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -385,15 +386,16 @@ class NetflowDecoder:
         eid = ecs.event_id(f"netflow:{hdr.exporter}:{hdr.domain}", f"{hdr.sequence}:{index}", raw)
         reason = END_REASONS.get(rec.get(136, 0))
         extra = {"reason": reason} if reason else {}
+        start_text = ts_text(start)
         doc = envelope(
             eid=eid,
-            ts=start,
+            ts=start_text,
             dataset=DATASET,
             module="netflow",
             category=["network"],
             type=["connection", "end"],
             action="netflow_flow",
-            start=ts_text(start),
+            start=start_text,
             end=ts_text(end),
             duration=round((end - start) * 1e6) * 1000,
             **extra,
@@ -472,41 +474,60 @@ def parse_listen(url: str) -> tuple[str, int]:
 
 
 class NetflowSource(Source):
-    """Listens on UDP and yields decoded flow events in batches (by size, or every ``flush_interval`` seconds)."""
+    """Listens on one or more UDP addresses and yields flow events in batches (by size, or every ``flush_interval``)."""
+
+    replayable = False
 
     def __init__(
         self,
-        listen: str = "udp://127.0.0.1:2055",
+        listen: str | Sequence[str] = "udp://127.0.0.1:2055",
         *,
+        name: str | None = None,
         batch_size: int = 5000,
         flush_interval: float = 1.0,
         set_direction: bool = True,
         receive_buffer: int = 8 << 20,
     ) -> None:
-        self.host, self.port = parse_listen(listen)
-        self.name = f"netflow:{self.host}:{self.port}"
+        addrs = [parse_listen(u) for u in ([listen] if isinstance(listen, str) else listen)]
+        if not addrs:
+            raise ValueError("give at least one udp://HOST:PORT to listen on")
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.decoder = NetflowDecoder(set_direction=set_direction)
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        self.sock = socket.socket(family, socket.SOCK_DGRAM)
-        with contextlib.suppress(OSError):  # the kernel caps it at net.core.rmem_max; a smaller buffer still works
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-        self.sock.bind((self.host, self.port))
-        self.port = self.sock.getsockname()[1]  # resolves port 0 to the one the kernel chose
-        self.sock.settimeout(0.2)
+        self.socks: list[socket.socket] = []
+        try:
+            for host, port in addrs:
+                sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+                self.socks.append(sock)
+                with contextlib.suppress(OSError):  # capped by net.core.rmem_max; a smaller buffer still works
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+                try:
+                    sock.bind((host, port))
+                except OSError as exc:
+                    raise OSError(exc.errno, f"cannot listen on udp://{host}:{port}: {exc.strerror}") from None
+                sock.setblocking(False)
+        except OSError:
+            self.close()
+            raise
+        # Port 0 asks the kernel for a free port; report the one it chose.
+        self.addresses = [sock.getsockname()[:2] for sock in self.socks]
+        self.port = self.addresses[0][1]
+        self.name = name or "netflow:" + ",".join(f"{h}:{p}" for h, p in self.addresses)
 
     def batches(self, stop: threading.Event) -> Iterator[Batch]:
         pending: list[dict[str, Any]] = []
         deadline = time.monotonic() + self.flush_interval
+        decode = self.decoder.decode
         try:
             while not stop.is_set():
-                try:
-                    data, addr = self.sock.recvfrom(65535)
-                except TimeoutError:
-                    data = None
-                if data is not None:
-                    pending.extend(self.decoder.decode(data, addr[0]))
+                ready, _, _ = select.select(self.socks, [], [], 0.2)
+                for sock in ready:
+                    for _ in range(256):  # drain what is queued, then look at the clock again
+                        try:
+                            data, addr = sock.recvfrom(65535)
+                        except (BlockingIOError, InterruptedError):
+                            break
+                        pending.extend(decode(data, addr[0]))
                 now = time.monotonic()
                 if len(pending) >= self.batch_size or (pending and now >= deadline):
                     yield Batch(pending)
@@ -516,7 +537,11 @@ class NetflowSource(Source):
             if pending:
                 yield Batch(pending)
         finally:
-            self.sock.close()
+            self.close()
+
+    def close(self) -> None:
+        for sock in self.socks:
+            sock.close()
 
     def status(self) -> SourceStatus:
         counters = self.decoder.exporters.values()
@@ -524,6 +549,7 @@ class NetflowSource(Source):
             name=self.name,
             read=sum(c.records for c in counters),
             parse_errors=sum(c.malformed for c in counters),
+            dropped=sum(c.dropped_sets for c in counters),
             errors=[
                 f"{exp}: {c.malformed} malformed, {c.dropped_sets} data sets dropped without template"
                 for exp, c in self.decoder.exporters.items()

@@ -32,7 +32,7 @@ import orjson
 
 from sentinel.policy.detect import Finder
 from sentinel.policy.model import LoadedPolicy, OperatorSpec, normalize_name
-from sentinel.policy.operators import OperatorSet
+from sentinel.policy.operators import TOKEN, OperatorSet
 
 DROP = "drop"
 # Raw values shorter than this are replaced in their own field only, never across the document.
@@ -101,6 +101,8 @@ class Protector:
             return raw
         if action == DROP:
             return None
+        if TOKEN.fullmatch(raw):  # already a pseudonym or ciphertext: protecting twice changes nothing
+            return raw
         if action.op == "encrypt":  # random IV: equal values must not give equal ciphertexts
             return self.ops.apply(entity, raw)
         # The same identifier recurs in a line and across lines; keyed by a digest so no raw value is held.
@@ -229,10 +231,10 @@ class Protector:
                     out[key] = value
                     continue
                 entity = self.entity_of(sub) if not isinstance(value, Mapping | list) else None
-                if entity is not None and entity in self.actions:
-                    if self.actions[entity] == DROP:
+                if entity is not None:  # the field is declared to hold this entity: its operator decides alone
+                    if self.actions.get(entity) == DROP:
                         continue
-                    out[key] = self._rewrite_whole(value, changes)
+                    out[key] = self._rewrite_whole(value, changes) if entity in self.actions else value
                 elif sub in originals:
                     obj = self._rewrite(originals[sub], "", changes, pattern, {})
                     out[key] = orjson.dumps(obj).decode()

@@ -1,0 +1,118 @@
+"""Ingest enforcement: personal data in log events becomes pseudonyms before anything is stored."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote_plus
+
+import orjson
+import pytest
+
+from sentinel.collect.assemble import build_pipeline
+from sentinel.collect.parsers import parse_line
+from sentinel.config import Settings
+from sentinel.policy.model import INGEST
+from sentinel.policy.operators import TOKEN
+from sentinel.policy.purposes import purpose_protector
+from sentinel.store.base import EventQuery
+from sentinel.store.sqlite import SQLiteStore
+
+from .conftest import CCCD, EMAIL, NAME, PHONE
+
+BANK = "0451000123456"
+ACCESS = (
+    f'14.160.32.7 - - [20/Nov/2026:08:15:02 +0700] "GET /dvc/nop-ho-so?ho_ten={quote_plus(NAME)}&cccd={CCCD}'
+    f'&sdt={PHONE}&thu_tuc=1.001612 HTTP/1.1" 200 5120 "-" "Mozilla/5.0"'
+)
+APP = orjson.dumps(
+    {
+        "ts": "2026-11-20T01:15:03Z",
+        "level": "info",
+        "msg": f"Công dân {NAME} (CCCD {CCCD}) nộp hồ sơ, liên hệ {EMAIL}",
+        "form": {
+            "ho_ten": NAME,
+            "so_cccd": CCCD,
+            "so_dien_thoai": PHONE,
+            "ngay_sinh": "15/03/1999",
+            "dia_chi": "12 Lý Thường Kiệt, phường Cửa Nam, Thành phố Hà Nội",
+            "so_tai_khoan": BANK,
+            "tinh_trang_suc_khoe": "tiểu đường",
+        },
+        "province": "Hà Nội",
+        "commune": "Phường Cửa Nam",
+    }
+).decode()
+BROKEN = f'{{"msg": "bad json from {CCCD} and {PHONE}", '  # a malformed line is kept as pipeline_error
+RAW_VALUES = [CCCD, PHONE, NAME, quote_plus(NAME), EMAIL, BANK, "15/03/1999", "Lý Thường Kiệt", "tiểu đường"]
+
+
+@pytest.fixture
+def stored(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data")
+    store = SQLiteStore(settings.sqlite_path)
+    pipeline = build_pipeline(settings, store, detect=False)
+    lines = [ACCESS, APP, BROKEN]
+    events = [parse_line(line.encode(), source="/var/log/portal.log", position=i) for i, line in enumerate(lines)]
+    counts = pipeline.process(events)
+    assert counts.stored == 3 and counts.parse_errors == 1
+    docs = store.search_events(EventQuery(limit=10, ascending=True)).events
+    yield settings, store, docs
+    store.close()
+
+
+def test_raw_values_are_written_nowhere(stored):
+    settings, store, _ = stored
+    store.close()  # flush the WAL into the files we read
+    blobs = b"".join(p.read_bytes() for p in settings.data_dir.iterdir() if p.name != "policy.key")
+    for raw in RAW_VALUES:
+        assert raw.encode() not in blobs, raw
+
+
+def test_same_pseudonym_in_every_field(stored):
+    _, _, (access, app, broken) = stored
+    cccd_tokens = {t for t in TOKEN.findall(orjson.dumps([access, app, broken]).decode()) if "vn_cccd" in t}
+    assert len(cccd_tokens) == 1
+    token = cccd_tokens.pop()
+    assert (
+        token in access["url"]["query"] and token in access["url"]["original"] and token in access["event"]["original"]
+    )
+    assert app["app"]["form"]["so_cccd"] == token and token in app["message"] and token in app["event"]["original"]
+    assert token in broken["event"]["original"]
+    name_token = access["url"]["query"].split("ho_ten=")[1].split("&")[0]
+    assert name_token.startswith("pz-person-") and app["app"]["form"]["ho_ten"] == name_token
+    assert "thu_tuc=1.001612" in access["url"]["query"]  # procedure codes are not personal data
+
+
+def test_operators_per_entity_at_ingest(stored):
+    _, _, (access, app, _) = stored
+    form = app["app"]["form"]
+    assert form["ngay_sinh"] == "1999"  # generalised
+    assert form["dia_chi"] == "Hà Nội"
+    assert form["so_tai_khoan"].startswith("pe-vn_bank_account-")  # encrypted: lawful re-identification
+    assert form["tinh_trang_suc_khoe"] == "<HEALTH>"  # sensitive: removed
+    assert access["source"]["ip"] == "14.160.32.7"  # the SOC keeps addresses
+    assert app["labels"] == {"province": "Hà Nội", "commune": "Phường Cửa Nam"}
+
+
+def test_search_finds_events_by_pseudonym(stored):
+    _, store, (access, _, _) = stored
+    token = access["url"]["query"].split("cccd=")[1].split("&")[0]
+    assert store.count_events(EventQuery(text=token)) == 3
+    assert store.count_events(EventQuery(text=CCCD)) == 0
+
+
+def test_protecting_twice_changes_nothing(loaded, keys, stored):
+    protector = purpose_protector(loaded, INGEST, keys)
+    for doc in stored[2]:
+        once = protector.protect(doc)
+        assert protector.protect(once) == once
+
+
+def test_no_raw_value_in_logs(loaded, keys, caplog):
+    protector = purpose_protector(loaded, INGEST, keys)
+    with caplog.at_level(logging.DEBUG):
+        for i, line in enumerate([ACCESS, APP, BROKEN]):
+            protector.protect(parse_line(line.encode(), source="x", position=i))
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    for raw in RAW_VALUES:
+        assert raw not in text

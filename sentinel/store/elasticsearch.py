@@ -314,6 +314,10 @@ class ElasticsearchStore(Store):
             outgoing[eid] = (target, body)
         with self.errors():
             outcome = self.writer.write(outgoing)
+        unavailable = all(f.error_type == "retries_exhausted" for f in outcome.failed)
+        if outcome.failed and unavailable and not outcome.created and not outcome.duplicates:
+            # nothing was taken: the caller keeps the batch (collectors queue it) and sends it again later
+            raise StoreError(f"Elasticsearch is not taking events: {outcome.failed[0].reason}")
         if outcome.failed:
             self.dead_letter.add(outcome.failed)
             log.error(

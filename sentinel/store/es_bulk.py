@@ -15,9 +15,10 @@ Failures: 429 and 5xx (per item or for the whole request) are retried with
 exponential backoff; the client's bulk helper chunks by count and bytes and
 maps every response item back to its document, while the retry loop stays
 here because only it knows when a lookup must precede a resend. What still
-fails, or fails for a reason a retry cannot fix (a mapping
-error, 400), goes to the :class:`DeadLetter` file with the error, where
-``sentinel es dead-letter list|replay`` finds it. Nothing is dropped.
+fails, or fails for a reason a retry cannot fix (a mapping error, 400), is
+reported per document; the store keeps it in the :class:`DeadLetter` file with
+the error, where ``sentinel es dead-letter list|replay`` finds it. Nothing is
+dropped.
 """
 
 from __future__ import annotations
@@ -285,14 +286,16 @@ class DeadLetter:
             )
 
     def count(self) -> int:
-        return self._conn.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0]
+        with self._lock:
+            return self._conn.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0]
 
     def entries(self, limit: int = 100, after_seq: int = 0) -> list[DeadLetterEntry]:
-        rows = self._conn.execute(
-            "SELECT seq, event_id, target, status, error_type, reason, first_failed, last_failed, attempts, doc"
-            " FROM dead_letter WHERE seq > ? ORDER BY seq LIMIT ?",
-            (after_seq, limit),
-        ).fetchall()
+        with self._lock:  # one connection shared by threads: serialise every use
+            rows = self._conn.execute(
+                "SELECT seq, event_id, target, status, error_type, reason, first_failed, last_failed, attempts, doc"
+                " FROM dead_letter WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, limit),
+            ).fetchall()
         return [DeadLetterEntry(*r[:9], orjson.loads(r[9])) for r in rows]
 
     def remove(self, event_ids: list[str]) -> None:

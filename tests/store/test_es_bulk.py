@@ -191,15 +191,42 @@ def test_replay_failing_again_counts_attempts(sim, sim_store):
     assert entry.attempts == 2
 
 
-def test_cluster_down_dead_letters_after_retries(sim, sim_store):
+def test_cluster_down_raises_so_the_caller_keeps_the_batch(sim, sim_store):
     unavailable = (503, error_body(503, "cluster_block_exception", "blocked by: [SERVICE_UNAVAILABLE/2/no master]"))
     sim.cluster.script("PUT", r"^/_bulk$", [unavailable] * 10)
-    result = sim_store.append_events([event(1), event(2)])
-    assert result.stored_count == 0 and result.dead_lettered == 2
-    entries = sim_store.dead_letter.entries()
+    with pytest.raises(StoreError, match="not taking events"):
+        sim_store.append_events([event(1), event(2)])
+    assert sim_store.dead_letter.count() == 0  # collectors keep the batch in their queue instead
+    assert len(sim.cluster.calls("PUT", "/_bulk")) == 4  # 1 + max_retries, with backoff
+
+
+def test_partial_outage_dead_letters_the_rest(sim, sim_client, tmp_path):
+    """The first request is stored, then the cluster stops answering: the rest is kept, none is lost."""
+    from sentinel.store.elasticsearch import ElasticsearchStore
+
+    store = ElasticsearchStore(
+        sim_client,
+        dead_letter=DeadLetter(tmp_path / "dead.sqlite"),
+        limits=BulkLimits(chunk_docs=2, max_retries=2, initial_backoff=0.001, max_backoff=0.01),
+    )
+    events = [event(i) for i in range(4)]
+
+    def first_ok(cluster: MiniCluster, req: Request) -> tuple[int, object]:
+        cluster.script("PUT", r"^/_bulk$", [(503, error_body(503, "unavailable_shards_exception", "no primary"))] * 9)
+        return cluster._bulk(req)
+
+    sim.cluster.script("PUT", r"^/_bulk$", [first_ok])
+    result = store.append_events(events)
+    assert result.stored_count == 2 and result.dead_lettered == 2
+    entries = store.dead_letter.entries()
     assert {e.error_type for e in entries} == {"retries_exhausted"}
     assert "ServiceUnavailableError" in entries[0].reason or "503" in entries[0].reason
-    assert len(sim.cluster.calls("PUT", "/_bulk")) == 4  # 1 + max_retries
+    assert sorted(ids(result.stored) + [e.event_id for e in entries]) == sorted(ids(events))
+    store.dead_letter.close()
+
+
+def ids(events: list[dict]) -> list[str]:
+    return [e["event"]["id"] for e in events]
 
 
 def test_bad_credentials_stop_with_a_clear_error(sim, sim_store):
@@ -241,3 +268,25 @@ def test_dead_letter_file_survives_reopen(tmp_path):
     again = DeadLetter(path)
     assert [(e.event_id, e.reason) for e in again.entries()] == [("a1", "bad")]
     again.close()
+
+
+def test_dead_letter_cli_lists_and_replays(sim, tmp_path):
+    from click.testing import CliRunner
+
+    from sentinel.cli.main import cli
+    from sentinel.store.es_bulk import DEAD_LETTER_FILE, Failure
+
+    e = event(3)
+    dl = DeadLetter(tmp_path / DEAD_LETTER_FILE)
+    dl.add([Failure(e["event"]["id"], STREAM, 400, "document_parsing_exception", "failed to parse [source.ip]", e)])
+    dl.close()
+    env = {"SENTINEL_ES_URL": sim.url, "SENTINEL_DATA_DIR": str(tmp_path)}
+    listed = CliRunner().invoke(cli, ["es", "dead-letter", "list"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert "1 event(s)" in listed.output and "failed to parse [source.ip]" in listed.output
+    replayed = CliRunner().invoke(cli, ["es", "dead-letter", "replay", "--no-detect"], env=env)
+    assert replayed.exit_code == 0, replayed.output
+    assert "stored 1, already present 0, still failing 0" in replayed.output
+    assert ids_in_stream(sim.cluster) == [e["event"]["id"]]
+    again = CliRunner().invoke(cli, ["es", "dead-letter", "list"], env=env)
+    assert "0 event(s)" in again.output

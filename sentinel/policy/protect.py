@@ -101,8 +101,8 @@ class Protector:
             return raw
         if action == DROP:
             return None
-        if TOKEN.fullmatch(raw):  # already a pseudonym or ciphertext: protecting twice changes nothing
-            return raw
+        if action.op in ("pseudonym", "encrypt") and TOKEN.fullmatch(raw):
+            return raw  # already a pseudonym or ciphertext: protecting twice changes nothing
         if action.op == "encrypt":  # random IV: equal values must not give equal ciphertexts
             return self.ops.apply(entity, raw)
         # The same identifier recurs in a line and across lines; keyed by a digest so no raw value is held.

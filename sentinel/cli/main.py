@@ -30,6 +30,9 @@ COMMANDS = {
     "collect": "sentinel.cli.collect:collect",
     "policy": "sentinel.cli.policy:policy",
     "anonymize": "sentinel.cli.anonymize:anonymize",
+    "playbooks": "sentinel.cli.respond:playbooks",
+    "escalate": "sentinel.cli.respond:escalate",
+    "respond": "sentinel.cli.respond:respond",
 }
 
 

@@ -157,3 +157,17 @@ def test_runs_are_listed_per_alert(response, store):
     response.runner.start("playbook--credential-attack", alert.id, "lan")
     assert len(response.runner.list(alert_id=alert.id)) == 2
     assert isinstance(response.runner, PlaybookRunner)
+
+
+def test_commune_scan_uses_the_address_plan(response, store):
+    """10.1.4.0/24 is the Ba Đình one-stop centre in collectors/address-plan.yaml."""
+    alert = store.record_alert(
+        make_alert(rule_id="net-scan", tags=("attack.discovery", "attack.t1046"), ip="10.1.4.17", province="?")
+    )
+    run = response.runner.start("playbook--commune-scan", alert.id, "lan")
+    enrich = next(s for s in run.steps if s.step_id == "action--enrich-address")
+    assert enrich.outputs["scope"] == "private"
+    assert enrich.outputs["province"] == "Thành phố Hà Nội" and "Ba Đình" in enrich.outputs["commune"]
+    notify = next(s for s in run.steps if s.step_id == "action--notify-commune")
+    assert notify.status == "dry_run" and "Ba Đình" in notify.inputs["commune"]
+    assert notify.outputs["request"]["province"] == "Thành phố Hà Nội"

@@ -48,22 +48,10 @@ class AddressArgs(BaseModel):
 
 
 def _address_plan_lookup(ip: str) -> dict[str, Any] | None:
-    """Province/commune of an address from the collector's address plan, when that module is installed.
+    """Owner of an address in the collector's address plan (``collectors/address-plan.yaml``), if listed."""
+    from sentinel.collect import addressplan
 
-    Integration point: ``sentinel.collect.addressplan`` (collector stage). Until it
-    is present, enrichment falls back to the labels on the alert's evidence.
-    """
-    try:
-        from sentinel.collect import addressplan  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    lookup = getattr(addressplan, "lookup", None)
-    if lookup is None:
-        return None
-    found = lookup(ip)
-    if found is None:
-        return None
-    return found if isinstance(found, dict) else dict(getattr(found, "__dict__", {}))
+    return addressplan.lookup(ip)
 
 
 def enrich_address(args: AddressArgs, ctx: ActionContext) -> dict[str, Any]:
@@ -74,7 +62,15 @@ def enrich_address(args: AddressArgs, ctx: ActionContext) -> dict[str, Any]:
     out: dict[str, Any] = {"ip": str(addr), "version": addr.version, "scope": scope_of(addr)}
     plan = _address_plan_lookup(str(addr))
     if plan:
-        out.update({"address_plan": plan, "province": plan.get("province"), "commune": plan.get("commune")})
+        out.update(
+            {
+                "address_plan": plan,
+                "province": plan.get("province"),
+                "commune": plan.get("commune"),
+                "unit": plan.get("unit"),
+                "scope": "private",
+            }
+        )
         return out
     for event in ctx.alert.events:
         if str(ecs.get_field(event, "source.ip")) == str(addr):

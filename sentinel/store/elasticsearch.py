@@ -279,8 +279,12 @@ class ElasticsearchStore(Store):
         if self._checked:
             return
         with self.errors():
-            if not self.client.indices.exists_index_template(name=self.names.catch_all_template):
-                raise StoreError("the Elasticsearch cluster is not set up for Sentinel; run `sentinel es setup` first")
+            try:  # GET, not HEAD: the writer role's `monitor` privilege allows reading templates
+                self.client.indices.get_index_template(name=self.names.catch_all_template)
+            except NotFoundError:
+                raise StoreError(
+                    "the Elasticsearch cluster is not set up for Sentinel; run `sentinel es setup` first"
+                ) from None
         self._checked = True
 
     # -- events ------------------------------------------------------------------------------

@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "collect"))
 
-import netgen  # noqa: E402
+import netgen
 
-from sentinel.collect.netflow import NetflowDecoder, NetflowSource  # noqa: E402
+from sentinel.collect.netflow import NetflowDecoder, NetflowSource
 
 PER_PACKET = 24
 
@@ -60,13 +60,27 @@ def v9_exports(packets: int) -> list[bytes]:
 
 
 def v5_exports(packets: int) -> list[bytes]:
-    recs = [dict(src=f"10.0.0.{i + 1}", dst="203.113.1.1", srcport=1000 + i, dstport=443, prot=6, dpkts=5, dOctets=900) for i in range(PER_PACKET)]
+    recs = [
+        dict(src=f"10.0.0.{i + 1}", dst="203.113.1.1", srcport=1000 + i, dstport=443, prot=6, dpkts=5, dOctets=900)
+        for i in range(PER_PACKET)
+    ]
     data = netgen.netflow_v5(recs)
     return [with_sequence(data, 16, seq * PER_PACKET) for seq in range(packets)]
 
 
 def ipfix_exports(packets: int) -> list[bytes]:
-    fields = [(8, 4, 0), (12, 4, 0), (7, 2, 0), (11, 2, 0), (4, 1, 0), (6, 1, 0), (1, 8, 0), (2, 8, 0), (152, 8, 0), (153, 8, 0)]
+    fields = [
+        (8, 4, 0),
+        (12, 4, 0),
+        (7, 2, 0),
+        (11, 2, 0),
+        (4, 1, 0),
+        (6, 1, 0),
+        (1, 8, 0),
+        (2, 8, 0),
+        (152, 8, 0),
+        (153, 8, 0),
+    ]
     body = b"".join(
         socket.inet_aton(f"10.0.{i}.1") + socket.inet_aton("203.113.1.1")
         + struct.pack("!HHBBQQQQ", 1000 + i, 443, 6, 0x1B, 900, 5, 1_767_225_600_000 + i, 1_767_225_601_000 + i)

@@ -27,13 +27,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "collect"))
 
-import netgen  # noqa: E402
+import netgen
 
-from sentinel.collect.flows import FlowTable  # noqa: E402
-from sentinel.collect.pcap import CaptureReader, MalformedFrame, decode_frame, scapy_packets  # noqa: E402
-from sentinel.collect.pipeline import Pipeline  # noqa: E402
-from sentinel.collect.traffic import PcapSource, TrafficAnalyzer  # noqa: E402
-from sentinel.store.sqlite import SQLiteStore  # noqa: E402
+from sentinel.collect.flows import FlowTable
+from sentinel.collect.pcap import CaptureReader, MalformedFrame, decode_frame, scapy_packets
+from sentinel.collect.pipeline import Pipeline
+from sentinel.collect.traffic import PcapSource, TrafficAnalyzer
+from sentinel.store.sqlite import SQLiteStore
 
 
 def build_capture(path: Path, packets: int, bulk: int, seed: int = 7) -> int:

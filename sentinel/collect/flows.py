@@ -95,8 +95,9 @@ class FlowTable:
         max_flows: int = 100_000,
         set_direction: bool = True,
     ) -> None:
-        if not 0 < closed_grace <= idle_timeout <= active_timeout:
-            raise ValueError("timeouts must satisfy 0 < closed grace <= idle timeout <= active timeout")
+        if not 0 < idle_timeout <= active_timeout or closed_grace <= 0:
+            raise ValueError("timeouts must satisfy 0 < idle timeout <= active timeout, and the close grace > 0")
+        closed_grace = min(closed_grace, idle_timeout)
         if max_flows < 1:
             raise ValueError("max_flows must be at least 1")
         self.source, self.module, self.dataset = source, module, dataset
@@ -207,15 +208,16 @@ class FlowTable:
         transport = IANA_TRANSPORT.get(f.proto, str(f.proto))
         raw = f.src + f.dst + _KEY.pack(f.sport, f.dport, f.proto) + f"{f.first:.6f}".encode()
         eid = ecs.event_id(self.source, f"flow:{f.seq}:{f.segment}", raw)
+        start = ts_text(f.first)
         doc = envelope(
             eid=eid,
-            ts=f.first,
+            ts=start,
             dataset=self.dataset,
             module=self.module,
             category=["network"],
             type=["connection", "end" if final else "info"],
             action="network_flow",
-            start=ts_text(f.first),
+            start=start,
             end=ts_text(f.last),
             duration=round((f.last - f.first) * 1e6) * 1000,  # ns, at the microsecond precision of captures
             reason=reason,
@@ -229,7 +231,9 @@ class FlowTable:
             "type": "ipv4" if f.version == 4 else "ipv6",
             "bytes": f.fwd_bytes + f.rev_bytes,
             "packets": f.fwd_packets + f.rev_packets,
-            "community_id": community_id(f.src, f.dst, f.proto, *(icmp if f.proto in ICMP_PROTOCOLS else (f.sport, f.dport))),
+            "community_id": community_id(
+                f.src, f.dst, f.proto, *(icmp if f.proto in ICMP_PROTOCOLS else (f.sport, f.dport))
+            ),
         }
         flow_doc: dict[str, Any] = {"id": f"{f.seq}", "final": final}
         if f.proto in PORT_PROTOCOLS:

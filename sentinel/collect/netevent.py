@@ -74,11 +74,9 @@ def community_id(src: bytes, dst: bytes, proto: int, sport: int, dport: int, see
 
 # Inside addresses for direction when no address plan is configured: RFC 1918, carrier-grade NAT
 # (RFC 6598, common on provincial links), loopback, link-local, IPv6 unique-local and link-local.
-INSIDE_NETWORKS = tuple(
-    ipaddress.ip_network(n)
-    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16")
-    + ("::1/128", "fc00::/7", "fe80::/10")
-)
+_INSIDE = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16"]
+_INSIDE += ["::1/128", "fc00::/7", "fe80::/10"]
+INSIDE_NETWORKS = tuple(ipaddress.ip_network(n) for n in _INSIDE)
 
 
 @lru_cache(maxsize=65536)
@@ -120,14 +118,21 @@ def ts_text(ts: float) -> str:
 
 
 def envelope(
-    *, eid: str, ts: float, dataset: str, module: str, category: list[str], kind: str = "event", **types: Any
+    *, eid: str, ts: float | str, dataset: str, module: str, category: list[str], kind: str = "event", **types: Any
 ) -> dict[str, Any]:
-    """The common top of every network event; ``types`` are extra ``event.*`` keys (``type``, ``action``)."""
+    """The common top of every network event; ``types`` are extra ``event.*`` keys (``type``, ``action``).
+
+    ``ts`` is epoch seconds, or the already formatted text when the caller has it (saves formatting twice).
+    """
     now = ts_text(time.time())
     event: dict[str, Any] = {"id": eid, "kind": kind, "category": category, "dataset": dataset, "module": module}
     event.update(types)
     event["ingested"] = now
-    return {"@timestamp": ts_text(ts), "ecs": {"version": ecs.ECS_VERSION}, "event": event}
+    return {
+        "@timestamp": ts if isinstance(ts, str) else ts_text(ts),
+        "ecs": {"version": ecs.ECS_VERSION},
+        "event": event,
+    }
 
 
 def error_event(*, source: str, position: int | str, raw: bytes, dataset: str, module: str, reason: str) -> dict:

@@ -60,7 +60,13 @@ IE: dict[int, tuple[str, str]] = {
     231: ("initiatorOctets", "u"), 232: ("responderOctets", "u"), 298: ("initiatorPackets", "u"),
     299: ("responderPackets", "u"),
 }  # fmt: skip
-END_REASONS = {1: "idle timeout", 2: "active timeout", 3: "end of flow detected", 4: "forced end", 5: "lack of resources"}
+END_REASONS = {
+    1: "idle timeout",
+    2: "active timeout",
+    3: "end of flow detected",
+    4: "forced end",
+    5: "lack of resources",
+}
 MAX_PENDING_SETS = 512  # data sets parked while waiting for their template, over all exporters
 MAX_TEMPLATES = 8192
 
@@ -162,7 +168,7 @@ class NetflowDecoder:
             c.malformed += 1
             reason = str(exc) if isinstance(exc, NetflowError) else f"malformed export: {exc}"
             self._report(out, exporter, data, reason, now)
-        except Exception as exc:  # noqa: BLE001 - a 24/7 receiver reports a datagram it cannot handle, never dies
+        except Exception as exc:
             c.malformed += 1
             self._report(out, exporter, data, f"could not decode ({type(exc).__name__}: {exc})", now)
         c.records += sum(1 for e in out if e["event"]["kind"] == "event")
@@ -196,7 +202,9 @@ class NetflowDecoder:
             raise NetflowError("NetFlow v5 header is cut off")
         _, count, uptime, secs, nsecs, seq, _etype, engine_id, _sampling = _V5_HEADER.unpack_from(data)
         if not 1 <= count <= 30 or len(data) < 24 + 48 * count:
-            raise NetflowError(f"NetFlow v5 header says {count} records but the datagram holds {(len(data) - 24) // 48}")
+            raise NetflowError(
+                f"NetFlow v5 header says {count} records but the datagram holds {(len(data) - 24) // 48}"
+            )
         hdr = _Header(5, exporter, engine_id, seq, secs + nsecs / 1e9, uptime)
         self.counters(exporter).last_sequence = seq
         for i in range(count):
@@ -249,7 +257,7 @@ class NetflowDecoder:
         while off + 4 <= end:
             if options:
                 if ipfix:
-                    tid, count, scope = struct.unpack_from("!HHH", data, off)
+                    tid, count, _scope = struct.unpack_from("!HHH", data, off)
                     off += 6 if count else 4
                 else:
                     tid, scope_len, opt_len = struct.unpack_from("!HHH", data, off)

@@ -136,7 +136,9 @@ class CaptureReader:
             start = off + 16
             stop = start + caplen
             if caplen > limit:
-                self.error = f"record at offset {off} claims {caplen} captured bytes (snaplen {snaplen}); file is corrupt"
+                self.error = (
+                    f"record at offset {off} claims {caplen} captured bytes (snaplen {snaplen}); file is corrupt"
+                )
                 return
             if stop > end:
                 self.error = f"truncated record at offset {off}: {caplen} bytes claimed, {end - start} left"
@@ -177,7 +179,12 @@ class CaptureReader:
                     return
                 linktype, _, per_second, ts_offset = interfaces[ifid]
                 off = self.offset = off + blen
-                yield ((ts_hi << 32) | ts_lo) / per_second + ts_offset, linktype, mm[body + 20 : body + 20 + caplen], wirelen
+                yield (
+                    ((ts_hi << 32) | ts_lo) / per_second + ts_offset,
+                    linktype,
+                    mm[body + 20 : body + 20 + caplen],
+                    wirelen,
+                )
                 continue
             if btype == 3 and body_end - body >= 4:  # simple packet block: interface 0, no timestamp
                 if not interfaces:
@@ -196,7 +203,12 @@ class CaptureReader:
                     return
                 linktype, _, per_second, ts_offset = interfaces[ifid]
                 off = self.offset = off + blen
-                yield ((ts_hi << 32) | ts_lo) / per_second + ts_offset, linktype, mm[body + 20 : body + 20 + caplen], wirelen
+                yield (
+                    ((ts_hi << 32) | ts_lo) / per_second + ts_offset,
+                    linktype,
+                    mm[body + 20 : body + 20 + caplen],
+                    wirelen,
+                )
                 continue
             if btype == 1:  # interface description
                 if body_end - body < 8:

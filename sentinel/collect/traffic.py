@@ -170,6 +170,8 @@ class PcapSource(Source):
     struct decoder or scapy's full dissection (same events, ~100x slower).
     """
 
+    replayable = True
+
     def __init__(
         self,
         path: str | Path,
@@ -185,6 +187,8 @@ class PcapSource(Source):
     ) -> None:
         if engine not in ("fast", "scapy"):
             raise ValueError(f"engine must be 'fast' or 'scapy', not {engine!r}")
+        if not 0 < idle_timeout <= active_timeout or max_flows < 1:
+            raise ValueError("need 0 < idle timeout <= active timeout and max flows >= 1")
         self.path = Path(path)
         self.name = f"pcap:{self.path.name}"
         self.engine = engine
@@ -199,8 +203,10 @@ class PcapSource(Source):
         self.size = 0
         self.errors: list[str] = []
         self.done = False
+        self.started: float | None = None  # monotonic time reading began, for rates in progress reports
 
     def batches(self, stop: threading.Event) -> Iterator[Batch]:
+        self.started = time.monotonic()
         try:
             reader = CaptureReader(self.path)
         except (CaptureError, OSError) as exc:
@@ -240,15 +246,13 @@ class PcapSource(Source):
         """Decode and account packets, handing control back every ``CHUNK`` packets (not per packet: speed)."""
         counters = analyzer.counters
         feed = analyzer.packet
-        index = 0
-        for ts, linktype, data, _wirelen in reader:
+        for index, (ts, linktype, data, _wirelen) in enumerate(reader):
             try:
                 feed(ts, decode_frame(data, linktype), index)
             except MalformedFrame:
                 counters.packets += 1
                 counters.malformed += 1
-            index += 1
-            if not index % CHUNK:
+            if not (index + 1) % CHUNK:
                 yield
         yield
 

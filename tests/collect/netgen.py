@@ -15,7 +15,7 @@ from scapy.layers.dns import DNS, DNSQR, DNSRR
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Dot1Q, Ether
-from scapy.layers.tls.all import TLS, ServerName, TLSClientHello, TLS_Ext_ServerName
+from scapy.layers.tls.all import TLS, ServerName, TLS_Ext_ServerName, TLSClientHello
 from scapy.packet import Packet, Raw
 from scapy.utils import PcapNgWriter, PcapWriter
 
@@ -127,15 +127,27 @@ def mixed(seed: int, sessions: int, t0: float = 1_767_225_600.0, bulk: int = 0) 
         sport = 20000 + i
         kind = i % 6
         if kind == 0:
-            out += tcp_session(client, server, sport, 80, t, [http_get("dichvucong.gov.vn", f"/p/{i}?q={i}")], [b"HTTP/1.1 200 OK\r\n\r\n", *more])
+            out += tcp_session(
+                client,
+                server,
+                sport,
+                80,
+                t,
+                [http_get("dichvucong.gov.vn", f"/p/{i}?q={i}")],
+                [b"HTTP/1.1 200 OK\r\n\r\n", *more],
+            )
         elif kind == 1:
-            out += tcp_session(client, server, sport, 443, t, [client_hello(f"s{i}.gov.vn")], [b"\x16\x03\x03\x00\x02hi", *more])
+            out += tcp_session(
+                client, server, sport, 443, t, [client_hello(f"s{i}.gov.vn")], [b"\x16\x03\x03\x00\x02hi", *more]
+            )
         elif kind == 2:
             out += dns_exchange(client, "8.8.8.8", sport, t, f"h{i}.example.vn", [f"203.113.1.{i % 250 + 1}"])
         elif kind == 3:
             out += icmp_echo(client, server, t)
         elif kind == 4:
-            out += tcp_session(f"2001:db8::{i:x}", "2001:db8:ffff::1", sport, 443, t, [b"x" * 100], [b"y" * 300, *more], "rst")
+            out += tcp_session(
+                f"2001:db8::{i:x}", "2001:db8:ffff::1", sport, 443, t, [b"x" * 100], [b"y" * 300, *more], "rst"
+            )
         else:
             out += tcp_session(client, server, sport, 8080, t, [b"hello"], [b"world", *more], vlan=100 + i % 10)
             out += arp(t)
@@ -222,7 +234,9 @@ def netflow_v9(
     return bytes(pkt)
 
 
-def ipfix_message(sets: list[tuple[int, bytes]], *, seq: int = 1, domain: int = 1, export_time: int = 1_767_225_600) -> bytes:
+def ipfix_message(
+    sets: list[tuple[int, bytes]], *, seq: int = 1, domain: int = 1, export_time: int = 1_767_225_600
+) -> bytes:
     """An IPFIX message from (set id, body) pairs (RFC 7011 layout; scapy's IPFIX lengths are unreliable)."""
     body = b"".join(struct.pack("!HH", sid, 4 + len(b)) + b for sid, b in sets)
     return struct.pack("!HHIII", 10, 16 + len(body), export_time, seq, domain) + body

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-import netgen  # noqa: E402
+import netgen
 
-from sentinel.collect.netflow import NetflowDecoder, NetflowSource, parse_listen  # noqa: E402
-from sentinel.collect.pipeline import Pipeline  # noqa: E402
-from sentinel.store.sqlite import SQLiteStore  # noqa: E402
+from sentinel.collect.netflow import NetflowDecoder, NetflowSource, parse_listen
+from sentinel.collect.pipeline import Pipeline
+from sentinel.store.sqlite import SQLiteStore
 
 EXPORTER = "192.0.2.10"
 
@@ -49,8 +49,30 @@ def flows(events: list[dict]) -> list[dict]:
 def test_v5_records():
     data = netgen.netflow_v5(
         [
-            dict(src="10.0.0.2", dst="8.8.8.8", srcport=5353, dstport=53, prot=17, dpkts=1, dOctets=70, first=598_000, last=598_000, input=2, output=9),
-            dict(src="198.51.100.7", dst="10.0.0.9", srcport=0, dstport=0x0800, prot=1, dpkts=4, dOctets=336, first=590_000, last=593_000),
+            dict(
+                src="10.0.0.2",
+                dst="8.8.8.8",
+                srcport=5353,
+                dstport=53,
+                prot=17,
+                dpkts=1,
+                dOctets=70,
+                first=598_000,
+                last=598_000,
+                input=2,
+                output=9,
+            ),
+            dict(
+                src="198.51.100.7",
+                dst="10.0.0.9",
+                srcport=0,
+                dstport=0x0800,
+                prot=1,
+                dpkts=4,
+                dOctets=336,
+                first=590_000,
+                last=593_000,
+            ),
         ],
         seq=4242,
     )
@@ -142,13 +164,32 @@ def test_ipfix_with_ipv6_enterprise_and_variable_length_fields():
 
 
 def test_ipfix_bidirectional_counters_and_uptime_times():
-    fields = [(8, 4, 0), (12, 4, 0), (4, 1, 0), (231, 8, 0), (232, 8, 0), (298, 8, 0), (299, 8, 0), (22, 4, 0), (21, 4, 0)]
+    fields = [
+        (8, 4, 0),
+        (12, 4, 0),
+        (4, 1, 0),
+        (231, 8, 0),
+        (232, 8, 0),
+        (298, 8, 0),
+        (299, 8, 0),
+        (22, 4, 0),
+        (21, 4, 0),
+    ]
     fields += [(160, 8, 0)]
-    rec = socket.inet_aton("10.0.0.1") + socket.inet_aton("10.0.0.2") + struct.pack("!BQQQQII", 17, 500, 7000, 5, 9, 1000, 3000)
+    rec = (
+        socket.inet_aton("10.0.0.1")
+        + socket.inet_aton("10.0.0.2")
+        + struct.pack("!BQQQQII", 17, 500, 7000, 5, 9, 1000, 3000)
+    )
     rec += struct.pack("!Q", 1_767_225_000_000)
     msg = netgen.ipfix_message([(2, netgen.ipfix_template(400, fields)), (400, rec)])
     (e,) = NetflowDecoder().decode(msg, EXPORTER)
-    assert e["source"]["bytes"] == 500 and e["destination"] == {"bytes": 7000, "packets": 9, "ip": "10.0.0.2", "port": 0}
+    assert e["source"]["bytes"] == 500 and e["destination"] == {
+        "bytes": 7000,
+        "packets": 9,
+        "ip": "10.0.0.2",
+        "port": 0,
+    }
     assert e["network"]["bytes"] == 7500 and e["network"]["packets"] == 14
     assert e["event"]["start"] == "2025-12-31T23:50:01.000Z" and e["event"]["end"] == "2025-12-31T23:50:03.000Z"
 

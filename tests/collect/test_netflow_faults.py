@@ -11,17 +11,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
-import netgen  # noqa: E402
+import netgen
 
-from sentinel.collect import netflow  # noqa: E402
-from sentinel.collect.netflow import NetflowDecoder  # noqa: E402
+from sentinel.collect import netflow
+from sentinel.collect.netflow import NetflowDecoder
 
 EXPORTER = "198.51.100.1"
 
 
 def unexpected(events: list[dict]) -> list[str]:
     """Errors from the decoder's last-resort handler: those would be bugs, not bad input."""
-    return [e["error"]["message"] for e in events if e.get("error", {}).get("message", "").startswith("could not decode")]
+    return [
+        e["error"]["message"] for e in events if e.get("error", {}).get("message", "").startswith("could not decode")
+    ]
 
 
 def _valid_exports() -> list[bytes]:
@@ -30,7 +32,10 @@ def _valid_exports() -> list[bytes]:
         netgen.netflow_v5([dict(src="10.0.0.1", dst="10.0.0.2", prot=6)] * 3),
         netgen.netflow_v9([rec, rec], seq=5),
         netgen.ipfix_message(
-            [(2, netgen.ipfix_template(300, [(8, 4, 0), (82, 65535, 0), (1, 8, 0)])), (300, bytes(4) + b"\x02ab" + bytes(8))]
+            [
+                (2, netgen.ipfix_template(300, [(8, 4, 0), (82, 65535, 0), (1, 8, 0)])),
+                (300, bytes(4) + b"\x02ab" + bytes(8)),
+            ]
         ),
     ]
 

@@ -16,13 +16,13 @@ from scapy.layers.l2 import CookedLinux
 from scapy.packet import Raw
 
 sys.path.insert(0, str(Path(__file__).parent))
-import netgen  # noqa: E402
+import netgen
 
-from sentinel.collect.pcap import CaptureReader, decode_frame  # noqa: E402
-from sentinel.collect.pipeline import Pipeline  # noqa: E402
-from sentinel.collect.traffic import PcapSource  # noqa: E402
-from sentinel.store.base import EventQuery  # noqa: E402
-from sentinel.store.sqlite import SQLiteStore  # noqa: E402
+from sentinel.collect.pcap import CaptureReader, decode_frame
+from sentinel.collect.pipeline import Pipeline
+from sentinel.collect.traffic import PcapSource
+from sentinel.store.base import EventQuery
+from sentinel.store.sqlite import SQLiteStore
 
 
 def read_all(path: Path, **kw) -> tuple[list[dict], PcapSource]:
@@ -114,7 +114,13 @@ def test_application_events(capture):
     assert len(answers) == 10
     a = next(e for e in answers if e["dns"]["question"]["name"] == "h2.example.vn")
     assert a["dns"]["resolved_ip"] == ["203.113.1.3"]
-    assert a["dns"]["answers"][0] == {"name": "h2.example.vn", "type": "A", "class": "IN", "ttl": 300, "data": "203.113.1.3"}
+    assert a["dns"]["answers"][0] == {
+        "name": "h2.example.vn",
+        "type": "A",
+        "class": "IN",
+        "ttl": 300,
+        "data": "203.113.1.3",
+    }
     assert a["dns"]["response_code"] == "NOERROR" and "RA" in a["dns"]["header_flags"]
     assert a["source"]["port"] == 53 and a["event"]["action"] == "dns_answer"
     http = by_dataset(events, "network.http")[0]
@@ -218,8 +224,20 @@ def test_client_hello_split_over_two_segments(tmp_path):
     t0 = 1_767_225_600.0
     base = netgen.tcp_session("10.1.1.1", "203.113.9.9", 40001, 443, t0, [], [], close=None)
     seg = [
-        (t0 + 1, netgen._eth() / IP(src="10.1.1.1", dst="203.113.9.9") / TCP(sport=40001, dport=443, flags="PA") / Raw(padded[:half])),
-        (t0 + 1.1, netgen._eth() / IP(src="10.1.1.1", dst="203.113.9.9") / TCP(sport=40001, dport=443, flags="PA") / Raw(padded[half:])),
+        (
+            t0 + 1,
+            netgen._eth()
+            / IP(src="10.1.1.1", dst="203.113.9.9")
+            / TCP(sport=40001, dport=443, flags="PA")
+            / Raw(padded[:half]),
+        ),
+        (
+            t0 + 1.1,
+            netgen._eth()
+            / IP(src="10.1.1.1", dst="203.113.9.9")
+            / TCP(sport=40001, dport=443, flags="PA")
+            / Raw(padded[half:]),
+        ),
     ]
     events, _ = read_all(netgen.write(tmp_path / "split.pcap", base + seg))
     (tls,) = by_dataset(events, "network.tls")
@@ -254,17 +272,24 @@ def test_link_types_and_nanosecond_timestamps(tmp_path):
         (228, bytes(ip)),
     ):
         path = netgen.write_raw_pcap(tmp_path / f"l{linktype}.pcap", [(t, frame)], linktype, nanos=True)
-        events, src = read_all(path)
+        events, _src = read_all(path)
         (flow,) = events
         assert flow["source"] == {"ip": "10.2.0.1", "port": 3333, "bytes": 29, "packets": 1}, linktype
         assert flow["@timestamp"] == "2026-01-01T00:00:00.123Z"
 
 
 def test_ipv6_extension_headers_and_fragments():
-    hop = bytes(netgen._eth() / IPv6(src="2001:db8::1", dst="2001:db8::2") / IPv6ExtHdrHopByHop() / TCP(sport=1, dport=2))
+    hop = bytes(
+        netgen._eth() / IPv6(src="2001:db8::1", dst="2001:db8::2") / IPv6ExtHdrHopByHop() / TCP(sport=1, dport=2)
+    )
     pkt = decode_frame(hop, 1)
     assert pkt[3] == 6 and (pkt[4], pkt[5]) == (1, 2)
-    frag = netgen._eth() / IPv6(src="2001:db8::1", dst="2001:db8::2") / IPv6ExtHdrFragment(offset=100, nh=17) / Raw(b"x" * 8)
+    frag = (
+        netgen._eth()
+        / IPv6(src="2001:db8::1", dst="2001:db8::2")
+        / IPv6ExtHdrFragment(offset=100, nh=17)
+        / Raw(b"x" * 8)
+    )
     pkt = decode_frame(bytes(frag), 1)
     assert pkt[3] == 17 and (pkt[4], pkt[5]) == (0, 0)
     assert pkt[1] == socket.inet_pton(socket.AF_INET6, "2001:db8::1")

@@ -14,11 +14,13 @@ from hypothesis import strategies as st
 from scapy.layers.inet import IP, UDP
 
 sys.path.insert(0, str(Path(__file__).parent))
-import netgen  # noqa: E402
+import contextlib
 
-from sentinel.collect import netdecode  # noqa: E402
-from sentinel.collect.pcap import CaptureReader, MalformedFrame, decode_frame  # noqa: E402
-from sentinel.collect.traffic import PcapSource  # noqa: E402
+import netgen
+
+from sentinel.collect import netdecode
+from sentinel.collect.pcap import CaptureReader, MalformedFrame, decode_frame
+from sentinel.collect.traffic import PcapSource
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,7 @@ def test_empty_and_tiny_files(tmp_path, content):
 
 
 def test_missing_file_is_an_error_event(tmp_path):
-    events, src = run(tmp_path / "nope.pcap")
+    events, _src = run(tmp_path / "nope.pcap")
     assert "No such file" in errors_of(events)[0]["error"]["message"]
 
 
@@ -144,26 +146,23 @@ def test_bit_flipped_captures_never_crash(tmp_path, good):
 @settings(max_examples=300, deadline=None)
 @given(frame=st.binary(max_size=200), linktype=st.sampled_from([0, 1, 101, 108, 113, 228, 229, 276]))
 def test_decode_frame_on_random_bytes_returns_or_raises_malformed(frame, linktype):
-    try:
+    with contextlib.suppress(MalformedFrame):
         decode_frame(frame, linktype)
-    except MalformedFrame:
-        pass
 
 
 @settings(max_examples=300, deadline=None)
 @given(payload=st.binary(max_size=300))
 def test_application_decoders_on_random_bytes(payload):
     for decode in (netdecode.parse_dns, netdecode.parse_http_request, netdecode.parse_client_hello):
-        try:
+        with contextlib.suppress(netdecode.DecodeError):
             decode(payload)
-        except netdecode.DecodeError:
-            pass
     # and with a plausible prefix, so the decoders get past their first checks
-    for prefix, decode in ((b"\x16\x03\x01\x01\x00\x01", netdecode.parse_client_hello), (b"GET / HTTP/1.1\r\n", netdecode.parse_http_request)):
-        try:
+    for prefix, decode in (
+        (b"\x16\x03\x01\x01\x00\x01", netdecode.parse_client_hello),
+        (b"GET / HTTP/1.1\r\n", netdecode.parse_http_request),
+    ):
+        with contextlib.suppress(netdecode.DecodeError):
             decode(prefix + payload)
-        except netdecode.DecodeError:
-            pass
 
 
 def test_dns_compression_loop_is_an_error():

@@ -69,7 +69,7 @@ class RecognizerSpec(_Strict):
     case_sensitive: bool = False
     context: list[str] = []
     context_boost: float | None = Field(None, ge=0, le=1)
-    negative_context: bool = Field(True, description="apply the shared negative_context phrases (patterns only)")
+    negative_context: bool = Field(True, description="apply the shared negative_context phrases (regex recognizers)")
 
     @model_validator(mode="after")
     def _one_kind(self) -> RecognizerSpec:

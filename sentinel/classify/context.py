@@ -85,7 +85,7 @@ class FoldedContextEnhancer(ContextAwareEnhancer):
             elif (
                 self._negative is not None
                 and spec is not None
-                and spec.patterns
+                and (spec.patterns or spec.predefined)
                 and spec.negative_context
                 and (self._negative.search(before[-self.window // 2 :]) or self._negative.search(external))
             ):

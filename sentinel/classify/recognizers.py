@@ -226,6 +226,7 @@ class PersonNameRecognizer(EntityRecognizer):
         gazetteer: Gazetteer,
     ) -> None:
         self._score = score
+        self._surnames_exact = {s.lower() for s in surnames}
         self._surnames = {fold(s) for s in surnames}
         self._not_before = sorted({fold(w) for w in not_before}, key=len, reverse=True)
         # "Phương" is a given name, "phường" a ward: compare with diacritics when the text has them
@@ -237,6 +238,10 @@ class PersonNameRecognizer(EntityRecognizer):
 
     def load(self) -> None:
         """Nothing to load: lists come from terms.yaml."""
+
+    def _is_surname(self, token: str) -> bool:
+        """Known surname; written with diacritics they must match ("Đường" is not "Dương")."""
+        return token.lower() in self._surnames_exact if not token.isascii() else fold(token) in self._surnames
 
     def _is_stop(self, word: str, name_so_far_ascii: bool) -> bool:
         if word.lower() in self._stop_exact:
@@ -262,7 +267,7 @@ class PersonNameRecognizer(EntityRecognizer):
         while i < len(words):
             first = words[i]
             token = first.group()
-            if fold(token) not in self._surnames or not (_is_title(token) or token.isupper()):
+            if not self._is_surname(token) or not (_is_title(token) or token.isupper()):
                 i += 1
                 continue
             upper = token.isupper() and len(token) > 1

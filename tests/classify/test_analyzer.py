@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from sentinel.classify.analyzer import _engine as engine_for
+from sentinel.classify.analyzer import analyze_text, build_analyzer, resolve_overlaps, supported_entities
+
+REQUIRED = {
+    "PERSON", "VN_CCCD", "VN_CMND", "VN_BHXH", "VN_MST", "VN_PHONE", "VN_PASSPORT", "VN_LICENSE_PLATE",
+    "VN_BANK_ACCOUNT", "EMAIL_ADDRESS", "IP_ADDRESS", "DATE_OF_BIRTH", "LOCATION", "CREDIT_CARD", "ETHNICITY",
+    "RELIGION", "HEALTH",
+}  # fmt: skip
+
+COMPLAINT = (
+    "Ông Nguyễn Văn An, sinh ngày 12/03/1985, CCCD 001085012387, SĐT 0912 384 657, email an.nv@gmail.com, "
+    "trú tại số 12 ngõ 34 phố Huế, phường Hai Bà Trưng, Hà Nội phản ánh tiếng ồn karaoke."
+)
+
+
+def found(text: str, **kw) -> dict[str, str]:
+    return {s.type: s.text for s in analyze_text(text, **kw)}
+
+
+def test_required_entities_are_supported() -> None:
+    assert set(supported_entities()) >= REQUIRED
+
+
+def test_spans_are_character_offsets_into_the_input() -> None:
+    spans = analyze_text(COMPLAINT)
+    assert {s.type for s in spans} >= {"PERSON", "DATE_OF_BIRTH", "VN_CCCD", "VN_PHONE", "EMAIL_ADDRESS", "LOCATION"}
+    for s in spans:
+        assert COMPLAINT[s.start : s.end] == s.text
+    by_type = {s.type: s.text for s in spans}
+    assert by_type["PERSON"] == "Nguyễn Văn An"
+    assert by_type["VN_CCCD"] == "001085012387"
+    assert by_type["LOCATION"] == "số 12 ngõ 34 phố Huế, phường Hai Bà Trưng, Hà Nội"
+    assert sorted(spans, key=lambda s: s.start) == spans
+    assert all(a.end <= b.start for a, b in itertools.pairwise(spans))
+
+
+@pytest.mark.parametrize("label", ["số tài khoản", "So tai khoan", "STK", "tài khoản Vietcombank số"])
+def test_bank_account_needs_context_and_context_works_without_diacritics(label: str) -> None:
+    assert found(f"{label} 0011004123456 nhé")["VN_BANK_ACCOUNT"] == "0011004123456"
+
+
+def test_context_words_really_raise_the_score() -> None:
+    bare = analyze_text("0100109106", score_threshold=0)
+    boosted = analyze_text("mã số thuế: 0100109106", score_threshold=0)
+    assert bare[0].type == boosted[0].type == "VN_MST"
+    assert boosted[0].score > bare[0].score + 0.3
+    assert not analyze_text("0011004123456")  # the same account number without context is not reported
+
+
+def test_caller_context_such_as_a_field_name_counts() -> None:
+    assert not analyze_text("125678934")
+    assert found("125678934", context=["so cmnd"])["VN_CMND"] == "125678934"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hồ sơ 000.00.24.H26-250312-0045 đã chuyển sang bước thẩm định.",
+        "Thủ tục 1.001612 theo Công điện 111/CĐ-TTg.",
+        "Số hóa đơn 0312456783 ngày 12/03/2026, thành tiền 1.250.000 đồng.",
+        "Mã đơn hàng 0983217465 đang được giao.",
+        "Tọa độ điểm ngập: 21.028511, 105.804817.",
+        "log at 2026-03-12T02:00:00Z took 1532 ms, build 2.14.3.1",
+        "Tổng số hồ sơ tháng 3 là 125436789012.",
+        "Đường Lê Lợi và phố Trần Hưng Đạo bị ngập.",
+    ],
+)
+def test_hard_negatives_are_not_personal_data(text: str) -> None:
+    assert analyze_text(text) == []
+
+
+@pytest.mark.parametrize("name", ["Nguyễn Thị Mai", "NGUYỄN THỊ MAI", "Nguyen Thi Mai", "Lò Văn Páo"])
+def test_names_with_and_without_diacritics_and_upper_case(name: str) -> None:
+    assert found(f"Người nộp: {name}, đề nghị cấp lại.")["PERSON"] == name
+
+
+def test_street_and_place_names_are_not_people() -> None:
+    spans = analyze_text("Nhà ở 17/4 Lý Thường Kiệt, phường Cửa Nam, Hà Nội")
+    assert [s.type for s in spans] == ["LOCATION"]
+    assert not analyze_text("Hà Nội mùa thu")
+
+
+def test_former_province_names_in_old_records() -> None:
+    assert found("Quê quán: tỉnh Hải Dương")["LOCATION"] == "tỉnh Hải Dương"
+    # districts were abolished in 2025 and Hà Tây in 2008, yet such addresses fill old records
+    old = "trú tại thôn 3, xã Tân Lập, huyện Đan Phượng, tỉnh Hà Tây"
+    assert found(old)["LOCATION"] == "thôn 3, xã Tân Lập, huyện Đan Phượng, tỉnh Hà Tây"
+
+
+def test_sensitive_values_need_their_own_words() -> None:
+    spans = found("Bệnh nhân mắc tiểu đường, dân tộc Tày, theo đạo Công giáo.")
+    assert spans == {"HEALTH": "tiểu đường", "ETHNICITY": "Tày", "RELIGION": "Công giáo"}
+    assert "ETHNICITY" not in found("Anh ấy theo đạo từ nhỏ")  # "đạo" is not the Dao people
+    assert "ETHNICITY" not in found("Kinh doanh karaoke")
+
+
+def test_identifier_formats() -> None:
+    text = (
+        "CMND số 125678934, BHXH 0123987456, thẻ BHYT DN4010123987456, hộ chiếu số B2751846, "
+        "xe 30A-123.45 và 29-B1 123.45, MST chi nhánh 0100109106-001, ĐT (024) 3825 1234, IP 203.113.45.12, "
+        "thẻ tín dụng 4111 1111 1111 1111"
+    )
+    got = [(s.type, s.text) for s in analyze_text(text)]
+    assert got == [
+        ("VN_CMND", "125678934"),
+        ("VN_BHXH", "0123987456"),
+        ("VN_BHXH", "DN4010123987456"),
+        ("VN_PASSPORT", "B2751846"),
+        ("VN_LICENSE_PLATE", "30A-123.45"),
+        ("VN_LICENSE_PLATE", "29-B1 123.45"),
+        ("VN_MST", "0100109106-001"),
+        ("VN_PHONE", "(024) 3825 1234"),
+        ("IP_ADDRESS", "203.113.45.12"),
+        ("CREDIT_CARD", "4111 1111 1111 1111"),
+    ]
+
+
+def test_entity_filter_and_unknown_entities() -> None:
+    assert {s.type for s in analyze_text(COMPLAINT, ["VN_PHONE"])} == {"VN_PHONE"}
+    assert analyze_text("no digits here at all", ["VN_CCCD", "VN_PHONE"]) == []
+    with pytest.raises(ValueError, match="unknown entities VN_SSN"):
+        analyze_text("x", ["VN_SSN"])
+
+
+def test_fast_path_gives_the_same_result_as_the_presidio_engine() -> None:
+    engine, rank = build_analyzer(), engine_for(None).rank
+    texts = [
+        COMPLAINT,
+        "Bà Lò Thị Xuân, dân tộc Thái, quê quán xã Mường Phăng, tỉnh Điện Biên, STK 0011004123456 BIDV",
+        "Mã hồ sơ 000.00.12.H26-250101-0001, số tiền 1250000 đồng, SĐT 0983 217 465",
+    ]
+    for text in texts:
+        fast = [(s.type, s.start, s.end, round(s.score, 6)) for s in analyze_text(text)]
+        slow = resolve_overlaps(engine.analyze(text=text, language="vi"), rank)
+        assert fast == [(r.entity_type, r.start, r.end, round(r.score, 6)) for r in slow]
+
+
+def test_email_validation_is_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the analyzer tried to use the network")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    assert found("liên hệ hoa.nt@hanoi.gov.vn")["EMAIL_ADDRESS"] == "hoa.nt@hanoi.gov.vn"

@@ -94,6 +94,7 @@ class FlowTable:
         closed_grace: float = 2.0,
         max_flows: int = 100_000,
         set_direction: bool = True,
+        max_pending_bytes: int = 32 << 20,
     ) -> None:
         if not 0 < idle_timeout <= active_timeout or closed_grace <= 0:
             raise ValueError("timeouts must satisfy 0 < idle timeout <= active timeout, and the close grace > 0")
@@ -108,6 +109,9 @@ class FlowTable:
         self.out: list[dict[str, Any]] = []
         self.next_seq = 0
         self.evicted = 0
+        # Bytes of partial ClientHellos held for reassembly, over all flows: bounded against floods.
+        self.pending_bytes = 0
+        self.max_pending_bytes = max_pending_bytes
         self.now = 0.0
         self._next_sweep = 0.0
 
@@ -202,6 +206,9 @@ class FlowTable:
         return out
 
     def _emit(self, f: Flow, reason: str, *, final: bool) -> None:
+        if final and f.pending is not None:
+            self.pending_bytes -= len(f.pending)
+            f.pending = None
         if not f.fwd_packets and not f.rev_packets:
             return  # an active-timeout split that saw no packet since
         src, dst = ip_text(f.src), ip_text(f.dst)

@@ -36,6 +36,7 @@ class TrafficCounters:
     non_ip: int = 0  # ARP, LLDP, STP...: read and counted, not flows
     malformed: int = 0  # frames too short for their headers
     app_errors: int = 0  # payloads that claimed DNS/HTTP/TLS but were broken
+    unreassembled: int = 0  # ClientHellos too big, or over the table's reassembly budget
     events: int = 0
 
 
@@ -70,7 +71,9 @@ class TrafficAnalyzer:
             self.counters.app_errors += 1
 
     def _tcp_payload(self, ts: float, pkt: Packet, flow: Flow, forward: bool, position: Any, payload: bytes) -> None:
+        table = self.table
         if flow.pending is not None and forward:
+            table.pending_bytes -= len(flow.pending)
             payload = flow.pending + payload
             flow.pending = None
         elif pkt[4] == 53 or pkt[5] == 53:
@@ -84,8 +87,12 @@ class TrafficAnalyzer:
             if need is None:
                 return
             if need > len(payload):
-                if forward and len(payload) < MAX_PENDING_SEGMENTS_BYTES:
+                room = table.pending_bytes + len(payload) <= table.max_pending_bytes
+                if forward and len(payload) < MAX_PENDING_SEGMENTS_BYTES and room:
                     flow.pending = payload  # wait for the rest of the ClientHello
+                    table.pending_bytes += len(payload)
+                else:
+                    self.counters.unreassembled += 1
                 return
             fields = netdecode.parse_client_hello(payload)
             if fields is not None:

@@ -304,3 +304,19 @@ def test_reader_reports_format_and_fingerprint(tmp_path, mixed_packets):
     b = netgen.write(tmp_path / "b.pcapng", mixed_packets[:-1], "pcapng")
     with CaptureReader(b) as r:
         assert r.fingerprint() != fp
+
+
+def test_clienthello_reassembly_memory_is_bounded():
+    from sentinel.collect.flows import FlowTable
+    from sentinel.collect.traffic import TrafficAnalyzer
+
+    table = FlowTable(source="t", module="pcap", max_pending_bytes=5000)
+    analyzer = TrafficAnalyzer(table)
+    head = _pad_client_hello(netgen.client_hello("x.gov.vn"), 3000)[:1000]  # first segment of a 3 KB hello
+    server = socket.inet_aton("203.113.1.1")
+    for i in range(20):  # twenty connections each leave a partial hello behind
+        client = socket.inet_aton(f"10.0.0.{i + 1}")
+        analyzer.packet(1.0 + i, (4, client, server, 6, 40000, 443, 0x18, 1040, head), i)
+    assert table.pending_bytes == 5000 and analyzer.counters.unreassembled == 15
+    table.flush()
+    assert table.pending_bytes == 0

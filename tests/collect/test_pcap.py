@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import struct
+import subprocess
 import sys
 import threading
 from collections import Counter
@@ -320,3 +322,55 @@ def test_clienthello_reassembly_memory_is_bounded():
     assert table.pending_bytes == 5000 and analyzer.counters.unreassembled == 15
     table.flush()
     assert table.pending_bytes == 0
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed (apt-get install tshark)")
+def test_tshark_agrees_on_sni_ja3_dns_and_http(tmp_path):
+    """Wireshark's dissectors as the reference for what the fast path extracts."""
+    from scapy.layers.tls.all import (
+        TLS,
+        ProtocolName,
+        ServerName,
+        TLS_Ext_ALPN,
+        TLS_Ext_ServerName,
+        TLS_Ext_SupportedGroups,
+        TLS_Ext_SupportedPointFormat,
+        TLSClientHello,
+    )
+
+    hello = TLS(
+        msg=[
+            TLSClientHello(
+                ciphers=[0x0A0A, 0x1301, 0xC02F],
+                ext=[
+                    TLS_Ext_ServerName(servernames=[ServerName(servername=b"ja3.gov.vn")]),
+                    TLS_Ext_SupportedGroups(groups=[0x1A1A, 29, 23]),
+                    TLS_Ext_SupportedPointFormat(ecpl=[0]),
+                    TLS_Ext_ALPN(protocols=[ProtocolName(protocol=b"h2")]),
+                ],
+            )
+        ]
+    )
+    pk = netgen.mixed(seed=8, sessions=18)
+    pk += netgen.tcp_session("10.0.0.1", "203.113.1.1", 40000, 443, 1_767_225_700.0, [bytes(hello)], [], None)
+    path = netgen.write(tmp_path / "ts.pcap", pk)
+    events, _ = read_all(path)
+
+    def tshark(display_filter: str, *fields: str) -> list[list[str]]:
+        cmd = ["tshark", "-r", str(path), "-Y", display_filter, "-T", "fields", "-E", "separator=|"]
+        for f in fields:
+            cmd += ["-e", f]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True).stdout
+        return [line.split("|") for line in out.splitlines() if line]
+
+    tls = sorted(
+        (e["tls"]["client"]["server_name"], e["tls"]["client"]["ja3"]) for e in by_dataset(events, "network.tls")
+    )
+    assert tls == sorted(
+        tuple(r) for r in tshark("tls.handshake.type == 1", "tls.handshake.extensions_server_name", "tls.handshake.ja3")
+    )
+    dns = sorted((e["dns"]["question"]["name"], e["dns"]["type"]) for e in by_dataset(events, "network.dns"))
+    ref = tshark("dns", "dns.qry.name", "dns.flags.response")
+    assert dns == sorted((name, "answer" if resp in ("1", "True") else "query") for name, resp in ref)
+    http = sorted(e["url"]["original"] for e in by_dataset(events, "network.http"))
+    assert http == sorted(r[0] for r in tshark("http.request", "http.request.uri"))

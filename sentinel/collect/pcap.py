@@ -52,11 +52,10 @@ _PCAPNG_BOM = 0x1A2B3C4D
 
 _U16 = struct.Struct("!H")
 _ETH_TYPE = struct.Struct("!H")
-_IP4 = struct.Struct("!BxH4xBBxx4s4s")  # ver_ihl, total length, frag field skipped below, ttl, proto, src, dst
-_IP4_FRAG = struct.Struct("!H")
+_IP4 = struct.Struct("!BxHxxHxBxx4s4s")  # version/IHL, total length, flags/fragment offset, proto, src, dst
 _IP6 = struct.Struct("!4xHBx16s16s")  # payload length, next header, src, dst
 _PORTS = struct.Struct("!HH")
-_TCP_OFF_FLAGS = struct.Struct("!BB")
+_TCP = struct.Struct("!HH8xBB")  # ports, data offset, flags
 _IP6_EXT = frozenset({0, 43, 60, 135, 139, 140})
 
 
@@ -282,11 +281,10 @@ def decode_frame(data: bytes, linktype: int) -> Packet | None:
 
 
 def _ipv4(data: bytes, off: int) -> Packet:
-    ver_ihl, total, _ttl, proto, src, dst = _IP4.unpack_from(data, off)
+    ver_ihl, total, frag, proto, src, dst = _IP4.unpack_from(data, off)
     ihl = (ver_ihl & 0x0F) * 4
     if ver_ihl >> 4 != 4 or ihl < 20:
         raise MalformedFrame(f"bad IPv4 header (version/IHL byte 0x{ver_ihl:02x})")
-    frag = _IP4_FRAG.unpack_from(data, off + 6)[0]
     l4 = off + ihl
     end = min(len(data), off + total) if total >= ihl else len(data)
     if frag & 0x1FFF:  # a later fragment: no transport header in it
@@ -318,8 +316,7 @@ def _ipv6(data: bytes, off: int) -> Packet:
 
 def _transport(data: bytes, l4: int, end: int, version: int, src: bytes, dst: bytes, proto: int, size: int) -> Packet:
     if proto == 6:
-        sport, dport = _PORTS.unpack_from(data, l4)
-        doff, flags = _TCP_OFF_FLAGS.unpack_from(data, l4 + 12)
+        sport, dport, doff, flags = _TCP.unpack_from(data, l4)
         return version, src, dst, 6, sport, dport, flags, size, data[l4 + (doff >> 4) * 4 : end]
     if proto == 17:
         sport, dport = _PORTS.unpack_from(data, l4)

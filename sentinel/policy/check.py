@@ -160,7 +160,7 @@ def iter_files(paths: list[Path], loaded: LoadedPolicy, root: Path) -> Iterator[
 
 def _rel(path: Path, root: Path) -> str:
     try:
-        return path.resolve().relative_to(root).as_posix()
+        return path.absolute().relative_to(root).as_posix()  # not resolved: a symlink is named as itself
     except ValueError:
         return path.as_posix()
 
@@ -183,10 +183,10 @@ def read_segments(path: Path, budget: int) -> tuple[list[Segment], int, bool]:
         head = head[: head.rfind(b"\n") + 1] or head
         segments, total = [Segment(head, 1)], len(head)
         for offset in (size // 2, size - budget // 4):
-            f.seek(max(offset - 1, 0))
-            chunk = f.read(budget // 4)
+            f.seek(offset - 1)  # one byte early: a segment starting on a line start keeps that line
+            chunk = f.read(budget // 4 + 1)
             start = chunk.find(b"\n") + 1
-            end = chunk.rfind(b"\n") + 1
+            end = len(chunk) if offset - 1 + len(chunk) >= size else chunk.rfind(b"\n") + 1
             if 0 < start < end:
                 segments.append(Segment(chunk[start:end], None))
                 total += len(chunk)
@@ -398,10 +398,9 @@ class Checker:
         if not self.text_entities:
             return
         hits: dict[str, list[int | None]] = {}
-        budget = MAX_TEXT_LINES
         for seg in segments:
-            lines = list(candidate_lines(seg.data))[:budget]
-            budget -= len(lines)
+            # each sampled part gets its share, so a busy head cannot starve the tail
+            lines = list(candidate_lines(seg.data))[: MAX_TEXT_LINES // len(segments)]
             for i in range(0, len(lines), TEXT_BATCH_LINES):
                 batch = lines[i : i + TEXT_BATCH_LINES]
                 texts = [seg.data[s:e].decode("utf-8", "replace") for s, e in batch]
@@ -417,8 +416,6 @@ class Checker:
                     hits.setdefault(span.type, []).append(line)
                 if sum(len(v) for v in hits.values()) >= MAX_HITS_PER_FILE:
                     break
-            if budget <= 0:
-                break
         for entity, lines_hit in hits.items():
             n = len(lines_hit)
             count = f"at least {n}" if n >= MAX_HITS_PER_FILE else str(n)
@@ -524,7 +521,7 @@ def run_check(
 ) -> CheckReport:
     """Check ``paths`` against the policy in ``policy_file``."""
     started = time.monotonic()
-    root = (root or Path.cwd()).resolve()
+    root = (root or Path.cwd()).absolute()
     loaded, findings = policy_findings(policy_file)
     if loaded is None:
         return CheckReport(str(policy_file), findings, 0, 0, 0, time.monotonic() - started)

@@ -1,0 +1,180 @@
+"""`sentinel policy check` on small repositories: each finding, the clean case, sampling and the report formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+from click.testing import CliRunner
+
+from sentinel.cli.main import cli
+from sentinel.policy.check import RULES, run_check
+from sentinel.policy.model import default_policy_path
+
+from .conftest import CCCD, PHONE, write_policy
+
+TOKEN_CCCD = "pz-vn_cccd-abcdefghijklmnop"
+
+
+def repo(tmp_path: Path, files: dict[str, str | bytes]) -> Path:
+    root = tmp_path / "repo"
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return root
+
+
+CLEAN = {
+    "fixtures/citizens.csv": f"ho_ten,so_cccd,ngay_sinh,thu_tuc\n<PERSON>,{TOKEN_CCCD},1990,1.001612\n"
+    f"<PERSON>,{TOKEN_CCCD},1985,2.000123\n",
+    "samples/access.log": '14.160.32.7 - - [20/Nov/2026:08:15:02 +0700] "GET /dvc/1.001612 HTTP/1.1" 200 51\n' * 50,
+    "schemas/dossier.schema.json": json.dumps(
+        {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "properties": {"ma_ho_so": {"type": "string"}, "so_cccd": {"type": "string"}, "ho_ten": {"type": "string"}},
+        }
+    ),
+    "README.md": f"call {PHONE}",  # not a data file: not scanned
+}
+
+
+def check(root: Path, policy: Path | None = None):
+    return run_check([root], policy or default_policy_path(), root=root, jobs=1)
+
+
+def rules_of(report) -> set[tuple[str, str]]:
+    return {(f.rule, f.path) for f in report.findings}
+
+
+def test_clean_tree_passes(tmp_path):
+    root = repo(tmp_path, CLEAN)
+    report = check(root)
+    assert report.findings == [] and not report.failed and report.files == 3
+
+
+def test_uncovered_field_and_its_raw_values(tmp_path):
+    rows = "".join(f"KH{i:03d},{CCCD[:-3]}{i:03d}\n" for i in range(30))
+    root = repo(tmp_path, {"data/customers.csv": "ma_kh,gia_tri_dinh_danh\n" + rows})
+    report = check(root)
+    pd001 = [f for f in report.findings if f.rule == "PD001"]
+    assert len(pd001) == 1 and pd001[0].entity == "VN_CCCD" and "'gia_tri_dinh_danh'" in pd001[0].message
+    assert pd001[0].line == 2
+    assert ("PD002", "data/customers.csv") in rules_of(report) and report.failed
+
+
+def test_raw_values_in_a_covered_column(tmp_path):
+    root = repo(tmp_path, {"tests/fixtures/form.jsonl": json.dumps({"so_dien_thoai": PHONE, "ho_ten": "<PERSON>"})})
+    report = check(root)
+    assert [(f.rule, f.entity, f.line) for f in report.findings] == [("PD002", "VN_PHONE", 1)]
+
+
+def test_identifiers_in_a_log_sample_with_line_numbers(tmp_path):
+    lines = ["2026-11-20 08:00:00 INFO request ok"] * 40
+    lines[25] = f"2026-11-20 08:00:25 INFO citizen {CCCD} called back on {PHONE}"
+    root = repo(tmp_path, {"samples/app.log": "\n".join(lines) + "\n"})
+    found = {(f.rule, f.entity, f.line) for f in check(root).findings}
+    assert found == {("PD002", "VN_CCCD", 26), ("PD002", "VN_PHONE", 26)}
+
+
+def test_schema_declarations(tmp_path):
+    root = repo(
+        tmp_path,
+        {
+            "api/openapi.json": json.dumps(
+                {"openapi": "3.1.0", "components": {"schemas": {"Ho": {"properties": {"soDienThoaiDiDong": {}}}}}}
+            ),
+            "db/schema.sql": "CREATE TABLE ho_so (\n  id INTEGER PRIMARY KEY,\n  email_lien_he TEXT,\n"
+            "  so_cccd TEXT\n);\n",
+        },
+    )
+    found = {(f.rule, f.path, f.entity) for f in check(root).findings}
+    assert found == {("PD001", "api/openapi.json", "VN_PHONE"), ("PD001", "db/schema.sql", "EMAIL_ADDRESS")}
+
+
+def test_allow_rule_and_inconsistent_policy(tmp_path, policy_text):
+    root = repo(tmp_path, {"tests/fixtures/form.jsonl": json.dumps({"so_dien_thoai": PHONE})})
+    allowed = policy_text.replace(
+        "  allow:\n",
+        '  allow:\n    - paths: ["tests/fixtures/**"]\n      entities: [VN_PHONE]\n      reason: synthetic\n',
+    )
+    assert check(root, write_policy(tmp_path, allowed)).findings == []
+    broken = policy_text.replace(
+        "dpo: {scope: national, basic: allow, sensitive: allow}",
+        "dpo: {scope: national, basic: deny, sensitive: allow}",
+    )
+    report = check(root, write_policy(tmp_path, broken))
+    pd003 = [f for f in report.findings if f.rule == "PD003"]
+    assert len(pd003) == 1 and pd003[0].line and report.failed
+
+
+def test_large_file_is_sampled_head_middle_tail(tmp_path):
+    line = '14.160.32.7 - - [20/Nov/2026:08:15:02 +0700] "GET /dvc/thu-tuc/1.001612 HTTP/1.1" 200 5120\n'
+    body = line * 40_000 + f"tail: contact {PHONE}\n"  # ~3.6 MB, the identifier in the last line
+    root = repo(tmp_path, {"samples/big.log": body})
+    report = check(root)
+    assert report.sampled_files == 1 and report.bytes_read < 300_000
+    assert [(f.rule, f.entity, f.line) for f in report.findings] == [("PD002", "VN_PHONE", None)]
+
+
+def test_bad_input_is_reported_not_fatal(tmp_path):
+    root = repo(tmp_path, {"a.jsonl": b'{"so_cccd": "' + CCCD.encode() + b'"\n\xff\xfe not json\n', "b.csv": b'"\n'})
+    (root / "gone.csv").symlink_to(root / "missing.csv")
+    report = check(root)
+    assert ("PD004", "gone.csv") in rules_of(report)
+    assert any(f.rule == "PD002" and f.path == "a.jsonl" for f in report.findings)
+
+
+def test_parallel_run_gives_the_same_findings(tmp_path):
+    files = {f"d{i}/rows.csv": f"id,so_cccd\n{i},{CCCD}\n" for i in range(70)}
+    root = repo(tmp_path, files)
+    one = run_check([root], default_policy_path(), root=root, jobs=1)
+    two = run_check([root], default_policy_path(), root=root, jobs=2)
+    assert sorted(map(str, one.findings)) == sorted(map(str, two.findings)) and len(one.findings) == 70
+
+
+@pytest.fixture
+def dirty(tmp_path, monkeypatch):
+    root = repo(tmp_path, {**CLEAN, "data/x.csv": f"ma_kh,so_cccd\n1,{CCCD}\n"})
+    monkeypatch.chdir(root)
+    return root
+
+
+def run_cli(*args: str):
+    return CliRunner().invoke(cli, ["policy", "check", *args])
+
+
+def test_cli_exit_codes_and_text(dirty):
+    result = run_cli(".")
+    assert result.exit_code == 1
+    assert "data/x.csv:2: PD002 unmasked-personal-data" in result.output and "FAILED" in result.output
+    assert CCCD not in result.output  # findings never repeat the raw value
+    assert run_cli("fixtures", "schemas").exit_code == 0
+
+
+def test_sarif_is_well_formed(dirty):
+    result = run_cli(".", "--format", "sarif")
+    log = json.loads(result.output)
+    assert log["version"] == "2.1.0" and log["$schema"].endswith("sarif-2.1.0.json")
+    run = log["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules] == list(RULES)
+    for res in run["results"]:
+        assert rules[res["ruleIndex"]]["id"] == res["ruleId"] and res["level"] in ("error", "warning", "note")
+        loc = res["locations"][0]["physicalLocation"]
+        assert not loc["artifactLocation"]["uri"].startswith("/")
+        assert loc.get("region", {"startLine": 1})["startLine"] >= 1
+        assert res["message"]["text"]
+
+
+def test_junit_and_json(dirty, tmp_path):
+    out = tmp_path / "report.xml"
+    result = run_cli(".", "--format", "junit", "-o", str(out))
+    assert result.exit_code == 1
+    suite = ET.parse(out).getroot().find("testsuite")
+    assert suite is not None and int(suite.get("failures")) == 1
+    assert suite.find("testcase/failure").get("type") == "PD002"
+    data = json.loads(run_cli(".", "--format", "json").output)
+    assert data["summary"]["findings"]["PD002"] == 1 and data["summary"]["passed"] is False

@@ -41,11 +41,8 @@ from sigma.types import (
 )
 
 from sentinel.detect import values as V
-from sentinel.detect.values import CompileError, Matcher, Need, StringPattern
-
-# Literals shorter than this filter almost nothing and make the multi-pattern scan report
-# a hit at nearly every position, so a need made only of them counts as "no need".
-MIN_LITERAL = 3
+from sentinel.detect.needs import Need, any_of, best_of, cidr_need, literal_need, number_need, regex_need
+from sentinel.detect.values import CompileError, Matcher, StringPattern
 
 
 @dataclass
@@ -67,9 +64,9 @@ class CompiledRule:
 
     def matches(self, event: Mapping[str, Any]) -> bool:
         """Whether the rule's detection matches ``event`` (log source is not checked here)."""
-        from sentinel.ecs import flatten
+        from sentinel.detect.view import EventView
 
-        return bool(self.matcher(flatten(event), {}))
+        return bool(self.matcher(EventView(event), {}))
 
 
 @dataclass
@@ -86,10 +83,7 @@ class _Strings:
         return V.string_matcher(self.field, self.patterns)
 
     def need(self) -> Need:
-        lits = [p.literal for p in self.patterns]
-        if any(len(lit) < MIN_LITERAL for lit in lits):
-            return None
-        return frozenset((self.field, lit) for lit in lits)
+        return literal_need(self.field, [p.literal for p in self.patterns])
 
 
 # A node under construction: merged strings, or a finished (matcher, need).
@@ -137,8 +131,7 @@ def _or(nodes: list[_Node]) -> _Node:
     if not others and len(merged) == 1:
         return next(iter(merged.values()))
     parts = [m.matcher() for m in merged.values()] + [m for m, _ in others]
-    needs = [m.need() for m in merged.values()] + [n for _, n in others]
-    need: Need = None if any(n is None for n in needs) else frozenset().union(*needs)  # type: ignore[misc]
+    need = any_of([m.need() for m in merged.values()] + [n for _, n in others])
     if len(parts) == 2:
         a, b = parts
         return (lambda flat, low: a(flat, low) or b(flat, low)), need
@@ -147,9 +140,7 @@ def _or(nodes: list[_Node]) -> _Node:
 
 def _and(nodes: list[tuple[Matcher, Need]]) -> tuple[Matcher, Need]:
     parts = [m for m, _ in nodes]
-    known = [n for _, n in nodes if n is not None]
-    # Any one child's need is a need of the conjunction; keep the most selective one.
-    need = max(known, key=lambda n: (min(len(lit) for _, lit in n), -len(n)), default=None)
+    need = best_of([n for _, n in nodes])
     if len(parts) == 1:
         return parts[0], need
     if len(parts) == 2:
@@ -170,8 +161,8 @@ def _leaf(fld: str | None, value: Any, ph: Mapping[str, list[str]]) -> _Node:
     if isinstance(value, SigmaRegularExpression):
         if value.regexp.contains_placeholder():
             alternatives = value.replace_placeholders(lambda p: V.placeholder_values(p.name, ph))
-            return _or([(V.regex_matcher(fld, r), None) for r in alternatives])
-        return V.regex_matcher(fld, value), None
+            return _or([_regex(fld, r) for r in alternatives])
+        return _regex(fld, value)
     if fld is None:
         if isinstance(value, SigmaNumber):
             pattern = V.string_pattern(SigmaString(str(value.number)), False)
@@ -182,9 +173,7 @@ def _leaf(fld: str | None, value: Any, ph: Mapping[str, list[str]]) -> _Node:
     if isinstance(value, SigmaBool):
         return V.bool_matcher(fld, value.boolean), None
     if isinstance(value, SigmaNumber):
-        n = value.number
-        need = frozenset({(fld, str(abs(n)))}) if isinstance(n, int) and len(str(abs(n))) >= MIN_LITERAL else None
-        return V.number_matcher(fld, n), need
+        return V.number_matcher(fld, value.number), number_need(fld, value.number)
     if isinstance(value, SigmaNull):
         return V.null_matcher(fld), None
     if isinstance(value, SigmaExists):
@@ -192,10 +181,15 @@ def _leaf(fld: str | None, value: Any, ph: Mapping[str, list[str]]) -> _Node:
     if isinstance(value, SigmaCompareExpression):
         return V.compare_matcher(fld, value.op, value.number.number), None
     if isinstance(value, SigmaCIDRExpression):
-        return V.cidr_matcher(fld, [value.network]), V.cidr_need(fld, value.network)
+        return V.cidr_matcher(fld, [value.network]), cidr_need(fld, value.network)
     if isinstance(value, SigmaFieldReference):
         return V.fieldref_matcher(fld, value.field, value.starts_with, value.ends_with), None
     raise CompileError(f"field {fld!r}: value type {type(value).__name__} is not supported by the engine")
+
+
+def _regex(fld: str | None, value: SigmaRegularExpression) -> tuple[Matcher, Need]:
+    matcher = V.regex_matcher(fld, value)
+    return matcher, regex_need(fld, str(value.regexp), V.regex_flags(value))
 
 
 def _surround(value: SigmaString) -> SigmaString:

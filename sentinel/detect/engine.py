@@ -38,6 +38,7 @@ from sentinel.detect.logsource import applies, event_logsource, signature
 from sentinel.detect.pipelines import build_pipeline
 from sentinel.detect.prefilter import Prefilter
 from sentinel.detect.values import CompileError
+from sentinel.detect.view import EventView
 from sentinel.models import LEVEL_RISK, Alert, RuleRef, alert_id
 
 # Who an alert is about, in order of preference: the first of these the event carries.
@@ -223,11 +224,11 @@ class Engine:
         alerts: list[Alert] = []
         feeds = self._feeds
         for event in events:
-            flat = ecs.flatten(event)
+            flat = EventView(event)
             ruleset = self._ruleset(flat)
             low: dict[str, Any] = {}
             rules = ruleset.rules
-            for i in ruleset.prefilter.candidates(flat, low):
+            for i in ruleset.prefilter.candidates(flat):
                 rule = rules[i]
                 if rule.matcher(flat, low):
                     if rule.generate:
@@ -251,9 +252,20 @@ class Engine:
             ruleset = self._sets[sig] = _RuleSet([r for r in self.rules if applies(r.logsource, logsrc)])
         return ruleset
 
+    def matching_rules(self, event: Mapping[str, Any]) -> list[CompiledRule]:
+        """The rules that match ``event`` (log source, prefilter and detection), without side effects.
+
+        Unlike :meth:`process` this raises no alert and feeds no correlation: it
+        answers "which rules fire on this event", for tests and explanations.
+        """
+        flat = EventView(event)
+        ruleset = self._ruleset(flat)
+        low: dict[str, Any] = {}
+        return [ruleset.rules[i] for i in ruleset.prefilter.candidates(flat) if ruleset.rules[i].matcher(flat, low)]
+
     def rules_for(self, event: Mapping[str, Any]) -> list[CompiledRule]:
         """The rules whose log source applies to ``event`` (for explaining why a rule did not fire)."""
-        return self._ruleset(ecs.flatten(event)).rules
+        return self._ruleset(EventView(event)).rules
 
 
 # --- alerts --------------------------------------------------------------------------------------

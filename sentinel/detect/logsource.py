@@ -58,11 +58,10 @@ EventLogsource = tuple[frozenset[str], frozenset[str], frozenset[str]]
 
 def signature(flat: Mapping[str, Any]) -> tuple[Any, ...]:
     """The values of the log-source fields of a flattened event (hashable, cheap, used as a cache key)."""
-    return tuple(_hashable(flat.get(f)) for f in LOGSOURCE_FIELDS)
-
-
-def _hashable(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
+    sig = tuple(map(flat.get, LOGSOURCE_FIELDS))
+    if list in map(type, sig):
+        sig = tuple(tuple(v) if type(v) is list else v for v in sig)
+    return sig
 
 
 def event_logsource(sig: tuple[Any, ...]) -> EventLogsource:

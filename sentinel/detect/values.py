@@ -43,9 +43,6 @@ from sentinel import ecs
 
 # A matcher reads a flattened event and a per-event cache of lowered field texts.
 Matcher = Callable[[Mapping[str, Any], dict[str, Any]], bool]
-# What a rule needs to possibly match: one of these (field, lowered literal) pairs must occur
-# (field None: in any field). None means "no such guarantee": evaluate on every event.
-Need = frozenset[tuple[str | None, str]] | None
 
 # The Sigma specification names the UTF-16LE modifier ``utf16le``; pySigma 1.5 knows it only as
 # ``wide``. Registering the specification's name lets rules written to the spec load.
@@ -352,15 +349,17 @@ def compare_matcher(field: str, op: CompareOperators, number: int | float) -> Ma
     return match
 
 
-_RE_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
-
-
-def regex_matcher(field: str | None, value: SigmaRegularExpression) -> Matcher:
+def regex_flags(value: SigmaRegularExpression) -> int:
+    """Python ``re`` flags for the Sigma regex flags (``i``, ``m``, ``s``)."""
     flags = 0
     for flag in value.flags:
         flags |= SigmaRegularExpression.sigma_to_python_flags[flag]
+    return flags
+
+
+def regex_matcher(field: str | None, value: SigmaRegularExpression) -> Matcher:
     try:
-        rx = re.compile(str(value.regexp), flags)
+        rx = re.compile(str(value.regexp), regex_flags(value))
     except re.error as exc:
         raise CompileError(f"regular expression {str(value.regexp)!r} is invalid: {exc}") from None
 
@@ -395,15 +394,6 @@ def cidr_matcher(field: str, networks: list[ipaddress.IPv4Network | ipaddress.IP
         return _any_value(flat.get(field), pred)
 
     return match
-
-
-def cidr_need(field: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> Need:
-    """Leading octets every IPv4 address in ``network`` starts with ("10." for 10.0.0.0/8)."""
-    if network.version != 4 or network.prefixlen < 8:
-        return None
-    octets = str(network.network_address).split(".")[: network.prefixlen // 8]
-    prefix = ".".join(octets) + ("." if len(octets) < 4 else "")
-    return frozenset({(field, prefix)}) if len(prefix) >= 3 else None
 
 
 def fieldref_matcher(field: str, other: str, starts: bool, ends: bool) -> Matcher:

@@ -159,3 +159,27 @@ def test_wildcards_agree_with_sqlite_like_and_glob(pattern: str, text: str, case
     conn.close()
     engine = Engine.from_collection(SigmaCollection.from_dicts([rule]), pipeline="none")
     assert bool(engine.process([{"f": text}])) == expected, sql
+
+
+# --- event view (dotted paths without flattening) -----------------------------------------------
+
+keys = st.sampled_from(["a", "b", "c", "a.b", "b.c", "x"])
+leaves = st.one_of(st.none(), st.integers(-5, 5), st.text("ab", max_size=2), st.lists(st.integers(0, 2), max_size=2))
+documents = st.recursive(leaves, lambda inner: st.dictionaries(keys, inner, max_size=4), max_leaves=12).filter(
+    lambda d: isinstance(d, dict)
+)
+paths = st.lists(st.sampled_from(["a", "b", "c", "x"]), min_size=1, max_size=4).map(".".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(doc=documents, path=paths)
+def test_event_view_reads_what_get_field_gives(doc: dict[str, Any], path: str) -> None:
+    """The lazy view agrees with the foundation's lookups, dotted keys and nesting mixed."""
+    from sentinel.detect.view import EventView
+    from sentinel.ecs import flatten, get_field
+
+    found = get_field(doc, path)
+    expected = None if isinstance(found, dict) and found else found  # an object with fields is no value
+    view = EventView(doc)
+    assert view.get(path) == expected
+    assert dict(view.items()) == flatten(doc)

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 from sentinel import ecs
 from sentinel.collect.flows import TCP_FLAG_NAMES
-from sentinel.collect.netevent import IANA_TRANSPORT, community_id, direction, envelope, error_event, ts_text
+from sentinel.collect.netevent import IANA_TRANSPORT, community_id, direction, envelope, error_event, ip_text, ts_text
 from sentinel.collect.source import Batch, Source, SourceStatus
 
 DATASET = "netflow.flow"
@@ -425,7 +425,7 @@ class NetflowDecoder:
         if proto in (1, 58) and icmp is None:
             icmp = dport  # v5 and many v9 exporters put type*256+code in the destination port
         if isinstance(src, bytes) and isinstance(dst, bytes) and len(src) == len(dst) and len(src) in (4, 16):
-            source["ip"], destination["ip"] = _ip(src), _ip(dst)
+            source["ip"], destination["ip"] = ip_text(src), ip_text(dst)
             network["type"] = "ipv4" if len(src) == 4 else "ipv6"
             if proto in (1, 58):
                 network["community_id"] = community_id(src, dst, proto, (icmp or 0) >> 8, (icmp or 0) & 0xFF)
@@ -461,10 +461,6 @@ class NetflowDecoder:
             f"{destination.get('ip', '?')}{ports[1]}: {network['packets']} packets, {network['bytes']} bytes"
         )
         return doc
-
-
-def _ip(packed: bytes) -> str:
-    return socket.inet_ntop(socket.AF_INET if len(packed) == 4 else socket.AF_INET6, packed)
 
 
 def parse_listen(url: str) -> tuple[str, int]:

@@ -42,7 +42,7 @@ from sentinel.policy.http import role_view
 from sentinel.respond import dashboard
 from sentinel.respond.fields import alert_place
 from sentinel.respond.lifecycle import AlertAction, apply_action, apply_bulk
-from sentinel.respond.reports import shift_report
+from sentinel.respond.reports import shift_rows
 from sentinel.respond.runner import RunError
 from sentinel.respond.service import Response as ResponseStage
 from sentinel.respond.suppress import parse_suppression
@@ -673,7 +673,7 @@ def dashboard_page(
         provinces=dashboard.horizontal(dashboard.by_province(alerts)),
         sources=dashboard.horizontal(masked_sources) if masked_sources is not None else None,
         statuses=dashboard.status_counts(alerts),
-        shifts=shift_report(request.app.state.store, stage.config, since)[-14:],
+        shifts=shift_rows(alerts, stage.config, now)[-14:],
         coverage=coverage,
     )
 

@@ -77,16 +77,22 @@ def shift_report(
     store: Store, config: RespondConfig, since: datetime, until: datetime | None = None, now: datetime | None = None
 ) -> list[dict]:
     """One row per (day, shift) with counts, TTA/TTC median and p90 in seconds, late acknowledgements."""
-    rows: dict[tuple[date, str], ShiftStats] = {}
-    now = now or datetime.now(since.tzinfo)
+    alerts: list[Alert] = []
     offset = 0
     while True:
         page = store.list_alerts(AlertQuery(since=since, until=until, limit=PAGE, offset=offset))
-        for alert in page:
-            _add(rows, config, alert, now)
+        alerts.extend(page)
         if len(page) < PAGE:
             break
         offset += PAGE
+    return shift_rows(alerts, config, now or datetime.now(since.tzinfo))
+
+
+def shift_rows(alerts: list[Alert], config: RespondConfig, now: datetime) -> list[dict]:
+    """The per-shift rows for alerts already in hand (the dashboard passes the caller's scoped list)."""
+    rows: dict[tuple[date, str], ShiftStats] = {}
+    for alert in alerts:
+        _add(rows, config, alert, now)
     return [rows[k].as_dict() for k in sorted(rows)]
 
 

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any, Literal
 
 import orjson
@@ -23,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sentinel import ecs
 from sentinel.collect.pipeline import Detector
-from sentinel.models import Alert
+from sentinel.models import Alert, RuleRef
 from sentinel.respond.db import ResponseDB
 from sentinel.store.base import NotFound, VersionConflict
 
@@ -87,40 +88,85 @@ class Suppression(BaseModel):
     def active(self, now: datetime) -> bool:
         return ecs.parse_ts(self.starts) <= now < ecs.parse_ts(self.expires)
 
-    def matches(self, alert: Alert) -> bool:
+    def matches(self, alert: Alert, values: AlertValues | None = None) -> bool:
         """True when the alert is this suppression's rule and every field matches one of its values."""
         if self.rule_id and alert.rule.id != self.rule_id:
             return False
-        return all(_field_matches(alert, field, values) for field, values in self.match.items())
+        values = values or AlertValues(alert)
+        return all(_any_matches(values, field, wanted) for field, wanted in self._compiled.items())
+
+    @cached_property
+    def _compiled(self) -> dict[str, list[tuple[str, Any]]]:
+        """Each wanted value parsed once: ("prefix", text), ("net", network) or ("exact", text)."""
+        out: dict[str, list[tuple[str, Any]]] = {}
+        for field, values in self.match.items():
+            items = out[field] = []
+            for v in values:
+                if v.endswith("*"):
+                    items.append(("prefix", v[:-1]))
+                elif field.endswith(".ip") and "/" in v:
+                    items.append(("net", ipaddress.ip_network(v, strict=False)))
+                else:
+                    items.append(("exact", v))
+        return out
 
 
-def _values_of(alert: Alert, field: str) -> list[Any]:
-    """Values of ``field`` on the alert: its own fields, its entity, then its evidence events."""
-    doc = alert.to_doc()
-    found = []
-    for source in (doc, alert.entity, *alert.events):
-        v = ecs.get_field(source, field)
-        if v is not None:
-            found.extend(v if isinstance(v, list) else [v])
-    return found
+class AlertValues:
+    """Field values of one alert (its own fields, entity, labels, evidence), computed once per field."""
+
+    def __init__(self, alert: Alert) -> None:
+        self.alert = alert
+        self._cache: dict[str, list[Any]] = {}
+
+    def get(self, field: str) -> list[Any]:
+        found = self._cache.get(field)
+        if found is None:
+            found = self._cache[field] = self._lookup(field)
+        return found
+
+    def addresses(self, field: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        """The field's values that are IP addresses, parsed once."""
+        key = "\0ip:" + field
+        found = self._cache.get(key)
+        if found is None:
+            found = []
+            for v in self.get(field):
+                try:
+                    found.append(ipaddress.ip_address(str(v)))
+                except ValueError:
+                    continue
+            self._cache[key] = found
+        return found
+
+    def _lookup(self, field: str) -> list[Any]:
+        a = self.alert
+        found: list[Any] = []
+        head, _, rest = field.partition(".")
+        if head == "rule" and rest in RuleRef.model_fields:
+            found.append(getattr(a.rule, rest))
+        elif not rest and field in Alert.model_fields:
+            found.append(getattr(a, field))
+        if head == "labels" and rest in a.labels:
+            found.append(a.labels[rest])
+        for source in (a.entity, *a.events):
+            v = ecs.get_field(source, field)
+            if v is not None:
+                found.extend(v if isinstance(v, list) else [v])
+        return found
 
 
-def _one_matches(actual: Any, wanted: str, is_ip: bool) -> bool:
-    text = str(actual)
-    if wanted.endswith("*"):
-        return text.startswith(wanted[:-1])
-    if is_ip and "/" in wanted:
-        try:
-            return ipaddress.ip_address(text) in ipaddress.ip_network(wanted, strict=False)
-        except ValueError:
-            return False
-    return text == wanted
-
-
-def _field_matches(alert: Alert, field: str, wanted: list[str]) -> bool:
-    actual = _values_of(alert, field)
-    is_ip = field.endswith(".ip")
-    return bool(actual) and any(_one_matches(a, w, is_ip) for a in actual for w in wanted)
+def _any_matches(values: AlertValues, field: str, wanted: list[tuple[str, Any]]) -> bool:
+    actual = values.get(field)
+    for kind, w in wanted:
+        if kind == "net":
+            if any(ip in w for ip in values.addresses(field) if ip.version == w.version):
+                return True
+        elif kind == "prefix":
+            if any(str(v).startswith(w) for v in actual):
+                return True
+        elif any(str(v) == w for v in actual):
+            return True
+    return False
 
 
 class Suppressions:
@@ -212,7 +258,7 @@ class Suppressions:
         return [s for s in items if s.active(now)]
 
     def first_match(self, alert: Alert, now: datetime | None = None) -> Suppression | None:
-        return next((s for s in self.active(now) if s.matches(alert)), None)
+        return _first(_by_rule(self.active(now)), alert)
 
     def filter(self, alerts: list[Alert]) -> list[Alert]:
         """The alerts no active suppression matches; hits are counted on the suppressions."""
@@ -221,10 +267,11 @@ class Suppressions:
         active = self.active()
         if not active:
             return alerts
+        index = _by_rule(active)
         kept: list[Alert] = []
         hits: dict[str, int] = {}
         for alert in alerts:
-            s = next((s for s in active if s.matches(alert)), None)
+            s = _first(index, alert)
             if s is None:
                 kept.append(alert)
             else:
@@ -241,6 +288,22 @@ class Suppressions:
                     doc = orjson.loads(row[0])
                     doc["hits"] = doc.get("hits", 0) + n
                     conn.execute("UPDATE suppressions SET doc=? WHERE id=?", (orjson.dumps(doc), sid))
+
+
+def _by_rule(items: list[Suppression]) -> dict[str | None, list[Suppression]]:
+    """Suppressions per rule id (None: those for every rule), so an alert is tried against its own only."""
+    index: dict[str | None, list[Suppression]] = {}
+    for s in items:
+        index.setdefault(s.rule_id, []).append(s)
+    return index
+
+
+def _first(index: dict[str | None, list[Suppression]], alert: Alert) -> Suppression | None:
+    candidates = [*index.get(alert.rule.id, ()), *index.get(None, ())]
+    if not candidates:
+        return None
+    values = AlertValues(alert)
+    return next((s for s in candidates if s.matches(alert, values)), None)
 
 
 class SuppressingDetector:

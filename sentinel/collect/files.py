@@ -225,12 +225,17 @@ class FileSource(Source):
             for tail in list(self._tails.values()):
                 for records in self._read(tail):
                     progressed = True
-                    events.extend(self._events(tail, records))
-                    if len(events) >= self.options.batch_events:
-                        yield Batch(events, self._checkpoint())
-                        events = []
-                        if stop.is_set():
-                            return
+                    end = tail.offset
+                    size = self.options.batch_events
+                    for i in range(0, len(records), size):
+                        events.extend(self._events(tail, records[i : i + size]))
+                        if len(events) >= size:
+                            # resume point: the first record of this file not in the batch
+                            resume = records[i + size].position if i + size < len(records) else end
+                            yield Batch(events, self._checkpoint({tail.key: resume}))
+                            events = []
+                            if stop.is_set():
+                                return
                 events.extend(self._events(tail, self._idle(tail)))
                 if tail.gone_since is not None and self._finished(tail):
                     events.extend(self._events(tail, self._drain(tail)))
@@ -366,8 +371,10 @@ class FileSource(Source):
         self._status.parse_errors += errors
         return out
 
-    def _checkpoint(self) -> dict[str, tuple[str, int, str, int]]:
-        return {k: (t.path, t.offset, t.fp, t.fp_len) for k, t in self._tails.items()}
+    def _checkpoint(self, resume: dict[str, int] | None = None) -> dict[str, tuple[str, int, str, int]]:
+        """Where each file would resume from once this batch is queued (``resume`` overrides per file)."""
+        resume = resume or {}
+        return {k: (t.path, resume.get(k, t.offset), t.fp, t.fp_len) for k, t in self._tails.items()}
 
     def commit(self, checkpoint: dict[str, tuple[str, int, str, int]]) -> None:
         for key, (path, offset, fp, fp_len) in checkpoint.items():
@@ -376,7 +383,13 @@ class FileSource(Source):
 
     # -- status ------------------------------------------------------------------
     def status(self) -> SourceStatus:
-        self._status.lag = float(sum(max(t.size - t.offset, 0) for t in list(self._tails.values())))
+        # bytes not yet safely queued: measured from the committed offsets
+        saved = self.offsets.files
+        lag = 0
+        for key, t in list(self._tails.items()):
+            done = saved[key].offset if key in saved else 0
+            lag += max(t.size - done, 0)
+        self._status.lag = float(lag)
         return self._status
 
     def _error(self, message: str) -> None:

@@ -164,7 +164,7 @@ class Runner:
                 self._full_alerted = True
                 msg = (
                     f"collector {self.name}: queue full ({self.queue.depth} events, {self.queue.size_bytes} bytes) "
-                    f"for {self.options.full_wait:.0f}s; {self.sink.name} last error: {self.stats.last_error}; "
+                    f"for {self.options.full_wait:g}s; {self.sink.name} last error: {self.stats.last_error}; "
                     "sources are held back (backpressure)"
                 )
                 log.error(msg)

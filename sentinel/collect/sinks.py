@@ -101,7 +101,7 @@ class HttpSink:
         if not token:
             raise ValueError("the HTTP output needs a token (set the variable named by token_env)")
         self.url = url.rstrip("/") + "/api/ingest"
-        self.name = f"http:{self.url}"
+        self.name = self.url
         self.compress_level = compress_level
         self._client = httpx.Client(
             timeout=timeout,

@@ -260,3 +260,17 @@ def test_malformed_lines_are_kept_and_counted(tmp_path: Path) -> None:
     events = [e for b in src.batches(threading.Event()) for e in b.events]
     assert [e["event"]["kind"] for e in events] == ["event", "event", "pipeline_error", "event"]
     assert src.status().parse_errors == 1 and src.status().read == 4
+
+
+def test_batches_are_bounded_and_checkpoints_match_their_content(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text(_lines(0, 1000))
+    src = FileSource("t", [str(log)], tmp_path / "o.json", FileOptions(batch_events=300, poll_interval=0.01))
+    src.once = True
+    seen = 0
+    for batch in src.batches(threading.Event()):
+        assert len(batch.events) <= 300
+        seen += len(batch.events)
+        (offset,) = [c[1] for c in batch.checkpoint.values()]
+        assert offset == len(_lines(0, seen).encode())  # resuming here re-reads nothing and skips nothing
+    assert seen == 1000

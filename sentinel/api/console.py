@@ -670,6 +670,7 @@ def dashboard_page(
         total=total,
         sampled=len(alerts),
         chart=dashboard.over_time(alerts, now, days, stage.config.tz),
+        chart_province=dashboard.over_time(alerts, now, days, stage.config.tz, series=dashboard.province_of),
         provinces=dashboard.horizontal(dashboard.by_province(alerts)),
         sources=dashboard.horizontal(masked_sources) if masked_sources is not None else None,
         statuses=dashboard.status_counts(alerts),

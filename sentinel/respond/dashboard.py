@@ -8,6 +8,7 @@ and the template only writes them out (every label escaped by Jinja).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -57,12 +58,27 @@ def buckets(now: datetime, days: int, tz: tzinfo = UTC) -> tuple[list[datetime],
     return [end - step * (n - i) for i in range(n)], step
 
 
+def rule_of(alert: Alert) -> str:
+    return alert.rule.title
+
+
+def province_of(alert: Alert) -> str:
+    return alert_place(alert)[0] or "-"
+
+
 def over_time(
-    alerts: list[Alert], now: datetime, days: int, tz: tzinfo = UTC, width: int = 760, height: int = 220
+    alerts: list[Alert],
+    now: datetime,
+    days: int,
+    tz: tzinfo = UTC,
+    series: Callable[[Alert], str] = rule_of,
+    width: int = 760,
+    height: int = 220,
 ) -> StackedChart:
-    """Alerts per time bucket stacked by rule (the top rules by count, the rest as "other")."""
+    """Alerts per time bucket stacked by ``series`` (the top values by count, the rest as "other")."""
     starts, step = buckets(now, days, tz)
-    by_rule = Counter(a.rule.title for a in alerts)
+    keys = {a.id: series(a) for a in alerts}
+    by_rule = Counter(keys.values())
     top = [r for r, _ in by_rule.most_common(TOP_RULES)]
     series_of = {r: i for i, r in enumerate(top)}
     grid: dict[int, Counter] = defaultdict(Counter)
@@ -71,7 +87,7 @@ def over_time(
         t = ecs.parse_ts(a.last_seen)
         idx = int((t - origin) / step)
         if 0 <= idx < len(starts):
-            grid[idx][series_of.get(a.rule.title, PALETTE - 1)] += 1
+            grid[idx][series_of.get(keys[a.id], PALETTE - 1)] += 1
     chart = StackedChart(width, height)
     chart.legend = [(f"s{i}", r) for i, r in enumerate(top)]
     if len(by_rule) > len(top):
@@ -114,7 +130,7 @@ def horizontal(counts: Counter, width: int = 360, row: int = 22, limit: int = 10
 
 
 def by_province(alerts: list[Alert]) -> Counter:
-    return Counter(alert_place(a)[0] or "-" for a in alerts)
+    return Counter(province_of(a) for a in alerts)
 
 
 def top_sources(alerts: list[Alert]) -> Counter:

@@ -77,14 +77,22 @@ def _csv(progress: _Progress, out: IO[str], protector: Protector, delimiter: str
     if header is None:
         return 0
     writer.writerow(header)
+    unique = len(set(header)) == len(header)
+    problems = 0
     for row in reader:
-        record = dict(zip(header, row, strict=False))
-        protected = protector.protect(record)
+        if len(row) != len(header):
+            problems += 1
+            click.echo(f"row {reader.line_num}: {len(row)} cells, the header has {len(header)}", err=True)
+        named = row[: len(header)]
+        if unique:  # one recogniser pass per row
+            protected = protector.protect(dict(zip(header, named, strict=False)))
+            cells = [protected[h] for h in header[: len(named)]]
+        else:  # repeated column names: cell by cell
+            cells = [protector.protect_value(h, c) or "" for h, c in zip(header, named, strict=False)]
         # cells beyond the header have no column name: scanned as text
-        extra = [protector.protect_value(None, cell) for cell in row[len(header) :]]
-        writer.writerow([protected.get(h, "") for h in header[: len(row)]] + extra)
+        writer.writerow(cells + [protector.protect_value(None, c) or "" for c in row[len(header) :]])
         progress.tick()
-    return 0
+    return problems
 
 
 def _jsonl(progress: _Progress, out: IO[str], protector: Protector) -> int:
@@ -152,9 +160,11 @@ def anonymize(
         out.flush()
         if tmp:
             out.close()
+        else:
+            out.detach()  # standard output stays open for whoever runs us
     if tmp and target:
         tmp.replace(target)  # a reader never sees a half-written output under the final name
     summary = ", ".join(f"{e} {n:,}" for e, n in sorted(protector.counts.items())) or "none found"
     click.echo(f"anonymize: {progress.records:,} records for {purpose}; values protected: {summary}", err=True)
     if problems:
-        click.echo(f"anonymize: {problems:,} lines were not JSON objects (anonymised as text)", err=True)
+        click.echo(f"anonymize: {problems:,} malformed records were anonymised as text, not dropped", err=True)

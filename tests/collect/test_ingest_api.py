@@ -1,0 +1,103 @@
+"""POST /api/ingest (gzip JSON lines, bearer token) and GET /api/collect/status on the real app."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import threading
+from pathlib import Path
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from sentinel.api.app import create_app
+from sentinel.collect.pipeline import Pipeline
+from sentinel.config import Settings
+from sentinel.store.base import EventQuery
+from sentinel.store.sqlite import SQLiteStore
+
+TOKEN = "t0ken-for-tests"
+
+
+@pytest.fixture
+def central(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient, SQLiteStore, Settings]:
+    monkeypatch.setenv("SENTINEL_INGEST_TOKEN", TOKEN)
+    settings = Settings(data_dir=tmp_path)
+    store = SQLiteStore(tmp_path / "s.db")
+    app = create_app(settings, store=store)
+    app.state.ingest_pipeline = Pipeline(store)
+    app.state.ingest_lock = threading.Lock()
+    return TestClient(app), store, settings
+
+
+def _body(events: list[dict], extra: bytes = b"") -> bytes:
+    return gzip.compress(b"\n".join(orjson.dumps(e) for e in events) + b"\n" + extra)
+
+
+def _post(client: TestClient, body: bytes, token: str | None = TOKEN, encoding: str = "gzip"):  # type: ignore[no-untyped-def]
+    headers = {"Content-Encoding": encoding, "Content-Type": "application/x-ndjson"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return client.post("/api/ingest", content=body, headers=headers)
+
+
+EVENTS = [{"@timestamp": "2026-07-01T03:00:00Z", "event": {"id": f"e{i}", "kind": "event"}} for i in range(50)]
+
+
+def test_batch_is_stored_and_a_retry_is_all_duplicates(central) -> None:  # type: ignore[no-untyped-def]
+    client, store, _ = central
+    r = _post(client, _body(EVENTS))
+    assert r.status_code == 200, r.text
+    assert r.json() == {"received": 50, "stored": 50, "duplicates": 0, "parse_errors": 0, "rejected_lines": 0,
+                        "alerts": 0}  # fmt: skip
+    again = _post(client, _body(EVENTS)).json()
+    assert (again["stored"], again["duplicates"]) == (0, 50)
+    assert store.count_events(EventQuery()) == 50
+
+
+def test_bad_lines_are_kept_as_pipeline_errors(central) -> None:  # type: ignore[no-untyped-def]
+    client, store, _ = central
+    r = _post(client, _body(EVENTS[:2], b'not json\n[1,2]\n{"no": "id"}\n'))
+    assert r.status_code == 200
+    out = r.json()
+    assert out["rejected_lines"] == 3 and out["parse_errors"] == 3 and out["stored"] == 5
+    errors = store.search_events(EventQuery(filters={"event.kind": ["pipeline_error"]})).events
+    reasons = sorted(e["error"]["message"] for e in errors)
+    assert any("not JSON" in r for r in reasons) and any("no event.id" in r for r in reasons)
+    assert any(e["event"]["original"] == "not json" for e in errors)
+
+
+def test_token_is_required(central, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    client, store, _ = central
+    assert _post(client, _body(EVENTS), token=None).status_code == 401
+    assert _post(client, _body(EVENTS), token="wrong").status_code == 401
+    monkeypatch.delenv("SENTINEL_INGEST_TOKEN")
+    r = _post(client, _body(EVENTS))
+    assert r.status_code == 503 and "SENTINEL_INGEST_TOKEN" in r.json()["detail"]
+    assert store.count_events(EventQuery()) == 0
+
+
+def test_encodings(central) -> None:  # type: ignore[no-untyped-def]
+    client, _, _ = central
+    plain = b"\n".join(orjson.dumps(e) for e in EVENTS[:3])
+    assert _post(client, plain, encoding="identity").json()["stored"] == 3
+    assert _post(client, b"\x1f\x8bnot really gzip").status_code == 400
+    assert _post(client, gzip.compress(plain)[:-8] + b"").status_code == 400
+    assert _post(client, plain, encoding="br").status_code == 415
+
+
+def test_collector_status(central) -> None:  # type: ignore[no-untyped-def]
+    client, _, settings = central
+    folder = settings.data_dir / "collect" / "status"
+    folder.mkdir(parents=True)
+    (folder / "edge.json").write_bytes(orjson.dumps({"name": "edge", "pid": os.getpid(), "queue_depth": 7,
+                                                     "dropped": 0}))  # fmt: skip
+    (folder / "old.json").write_bytes(orjson.dumps({"name": "old", "pid": 999_999_999}))
+    (folder / "bad.json").write_text("{")
+    r = client.get("/api/collect/status")
+    assert r.status_code == 200
+    by_name = {c["name"]: c for c in r.json()["collectors"]}
+    assert by_name["edge"]["running"] is True and by_name["edge"]["queue_depth"] == 7
+    assert by_name["old"]["running"] is False
+    assert "unreadable" in by_name["bad"]["error"]

@@ -118,13 +118,22 @@ def ts_text(ts: float) -> str:
 
 
 def envelope(
-    *, eid: str, ts: float | str, dataset: str, module: str, category: list[str], kind: str = "event", **types: Any
+    *,
+    eid: str,
+    ts: float | str,
+    dataset: str,
+    module: str,
+    category: list[str],
+    kind: str = "event",
+    ingested: str | None = None,
+    **types: Any,
 ) -> dict[str, Any]:
     """The common top of every network event; ``types`` are extra ``event.*`` keys (``type``, ``action``).
 
-    ``ts`` is epoch seconds, or the already formatted text when the caller has it (saves formatting twice).
+    ``ts`` is epoch seconds, or the already formatted text when the caller has it; ``ingested``
+    likewise lets a caller building many events at once format the clock once.
     """
-    now = ts_text(time.time())
+    now = ingested or ts_text(time.time())
     event: dict[str, Any] = {"id": eid, "kind": kind, "category": category, "dataset": dataset, "module": module}
     event.update(types)
     event["ingested"] = now

@@ -140,6 +140,7 @@ class NetflowDecoder:
         self.pending_count = 0
         self.exporters: dict[str, ExporterCounters] = {}
         self._last_error: dict[str, tuple[float, int]] = {}
+        self._ingested = ""  # event.ingested of the datagram being decoded
 
     def counters(self, exporter: str) -> ExporterCounters:
         c = self.exporters.get(exporter)
@@ -152,6 +153,7 @@ class NetflowDecoder:
         c = self.counters(exporter)
         c.packets += 1
         out: list[dict[str, Any]] = []
+        self._ingested = ts_text(time.time())
         try:
             if len(data) < 4:
                 raise NetflowError(f"{len(data)}-byte datagram is too short for a NetFlow header")
@@ -406,6 +408,7 @@ class NetflowDecoder:
             start=start_text,
             end=ts_text(end),
             duration=round((end - start) * 1e6) * 1000,
+            ingested=self._ingested,
             **extra,
         )
         packets = rec.get(2, rec.get(86, 0))

@@ -53,6 +53,24 @@ def test_shipped_playbooks_are_valid_and_cover_the_families():
     for pb_id, tags in cases.items():
         matched = [p.id for p in lib.for_alert(make_alert(tags=tags))]
         assert pb_id in matched, (pb_id, matched)
+    by_id = make_alert(rule_id="68a07f65-7cae-4c67-9a66-ff519d5cf7ea", tags=())
+    assert [p.id for p in lib.for_alert(by_id)] == ["playbook--firewall-change"]
+
+
+def test_every_rule_of_the_pack_has_a_playbook_unless_informational():
+    """Each rule family of rules/ gets a playbook (base rules at informational level need none)."""
+    import yaml
+
+    lib = PlaybookLibrary.load(REPO / "playbooks")
+    missing = []
+    for path in sorted((REPO / "rules").rglob("*.yml")):
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if not isinstance(doc, dict) or "title" not in doc or doc.get("level") == "informational":
+                continue
+            alert = make_alert(rule_id=str(doc.get("id")), tags=tuple(doc.get("tags") or ()))
+            if not lib.for_alert(alert):
+                missing.append(f"{path.name}: {doc['title']}")
+    assert not missing, missing
 
 
 def test_good_playbook_loads(tmp_path):

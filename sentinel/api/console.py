@@ -257,13 +257,15 @@ def home() -> RedirectResponse:
 
 
 # -- queue -------------------------------------------------------------------------------------------
-def _row(alert: Alert) -> dict[str, Any]:
+def _row(alert: Alert, view: RoleView) -> dict[str, Any]:
+    """One queue line; the entity is shown as the caller's policy view masks it."""
     province, commune = alert_place(alert)
-    return {"alert": alert, "province": province, "commune": commune, "entity": _entity_text(alert)}
+    return {"alert": alert, "province": province, "commune": commune, "entity": _entity_text(alert, view)}
 
 
-def _entity_text(alert: Alert) -> str:
-    return ", ".join(f"{k}={v}" for k, v in alert.entity.items()) or alert.group_key or "-"
+def _entity_text(alert: Alert, view: RoleView) -> str:
+    doc = view.mask_alert({"entity": alert.entity, "group_key": alert.group_key, "events": []})
+    return ", ".join(f"{k}={v}" for k, v in (doc.get("entity") or {}).items()) or doc.get("group_key") or "-"
 
 
 @router.get("/alerts")
@@ -288,15 +290,11 @@ def queue(
     since = datetime.now(UTC) - timedelta(days=days)
     query = AlertQuery(status=statuses, severity=severity, rule_id=rule or None, since=since, limit=QUEUE_LIMIT)
     alerts, total = view.list_alerts(request.app.state.store, query)
-    rows = [_row(a) for a in alerts]
+    rows = [_row(a, view) for a in alerts]
     if province:
         rows = [r for r in rows if r["province"] == province]
     if assignee:
         rows = [r for r in rows if (r["alert"].assignee or "") == assignee]
-    masked = {a.id: view.mask_alert(a.to_doc()) for a in alerts}
-    for r in rows:
-        doc = masked[r["alert"].id]
-        r["entity"] = ", ".join(f"{k}={v}" for k, v in (doc.get("entity") or {}).items()) or doc.get("group_key") or "-"
     groups = _group_by_rule(rows) if group == "rule" else []
     return render(
         request,

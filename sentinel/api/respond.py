@@ -10,6 +10,7 @@ masking), like every other alert route.
 from __future__ import annotations
 
 import threading
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -122,7 +123,7 @@ def bulk_action(body: BulkIn, request: Request, principal: Caller, view: View) -
             results.append({"alert_id": alert_id, "ok": False, "status": 404, "detail": f"no alert with id {alert_id}"})
         else:
             targets[alert_id] = version
-    results += [o.__dict__ for o in apply_bulk(store, targets, body.action, principal.name)]
+    results += [asdict(o) for o in apply_bulk(store, targets, body.action, principal.name)]
     return {
         "ok": sum(1 for r in results if r["ok"]),
         "failed": sum(1 for r in results if not r["ok"]),

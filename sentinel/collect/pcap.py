@@ -17,6 +17,7 @@ counted by :func:`decode_frame` raising :class:`MalformedFrame`.
 
 from __future__ import annotations
 
+import hashlib
 import mmap
 import os
 import struct
@@ -98,11 +99,13 @@ class CaptureReader:
 
     def fingerprint(self) -> str:
         """Identity of the capture by content (first 64 KiB + size), so a renamed copy replays to the same ids."""
-        import hashlib
-
         h = hashlib.blake2b(self._map[:65536], digest_size=10)
         h.update(str(self.size).encode())
         return h.hexdigest()
+
+    def excerpt(self, offset: int, size: int) -> bytes:
+        """Raw bytes at ``offset``, as evidence of where a file broke."""
+        return self._map[offset : offset + size]
 
     def __iter__(self) -> Iterator[tuple[float, int, bytes, int]]:
         return self._classic() if self.format == "pcap" else self._pcapng()

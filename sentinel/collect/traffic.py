@@ -238,12 +238,16 @@ class PcapSource(Source):
                     self.progress(self)
                 if stop.is_set():
                     break
-            self.bytes_read = reader.offset if self.engine == "fast" else self.size
+            if self.engine == "scapy":
+                for _ in reader:  # scapy stops quietly at a broken record: the struct reader says where and why
+                    pass
+            self.bytes_read = reader.offset
             table.flush("end of input" if not stop.is_set() else "shutdown")
             tail = analyzer.drain()
             if reader.error:
                 self.errors.append(reader.error)
-                tail.append(self._error(reader.error, reader.offset, reader._map[reader.offset : reader.offset + 64]))
+            # A file that could not be read to its end is recorded in the store, with where it broke.
+            tail += [self._error(problem, reader.offset, reader.excerpt(reader.offset, 64)) for problem in self.errors]
             self.done = True
             if self.progress is not None:
                 self.progress(self)

@@ -181,3 +181,14 @@ def test_reader_iteration_on_truncated_header(tmp_path):
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
+
+
+def test_scapy_engine_reports_a_truncated_file_too(tmp_path, good):
+    cut = _write(tmp_path / "cut.pcap", good["pcap"][: len(good["pcap"]) // 2 + 5])
+    src = PcapSource(cut, engine="scapy")
+    events = [e for b in src.batches(threading.Event()) for e in b.events]
+    assert src.done
+    flows = [e for e in events if e["event"]["kind"] == "event"]
+    assert flows  # what was read before the cut is kept
+    (err,) = errors_of(events)
+    assert "truncated record" in err["error"]["message"]

@@ -105,7 +105,8 @@ class Suppression(BaseModel):
                 if v.endswith("*"):
                     items.append(("prefix", v[:-1]))
                 elif field.endswith(".ip") and "/" in v:
-                    items.append(("net", ipaddress.ip_network(v, strict=False)))
+                    net = ipaddress.ip_network(v, strict=False)
+                    items.append(("net", (net.version, int(net.network_address), int(net.broadcast_address))))
                 else:
                     items.append(("exact", v))
         return out
@@ -117,6 +118,7 @@ class AlertValues:
     def __init__(self, alert: Alert) -> None:
         self.alert = alert
         self._cache: dict[str, list[Any]] = {}
+        self._addresses: dict[str, list[tuple[int, int]]] = {}
 
     def get(self, field: str) -> list[Any]:
         found = self._cache.get(field)
@@ -124,18 +126,18 @@ class AlertValues:
             found = self._cache[field] = self._lookup(field)
         return found
 
-    def addresses(self, field: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-        """The field's values that are IP addresses, parsed once."""
-        key = "\0ip:" + field
-        found = self._cache.get(key)
+    def addresses(self, field: str) -> list[tuple[int, int]]:
+        """The field's values that are IP addresses, as (version, integer), parsed once."""
+        found = self._addresses.get(field)
         if found is None:
             found = []
             for v in self.get(field):
                 try:
-                    found.append(ipaddress.ip_address(str(v)))
+                    ip = ipaddress.ip_address(str(v))
                 except ValueError:
                     continue
-            self._cache[key] = found
+                found.append((ip.version, int(ip)))
+            self._addresses[field] = found
         return found
 
     def _lookup(self, field: str) -> list[Any]:
@@ -152,14 +154,15 @@ class AlertValues:
             v = ecs.get_field(source, field)
             if v is not None:
                 found.extend(v if isinstance(v, list) else [v])
-        return found
+        return list(dict.fromkeys(found)) if all(isinstance(v, str | int | float | bool) for v in found) else found
 
 
 def _any_matches(values: AlertValues, field: str, wanted: list[tuple[str, Any]]) -> bool:
     actual = values.get(field)
     for kind, w in wanted:
         if kind == "net":
-            if any(ip in w for ip in values.addresses(field) if ip.version == w.version):
+            version, lo, hi = w
+            if any(v == version and lo <= n <= hi for v, n in values.addresses(field)):
                 return True
         elif kind == "prefix":
             if any(str(v).startswith(w) for v in actual):

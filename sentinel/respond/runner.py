@@ -11,6 +11,7 @@ Each step's inputs, outputs, approver and result stay on the run record.
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from typing import Any, Literal
@@ -28,6 +29,7 @@ from sentinel.respond.fields import alert_field
 from sentinel.respond.playbook import VAR, ActionStep, EndStep, IfStep, Playbook, PlaybookLibrary, StartStep
 from sentinel.store.base import NotFound, Store, VersionConflict
 
+log = logging.getLogger(__name__)
 RunStatus = Literal["running", "awaiting_approval", "completed", "failed", "rejected"]
 StepStatus = Literal["done", "dry_run", "failed", "awaiting_approval", "rejected", "branch"]
 MAX_STEPS = 200  # the loader forbids cycles; this only bounds a corrupted record
@@ -319,6 +321,10 @@ class PlaybookRunner:
                 nxt = step.on_completion
             except (ActionFailed, ValidationError) as exc:
                 record.status, record.error = "failed", _error_text(exc)
+                nxt = step.on_failure
+            except Exception as exc:  # an action's own bug must not leave the run stuck in "running"
+                log.exception("playbook %s step %s failed unexpectedly", pb.id, step_id)
+                record.status, record.error = "failed", f"internal error in {step.action}: {exc}"
                 nxt = step.on_failure
             run.steps.append(record)
             approved_by, comment = None, ""  # an approval covers one step

@@ -69,6 +69,8 @@ END_REASONS = {
 }
 MAX_PENDING_SETS = 512  # data sets parked while waiting for their template, over all exporters
 MAX_TEMPLATES = 8192
+SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)  # Linux: drop counter as ancillary data
+_ANCILLARY_SPACE = socket.CMSG_SPACE(4)
 
 
 class NetflowError(ValueError):
@@ -508,6 +510,8 @@ class NetflowSource(Source):
                 self.socks.append(sock)
                 with contextlib.suppress(OSError):  # capped by net.core.rmem_max; a smaller buffer still works
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+                with contextlib.suppress(OSError):  # Linux: each datagram carries the socket's drop count
+                    sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
                 try:
                     sock.bind((host, port))
                 except OSError as exc:
@@ -520,6 +524,8 @@ class NetflowSource(Source):
         self.addresses = [sock.getsockname()[:2] for sock in self.socks]
         self.port = self.addresses[0][1]
         self.name = name or "netflow:" + ",".join(f"{h}:{p}" for h, p in self.addresses)
+        # Datagrams the kernel dropped because the receive buffer was full, per socket (cumulative).
+        self.kernel_drops = [0] * len(self.socks)
 
     def batches(self, stop: threading.Event) -> Iterator[Batch]:
         pending: list[dict[str, Any]] = []
@@ -529,11 +535,15 @@ class NetflowSource(Source):
             while not stop.is_set():
                 ready, _, _ = select.select(self.socks, [], [], 0.2)
                 for sock in ready:
+                    slot = self.socks.index(sock)
                     for _ in range(256):  # drain what is queued, then look at the clock again
                         try:
-                            data, addr = sock.recvfrom(65535)
+                            data, ancillary, _, addr = sock.recvmsg(65535, _ANCILLARY_SPACE)
                         except (BlockingIOError, InterruptedError):
                             break
+                        for level, kind, value in ancillary:
+                            if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(value) >= 4:
+                                self.kernel_drops[slot] = struct.unpack("I", value[:4])[0]
                         pending.extend(decode(data, addr[0]))
                 now = time.monotonic()
                 if len(pending) >= self.batch_size or (pending and now >= deadline):
@@ -556,10 +566,15 @@ class NetflowSource(Source):
             name=self.name,
             read=sum(c.records for c in counters),
             parse_errors=sum(c.malformed for c in counters),
-            dropped=sum(c.dropped_sets for c in counters),
+            dropped=sum(self.kernel_drops) + sum(c.dropped_sets for c in counters),
             errors=[
                 f"{exp}: {c.malformed} malformed, {c.dropped_sets} data sets dropped without template"
                 for exp, c in self.decoder.exporters.items()
                 if c.malformed or c.dropped_sets
-            ],
+            ]
+            + (
+                [f"{sum(self.kernel_drops)} datagrams dropped: receive buffer full (collector too slow)"]
+                if any(self.kernel_drops)
+                else []
+            ),
         )

@@ -310,3 +310,20 @@ def test_softflowd_exports_match_the_pcap_flows(tmp_path, version):
     assert sum(e["network"]["bytes"] for e in got) == sum(e["network"]["bytes"] for e in pcap_flows)
     assert sum(e["network"]["packets"] for e in got) == sum(e["network"]["packets"] for e in pcap_flows)
     assert {e["network"]["community_id"] for e in got} == {e["network"]["community_id"] for e in pcap_flows}
+
+
+def test_receive_buffer_overflow_is_reported_as_dropped():
+    source = NetflowSource("udp://127.0.0.1:0", flush_interval=0.1, receive_buffer=4096)
+    export = netgen.netflow_v5([dict(src="10.0.0.2", dst="8.8.8.8", prot=17, dpkts=1, dOctets=70)] * 30)
+
+    def send(port: int, count: int) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for _ in range(count):
+                s.sendto(export, ("127.0.0.1", port))
+
+    send(source.port, 300)  # before the receiver reads anything: most cannot be queued
+    # the kernel reports the drop count with the next datagram queued after the drops
+    events = _run_source(source, lambda port: (time.sleep(0.3), send(port, 1)))
+    status = source.status()
+    assert status.dropped > 0 and "receive buffer full" in status.errors[-1]
+    assert len(events) + status.dropped * 30 == 301 * 30

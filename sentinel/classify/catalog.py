@@ -50,7 +50,7 @@ class PatternSpec(_Strict):
         return v
 
 
-BUILTINS = ("person_names", "addresses")
+BUILTINS = ("person_names", "crf_person_names", "addresses")
 PREDEFINED = ("EmailRecognizer", "IpRecognizer", "CreditCardRecognizer")
 
 

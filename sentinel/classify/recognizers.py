@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 
 import ahocorasick
+import regex
 import tldextract
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -223,9 +224,11 @@ class PersonNameRecognizer(EntityRecognizer):
         not_before: list[str],
         stop_words: list[str],
         not_names: list[str],
+        titles: list[str],
         gazetteer: Gazetteer,
     ) -> None:
         self._score = score
+        self._titles = {fold(t) for t in titles}
         self._surnames_exact = {s.lower() for s in surnames}
         self._surnames = {fold(s) for s in surnames}
         self._not_before = sorted({fold(w) for w in not_before}, key=len, reverse=True)
@@ -299,6 +302,94 @@ class PersonNameRecognizer(EntityRecognizer):
         return results
 
 
+_TITLE_RUN = regex.compile(r"\b\p{Lu}\p{Ll}+(?: \p{Lu}\p{Ll}+)+\b")
+
+
+class CrfPersonRecognizer(PersonNameRecognizer):
+    """Names whose surname is not in the list, from underthesea's CRF NER model.
+
+    The model ships inside the underthesea wheel (no download) and costs a few
+    milliseconds a sentence, so it only runs on texts with a run of capitalised
+    words that does not start with a known surname (those are the list-based
+    recognizer's), which keeps most texts and log fields off it.
+    """
+
+    def load(self) -> None:
+        """The model is imported on first use (most callers never need it)."""
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        folded = fold(text)
+        candidates = []
+        for m in _TITLE_RUN.finditer(text):
+            start, words = m.start(), m.group().split(" ")
+            if fold(words[0]) in self._titles:  # "Ông Giáp Văn Tài": judge the name after the title
+                start, words = start + len(words[0]) + 1, words[1:]
+            if (
+                len(words) >= 2
+                and not self._is_surname(words[0])
+                and not self._is_stop(words[0], words[0].isascii())
+                and not self._gazetteer.is_place(" ".join(words))
+                and fold(" ".join(words)) not in self._not_names
+                and not self._preceded_by_place_word(folded, start)
+            ):
+                candidates.append((start, m.end()))
+        if not candidates:
+            return []
+        results = []
+        for w_start, w_end in self._windows(text, candidates):
+            for start, end in self._tagged_people(text, w_start, w_end):
+                candidate = folded[start:end]
+                if (
+                    any(c_start <= start < c_end for c_start, c_end in candidates)
+                    and len(text[start:end].split()) >= 2
+                    and not self._preceded_by_place_word(folded, start)
+                    and not self._gazetteer.is_place(candidate)
+                    and candidate not in self._not_names
+                ):
+                    results.append(_result(self, "PERSON", start, end, self._score))
+        return results
+
+    WINDOW_BEFORE = 40
+    WINDOW_AFTER = 20
+
+    def _windows(self, text: str, candidates: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Stretches of text around the candidates, cut at spaces (the tagger's cost grows with length)."""
+        windows: list[tuple[int, int]] = []
+        for c_start, c_end in candidates:
+            start = text.rfind(" ", 0, max(0, c_start - self.WINDOW_BEFORE)) + 1
+            end = text.find(" ", c_end + self.WINDOW_AFTER)
+            end = len(text) if end < 0 else end
+            if windows and start <= windows[-1][1]:
+                windows[-1] = (windows[-1][0], end)
+            else:
+                windows.append((start, end))
+        return windows
+
+    @staticmethod
+    def _tagged_people(text: str, w_start: int, w_end: int) -> list[tuple[int, int]]:
+        """PER spans the CRF tagger finds in ``text[w_start:w_end]``, as offsets into ``text``."""
+        from underthesea import ner
+
+        spans: list[tuple[int, int]] = []
+        cursor = w_start
+        current: list[int] | None = None
+        for token, _pos, _chunk, tag in [*ner(text[w_start:w_end]), ("", "", "", "O")]:
+            found = text.find(token, cursor, w_end) if token else -1
+            if found >= 0:
+                cursor = found + len(token)
+            if tag == "I-PER" and current is not None and found >= 0:
+                current[1] = cursor
+                continue
+            if current is not None:
+                spans.append((current[0], current[1]))
+                current = None
+            if tag == "B-PER" and found >= 0:
+                current = [found, cursor]
+        return spans
+
+
 class AddressRecognizer(EntityRecognizer):
     """Addresses: street parts and administrative units chained by commas or dashes.
 
@@ -326,9 +417,9 @@ class AddressRecognizer(EntityRecognizer):
         words = r"[^\W\d_]+(?:['’][^\W\d_]+)?(?: [^\W\d_]+){0,4}"
         name_part = rf"(?:\d{{1,3}}[a-z]?\b|{words})"
         number = r"\d{1,5}[a-z]?(?:/\d{1,5}[a-z]?)*"
-        self._admin = re.compile(rf"(?<![\w.])(?:{alternation(admin_words)})\.?\s*(?P<name>{name_part})")
+        self._admin = re.compile(rf"(?<![\w.])(?:{alternation(admin_words)})\b\.?\s*(?P<name>{name_part})")
         self._street = re.compile(
-            rf"(?<![\w./:-])(?:(?:{alternation(street_words)})\.?\s*(?P<name>{number}|{name_part})"
+            rf"(?<![\w./:-])(?:(?:{alternation(street_words)})\b\.?\s*(?P<name>{number}|{name_part})"
             rf"|{number} (?P<street>{words}))"
         )
         self._province_names = sorted(gazetteer.provinces, key=len, reverse=True)
@@ -435,9 +526,10 @@ def _build_one(spec: RecognizerSpec, catalog: Catalog, gazetteer: Gazetteer) -> 
         )
     if spec.terms:
         return TermRecognizer(spec.entity, spec.name, catalog.terms[spec.terms], spec.score, context)
-    if spec.builtin == "person_names":
+    if spec.builtin in ("person_names", "crf_person_names"):
         terms = catalog.terms
-        return PersonNameRecognizer(
+        cls = PersonNameRecognizer if spec.builtin == "person_names" else CrfPersonRecognizer
+        return cls(
             name=spec.name,
             score=spec.score,
             context=context,
@@ -445,6 +537,7 @@ def _build_one(spec: RecognizerSpec, catalog: Catalog, gazetteer: Gazetteer) -> 
             not_before=terms.get("not_person_before", []),
             stop_words=terms.get("not_person_before", []) + terms.get("admin_keywords", []),
             not_names=terms.get("religion", []) + terms.get("ethnicity", []) + terms.get("not_person_names", []),
+            titles=terms.get("person_titles", []),
             gazetteer=gazetteer,
         )
     if spec.builtin == "addresses":

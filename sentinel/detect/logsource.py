@@ -12,10 +12,11 @@ applies to every event.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from sigma.rule import SigmaLogSource
+
+from sentinel.detect.view import EventView, FieldReader
 
 # (ECS field, value) -> Sigma log-source keys the event then carries.
 ECS_TO_LOGSOURCE: dict[tuple[str, str], dict[str, str]] = {
@@ -56,9 +57,12 @@ KEYS = ("category", "product", "service")
 EventLogsource = tuple[frozenset[str], frozenset[str], frozenset[str]]
 
 
-def signature(flat: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The values of the log-source fields of a flattened event (hashable, cheap, used as a cache key)."""
-    sig = tuple(map(flat.get, LOGSOURCE_FIELDS))
+_READER = FieldReader(LOGSOURCE_FIELDS)
+
+
+def signature(view: EventView) -> tuple[Any, ...]:
+    """The values of the log-source fields of an event (hashable, cheap, used as a cache key)."""
+    sig = tuple(_READER.read(view))
     if list in map(type, sig):
         sig = tuple(tuple(v) if type(v) is list else v for v in sig)
     return sig

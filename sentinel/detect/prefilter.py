@@ -18,13 +18,13 @@ check this on every generated rule).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import ahocorasick
 
 from sentinel.detect.compile import CompiledRule
 from sentinel.detect.values import text_of
+from sentinel.detect.view import EventView, FieldReader
 
 
 class Prefilter:
@@ -33,6 +33,7 @@ class Prefilter:
     def __init__(self, rules: list[CompiledRule]) -> None:
         self.rules = rules
         self.always = frozenset(i for i, r in enumerate(rules) if r.need is None)
+        self.always_list = sorted(self.always)
         by_literal: dict[str, set[int]] = {}
         fields: set[str] = set()
         ascii_only: set[int] = set()
@@ -47,6 +48,7 @@ class Prefilter:
                 if needs_ascii:
                     ascii_only.add(i)
         self.fields = tuple(sorted(fields))
+        self.reader = FieldReader(self.fields)
         self.ascii_only = frozenset(ascii_only)
         self.automaton: Any = None
         if by_literal:
@@ -55,27 +57,29 @@ class Prefilter:
                 self.automaton.add_word(lit, tuple(sorted(admitted)))
             self.automaton.make_automaton()
 
-    def candidates(self, flat: Mapping[str, Any]) -> list[int]:
-        """Indexes of the rules worth evaluating on the (flattened) event, in rule order."""
+    def candidates(self, view: EventView) -> list[int]:
+        """Indexes of the rules worth evaluating on the event, in rule order."""
         if self.automaton is None:
-            return sorted(self.always)
-        texts: list[str] = []
-        values = flat.values() if self.keywords else map(flat.get, self.fields)
-        for value in values:
-            if type(value) is str:
-                texts.append(value)
-            elif value is not None:
-                text = text_of(value)
-                if type(text) is str:
-                    texts.append(text)
-                elif text:
-                    texts.extend(text)
+            return self.always_list
+        values = list(view.values()) if self.keywords else self.reader.read(view)
+        texts = [v for v in values if type(v) is str]
+        if len(texts) < len(values):
+            for value in values:
+                if value is not None and type(value) is not str:
+                    text = text_of(value)
+                    if type(text) is str:
+                        texts.append(text)
+                    elif text:
+                        texts.extend(text)
         joined = "\0".join(texts).lower()
-        hits = set(self.always)
-        for _, admitted in self.automaton.iter(joined):
-            hits.update(admitted)
+        found = [admitted for _, admitted in self.automaton.iter(joined)]
         if self.ascii_only and not joined.isascii():
-            hits |= self.ascii_only
+            found.append(self.ascii_only)
+        if not found:
+            return self.always_list
+        hits = set(self.always)
+        for admitted in found:
+            hits.update(admitted)
         return sorted(hits)
 
     def stats(self) -> dict[str, int]:

@@ -416,11 +416,12 @@ def test_prefilter_never_hides_a_match() -> None:
     assert (
         engine._all.prefilter.stats()["indexed"] > len(engine.rules) // 2
     )  # the index is actually used on this corpus
+    from sentinel.detect.view import EventView
     from sentinel.ecs import flatten
 
     prefilter = engine._all.prefilter
     for ev in events:
         flat = flatten(ev)
-        cands = set(prefilter.candidates(flat))
+        cands = set(prefilter.candidates(EventView(ev)))
         truth = {i for i, r in enumerate(engine.rules) if r.matcher(flat, {})}
         assert truth <= cands

@@ -396,7 +396,6 @@ class ElasticsearchStore(Store):
             index=self.names.events_pattern,
             keep_alive=PIT_KEEP_ALIVE,
             ignore_unavailable=True,
-            allow_partial_search_results=False,
         )
         return resp["id"]
 

@@ -259,6 +259,14 @@ def decode_frame(data: bytes, linktype: int) -> Packet | None:
                 return _ipv4(data, off)
             if etype == 0x86DD:
                 return _ipv6(data, off)
+            if etype in (0x8847, 0x8848):  # MPLS: skip labels to the bottom of the stack, then IP
+                while not data[off + 2] & 0x01:
+                    off += 4
+                version = data[off + 4] >> 4
+                return _ipv4(data, off + 4) if version == 4 else _ipv6(data, off + 4) if version == 6 else None
+            if etype == 0x8864:  # PPPoE session: 6-byte header, then the PPP protocol number
+                ppp = _ETH_TYPE.unpack_from(data, off + 6)[0]
+                return _ipv4(data, off + 8) if ppp == 0x0021 else _ipv6(data, off + 8) if ppp == 0x0057 else None
             return None
         if linktype in (LINKTYPE_RAW, 12, 14):
             version = data[0] >> 4

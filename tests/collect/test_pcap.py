@@ -374,3 +374,16 @@ def test_tshark_agrees_on_sni_ja3_dns_and_http(tmp_path):
     assert dns == sorted((name, "answer" if resp in ("1", "True") else "query") for name, resp in ref)
     http = sorted(e["url"]["original"] for e in by_dataset(events, "network.http"))
     assert http == sorted(r[0] for r in tshark("http.request", "http.request.uri"))
+
+
+def test_mpls_and_pppoe_frames():
+    from scapy.contrib.mpls import MPLS
+    from scapy.layers.ppp import PPP, PPPoE
+
+    ip = IP(src="10.5.0.1", dst="203.113.7.7") / TCP(sport=41000, dport=443, flags="S")
+    stacked = netgen._eth() / MPLS(label=100, s=0) / MPLS(label=200, s=1) / ip
+    pkt = decode_frame(bytes(stacked), 1)
+    assert (pkt[0], pkt[3], pkt[4], pkt[5]) == (4, 6, 41000, 443)
+    pppoe = netgen._eth() / PPPoE(sessionid=7) / PPP(proto=0x0021) / ip
+    pkt = decode_frame(bytes(pppoe), 1)
+    assert pkt[1] == socket.inet_aton("10.5.0.1") and pkt[6] == 0x02

@@ -47,7 +47,7 @@ def parse_offset(value: str) -> timezone:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
 class MultilineDef(_Strict):

@@ -23,6 +23,14 @@ def test_commune_edge_ships_over_http() -> None:
     defn = load_collector(REPO / "collectors" / "commune-edge.yaml")
     assert isinstance(defn.output, HttpOutput) and defn.output.token_env == "SENTINEL_INGEST_TOKEN"
     assert defn.queue.max_bytes == 8 << 30
+    assert defn.retry.max == 300
+
+
+def test_defaults_are_validated_too(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("name: c\nsources:\n  - type: syslog\n    name: s\n    listen: [udp://127.0.0.1:5514]\n")
+    defn = load_collector(f)
+    assert defn.queue.max_bytes == 2 << 30 and defn.sources[0].max_message == 64 << 10
 
 
 BASE = "name: c1\nsources:\n"

@@ -150,3 +150,12 @@ def test_email_validation_is_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "create_connection", no_network)
     monkeypatch.setattr(socket.socket, "connect", no_network)
     assert found("liên hệ hoa.nt@hanoi.gov.vn")["EMAIL_ADDRESS"] == "hoa.nt@hanoi.gov.vn"
+
+
+def test_names_with_unlisted_surnames_come_from_the_crf_model() -> None:
+    # "Giáp" and "Lữ" are not in terms.yaml; underthesea's CRF model (shipped in its wheel) finds them
+    assert found("Bà Giáp Thu Ngân gửi kiến nghị về hồ sơ")["PERSON"] == "Giáp Thu Ngân"
+    assert found("Người bị phản ánh là Lữ Quốc Phương, sống tại xã Tân Lập")["PERSON"] == "Lữ Quốc Phương"
+    # capitalised headings and religion names are not people
+    assert "PERSON" not in found("Quyết Định Phê Duyệt Kinh Phí")
+    assert "PERSON" not in found("Công dân theo đạo Tin Lành")

@@ -101,3 +101,14 @@ def test_config_errors_point_at_the_line(tmp_path, settings):
         load_respond_config(settings, {"SENTINEL_RESPOND_CONFIG": str(bad)})
     assert err.value.line == 3 and "not a duration" in err.value.reason
     assert load_respond_config(settings, {}).firewall.execute is False  # no file: safe defaults
+
+
+def test_shipped_example_settings_are_valid(settings):
+    from pathlib import Path
+
+    import sentinel.respond
+
+    example = Path(sentinel.respond.__file__).parent / "respond.example.yml"
+    cfg = load_respond_config(settings, {"SENTINEL_RESPOND_CONFIG": str(example)})
+    assert cfg.firewall.execute is False and len(cfg.escalation.chain) == 2
+    assert cfg.escalation.ack_deadline["critical"].total_seconds() == 900

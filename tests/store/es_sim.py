@@ -64,6 +64,7 @@ class Request:
     path: str
     query: dict[str, str]
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class MiniCluster:
@@ -362,7 +363,9 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-        status, payload = self.server.cluster.handle(Request(self.command, url.path, query, body))  # type: ignore[attr-defined]
+        status, payload = self.server.cluster.handle(
+            Request(self.command, url.path, query, body, {k.lower(): v for k, v in self.headers.items()})
+        )  # type: ignore[attr-defined]
         data = b"" if self.command == "HEAD" else orjson.dumps(payload)
         self.send_response(status)
         for k, v in HEADERS.items():

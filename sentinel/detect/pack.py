@@ -174,17 +174,6 @@ class Pack:
                         todo.append(found)
         return out
 
-    def referenced_ids(self) -> set[str]:
-        """Ids of the rules some correlation of the pack uses."""
-        ids: set[str] = set()
-        for r in self.rules:
-            if isinstance(r.rule, SigmaCorrelationRule):
-                for ref in r.rule.rules:
-                    found = self.find(str(ref.reference))
-                    if found is not None:
-                        ids.add(found.id)
-        return ids
-
     def collection(self, rules: Iterable[PackRule] | None = None) -> SigmaCollection:
         """A pySigma collection of ``rules`` (default: the whole pack), references unresolved."""
         chosen = self.rules if rules is None else list(rules)
@@ -468,17 +457,10 @@ def _uniqueness_issues(pack: Pack) -> list[LintIssue]:
 
 
 def _test_issues(pack: Pack) -> list[LintIssue]:
-    """Every rule needs match and no-match cases, except informational rules that only feed a correlation.
-
-    Such base rules are exercised through the scenarios of the correlations
-    that use them; anything that alerts on its own must have its own cases.
-    """
+    """Every rule, base rules of correlations included, needs match and no_match cases, and they must pass."""
     issues = []
-    feeds = pack.referenced_ids()
     for r in pack.rules:
         if r.tests is None:
-            if r.id in feeds and r.rule.level is not None and r.rule.level.name.lower() == "informational":
-                continue
             issues.append(_issue(r, "tests", "no tests: add a tests section with match and no_match cases"))
             continue
         if r.is_correlation:

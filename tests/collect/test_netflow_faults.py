@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import struct
 import sys
@@ -26,9 +27,10 @@ def unexpected(events: list[dict]) -> list[str]:
     ]
 
 
-def _valid_exports() -> list[bytes]:
+@functools.cache
+def _valid_exports() -> tuple[bytes, ...]:
     rec = dict(IPV4_SRC_ADDR="10.0.0.1", IPV4_DST_ADDR="10.0.0.2", PROTOCOL=6, IN_BYTES=1, IN_PKTS=1)
-    return [
+    return (
         netgen.netflow_v5([dict(src="10.0.0.1", dst="10.0.0.2", prot=6)] * 3),
         netgen.netflow_v9([rec, rec], seq=5),
         netgen.ipfix_message(
@@ -37,7 +39,7 @@ def _valid_exports() -> list[bytes]:
                 (300, bytes(4) + b"\x02ab" + bytes(8)),
             ]
         ),
-    ]
+    )
 
 
 @settings(max_examples=400, deadline=None)

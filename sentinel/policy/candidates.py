@@ -6,8 +6,8 @@ identifier, so a first pass marks candidate lines and only those go to
 :func:`sentinel.classify.analyzer.analyze_text`, which alone decides.
 
 The first pass works on the *shape* of the bytes (``bytes.translate``: digits
-become ``9``, capitals ``A``, space/dot/hyphen ``.``) and looks for a few
-literal shapes with ``bytes.find``, both at memory speed. The shapes are what
+become ``9``, letters ``A``/``a``, spaces ``_``; dots, hyphens and slashes stay)
+and looks for a few literal shapes with ``bytes.find``, both at memory speed. The shapes are what
 the classifier's identifier patterns need: a run of seven digits (citizen,
 tax, insurance, bank and card numbers, phones, passports), two-to-four-digit
 groups (``0912 345 678``), ``+84``, an area code in brackets ``(0``, a plate's
@@ -21,7 +21,10 @@ field values instead.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import ahocorasick
 
 _SHAPE = bytearray(b"_" * 256)
 for _c in range(256):
@@ -31,63 +34,53 @@ for _c in range(256):
         _SHAPE[_c] = ord("A")
     elif 0x61 <= _c <= 0x7A:
         _SHAPE[_c] = ord("a")
-for _ch in b" .-":
-    _SHAPE[_ch] = ord(".")
-for _ch in b"/\n:":
-    _SHAPE[_ch] = _ch
-SHAPE_TABLE = bytes(_SHAPE)
-
-_IPV4 = re.compile(rb"\d{1,3}(?:\.\d{1,3}){3}")
-_DATETIME = re.compile(rb"(?:19|20)\d\d-\d\d-\d\d(?:[T ]\d\d:\d\d|\b)")
-_TOKEN_EDGE = re.compile(rb"[\s\"'\[\](),;=&]")
+for _ch in b"./-\n:":
+    _SHAPE[_ch] = _ch  # separators keep their identity: an IPv4 address never has a 4-digit group
+SHAPE_TABLE = bytes(_SHAPE)  # everything else, space included, becomes "_"
 
 
-def _token_start(data: bytes, pos: int) -> int:
-    start = pos
-    while start > 0 and not _TOKEN_EDGE.match(data, start - 1):
-        start -= 1
-    return start
-
-
-def _not_address_or_time(data: bytes, shape: bytes, pos: int) -> bool:
-    """Grouped digits, unless they are an IPv4 address or an ISO date(-time), which are no identifiers."""
-    start = _token_start(data, pos)
-    for pattern in (_IPV4, _DATETIME):
-        m = pattern.match(data, start)
-        if m is not None and m.start() <= pos < m.end():
-            return False
-    return True
-
-
-def _plate_digits_follow(data: bytes, shape: bytes, pos: int) -> bool:
+def _plate_digits_follow(shape: bytes, pos: int) -> bool:
     """Digits then a capital is a plate only when three digits follow (``30A-123.45``, not ``20T01:15``)."""
     return b"999" in shape[pos + 3 : pos + 11]
 
 
-def _not_timestamp(data: bytes, shape: bytes, pos: int) -> bool:
+def _not_timestamp(shape: bytes, pos: int) -> bool:
     """An ISO date that is not the date part of a timestamp (``2026-11-20T08:00``)."""
     after = pos + 10
-    return after >= len(shape) or shape[after] not in b"9Aa:"
+    return after >= len(shape) or shape[after] not in b"9Aa:_"
 
 
-Accept = Callable[[bytes, bytes, int], bool]
-# (shape, what else must hold)
+Accept = Callable[[bytes, int], bool]
+# (shape, what else must hold). Grouped digits: with spaces any grouping; with hyphens or dots a
+# group of four digits or three three-digit groups, which IPv4 addresses and ISO dates never have.
 SHAPES: tuple[tuple[bytes, Accept | None], ...] = (
     (b"9999999", None),
-    (b"99.99.99", _not_address_or_time),
-    (b"99.999.99", _not_address_or_time),
-    (b"99.9999.99", _not_address_or_time),
+    (b"99_99_99", None),
+    (b"99_999_99", None),
+    (b"99_9999_99", None),
+    (b"999-999-99", None),
+    (b"99-9999-99", None),
+    (b"9999-9999", None),
+    (b"9999.999", None),
+    (b"999.9999", None),
     (b"99A", _plate_digits_follow),  # 30A-123.45, 51G 12345
-    (b"99.A", _plate_digits_follow),  # 29-B1 123.45
+    (b"99-A", _plate_digits_follow),  # 29-B1 123.45
+    (b"99_A", _plate_digits_follow),
     (b"9/9/9999", None),
     (b"9/99/9999", None),
     (b"9.9.9999", None),
     (b"9.99.9999", None),
-    (b"9999.99.99", _not_timestamp),
+    (b"9-9-9999", None),
+    (b"9-99-9999", None),
+    (b"9999-99-99", _not_timestamp),
 )
 
 
-def _mailbox(data: bytes, lower: bytes, pos: int) -> bool:
+# Term lists each word-based built-in recogniser starts from.
+_BUILTIN_TERMS = {"person_names": ("surnames",), "addresses": ("admin_keywords", "street_keywords")}
+
+
+def _mailbox(lower: bytes, pos: int) -> bool:
     """``@`` between a local part and a domain (not ``"@timestamp"``)."""
     return 0 < pos < len(lower) - 1 and lower[pos - 1 : pos].isalnum() and lower[pos + 1 : pos + 2].isalnum()
 
@@ -102,8 +95,19 @@ RAW: tuple[tuple[bytes, Accept | None], ...] = (
 )
 
 
-def candidate_lines(data: bytes) -> Iterator[tuple[int, int]]:
-    """(start, end) byte offsets of the lines of ``data`` that may hold an identifier, in order."""
+@dataclass(frozen=True)
+class Candidate:
+    """A line that may hold an identifier, and where the candidate sits in the record's layout."""
+
+    start: int
+    end: int
+    # The bytes just before the candidate's token (``"trace_id":"``, ``GET /api/ho-so/``): lines of one
+    # log format share it, so a caller can stop analysing a layout that keeps yielding nothing.
+    layout: bytes
+
+
+def candidate_lines(data: bytes) -> Iterator[Candidate]:
+    """The lines of ``data`` that may hold an identifier, each once."""
     shape = data.translate(SHAPE_TABLE)
     lower = data.lower()
     starts: set[int] = set()
@@ -113,12 +117,22 @@ def candidate_lines(data: bytes) -> Iterator[tuple[int, int]]:
         yield from _lines_with(lower, data, needle, accept, starts)
 
 
+_SEPARATORS = frozenset(b" \t\"'=:,;/?&()[]{}<>|")
+
+
+def _layout(data: bytes, line_start: int, pos: int) -> bytes:
+    token = pos
+    while token > line_start and pos - token < 64 and data[token - 1] not in _SEPARATORS:
+        token -= 1
+    return data[max(line_start, token - 16) : token]
+
+
 def _lines_with(
     haystack: bytes, data: bytes, needle: bytes, accept: Accept | None, starts: set[int]
-) -> Iterator[tuple[int, int]]:
+) -> Iterator[Candidate]:
     pos = haystack.find(needle)
     while pos >= 0:
-        if accept is not None and not accept(data, haystack, pos):
+        if accept is not None and not accept(haystack, pos):
             pos = haystack.find(needle, pos + 1)
             continue
         start = data.rfind(b"\n", 0, pos) + 1
@@ -126,5 +140,84 @@ def _lines_with(
         end = len(data) if end < 0 else end
         if start not in starts:
             starts.add(start)
-            yield start, end
+            yield Candidate(start, end, _layout(data, start, pos))
         pos = haystack.find(needle, end + 1)
+
+
+_IPV4_TEXT = re.compile(r"(?<![\d.])\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?![\d.])")
+_IPV6_TEXT = re.compile(r"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:]*[0-9A-Fa-f]")
+
+
+class Prefilter:
+    """Which of some entities could be in a text at all, so the recognisers run only for those.
+
+    Identifier entities need a candidate shape (:func:`candidate_lines`), IP
+    addresses an address shape, and word-based recognisers one of their words:
+    the term lists, the surnames a name starts with (capitalised), the address
+    keywords, or -- for a recogniser that only reports with a context word, such
+    as the CRF name tagger -- its context words.
+    """
+
+    def __init__(self, entities: Iterable[str]) -> None:
+        from sentinel.classify.catalog import load_catalog
+        from sentinel.classify.normalize import fold
+
+        wanted = set(entities)
+        catalog = load_catalog()
+        self.shaped: set[str] = set()
+        self.addresses: set[str] = set()
+        words: dict[tuple[str, bool], set[str]] = {}  # (word, needs a capital) -> entities
+        for spec in catalog.recognizers.recognizers:
+            if spec.entity not in wanted:
+                continue
+            if spec.patterns or spec.predefined in ("EmailRecognizer", "CreditCardRecognizer"):
+                self.shaped.add(spec.entity)
+                continue
+            if spec.predefined == "IpRecognizer":
+                self.addresses.add(spec.entity)
+                continue
+            capital = spec.builtin == "person_names"
+            if spec.terms:
+                terms = catalog.terms[spec.terms]
+            elif spec.builtin in _BUILTIN_TERMS:
+                terms = [t for name in _BUILTIN_TERMS[spec.builtin] for t in catalog.terms.get(name, [])]
+            else:
+                terms = spec.context
+            for term in terms:
+                for variant in {term.lower(), fold(term)}:
+                    # two-letter words ("số", "tp") are everywhere; a name's surname must also be capitalised
+                    if len(variant.strip()) >= 3 or (capital and variant.strip()):
+                        words.setdefault((variant, capital), set()).add(spec.entity)
+        self.automaton: ahocorasick.Automaton | None = None
+        if words:
+            self.automaton = ahocorasick.Automaton()
+            for (word, capital), ents in words.items():
+                key = word
+                old = self.automaton.get(key, None)
+                entry = (
+                    len(word),
+                    frozenset(ents) | (old[1] if old else frozenset()),
+                    capital and (old[2] if old else True),
+                )
+                self.automaton.add_word(key, entry)
+            self.automaton.make_automaton()
+
+    def entities_in(self, text: str) -> set[str]:
+        found: set[str] = set()
+        if self.shaped and next(candidate_lines(text.encode("utf-8", "surrogatepass")), None) is not None:
+            found |= self.shaped
+        if self.addresses and (_IPV4_TEXT.search(text) or _IPV6_TEXT.search(text)):
+            found |= self.addresses
+        if self.automaton is not None:
+            lower = text.lower()
+            aligned = len(lower) == len(text)
+            for end, (length, ents, capital) in self.automaton.iter(lower):
+                if ents <= found:
+                    continue
+                start = end - length + 1
+                if (start and lower[start - 1].isalnum()) or (end + 1 < len(lower) and lower[end + 1].isalnum()):
+                    continue
+                if capital and aligned and not text[start].isupper():
+                    continue
+                found |= ents
+        return found

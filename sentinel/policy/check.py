@@ -49,10 +49,12 @@ RULES = {
     "PD003": ("policy-inconsistent", "error", "The data policy is invalid or contradicts itself"),
     "PD004": ("unreadable-file", "warning", "A file could not be read or parsed"),
 }
-MAX_VALUES_PER_FIELD = 40  # sampled values classified per field
+MAX_VALUES_PER_FIELD = 20  # sampled values classified per field
+MAX_RECORDS_PER_SEGMENT = 100  # records parsed from each sampled part of a data file
 MAX_TEXT_LINES = 2000  # candidate lines analysed per file
 MAX_HITS_PER_FILE = 20  # enough to report; the rest is "at least"
-TEXT_BATCH_LINES = 64
+TEXT_BATCH_LINES = 32
+LAYOUT_MISSES = 3  # lines of one layout analysed without a hit before that layout is skipped in a file
 SMALL_RUN = 64  # fewer files than this are checked in-process (no pool start-up)
 STRUCTURED = {".csv", ".tsv", ".jsonl", ".ndjson", ".json"}
 _SQL_COLUMNS = re.compile(r"CREATE\s+TABLE[^(]*\((.*?)\)\s*;", re.IGNORECASE | re.DOTALL)
@@ -269,7 +271,7 @@ class Checker:
             text = seg.data.decode("utf-8-sig", "replace").splitlines()
             rows = text[1:] if seg_index == 0 else text
             first = (seg.first_line + 1) if seg_index == 0 and seg.first_line else None
-            for i, row in enumerate(csv.reader(rows, delimiter=delimiter)):
+            for i, row in enumerate(csv.reader(rows[:MAX_RECORDS_PER_SEGMENT], delimiter=delimiter)):
                 if row:
                     records.append((first + i if first else None, dict(zip(header, row, strict=False))))
         self._fields(rel, header, records, result)
@@ -278,7 +280,7 @@ class Checker:
         records: list[tuple[int | None, dict[str, Any]]] = []
         other: list[Segment] = []
         for seg in segments:
-            for i, line in enumerate(seg.data.splitlines()):
+            for i, line in enumerate(seg.data.splitlines()[:MAX_RECORDS_PER_SEGMENT]):
                 if not line.strip():
                     continue
                 number = seg.first_line + i if seg.first_line else None
@@ -341,7 +343,7 @@ class Checker:
                     result.findings.append(_unmasked(rel, raw[0][0], name, covered, len(raw), len(items)))
             return
         hinted = self.classifier.hints.entities(name)
-        if not hinted and not any(next(candidate_lines(v.encode()), None) for _, v in items):
+        if not hinted and next(candidate_lines("\n".join(v for _, v in items).encode()), None) is None:
             return
         report = self.classifier.classify_field(name, [v for _, v in items])
         entities = [e.type for e in report.entities if e.type in self.personal and not self.allowed(rel, e.type)]
@@ -398,24 +400,31 @@ class Checker:
         if not self.text_entities:
             return
         hits: dict[str, list[int | None]] = {}
+        misses: dict[bytes, int] = {}  # candidate layout -> batches analysed without a hit
         for seg in segments:
             # each sampled part gets its share, so a busy head cannot starve the tail
-            lines = list(candidate_lines(seg.data))[: MAX_TEXT_LINES // len(segments)]
-            for i in range(0, len(lines), TEXT_BATCH_LINES):
-                batch = lines[i : i + TEXT_BATCH_LINES]
-                texts = [seg.data[s:e].decode("utf-8", "replace") for s, e in batch]
-                joined = "\n".join(texts)
+            todo = [c for c in candidate_lines(seg.data)][: MAX_TEXT_LINES // len(segments)]
+            while todo and sum(len(v) for v in hits.values()) < MAX_HITS_PER_FILE:
+                batch = [c for c in todo if misses.get(c.layout, 0) < LAYOUT_MISSES][:TEXT_BATCH_LINES]
+                if not batch:
+                    break
+                todo = todo[todo.index(batch[-1]) + 1 :]
+                texts = [seg.data[c.start : c.end].decode("utf-8", "replace") for c in batch]
                 starts = [0]
                 for t in texts[:-1]:
                     starts.append(starts[-1] + len(t) + 1)
-                for span in analyze_text(joined, entities=self.text_entities, score_threshold=self.repo.min_score):
+                hit_lines = set()
+                for span in analyze_text(
+                    "\n".join(texts), entities=self.text_entities, score_threshold=self.repo.min_score
+                ):
                     if TOKEN.search(span.text) or not self.forbidden(rel, span.type):
                         continue
                     k = _index(starts, span.start)
-                    line = seg.first_line + seg.data.count(b"\n", 0, batch[k][0]) if seg.first_line else None
+                    hit_lines.add(k)
+                    line = seg.first_line + seg.data.count(b"\n", 0, batch[k].start) if seg.first_line else None
                     hits.setdefault(span.type, []).append(line)
-                if sum(len(v) for v in hits.values()) >= MAX_HITS_PER_FILE:
-                    break
+                for k, c in enumerate(batch):
+                    misses[c.layout] = 0 if k in hit_lines else misses.get(c.layout, 0) + 1
         for entity, lines_hit in hits.items():
             n = len(lines_hit)
             count = f"at least {n}" if n >= MAX_HITS_PER_FILE else str(n)

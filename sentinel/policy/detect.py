@@ -1,7 +1,8 @@
 """Finding personal data in text, for the policy: the classifier's recognisers, minus our own tokens.
 
 Recognition belongs to :mod:`sentinel.classify`; this adapter restricts it to
-the entities a caller acts on, drops low-score hits, and ignores hits inside
+the entities a caller acts on and that the cheap :class:`Prefilter` says could
+be in the text at all (most log lines: none), drops low-score hits, and ignores hits inside
 pseudonyms or encrypted tokens the policy wrote, so protecting a value twice
 is a no-op.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from sentinel.policy.candidates import Prefilter
 from sentinel.policy.operators import TOKEN
 
 
@@ -30,13 +32,15 @@ def classifier_finder(entities: Iterable[str], min_score: float) -> Finder:
     from sentinel.classify.analyzer import analyze_text, supported_entities
 
     wanted = sorted(set(entities) & set(supported_entities()))
+    prefilter = Prefilter(wanted)
 
     def find(text: str) -> list[Hit]:
-        if not wanted or not text:
+        possible = sorted(prefilter.entities_in(text)) if wanted and text else []
+        if not possible:
             return []
         hits = [
             Hit(s.type, s.start, s.end, s.score)
-            for s in analyze_text(text, entities=wanted, score_threshold=min_score)
+            for s in analyze_text(text, entities=possible, score_threshold=min_score)
             if s.type in wanted
         ]
         if hits and ("pz-" in text or "pe-" in text):

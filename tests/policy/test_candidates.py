@@ -48,10 +48,10 @@ def test_ordinary_log_lines_are_not_candidates():
 def test_candidates_reach_the_recogniser():
     data = "\n".join(f"x {t} y" for ts in EXAMPLES.values() for t in ts).encode()
     found = {s.type for s in analyze_text(data.decode(), score_threshold=0.3)}
-    lines = b"\n".join(data[s:e] for s, e in candidate_lines(data)).decode()
+    lines = b"\n".join(data[c.start : c.end] for c in candidate_lines(data)).decode()
     assert found == {s.type for s in analyze_text(lines, score_threshold=0.3)}
 
 
 def test_line_offsets():
     data = b"nothing here\nphone 0983417265 ok\nlast"
-    assert [data[s:e] for s, e in candidate_lines(data)] == [b"phone 0983417265 ok"]
+    assert [data[c.start : c.end] for c in candidate_lines(data)] == [b"phone 0983417265 ok"]

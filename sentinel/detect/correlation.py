@@ -33,7 +33,7 @@ from __future__ import annotations
 import bisect
 import math
 import statistics
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,7 +67,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
 _AGGREGATES = {"value_sum", "value_avg", "value_median", "value_percentile"}
 
 
-@dataclass
+@dataclass(eq=False)
 class Match:
     """One referenced-rule match inside a correlation group."""
 
@@ -129,9 +129,42 @@ class CompiledCorrelation:
             agg = _percentile(sorted(numbers), self.percentile or 50)
         return _OPS[self.op](agg, self.count)
 
+    def reached(self, matches: list[Match], lo: int, hi: int) -> bool:
+        """Monotone conditions over ``matches[lo:hi + 1]``, stopping as soon as the threshold is met.
+
+        Only for :attr:`monotone` correlations, where adding events can only make
+        the condition true: count distinct keys from the newest back.
+        """
+        if self.type == "temporal_ordered":
+            return _in_order((matches[i] for i in range(lo, hi + 1)), len(self.rule_ids))
+        if self.expression is not None:
+            return self.expression({matches[i].rule for i in range(lo, hi + 1)})
+        wanted = math.floor(self.count) + 1 if self.op == "gt" else math.ceil(self.count)
+        if hi - lo + 1 < wanted:
+            return False  # fewer matches than the threshold: fewer distinct keys too
+        if self.type == "event_count":
+            return True  # an event is kept once per group (see CorrelationEngine.observe)
+        key = _value_key if self.type == "value_count" else _rule_key
+        seen: set[Any] = set()
+        for i in range(hi, lo - 1, -1):
+            k = key(matches[i])
+            if k is not None:
+                seen.add(k)
+                if len(seen) >= wanted:
+                    return True
+        return False
+
     def ref(self) -> RuleRef:
         level = self.level if self.level in LEVEL_RISK else "medium"
         return RuleRef(id=self.id, title=self.title, level=level, tags=self.tags, description=self.description)
+
+
+def _value_key(m: Match) -> Any:
+    return None if m.value is None else _key(m.value)
+
+
+def _rule_key(m: Match) -> Any:
+    return m.rule
 
 
 def _key(value: Any) -> Any:
@@ -144,7 +177,7 @@ def _percentile(values: list[float], pct: int) -> float:
     return values[lo] + (values[hi] - values[lo]) * (k - lo)
 
 
-def _in_order(matches: list[Match], n: int) -> bool:
+def _in_order(matches: Iterable[Match], n: int) -> bool:
     """Whether rules 0..n-1 matched in that order (greedy earliest subsequence)."""
     want = 0
     for m in matches:
@@ -291,41 +324,46 @@ class CorrelationEngine:
             self.seq += 1
             m = Match(ts, self.seq, event_time(flat), pos, eid, event, flat.get(vfield) if vfield else None)
             group = self.groups.setdefault((corr.id, gkey), _Group())
-            bisect.insort(group.matches, m, key=lambda x: (x.ts, x.seq))
+            pos = bisect.bisect_left(group.matches, (m.ts, m.seq), key=_order)
+            if corr.type == "event_count" and pos and group.matches[pos - 1].event_id == eid:
+                continue  # the same event through a second referenced rule counts once
+            group.matches.insert(pos, m)
             if len(group.matches) > MAX_GROUP_EVENTS:
                 del group.matches[0]
+                pos -= 1
                 self.stats["overflow"] += 1
             if corr.monotone:
-                alert = self._check_sliding(corr, gkey, group, m)
+                alert = self._check_sliding(corr, gkey, group, max(pos, 0))
                 if alert is not None:
                     alerts.append(alert)
             elif group.window_start is None or ts < group.window_start:
                 group.window_start = ts if group.window_start is None else min(group.window_start, ts)
         return alerts
 
-    def _check_sliding(self, corr: CompiledCorrelation, gkey: tuple, group: _Group, new: Match) -> Alert | None:
-        """Check the windows that contain the new match (those ending at it or at a later match)."""
+    def _check_sliding(self, corr: CompiledCorrelation, gkey: tuple, group: _Group, pos: int) -> Alert | None:
+        """Check the windows that hold the match at ``pos``: those ending at it or at a later match."""
         span = corr.timespan
         matches = group.matches
-        holding: list[Match] | None = None
-        lo = bisect.bisect_left(matches, new.ts - span, key=lambda x: x.ts)
-        for end in range(matches.index(new), len(matches)):
+        new_ts = matches[pos].ts
+        lo = bisect.bisect_left(matches, new_ts - span, key=_ts)
+        holding: tuple[int, int] | None = None
+        for end in range(pos, len(matches)):
             end_ts = matches[end].ts
-            if end_ts > new.ts + span:
+            if end_ts > new_ts + span:
                 break
             while matches[lo].ts < end_ts - span:
                 lo += 1
-            window = matches[lo : end + 1]
-            if corr.holds(window):
-                holding = window
+            if corr.reached(matches, lo, end):
+                holding = (lo, end)
                 break
         if holding is None:
             return None
-        in_episode = group.episode_last is not None and holding[-1].ts <= group.episode_last + span
-        group.episode_last = max(group.episode_last or -math.inf, holding[-1].ts)
+        last = matches[holding[1]]
+        in_episode = group.episode_last is not None and last.ts <= group.episode_last + span
+        group.episode_last = max(group.episode_last or -math.inf, last.ts)
         if in_episode:
             return None
-        return self._alert(corr, gkey, holding, holding[-1])
+        return self._alert(corr, gkey, matches[holding[0] : holding[1] + 1], last)
 
     def advance(self) -> list[Alert]:
         """Judge windows the watermark has closed and evict state no future window can use."""
@@ -354,7 +392,7 @@ class CorrelationEngine:
                     group.window_start = group.matches[0].ts if group.matches else None
             else:
                 horizon = watermark - span
-                cut = bisect.bisect_left(group.matches, horizon, key=lambda x: x.ts)
+                cut = bisect.bisect_left(group.matches, horizon, key=_ts)
                 if cut:
                     del group.matches[:cut]
                 if group.episode_last is not None and group.episode_last + span < watermark:
@@ -394,6 +432,14 @@ class CorrelationEngine:
             risk_score=LEVEL_RISK[ref.level],
             tags=list(corr.tags),
         )
+
+
+def _order(m: Match) -> tuple[float, int]:
+    return m.ts, m.seq
+
+
+def _ts(m: Match) -> float:
+    return m.ts
 
 
 def _group_value(value: Any) -> Any:

@@ -214,3 +214,18 @@ def test_correlation_of_correlation_is_reported() -> None:
     text = BASE + "---\n" + BRUTE + "---\n" + yaml.safe_dump(outer)
     e = Engine.from_collection(SigmaCollection.from_yaml(text))
     assert any("correlation of correlation" in p.reason for p in e.problems)
+
+
+def test_a_hot_group_keeps_one_alert_and_bounded_state() -> None:
+    """A flood from one source within one window: one alert, at most MAX_GROUP_EVENTS kept."""
+    from sentinel.detect.correlation import MAX_GROUP_EVENTS
+
+    e = engine(
+        corr({"type": "event_count", "rules": ["failed_login"], "group-by": ["source.ip"], "timespan": "1h",
+              "condition": {"gte": 100}})
+    )  # fmt: skip
+    flood = [ev(i * 0.1, "login", i=i) for i in range(MAX_GROUP_EVENTS + 2000)]
+    alerts = [a for start in range(0, len(flood), 3000) for a in corr_alerts(e.process(flood[start : start + 3000]))]
+    assert len(alerts) == 1 and alerts[0].count == 100
+    (group,) = e.correlations.groups.values()
+    assert len(group.matches) == MAX_GROUP_EVENTS and e.correlations.stats["overflow"] == 2000

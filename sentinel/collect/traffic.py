@@ -173,7 +173,8 @@ class PcapSource(Source):
 
     Event ids are built from the capture's content fingerprint plus packet or
     flow index, so reading the file again (a restart, a renamed copy) yields
-    the same ids and the store drops the repeats. ``engine`` picks the fast
+    the same ids and the store drops the repeats. A read stopped early does
+    not report its open flows, so the next full read reports them whole. ``engine`` picks the fast
     struct decoder or scapy's full dissection (same events, ~100x slower).
     """
 
@@ -242,7 +243,10 @@ class PcapSource(Source):
                 for _ in reader:  # scapy stops quietly at a broken record: the struct reader says where and why
                     pass
             self.bytes_read = reader.offset
-            table.flush("end of input" if not stop.is_set() else "shutdown")
+            if not stop.is_set():
+                table.flush("end of input")
+            # Stopped early: open flows are not reported half-counted. The file is read again from the
+            # start next time, which reports them whole (and the store drops what it already has).
             tail = analyzer.drain()
             if reader.error:
                 self.errors.append(reader.error)

@@ -387,3 +387,21 @@ def test_mpls_and_pppoe_frames():
     pppoe = netgen._eth() / PPPoE(sessionid=7) / PPP(proto=0x0021) / ip
     pkt = decode_frame(bytes(pppoe), 1)
     assert pkt[1] == socket.inet_aton("10.5.0.1") and pkt[6] == 0x02
+
+
+def test_stopped_read_then_full_read_stores_each_flow_once_and_whole(tmp_path, mixed_packets):
+    path = netgen.write(tmp_path / "m.pcap", mixed_packets)
+    store = SQLiteStore(tmp_path / "s.db")
+    pipeline = Pipeline(store)
+    stop = threading.Event()
+    src = PcapSource(path, batch_size=1)
+    for batch in src.batches(stop):
+        pipeline.process(batch.events)
+        stop.set()  # stop after the first batch, mid-file
+    partial = pipeline.totals.stored
+    full, _ = read_all(path)
+    pipeline.process(full)
+    assert 0 < partial < 100 and pipeline.totals.stored == 100
+    flows = store.search_events(EventQuery(filters={"event.dataset": ["network.flow"]}, limit=1000)).events
+    assert len(flows) == 60 and not any(f["event"]["reason"] == "shutdown" for f in flows)
+    store.close()

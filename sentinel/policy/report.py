@@ -13,7 +13,6 @@ from sentinel.policy.check import RULES, CheckReport, Finding
 
 FORMATS = ("text", "json", "sarif", "junit")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-HELP_URI = "https://github.com/sentinel-vn/sentinel/blob/main/classifiers/policy.yaml"
 
 
 def render(report: CheckReport, fmt: str) -> str:
@@ -57,7 +56,6 @@ def sarif(report: CheckReport) -> dict[str, Any]:
             "shortDescription": {"text": desc},
             "fullDescription": {"text": desc},
             "defaultConfiguration": {"level": level},
-            "helpUri": HELP_URI,
             "properties": {"tags": ["privacy", "personal-data"]},
         }
         for rule, (name, level, desc) in RULES.items()
@@ -71,7 +69,6 @@ def sarif(report: CheckReport) -> dict[str, Any]:
                     "driver": {
                         "name": "sentinel-policy-check",
                         "version": __version__,
-                        "informationUri": HELP_URI,
                         "rules": rules,
                     }
                 },

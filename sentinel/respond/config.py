@@ -168,6 +168,9 @@ class RespondConfig(_Strict):
     )
     firewall: Firewall = Firewall()
     hooks: Hooks = Hooks()
+    approval_channels: list[str] = Field(
+        default_factory=list, description="told when a playbook run waits for a lead to approve a side effect"
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -183,6 +186,7 @@ class RespondConfig(_Strict):
         named = [
             *(c for r in self.routes for c in r.channels),
             *(c for lv in self.escalation.chain for c in lv.channels),
+            *self.approval_channels,
         ]
         missing = sorted({c for c in named if c not in self.channels})
         if missing:

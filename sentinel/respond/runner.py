@@ -26,6 +26,7 @@ from sentinel.respond.conditions import compile_condition, evaluate
 from sentinel.respond.config import RespondConfig
 from sentinel.respond.db import ResponseDB
 from sentinel.respond.fields import alert_field
+from sentinel.respond.notify import DeliveryError, send
 from sentinel.respond.playbook import VAR, ActionStep, EndStep, IfStep, Playbook, PlaybookLibrary, StartStep
 from sentinel.store.base import NotFound, Store, VersionConflict
 
@@ -334,7 +335,28 @@ class PlaybookRunner:
             step_id = nxt
         else:
             run.status, run.finished_at = "failed", ecs.now_ts()
-        return self._save(run, version, actor, "advance")
+        saved = self._save(run, version, actor, "advance")
+        if saved.status == "awaiting_approval" and self.actions[pb.workflow[saved.pending_step].action].side_effect:
+            self._ask_for_approval(saved)
+        return saved
+
+    def _ask_for_approval(self, run: Run) -> None:
+        """Tell the approval channels a side effect waits for a lead; delivery problems are logged, not fatal."""
+        if not self.config.approval_channels:
+            return
+        step = run.steps[-1]
+        mode = "dry run" if run.dry_run else "LIVE"
+        subject = f"[Sentinel] approval needed ({mode}): {run.playbook_name}"
+        text = (
+            f"Step {step.name or step.step_id} ({step.action}) waits for approval.\n"
+            f"Inputs: {orjson.dumps(step.inputs).decode()}\nStarted by {run.started_by} on alert {run.alert_id}.\n"
+            f"Open: {self.config.console_url.rstrip('/')}/runs/{run.id}"
+        )
+        for name in self.config.approval_channels:
+            try:
+                send(self.config.channels[name], subject, text, {"run_id": run.id, "alert_id": run.alert_id})
+            except DeliveryError as exc:
+                log.warning("approval request for run %s via %s failed: %s", run.id, name, exc)
 
 
 def _error_text(exc: Exception) -> str:

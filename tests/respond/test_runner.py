@@ -171,3 +171,22 @@ def test_commune_scan_uses_the_address_plan(response, store):
     notify = next(s for s in run.steps if s.step_id == "action--notify-commune")
     assert notify.status == "dry_run" and "Ba Đình" in notify.inputs["commune"]
     assert notify.outputs["request"]["province"] == "Thành phố Hà Nội"
+
+
+def test_leads_are_asked_to_approve_side_effects(settings, store):
+    with HttpReceiver() as hook:
+        config = RespondConfig.model_validate(
+            {"channels": {"leads": {"type": "webhook", "url": hook.url + "/leads"}}, "approval_channels": ["leads"]}
+        )
+        from sentinel.respond.service import Response
+
+        resp = Response.build(settings, store, config)
+        alert = store.record_alert(make_alert(severity="critical"))
+        run = resp.runner.start("playbook--web-attack", alert.id, "lan")
+        assert [r["path"] for r in hook.requests] == ["/leads"]
+        body = hook.requests[0]["json"]
+        assert body["run_id"] == run.id and "approval needed (dry run)" in body["subject"]
+        assert "block_address" in body["text"] and "203.0.113.7" in body["text"]
+        resp.runner.decide(run.id, run.version, "lead", approve=True)  # next pause is a manual step: no message
+        assert len(hook.requests) == 1
+        resp.close()

@@ -37,15 +37,13 @@ class TrafficCounters:
     malformed: int = 0  # frames too short for their headers
     app_errors: int = 0  # payloads that claimed DNS/HTTP/TLS but were broken
     unreassembled: int = 0  # ClientHellos too big, or over the table's reassembly budget
-    events: int = 0
 
 
 class TrafficAnalyzer:
     """Turns decoded packets into flow events and per-message DNS/HTTP/TLS events."""
 
-    def __init__(self, table: FlowTable, *, dataset_prefix: str = "network") -> None:
+    def __init__(self, table: FlowTable) -> None:
         self.table = table
-        self.prefix = dataset_prefix
         self.counters = TrafficCounters()
         self.events: list[dict[str, Any]] = []
 
@@ -112,7 +110,7 @@ class TrafficAnalyzer:
         doc = envelope(
             eid=ecs.event_id(self.table.source, f"pkt:{position}", raw),
             ts=ts,
-            dataset=f"{self.prefix}.{app}",
+            dataset=f"network.{app}",
             module=self.table.module,
             category=category,
             type=kind_type,
@@ -139,7 +137,6 @@ class TrafficAnalyzer:
         """Events ready to store: application events and flows that have ended."""
         out = self.events + self.table.drain()
         self.events = []
-        self.counters.events += len(out)
         return out
 
 

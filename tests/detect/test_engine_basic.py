@@ -198,3 +198,104 @@ def test_pipeline_end_to_end_with_sqlite_store(rules_dir: Path, tmp_path: Path) 
         assert pipeline.finish().alerts == 0
     finally:
         store.close()
+
+
+def test_ecs_pipeline_maps_each_logsource_vocabulary(tmp_path: Path) -> None:
+    (tmp_path / "vocab.yml").write_text(
+        textwrap.dedent(
+            """
+            title: Firewall allow to RDP
+            id: 6f1f0f0e-0000-4000-8000-0000000000b1
+            logsource: {category: firewall}
+            detection:
+              sel: {dst_port: 3389, action: allow, src_ip|cidr: 10.0.0.0/8}
+              condition: sel
+            ---
+            title: DNS query for a tunnelling domain
+            id: 6f1f0f0e-0000-4000-8000-0000000000b2
+            logsource: {category: dns}
+            detection:
+              sel: {query|endswith: .tunnel.example}
+              condition: sel
+            ---
+            title: Root login in auth log
+            id: 6f1f0f0e-0000-4000-8000-0000000000b3
+            logsource: {product: linux, service: auth}
+            detection:
+              sel: {user: root, program: sshd}
+              condition: sel
+            ---
+            title: Proxy to raw IP with curl
+            id: 6f1f0f0e-0000-4000-8000-0000000000b4
+            logsource: {category: proxy}
+            detection:
+              sel: {c-useragent|startswith: curl/, c-uri|contains: '://203.0.113.'}
+              condition: sel
+            ---
+            title: Web request from internal network with referrer
+            id: 6f1f0f0e-0000-4000-8000-0000000000b5
+            logsource: {category: webserver}
+            detection:
+              sel: {c-ip|cidr: 10.0.0.0/8, cs-referer|contains: evil, cs-method: POST, sc-status: 200}
+              condition: sel
+            """
+        ),
+        encoding="utf-8",
+    )
+    engine = Engine.from_paths([tmp_path])
+    assert engine.problems == []
+    events = {
+        "Firewall allow to RDP": {
+            "observer": {"type": "firewall"},
+            "source": {"ip": "10.3.4.5"},
+            "destination": {"port": 3389},
+            "event": {"action": "allow"},
+        },
+        "DNS query for a tunnelling domain": {
+            "event": {"category": ["network", "dns"]},
+            "dns": {"question": {"name": "abc.tunnel.example"}},
+        },
+        "Root login in auth log": {
+            "event": {"dataset": "system.auth"},
+            "user": {"name": "root"},
+            "process": {"name": "sshd"},
+        },
+        "Proxy to raw IP with curl": {
+            "observer": {"type": "proxy"},
+            "user_agent": {"original": "curl/8.5"},
+            "url": {"original": "http://203.0.113.9/x"},
+        },
+        "Web request from internal network with referrer": {
+            "event": {"dataset": "portal.access"},
+            "source": {"ip": "10.1.1.1"},
+            "http": {
+                "request": {"method": "post", "referrer": "https://evil.example/"},
+                "response": {"status_code": 200},
+            },
+        },
+    }
+    for title, event in events.items():
+        assert [r.title for r in engine.matching_rules(event)] == [title]
+
+
+def test_sigma_filters_apply_to_the_rules_they_name(tmp_path: Path) -> None:
+    (tmp_path / "rules.yml").write_text(RULES, encoding="utf-8")
+    (tmp_path / "filter.yml").write_text(
+        textwrap.dedent(
+            """
+            title: The operator's own scanner
+            logsource: {category: webserver}
+            filter:
+              rules: [6f1f0f0e-0000-4000-8000-000000000001]
+              selection: {c-ip: 198.51.100.250}
+              condition: not selection
+            """
+        ),
+        encoding="utf-8",
+    )
+    engine = Engine.from_paths([tmp_path])
+    assert engine.problems == []
+    attack = web_event(1, "/dvc/search", "q=1 union select 2")
+    assert engine.process([attack])
+    attack["source"]["ip"] = "198.51.100.250"
+    assert engine.process([attack]) == []

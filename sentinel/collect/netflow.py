@@ -118,7 +118,9 @@ class ExporterCounters:
     missing_template: int = 0  # data sets parked or dropped for want of a template
     dropped_sets: int = 0
     options_records: int = 0
-    last_sequence: int | None = None
+    # Export sequence numbers that never arrived (v5/IPFIX count records, v9 counts packets): loss on the
+    # way from the exporter, which the collector cannot see any other way.
+    sequence_gap: int = 0
 
 
 @dataclass
@@ -143,6 +145,7 @@ class NetflowDecoder:
         self.exporters: dict[str, ExporterCounters] = {}
         self._last_error: dict[str, tuple[float, int]] = {}
         self._ingested = ""  # event.ingested of the datagram being decoded
+        self._next_sequence: dict[tuple[str, int, int], int] = {}
 
     def counters(self, exporter: str) -> ExporterCounters:
         c = self.exporters.get(exporter)
@@ -210,7 +213,7 @@ class NetflowDecoder:
                 f"NetFlow v5 header says {count} records but the datagram holds {(len(data) - 24) // 48}"
             )
         hdr = _Header(5, exporter, engine_id, seq, secs + nsecs / 1e9, uptime)
-        self.counters(exporter).last_sequence = seq
+        self._sequence(hdr, count)
         for i in range(count):
             off = 24 + 48 * i
             (src, dst, _nh, in_if, out_if, pkts, octets, first, last, sport, dport, flags, proto, _tos, src_as, dst_as,
@@ -226,7 +229,7 @@ class NetflowDecoder:
             raise NetflowError("NetFlow v9 header is cut off")
         _, _count, uptime, secs, seq, source_id = _V9_HEADER.unpack_from(data)
         hdr = _Header(9, exporter, source_id, seq, float(secs), uptime)
-        self.counters(exporter).last_sequence = seq
+        self._sequence(hdr, 1)
         self._sets(data, 20, len(data), hdr, out, template_ids=(0, 1))
 
     # --- IPFIX -------------------------------------------------------------------------------------
@@ -238,10 +241,27 @@ class NetflowDecoder:
         if length < 16 or length > len(data):
             raise NetflowError(f"IPFIX message length {length} does not fit the {len(data)}-byte datagram")
         hdr = _Header(10, exporter, domain, seq, float(export_time), None)
-        self.counters(exporter).last_sequence = seq
-        self._sets(data, 16, length, hdr, out, template_ids=(2, 3))
+        c = self.counters(exporter)
+        parked = c.missing_template
+        records = self._sets(data, 16, length, hdr, out, template_ids=(2, 3))
+        # IPFIX counts data records; if a set waits for its template its record count is unknown.
+        self._sequence(hdr, records if c.missing_template == parked else None)
 
-    def _sets(self, data: bytes, off: int, end: int, hdr: _Header, out: list, template_ids: tuple[int, int]) -> None:
+    def _sequence(self, hdr: _Header, advance: int | None) -> None:
+        """Count sequence numbers skipped since the last export of this exporter and domain."""
+        key = (hdr.exporter, hdr.version, hdr.domain)
+        expected = self._next_sequence.get(key)
+        if expected is not None:
+            gap = (hdr.sequence - expected) & 0xFFFFFFFF
+            if 0 < gap < 1 << 31:  # a jump back is an exporter restart or reordering, not loss
+                self.counters(hdr.exporter).sequence_gap += gap
+        if advance is None:
+            self._next_sequence.pop(key, None)
+        else:
+            self._next_sequence[key] = (hdr.sequence + advance) & 0xFFFFFFFF
+
+    def _sets(self, data: bytes, off: int, end: int, hdr: _Header, out: list, template_ids: tuple[int, int]) -> int:
+        """Decode the sets of one export; returns the number of data records (flows and options)."""
         record_index = 0
         while off + 4 <= end:
             set_id, set_len = _SET_HEADER.unpack_from(data, off)
@@ -255,6 +275,7 @@ class NetflowDecoder:
             elif set_id >= 256:
                 record_index = self._data_set(data[body:body_end], hdr, set_id, out, record_index)
             off = body_end
+        return record_index
 
     def _templates(self, data: bytes, off: int, end: int, hdr: _Header, *, options: bool, out: list) -> None:
         ipfix = hdr.version == 10
@@ -568,9 +589,10 @@ class NetflowSource(Source):
             parse_errors=sum(c.malformed for c in counters),
             dropped=sum(self.kernel_drops) + sum(c.dropped_sets for c in counters),
             errors=[
-                f"{exp}: {c.malformed} malformed, {c.dropped_sets} data sets dropped without template"
+                f"{exp}: {c.malformed} malformed, {c.dropped_sets} data sets dropped without template, "
+                f"{c.sequence_gap} sequence numbers missing (lost between exporter and collector)"
                 for exp, c in self.decoder.exporters.items()
-                if c.malformed or c.dropped_sets
+                if c.malformed or c.dropped_sets or c.sequence_gap
             ]
             + (
                 [f"{sum(self.kernel_drops)} datagrams dropped: receive buffer full (collector too slow)"]

@@ -327,3 +327,19 @@ def test_receive_buffer_overflow_is_reported_as_dropped():
     status = source.status()
     assert status.dropped > 0 and "receive buffer full" in status.errors[-1]
     assert len(events) + status.dropped * 30 == 301 * 30
+
+
+def test_sequence_gaps_count_exports_lost_on_the_way():
+    d = NetflowDecoder()
+    rec = dict(src="10.0.0.2", dst="8.8.8.8", prot=17)
+    for seq in (0, 3, 6, 12):  # v5 counts flows: 3 records each, the export at 9 never came
+        d.decode(netgen.netflow_v5([rec] * 3, seq=seq), "192.0.2.1")
+    assert d.exporters["192.0.2.1"].sequence_gap == 3
+    for seq in (1, 2, 5, 6, 1):  # v9 counts packets: 3 and 4 lost; the jump back to 1 is a restart
+        d.decode(netgen.netflow_v9([v9rec(1)], seq=seq), "192.0.2.2")
+    assert d.exporters["192.0.2.2"].sequence_gap == 2
+    tpl = netgen.ipfix_template(300, [(8, 4, 0), (12, 4, 0), (4, 1, 0)])
+    two = bytes(9) * 2
+    for seq in (0, 2, 6):  # IPFIX counts data records: 2 per message, the message at 4 is missing
+        d.decode(netgen.ipfix_message([(2, tpl), (300, two)], seq=seq), "192.0.2.3")
+    assert d.exporters["192.0.2.3"].sequence_gap == 2

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import heapq
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any, BinaryIO
 import click
 import orjson
 
+from sentinel import ecs
 from sentinel.cli.common import settings_from
 from sentinel.models import Alert
 
@@ -86,6 +88,13 @@ def detect(
         f"{counts['events']:,} events, {counts['errors']:,} unparsable lines, {counts['alerts']:,} alerts",
         err=True,
     )
+    late = engine.correlations.stats.get("late", 0)
+    if late:
+        click.echo(
+            f"warning: {late:,} rule matches came more than {lateness:g}s behind the newest event and were not counted "
+            "by correlation rules; raise --lateness or sort the input by time",
+            err=True,
+        )
 
 
 def _emit(alerts: list[Alert], table: bool, counts: dict[str, int]) -> None:
@@ -103,25 +112,53 @@ def _emit(alerts: list[Alert], table: bool, counts: dict[str, int]) -> None:
 
 
 def _events(inputs: tuple[str, ...], pipeline: str, counts: dict[str, int]) -> Iterator[dict[str, Any]]:
+    """Events of all inputs merged by event time.
+
+    Correlation windows follow event time with a bounded lateness, so reading
+    one whole file after another would make the second file's events "late"
+    and uncounted; each file is read lazily and the streams are merged (each
+    file is assumed roughly in time order, as logs are). An event without a
+    readable ``@timestamp`` keeps its place after the previous event of its file.
+    """
+    streams = [_file_events(name, i, pipeline, counts) for i, name in enumerate(inputs)]
+    for _key, event in heapq.merge(*streams, key=lambda item: item[0]):
+        yield event
+
+
+def _file_events(
+    name: str, index: int, pipeline: str, counts: dict[str, int]
+) -> Iterator[tuple[tuple[float, int, int], dict[str, Any]]]:
     from sentinel.collect.parsers import parse_line
     from sentinel.collect.stream import iter_lines
 
-    for name in inputs:
-        with _open(name) as (source, f):
-            for number, (offset, line) in enumerate(iter_lines(f), start=1):
-                if not line.strip():
+    last = float("-inf")
+    with _open(name) as (source, f):
+        for number, (offset, line) in enumerate(iter_lines(f), start=1):
+            if not line.strip():
+                continue
+            if pipeline == "none" and line.lstrip()[:1] in (b"{", b"["):
+                event = _raw_json(line, name, number, counts)
+            else:
+                event = parse_line(line, source=source, position=offset)
+                if event.get("event", {}).get("kind") == "pipeline_error":
+                    reason = event.get("error", {}).get("message", "unparsable line")
+                    _report(name, number, reason, counts)
                     continue
-                if pipeline == "none" and line.lstrip()[:1] in (b"{", b"["):
-                    event = _raw_json(line, name, number, counts)
-                else:
-                    event = parse_line(line, source=source, position=offset)
-                    if event.get("event", {}).get("kind") == "pipeline_error":
-                        reason = event.get("error", {}).get("message", "unparsable line")
-                        _report(name, number, reason, counts)
-                        continue
-                if event is not None:
-                    counts["events"] += 1
-                    yield event
+            if event is None:
+                continue
+            counts["events"] += 1
+            last = _time_of(event, last)
+            yield (last, index, number), event
+
+
+def _time_of(event: dict[str, Any], previous: float) -> float:
+    value = event.get("@timestamp")
+    if value is None:
+        return previous
+    try:
+        return ecs.parse_ts(value).timestamp()
+    except (ValueError, OverflowError, OSError):
+        return previous
 
 
 def _raw_json(line: bytes, name: str, number: int, counts: dict[str, int]) -> dict[str, Any] | None:

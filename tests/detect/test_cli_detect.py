@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 
 import pytest
@@ -164,3 +165,53 @@ def test_rules_check_reports_each_rule_with_the_reason(tmp_path):
     assert rows["Bad condition"]["evaluable"] is False and "missing" in rows["Bad condition"]["reason"]
     assert rows["Orphan"]["evaluable"] is False and rows["Orphan"]["reason"]
     assert "3 rules: 1 evaluable, 2 not evaluable" in result.stderr
+
+
+def test_inputs_are_merged_by_event_time_so_correlations_see_every_file(tmp_path):
+    # the access log covers a whole hour; the app log's burst sits in its middle: read one file after
+    # the other, the burst would be an hour "late" for the correlation windows
+    access = tmp_path / "access.log"
+    access.write_text(
+        "".join(
+            f'14.161.2.{m} - - [01/Jul/2026:09:{m:02d}:00 +0700] "GET /dich-vu-cong HTTP/1.1" 200 5 "-" "Mozilla/5.0"\n'
+            for m in range(60)
+        )
+    )
+    app = tmp_path / "portal.jsonl"
+    app.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "@timestamp": f"2026-07-01T02:10:{i:02d}Z",
+                    "action": "login",
+                    "outcome": "failure",
+                    "user": "cb.79.101",
+                    "ip": "45.1.2.3",
+                }
+            )
+            for i in range(12)
+        )
+        + "\n"
+    )
+    result = _run(["detect", "--rules", str(RULES / "auth"), str(access), str(app)])
+    assert result.exit_code == 0, result.output
+    titles = {a["rule"]["title"] for a in _alerts(result.stdout)}
+    assert "Brute force against one portal account" in titles
+    assert "warning" not in result.stderr
+    # one stream that really is out of order is reported, not silently miscounted
+    late = tmp_path / "late.jsonl"
+    late.write_text(
+        app.read_text()
+        + json.dumps(
+            {
+                "@timestamp": "2026-07-01T01:00:00Z",
+                "action": "login",
+                "outcome": "failure",
+                "user": "x",
+                "ip": "1.1.1.1",
+            }
+        )
+        + "\n"
+    )
+    result = _run(["detect", "--rules", str(RULES / "auth"), str(late)])
+    assert re.search(r"warning: \d+ rule matches came more than 60s behind", result.stderr)

@@ -133,3 +133,21 @@ def test_pages_use_a_point_in_time_and_survive_its_expiry(sim, sim_store):
     assert [e["@timestamp"][14:16] for e in third.events] == ["00"] and third.next_cursor is None
     assert not sim.cluster.pits  # the last page releases its point in time
     assert "data_stream" not in third.events[0]
+
+
+def test_every_generated_query_is_known_to_the_client_dsl():
+    """Each clause type exists in the client's query DSL (catches a misspelt query type without a cluster)."""
+    from elasticsearch.dsl import Q
+
+    from sentinel.store.base import AlertQuery
+    from sentinel.store.elasticsearch import alert_query
+
+    texts = [
+        'source.ip:10.1* source.ip:10.1.2.3 http.response.status_code:4* message:"sai mật khẩu" url.original:/a*',
+        "user.name:nguyen* labels.province:Huế event.original:x* union select",
+        "http.response.status_code:abc",
+    ]
+    queries = [event_query(parse_query(t)) for t in texts]
+    queries.append(alert_query(AlertQuery(status=["open"], severity=["high"], rule_id="r", since=datetime.now(UTC))))
+    for q in queries:
+        assert Q(q).to_dict() == q

@@ -57,6 +57,7 @@ IE: dict[int, tuple[str, str]] = {
     150: ("flowStartSeconds", "s"), 151: ("flowEndSeconds", "s"), 152: ("flowStartMilliseconds", "ms"),
     153: ("flowEndMilliseconds", "ms"), 154: ("flowStartMicroseconds", "ntp"), 155: ("flowEndMicroseconds", "ntp"),
     156: ("flowStartNanoseconds", "ntp"), 157: ("flowEndNanoseconds", "ntp"), 160: ("systemInitTimeMilliseconds", "ms"),
+    34: ("samplingInterval", "u"), 50: ("samplerRandomInterval", "u"), 305: ("samplingPacketInterval", "u"),
     231: ("initiatorOctets", "u"), 232: ("responderOctets", "u"), 298: ("initiatorPackets", "u"),
     299: ("responderPackets", "u"),
 }  # fmt: skip
@@ -146,6 +147,8 @@ class NetflowDecoder:
         self._last_error: dict[str, tuple[float, int]] = {}
         self._ingested = ""  # event.ingested of the datagram being decoded
         self._next_sequence: dict[tuple[str, int, int], int] = {}
+        # (exporter, domain) -> sampling interval announced in v5 headers or v9/IPFIX options records
+        self.sampling: dict[tuple[str, int], int] = {}
 
     def counters(self, exporter: str) -> ExporterCounters:
         c = self.exporters.get(exporter)
@@ -207,12 +210,13 @@ class NetflowDecoder:
     def _v5(self, data: bytes, exporter: str, out: list) -> None:
         if len(data) < 24:
             raise NetflowError("NetFlow v5 header is cut off")
-        _, count, uptime, secs, nsecs, seq, _etype, engine_id, _sampling = _V5_HEADER.unpack_from(data)
+        _, count, uptime, secs, nsecs, seq, _etype, engine_id, sampling = _V5_HEADER.unpack_from(data)
         if not 1 <= count <= 30 or len(data) < 24 + 48 * count:
             raise NetflowError(
                 f"NetFlow v5 header says {count} records but the datagram holds {(len(data) - 24) // 48}"
             )
         hdr = _Header(5, exporter, engine_id, seq, secs + nsecs / 1e9, uptime)
+        self._note_sampling(hdr, sampling & 0x3FFF)  # the top two bits are the sampling mode
         self._sequence(hdr, count)
         for i in range(count):
             off = 24 + 48 * i
@@ -246,6 +250,13 @@ class NetflowDecoder:
         records = self._sets(data, 16, length, hdr, out, template_ids=(2, 3))
         # IPFIX counts data records; if a set waits for its template its record count is unknown.
         self._sequence(hdr, records if c.missing_template == parked else None)
+
+    def _note_sampling(self, hdr: _Header, interval: int | None) -> None:
+        """Remember the exporter's packet sampling (1 in N); its flow events then say so."""
+        if interval and interval > 1:
+            self.sampling[(hdr.exporter, hdr.domain)] = interval
+        elif interval is not None:
+            self.sampling.pop((hdr.exporter, hdr.domain), None)
 
     def _sequence(self, hdr: _Header, advance: int | None) -> None:
         """Count sequence numbers skipped since the last export of this exporter and domain."""
@@ -350,13 +361,13 @@ class NetflowDecoder:
             rlen = tpl.record_len
             while off + rlen <= end:
                 values = tpl.unpack(body, off)
+                rec = {
+                    ie: int.from_bytes(values[pos], "big") if to_int else values[pos] for pos, ie, to_int in tpl.wanted
+                }
                 if tpl.options:
                     c.options_records += 1
+                    self._options(rec, hdr)
                 else:
-                    rec = {
-                        ie: int.from_bytes(values[pos], "big") if to_int else values[pos]
-                        for pos, ie, to_int in tpl.wanted
-                    }
                     out.append(self._event(rec, hdr, index, body[off : off + rlen]))
                 index += 1
                 off += rlen
@@ -385,10 +396,17 @@ class NetflowDecoder:
                 raise NetflowError(f"variable-length record of template {tid} runs past the end of its set") from None
             if tpl.options:
                 c.options_records += 1
+                self._options(rec, hdr)
             else:
                 out.append(self._event(rec, hdr, index, body[start:off]))
             index += 1
         return index
+
+    def _options(self, rec: dict[int, Any], hdr: _Header) -> None:
+        for ie in (34, 305, 50):
+            if isinstance(rec.get(ie), int):
+                self._note_sampling(hdr, rec[ie])
+                return
 
     # --- ECS ---------------------------------------------------------------------------------------
 
@@ -481,6 +499,9 @@ class NetflowDecoder:
                 side["mac"] = "-".join(f"{b:02X}" for b in rec[ie])
         doc.update(source=source, destination=destination, network=network, flow=flow_doc, observer=observer)
         doc["netflow"] = {"version": hdr.version, "sequence": hdr.sequence, "observation_domain": hdr.domain}
+        sampling = self.sampling.get((hdr.exporter, hdr.domain))
+        if sampling:
+            doc["netflow"]["sampling_interval"] = sampling  # counts are as exported: 1 in N packets
         ports = (f":{sport}", f":{dport}") if "port" in source else ("", "")
         doc["message"] = (
             f"netflow v{hdr.version} from {hdr.exporter}: {network['transport']} {source.get('ip', '?')}{ports[0]} -> "

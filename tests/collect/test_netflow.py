@@ -86,9 +86,12 @@ def test_v5_records():
     # export at 1767225600 with uptime 600 s; the flow started at uptime 598 s
     assert udp["@timestamp"] == "2025-12-31T23:59:58.000Z"
     assert udp["netflow"] == {"version": 5, "sequence": 4242, "observation_domain": 0}
+    sampled = bytearray(data)
+    sampled[22:24] = (0x4000 | 64).to_bytes(2, "big")  # mode 1, 1 in 64
+    assert d.decode(bytes(sampled), EXPORTER)[0]["netflow"]["sampling_interval"] == 64
     assert icmp["flow"]["icmp"] == {"type": 8, "code": 0} and icmp["network"]["direction"] == "inbound"
     assert icmp["event"]["duration"] == 3_000_000_000
-    assert d.exporters[EXPORTER].records == 2
+    assert d.exporters[EXPORTER].records == 4  # two exports of two records
 
 
 def test_v9_template_then_data_and_ids_are_stable():
@@ -204,6 +207,11 @@ def test_v9_options_records_are_counted_not_flows():
     d = NetflowDecoder()
     assert d.decode(msg, EXPORTER) == []
     assert d.exporters[EXPORTER].options_records == 1 and d.exporters[EXPORTER].malformed == 0
+    # the sampling rate it announced is carried on that exporter's flows
+    (flow,) = d.decode(netgen.netflow_v9([v9rec(1)], seq=2), EXPORTER)
+    assert flow["netflow"]["sampling_interval"] == 100
+    (other,) = d.decode(netgen.netflow_v9([v9rec(1)], seq=2, source_id=9), EXPORTER)
+    assert "sampling_interval" not in other["netflow"]
 
 
 def test_parse_listen():

@@ -53,7 +53,8 @@ HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 LANGS = ("vi", "en")
-QUEUE_LIMIT = 500
+QUEUE_LIMIT = 2000
+PAGE_SIZE = 100
 DASHBOARD_LIMIT = 5000
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -282,20 +283,37 @@ def queue(
     days: Annotated[int, Query(ge=1, le=365)] = 7,
     group: str = "",
     done: str = "",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
-    """Alert queue. Province and assignee are filtered here, on at most QUEUE_LIMIT newest matching alerts."""
+    """Alert queue, PAGE_SIZE per page, newest activity first.
+
+    The store filters status, severity, rule and time; province and assignee are
+    filtered here over at most QUEUE_LIMIT newest matching alerts (said on the page).
+    """
     statuses = status or ["open", "acknowledged", "in_progress"]
     if status == ["all"]:
         statuses = []
     since = datetime.now(UTC) - timedelta(days=days)
-    query = AlertQuery(status=statuses, severity=severity, rule_id=rule or None, since=since, limit=QUEUE_LIMIT)
-    alerts, total = view.list_alerts(request.app.state.store, query)
-    rows = [_row(a, view) for a in alerts]
-    if province:
-        rows = [r for r in rows if r["province"] == province]
-    if assignee:
-        rows = [r for r in rows if (r["alert"].assignee or "") == assignee]
-    groups = _group_by_rule(rows) if group == "rule" else []
+    store = request.app.state.store
+    query = AlertQuery(status=statuses, severity=severity, rule_id=rule or None, since=since)
+    local = bool(province or assignee)
+    if local or group == "rule":
+        query.limit = QUEUE_LIMIT
+        alerts, total = view.list_alerts(store, query)
+        every = [_row(a, view) for a in alerts]
+        if province:
+            every = [r for r in every if r["province"] == province]
+        if assignee:
+            every = [r for r in every if (r["alert"].assignee or "") == assignee]
+        if local:
+            total = len(every)
+        rows = every[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    else:
+        query.limit, query.offset = PAGE_SIZE, (page - 1) * PAGE_SIZE
+        alerts, total = view.list_alerts(store, query)
+        every = rows = [_row(a, view) for a in alerts]
+    pages = max(1, -(-total // PAGE_SIZE))
+    groups = _group_by_rule(every) if group == "rule" else []
     return render(
         request,
         "queue.html",
@@ -312,8 +330,14 @@ def queue(
             "days": days,
             "group": group,
         },
-        provinces=sorted({r["province"] for r in rows if r["province"]}),
+        provinces=sorted({r["province"] for r in every if r["province"]}),
         done=done,
+        page=page,
+        pages=pages,
+        capped=local and len(alerts) >= QUEUE_LIMIT,
+        queue_limit=QUEUE_LIMIT,
+        prev_url=str(request.url.include_query_params(page=page - 1)) if page > 1 else None,
+        next_url=str(request.url.include_query_params(page=page + 1)) if page < pages else None,
     )
 
 

@@ -198,3 +198,16 @@ def test_dpo_review_pages(client, settings, tmp_path):
     )
     assert 'id="conflict"' in stale.text
     assert "Reviewed by" in client.get(f"/console/dpo/{dataset}?lang=en").text
+
+
+def test_queue_pages(client, store):
+    for i in range(230):
+        store.record_alert(make_alert(ip=f"198.51.{i // 200}.{i % 200}", province="Huế" if i % 10 == 0 else "Hà Nội"))
+    first = client.get("/console/alerts").text
+    assert first.count('name="sel"') == 100 and 'id="next-page"' in first and 'id="prev-page"' not in first
+    last = client.get("/console/alerts?page=3").text
+    assert last.count('name="sel"') == 30 and 'id="prev-page"' in last and 'id="next-page"' not in last
+    hue = client.get("/console/alerts?province=Huế").text
+    assert hue.count('name="sel"') == 23 and 'id="pager"' not in hue
+    grouped = client.get("/console/alerts?group=rule").text
+    assert ">230<" in grouped.replace(" ", "")  # the group counts every alert, not one page

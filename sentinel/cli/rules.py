@@ -31,8 +31,13 @@ def rules() -> None:
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--verbose", "-v", is_flag=True, help="List passing cases too.")
+@click.option(
+    "--only",
+    metavar="TEXT",
+    help="Test only rules whose file, title or id contains TEXT (the rest of the pack still resolves correlations).",
+)
 @click.pass_context
-def test_cmd(ctx: click.Context, paths: tuple[str, ...], fmt: str, verbose: bool) -> None:
+def test_cmd(ctx: click.Context, paths: tuple[str, ...], fmt: str, verbose: bool, only: str | None) -> None:
     """Run each rule's match / no_match test events through the streaming engine.
 
     PATHS are rule folders or files (default: the configured rules/ folder).
@@ -41,7 +46,13 @@ def test_cmd(ctx: click.Context, paths: tuple[str, ...], fmt: str, verbose: bool
     from sentinel.detect.pack import load_pack, run_tests
 
     pack = load_pack(_paths(ctx, paths))
-    results = run_tests(pack)
+    chosen = pack.rules
+    if only:
+        needle = only.lower()
+        chosen = [r for r in pack.rules if needle in f"{r.path} {r.title} {r.id}".lower()]
+        if not chosen:
+            raise click.UsageError(f"no rule's file, title or id contains {only!r}")
+    results = run_tests(pack, chosen)
     failed = [r for r in results if not r.passed]
     for err in pack.errors:
         if fmt == "jsonl":

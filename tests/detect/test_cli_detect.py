@@ -137,6 +137,9 @@ def test_rules_test_and_lint_commands(tmp_path):
     ok = _run(["rules", "test", str(RULES / "firewall")])
     assert ok.exit_code == 0, ok.output
     assert "0 failed" in ok.output
+    one = _run(["rules", "test", "--only", "auth_bruteforce_account", str(RULES)])
+    assert one.exit_code == 0 and "1 rules, 3 cases: 3 passed" in one.output
+    assert _run(["rules", "test", "--only", "no-such-rule", str(RULES)]).exit_code == 2
     broken = tmp_path / "web_scanner_user_agent.yml"
     shutil.copy(RULES / "web" / "web_scanner_user_agent.yml", broken)
     broken.write_text(broken.read_text().replace("- 'sqlmap'", "- 'sqlmapx'"))

@@ -27,8 +27,13 @@ def cidr_match(query: dict, ip: str) -> bool:
         return False
     if "exists" in query:
         return True
-    nets = next(iter(query["terms"].values()))
-    return any(ipaddress.ip_address(ip) in ipaddress.ip_network(n) for n in nets)
+    addr = int(ipaddress.ip_address(ip))
+    for net in next(iter(query["terms"].values())):
+        base, bits = net.split("/")
+        mask = (0xFFFFFFFF << (32 - int(bits))) & 0xFFFFFFFF
+        if addr & mask == int(ipaddress.ip_address(base)):
+            return True
+    return False
 
 
 def range_match(query: dict, n: int) -> bool:

@@ -253,8 +253,9 @@ def static(name: str) -> FileResponse:
 
 @router.get("")
 @router.get("/")
-def home() -> RedirectResponse:
-    return see_other("/console/alerts")
+def home(principal: Caller) -> RedirectResponse:
+    """Data-protection officers start on their review page, everyone else on the alert queue."""
+    return see_other("/console/dpo" if principal.role == "dpo" else "/console/alerts")
 
 
 # -- queue -------------------------------------------------------------------------------------------

@@ -319,20 +319,19 @@ class Runner:
         reporter.start()
         try:
             while True:
+                with self._lock:
+                    all_done = len(self._done) == len(self.sources)
+                if stop.is_set() and all_done:
+                    break  # what is still queued stays on disk for the next start
                 lease = self.queue.peek(self.options.ship_batch)
                 if lease is not None:
                     if not self._ship(lease, stop):
                         break
                     continue
-                with self._lock:
-                    all_done = len(self._done) == len(self.sources)
-                if all_done and (once or stop.is_set()):
+                if all_done and once:
                     break
-                if stop.is_set():
-                    # sources are finishing their last batch; keep draining briefly
-                    self.queue.wait_for_data(0.05)
-                    continue
-                self.queue.wait_for_data(0.25)
+                # while stopping, sources are queueing their last batches: look again soon
+                self.queue.wait_for_data(0.05 if stop.is_set() else 0.25)
             if once and not stop.is_set():
                 self._finish(stop)
         finally:

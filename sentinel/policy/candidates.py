@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 import ahocorasick
 
@@ -221,3 +222,9 @@ class Prefilter:
                     continue
                 found |= ents
         return found
+
+
+@lru_cache(maxsize=32)
+def prefilter_for(entities: frozenset[str]) -> Prefilter:
+    """A shared :class:`Prefilter` per entity set (building one reads the classifier's term lists)."""
+    return Prefilter(entities)

@@ -212,7 +212,9 @@ class Checker:
         catalog = load_catalog()
         # entities the candidate pass can find in free text (pattern and predefined recognisers)
         pattern_entities = {
-            s.entity for s in catalog.recognizers.recognizers if s.patterns or s.predefined in ("EmailRecognizer",)
+            s.entity
+            for s in catalog.recognizers.recognizers
+            if s.patterns or s.predefined in ("EmailRecognizer", "CreditCardRecognizer")
         }
         self.text_entities = sorted(set(repo.forbid) & pattern_entities)
         self.allow = [(_matcher(rule.paths), set(rule.entities)) for rule in repo.allow]

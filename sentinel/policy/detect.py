@@ -1,7 +1,7 @@
 """Finding personal data in text, for the policy: the classifier's recognisers, minus our own tokens.
 
 Recognition belongs to :mod:`sentinel.classify`; this adapter restricts it to
-the entities a caller acts on and that the cheap :class:`Prefilter` says could
+the entities a caller acts on and that the cheap prefilter says could
 be in the text at all (most log lines: none), drops low-score hits, and ignores hits inside
 pseudonyms or encrypted tokens the policy wrote, so protecting a value twice
 is a no-op.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sentinel.policy.candidates import Prefilter
+from sentinel.policy.candidates import prefilter_for
 from sentinel.policy.operators import TOKEN
 
 
@@ -32,7 +32,7 @@ def classifier_finder(entities: Iterable[str], min_score: float) -> Finder:
     from sentinel.classify.analyzer import analyze_text, supported_entities
 
     wanted = sorted(set(entities) & set(supported_entities()))
-    prefilter = Prefilter(wanted)
+    prefilter = prefilter_for(frozenset(wanted))
 
     def find(text: str) -> list[Hit]:
         possible = sorted(prefilter.entities_in(text)) if wanted and text else []

@@ -113,6 +113,22 @@ def field_history(
     return {"dataset": dataset, "field": field, "reviews": store.field_history(dataset, field)}
 
 
+@router.get("/{dataset:path}/audit")
+def dataset_audit(
+    dataset: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(_reader)],
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Review decisions on the dataset's fields, newest first: who, when, before and after."""
+    store = classification_store(request)
+    try:
+        store.dataset_view(dataset)
+    except NotFoundError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+    return {"dataset": dataset, "entries": store.audit_log(dataset, limit)}
+
+
 @router.get("/{dataset:path}/fields/{field}")
 def get_field(
     dataset: str, field: str, request: Request, response: Response, principal: Annotated[Principal, Depends(_reader)]

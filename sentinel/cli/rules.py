@@ -165,7 +165,7 @@ def check_cmd(paths: tuple[str, ...], pipeline: str, fmt: str, problems_only: bo
     "--target",
     type=click.Choice(["lucene", "esql", "eql", "kibana-ndjson"]),
     required=True,
-    help="esql keeps Sigma's case-insensitive matching and converts correlations; it is what the scheduler runs.",
+    help="esql also converts correlation rules; it is what the scheduler runs.",
 )
 @click.option("--index", default=None, help="Index pattern the queries search (default: logs-sentinel.*).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write queries to this file.")
@@ -195,16 +195,7 @@ def convert_cmd(ctx: click.Context, paths: tuple[str, ...], target: str, index: 
     else:
         click.echo(text, nl=False)
     done = len(results) - len(failed)
-    note = (
-        " (Lucene matches keyword fields case-sensitively; use esql for Sigma semantics)"
-        if target
-        in (
-            "lucene",
-            "kibana-ndjson",
-        )
-        else ""
-    )
-    click.echo(f"{done} of {len(results)} rules converted to {target}{note}", err=True)
+    click.echo(f"{done} of {len(results)} rules converted to {target}", err=True)
     if done == 0:
         sys.exit(1)
 

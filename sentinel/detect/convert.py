@@ -6,14 +6,15 @@ source into query conditions from the engine's own routing table
 (:data:`sentinel.detect.logsource.ECS_TO_LOGSOURCE`), so a rule selects the same
 events in Elasticsearch as in the stream.
 
-Sigma compares strings case-insensitively; ES|QL's ``==``, ``LIKE``,
-``STARTS_WITH`` are case-sensitive and ``RLIKE`` is an anchored Lucene regex.
-:class:`SigmaESQLBackend` therefore compares ``TO_LOWER(field)`` with lowered
-values (``|cased`` values keep exact comparison) and rewrites regular
-expressions with :mod:`sentinel.detect.lucene_regex`. ES|QL is what the
-scheduler runs. The Lucene and EQL targets are pySigma's own output for
-analysts (Kibana Discover, timelines); EQL's ``:`` is case-insensitive already,
-Lucene ``query_string`` on keyword fields is not, which the CLI states.
+Sigma compares strings case-insensitively and searches regular expressions
+anywhere in a value; Elasticsearch keyword and wildcard fields compare
+case-sensitively, and its regexes (ES|QL ``RLIKE``, Lucene ``/.../``) are
+anchored Lucene regexes. :class:`SigmaESQLBackend` compares ``TO_LOWER(field)``
+with lowered values; :class:`SigmaLuceneBackend` turns values with letters into
+regexes accepting both cases; both rewrite Sigma regexes with
+:mod:`sentinel.detect.lucene_regex` (``|cased`` values keep exact comparison).
+ES|QL is what the scheduler runs (it also converts correlations). EQL is
+pySigma's own output: its ``:`` operator is case-insensitive already.
 """
 
 from __future__ import annotations
@@ -83,18 +84,68 @@ class SigmaESQLBackend(ESQLBackend):
     def convert_condition_field_eq_val_re(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> Any:
-        value = cond.value
-        if not isinstance(value, SigmaRegularExpression):
-            raise TypeError(f"expected a regular expression, got {type(value).__name__}")
-        if SigmaRegularExpressionFlag.MULTILINE in value.flags:
-            raise NotImplementedError("the regex m flag has no ES|QL equivalent")
-        try:
-            pattern = to_lucene(str(value.regexp), SigmaRegularExpressionFlag.IGNORECASE in value.flags)
-        except UnsupportedRegex as exc:
-            raise NotImplementedError(f"regular expression not expressible in ES|QL: {exc}") from None
+        pattern = _sigma_regex_to_lucene(cond.value)
         quoted = pattern.replace("\\", "\\\\").replace('"', '\\"')
         # TO_STRING lets a pattern apply to dates (e.g. hour-of-day on @timestamp) and numbers as in the stream.
         return f'TO_STRING({self.escape_and_quote_field(cond.field)}) rlike "{quoted}"'
+
+
+class SigmaLuceneBackend(LuceneBackend):
+    """Lucene ``query_string`` with Sigma's matching semantics on Elasticsearch keyword and wildcard fields.
+
+    Term and wildcard queries on those fields are case-sensitive, so a value
+    with letters becomes a regular expression that accepts either case of
+    each letter (``[uU][nN]...``); values without letters keep pySigma's plain
+    form. Sigma regular expressions go through the Lucene translation.
+    """
+
+    name: ClassVar[str] = "Lucene (Sigma semantics)"
+    convert_or_as_in: ClassVar[bool] = False  # each value through the conversion below
+
+    def convert_condition_field_eq_val_str(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> Any:
+        value = cond.value
+        if not any(isinstance(p, str) and p.lower() != p.upper() for p in value.s):
+            return super().convert_condition_field_eq_val_str(cond, state)
+        regex = "".join(_lucene_regex_part(p) for p in value.s)
+        return f"{self.escape_and_quote_field(cond.field)}:/{regex}/"
+
+    def convert_condition_field_eq_val_re(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> Any:
+        return f"{self.escape_and_quote_field(cond.field)}:/{_sigma_regex_to_lucene(cond.value)}/"
+
+
+def _lucene_regex_part(part: Any) -> str:
+    """One part of a Sigma string as Lucene regex: wildcards, letters in both cases, the rest escaped."""
+    if part == SpecialChars.WILDCARD_MULTI:
+        return ".*"
+    if part == SpecialChars.WILDCARD_SINGLE:
+        return "."
+    if not isinstance(part, str):
+        raise NotImplementedError(f"placeholder {part} must be expanded before conversion")
+    out = []
+    for ch in part:
+        if ch.lower() != ch.upper():
+            out.append(f"[{ch.lower()}{ch.upper()}]")
+        elif ch.isalnum():
+            out.append(ch)
+        else:
+            out.append("\\" + ch)
+    return "".join(out)
+
+
+def _sigma_regex_to_lucene(value: Any) -> str:
+    """A Sigma ``|re`` value as a Lucene regex (whole-value match), or NotImplementedError saying why not."""
+    if not isinstance(value, SigmaRegularExpression):
+        raise TypeError(f"expected a regular expression, got {type(value).__name__}")
+    if SigmaRegularExpressionFlag.MULTILINE in value.flags:
+        raise NotImplementedError("the regex m flag has no Lucene equivalent")
+    try:
+        return to_lucene(str(value.regexp), SigmaRegularExpressionFlag.IGNORECASE in value.flags)
+    except UnsupportedRegex as exc:
+        raise NotImplementedError(f"regular expression not expressible in Lucene: {exc}") from None
 
 
 def _lower(value: SigmaString) -> SigmaString:
@@ -160,9 +211,9 @@ def es_pipeline(index: str = DEFAULT_INDEX) -> ProcessingPipeline:
 # target name -> (backend class, pySigma output format)
 TARGETS: dict[str, tuple[type, str]] = {
     "esql": (SigmaESQLBackend, "default"),
-    "lucene": (LuceneBackend, "default"),
+    "lucene": (SigmaLuceneBackend, "default"),
     "eql": (EqlBackend, "default"),
-    "kibana-ndjson": (LuceneBackend, "kibana_ndjson"),
+    "kibana-ndjson": (SigmaLuceneBackend, "kibana_ndjson"),
 }
 
 

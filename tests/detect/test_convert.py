@@ -183,3 +183,17 @@ def test_cli_convert_writes_queries_and_reports_failures(tmp_path):
     assert text.count("from logs-sentinel.*") >= 8
     result = CliRunner().invoke(cli, ["rules", "convert", "--target", "lucene", str(RULES / "auth")])
     assert "not converted:" in result.output and "correlation" in result.output
+
+
+def test_lucene_target_matches_strings_case_insensitively_with_regexes():
+    (res,) = convert_rules(
+        _rule("  sel:\n    cs-uri-query|contains: 'UNION Select/'\n    sc-status: 200\n  condition: sel"), "lucene"
+    )
+    (query,) = res.queries
+    regex = re.search(r"url\.query:/(.*?)/ AND", query).group(1)
+    # Lucene regexes match the whole value; this subset is also Python syntax
+    for text, expected in [("id=1 union SELECT/x", True), ("UNION SELECT/", True), ("union select", False)]:
+        assert (re.fullmatch(regex, text) is not None) == expected, text
+    assert "http.response.status_code:200" in query
+    digits = convert_rules(_rule("  sel:\n    cs-uri-query|contains: '1234'\n  condition: sel"), "lucene")[0]
+    assert "url.query:*1234*" in digits.queries[0]  # nothing to fold: pySigma's plain wildcard

@@ -211,3 +211,17 @@ def test_queue_pages(client, store):
     assert hue.count('name="sel"') == 23 and 'id="pager"' not in hue
     grouped = client.get("/console/alerts?group=rule").text
     assert ">230<" in grouped.replace(" ", "")  # the group counts every alert, not one page
+
+
+def test_every_message_used_by_the_templates_is_in_both_languages():
+    from sentinel.api.console import TEMPLATES, catalogue
+
+    used = set()
+    for path in TEMPLATES.glob("*.html"):
+        used |= set(re.findall(r"""\bt\(\s*['"]([a-z_]+)['"]\s*[,)]""", path.read_text(encoding="utf-8")))
+    # keys built from a value: every status, severity, disposition, run status and suppression kind
+    prefixes = {"st_": 4, "sev_": 5, "disp_": 3, "run_status_": 5, "kind_": 2}
+    known = catalogue()
+    assert not sorted(used - set(known))
+    for prefix, n in prefixes.items():
+        assert sum(1 for k in known if k.startswith(prefix)) == n, prefix

@@ -121,25 +121,36 @@ class EventView(Mapping[str, Any]):
 class FieldReader:
     """Reads a fixed list of paths from events, in one tight loop (same results as ``view.get``).
 
-    On a plain event (see :meth:`EventView.plain`) a two-part path has only one
-    possible spelling, so it is read with two dict lookups; other paths go
-    through :meth:`EventView.get`.
+    On a plain event (see :meth:`EventView.plain`) a path of two or three parts
+    is read with plain dict lookups: its only other spelling would be a dotted
+    key inside the nested object, which is checked for only when a part is
+    missing there. Other paths, and other events, go through :meth:`EventView.get`.
     """
 
     def __init__(self, paths: Iterable[str]) -> None:
         self.paths = tuple(paths)
-        self._plan = tuple((p, *p.split(".")) if p.count(".") == 1 else (p, None, None) for p in self.paths)
+        self._plan = tuple((p, tuple(p.split("."))) for p in self.paths)
 
     def read(self, view: EventView) -> list[Any]:
         if not view.plain():
             return [view.get(p) for p in self.paths]
         doc = view.doc
         out = []
-        for path, head, tail in self._plan:
-            if head is None:
-                out.append(view.get(path))
-                continue
-            node = doc.get(head)
-            value = node.get(tail) if type(node) is dict else None
+        for path, parts in self._plan:
+            n = len(parts)
+            if n == 2:
+                node = doc.get(parts[0])
+                value = node.get(parts[1]) if type(node) is dict else None
+            elif n == 3:
+                node = doc.get(parts[0])
+                value = None
+                if type(node) is dict:
+                    inner = node.get(parts[1])
+                    if type(inner) is dict:
+                        value = inner.get(parts[2])
+                    elif inner is None and _has_dotted_key(node):
+                        value = view.get(path)
+            else:
+                value = view.get(path)
             out.append(None if type(value) is dict and value else value)
         return out

@@ -183,3 +183,11 @@ def test_event_view_reads_what_get_field_gives(doc: dict[str, Any], path: str) -
     view = EventView(doc)
     assert view.get(path) == expected
     assert dict(view.items()) == flatten(doc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(doc=documents, wanted=st.lists(paths, min_size=1, max_size=5))
+def test_field_reader_agrees_with_the_view(doc: dict[str, Any], wanted: list[str]) -> None:
+    from sentinel.detect.view import EventView, FieldReader
+
+    assert FieldReader(wanted).read(EventView(doc)) == [EventView(doc).get(p) for p in wanted]

@@ -294,9 +294,11 @@ def queue(
     statuses = status or ["open", "acknowledged", "in_progress"]
     if status == ["all"]:
         statuses = []
+    # Informational alerts (base rules feeding correlations) stay out of the default queue.
+    severities = severity or ["low", "medium", "high", "critical"]
     since = datetime.now(UTC) - timedelta(days=days)
     store = request.app.state.store
-    query = AlertQuery(status=statuses, severity=severity, rule_id=rule or None, since=since)
+    query = AlertQuery(status=statuses, severity=severities, rule_id=rule or None, since=since)
     local = bool(province or assignee)
     if local or group == "rule":
         query.limit = QUEUE_LIMIT
@@ -337,6 +339,7 @@ def queue(
         pages=pages,
         capped=local and len(alerts) >= QUEUE_LIMIT,
         queue_limit=QUEUE_LIMIT,
+        hides_informational=not severity,
         prev_url=str(request.url.include_query_params(page=page - 1)) if page > 1 else None,
         next_url=str(request.url.include_query_params(page=page + 1)) if page < pages else None,
     )

@@ -225,3 +225,10 @@ def test_every_message_used_by_the_templates_is_in_both_languages():
     assert not sorted(used - set(known))
     for prefix, n in prefixes.items():
         assert sum(1 for k in known if k.startswith(prefix)) == n, prefix
+
+
+def test_informational_alerts_stay_out_of_the_default_queue(client, store):
+    store.record_alert(make_alert(ip="198.51.100.1", severity="informational"))
+    store.record_alert(make_alert(ip="198.51.100.2", severity="high"))
+    assert client.get("/console/alerts").text.count('name="sel"') == 1
+    assert client.get("/console/alerts?severity=informational").text.count('name="sel"') == 1

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC, datetime, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -111,7 +111,7 @@ class SyslogSource(Source):
             family = socket.AF_INET6 if ":" in lst.host else socket.AF_INET
             if lst.transport == "udp":
                 sock = socket.socket(family, socket.SOCK_DGRAM)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.options.udp_rcvbuf)
+                _large_receive_buffer(sock, self.options.udp_rcvbuf)
                 target: Any = self._udp_loop
             else:
                 sock = socket.socket(family, socket.SOCK_STREAM)
@@ -229,6 +229,7 @@ class SyslogSource(Source):
         events = []
         errors = 0
         inbox = self._inbox
+        now = datetime.now(UTC)
         for _ in range(min(n, len(inbox))):
             raw, peer, transport, framing_error = inbox.popleft()
             self._seq += 1
@@ -242,7 +243,7 @@ class SyslogSource(Source):
                 event["log"]["source"] = {"address": peer}
             else:
                 event = parse_syslog(
-                    raw, source=source, position=position, peer=peer, dataset=opts.dataset, tz=opts.timezone
+                    raw, source=source, position=position, peer=peer, dataset=opts.dataset, tz=opts.timezone, now=now
                 )
             if event["event"]["kind"] == "pipeline_error":
                 errors += 1
@@ -265,6 +266,25 @@ class SyslogSource(Source):
         for sock in self._sockets:
             sock.close()
         self._sockets.clear()
+
+
+def _large_receive_buffer(sock: socket.socket, size: int) -> None:
+    """Ask for ``size`` bytes of kernel buffer: bursts then wait in the kernel instead of being dropped.
+
+    SO_RCVBUF is capped by net.core.rmem_max; with CAP_NET_ADMIN (a collector running as
+    root) SO_RCVBUFFORCE lifts the cap, as rsyslog does.
+    """
+    force = getattr(socket, "SO_RCVBUFFORCE", None)
+    if force is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, force, size)
+            return
+        except PermissionError:
+            pass
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+    granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    if granted < size:
+        log.info("UDP receive buffer is %d bytes (asked %d); raise net.core.rmem_max for longer bursts", granted, size)
 
 
 class Framer:

@@ -13,7 +13,8 @@ raw bytes.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from sentinel.collect import firewall
@@ -31,6 +32,9 @@ MONTHS = {
 }
 VIETNAM = timezone(timedelta(hours=7))
 
+# A receiver passes one ``now`` per batch: format it once.
+_format_now = lru_cache(maxsize=16)(format_ts)
+
 _PRI = re.compile(rb"<(\d{1,3})>")
 _BSD_TS = re.compile(r"([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) ")
 _ISO_TS = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})?) ")
@@ -38,6 +42,7 @@ _TAG = re.compile(r"([\w./@()-]{1,64})(?:\[([^\]\s]{1,32})\])?: ?")
 _RFC5424 = re.compile(r"(\d{1,2}) (\S+) (\S+) (\S+) (\S+) (\S+) ")
 
 
+@lru_cache(maxsize=4096)
 def _iso(text: str, tz: timezone) -> str:
     if text == "-":
         raise ParseError("RFC 5424 message without a timestamp")
@@ -55,17 +60,21 @@ def _iso(text: str, tz: timezone) -> str:
 
 
 def _bsd_time(m: re.Match[str], tz: timezone, now: datetime) -> str:
-    mon = MONTHS.get(m.group(1))
+    local_today = now.astimezone(tz).date()
+    return _bsd_time_cached(m.group(1), int(m.group(2)), m.group(3, 4, 5), tz, local_today)
+
+
+@lru_cache(maxsize=4096)
+def _bsd_time_cached(month: str, day: int, hms: tuple[str, str, str], tz: timezone, today: date) -> str:
+    """A BSD timestamp (no year, no zone) in ``tz`` as ECS UTC time; the year is inferred from ``today``."""
+    mon = MONTHS.get(month)
     if mon is None:
-        raise ParseError(f"month {m.group(1)!r} in the BSD timestamp is not an English abbreviation")
-    local_now = now.astimezone(tz)
+        raise ParseError(f"month {month!r} in the BSD timestamp is not an English abbreviation")
     try:
-        dt = datetime(
-            local_now.year, mon, int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5)), tzinfo=tz
-        )
+        dt = datetime(today.year, mon, day, int(hms[0]), int(hms[1]), int(hms[2]), tzinfo=tz)
     except ValueError as exc:
         raise ParseError(f"BSD timestamp is not a date: {exc}") from None
-    if dt - local_now > timedelta(days=7):  # December messages read in January
+    if dt.date() - today > timedelta(days=7):  # December messages read in January
         dt = dt.replace(year=dt.year - 1)
     return format_ts(dt)
 
@@ -203,13 +212,13 @@ def _parse(raw: bytes, tz: timezone, now: datetime, dataset: str, from_file: boo
     doc: dict[str, Any] = _content(message, syslog.get("appname"), tz)
     ev = doc.setdefault("event", {})
     ev.setdefault("dataset", dataset)
-    ev["created"] = format_ts(now)
+    ev["created"] = _format_now(now)
     log = doc.setdefault("log", {})
     log["syslog"] = syslog
     if "severity" in syslog:
         log.setdefault("level", syslog["severity"]["name"])
     doc.setdefault("message", message)
-    doc.setdefault("@timestamp", head.get("@timestamp") or format_ts(now))
+    doc.setdefault("@timestamp", head.get("@timestamp") or _format_now(now))
     if "hostname" in syslog:
         doc.setdefault("host", {})["hostname"] = syslog["hostname"]
         doc.setdefault("observer", {}).setdefault("hostname", syslog["hostname"])

@@ -62,10 +62,7 @@ _READER = FieldReader(LOGSOURCE_FIELDS)
 
 def signature(view: EventView) -> tuple[Any, ...]:
     """The values of the log-source fields of an event (hashable, cheap, used as a cache key)."""
-    sig = tuple(_READER.read(view))
-    if list in map(type, sig):
-        sig = tuple(tuple(v) if type(v) is list else v for v in sig)
-    return sig
+    return tuple([tuple(v) if type(v) is list else v for v in _READER.read(view)])
 
 
 def event_logsource(sig: tuple[Any, ...]) -> EventLogsource:

@@ -153,4 +153,5 @@ class FieldReader:
             else:
                 value = view.get(path)
             out.append(None if type(value) is dict and value else value)
+        view._cache.update(zip(self.paths, out, strict=True))  # rule matchers read these fields again
         return out

@@ -6,18 +6,19 @@ maps rule fields to ECS, and each rule is compiled to a matcher
 (:mod:`sentinel.detect.compile`). A rule that cannot be evaluated is kept out
 and listed in :attr:`Engine.problems` with the reason.
 
-Per event: flatten once; derive the event's log sources
-(:mod:`sentinel.detect.logsource`) and pick the rule set for them (built once
-per distinct log-source signature and cached); scan the event's fields for all
-rule literals at once (:mod:`sentinel.detect.prefilter`); evaluate only the
-candidate rules. A match raises an alert (unless the rule only feeds a
-correlation) and is handed to the correlation stage
+Per event: wrap it in a lazy dotted-path view (:mod:`sentinel.detect.view`);
+derive its log sources (:mod:`sentinel.detect.logsource`) and pick the rule set
+for them (built once per distinct log-source signature and cached); scan the
+indexed fields for all rule literals at once (:mod:`sentinel.detect.prefilter`);
+evaluate only the candidate rules. A match raises an alert (unless the rule
+only feeds a correlation) and is handed to the correlation stage
 (:mod:`sentinel.detect.correlation`).
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,10 @@ from sentinel.models import LEVEL_RISK, Alert, RuleRef, alert_id
 
 # Who an alert is about, in order of preference: the first of these the event carries.
 ENTITY_FIELDS = ("source.ip", "user.name", "labels.commune")
+# Rule sets are cached per log-source signature; odd input could create many, so the cache is bounded.
+MAX_RULESETS = 4096
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -88,6 +93,7 @@ class Engine:
         self._feeds = correlations.feeds  # rule id -> correlations it feeds
         self._sets: dict[tuple[Any, ...], _RuleSet] = {}
         self._all = _RuleSet(rules)
+        self.stats = {"events": 0, "matches": 0, "errors": 0}
 
     # --- loading ------------------------------------------------------------------------------
 
@@ -223,18 +229,26 @@ class Engine:
         """Alerts raised by these events, in event order (rule matches, then correlations)."""
         alerts: list[Alert] = []
         feeds = self._feeds
+        matches = 0
         for event in events:
-            flat = EventView(event)
-            ruleset = self._ruleset(flat)
-            low: dict[str, Any] = {}
-            rules = ruleset.rules
-            for i in ruleset.prefilter.candidates(flat):
-                rule = rules[i]
-                if rule.matcher(flat, low):
-                    if rule.generate:
-                        alerts.append(rule_alert(rule, event, flat))
-                    if rule.id in feeds:
-                        alerts.extend(self.correlations.observe(rule, event, flat))
+            try:
+                flat = EventView(event)
+                ruleset = self._ruleset(flat)
+                low: dict[str, Any] = {}
+                rules = ruleset.rules
+                for i in ruleset.prefilter.candidates(flat):
+                    rule = rules[i]
+                    if rule.matcher(flat, low):
+                        matches += 1
+                        if rule.generate:
+                            alerts.append(rule_alert(rule, event, flat))
+                        if rule.id in feeds:
+                            alerts.extend(self.correlations.observe(rule, event, flat))
+            except Exception:  # one event the engine cannot handle must not stop the stream
+                self.stats["errors"] += 1
+                log.exception("detection failed on event %s", _id_for_log(event))
+        self.stats["events"] += len(events)
+        self.stats["matches"] += matches
         alerts.extend(self.correlations.advance())
         return alerts
 
@@ -248,6 +262,8 @@ class Engine:
         sig = signature(flat)
         ruleset = self._sets.get(sig)
         if ruleset is None:
+            if len(self._sets) >= MAX_RULESETS:
+                self._sets.clear()
             logsrc = event_logsource(sig)
             ruleset = self._sets[sig] = _RuleSet([r for r in self.rules if applies(r.logsource, logsrc)])
         return ruleset
@@ -329,6 +345,13 @@ def rule_alert(rule: CompiledRule, event: dict[str, Any], flat: Mapping[str, Any
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _id_for_log(event: Any) -> str:
+    try:
+        return str(ecs.get_field(event, "event.id"))
+    except Exception:
+        return "(unreadable event)"
 
 
 def _rule_files(paths: Sequence[str | Path]) -> list[Path]:

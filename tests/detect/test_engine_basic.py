@@ -299,3 +299,11 @@ def test_sigma_filters_apply_to_the_rules_they_name(tmp_path: Path) -> None:
     assert engine.process([attack])
     attack["source"]["ip"] = "198.51.100.250"
     assert engine.process([attack]) == []
+
+
+def test_an_event_the_engine_cannot_read_is_counted_and_the_stream_goes_on(rules_dir: Path) -> None:
+    engine = Engine.from_paths([rules_dir])
+    attack = web_event(5, "/dvc/search", "q=1 union select 2")
+    alerts = engine.process([{"url": {"query": object()}}, "not an event", attack])  # type: ignore[list-item]
+    assert [a.rule.title for a in alerts] == ["SQL injection in query string"]
+    assert engine.stats["errors"] == 1 and engine.stats["events"] == 3

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from sentinel.policy.access import AccessDenied, RoleView
 from sentinel.policy.http import forbidden, role_view
-from sentinel.store.base import StoreError
+from sentinel.store.base import InvalidQuery
 from sentinel.store.query import QuerySyntaxError, parse_query
 
 router = APIRouter(prefix="/api/events", tags=["events"])
@@ -46,15 +46,10 @@ def search_events(
     store = request.app.state.store
     try:
         page = store.search_events(query)
-    except StoreError as exc:
-        if "cursor" in str(exc):
-            raise HTTPException(status_code=400, detail=str(exc)) from None
-        raise
-    return EventPageOut(
-        events=[view.mask_event(e) for e in page.events],
-        next_cursor=page.next_cursor,
-        total=store.count_events(query) if total else None,
-    )
+        count = store.count_events(query) if total else None
+    except InvalidQuery as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+    return EventPageOut(events=[view.mask_event(e) for e in page.events], next_cursor=page.next_cursor, total=count)
 
 
 @router.get("/{event_id}")

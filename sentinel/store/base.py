@@ -23,6 +23,10 @@ class NotFound(StoreError):
     pass
 
 
+class InvalidQuery(StoreError):
+    """The query itself is wrong (bad cursor, a filter the field cannot take): the caller's mistake, not an outage."""
+
+
 class VersionConflict(StoreError):
     """An update carried a stale version: someone else changed the record first."""
 

@@ -39,6 +39,7 @@ from sentinel.store.base import (
     AppendResult,
     EventPage,
     EventQuery,
+    InvalidQuery,
     NotFound,
     Store,
     StoreError,
@@ -180,7 +181,7 @@ def decode_cursor(cursor: str) -> tuple[str | None, list[Any]]:
             raise ValueError
         return data.get("p"), data["a"]
     except ValueError:
-        raise StoreError(f"invalid cursor {cursor[:40]!r}: pass the next_cursor of a previous page") from None
+        raise InvalidQuery(f"invalid cursor {cursor[:40]!r}: pass the next_cursor of a previous page") from None
 
 
 def _pointer_id(rule_id: str, group_key: str) -> str:

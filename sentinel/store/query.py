@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 import shlex
 
-from sentinel.store.base import EventQuery
+from sentinel.store.base import EventQuery, InvalidQuery
 
 FIELD = re.compile(r"^@?[A-Za-z_][\w.@-]*$")
 
 
-class QuerySyntaxError(ValueError):
+class QuerySyntaxError(InvalidQuery, ValueError):
     pass
 
 

@@ -28,6 +28,7 @@ from sentinel.store.base import (
     AppendResult,
     EventPage,
     EventQuery,
+    InvalidQuery,
     NotFound,
     Store,
     StoreError,
@@ -201,7 +202,7 @@ class SQLiteStore(Store):
                 ts_s, seq_s = query.cursor.split(":", 1)
                 cursor = (int(ts_s), int(seq_s))
             except ValueError:
-                raise StoreError(f"invalid cursor {query.cursor!r}: pass the next_cursor of a previous page") from None
+                raise InvalidQuery(f"invalid cursor {query.cursor!r}: pass back a next_cursor") from None
             where += (" AND " if where else " WHERE ") + f"(ts, seq) {op} (?, ?)"
             params += list(cursor)
         sql = f"SELECT ts, seq, doc FROM events{where} ORDER BY ts {order}, seq {order} LIMIT ?"

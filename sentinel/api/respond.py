@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 from pydantic import BaseModel, Field
 
 from sentinel.api.auth import Principal, current_principal
+from sentinel.content import ContentError
 from sentinel.models import Alert
 from sentinel.policy.access import RoleView
 from sentinel.policy.http import role_view
@@ -44,7 +45,10 @@ def response_stage(request: Request) -> ResponseStage:
         with _build_lock:
             stage = getattr(request.app.state, "response", None)
             if stage is None:
-                stage = ResponseStage.build(request.app.state.settings, request.app.state.store)
+                try:
+                    stage = ResponseStage.build(request.app.state.settings, request.app.state.store)
+                except ContentError as exc:
+                    raise HTTPException(status_code=503, detail=f"response stage unavailable: {exc}") from None
                 request.app.state.response = stage
     return stage
 

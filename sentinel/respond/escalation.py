@@ -77,23 +77,28 @@ class Escalator:
         self.store = store
         self.config = config
 
-    def _state(self, ids: list[str]) -> dict[str, tuple[int, int]]:
-        """alert id -> (highest level notified, time of the last attempt in ms)."""
-        state: dict[str, tuple[int, int]] = {}
+    def _state(self, ids: list[str]) -> dict[str, tuple[int, int, int]]:
+        """alert id -> (highest level notified, last attempt, first notification), times in ms."""
+        state: dict[str, tuple[int, int, int]] = {}
         conn = self.db.conn()
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             marks = ",".join("?" * len(chunk))
             rows = conn.execute(
-                f"SELECT alert_id, MAX(level), MAX(at) FROM notifications WHERE alert_id IN ({marks})"
+                f"SELECT alert_id, MAX(level), MAX(at), MIN(at) FROM notifications WHERE alert_id IN ({marks})"
                 " GROUP BY alert_id",
                 chunk,
             )
-            state.update({r[0]: (r[1], r[2]) for r in rows})
+            state.update({r[0]: (r[1], r[2], r[3]) for r in rows})
         return state
 
     def tick(self, now: datetime | None = None) -> list[Sent]:
-        """Send what is due now; returns every attempt made."""
+        """Send what is due now; returns every attempt made.
+
+        The acknowledgement clock starts when the SOC could first know: the alert's
+        time, or Sentinel's first notification of it if that came later (an alert
+        from a replayed old log is announced, not escalated at once to the top).
+        """
         now = now or datetime.now(UTC)
         now_ms = int(now.timestamp() * 1000)
         alerts = self.store.list_alerts(AlertQuery(status=["open"], limit=MAX_OPEN))
@@ -102,20 +107,19 @@ class Escalator:
         renotify_ms = int(esc.renotify_every.total_seconds() * 1000)
         sent: list[Sent] = []
         for alert in alerts:
-            deadline = esc.ack_deadline.get(alert.severity)
-            target = 0
-            if deadline and esc.chain:
-                age = now - ecs.parse_ts(alert.timestamp)
-                target = min(len(esc.chain), int(age / deadline))
             prev = state.get(alert.id)
             if prev is None:
                 sent += self._send(alert, 0, route_channels(self.config, alert), now_ms)
-                if target:
-                    sent += self._send(alert, target, esc.chain[target - 1].channels, now_ms)
-            elif target > prev[0]:
+                continue
+            level, last_ms, first_ms = prev
+            deadline = esc.ack_deadline.get(alert.severity)
+            if not deadline:
+                continue
+            start_ms = max(int(ecs.parse_ts(alert.timestamp).timestamp() * 1000), first_ms)
+            target = min(len(esc.chain), int((now_ms - start_ms) / (deadline.total_seconds() * 1000)))
+            if target > level:
                 sent += self._send(alert, target, esc.chain[target - 1].channels, now_ms)
-            elif deadline and now_ms - prev[1] >= renotify_ms:
-                level = prev[0]
+            elif now_ms - last_ms >= renotify_ms:
                 channels = esc.chain[level - 1].channels if level else route_channels(self.config, alert)
                 if channels:
                     sent += self._send(alert, level, channels, now_ms)

@@ -128,3 +128,12 @@ def test_shift_report_route(client, store):
     store.record_alert(make_alert())
     rows = client.get("/api/reports/shifts?days=1").json()
     assert sum(r["alerts"] for r in rows) == 1
+
+
+def test_invalid_response_settings_give_503_with_the_line(settings, store, tmp_path, monkeypatch):
+    bad = tmp_path / "respond.yml"
+    bad.write_text("escalation:\n  renotify_every: often\n")
+    monkeypatch.setenv("SENTINEL_RESPOND_CONFIG", str(bad))
+    with TestClient(create_app(settings, store, authenticator=As())) as http:
+        r = http.get("/api/playbooks")
+    assert r.status_code == 503 and f"{bad}:2" in r.json()["detail"]

@@ -83,12 +83,18 @@ def test_failed_delivery_is_logged_not_raised(response, store):
     assert all("HTTP 503" in h["detail"] for h in esc.history(alert.id))
 
 
-def test_old_alert_seen_first_time_late_escalates_at_once(response, store):
+def test_old_alert_is_announced_then_escalated_from_the_announcement(response, store):
+    """An alert from a replayed old log: the SOC learns of it now, so its deadline runs from now."""
     with HttpReceiver() as srv:
         esc = Escalator(response.db, store, config_for(srv.url))
         store.record_alert(make_alert(severity="high", ip="198.51.100.3", province="Huế", when=T0))
-        esc.tick(T0 + timedelta(hours=1, minutes=5))
-        assert paths(srv) == ["/soc", "/lead"]
+        later = T0 + timedelta(days=2)
+        esc.tick(later)
+        assert paths(srv) == ["/soc"]
+        esc.tick(later + timedelta(minutes=59))
+        assert paths(srv) == ["/soc", "/soc"]  # re-notified at level 0 (every 10 minutes), not escalated
+        esc.tick(later + timedelta(minutes=61))
+        assert paths(srv)[-1] == "/lead"
 
 
 def test_config_errors_point_at_the_line(tmp_path, settings):

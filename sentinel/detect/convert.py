@@ -27,7 +27,8 @@ from typing import Any, ClassVar
 
 from sigma.backends.elasticsearch import EqlBackend, ESQLBackend, LuceneBackend
 from sigma.collection import SigmaCollection
-from sigma.conditions import ConditionFieldEqualsValueExpression
+from sigma.conditions import ConditionFieldEqualsValueExpression, ConditionNOT
+from sigma.conversion.deferred import DeferredQueryExpression
 from sigma.conversion.state import ConversionState
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
@@ -73,6 +74,23 @@ class SigmaESQLBackend(ESQLBackend):
                 raise NotImplementedError(f"placeholder {part} must be expanded before conversion")
         literal = "".join(pattern).replace("\\", "\\\\").replace('"', '\\"')
         return f'"{literal}"'
+
+    def convert_condition_not(self, cond: ConditionNOT, state: ConversionState) -> Any:
+        """``not coalesce(x, false)``: ES|QL's ``x`` is null when its field is missing, and ``not null`` is null.
+
+        Sigma's ``not sel`` holds for an event without the field, so the null is
+        read as "did not match" before negating.
+        """
+        arg = cond.args[0]
+        if arg is None:
+            return None
+        if arg.__class__ in self.precedence:
+            expr = self.convert_condition_group(arg, state)
+        else:
+            expr = self.convert_condition(arg, state)
+        if isinstance(expr, DeferredQueryExpression):
+            return expr.negate()
+        return None if expr is None else f"not coalesce({expr}, false)"
 
     def convert_condition_field_eq_val_str(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -165,7 +183,7 @@ class LogsourceConditionTransformation(ConditionTransformation):
     """
 
     table: dict[tuple[str, str], dict[str, str]] = field(default_factory=lambda: ECS_TO_LOGSOURCE)
-    prefix: str = "sentinel_logsource_"
+    prefix: str = "_sentinel_logsource_"  # a leading underscore keeps it out of "1 of them"
 
     def apply(self, rule: SigmaRule | SigmaCorrelationRule) -> None:
         if not isinstance(rule, SigmaRule):

@@ -127,6 +127,7 @@ def escalate(ctx: click.Context, once: bool, interval: float) -> None:
     """Notify new alerts and escalate unacknowledged ones (routes and deadlines from respond.yml)."""
     stage = _stage(ctx)
     if once:
+        stage.housekeeping()
         sent = stage.escalator.tick()
         failed = sum(1 for s in sent if not s.ok)
         click.echo(f"{len(sent)} notifications ({failed} failed)")
@@ -136,7 +137,7 @@ def escalate(ctx: click.Context, once: bool, interval: float) -> None:
     stop = threading.Event()
     click.echo(f"escalating every {interval:.0f}s; Ctrl-C to stop")
     try:
-        stage.escalator.run(stop, interval)
+        stage.run(stop, interval)
     except KeyboardInterrupt:
         stop.set()
 

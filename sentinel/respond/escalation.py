@@ -12,8 +12,6 @@ while unacknowledged it is re-sent at its current level every
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -158,16 +156,6 @@ class Escalator:
             }
             for r in rows
         ]
-
-    def run(self, stop: threading.Event, interval: float = 30.0) -> None:
-        """Tick every ``interval`` seconds until ``stop`` is set; a failing tick is logged, not fatal."""
-        while not stop.is_set():
-            started = time.monotonic()
-            try:
-                self.tick()
-            except Exception:
-                log.exception("escalation tick failed; retrying in %.0fs", interval)
-            stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
 
 def _summary(alert: Alert) -> dict:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import orjson
@@ -33,6 +34,7 @@ from sentinel.store.base import NotFound, Store, VersionConflict
 log = logging.getLogger(__name__)
 RunStatus = Literal["running", "awaiting_approval", "completed", "failed", "rejected"]
 StepStatus = Literal["done", "dry_run", "failed", "awaiting_approval", "rejected", "branch"]
+INTERRUPTED_AFTER = timedelta(minutes=10)
 MAX_STEPS = 200  # the loader forbids cycles; this only bounds a corrupted record
 
 
@@ -133,6 +135,35 @@ class PlaybookRunner:
     def get(self, run_id: str) -> Run | None:
         row = self.db.conn().execute("SELECT doc FROM runs WHERE id = ?", (run_id,)).fetchone()
         return Run.model_validate(orjson.loads(row[0])) if row else None
+
+    def fail_interrupted(self, older_than: timedelta = INTERRUPTED_AFTER) -> list[str]:
+        """Mark runs left "running" by a stopped process as failed, so nobody waits on them.
+
+        Actions time out within two minutes, so a run still running after
+        ``older_than`` since its last record was interrupted, not slow.
+        """
+        cutoff = datetime.now(UTC) - older_than
+        failed = []
+        for run in self.list(status="running", limit=1000):
+            last = run.steps[-1].at if run.steps else run.started_at
+            if ecs.parse_ts(last) < cutoff:
+                done = run.model_copy(update={"status": "failed", "finished_at": ecs.now_ts()})
+                done.steps.append(
+                    StepRecord(
+                        step_id=run.pending_step or "-",
+                        type="interrupted",
+                        status="failed",
+                        error="Sentinel stopped while this run was executing a step; "
+                        "check whether the step took effect, then start the playbook again",
+                        at=ecs.now_ts(),
+                    )
+                )
+                try:
+                    self._save(done, run.version, "sentinel", "interrupted")
+                except VersionConflict:
+                    continue  # it moved on after all
+                failed.append(run.id)
+        return failed
 
     def list(self, alert_id: str | None = None, status: str | None = None, limit: int = 100) -> list[Run]:
         clauses, params = [], []

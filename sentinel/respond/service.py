@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from dataclasses import dataclass
 
 from sentinel.config import Settings
@@ -12,6 +15,8 @@ from sentinel.respond.playbook import PlaybookLibrary
 from sentinel.respond.runner import PlaybookRunner
 from sentinel.respond.suppress import Suppressions
 from sentinel.store.base import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,6 +42,24 @@ class Response:
             runner=PlaybookRunner(db, store, config, playbooks),
             escalator=Escalator(db, store, config),
         )
+
+    def housekeeping(self) -> None:
+        """Periodic upkeep run with each escalation pass: fail playbook runs a stopped process left running."""
+        self.runner.fail_interrupted()
+
+    def run(self, stop: threading.Event, interval: float = 30.0) -> None:
+        """The scheduler loop: escalate and keep house every ``interval`` seconds until ``stop`` is set.
+
+        A failing pass is logged and retried on the next one; it never ends the loop.
+        """
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                self.housekeeping()
+                self.escalator.tick()
+            except Exception:
+                log.exception("response scheduler pass failed; retrying in %.0fs", interval)
+            stop.wait(max(0.0, interval - (time.monotonic() - started)))
 
     def close(self) -> None:
         self.db.close()

@@ -118,3 +118,25 @@ def test_shipped_example_settings_are_valid(settings):
     cfg = load_respond_config(settings, {"SENTINEL_RESPOND_CONFIG": str(example)})
     assert cfg.firewall.execute is False and len(cfg.escalation.chain) == 2
     assert cfg.escalation.ack_deadline["critical"].total_seconds() == 900
+
+
+def test_scheduler_loop_notifies_and_stops(settings, store):
+    import threading
+    import time
+
+    from sentinel.respond.service import Response
+
+    with HttpReceiver() as srv:
+        stage = Response.build(settings, store, config_for(srv.url))
+        store.record_alert(make_alert(severity="critical"))
+        stop = threading.Event()
+        loop = threading.Thread(target=stage.run, args=(stop, 0.2), daemon=True)
+        loop.start()
+        deadline = time.monotonic() + 10
+        while len(srv.requests) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        loop.join(timeout=5)
+        assert not loop.is_alive()
+        assert sorted(paths(srv)) == ["/hanoi", "/soc"]
+        stage.close()

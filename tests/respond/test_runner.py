@@ -190,3 +190,19 @@ def test_leads_are_asked_to_approve_side_effects(settings, store):
         resp.runner.decide(run.id, run.version, "lead", approve=True)  # next pause is a manual step: no message
         assert len(hook.requests) == 1
         resp.close()
+
+
+def test_runs_left_running_by_a_stopped_process_are_failed(response, store):
+    from datetime import timedelta
+
+    alert = store.record_alert(make_alert(severity="critical"))
+    run = response.runner.start("playbook--web-attack", alert.id, "lan")
+    # what a crash between claiming the approval and finishing the step leaves behind
+    claimed = response.runner._save(
+        run.model_copy(update={"status": "running", "pending_step": None}), run.version, "lead", "approve"
+    )
+    assert response.runner.fail_interrupted() == []  # recent: could still be working
+    assert response.runner.fail_interrupted(older_than=timedelta(0)) == [run.id]
+    after = response.runner.get(run.id)
+    assert after.status == "failed" and "stopped while" in after.steps[-1].error
+    assert after.version == claimed.version + 1

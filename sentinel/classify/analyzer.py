@@ -21,7 +21,6 @@ from pathlib import Path
 from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
-from sentinel.classify import validators
 from sentinel.classify.catalog import DEFAULT_CLASSIFIERS_DIR, Catalog, load_catalog
 from sentinel.classify.context import FoldedContextEnhancer
 from sentinel.classify.gazetteer import Gazetteer
@@ -52,7 +51,6 @@ class _Engine:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         settings = catalog.recognizers.settings
-        validators.CCCD_PROVINCE_CODES.update(p.cccd for p in catalog.former_provinces)
         gazetteer = Gazetteer.from_catalog(catalog)
         registry = RecognizerRegistry(supported_languages=[LANGUAGE])
         recognizers = build_recognizers(catalog, gazetteer)

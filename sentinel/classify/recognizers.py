@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import partial
 
 import ahocorasick
 import regex
@@ -29,6 +30,7 @@ from presidio_analyzer.predefined_recognizers import (
     IpRecognizer,
 )
 
+from sentinel.classify import validators
 from sentinel.classify.catalog import Catalog, RecognizerSpec
 from sentinel.classify.gazetteer import Gazetteer
 from sentinel.classify.normalize import fold
@@ -511,12 +513,15 @@ def build_recognizers(catalog: Catalog, gazetteer: Gazetteer) -> list[EntityReco
 def _build_one(spec: RecognizerSpec, catalog: Catalog, gazetteer: Gazetteer) -> EntityRecognizer:
     context = [fold(w) for w in spec.context]
     if spec.patterns:
+        validator = VALIDATORS[spec.validator] if spec.validator else None
+        if spec.validator == "cccd":
+            validator = partial(validators.cccd, province_codes=frozenset(p.cccd for p in catalog.former_provinces))
         return ValidatedPatternRecognizer(
             entity=spec.entity,
             name=spec.name,
             patterns=[Pattern(p.name, p.regex, p.score) for p in spec.patterns],
             context=context,
-            validator=VALIDATORS[spec.validator] if spec.validator else None,
+            validator=validator,
             certain_when_valid=spec.on_valid == "certain",
             case_sensitive=spec.case_sensitive,
         )

@@ -17,10 +17,6 @@ from stdnum.vn import mst as stdnum_mst
 
 _DIGITS = re.compile(r"\D")
 
-# CCCD province-of-birth codes (the 63 former provinces), filled from
-# classifiers/former_provinces.yaml by the analyzer when it loads.
-CCCD_PROVINCE_CODES: set[str] = set()
-
 
 def digits(text: str) -> str:
     """The digits of ``text`` (identifiers are written with spaces, dots and dashes)."""
@@ -35,12 +31,16 @@ def _repetitive(d: str) -> bool:
     return len(steps) == 1 and steps <= {1, 9}
 
 
-def cccd(text: str) -> bool:
-    """12 digits: former-province code, gender/century digit, two-digit birth year, 6 digits."""
+def cccd(text: str, province_codes: frozenset[str] | None = None) -> bool:
+    """12 digits: province code, gender/century digit, two-digit birth year, 6 digits.
+
+    ``province_codes`` are the valid first three digits (the 63 former
+    provinces, from ``classifiers/former_provinces.yaml``); None skips that check.
+    """
     d = digits(text)
     if len(d) != 12 or _repetitive(d):
         return False
-    if CCCD_PROVINCE_CODES and d[:3] not in CCCD_PROVINCE_CODES:
+    if province_codes is not None and d[:3] not in province_codes:
         return False
     century_digit = int(d[3])
     if century_digit > 5:

@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -203,6 +204,7 @@ def bench_check(files: int, megabytes: int, keep: Path | None) -> None:
             f"baseline recognisers on every line: {rate:.2f} MB/s -> {read_bytes / 1e6 / rate / 60:,.0f} min estimated"
         )
         out = tmp / "report.json"
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         proc = subprocess.run(
             [sys.executable, "-m", "sentinel.cli.main", "policy", "check", ".", "--format", "json", "-o", str(out)],
@@ -211,6 +213,9 @@ def bench_check(files: int, megabytes: int, keep: Path | None) -> None:
             text=True,
         )
         elapsed = time.perf_counter() - started
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+        load = os.getloadavg()[0]
         report = json.loads(out.read_text())
         s = report["summary"]
         print(
@@ -220,7 +225,11 @@ def bench_check(files: int, megabytes: int, keep: Path | None) -> None:
         )
         for f in report["findings"][:8]:
             print(f"  {f['rule']} {f['path']}:{f['line']} {f['entity']}")
-        print(f"verdict: {'under' if elapsed < 60 else 'OVER'} the 60 s target")
+        print(
+            f"CPU time of the check (all processes): {cpu:.1f}s = {cpu / 2:.1f}s on 2 idle cores; "
+            f"load average during the run {load:.1f} (others' work on the same 2 cores stretches wall time)"
+        )
+        print(f"verdict: wall {'under' if elapsed < 60 else 'OVER'} the 60 s target, CPU/2 {cpu / 2:.0f}s")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

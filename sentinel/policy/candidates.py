@@ -51,6 +51,17 @@ def _not_timestamp(shape: bytes, pos: int) -> bool:
     return after >= len(shape) or shape[after] not in b"9Aa:_"
 
 
+# ISO 8601 timestamps as shapes (fraction, "Z" or offset): blanked before the search, they are on every line.
+_TIMESTAMP = re.compile(rb"9999-99-99[A_]99:99:99(?:\.9+)?(?:A|[+-]99:?99)?")
+
+
+_COMMON_STAMPS = (b"9999-99-99A99:99:99.999A", b"9999-99-99A99:99:99A", b"9999-99-99_99:99:99")
+
+
+def _blank(m: re.Match[bytes]) -> bytes:
+    return b"_" * (m.end() - m.start())
+
+
 Accept = Callable[[bytes, int], bool]
 # (shape, what else must hold). Grouped digits: with spaces any grouping; with hyphens or dots a
 # group of four digits or three three-digit groups, which IPv4 addresses and ISO dates never have.
@@ -67,12 +78,10 @@ SHAPES: tuple[tuple[bytes, Accept | None], ...] = (
     (b"99A", _plate_digits_follow),  # 30A-123.45, 51G 12345
     (b"99-A", _plate_digits_follow),  # 29-B1 123.45
     (b"99_A", _plate_digits_follow),
-    (b"9/9/9999", None),
-    (b"9/99/9999", None),
-    (b"9.9.9999", None),
+    (b"9/9999", None),  # 15/03/1990
+    (b"9.9.9999", None),  # 5.3.1990 (not "1.001612": a procedure code)
     (b"9.99.9999", None),
-    (b"9-9-9999", None),
-    (b"9-99-9999", None),
+    (b"9-9999", None),  # 15-03-1990
     (b"9999-99-99", _not_timestamp),
 )
 
@@ -81,18 +90,17 @@ SHAPES: tuple[tuple[bytes, Accept | None], ...] = (
 _BUILTIN_TERMS = {"person_names": ("surnames",), "addresses": ("admin_keywords", "street_keywords")}
 
 
-def _mailbox(lower: bytes, pos: int) -> bool:
+def _mailbox(data: bytes, pos: int) -> bool:
     """``@`` between a local part and a domain (not ``"@timestamp"``)."""
-    return 0 < pos < len(lower) - 1 and lower[pos - 1 : pos].isalnum() and lower[pos + 1 : pos + 2].isalnum()
+    return 0 < pos < len(data) - 1 and data[pos - 1 : pos].isalnum() and data[pos + 1 : pos + 2].isalnum()
 
 
-# looked for in the lower-cased bytes
+# looked for in the bytes themselves (+84 and 0084 numbers are digit runs or groups, found above)
 RAW: tuple[tuple[bytes, Accept | None], ...] = (
     (b"@", _mailbox),
-    (b"+84", None),
-    (b"0084", None),
-    (b"(0", None),
-    ("ngày ".encode(), None),
+    (b"(0", None),  # (024) 3825 1234
+    ("ngày ".encode(), None),  # ngày 5 tháng 3 năm 1990
+    ("Ngày ".encode(), None),
 )
 
 
@@ -110,12 +118,15 @@ class Candidate:
 def candidate_lines(data: bytes) -> Iterator[Candidate]:
     """The lines of ``data`` that may hold an identifier, each once."""
     shape = data.translate(SHAPE_TABLE)
-    lower = data.lower()
+    for stamp in _COMMON_STAMPS:  # the usual forms at memory speed, then any other form
+        shape = shape.replace(stamp, b"_" * len(stamp))
+    shape = _TIMESTAMP.sub(_blank, shape)
+    raw = data.replace(b'"@timestamp"', b'"_timestamp"')
     starts: set[int] = set()
     for needle, accept in SHAPES:
         yield from _lines_with(shape, data, needle, accept, starts)
     for needle, accept in RAW:
-        yield from _lines_with(lower, data, needle, accept, starts)
+        yield from _lines_with(raw, data, needle, accept, starts)
 
 
 _SEPARATORS = frozenset(b" \t\"'=:,;/?&()[]{}<>|")

@@ -49,7 +49,7 @@ RULES = {
     "PD003": ("policy-inconsistent", "error", "The data policy is invalid or contradicts itself"),
     "PD004": ("unreadable-file", "warning", "A file could not be read or parsed"),
 }
-MAX_VALUES_PER_FIELD = 20  # sampled values classified per field
+MAX_VALUES_PER_FIELD = 12  # sampled values classified per field
 MAX_RECORDS_PER_SEGMENT = 100  # records parsed from each sampled part of a data file
 MAX_TEXT_LINES = 2000  # candidate lines analysed per file
 MAX_HITS_PER_FILE = 20  # enough to report; the rest is "at least"
@@ -407,10 +407,18 @@ class Checker:
             # each sampled part gets its share, so a busy head cannot starve the tail
             todo = [c for c in candidate_lines(seg.data)][: MAX_TEXT_LINES // len(segments)]
             while todo and sum(len(v) for v in hits.values()) < MAX_HITS_PER_FILE:
-                batch = [c for c in todo if misses.get(c.layout, 0) < LAYOUT_MISSES][:TEXT_BATCH_LINES]
+                batch, pending, rest = [], dict(misses), []
+                for c in todo:  # at most LAYOUT_MISSES lines of a layout until one of them holds something
+                    if pending.get(c.layout, 0) >= LAYOUT_MISSES:
+                        continue
+                    if len(batch) < TEXT_BATCH_LINES:
+                        batch.append(c)
+                        pending[c.layout] = pending.get(c.layout, 0) + 1
+                    else:
+                        rest.append(c)
                 if not batch:
                     break
-                todo = todo[todo.index(batch[-1]) + 1 :]
+                todo = rest
                 texts = [seg.data[c.start : c.end].decode("utf-8", "replace") for c in batch]
                 starts = [0]
                 for t in texts[:-1]:

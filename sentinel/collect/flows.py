@@ -36,6 +36,8 @@ from sentinel.collect.pcap import Packet
 TCP_FLAG_NAMES = ((0x01, "FIN"), (0x02, "SYN"), (0x04, "RST"), (0x08, "PSH"), (0x10, "ACK"), (0x20, "URG"))
 TCP_FLAG_NAMES += ((0x40, "ECE"), (0x80, "CWR"))
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
+# Flag names for every value of the TCP flags byte, computed once (a flow's flags are ORed together).
+TCP_FLAGS = tuple(tuple(n for bit, n in TCP_FLAG_NAMES if value & bit) for value in range(256))
 _KEY = struct.Struct("!HHB")
 
 
@@ -249,7 +251,7 @@ class FlowTable:
         else:
             ports = "", ""
         if f.proto == 6:
-            flow_doc["tcp_flags"] = [n for bit, n in TCP_FLAG_NAMES if (f.fwd_flags | f.rev_flags) & bit]
+            flow_doc["tcp_flags"] = list(TCP_FLAGS[f.fwd_flags | f.rev_flags])
         elif f.proto in ICMP_PROTOCOLS:
             flow_doc["icmp"] = {"type": icmp[0], "code": icmp[1]}
         if self.set_direction:

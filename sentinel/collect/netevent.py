@@ -117,6 +117,17 @@ def ts_text(ts: float) -> str:
     return f"{prefix}.{min(round((ts - sec) * 1e6) // 1000, 999):03d}Z"
 
 
+_clock: list = [0, ""]  # [second, its text]: events are built in bursts within one second
+
+
+def now_text() -> str:
+    """The current time as ECS text, formatted once per second (``event.ingested`` of a burst of events)."""
+    now = time.time()
+    if int(now) != _clock[0]:
+        _clock[0], _clock[1] = int(now), ts_text(int(now))
+    return _clock[1]
+
+
 def envelope(
     *,
     eid: str,
@@ -133,7 +144,7 @@ def envelope(
     ``ts`` is epoch seconds, or the already formatted text when the caller has it; ``ingested``
     likewise lets a caller building many events at once format the clock once.
     """
-    now = ingested or ts_text(time.time())
+    now = ingested or now_text()
     event: dict[str, Any] = {"id": eid, "kind": kind, "category": category, "dataset": dataset, "module": module}
     event.update(types)
     event["ingested"] = now

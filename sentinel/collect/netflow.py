@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sentinel import ecs
-from sentinel.collect.flows import TCP_FLAG_NAMES
+from sentinel.collect.flows import TCP_FLAGS
 from sentinel.collect.netevent import IANA_TRANSPORT, community_id, direction, envelope, error_event, ip_text, ts_text
 from sentinel.collect.source import Batch, Source, SourceStatus
 
@@ -481,7 +481,7 @@ class NetflowDecoder:
             source["port"], destination["port"] = sport, dport
         flow_doc: dict[str, Any] = {"final": True}
         if proto == 6 and 6 in rec:
-            flow_doc["tcp_flags"] = [n for bit, n in TCP_FLAG_NAMES if rec[6] & bit]
+            flow_doc["tcp_flags"] = list(TCP_FLAGS[rec[6] & 0xFF])
         elif proto in (1, 58) and icmp is not None:
             flow_doc["icmp"] = {"type": icmp >> 8, "code": icmp & 0xFF}
         observer: dict[str, Any] = {"ip": hdr.exporter}

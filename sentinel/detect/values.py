@@ -16,20 +16,27 @@ SQLite backend in ``tests/detect/test_oracle.py``):
 * A list value matches when any element matches.
 * An absent field, ``None`` and an empty list are "null": they match only ``null``
   and ``exists: false``, and never a string, number or pattern.
-* Regular expressions are searched (not anchored) in the original, un-lowered text.
+* Regular expressions are searched (not anchored) in the original, un-lowered text,
+  with Python ``re`` syntax and semantics, but through the ``regex`` engine with a
+  time box: a backtracking blow-up (``(a+)+$``, or a pack pattern meeting a crafted
+  URL) gives up after :data:`REGEX_TIMEOUT` seconds, counts as no match, and is
+  logged and counted in :data:`regex_timeouts`, instead of stalling detection.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import operator
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from functools import lru_cache
 from typing import Any
 
+import regex
 from sigma.modifiers import SigmaWideModifier, modifier_mapping
 from sigma.types import (
     CompareOperators,
@@ -51,6 +58,13 @@ modifier_mapping.setdefault("utf16le", SigmaWideModifier)
 ALL_FIELDS = "\0all"  # cache key for the texts of every field (keyword detections)
 MISSING = object()
 _NUMERIC = re.compile(r"\s*[+-]?(\d+(\.\d*)?|\.\d+)\s*")
+
+log = logging.getLogger(__name__)
+
+# Seconds one regular-expression search may take on one value before it gives up.
+REGEX_TIMEOUT = 0.05
+# Searches that gave up, per pattern (read by tests and operators; a rising count names a pattern to fix).
+regex_timeouts: Counter[str] = Counter()
 
 
 class CompileError(Exception):
@@ -358,17 +372,36 @@ def regex_flags(value: SigmaRegularExpression) -> int:
 
 
 def regex_matcher(field: str | None, value: SigmaRegularExpression) -> Matcher:
+    pattern = str(value.regexp)
     try:
-        rx = re.compile(str(value.regexp), regex_flags(value))
-    except re.error as exc:
-        raise CompileError(f"regular expression {str(value.regexp)!r} is invalid: {exc}") from None
+        re.compile(pattern, regex_flags(value))  # the accepted syntax stays Python's re
+        rx = regex.compile(pattern, regex_flags(value))
+    except (re.error, regex.error) as exc:
+        raise CompileError(f"regular expression {pattern!r} is invalid: {exc}") from None
+
+    def found(t: str) -> bool:
+        try:
+            return rx.search(t, timeout=REGEX_TIMEOUT) is not None
+        except TimeoutError:
+            regex_timeouts[pattern] += 1
+            n = regex_timeouts[pattern]
+            if n & (n - 1) == 0:  # 1st, 2nd, 4th, 8th ... time: visible without flooding the log
+                log.warning(
+                    "regular expression %r gave up after %gs on a %d-character value (%d times so far); "
+                    "treated as no match: simplify the pattern (nested repetition backtracks)",
+                    pattern,
+                    REGEX_TIMEOUT,
+                    len(t),
+                    n,
+                )
+            return False
 
     def search(text: str | tuple[str, ...] | None) -> bool:
         if text is None:
             return False
         if type(text) is str:
-            return rx.search(text) is not None
-        return any(rx.search(t) is not None for t in text)
+            return found(text)
+        return any(found(t) for t in text)
 
     if field is None:
         return lambda flat, low: search(text_of(list(flat.values())))

@@ -191,3 +191,16 @@ def test_field_reader_agrees_with_the_view(doc: dict[str, Any], wanted: list[str
     from sentinel.detect.view import EventView, FieldReader
 
     assert FieldReader(wanted).read(EventView(doc)) == [EventView(doc).get(p) for p in wanted]
+
+
+def test_regex_literals_index_the_rule_without_losing_unicode_case_folding() -> None:
+    """Literals taken from a regex admit the rule, and non-ASCII text (which re folds) is still evaluated."""
+    engine = engine_for({"s": {"f|re|i": r"un(?:i|x)on\s+select"}, "condition": "s"})
+    (rule,) = engine.rules
+    assert rule.need is not None and {lit for _, lit, _ in rule.need} == {"select"}
+    assert engine.process([{"f": "1 UNION  SELECT 2"}])
+    assert not engine.process([{"f": "nothing to see"}])
+    # Python's case-insensitive regex folds the long s and the Kelvin sign onto ASCII letters
+    assert engine.process([{"f": "1 union ſelect 2"}])
+    kelvin = engine_for({"s": {"f|re|i": "kelvin"}, "condition": "s"})
+    assert kelvin.process([{"f": "\u212aelvin"}])

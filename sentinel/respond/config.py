@@ -168,6 +168,7 @@ class RespondConfig(_Strict):
     )
     firewall: Firewall = Firewall()
     hooks: Hooks = Hooks()
+    four_eyes: bool = Field(True, description="a live run's side effect needs an approver other than its starter")
     approval_channels: list[str] = Field(
         default_factory=list, description="told when a playbook run waits for a lead to approve a side effect"
     )

@@ -257,6 +257,13 @@ class PlaybookRunner:
         if alert is None:
             raise NotFound(f"no alert with id {run.alert_id}")
         step_id = run.pending_step
+        step = pb.workflow[step_id]
+        side_effect = isinstance(step, ActionStep) and self.actions[step.action].side_effect
+        if approve and side_effect and not run.dry_run and self.config.four_eyes and actor == run.started_by:
+            raise RunError(
+                f"{actor} started this live run and cannot also approve its {step.action} step: "
+                "another SOC lead must (four-eyes rule, settings: four_eyes)"
+            )
         # Claim the run first (version check inside one transaction), then act outside the lock.
         claimed = self._save(
             run.model_copy(update={"status": "running", "pending_step": None}),

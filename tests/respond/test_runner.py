@@ -106,6 +106,8 @@ def test_live_run_executes_firewall_command_and_webhooks(settings, store, tmp_pa
         resp = Response.build(settings, store, config)
         alert = store.record_alert(make_alert(severity="critical"))
         run = resp.runner.start("playbook--web-attack", alert.id, "lan", dry_run=False)
+        with pytest.raises(RunError, match="four-eyes"):
+            resp.runner.decide(run.id, run.version, "lan", approve=True)
         run = resp.runner.decide(run.id, run.version, "minh", approve=True)
         block = [s for s in run.steps if s.step_id == "action--block"][-1]
         assert block.status == "done" and block.outputs["executed"] is True, block

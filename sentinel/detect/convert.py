@@ -14,7 +14,8 @@ with lowered values; :class:`SigmaLuceneBackend` turns values with letters into
 regexes accepting both cases; both rewrite Sigma regexes with
 :mod:`sentinel.detect.lucene_regex` (``|cased`` values keep exact comparison).
 ES|QL is what the scheduler runs (it also converts correlations). EQL is
-pySigma's own output: its ``:`` operator is case-insensitive already.
+pySigma's output with the regex translation: its ``:`` and ``like~`` are
+case-insensitive already.
 """
 
 from __future__ import annotations
@@ -135,6 +136,22 @@ class SigmaLuceneBackend(LuceneBackend):
         return f"{self.escape_and_quote_field(cond.field)}:/{_sigma_regex_to_lucene(cond.value)}/"
 
 
+class SigmaEqlBackend(EqlBackend):
+    """EQL as pySigma writes it (``:`` and ``like~`` are case-insensitive), with Sigma regexes translated.
+
+    EQL's ``regex`` is a whole-value Lucene regex, so Sigma's unanchored PCRE-like
+    patterns go through :mod:`sentinel.detect.lucene_regex` as for ES|QL.
+    """
+
+    name: ClassVar[str] = "EQL (Sigma semantics)"
+
+    def convert_condition_field_eq_val_re(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> Any:
+        pattern = _sigma_regex_to_lucene(cond.value).replace("\\", "\\\\").replace('"', '\\"')
+        return f'{self.escape_and_quote_field(cond.field)} regex "{pattern}"'
+
+
 def _lucene_regex_part(part: Any) -> str:
     """One part of a Sigma string as Lucene regex: wildcards, letters in both cases, the rest escaped."""
     if part == SpecialChars.WILDCARD_MULTI:
@@ -230,7 +247,7 @@ def es_pipeline(index: str = DEFAULT_INDEX) -> ProcessingPipeline:
 TARGETS: dict[str, tuple[type, str]] = {
     "esql": (SigmaESQLBackend, "default"),
     "lucene": (SigmaLuceneBackend, "default"),
-    "eql": (EqlBackend, "default"),
+    "eql": (SigmaEqlBackend, "default"),
     "kibana-ndjson": (SigmaLuceneBackend, "kibana_ndjson"),
 }
 

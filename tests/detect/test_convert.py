@@ -197,3 +197,10 @@ def test_lucene_target_matches_strings_case_insensitively_with_regexes():
     assert "http.response.status_code:200" in query
     digits = convert_rules(_rule("  sel:\n    cs-uri-query|contains: '1234'\n  condition: sel"), "lucene")[0]
     assert "url.query:*1234*" in digits.queries[0]  # nothing to fold: pySigma's plain wildcard
+
+
+def test_eql_regex_is_translated_and_string_escaped():
+    (res,) = convert_rules(_rule("  sel:\n    cs-uri-query|re: '(?:^|&)id=\\d+'\n  condition: sel"), "eql")
+    (query,) = res.queries
+    assert 'url.query regex "(()|.*\\\\&)id=\\\\d+.*"' in query
+    assert 'event.category:"web"' in query  # EQL's ":" already compares case-insensitively

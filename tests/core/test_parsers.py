@@ -90,6 +90,7 @@ def test_json_app_log_maps_known_keys_and_keeps_the_rest():
     assert e["event"]["outcome"] == "failure"
     assert e["user"]["name"] == "cd123" and e["source"]["ip"] == "14.160.1.2"
     assert e["app"]["form"]["so_cccd"] == "001099012345"
+    assert e["user"]["roles"] == ["can_bo_mot_cua"]
     assert e["@timestamp"] == "2026-11-20T02:00:00.000Z"
 
 

@@ -29,6 +29,8 @@ APP_FIELDS = {
     "username": "user.name",
     "user_name": "user.name",
     "userid": "user.id",
+    "role": "user.roles",
+    "roles": "user.roles",
     "user_id": "user.id",
     "ip": "source.ip",
     "client_ip": "source.ip",
@@ -108,6 +110,8 @@ def parse_app_object(obj: dict[str, Any]) -> dict[str, Any]:
         low = key.lower()
         if low in TIME_KEYS and "@timestamp" not in event:
             event["@timestamp"] = _timestamp(value)
+        elif low in APP_FIELDS and APP_FIELDS[low] == "user.roles" and isinstance(value, str | list):
+            ecs.set_field(event, "user.roles", [str(v) for v in value] if isinstance(value, list) else [value])
         elif low in APP_FIELDS and value is not None and not isinstance(value, dict | list):
             target = APP_FIELDS[low]
             if target == "http.response.status_code" or target == "http.response.body.bytes":

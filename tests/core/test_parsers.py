@@ -82,7 +82,7 @@ def test_bad_time_is_a_parse_error_with_reason():
 def test_json_app_log_maps_known_keys_and_keeps_the_rest():
     raw = (
         b'{"time":"2026-11-20T02:00:00Z","level":"warning","action":"login","outcome":"failure","user":"cd123",'
-        b'"ip":"14.160.1.2","form":{"so_cccd":"001099012345"}}'
+        b'"ip":"14.160.1.2","role":"can_bo_mot_cua","form":{"so_cccd":"001099012345"}}'
     )
     e = parse(raw)
     assert e["event"]["dataset"] == "portal.app"

@@ -34,7 +34,7 @@ def _ip(value: str, what: str) -> str:
     try:
         socket.inet_pton(socket.AF_INET, value)  # the common case, checked in C
         return value
-    except OSError:
+    except (OSError, ValueError):  # ValueError: an embedded NUL byte
         pass
     try:
         return str(ipaddress.ip_address(value))

@@ -50,7 +50,8 @@ def _iso(text: str, tz: timezone) -> str:
     if "." in t:  # Python reads at most 6 fraction digits
         head, _, frac = t.partition(".")
         digits = re.match(r"\d+", frac)
-        assert digits is not None
+        if digits is None:
+            raise ParseError(f"timestamp {text!r} is not RFC 3339 (no digits after the decimal point)")
         t = f"{head}.{digits.group()[:6].ljust(6, '0')}{frac[digits.end() :]}"
     try:
         dt = datetime.fromisoformat(t)

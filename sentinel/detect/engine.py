@@ -170,6 +170,8 @@ class Engine:
                     correlation_rules.append(rule)
                 except SigmaError as exc:
                     problems.append(_problem(rule, f"cannot resolve the rules it correlates: {exc}"))
+                except RecursionError:  # pySigma follows references without a cycle check
+                    problems.append(_problem(rule, "correlates itself (directly or through other correlations)"))
         filters = [f for f in items if isinstance(f, SigmaFilter)]
         if filters:
             coll.apply_filters(filters)  # type: ignore[arg-type]

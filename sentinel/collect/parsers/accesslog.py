@@ -74,7 +74,7 @@ def _parse_time(text: str) -> str:
 def _is_ip(text: str) -> bool:
     try:
         socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: an embedded NUL byte
         return False
     return True
 

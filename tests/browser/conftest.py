@@ -30,11 +30,16 @@ ARGS = [
 USERS = {"lan": "soc_analyst", "lead": "soc_lead", "dpo": "dpo"}
 PASSWORD = "browser-test-password"
 
-if not Path(CHROMIUM).exists():
-    pytest.skip(
-        f"{CHROMIUM} is not installed (apt-get install chromium); browser tests skipped", allow_module_level=True
-    )
-playwright_sync = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no browser download)")
+
+def skip_reason() -> str | None:
+    """Why browser tests cannot run here, or None when they can."""
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} is not installed (apt-get install chromium); browser tests skipped"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install playwright; no browser download needed)"
+    return None
 
 
 def _free_port() -> int:
@@ -74,11 +79,11 @@ def site(tmp_path_factory) -> Iterator[dict]:
     from sentinel.classify.scan import scan
     from sentinel.config import Settings
     from sentinel.store.sqlite import SQLiteStore
-    from tests.browser.seed import seed_alerts, seed_dataset
-    from tests.respond.conftest import REPO
+
+    from .seed import seed_alerts, seed_dataset
 
     root = tmp_path_factory.mktemp("site")
-    settings = Settings(data_dir=root / "data", content_dir=REPO)
+    settings = Settings(data_dir=root / "data", content_dir=Path(__file__).resolve().parents[2])
     accounts = Accounts(settings.accounts_path)
     for name, role in USERS.items():
         accounts.add_user(name, PASSWORD, role)
@@ -95,7 +100,9 @@ def site(tmp_path_factory) -> Iterator[dict]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    with playwright_sync.sync_playwright() as pw:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
         yield b
         b.close()

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 
-from tests.browser.conftest import SHOTS
+import pytest
+
+from .conftest import SHOTS, skip_reason
+
+pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
 
 
 def shot(page, name: str) -> None:

@@ -115,7 +115,7 @@ def test_kill_9_in_the_middle_of_a_file_then_restart_stores_every_line_once(
 
 
 def test_target_unavailable_events_wait_on_disk_then_all_arrive(tmp_path: Path, central: Central, procs: list) -> None:
-    n = 3000
+    n = 1500
     log = tmp_path / "access.log"
     log.write_text("".join(_line(i) for i in range(n)))
     definition = tmp_path / "edge.yaml"

@@ -130,7 +130,11 @@ def common_options(f):  # type: ignore[no-untyped-def]
 
 
 # The network collector's commands live in its own module, loaded when used.
-NETWORK_COMMANDS = {"pcap": "sentinel.cli.collect_net:pcap", "netflow": "sentinel.cli.collect_net:netflow"}
+NETWORK_COMMANDS = {
+    "pcap": "sentinel.cli.collect_net:pcap",
+    "netflow": "sentinel.cli.collect_net:netflow",
+    "live": "sentinel.cli.collect_net:live",
+}
 
 
 def _network_available(name: str) -> bool:

@@ -65,6 +65,7 @@ class Run(BaseModel):
     variables: dict[str, Any] = Field(default_factory=dict)
     steps: list[StepRecord] = Field(default_factory=list)
     finished_at: str | None = None
+    updated_at: str | None = None
     version: int = 1
 
 
@@ -139,14 +140,14 @@ class PlaybookRunner:
     def fail_interrupted(self, older_than: timedelta = INTERRUPTED_AFTER) -> list[str]:
         """Mark runs left "running" by a stopped process as failed, so nobody waits on them.
 
-        Actions time out within two minutes, so a run still running after
-        ``older_than`` since its last record was interrupted, not slow.
+        Actions time out within two minutes, so a run still running ``older_than``
+        after it was last written (started, or claimed by an approval) was
+        interrupted, not slow.
         """
         cutoff = datetime.now(UTC) - older_than
         failed = []
         for run in self.list(status="running", limit=1000):
-            last = run.steps[-1].at if run.steps else run.started_at
-            if ecs.parse_ts(last) < cutoff:
+            if ecs.parse_ts(run.updated_at or run.started_at) < cutoff:
                 done = run.model_copy(update={"status": "failed", "finished_at": ecs.now_ts()})
                 done.steps.append(
                     StepRecord(
@@ -179,6 +180,7 @@ class PlaybookRunner:
 
     def _save(self, run: Run, expected_version: int | None, actor: str, action: str) -> Run:
         """Write the run if it is still at ``expected_version`` (None: insert); bumps the version."""
+        run = run.model_copy(update={"updated_at": ecs.now_ts()})
         with self.db.write() as conn:
             if expected_version is None:
                 conn.execute(

@@ -204,6 +204,9 @@ def test_runs_left_running_by_a_stopped_process_are_failed(response, store):
         run.model_copy(update={"status": "running", "pending_step": None}), run.version, "lead", "approve"
     )
     assert response.runner.fail_interrupted() == []  # recent: could still be working
+    claimed.steps[-1].at = "2020-01-01T00:00:00.000Z"  # the approval waited for years: the claim is what counts
+    claimed = response.runner._save(claimed, claimed.version, "lead", "advance")
+    assert response.runner.fail_interrupted(older_than=timedelta(minutes=1)) == []
     assert response.runner.fail_interrupted(older_than=timedelta(0)) == [run.id]
     after = response.runner.get(run.id)
     assert after.status == "failed" and "stopped while" in after.steps[-1].error

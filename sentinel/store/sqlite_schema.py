@@ -52,15 +52,40 @@ MIGRATIONS: list[str] = [
 ]
 
 
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (so they can run inside one explicit transaction)."""
+    out, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                out.append(buf)
+            buf = ""
+    return out
+
+
 def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the database up to the latest schema; return its version."""
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > len(MIGRATIONS):
-        raise StoreError(
-            f"the store was written by a newer Sentinel (schema {version}, this one knows {len(MIGRATIONS)}); "
-            "upgrade Sentinel or point SENTINEL_DATA_DIR elsewhere"
-        )
-    for number in range(version + 1, len(MIGRATIONS) + 1):
-        script = MIGRATIONS[number - 1]
-        conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+    """Bring the database up to the latest schema; return its version.
+
+    The version is read again under the write lock, so two processes opening a
+    new database at the same moment do not both apply a migration.
+    """
+    if conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS):
+        return len(MIGRATIONS)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"the store was written by a newer Sentinel (schema {version}, this one knows {len(MIGRATIONS)}); "
+                "upgrade Sentinel or point SENTINEL_DATA_DIR elsewhere"
+            )
+        for number in range(version + 1, len(MIGRATIONS) + 1):
+            for statement in _statements(MIGRATIONS[number - 1]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
     return len(MIGRATIONS)

@@ -82,3 +82,21 @@ def test_fts_operators_in_user_text_are_literal(tmp_path):
     s.append_events([ev(1, message='a OR b NEAR(c) "quoted" *')])
     assert s.count_events(EventQuery(text='OR NEAR(c) "quoted')) in (0, 1)  # no syntax error raised
     assert s.count_events(EventQuery(text="quoted")) == 1
+
+
+def _open(path: str) -> None:
+    SQLiteStore(path).close()
+
+
+def test_processes_opening_a_new_store_together_migrate_once(tmp_path):
+    import multiprocessing
+
+    for round_ in range(3):
+        path = str(tmp_path / f"race{round_}.db")
+        procs = [multiprocessing.Process(target=_open, args=(path,)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+        assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+        assert SQLiteStore(path).count_events(EventQuery()) == 0

@@ -31,6 +31,16 @@ def phrase_regex(phrases: list[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<![a-z0-9])(?:" + "|".join(re.escape(p) for p in folded) + r")(?![a-z0-9])")
 
 
+def _last(pattern: re.Pattern[str] | None, text: str) -> int | None:
+    """Offset just after the last match of ``pattern`` in ``text`` (in the window's own coordinates)."""
+    if pattern is None:
+        return None
+    last = None
+    for m in pattern.finditer(text):
+        last = m.end()
+    return last
+
+
 class FoldedContextEnhancer(ContextAwareEnhancer):
     """Window-based context phrases on folded text; see the module docstring."""
 
@@ -71,23 +81,33 @@ class FoldedContextEnhancer(ContextAwareEnhancer):
             after = folded[result.end : result.end + self.window]
             positive = self._regex_for(recognizer)
             spec = getattr(recognizer, "sentinel_spec", None)
+            negative_applies = (
+                self._negative is not None
+                and spec is not None
+                and bool(spec.patterns or spec.predefined)
+                and spec.negative_context
+            )
             found = None
             if positive is not None:
                 found = positive.search(before) or positive.search(after) or positive.search(external)
+            near_positive = _last(positive, before)
+            near_negative = _last(self._negative, before) if negative_applies else None
+            if (
+                near_negative is not None
+                and near_negative >= len(before) - self.window // 2
+                and (not found if near_positive is None else near_positive < near_negative)
+            ):
+                # "chuyển khoản ... mã hồ sơ 2503...": the nearer phrase says what the number is
+                result.score *= NEGATIVE_FACTOR
+                continue
             if found:
-                boost = (
-                    spec.context_boost if spec and spec.context_boost is not None else self.context_similarity_factor
-                )
+                boost = self.context_similarity_factor
+                if spec is not None and spec.context_boost is not None:
+                    boost = spec.context_boost
                 result.score = min(self.MAX_SCORE, max(result.score + boost, self.min_score_with_context_similarity))
                 result.recognition_metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True
                 if result.analysis_explanation is not None:
                     result.analysis_explanation.set_supportive_context_word(found.group())
-            elif (
-                self._negative is not None
-                and spec is not None
-                and (spec.patterns or spec.predefined)
-                and spec.negative_context
-                and (self._negative.search(before[-self.window // 2 :]) or self._negative.search(external))
-            ):
+            elif negative_applies and self._negative.search(external):
                 result.score *= NEGATIVE_FACTOR
         return raw_results

@@ -147,7 +147,18 @@ class FastIpRecognizer(FastPatternMixin, IpRecognizer):
 
 
 class FastCreditCardRecognizer(FastPatternMixin, CreditCardRecognizer):
-    """Presidio's card recognizer (Luhn check) with the fast pattern loop."""
+    """Presidio's card recognizer (Luhn check) with the fast pattern loop, for card lengths only.
+
+    One number in ten passes the Luhn check, so a 14-digit bank account often
+    does; cards issued in Vietnam are 15 (Amex), 16 or 19 digits long.
+    """
+
+    CARD_LENGTHS = (15, 16, 19)
+
+    def validate_result(self, pattern_text: str) -> bool | None:
+        if len(validators.digits(pattern_text)) not in self.CARD_LENGTHS:
+            return False
+        return super().validate_result(pattern_text)
 
 
 _PREDEFINED: dict[str, type[PatternRecognizer]] = {
@@ -304,6 +315,7 @@ class PersonNameRecognizer(EntityRecognizer):
         return results
 
 
+_STREET_TAIL = regex.compile(r" \p{Lu}\p{Ll}*(?: \p{Lu}\p{Ll}*){0,4}\b")
 _TITLE_RUN = regex.compile(r"\b\p{Lu}\p{Ll}+(?: \p{Lu}\p{Ll}+)+\b")
 
 
@@ -419,8 +431,9 @@ class AddressRecognizer(EntityRecognizer):
         words = r"[^\W\d_]+(?:['’][^\W\d_]+)?(?: [^\W\d_]+){0,4}"
         name_part = rf"(?:\d{{1,3}}[a-z]?\b|{words})"
         number = r"\d{1,5}[a-z]?(?:/\d{1,5}[a-z]?)*"
-        self._admin = re.compile(rf"(?<![\w.])(?:{alternation(admin_words)})\b\.?\s*(?P<name>{name_part})")
-        self._street = re.compile(
+        # regex's overlapped search: "quê quán xã X" must not lose "xã X" to a "quan" (quận) match
+        self._admin = regex.compile(rf"(?<![\w.])(?:{alternation(admin_words)})\b\.?\s*(?P<name>{name_part})")
+        self._street = regex.compile(
             rf"(?<![\w./:-])(?:(?:{alternation(street_words)})\b\.?\s*(?P<name>{number}|{name_part})"
             rf"|{number} (?P<street>{words}))"
         )
@@ -444,17 +457,20 @@ class AddressRecognizer(EntityRecognizer):
 
     def _components(self, text: str, folded: str) -> list[tuple[int, int, str]]:
         comps: list[tuple[int, int, str]] = []
-        for m in self._admin.finditer(folded):
+        for m in self._admin.finditer(folded, overlapped=True):
             end = self._trim_name(text, m.start("name"), m.end("name"))
             if end > m.start("name"):
                 comps.append((m.start(), end, "admin"))
         for m in self._province.finditer(folded):
             if text[m.start()].isupper():
                 comps.append((m.start(), m.end(), "province"))
-        for m in self._street.finditer(folded):
+        for m in self._street.finditer(folded, overlapped=True):
             group = "name" if m.group("name") is not None else "street"  # "17/4 Lý Thường Kiệt"
             end = self._trim_name(text, m.start(group), m.end(group))
             if end > m.start(group):
+                if text[end - 1].isdigit():  # "ngõ 15 Nguyễn Chí Thanh": the street name after the number
+                    tail = _STREET_TAIL.match(text, end)
+                    end = tail.end() if tail else end
                 comps.append((m.start(), end, "street"))
         comps.sort(key=lambda c: (c[0], -(c[1] - c[0])))
         merged: list[tuple[int, int, str]] = []

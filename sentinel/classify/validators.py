@@ -70,8 +70,16 @@ def mst(text: str) -> bool:
     return not _repetitive(digits(compact)[:10]) and stdnum_mst.is_valid(compact)
 
 
+# Mobile prefixes of the current numbering plan (after the 2018 conversion from 11 digits).
+_MOBILE = re.compile(r"0(?:3[2-9]|5[25689]|7[06-9]|8[1-9]|9[0-46-9])\d{7}")
+
+
 def phone(text: str) -> bool:
-    """A Vietnamese mobile or landline number as the numbering plan allows today."""
+    """A Vietnamese mobile number (current prefixes) or a landline number phonenumbers accepts."""
+    d = digits(text)
+    national = "0" + d[4:] if d.startswith("0084") else "0" + d[2:] if text.lstrip().startswith("+84") else d
+    if _MOBILE.fullmatch(national):
+        return not _repetitive(national[-7:])
     try:
         number = phonenumbers.parse(text, "VN")
     except phonenumbers.NumberParseException:

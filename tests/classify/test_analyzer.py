@@ -159,3 +159,13 @@ def test_names_with_unlisted_surnames_come_from_the_crf_model() -> None:
     # capitalised headings and religion names are not people
     assert "PERSON" not in found("Quyết Định Phê Duyệt Kinh Phí")
     assert "PERSON" not in found("Công dân theo đạo Tin Lành")
+
+
+def test_the_nearer_phrase_decides_between_positive_and_negative_context() -> None:
+    assert analyze_text("Chuyển khoản phí dịch vụ, nội dung ghi mã hồ sơ 250312000045") == []
+    got = found("Chuyển 2.000.000 đồng vào TK 1903 5678 9012 34 Techcombank, chủ TK Vũ Minh Khoa.")
+    assert got == {"VN_BANK_ACCOUNT": "1903 5678 9012 34", "PERSON": "Vũ Minh Khoa"}
+
+
+def test_luhn_valid_account_numbers_of_non_card_length_are_not_cards() -> None:
+    assert found("số tài khoản 43120062452821 tại VietinBank") == {"VN_BANK_ACCOUNT": "43120062452821"}

@@ -48,6 +48,8 @@ def test_mst_check_digit(value: str, ok: bool) -> None:
         ("0912 384 657", True),
         ("+84 971 222 333", True),
         ("0356784120", True),
+        ("0524 580 337", True),  # prefixes the phonenumbers metadata lacks but the plan has
+        ("0893040463", True),
         ("024 3825 1234", True),  # Hà Nội landline
         ("0112384657", False),  # 011 is not a mobile prefix
         ("0201234567", False),  # landlines have 11 digits

@@ -102,13 +102,18 @@ def _events(text: bytes, collector: str) -> tuple[list[dict[str, Any]], int]:
     return events, bad
 
 
-def _pipeline(request: Request) -> tuple[Pipeline, threading.Lock]:
-    state = request.app.state
-    if getattr(state, "ingest_pipeline", None) is None:
-        from sentinel.collect.assemble import build_pipeline
+_BUILD_LOCK = threading.Lock()
 
-        state.ingest_pipeline = build_pipeline(state.settings, state.store)
-        state.ingest_lock = threading.Lock()
+
+def _pipeline(request: Request) -> tuple[Pipeline, threading.Lock]:
+    """The app's ingest pipeline, built on first use (loading rules and classifiers takes seconds)."""
+    state = request.app.state
+    with _BUILD_LOCK:
+        if getattr(state, "ingest_pipeline", None) is None:
+            from sentinel.collect.assemble import build_pipeline
+
+            state.ingest_pipeline = build_pipeline(state.settings, state.store)
+            state.ingest_lock = threading.Lock()
     return state.ingest_pipeline, state.ingest_lock
 
 

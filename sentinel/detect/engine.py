@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,11 +36,11 @@ from sigma.rule import SigmaRule
 from sentinel import ecs
 from sentinel.detect.compile import CompiledRule, compile_condition
 from sentinel.detect.correlation import CorrelationEngine, compile_correlation
-from sentinel.detect.logsource import applies, event_logsource, signature
+from sentinel.detect.logsource import LOGSOURCE_FIELDS, applies, event_logsource, signature_of
 from sentinel.detect.pipelines import build_pipeline
 from sentinel.detect.prefilter import Prefilter
 from sentinel.detect.values import CompileError
-from sentinel.detect.view import EventView
+from sentinel.detect.view import EventView, FieldReader
 from sentinel.models import LEVEL_RISK, Alert, RuleRef, alert_id
 
 # Who an alert is about, in order of preference: the first of these the event carries.
@@ -48,6 +49,7 @@ ENTITY_FIELDS = ("source.ip", "user.name", "labels.commune")
 MAX_RULESETS = 4096
 
 log = logging.getLogger(__name__)
+_NSIG = len(LOGSOURCE_FIELDS)
 
 
 @dataclass
@@ -66,11 +68,23 @@ class RuleProblem:
 
 
 class _RuleSet:
-    """The rules that apply to one log-source signature, with their prefilter."""
+    """The rules that apply to one log-source signature, with their prefilter.
 
-    def __init__(self, rules: list[CompiledRule]) -> None:
+    ``pick`` selects the prefilter's field values from the engine's one read of
+    every field it indexes (positions in ``index``).
+    """
+
+    def __init__(self, rules: list[CompiledRule], index: Mapping[str, int]) -> None:
         self.rules = rules
         self.prefilter = Prefilter(rules)
+        positions = [index[f] for f in self.prefilter.fields]
+        if not positions:
+            self.pick: Callable[[list[Any]], Any] = lambda values: ()
+        elif len(positions) == 1:
+            (only,) = positions
+            self.pick = lambda values: (values[only],)
+        else:
+            self.pick = operator.itemgetter(*positions)
 
 
 class Engine:
@@ -91,8 +105,13 @@ class Engine:
         self.pipeline = pipeline
         self.correlations = correlations
         self._feeds = correlations.feeds  # rule id -> correlations it feeds
+        # One pass reads the log-source fields and every field a rule's literals are indexed on.
+        indexed = sorted({f for r in rules for f, _, _ in r.need or () if f is not None} - set(LOGSOURCE_FIELDS))
+        self._fields = LOGSOURCE_FIELDS + tuple(indexed)
+        self._index = {f: i for i, f in enumerate(self._fields)}
+        self._reader = FieldReader(self._fields)
         self._sets: dict[tuple[Any, ...], _RuleSet] = {}
-        self._all = _RuleSet(rules)
+        self._all = _RuleSet(rules, self._index)
         self.stats = {"events": 0, "matches": 0, "errors": 0}
 
     # --- loading ------------------------------------------------------------------------------
@@ -128,6 +147,9 @@ class Engine:
                 )
             except (SigmaError, yaml.YAMLError, UnicodeDecodeError, OSError, ValueError) as exc:
                 problems.append(RuleProblem(None, None, str(file), f"cannot load rule file: {exc}"))
+            except Exception as exc:  # pySigma failing on odd input must not stop every other rule
+                reason = f"cannot load rule file (pySigma failed: {type(exc).__name__}: {exc})"
+                problems.append(RuleProblem(None, None, str(file), reason))
         merged = SigmaCollection.merge(collections, resolve_references=False) if collections else SigmaCollection([])
         engine = cls._build(merged, pipeline, lateness_seconds, placeholders or {}, copy_rules=False)
         engine.problems[:0] = problems
@@ -235,10 +257,10 @@ class Engine:
         for event in events:
             try:
                 flat = EventView(event)
-                ruleset = self._ruleset(flat)
+                ruleset, values = self._ruleset(flat)
                 low: dict[str, Any] = {}
                 rules = ruleset.rules
-                for i in ruleset.prefilter.candidates(flat):
+                for i in ruleset.prefilter.candidates(flat, ruleset.pick(values)):
                     rule = rules[i]
                     if rule.matcher(flat, low):
                         matches += 1
@@ -258,17 +280,20 @@ class Engine:
         """Close open correlation windows at the end of finite input."""
         return self.correlations.flush()
 
-    def _ruleset(self, flat: Mapping[str, Any]) -> _RuleSet:
+    def _ruleset(self, view: EventView) -> tuple[_RuleSet, list[Any]]:
+        """The rule set for the event's log sources, and the event's values of the indexed fields."""
+        values = self._reader.read(view)
         if self.pipeline == "none":
-            return self._all
-        sig = signature(flat)
+            return self._all, values
+        sig = signature_of(values[:_NSIG])
         ruleset = self._sets.get(sig)
         if ruleset is None:
             if len(self._sets) >= MAX_RULESETS:
                 self._sets.clear()
             logsrc = event_logsource(sig)
-            ruleset = self._sets[sig] = _RuleSet([r for r in self.rules if applies(r.logsource, logsrc)])
-        return ruleset
+            rules = [r for r in self.rules if applies(r.logsource, logsrc)]
+            ruleset = self._sets[sig] = _RuleSet(rules, self._index)
+        return ruleset, values
 
     def matching_rules(self, event: Mapping[str, Any]) -> list[CompiledRule]:
         """The rules that match ``event`` (log source, prefilter and detection), without side effects.
@@ -277,13 +302,14 @@ class Engine:
         answers "which rules fire on this event", for tests and explanations.
         """
         flat = EventView(event)
-        ruleset = self._ruleset(flat)
+        ruleset, values = self._ruleset(flat)
         low: dict[str, Any] = {}
-        return [ruleset.rules[i] for i in ruleset.prefilter.candidates(flat) if ruleset.rules[i].matcher(flat, low)]
+        cands = ruleset.prefilter.candidates(flat, ruleset.pick(values))
+        return [ruleset.rules[i] for i in cands if ruleset.rules[i].matcher(flat, low)]
 
     def rules_for(self, event: Mapping[str, Any]) -> list[CompiledRule]:
         """The rules whose log source applies to ``event`` (for explaining why a rule did not fire)."""
-        return self._ruleset(EventView(event)).rules
+        return self._ruleset(EventView(event))[0].rules
 
 
 # --- alerts --------------------------------------------------------------------------------------

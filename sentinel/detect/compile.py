@@ -189,7 +189,25 @@ def _leaf(fld: str | None, value: Any, ph: Mapping[str, list[str]]) -> _Node:
 
 def _regex(fld: str | None, value: SigmaRegularExpression) -> tuple[Matcher, Need]:
     matcher = V.regex_matcher(fld, value)
-    return matcher, regex_need(fld, str(value.regexp), V.regex_flags(value))
+    need = regex_need(fld, str(value.regexp), V.regex_flags(value))
+    if need is None or fld is None:
+        return matcher, need
+    # Gate the search on the literals it cannot match without: a rule admitted by another of its
+    # detections (``1 of them``) then rarely runs its regex at all. Non-ASCII text is always
+    # searched (see sentinel.detect.needs on case folding).
+    literals = tuple(lit for _, lit, _ in need)
+    field = fld
+
+    def gated(flat: Mapping[str, Any], low: dict[str, Any]) -> bool:
+        text = V.cached_lower(flat, low, field)
+        if text is None:
+            return False
+        for t in (text,) if type(text) is str else text:
+            if not t.isascii() or any(lit in t for lit in literals):
+                return matcher(flat, low)
+        return False
+
+    return gated, need
 
 
 def _surround(value: SigmaString) -> SigmaString:

@@ -12,6 +12,7 @@ applies to every event.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sigma.rule import SigmaLogSource
@@ -62,7 +63,12 @@ _READER = FieldReader(LOGSOURCE_FIELDS)
 
 def signature(view: EventView) -> tuple[Any, ...]:
     """The values of the log-source fields of an event (hashable, cheap, used as a cache key)."""
-    return tuple([tuple(v) if type(v) is list else v for v in _READER.read(view)])
+    return signature_of(_READER.read(view))
+
+
+def signature_of(values: Sequence[Any]) -> tuple[Any, ...]:
+    """:func:`signature` from the values of :data:`LOGSOURCE_FIELDS`, already read."""
+    return tuple([tuple(v) if type(v) is list else v for v in values])
 
 
 def event_logsource(sig: tuple[Any, ...]) -> EventLogsource:

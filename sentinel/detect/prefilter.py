@@ -18,6 +18,7 @@ check this on every generated rule).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import ahocorasick
@@ -57,11 +58,18 @@ class Prefilter:
                 self.automaton.add_word(lit, tuple(sorted(admitted)))
             self.automaton.make_automaton()
 
-    def candidates(self, view: EventView) -> list[int]:
-        """Indexes of the rules worth evaluating on the event, in rule order."""
+    def candidates(self, view: EventView, values: Sequence[Any] | None = None) -> list[int]:
+        """Indexes of the rules worth evaluating on the event, in rule order.
+
+        ``values`` are the event's values of :attr:`fields` when the caller has
+        already read them (the engine reads all fields it needs in one pass).
+        """
         if self.automaton is None:
             return self.always_list
-        values = list(view.values()) if self.keywords else self.reader.read(view)
+        if self.keywords:
+            values = list(view.values())
+        elif values is None:
+            values = self.reader.read(view)
         texts = [v for v in values if type(v) is str]
         if len(texts) < len(values):
             for value in values:

@@ -160,21 +160,6 @@ class StringPattern:
     cased: bool
     literal: str  # longest literal run the value requires (lowered), "" if none
 
-    def predicate(self) -> Callable[[str], bool]:
-        lit = self.text
-        if self.kind == "exact":
-            return lit.__eq__
-        if self.kind == "prefix":
-            return lambda s: s.startswith(lit)
-        if self.kind == "suffix":
-            return lambda s: s.endswith(lit)
-        if self.kind == "contains":
-            return lambda s: lit in s
-        if self.kind == "any":
-            return lambda s: True
-        rx = re.compile(lit, re.DOTALL)
-        return lambda s: rx.fullmatch(s) is not None
-
 
 def resolve_placeholders(value: SigmaString, placeholders: Mapping[str, list[str]]) -> list[SigmaString]:
     """Expand ``%name%`` placeholders (the ``expand`` modifier) into one string per value."""

@@ -21,6 +21,10 @@ def build_pipeline(settings: Settings, store: Store, *, detect: bool = True) -> 
     detector = None
     if detect:
         from sentinel.detect.engine import Engine
+        from sentinel.respond.db import ResponseDB
+        from sentinel.respond.suppress import SuppressingDetector, Suppressions
 
-        detector = Engine.from_paths([settings.rules_dir])
+        # suppression windows and exceptions decided by analysts apply before an alert is recorded
+        suppressions = Suppressions(ResponseDB(settings.data_dir / "respond.db"))
+        detector = SuppressingDetector(Engine.from_paths([settings.rules_dir]), suppressions)
     return Pipeline(store, transforms=transforms, detector=detector)

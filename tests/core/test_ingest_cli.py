@@ -85,3 +85,31 @@ def test_console_script_reports_configuration_errors(env, tmp_path):
     assert proc.returncode == 2
     assert f"{bad}:2: api.port" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_ingest_detects_and_honours_suppressions(env):
+    from datetime import UTC, datetime, timedelta
+
+    from sentinel.config import load_settings
+    from sentinel.respond.db import ResponseDB
+    from sentinel.respond.suppress import SuppressionIn, Suppressions
+
+    day = generate(seed=4, sessions=80, provinces=2)
+    scanner = day.attacks["scanner"][0]
+    path = env / "access.log"
+    path.write_text("\n".join(day.access_lines) + "\n", encoding="utf-8")
+    settings = load_settings()
+    Suppressions(ResponseDB(settings.data_dir / "respond.db")).create(
+        SuppressionIn(match={"source.ip": [scanner]}, reason="authorised pentest",
+                      expires=datetime.now(UTC) + timedelta(days=1)),
+        actor="lead",
+    )
+    out = run("ingest", str(path)).stdout
+    assert "alerts 0" not in out  # the other attacks still raise alerts
+    from sentinel.store.base import AlertQuery
+    from sentinel.store.sqlite import SQLiteStore
+
+    alerts = SQLiteStore(settings.sqlite_path).list_alerts(AlertQuery(limit=1000))
+    assert alerts, "detection ran during ingest"
+    # without the suppression this source raises several alerts (scanner user agent, 404 burst, ...)
+    assert all(scanner not in a.group_key for a in alerts)

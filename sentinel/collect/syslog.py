@@ -19,6 +19,7 @@ import collections
 import contextlib
 import logging
 import multiprocessing
+import os
 import pickle
 import signal
 import socket
@@ -148,13 +149,15 @@ class SyslogSource(Source):
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe(duplex=False)
         proc = ctx.Process(
-            target=udp_receiver, args=(sock, child, self.options.max_message), name=f"syslog-udp-{lst.port}",
+            target=udp_receiver,
+            args=(sock, child, self.options.max_message, self.options.max_pending),
+            name=f"syslog-udp-{lst.port}",
             daemon=True,
-        )  # fmt: skip
+        )
         proc.start()
         child.close()
         sock.close()  # the receiver process owns it now
-        kernel_drops = 0
+        reported = 0  # datagrams the receiver process says it lost so far
         try:
             while not stop.is_set():
                 if not parent.poll(0.2):
@@ -165,9 +168,9 @@ class SyslogSource(Source):
                         return
                     continue
                 drops, items = pickle.loads(parent.recv_bytes())
-                if drops > kernel_drops:  # the kernel's receive buffer overflowed before we read
-                    self._status.dropped += drops - kernel_drops
-                    kernel_drops = drops
+                if drops > reported:  # the kernel's (or the receiver's) buffer overflowed before we read
+                    self._status.dropped += drops - reported
+                    reported = drops
                 room = self.options.max_pending - len(self._inbox)
                 if len(items) > room:
                     self._status.dropped += len(items) - max(room, 0)
@@ -293,40 +296,51 @@ class SyslogSource(Source):
         self._sockets.clear()
 
 
-def udp_receiver(sock: socket.socket, conn: Connection, max_message: int) -> None:
+def udp_receiver(sock: socket.socket, conn: Connection, max_message: int, max_pending: int) -> None:
     """Receiver process: read datagrams and pass them on in batches.
 
     It runs apart from the parsing and shipping threads so that reading the socket
     never waits for the interpreter lock: a datagram not read in time is lost for
-    good. The kernel's count of datagrams dropped on this socket (SO_RXQ_OVFL)
-    travels with every batch, so even those losses are counted.
+    good. A second thread hands batches to the collector, so a slow collector makes
+    this process buffer (up to ``max_pending`` datagrams) rather than stop reading.
+    Datagrams lost anyway, the kernel's count for this socket (SO_RXQ_OVFL) plus
+    any beyond the buffer, travel with every batch, so every loss is counted.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     with contextlib.suppress(OSError):  # not on every kernel: then only overflow of our own buffer is counted
         sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
-    sock.settimeout(0.02)
-    drops = 0
-    items: list[tuple[bytes, str]] = []
-    flush_at = time.monotonic() + 0.02
+    sock.settimeout(0.5)
+    pending: collections.deque[tuple[bytes, str]] = collections.deque()
+    drops = [0, 0]  # kernel, own buffer
+    ready = threading.Event()
+
+    def hand_over() -> None:
+        while True:
+            ready.wait()
+            ready.clear()
+            time.sleep(0.01)  # let a few more arrive: fewer, larger batches
+            while pending:
+                items = [pending.popleft() for _ in range(min(5000, len(pending)))]
+                try:
+                    conn.send_bytes(pickle.dumps((sum(drops), items), protocol=pickle.HIGHEST_PROTOCOL))
+                except OSError:
+                    os._exit(0)  # the collector is gone
+
+    threading.Thread(target=hand_over, daemon=True).start()
     space = socket.CMSG_SPACE(4)
     while True:
         try:
             data, ancillary, _flags, addr = sock.recvmsg(max_message, space)
-            for level, kind, value in ancillary:
-                if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(value) >= 4:
-                    drops = struct.unpack("I", value[:4])[0]
-            items.append((data, f"{addr[0]}:{addr[1]}"))
         except TimeoutError:
-            pass
-        if items and (len(items) >= 2000 or time.monotonic() >= flush_at):
-            try:
-                conn.send_bytes(pickle.dumps((drops, items), protocol=pickle.HIGHEST_PROTOCOL))
-            except (BrokenPipeError, OSError):
-                return  # the collector is gone
-            items = []
-            flush_at = time.monotonic() + 0.02
-        elif not items:
-            flush_at = time.monotonic() + 0.02
+            continue
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(value) >= 4:
+                drops[0] = struct.unpack("I", value[:4])[0]
+        if len(pending) >= max_pending:
+            drops[1] += 1
+        else:
+            pending.append((data, f"{addr[0]}:{addr[1]}"))
+        ready.set()
 
 
 def _large_receive_buffer(sock: socket.socket, size: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import click
 
 from sentinel.cli.common import settings_from
@@ -12,7 +14,7 @@ from sentinel.cli.common import settings_from
 @click.option("--port", type=click.IntRange(1, 65535), help="Port (default from configuration: 8080).")
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Serve the JSON API (/api, /docs) and the web console."""
+    """Serve the JSON API (/api, /docs) and the web console, and run alert escalation."""
     import uvicorn
 
     from sentinel.api.app import create_app
@@ -30,4 +32,15 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
             "  no accounts yet: every caller on this machine acts as the local SOC lead "
             "(create one with 'sentinel users add' to require logins)"
         )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    # the response stage's scheduler (escalation, re-notification, housekeeping) runs beside the API
+    from sentinel.respond.service import Response
+
+    app.state.response = Response.build(settings, app.state.store)
+    stop = threading.Event()
+    scheduler = threading.Thread(target=app.state.response.run, args=(stop,), name="escalation", daemon=True)
+    scheduler.start()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        stop.set()
+        scheduler.join(timeout=5)

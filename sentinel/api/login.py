@@ -65,7 +65,7 @@ def login_page(next: str | None = None, error: str | None = None) -> HTMLRespons
     return HTMLResponse(LOGIN_PAGE.format(error=msg, next=escape(_safe_next(next))))
 
 
-@router.post("/login")
+@router.post("/login", include_in_schema=False)
 async def login(request: Request) -> Response:
     """Log in with ``username`` and ``password`` (form or JSON). Sets the session cookie.
 
@@ -125,7 +125,7 @@ def _login_failure(is_json: bool, message: str, status: int, next_url: Any) -> R
     return page
 
 
-@router.post("/logout")
+@router.post("/logout", include_in_schema=False)
 def logout(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> Response:
     sid = request.cookies.get(SESSION_COOKIE)
     accounts = getattr(request.app.state, "accounts", None)

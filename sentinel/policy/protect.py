@@ -125,6 +125,9 @@ class Protector:
         changes, texts = _Changes(), []
         originals: dict[str, Any] = {}
         self._collect(doc, "", changes, texts, originals)
+        known = _pattern(changes.values)
+        if known is not None:  # values named fields already gave need no recogniser to find them again
+            texts = [known.sub(lambda m: changes.values[m.group(0)], t) for t in texts]
         self._scan(texts, changes)
         self.counts.update(changes.found)
         pattern = _pattern(changes.values)

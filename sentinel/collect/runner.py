@@ -34,7 +34,7 @@ import orjson
 
 from sentinel import ecs
 from sentinel.collect.pipeline import IngestCounts
-from sentinel.collect.queue import DiskQueue, Lease
+from sentinel.collect.queue import DiskQueue, Lease, QueueError
 from sentinel.collect.sinks import Sink, SinkRejected, SinkUnavailable, StoreSink
 from sentinel.collect.source import Source
 from sentinel.config import Settings
@@ -158,8 +158,26 @@ class Runner:
                 self._done.add(source.name)
             self.queue.wake()
 
+    def _put(self, events: list[dict[str, Any]], stop: threading.Event) -> bool:
+        """Queue ``events``; while the queue file cannot be written (disk full) the source waits and retries.
+
+        False when the queue stayed full for ``full_wait`` or ``stop`` came during the retries.
+        """
+        attempt = 0
+        while True:
+            try:
+                return self.queue.put(events, timeout=self.options.full_wait)
+            except QueueError as exc:
+                attempt += 1
+                with self._lock:
+                    self.stats.last_error = str(exc)
+                if attempt == 1 or attempt % 10 == 0:
+                    log.error("%s: %s; the source is held back and retries (attempt %d)", self.name, exc, attempt)
+                if stop.wait(min(self.options.retry_max, self.options.retry_initial * 2 ** min(attempt - 1, 30))):
+                    return False
+
     def _enqueue(self, source: Source, events: list[dict[str, Any]], stop: threading.Event) -> bool:
-        while not self.queue.put(events, timeout=self.options.full_wait):
+        while not self._put(events, stop):
             if not self._full_alerted:
                 self._full_alerted = True
                 msg = (
@@ -281,9 +299,12 @@ class Runner:
         if self.status_path is not None:
             doc = {**stats.as_dict(), "pid": os.getpid(), "updated": ecs.now_ts()}
             tmp = self.status_path.with_suffix(".tmp")
-            self.status_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(orjson.dumps(doc))
-            os.replace(tmp, self.status_path)
+            try:
+                self.status_path.parent.mkdir(parents=True, exist_ok=True)
+                tmp.write_bytes(orjson.dumps(doc))
+                os.replace(tmp, self.status_path)
+            except OSError as exc:  # disk full: the status is for operators, the events matter more
+                log.warning("%s: cannot write the status file %s: %s", self.name, self.status_path, exc)
         return stats
 
     def _report(self, stop: threading.Event, finished: threading.Event) -> None:

@@ -129,7 +129,10 @@ class SQLiteStore(Store):
             return AppendResult([], duplicates)
         conn = self._conn()
         with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:  # locked by another writer beyond the busy timeout
+                raise StoreError(f"cannot write events to the store at {self.path}: {exc}") from None
             try:
                 ids = list(batch)
                 for i in range(0, len(ids), 500):
@@ -160,8 +163,11 @@ class SQLiteStore(Store):
                     ((first_seq + i, text) for i, text in enumerate(fts)),
                 )
                 conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
+            except BaseException as exc:
+                if conn.in_transaction:  # SQLite already rolled back after some errors (disk full)
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):  # disk full, read-only: the caller retries later
+                    raise StoreError(f"cannot write events to the store at {self.path}: {exc}") from None
                 raise
         return AppendResult([dict(d) for d in batch.values()], duplicates)
 

@@ -1,7 +1,8 @@
 """``POST /api/ingest`` (events from commune-edge collectors) and ``GET /api/collect/status``.
 
 Edge collectors ship batches of ECS events as gzip-compressed JSON lines with a
-bearer token (``SENTINEL_INGEST_TOKEN`` on both sides). The answer carries the
+bearer token: a per-collector API token of role ``collector``, or the shared
+``SENTINEL_INGEST_TOKEN`` set on both sides. The answer carries the
 counts the collector needs to acknowledge its queue: a 2xx means every line
 was either stored, recognised as a duplicate (same ``event.id``), or kept as a
 ``pipeline_error`` event; a 5xx means nothing can be assumed and the collector
@@ -10,7 +11,6 @@ retries the whole batch, which the deterministic ids make harmless.
 
 from __future__ import annotations
 
-import hmac
 import os
 import threading
 import time
@@ -29,7 +29,6 @@ from sentinel.collect.runner import status_dir
 
 router = APIRouter(tags=["collect"])
 
-TOKEN_ENV = "SENTINEL_INGEST_TOKEN"
 # The compressed size is capped for every request by the app (settings.api.max_body_bytes, 413).
 MAX_DECOMPRESSED = 512 << 20
 # A status file older than this belongs to a collector that stopped or hangs.
@@ -43,17 +42,6 @@ class IngestOut(BaseModel):
     parse_errors: int
     rejected_lines: int
     alerts: int
-
-
-def collector_principal(request: Request) -> Principal:
-    """The calling collector, authenticated by the shared ingest token."""
-    expected = os.environ.get(TOKEN_ENV, "")
-    if not expected:
-        raise HTTPException(503, detail=f"ingest is disabled: set {TOKEN_ENV} on this Sentinel to accept collectors")
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
-        raise HTTPException(401, detail="a valid ingest token is required", headers={"WWW-Authenticate": "Bearer"})
-    return Principal(name=request.headers.get("x-sentinel-collector", "collector"), role="collector")
 
 
 def _decompress(body: bytes, encoding: str) -> bytes:
@@ -118,8 +106,12 @@ def _pipeline(request: Request) -> tuple[Pipeline, threading.Lock]:
 
 
 @router.post("/api/ingest", response_model=IngestOut)
-async def ingest(request: Request, principal: Annotated[Principal, Depends(collector_principal)]) -> IngestOut:
-    """Store a batch of ECS events (gzip JSON lines) from a collector; the counts let it acknowledge its queue."""
+async def ingest(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> IngestOut:
+    """Store a batch of ECS events (gzip JSON lines) from a collector; the counts let it acknowledge its queue.
+
+    Callers authenticate as role ``collector`` (or ``admin``): a per-collector API token, or the
+    deployment-wide ``SENTINEL_INGEST_TOKEN`` (see :mod:`sentinel.api.auth` and ``permissions``).
+    """
     body = await request.body()
     text = _decompress(body, request.headers.get("content-encoding", "").lower())
     events, bad = _events(text, principal.name)

@@ -9,6 +9,7 @@ import click
 import orjson
 
 from sentinel.cli.common import settings_from
+from sentinel.policy.report import FORMATS
 
 
 def _policy_file(ctx: click.Context, given: str | None) -> Path:
@@ -50,9 +51,7 @@ def validate(ctx: click.Context, policy_file: str | None) -> None:
 @policy.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @_POLICY_OPTION
-@click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "sarif", "junit"]), default="text", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report here (default: stdout).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Processes (default: the CPUs available).")
 @click.pass_context

@@ -80,10 +80,6 @@ class Protector:
         self._cache: dict[bytes, str] = {}
         self._entity_of = lru_cache(maxsize=4096)(self._entity_of_uncached)
 
-    @property
-    def active(self) -> bool:
-        return bool(self.actions)
-
     # -- field names -------------------------------------------------------------
     def _entity_of_uncached(self, path: str) -> str | None:
         entity = self.field_entities.get(normalize_name(path))

@@ -11,7 +11,8 @@ from sentinel.api.app import create_app
 from sentinel.api.auth import Principal
 from sentinel.config import Settings
 from sentinel.models import Alert, RuleRef, alert_id
-from sentinel.policy.access import field_access
+from sentinel.policy.access import field_access, role_scopes
+from sentinel.store.es_roles import export_roles
 from sentinel.store.sqlite import SQLiteStore
 
 HANOI, CUA_NAM, BA_DINH = "Hà Nội", "Phường Cửa Nam", "Phường Ba Đình"
@@ -225,3 +226,10 @@ def test_elasticsearch_field_security_withholds_masked_fields(loaded):
         assert hidden not in engineer_fields["grant"]
     assert fls["ci"] == {"grant": [], "except": []}
     assert "user.email" in fls["admin"]["except"] or "user.email" not in fls["admin"]["grant"]
+
+
+def test_policy_exports_as_elasticsearch_roles(loaded):
+    roles = export_roles(field_access(loaded), role_scopes(loaded))
+    engineer_index = roles["sentinel_commune_engineer"]["indices"][0]
+    assert "user.email" not in engineer_index["field_security"]["grant"] and "query" in engineer_index
+    assert role_scopes(loaded) == {"commune_engineer": "commune"}

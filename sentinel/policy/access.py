@@ -200,8 +200,3 @@ def field_access(loaded: LoadedPolicy) -> dict[str, dict[str, list[str]]]:
         else:
             out[name] = {"grant": ["*"], "except": hidden}
     return out
-
-
-def role_scopes(loaded: LoadedPolicy) -> dict[str, str]:
-    """Roles limited to their own province or commune: ``{role: "province" | "commune"}`` (document-level security)."""
-    return {name: role.scope for name, role in loaded.policy.access.roles.items() if role.scope != "national"}

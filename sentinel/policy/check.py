@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -402,10 +403,10 @@ class Checker:
         if not self.text_entities:
             return
         hits: dict[str, list[int | None]] = {}
-        misses: dict[bytes, int] = {}  # candidate layout -> batches analysed without a hit
+        misses: dict[bytes, int] = {}  # candidate layout -> its lines analysed without a hit
         for seg in segments:
             # each sampled part gets its share, so a busy head cannot starve the tail
-            todo = [c for c in candidate_lines(seg.data)][: MAX_TEXT_LINES // len(segments)]
+            todo = list(islice(candidate_lines(seg.data), MAX_TEXT_LINES // len(segments)))
             while todo and sum(len(v) for v in hits.values()) < MAX_HITS_PER_FILE:
                 batch, pending, rest = [], dict(misses), []
                 for c in todo:  # at most LAYOUT_MISSES lines of a layout until one of them holds something

@@ -10,6 +10,10 @@ Time is event time. The *watermark* is the newest event time seen minus the
 allowed lateness: events up to that late are placed in their windows as if they
 had arrived in order; events older than the watermark can no longer be placed
 (their windows may already be evicted) and are counted in ``stats["late"]``.
+Event time never pushes the watermark past this machine's clock: one event
+dated in the future (a device whose clock is wrong, or a forged timestamp) is
+still correlated, but cannot make every real event after it late. Events more
+than ``FUTURE_TOLERANCE`` seconds ahead are counted in ``stats["future"]``.
 State older than ``watermark - timespan`` is evicted, so memory is bounded by
 the events of one timespan plus the lateness per group, and a group whose
 state empties is dropped.
@@ -33,6 +37,7 @@ from __future__ import annotations
 import bisect
 import math
 import statistics
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -282,6 +287,10 @@ class _Group:
     window_start: float | None = None  # open tumbling window (non-monotone conditions)
 
 
+# Event clocks this much ahead of ours are normal drift; beyond it they are counted as future-dated.
+FUTURE_TOLERANCE = 300.0
+
+
 class CorrelationEngine:
     """Streaming state of every correlation rule, fed with the matches of the rules they reference."""
 
@@ -297,7 +306,7 @@ class CorrelationEngine:
         self.groups: dict[tuple[str, tuple[Any, ...]], _Group] = {}
         self.max_ts = -math.inf
         self.seq = 0
-        self.stats = {"late": 0, "overflow": 0, "no_timestamp": 0}
+        self.stats = {"late": 0, "overflow": 0, "no_timestamp": 0, "future": 0}
 
     @property
     def watermark(self) -> float:
@@ -315,7 +324,10 @@ class CorrelationEngine:
         if ts < self.watermark:
             self.stats["late"] += 1
             return []
-        self.max_ts = max(self.max_ts, ts)
+        now = time.time()
+        if ts > now + FUTURE_TOLERANCE:
+            self.stats["future"] += 1
+        self.max_ts = max(self.max_ts, min(ts, now))
         eid = event_id_of(event, flat)
         alerts = []
         for corr, pos in self.feeds.get(rule.id, ()):

@@ -23,11 +23,11 @@ RUNS = {
     "access_log": 3000,
     "syslog": 3000,
     "firewall": 3000,
-    "netflow": 3000,
-    "pcap": 600,
-    "sigma": 300,
-    "playbook": 250,
-    "policy": 250,
+    "netflow": 1500,
+    "pcap": 400,
+    "sigma": 150,
+    "playbook": 120,
+    "policy": 120,
 }
 
 

@@ -126,6 +126,8 @@ class Protector:
             texts = [known.sub(lambda m: changes.values[m.group(0)], t) for t in texts]
         self._scan(texts, changes)
         self.counts.update(changes.found)
+        if not changes.values:  # nothing to replace (most events): skip the rewrite walk
+            return dict(doc)
         pattern = _pattern(changes.values)
         return self._rewrite(doc, "", changes, pattern, originals)
 

@@ -116,3 +116,19 @@ def test_no_raw_value_in_logs(loaded, keys, caplog):
     text = "\n".join(r.getMessage() for r in caplog.records)
     for raw in RAW_VALUES:
         assert raw not in text
+
+
+def test_network_address_fields_are_not_taken_for_home_addresses():
+    """ECS *.address fields hold hosts and ports (upstream.address, source.address), not where a citizen lives."""
+    from sentinel.collect.parsers import parse_line
+    from sentinel.config import load_settings
+    from sentinel.policy.purposes import ingest_transform
+
+    line = (
+        b'14.160.2.3 - - [20/Nov/2026:09:00:00 +0700] "GET / HTTP/1.1" 200 5 "-" "Mozilla/5.0" '
+        b'rt=0.010 urt="0.009" ua="10.10.6.20:8080" us="200"'
+    )
+    event = parse_line(line, source="t", position=0)
+    protected = ingest_transform(load_settings(env={}))(event)
+    assert protected["nginx"]["access"]["upstream"]["address"] == "10.10.6.20:8080"
+    assert protected["event"]["original"] == line.decode()

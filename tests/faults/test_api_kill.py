@@ -53,4 +53,4 @@ def test_central_killed_then_collector_killed_while_it_is_down_every_line_stored
     assert count(db) == N, f"{count(db)} events stored for {N} lines"
     assert distinct_paths(db) == N
     final = orjson.loads(status.read_bytes())
-    assert final["queue_depth"] == 0 and final["dropped"] == 0 and final["retries"] > 0
+    assert final["queue_depth"] == 0 and final["dropped"] == 0  # (this run's counters: the retries were the first's)

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 from pathlib import Path
 
 import click
 
 from sentinel.cli.common import settings_from, store_from
+from sentinel.collect.addressplan import AddressPlan
 from sentinel.collect.assemble import build_pipeline
-from sentinel.collect.stream import ingest_stream
+from sentinel.collect.stream import ingest_streams
+from sentinel.config import Settings
 from sentinel.demo.traffic import generate
 from sentinel.store.base import AlertQuery, EventQuery, Store
 
 
 @click.command()
 @click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same traffic.")
-@click.option("--sessions", type=click.IntRange(10, 1_000_000), default=3000, show_default=True,
-              help="Citizen sessions to generate (about 9 access-log lines each).")
+@click.option(
+    "--sessions",
+    type=click.IntRange(10, 1_000_000),
+    default=3000,
+    show_default=True,
+    help="Citizen sessions to generate (about 9 access-log lines each).",
+)
 @click.option("--serve/--no-serve", default=True, show_default=True, help="Serve the API and console afterwards.")
 @click.option("--host", help="Address to serve on (default from configuration: 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port to serve on (default from configuration: 8080).")
@@ -37,18 +43,18 @@ def demo(ctx: click.Context, seed: int, sessions: int, serve: bool, host: str | 
     click.echo(f"  {len(day.app_lines):,} application-log lines -> {paths['app']}")
 
     click.echo("Ingesting through parse -> normalise -> store -> Sigma detection ...")
-    pipeline = build_pipeline(settings, store)
-    for key in ("access", "app"):
-        with paths[key].open("rb") as f:
-            counts = ingest_stream(pipeline, f, str(paths[key].resolve()), batch_size=settings.batch_size)
-        click.echo(f"  {paths[key].name}: " + ", ".join(f"{k} {v:,}" for k, v in counts.as_dict().items()))
-    pipeline.finish()
+    pipeline = build_pipeline(settings, store, address_plan=AddressPlan.load(paths["address_plan"]))
+    with paths["access"].open("rb") as access, paths["app"].open("rb") as app:
+        streams = [(str(paths["access"].resolve()), access), (str(paths["app"].resolve()), app)]
+        counts = ingest_streams(pipeline, streams, batch_size=settings.batch_size)
+    counts.add(pipeline.finish())
+    click.echo("  " + ", ".join(f"{k} {v:,}" for k, v in counts.as_dict().items()))
 
     _show_alerts(store, day.attacks)
     total = store.count_events(EventQuery())
     errors = store.count_events(EventQuery(filters={"event.kind": ["pipeline_error"]}))
     click.echo(f"\nStore ({store.backend}, {settings.data_dir}): {total:,} events, {errors:,} kept as parse errors.")
-    _show_classification(paths["app"])
+    _show_classification(settings, paths["app"])
 
     host = host or settings.api.host
     port = port or settings.api.port
@@ -57,8 +63,10 @@ def demo(ctx: click.Context, seed: int, sessions: int, serve: bool, host: str | 
     click.echo(f"  alerts (JSON)   http://{host}:{port}/api/alerts")
     click.echo(f"  events (JSON)   http://{host}:{port}/api/events?q=source.ip:{day.attacks['sql_injection'][0]}")
     click.echo(f"  API docs        http://{host}:{port}/docs")
-    click.echo(f"  from the shell  sentinel search 'event.dataset:portal.app' --limit 5    (SENTINEL_DATA_DIR="
-               f"{settings.data_dir})")
+    click.echo(
+        f"  from the shell  sentinel search 'event.dataset:portal.app' --limit 5    (SENTINEL_DATA_DIR="
+        f"{settings.data_dir})"
+    )
     if serve:
         ctx.invoke(_serve_command(), host=host, port=port)
 
@@ -77,27 +85,36 @@ def _show_alerts(store: Store, attacks: dict[str, list[str]]) -> None:
         ents = sorted(sources[(severity, title)])
         shown = ", ".join(ents[:3]) + (f" (+{len(ents) - 3})" if len(ents) > 3 else "")
         click.echo(f"  [{severity:<8}] {title:<60} x{count:<5} {shown}")
-    detected = {a.group_key for a in alerts}
+    # an alert names a source in its group or in its evidence (per-account rules group by user)
+    named = {a.group_key for a in alerts} | {str(e.get("source", {}).get("ip")) for a in alerts for e in a.events}
+    detected = {n.removeprefix("source.ip=") for n in named}
     click.echo("\nInjected attacks and whether an alert names their source:")
     for family, ips in attacks.items():
         hit = sum(1 for ip in ips if ip in detected)
         click.echo(f"  {family:<22} {hit}/{len(ips)} sources alerted")
 
 
-def _show_classification(app_log: Path) -> None:
-    """Classify the fields of the application log (the dossier forms carry citizens' data)."""
+def _show_classification(settings: Settings, app_log: Path) -> None:
+    """Classify the fields of the raw application log (the dossier forms carry citizens' data) for DPO review."""
+    from sentinel.classify.review import open_classification_store
+    from sentinel.classify.scan import scan
+    from sentinel.classify.taxonomy import load_taxonomy
+
+    click.echo(f"\nClassifying the fields of {app_log.name} (the raw log, before protection) ...")
+    results = scan(str(app_log), classifiers_dir=settings.classifiers_dir)
+    cstore = open_classification_store(settings.data_dir, load_taxonomy(settings.classifiers_dir))
     try:
-        from sentinel.classify.fields import classify_source
-    except ImportError:
-        return
-    report = classify_source(str(app_log))
-    click.echo(f"\nPersonal data in {app_log.name} (field-level classification):")
-    buf = io.StringIO()
-    for field in report.fields:
-        if field.category != "none":
-            ents = ", ".join(e.type for e in field.entities)
-            buf.write(f"  {field.field:<28} {field.category:<10} {field.sensitivity:<10} {ents:<30} {field.example}\n")
-    click.echo(buf.getvalue().rstrip() or "  (none found)")
+        for result in results:
+            cstore.save_scan(result)
+    finally:
+        cstore.close()
+    for result in results:
+        click.echo(f"  dataset {result.dataset}: {len(result.fields)} fields, {result.sampled} rows sampled")
+        for f in sorted(result.fields, key=lambda f: (-f.sensitivity, f.field)):
+            if f.category == "none":
+                continue
+            ents = ", ".join(e.type for e in f.entities)
+            click.echo(f"    {f.field:<26} {f.category:<9} {f.sensitivity_name:<12} {ents:<28} {f.example or ''}")
 
 
 def _serve_command() -> click.Command:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import sys
@@ -14,7 +15,7 @@ from sentinel.cli.common import settings_from, store_from
 from sentinel.collect.assemble import build_pipeline
 from sentinel.collect.parsers import FORMATS
 from sentinel.collect.pipeline import IngestCounts
-from sentinel.collect.stream import ingest_stream
+from sentinel.collect.stream import ingest_streams
 
 
 def _open(path: str) -> tuple[str, BinaryIO]:
@@ -49,6 +50,7 @@ def _open(path: str) -> tuple[str, BinaryIO]:
 def ingest(ctx: click.Context, files: tuple[str, ...], fmt: str, dataset: str | None, no_detect: bool) -> None:
     """Parse log FILES (or - for standard input), store the events and run detection.
 
+    Several files are merged by event time (correlation rules need one timeline).
     Prints how many lines were read, stored, kept as parse errors and skipped as
     duplicates. Ingesting the same file again stores nothing new.
     """
@@ -56,23 +58,23 @@ def ingest(ctx: click.Context, files: tuple[str, ...], fmt: str, dataset: str | 
     store = store_from(ctx)
     pipeline = build_pipeline(settings, store, detect=not no_detect)
     show = sys.stderr.isatty() or bool(os.environ.get("SENTINEL_PROGRESS"))
-    for path in files:
-        source, f = _open(path)
 
-        def progress(counts: IngestCounts, elapsed: float, path: str = path) -> None:
-            click.echo(f"  {path}: {counts.read:,} lines ({counts.read / elapsed:,.0f}/s)", err=True)
+    def progress(counts: IngestCounts, elapsed: float) -> None:
+        click.echo(f"  {counts.read:,} lines ({counts.read / elapsed:,.0f}/s)", err=True)
 
-        with f:
-            counts = ingest_stream(
-                pipeline,
-                f,
-                source,
-                fmt=fmt,
-                dataset=dataset,
-                batch_size=settings.batch_size,
-                progress=progress if show else None,
-            )
-        click.echo(f"{path}: " + ", ".join(f"{k} {v:,}" for k, v in counts.as_dict().items()), err=True)
+    with contextlib.ExitStack() as stack:
+        streams = []
+        for path in files:
+            source, f = _open(path)
+            streams.append((source, stack.enter_context(f)))
+        ingest_streams(
+            pipeline,
+            streams,
+            fmt=fmt,
+            dataset=dataset,
+            batch_size=settings.batch_size,
+            progress=progress if show else None,
+        )
     pipeline.finish()
     totals = pipeline.totals
     click.echo(

@@ -7,8 +7,9 @@ as a parse error) and the rest of it is skipped up to the next newline.
 
 from __future__ import annotations
 
+import heapq
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, BinaryIO
 
 from sentinel.collect.parsers import parse_line
@@ -35,19 +36,33 @@ def iter_lines(f: BinaryIO, start: int = 0) -> Iterator[tuple[int, bytes]]:
         offset += consumed
 
 
-def ingest_stream(
+def _timed_events(
+    f: BinaryIO, source: str, index: int, fmt: str, dataset: str | None
+) -> Iterator[tuple[tuple[str, int, int], dict[str, Any]]]:
+    """Parsed events keyed for merging: (event time, stream, line); a parse error keeps its place in its stream."""
+    last = ""
+    for n, (offset, line) in enumerate(iter_lines(f)):
+        event = parse_line(line, source=source, position=offset, fmt=fmt, dataset=dataset)
+        if event["event"]["kind"] != "pipeline_error":
+            last = event.get("@timestamp") or last
+        yield (last, index, n), event
+
+
+def ingest_streams(
     pipeline: Pipeline,
-    f: BinaryIO,
-    source: str,
+    streams: Sequence[tuple[str, BinaryIO]],
     *,
     fmt: str = "auto",
     dataset: str | None = None,
     batch_size: int = 5000,
     progress: Callable[[IngestCounts, float], Any] | None = None,
 ) -> IngestCounts:
-    """Parse every line of ``f`` and feed it through ``pipeline`` in batches; return the counts.
+    """Parse ``(source, stream)`` pairs and feed their events through ``pipeline`` merged by event time.
 
-    ``source`` is the stream's identity (e.g. the file's absolute path); with
+    Correlation rules follow event time with a bounded lateness, so reading one
+    whole log after another would make the second one's events "late"; logs are
+    each roughly in time order, so a streaming merge restores one timeline.
+    ``source`` is each stream's identity (e.g. the file's absolute path): with
     the byte offset it makes each event id, so the same file ingested twice
     stores nothing the second time. ``progress`` is called about every two
     seconds with the counts so far and the elapsed seconds.
@@ -55,8 +70,9 @@ def ingest_stream(
     counts = IngestCounts()
     batch: list[dict] = []
     started = last = time.monotonic()
-    for offset, line in iter_lines(f):
-        batch.append(parse_line(line, source=source, position=offset, fmt=fmt, dataset=dataset))
+    keyed = [_timed_events(f, source, i, fmt, dataset) for i, (source, f) in enumerate(streams)]
+    for _key, event in heapq.merge(*keyed, key=lambda item: item[0]):
+        batch.append(event)
         if len(batch) >= batch_size:
             counts.add(pipeline.process(batch))
             batch = []

@@ -205,6 +205,7 @@ class Place:
     province: str
     province_code: str
     commune: str
+    commune_code: int
     network: ipaddress.IPv4Network
 
 
@@ -222,13 +223,17 @@ class DemoDay:
         paths = {
             "access": folder / "portal-access.log",
             "app": folder / "portal-app.jsonl",
-            "address_plan": folder / "address-plan.csv",
+            "address_plan": folder / "address-plan.yaml",
         }
         paths["access"].write_text("".join(line + "\n" for line in self.access_lines), encoding="utf-8")
         paths["app"].write_text("".join(line + "\n" for line in self.app_lines), encoding="utf-8")
-        plan = ["cidr,province,commune,unit"] + [
-            f"{p.network},{p.province},{p.commune},Trung tâm Phục vụ hành chính công {p.commune}" for p in self.places
-        ]
+        plan = ["# the demo's commune office networks (collectors/address-plan.yaml format)", "networks:"]
+        for p in self.places:
+            plan += [
+                f"  - cidr: {p.network}",
+                f"    commune_code: {p.commune_code}",
+                f"    unit: Trung tâm Phục vụ hành chính công {p.commune}",
+            ]
         paths["address_plan"].write_text("\n".join(plan) + "\n", encoding="utf-8")
         return paths
 
@@ -252,7 +257,7 @@ class _Gen:
             in_prov = [w for w in wards if w.province_code == prov.code]
             for j, ward in enumerate(self.r.sample(in_prov, min(3, len(in_prov)))):
                 net = ipaddress.ip_network(f"10.{int(prov.code.value)}.{i * 8 + j + 1}.0/24")
-                places.append(Place(prov.name, f"{int(prov.code.value):02d}", ward.name, net))
+                places.append(Place(prov.name, f"{int(prov.code.value):02d}", ward.name, int(ward.code.value), net))
         return places
 
     def citizen_ip(self) -> str:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 from pydantic import BaseModel
 
 from sentinel.api.auth import Principal, current_principal
+from sentinel.api.errors import unprocessable
 from sentinel.models import Alert, AlertChange
 from sentinel.policy.access import RoleView
 from sentinel.policy.http import role_view
@@ -94,6 +95,6 @@ def update_alert(
     except VersionConflict as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     except InvalidChange as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
+        raise unprocessable(str(exc)) from None
     response.headers["ETag"] = _etag(alert)
     return view.mask_alert(alert.to_doc())

@@ -5,7 +5,7 @@ Each stage contributes a router from its own module; ``create_app`` mounts them.
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from sentinel import __version__
@@ -17,6 +17,7 @@ from sentinel.api import respond as respond_api
 from sentinel.api.accounts import Accounts
 from sentinel.api.auth import Authenticator, LocalOperator, SentinelAuthenticator
 from sentinel.api.limits import BodySizeLimit
+from sentinel.api.permissions import authorize
 from sentinel.audit import AuditLog
 from sentinel.config import Settings
 from sentinel.store import Store, StoreError, open_store
@@ -40,6 +41,7 @@ def default_authenticator(settings: Settings, accounts: Accounts) -> Authenticat
 def create_app(settings: Settings, store: Store | None = None, authenticator: Authenticator | None = None) -> FastAPI:
     """Build the app around a store (opened from ``settings`` when not given)."""
     app = FastAPI(
+        dependencies=[Depends(authorize)],  # deny by default: see sentinel/api/permissions.py
         title="Sentinel",
         version=__version__,
         description="Security monitoring and personal-data classification for Vietnam's e-government.",

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import hmac
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -51,6 +52,8 @@ class LocalOperator:
     """Every caller is the local SOC lead: only for the embedded single-user demo on loopback."""
 
     def authenticate(self, request: Request) -> Principal | None:
+        if request.headers.get("authorization"):
+            return None  # credentials were presented and did not check out: refuse rather than ignore them
         return Principal(name="local", role="soc_lead")
 
 
@@ -78,9 +81,28 @@ class SentinelAuthenticator:
         return None
 
 
+INGEST_TOKEN_ENV = "SENTINEL_INGEST_TOKEN"
+
+
+def shared_ingest_token(request: Request) -> Principal | None:
+    """A collector presenting the deployment-wide ingest token (``SENTINEL_INGEST_TOKEN``), if one is set.
+
+    Per-collector API tokens (``sentinel tokens create NAME --role collector``) are preferred:
+    they can be revoked one by one.
+    """
+    expected = os.environ.get(INGEST_TOKEN_ENV, "")
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if expected and scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode()):
+        return Principal(name=request.headers.get("x-sentinel-collector", "collector")[:64], role="collector")
+    return None
+
+
 async def current_principal(request: Request) -> Principal:
     """FastAPI dependency: the authenticated caller, or 401; 403 when a cookie request lacks its CSRF token."""
-    principal = request.app.state.authenticator.authenticate(request)
+    known = getattr(request.state, "principal", None)
+    if known is not None:  # already checked by the app-wide authorisation for this request
+        return known
+    principal = shared_ingest_token(request) or request.app.state.authenticator.authenticate(request)
     if principal is None:
         raise HTTPException(
             status_code=401,

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 
 from sentinel.api.auth import Principal, current_principal
+from sentinel.api.errors import unprocessable
 from sentinel.classify.review import (
     ClassificationStore,
     NotFoundError,
@@ -95,7 +96,7 @@ def review_field(
     except StaleVersion as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     except ReviewError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
+        raise unprocessable(str(exc)) from None
     response.headers["ETag"] = f'"{updated["version"]}"'
     return updated
 

@@ -15,7 +15,6 @@ Language: ``?lang=vi|en`` (remembered in a cookie), else the cookie, else
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache, wraps
@@ -64,22 +63,9 @@ CSP = (
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 
-async def console_principal(request: Request) -> Principal:
-    """The caller; a browser without a session is sent to the login page instead of getting a 401."""
-    try:
-        found = current_principal(request)
-        return await found if inspect.isawaitable(found) else found
-    except HTTPException as exc:
-        if exc.status_code != 401:
-            raise
-        target = quote(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""), safe="")
-        raise HTTPException(
-            status_code=303, detail="log in first", headers={"Location": f"/auth/login?next={target}"}
-        ) from None
-
-
 Stage = Annotated[ResponseStage, Depends(response_stage)]
-Caller = Annotated[Principal, Depends(console_principal)]
+# a browser without a session is redirected to the login page by the app-wide authorisation
+Caller = Annotated[Principal, Depends(current_principal)]
 View = Annotated[RoleView, Depends(role_view)]
 
 

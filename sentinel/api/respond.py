@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 from pydantic import BaseModel, Field
 
 from sentinel.api.auth import Principal, current_principal
+from sentinel.api.errors import unprocessable
 from sentinel.content import ContentError
 from sentinel.models import Alert
 from sentinel.policy.access import RoleView
@@ -104,7 +105,7 @@ def act_on_alert(
     except VersionConflict as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     except InvalidChange as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
+        raise unprocessable(str(exc)) from None
     response.headers["ETag"] = f'"{alert.version}"'
     return view.mask_alert(alert.to_doc())
 
@@ -249,7 +250,7 @@ def decide_run(
     except VersionConflict as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     except RunError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
+        raise unprocessable(str(exc)) from None
     except NotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     return _run_out(run, response)
@@ -268,7 +269,7 @@ def create_suppression(body: dict[str, Any], response: Response, principal: Call
     try:
         spec = parse_suppression(body)
     except ValueError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
+        raise unprocessable(str(exc)) from None
     item = stage.suppressions.create(spec, principal.name)
     response.headers["ETag"] = f'"{item.version}"'
     return item

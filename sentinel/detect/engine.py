@@ -185,6 +185,9 @@ class Engine:
         correlation_rules: list[SigmaCorrelationRule] = []
         for rule in coll.rules:
             if isinstance(rule, SigmaCorrelationRule):
+                if rule.errors:  # e.g. a timespan pySigma could not read ("0h"): kept as text, not evaluable
+                    problems.append(_problem(rule, "; ".join(str(e) for e in rule.errors)))
+                    continue
                 try:
                     rule.resolve_rule_references(coll)
                     if processing is not None:

@@ -1,0 +1,40 @@
+"""schemathesis against the OpenAPI schema: generated requests never cause a 5xx or break the schema."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+
+from sentinel.api.app import create_app
+from sentinel.collect.assemble import build_pipeline
+from sentinel.collect.stream import ingest_streams
+from sentinel.config import load_settings
+from sentinel.demo.traffic import generate
+from sentinel.store.sqlite import SQLiteStore
+
+
+def _app():
+    data = Path(tempfile.mkdtemp(prefix="sentinel-fuzz-"))
+    cfg = load_settings(env={"SENTINEL_DATA_DIR": str(data)})
+    store = SQLiteStore(cfg.sqlite_path)
+    day = generate(seed=5, sessions=40, provinces=2)
+    paths = day.write(data / "logs")
+    pipeline = build_pipeline(cfg, store)
+    with paths["access"].open("rb") as access, paths["app"].open("rb") as app:
+        ingest_streams(pipeline, [(str(paths["access"]), access), (str(paths["app"]), app)])
+    pipeline.finish()
+    return create_app(cfg, store)
+
+
+schema = schemathesis.openapi.from_asgi("/openapi.json", _app())
+
+
+@schema.parametrize()
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_server_errors_and_responses_match_the_schema(case):
+    case.call_and_validate(checks=[not_a_server_error, response_schema_conformance, content_type_conformance])

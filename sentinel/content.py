@@ -38,7 +38,11 @@ class YamlDocument:
         self.data = data
 
     def line_of(self, loc: tuple[str | int, ...]) -> int | None:
-        """1-based line of the value at ``loc`` (keys and list indexes), or of its nearest parent."""
+        """1-based line of the value at ``loc`` (keys and list indexes), or of its nearest parent.
+
+        Parts that are not in the document (pydantic adds the tag of a tagged
+        union, e.g. ``sources.0.file.paths``) are skipped.
+        """
         node = self.node
         line = node.start_mark.line + 1 if node is not None else None
         for part in loc:
@@ -52,9 +56,8 @@ class YamlDocument:
             elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
                 child = node.value[part]
                 line = child.start_mark.line + 1
-            if child is None:
-                break
-            node = child
+            if child is not None:
+                node = child
         return line
 
     def validate(self, model: type[M]) -> M:

@@ -75,3 +75,25 @@ def test_unreadable_content(tmp_path):
     with pytest.raises(ContentError, match="empty"):
         load_model(write(tmp_path, ""), Thing)
     assert len(load_yaml_documents(write(tmp_path, "a: 1\n---\nb: 2\n"))) == 2
+
+
+def test_union_tags_in_error_locations_are_skipped(tmp_path):
+    from typing import Annotated, Literal
+
+    from pydantic import Field
+
+    class FileSrc(BaseModel):
+        type: Literal["file"]
+        paths: list[str]
+
+    class UdpSrc(BaseModel):
+        type: Literal["udp"]
+        port: int
+
+    class Doc(BaseModel):
+        sources: list[Annotated[FileSrc | UdpSrc, Field(discriminator="type")]]
+
+    p = write(tmp_path, "sources:\n  - type: udp\n    port: 1\n  - type: file\n    paths: 7\n")
+    with pytest.raises(ContentError) as exc:
+        load_model(p, Doc)
+    assert f"{p}:5:" in str(exc.value)

@@ -307,3 +307,20 @@ def test_an_event_the_engine_cannot_read_is_counted_and_the_stream_goes_on(rules
     alerts = engine.process([{"url": {"query": object()}}, "not an event", attack])  # type: ignore[list-item]
     assert [a.rule.title for a in alerts] == ["SQL injection in query string"]
     assert engine.stats["errors"] == 1 and engine.stats["events"] == 3
+
+
+def test_alert_is_stored_within_a_second_of_its_line(rules_dir: Path, tmp_path: Path) -> None:
+    """One line through parse -> store -> detect -> alert: the alert is in the store well inside a second."""
+    import time
+
+    store = SQLiteStore(tmp_path / "latency.db")
+    try:
+        pipeline = Pipeline(store, detector=Engine.from_paths([rules_dir]))
+        raw = b'203.0.113.9 - - [05/Jan/2026:09:00:01 +0700] "GET /dvc/search?q=\' or 1=1 HTTP/1.1" 200 5 "-" "x"'
+        start = time.perf_counter()
+        counts = pipeline.process([parse_line(raw, source="/var/log/nginx/access.log", position=0)])
+        elapsed = time.perf_counter() - start
+        assert counts.alerts == 1 and store.count_alerts(AlertQuery()) == 1
+        assert elapsed < 1.0, f"{elapsed:.3f}s from line to stored alert"
+    finally:
+        store.close()

@@ -5,12 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 # Debian packages some tests use: chromium (browser tests), libpcap (live capture with a BPF filter),
-# tshark and softflowd (cross-checks of the pcap and NetFlow decoders). Without them those tests skip.
+# tshark and softflowd (cross-checks of the pcap and NetFlow decoders), faketime (clock-skew fault test).
+# Without them those tests skip.
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 ldconfig -p 2>/dev/null | grep -q libpcap.so || need+=(libpcap0.8)
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v softflowd >/dev/null 2>&1 || need+=(softflowd)
+command -v faketime >/dev/null 2>&1 || need+=(faketime)
 if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null) \
     || echo "warning: could not install ${need[*]}; the tests needing them will be skipped" >&2

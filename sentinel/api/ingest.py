@@ -30,7 +30,7 @@ from sentinel.collect.runner import status_dir
 router = APIRouter(tags=["collect"])
 
 # The compressed size is capped for every request by the app (settings.api.max_body_bytes, 413).
-MAX_DECOMPRESSED = 512 << 20
+MAX_DECOMPRESSED = 64 << 20  # held in memory: a gzip bomb must not make the server allocate more
 # A status file older than this belongs to a collector that stopped or hangs.
 STALE_AFTER = 60.0
 

@@ -57,7 +57,8 @@ def test_pack_union_select_rule_against_a_crafted_url_stays_fast_and_still_detec
     gave_up = values.regex_timeouts.total()
     started = time.perf_counter()
     engine.process([crafted])
-    assert time.perf_counter() - started < 3.0, "a single crafted URL must not stall detection"
-    assert values.regex_timeouts.total() == gave_up + 1
+    assert time.perf_counter() - started < 0.5, "a single crafted URL must not stall detection"
+    # the rule's comment patterns match one way only, so the search ends without needing the time box
+    assert values.regex_timeouts.total() == gave_up
     real = access_event("id=1%20union/**/select%20username,password%20from%20users", 1)
     assert [a.rule.title for a in engine.process([real])], "a real UNION SELECT still raises its alert"

@@ -59,7 +59,8 @@ def flatten(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def _iter_flat(doc: Mapping[str, Any], prefix: str) -> Iterator[tuple[str, Any]]:
     for key, value in doc.items():
         path = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
+        # type() first: the ABC isinstance check costs more than the rest of the loop on plain dicts
+        if value and (type(value) is dict or isinstance(value, Mapping)):
             yield from _iter_flat(value, path + ".")
         else:
             yield path, value

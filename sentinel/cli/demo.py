@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -12,12 +13,12 @@ from sentinel.collect.addressplan import AddressPlan
 from sentinel.collect.assemble import build_pipeline
 from sentinel.collect.stream import ingest_streams
 from sentinel.config import Settings
-from sentinel.demo.traffic import generate
+from sentinel.demo.traffic import VN_TZ, generate
 from sentinel.store.base import AlertQuery, EventQuery, Store
 
 
 @click.command()
-@click.option("--seed", type=int, default=7, show_default=True, help="Same seed, same traffic.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Same seed and day, same traffic.")
 @click.option(
     "--sessions",
     type=click.IntRange(10, 1_000_000),
@@ -25,11 +26,18 @@ from sentinel.store.base import AlertQuery, EventQuery, Store
     show_default=True,
     help="Citizen sessions to generate (about 9 access-log lines each).",
 )
+@click.option(
+    "--day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The day to generate (default: yesterday, so the console's recent views show it).",
+)
 @click.option("--serve/--no-serve", default=True, show_default=True, help="Serve the API and console afterwards.")
 @click.option("--host", help="Address to serve on (default from configuration: 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), help="Port to serve on (default from configuration: 8080).")
 @click.pass_context
-def demo(ctx: click.Context, seed: int, sessions: int, serve: bool, host: str | None, port: int | None) -> None:
+def demo(
+    ctx: click.Context, seed: int, sessions: int, day: datetime | None, serve: bool, host: str | None, port: int | None
+) -> None:
     """Generate a realistic day of National Public Service Portal traffic, with attacks and
     citizens' personal data, run it through collection, detection and classification, and show
     what was found."""
@@ -37,10 +45,12 @@ def demo(ctx: click.Context, seed: int, sessions: int, serve: bool, host: str | 
     store = store_from(ctx)
     folder = settings.data_dir / "demo" / f"seed-{seed}"
     click.echo(f"Generating a day of portal traffic (seed {seed}, {sessions:,} citizen sessions) ...")
-    day = generate(seed, sessions=sessions)
-    paths = day.write(folder)
-    click.echo(f"  {len(day.access_lines):,} access-log lines -> {paths['access']}")
-    click.echo(f"  {len(day.app_lines):,} application-log lines -> {paths['app']}")
+    when = (day or datetime.now(VN_TZ) - timedelta(days=1)).replace(tzinfo=VN_TZ)
+    click.echo(f"  day {when:%Y-%m-%d} (Vietnam time)")
+    traffic = generate(seed, day=when, sessions=sessions)
+    paths = traffic.write(folder / f"{when:%Y-%m-%d}")
+    click.echo(f"  {len(traffic.access_lines):,} access-log lines -> {paths['access']}")
+    click.echo(f"  {len(traffic.app_lines):,} application-log lines -> {paths['app']}")
 
     click.echo("Ingesting through parse -> normalise -> store -> Sigma detection ...")
     pipeline = build_pipeline(settings, store, address_plan=AddressPlan.load(paths["address_plan"]))
@@ -50,7 +60,7 @@ def demo(ctx: click.Context, seed: int, sessions: int, serve: bool, host: str | 
     counts.add(pipeline.finish())
     click.echo("  " + ", ".join(f"{k} {v:,}" for k, v in counts.as_dict().items()))
 
-    _show_alerts(store, day.attacks)
+    _show_alerts(store, traffic.attacks)
     total = store.count_events(EventQuery())
     errors = store.count_events(EventQuery(filters={"event.kind": ["pipeline_error"]}))
     click.echo(f"\nStore ({store.backend}, {settings.data_dir}): {total:,} events, {errors:,} kept as parse errors.")
@@ -61,7 +71,7 @@ def demo(ctx: click.Context, seed: int, sessions: int, serve: bool, host: str | 
     click.echo("\nWhere to look:")
     click.echo(f"  console         http://{host}:{port}/console/")
     click.echo(f"  alerts (JSON)   http://{host}:{port}/api/alerts")
-    click.echo(f"  events (JSON)   http://{host}:{port}/api/events?q=source.ip:{day.attacks['sql_injection'][0]}")
+    click.echo(f"  events (JSON)   http://{host}:{port}/api/events?q=source.ip:{traffic.attacks['sql_injection'][0]}")
     click.echo(f"  API docs        http://{host}:{port}/docs")
     click.echo(
         f"  from the shell  sentinel search 'event.dataset:portal.app' --limit 5    (SENTINEL_DATA_DIR="

@@ -42,17 +42,17 @@ FILE = BASE + "  - type: file\n    name: a\n    paths: [x]\n"
 @pytest.mark.parametrize(
     ("body", "line", "reason"),
     [
-        (BASE + "  - type: file\n    name: a\n    paths: []\n", 3, "sources.0.file.paths"),
+        (BASE + "  - type: file\n    name: a\n    paths: []\n", 5, "sources.0.file.paths"),
         (BASE + "  - type: flie\n    name: a\n", 3, "does not match any of the expected tags"),
-        (SYSLOG + "    listen: [http://0.0.0.0:514]\n", 3, "udp://, tcp:// or tls://"),
+        (SYSLOG + "    listen: [http://0.0.0.0:514]\n", 5, "udp://, tcp:// or tls://"),
         (SYSLOG + "    listen: [tls://0.0.0.0:6514]\n", 3, "tls_cert"),
-        (SYSLOG + "    listen: [udp://0.0.0.0:514]\n    timezone: ICT\n", 3, "not a UTC offset"),
-        (FILE + "    multiline:\n      mode: pattern\n", 3, "exactly one of"),
-        (FILE + "    multiline:\n      mode: pattern\n      start: '('\n", 3, "invalid regular expression"),
+        (SYSLOG + "    listen: [udp://0.0.0.0:514]\n    timezone: ICT\n", 6, "not a UTC offset"),
+        (FILE + "    multiline:\n      mode: pattern\n", 6, "exactly one of"),
+        (FILE + "    multiline:\n      mode: pattern\n      start: '('\n", 8, "invalid regular expression"),
         (FILE + "  - type: file\n    name: a\n    paths: [y]\n", 1, "two sources are named 'a'"),
         (FILE + "queue:\n  max_bytes: lots\n", 7, "not a size"),
         (FILE + "queue:\n  max_events: 10\n", 7, "greater than or equal to 1000"),
-        (FILE + "output:\n  type: http\n  url: ftp://x\n", 6, "output.http.url"),
+        (FILE + "output:\n  type: http\n  url: ftp://x\n", 8, "output.http.url"),
         ("name: Bad Name!\nsources: []\n", 1, "should match pattern"),
     ],
 )

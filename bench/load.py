@@ -48,8 +48,7 @@ def make_batches(total: int, size: int) -> list[bytes]:
         lines += generate(seed=seed, sessions=20000).access_lines
         seed += 1
     events = [parse_line(line.encode(), source="bench", position=i) for i, line in enumerate(lines[:total])]
-    return [gzip.compress(b"\n".join(orjson.dumps(e) for e in events[i : i + size]), 1)
-            for i in range(0, total, size)]
+    return [gzip.compress(b"\n".join(orjson.dumps(e) for e in events[i : i + size]), 1) for i in range(0, total, size)]
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -60,8 +59,12 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def query_loop(base: str, stop: threading.Event, out: list[float], deadline: float) -> None:
-    paths = ["/api/events?limit=50", "/api/events?q=sqlmap&limit=20", "/api/alerts?limit=50",
-             "/api/events?q=http.response.status_code:404&limit=20"]
+    paths = [
+        "/api/events?limit=50",
+        "/api/events?q=sqlmap&limit=20",
+        "/api/alerts?limit=50",
+        "/api/events?q=http.response.status_code:404&limit=20",
+    ]
     with httpx.Client(base_url=base, timeout=30) as c:
         i = 0
         while not stop.is_set() and time.monotonic() < deadline:
@@ -85,8 +88,12 @@ def main() -> None:
     port = free_port()
     env = {**os.environ, "SENTINEL_DATA_DIR": str(work), "SENTINEL_INGEST_TOKEN": TOKEN}
     env.pop("SENTINEL_ES_URL", None)
-    server = subprocess.Popen([sys.executable, "-m", "sentinel.cli.main", "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sentinel.cli.main", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
@@ -110,8 +117,11 @@ def main() -> None:
 
         def sender() -> None:
             nonlocal sent, stored, dups
-            headers = {"Authorization": f"Bearer {TOKEN}", "Content-Encoding": "gzip",
-                       "Content-Type": "application/x-ndjson"}
+            headers = {
+                "Authorization": f"Bearer {TOKEN}",
+                "Content-Encoding": "gzip",
+                "Content-Type": "application/x-ndjson",
+            }
             with httpx.Client(base_url=base, timeout=120) as c:
                 while time.monotonic() < deadline:
                     try:
@@ -141,13 +151,19 @@ def main() -> None:
         q.join()
         total = httpx.get(base + "/api/events", params={"limit": 1, "total": True}, timeout=60).json()["total"]
 
-        print(f"ingest: {sent:,} events in {elapsed:.1f}s = {sent / elapsed:,.0f} events/s "
-              f"({args.senders} senders, batches of {args.batch}, gzip JSON lines)")
-        print(f"stored {stored:,}, duplicates {dups:,}; store now holds {total:,}: "
-              f"{'count in = count stored' if total == sent == stored else 'MISMATCH'}")
+        print(
+            f"ingest: {sent:,} events in {elapsed:.1f}s = {sent / elapsed:,.0f} events/s "
+            f"({args.senders} senders, batches of {args.batch}, gzip JSON lines)"
+        )
+        print(
+            f"stored {stored:,}, duplicates {dups:,}; store now holds {total:,}: "
+            f"{'count in = count stored' if total == sent == stored else 'MISMATCH'}"
+        )
         for name, lat in (("API idle", idle), ("API while ingesting", busy)):
-            print(f"{name:<20} {len(lat):>6} requests  p50 {percentile(lat, 50):7.1f} ms  "
-                  f"p99 {percentile(lat, 99):7.1f} ms  mean {statistics.fmean(lat) if lat else 0:7.1f} ms")
+            print(
+                f"{name:<20} {len(lat):>6} requests  p50 {percentile(lat, 50):7.1f} ms  "
+                f"p99 {percentile(lat, 99):7.1f} ms  mean {statistics.fmean(lat) if lat else 0:7.1f} ms"
+            )
         if todo.qsize():
             print(f"time limit reached: {todo.qsize()} batches not sent")
     finally:

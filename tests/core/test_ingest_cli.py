@@ -100,8 +100,9 @@ def test_ingest_detects_and_honours_suppressions(env):
     path.write_text("\n".join(day.access_lines) + "\n", encoding="utf-8")
     settings = load_settings()
     Suppressions(ResponseDB(settings.data_dir / "respond.db")).create(
-        SuppressionIn(match={"source.ip": [scanner]}, reason="authorised pentest",
-                      expires=datetime.now(UTC) + timedelta(days=1)),
+        SuppressionIn(
+            match={"source.ip": [scanner]}, reason="authorised pentest", expires=datetime.now(UTC) + timedelta(days=1)
+        ),
         actor="lead",
     )
     out = run("ingest", str(path)).stdout

@@ -87,6 +87,26 @@ class AlertQuery:
     offset: int = 0
 
 
+def unique_by_event_id(events: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Mapping[str, Any]], int]:
+    """The batch keyed by ``event.id`` (first copy wins) and how many repeats it held.
+
+    Raises :class:`StoreError` for an event without an id: ids are what make a replay harmless.
+    """
+    from sentinel import ecs
+
+    batch: dict[str, Mapping[str, Any]] = {}
+    duplicates = 0
+    for doc in events:
+        eid = ecs.get_field(doc, "event.id")
+        if not eid:
+            raise StoreError("every event needs event.id (see sentinel.ecs.event_id)")
+        if eid in batch:
+            duplicates += 1
+        else:
+            batch[eid] = doc
+    return batch, duplicates
+
+
 class Store(abc.ABC):
     """Where events and alerts live."""
 

@@ -44,6 +44,7 @@ from sentinel.store.base import (
     Store,
     StoreError,
     VersionConflict,
+    unique_by_event_id,
 )
 from sentinel.store.es_bulk import DEAD_LETTER_FILE, BulkLimits, BulkWriter, DeadLetter, DeadLetterEntry
 from sentinel.store.es_templates import DEFAULT_NAMES, Names, dataset_name, field_type, namespace_name
@@ -296,16 +297,7 @@ class ElasticsearchStore(Store):
         return self.names.stream(dataset, namespace, self.namespace), dataset, namespace
 
     def append_events(self, events: Iterable[Mapping[str, Any]]) -> ESAppendResult:
-        batch: dict[str, Mapping[str, Any]] = {}
-        duplicates = 0
-        for doc in events:
-            eid = ecs.get_field(doc, "event.id")
-            if not eid:
-                raise StoreError("every event needs event.id (see sentinel.ecs.event_id)")
-            if eid in batch:
-                duplicates += 1
-            else:
-                batch[eid] = doc
+        batch, duplicates = unique_by_event_id(events)
         if not batch:
             return ESAppendResult([], duplicates)
         self._check_setup()

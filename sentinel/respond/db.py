@@ -19,6 +19,7 @@ import orjson
 
 from sentinel import ecs
 from sentinel.store.base import StoreError
+from sentinel.store.sqlite_conn import ThreadConnections
 
 MIGRATIONS: list[str] = [
     # 1: suppressions, playbook runs, notifications, audit
@@ -71,29 +72,13 @@ class ResponseDB:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create the data folder {self.path.parent}: {exc.strerror}") from None
-        self._local = threading.local()
+        self._connections = ThreadConnections(self.path, "the response database")
         self._lock = threading.RLock()
-        self._conns: list[sqlite3.Connection] = []
         with self._lock:
             self._migrate(self.conn())
 
     def conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(f"cannot open the response database {self.path}: {exc}") from None
-            self._local.conn = conn
-            with self._lock:
-                self._conns.append(conn)
-        return conn
+        return self._connections.get()
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -148,8 +133,4 @@ class ResponseDB:
         ]
 
     def close(self) -> None:
-        with self._lock:
-            for conn in self._conns:
-                conn.close()
-            self._conns.clear()
-        self._local = threading.local()
+        self._connections.close_all()

@@ -33,7 +33,9 @@ from sentinel.store.base import (
     Store,
     StoreError,
     VersionConflict,
+    unique_by_event_id,
 )
+from sentinel.store.sqlite_conn import ThreadConnections
 from sentinel.store.sqlite_schema import migrate
 
 # Hot fields copied into indexed columns: equality filters on these avoid json_extract.
@@ -79,52 +81,20 @@ class SQLiteStore(Store):
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create the data folder {self.path.parent}: {exc.strerror}") from None
-        self._local = threading.local()
+        self._connections = ThreadConnections(self.path, "the store", "foreign_keys=ON")
         self._write_lock = threading.Lock()
-        self._conns: list[sqlite3.Connection] = []
-        self._conns_lock = threading.Lock()
         with self._write_lock:
             migrate(self._conn())
 
-    # -- connections -------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA foreign_keys=ON")
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(f"cannot open the store at {self.path}: {exc}") from None
-            self._local.conn = conn
-            with self._conns_lock:
-                self._conns.append(conn)
-        return conn
+        return self._connections.get()
 
     def close(self) -> None:
-        with self._conns_lock:
-            for conn in self._conns:
-                conn.close()
-            self._conns.clear()
-        self._local = threading.local()
+        self._connections.close_all()
 
     # -- events ------------------------------------------------------------------
     def append_events(self, events: Iterable[Mapping[str, Any]]) -> AppendResult:
-        batch: dict[str, Mapping[str, Any]] = {}
-        duplicates = 0
-        for doc in events:
-            eid = ecs.get_field(doc, "event.id")
-            if not eid:
-                raise StoreError("every event needs event.id (see sentinel.ecs.event_id)")
-            if eid in batch:
-                duplicates += 1
-            else:
-                batch[eid] = doc
+        batch, duplicates = unique_by_event_id(events)
         if not batch:
             return AppendResult([], duplicates)
         conn = self._conn()

@@ -69,8 +69,8 @@ def _ts_ms(doc: Mapping[str, Any]) -> int:
 
 
 def _fts_query(text: str) -> str:
-    # Quote every word so FTS5 operators in user input are taken literally.
-    words = [w for w in text.split() if w]
+    # Quote every word so FTS5 operators in user input are taken literally; FTS5 ends a query at NUL.
+    words = [w for w in text.replace("\x00", " ").split() if w]
     return " ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 
@@ -166,8 +166,12 @@ class SQLiteStore(Store):
             if ors:
                 clauses.append("(" + " OR ".join(ors) + ")")
         if q.text and q.text.strip():
-            clauses.append("seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
-            params.append(_fts_query(q.text))
+            match = _fts_query(q.text)
+            if match:
+                clauses.append("seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
+                params.append(match)
+            else:  # only characters the index never holds (NUL): nothing can contain them
+                clauses.append("0")
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def search_events(self, query: EventQuery) -> EventPage:

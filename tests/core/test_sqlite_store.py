@@ -82,6 +82,9 @@ def test_fts_operators_in_user_text_are_literal(tmp_path):
     s.append_events([ev(1, message='a OR b NEAR(c) "quoted" *')])
     assert s.count_events(EventQuery(text='OR NEAR(c) "quoted')) in (0, 1)  # no syntax error raised
     assert s.count_events(EventQuery(text="quoted")) == 1
+    assert s.count_events(EventQuery(text="\x00")) == 0  # FTS5 would read NUL as the end of the query
+    assert s.count_events(EventQuery(text="quo\x00ted quoted")) == 0
+    assert s.count_events(EventQuery(text="\x00quoted")) == 1
 
 
 def _open(path: str) -> None:

@@ -35,6 +35,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", _app())
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+# derandomized: the same generated requests on every CI run (raise max_examples locally to search further)
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_no_server_errors_and_responses_match_the_schema(case):
     case.call_and_validate(checks=[not_a_server_error, response_schema_conformance, content_type_conformance])

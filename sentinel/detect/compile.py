@@ -41,7 +41,7 @@ from sigma.types import (
 )
 
 from sentinel.detect import values as V
-from sentinel.detect.needs import Need, any_of, best_of, cidr_need, literal_need, number_need, regex_need
+from sentinel.detect.needs import SEP, Need, all_of, any_of, cidr_need, literal_need, number_need, regex_need
 from sentinel.detect.values import CompileError, Matcher, StringPattern
 
 
@@ -83,7 +83,7 @@ class _Strings:
         return V.string_matcher(self.field, self.patterns)
 
     def need(self) -> Need:
-        return literal_need(self.field, [p.literal for p in self.patterns])
+        return literal_need(self.field, [_anchored(p) if self.field is not None else p.literal for p in self.patterns])
 
 
 # A node under construction: merged strings, or a finished (matcher, need).
@@ -140,7 +140,7 @@ def _or(nodes: list[_Node]) -> _Node:
 
 def _and(nodes: list[tuple[Matcher, Need]]) -> tuple[Matcher, Need]:
     parts = [m for m, _ in nodes]
-    need = best_of([n for _, n in nodes])
+    need = all_of([n for _, n in nodes])
     if len(parts) == 1:
         return parts[0], need
     if len(parts) == 2:
@@ -195,7 +195,7 @@ def _regex(fld: str | None, value: SigmaRegularExpression) -> tuple[Matcher, Nee
     # Gate the search on the literals it cannot match without: a rule admitted by another of its
     # detections (``1 of them``) then rarely runs its regex at all. Non-ASCII text is always
     # searched (see sentinel.detect.needs on case folding).
-    literals = tuple(lit for _, lit, _ in need)
+    literals = tuple(lit for _, lit, _ in need[0])  # the most selective of the literals it requires
     field = fld
 
     def gated(flat: Mapping[str, Any], low: dict[str, Any]) -> bool:
@@ -208,6 +208,17 @@ def _regex(fld: str | None, value: SigmaRegularExpression) -> tuple[Matcher, Nee
         return False
 
     return gated, need
+
+
+def _anchored(pattern: StringPattern) -> str:
+    """The pattern's literal with NUL where it must start or end a field value (see sentinel.detect.needs)."""
+    if pattern.kind == "exact":
+        return SEP + pattern.literal + SEP
+    if pattern.kind == "prefix":
+        return SEP + pattern.literal
+    if pattern.kind == "suffix":
+        return pattern.literal + SEP
+    return pattern.literal
 
 
 def _surround(value: SigmaString) -> SigmaString:

@@ -37,6 +37,7 @@ from sentinel import ecs
 from sentinel.detect.compile import CompiledRule, compile_condition
 from sentinel.detect.correlation import CorrelationEngine, compile_correlation
 from sentinel.detect.logsource import LOGSOURCE_FIELDS, applies, event_logsource, signature_of
+from sentinel.detect.needs import any_of
 from sentinel.detect.pipelines import build_pipeline
 from sentinel.detect.prefilter import Prefilter
 from sentinel.detect.values import CompileError
@@ -106,7 +107,8 @@ class Engine:
         self.correlations = correlations
         self._feeds = correlations.feeds  # rule id -> correlations it feeds
         # One pass reads the log-source fields and every field a rule's literals are indexed on.
-        indexed = sorted({f for r in rules for f, _, _ in r.need or () if f is not None} - set(LOGSOURCE_FIELDS))
+        indexed = {f for r in rules for group in r.need or () for f, _, _ in group if f is not None}
+        indexed = sorted(indexed - set(LOGSOURCE_FIELDS))
         self._fields = LOGSOURCE_FIELDS + tuple(indexed)
         self._index = {f: i for i, f in enumerate(self._fields)}
         self._reader = FieldReader(self._fields)
@@ -220,7 +222,7 @@ class Engine:
             else:  # several conditions are alternatives
                 parts = [m for m, _ in matchers]
                 needs = [n for _, n in matchers]
-                need = None if any(n is None for n in needs) else frozenset().union(*needs)  # type: ignore[misc]
+                need = any_of(needs)
 
                 def matcher(flat: Mapping[str, Any], low: dict[str, Any], parts: list = parts) -> bool:
                     return any(p(flat, low) for p in parts)

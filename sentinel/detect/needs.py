@@ -1,10 +1,16 @@
 """What a rule needs in an event before it can match: the literals the prefilter looks for.
 
-A *need* is a set of alternatives ``(field, literal, ascii_only)``: if the rule
-matches, at least one ``literal`` occurs in the lower-cased text of the event
-(in ``field``; ``None`` for keyword detections that search every field). It is a
-necessary condition, never a sufficient one. ``None`` means "no such literal is
-known" and the rule is evaluated on every event of its log source.
+A *need* is a conjunction of groups; a group is a set of alternatives
+``(field, literal, ascii_only)``. If the rule matches, then for every group at
+least one ``literal`` occurs in the lower-cased text of the event (in ``field``;
+``None`` for keyword detections that search every field). It is a necessary
+condition, never a sufficient one. ``None`` means "no such literal is known" and
+the rule is evaluated on every event of its log source.
+
+Literals may be anchored with NUL, the separator the prefilter puts around every
+field value it scans: ``"\0get\0"`` is a whole value, ``".php\0"`` the end of
+one, ``"\0/admin"`` the start of one. An anchored literal fires far less often
+than the bare text (``.php`` inside a path versus a path that ends in ``.php``).
 
 ``ascii_only`` marks literals taken from a regular expression: Python's
 case-insensitive regex matching folds a few non-ASCII letters onto ASCII ones
@@ -12,48 +18,80 @@ case-insensitive regex matching folds a few non-ASCII letters onto ASCII ones
 literal is only trusted when the event text is pure ASCII; otherwise the rule
 is evaluated anyway.
 
-Needs compose: an ``or`` needs one of its children's needs (the union, unknown
-if any child's is unknown); an ``and`` needs any one child's, and the most
-selective is kept; a ``not`` needs nothing known.
+Needs compose: an ``and`` needs every child's groups (the most selective
+:data:`MAX_GROUPS` are kept); an ``or`` needs one group made of one group of
+each child (unknown if any child's is unknown); a ``not`` needs nothing known.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import itertools
+import math
 import re
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
-Need = frozenset[tuple[str | None, str, bool]] | None
+Group = frozenset[tuple[str | None, str, bool]]
+Need = tuple[Group, ...] | None
 
 # Literals shorter than this filter almost nothing and make the multi-pattern scan report a hit
-# at nearly every position, so a need made only of them counts as "no need".
+# at nearly every position, so a group made only of them counts as "no need".
 MIN_LITERAL = 3
+# Groups kept per rule: each one more costs the prefilter a little on events that hit the others.
+MAX_GROUPS = 3
+# Combinations an ``or`` of conjunctions may expand to before it settles for one group.
+MAX_COMBINATIONS = 64
+SEP = "\0"
 
 
 def literal_need(field: str | None, literals: list[str], ascii_only: bool = False) -> Need:
-    """One of ``literals`` (already lower-cased) is needed; unknown if any is too short."""
-    if not literals or any(len(lit) < MIN_LITERAL for lit in literals):
+    """One of ``literals`` (already lower-cased, maybe anchored) is needed; unknown if any is too short."""
+    if not literals or any(len(lit.strip(SEP)) < MIN_LITERAL for lit in literals):
         return None
-    return frozenset((field, lit, ascii_only) for lit in literals)
+    return (frozenset((field, lit, ascii_only) for lit in literals),)
 
 
 def any_of(needs: list[Need]) -> Need:
-    """Need of an ``or``: one of the children's needs."""
+    """Need of an ``or``: ``(a1 and a2) or b`` needs ``(a1 or b) and (a2 or b)``.
+
+    Each such combination is necessary on its own, so the most selective
+    :data:`MAX_GROUPS` of them are kept; with too many combinations to list, one
+    group made of the most selective group of each child.
+    """
     if any(n is None for n in needs):
         return None
-    return frozenset().union(*needs)  # type: ignore[arg-type]
+    known: list[tuple[Group, ...]] = needs  # type: ignore[assignment]
+    if math.prod(len(n) for n in known) <= MAX_COMBINATIONS:
+        return all_of([(frozenset().union(*combo),) for combo in itertools.product(*known)])
+    return (frozenset().union(*(min(n, key=_selectivity) for n in known)),)
 
 
-def best_of(needs: list[Need]) -> Need:
-    """Need of an ``and``: any child's need holds; keep the most selective one."""
-    known = [n for n in needs if n is not None]
-    return max(known, key=_selectivity, default=None)
+def all_of(needs: list[Need]) -> Need:
+    """Need of an ``and``: every child's groups hold; keep the most selective few."""
+    groups = sorted({g for n in needs if n is not None for g in n}, key=_selectivity)
+    return tuple(groups[:MAX_GROUPS]) or None
 
 
-def _selectivity(need: frozenset[tuple[str | None, str, bool]]) -> tuple[int, int]:
-    return min(len(lit) for _, lit, _ in need), -len(need)
+def literals_of(need: Need) -> list[str]:
+    """Every literal of a need (for tooling and tests)."""
+    return sorted({lit for group in need or () for _, lit, _ in group})
+
+
+def _selectivity(group: Group) -> tuple[int, int, str]:
+    """Sort key, most selective first: long literals, few alternatives.
+
+    A literal anchored at one end counts two characters more (``.php`` ending a
+    value is rarer than anywhere in it); a whole-value literal does not, since
+    short whole values are usually enumerations (``GET``, ``200``).
+    """
+    return -min(_weight(lit) for _, lit, _ in group), len(group), min(lit for _, lit, _ in group)
+
+
+def _weight(literal: str) -> int:
+    core = literal.strip(SEP)
+    return len(core) + (2 if len(literal) - len(core) == 1 else 0)
 
 
 def number_need(field: str, number: int | float) -> Need:
@@ -72,49 +110,103 @@ def cidr_need(field: str, network: ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def regex_need(field: str | None, pattern: str, flags: int = 0) -> Need:
-    """Literals a regular expression cannot match without (from its parse tree)."""
+    """Literals a regular expression cannot match without (from its parse tree).
+
+    Finite pieces are expanded into the few exact strings they can match
+    (``(?:page_?size|limit)=`` -> ``page_size=``, ``pagesize=``, ``limit=``), and
+    every such run of the top-level sequence is a group of the need.
+    """
     try:
         tree = sre_parse.parse(pattern, flags)
     except (re.error, RecursionError, OverflowError):
         return None
-    alternatives = _sequence_need(list(tree))
-    if alternatives is None:
-        return None
-    return literal_need(field, sorted(alternatives), ascii_only=True)
+    needs = [literal_need(field, sorted(part), ascii_only=True) for part in _required(list(tree))]
+    return all_of(needs)
 
 
-def _sequence_need(items: list[tuple[Any, Any]]) -> frozenset[str] | None:
-    """Alternatives (strings) one of which any match of this sequence contains; None if unknown."""
-    candidates: list[frozenset[str]] = []
-    run: list[str] = []
+# Exact strings a regex piece may expand to before it counts as "too many to list".
+MAX_EXACT = 32
 
-    def close_run() -> None:
-        if run:
-            candidates.append(frozenset({"".join(run)}))
-            run.clear()
+
+def _exact(items: list[tuple[Any, Any]]) -> set[str] | None:
+    """Every string this sequence can match (lower-cased), if they are few; None otherwise."""
+    out = {""}
+    for op, av in items:
+        alt = _exact_item(op, av)
+        if alt is None:
+            return None
+        out = {a + b for a in out for b in alt}
+        if len(out) > MAX_EXACT:
+            return None
+    return out
+
+
+def _exact_item(op: Any, av: Any) -> set[str] | None:
+    if op is sre.LITERAL:
+        return {chr(av).lower()}
+    if op is sre.AT:  # anchors take no characters
+        return {""}
+    if op is sre.SUBPATTERN:
+        return _exact(list(av[-1]))
+    if op is sre.ATOMIC_GROUP:
+        return _exact(list(av))
+    if op is sre.BRANCH:
+        out: set[str] = set()
+        for branch in av[1]:
+            sub = _exact(list(branch))
+            if sub is None:
+                return None
+            out |= sub
+        return out if len(out) <= MAX_EXACT else None
+    if op is sre.IN and len(av) <= 4 and all(o is sre.LITERAL for o, _ in av):  # [sS], [-_]
+        return {chr(c).lower() for _, c in av}
+    if op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and av[1] is not sre.MAXREPEAT and av[1] <= 2:
+        once = _exact(list(av[2]))
+        if once is None:
+            return None
+        out, power = set(), {""}
+        for count in range(av[1] + 1):
+            if count >= av[0]:
+                out |= power
+            power = {a + b for a in power for b in once}
+        return out if len(out) <= MAX_EXACT else None
+    return None
+
+
+def _required(items: list[tuple[Any, Any]]) -> list[frozenset[str]]:
+    """Sets of strings such that any match of this sequence contains one string of each set."""
+    found: list[frozenset[str]] = []
+    run: set[str] = {""}
+
+    def close() -> None:
+        if "" not in run:  # a run that may match nothing requires nothing
+            found.append(frozenset(s for s in run if not any(t != s and t in s for t in run)))
 
     for op, av in items:
-        if op is sre.LITERAL:
-            run.append(chr(av).lower())
+        alt = _exact_item(op, av)
+        if alt is not None:
+            longer = {a + b for a in run for b in alt}
+            if len(longer) <= MAX_EXACT:
+                run = longer
+            else:
+                close()
+                run = alt
             continue
-        if op is sre.AT:  # anchors take no characters: the run continues across them
-            continue
-        close_run()
-        sub: frozenset[str] | None = None
+        close()
+        run = {""}
         if op is sre.SUBPATTERN:
-            sub = _sequence_need(list(av[-1]))
-        elif op is sre.BRANCH:
-            branches = [_sequence_need(list(b)) for b in av[1]]
-            if all(b is not None for b in branches):
-                sub = frozenset().union(*branches)  # type: ignore[arg-type]
-        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and av[0] >= 1:
-            sub = _sequence_need(list(av[2]))
+            found.extend(_required(list(av[-1])))
         elif op is sre.ATOMIC_GROUP:
-            sub = _sequence_need(list(av))
-        if sub is not None:
-            candidates.append(sub)
-    close_run()
-    usable = [c for c in candidates if c and min(map(len, c)) >= MIN_LITERAL]
-    if not usable:
-        return None
-    return max(usable, key=lambda c: (min(map(len, c)), -len(c)))
+            found.extend(_required(list(av)))
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) and av[0] >= 1:
+            found.extend(_required(list(av[2])))
+        elif op is sre.BRANCH:
+            best = [_best(_required(list(b))) for b in av[1]]
+            if all(b is not None for b in best):
+                found.append(frozenset().union(*best))  # type: ignore[arg-type]
+    close()
+    return [c for c in found if c and min(map(len, c)) >= MIN_LITERAL]
+
+
+def _best(parts: list[frozenset[str]]) -> frozenset[str] | None:
+    return max(parts, key=lambda c: (min(map(len, c)), -len(c)), default=None)

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import copy
 import logging
-import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,12 +35,12 @@ from sigma.rule import SigmaRule
 from sentinel import ecs
 from sentinel.detect.compile import CompiledRule, compile_condition
 from sentinel.detect.correlation import CorrelationEngine, compile_correlation
-from sentinel.detect.logsource import LOGSOURCE_FIELDS, applies, event_logsource, signature_of
+from sentinel.detect.logsource import applies, event_logsource, plain_signature, signature
 from sentinel.detect.needs import any_of
 from sentinel.detect.pipelines import build_pipeline
 from sentinel.detect.prefilter import Prefilter
 from sentinel.detect.values import CompileError
-from sentinel.detect.view import EventView, FieldReader
+from sentinel.detect.view import EventView, is_plain
 from sentinel.models import LEVEL_RISK, Alert, RuleRef, alert_id
 
 # Who an alert is about, in order of preference: the first of these the event carries.
@@ -50,7 +49,6 @@ ENTITY_FIELDS = ("source.ip", "user.name", "labels.commune")
 MAX_RULESETS = 4096
 
 log = logging.getLogger(__name__)
-_NSIG = len(LOGSOURCE_FIELDS)
 
 
 @dataclass
@@ -69,23 +67,11 @@ class RuleProblem:
 
 
 class _RuleSet:
-    """The rules that apply to one log-source signature, with their prefilter.
+    """The rules that apply to one log-source signature, with their prefilter."""
 
-    ``pick`` selects the prefilter's field values from the engine's one read of
-    every field it indexes (positions in ``index``).
-    """
-
-    def __init__(self, rules: list[CompiledRule], index: Mapping[str, int]) -> None:
+    def __init__(self, rules: list[CompiledRule]) -> None:
         self.rules = rules
         self.prefilter = Prefilter(rules)
-        positions = [index[f] for f in self.prefilter.fields]
-        if not positions:
-            self.pick: Callable[[list[Any]], Any] = lambda values: ()
-        elif len(positions) == 1:
-            (only,) = positions
-            self.pick = lambda values: (values[only],)
-        else:
-            self.pick = operator.itemgetter(*positions)
 
 
 class Engine:
@@ -106,14 +92,8 @@ class Engine:
         self.pipeline = pipeline
         self.correlations = correlations
         self._feeds = correlations.feeds  # rule id -> correlations it feeds
-        # One pass reads the log-source fields and every field a rule's literals are indexed on.
-        indexed = {f for r in rules for group in r.need or () for f, _, _ in group if f is not None}
-        indexed = sorted(indexed - set(LOGSOURCE_FIELDS))
-        self._fields = LOGSOURCE_FIELDS + tuple(indexed)
-        self._index = {f: i for i, f in enumerate(self._fields)}
-        self._reader = FieldReader(self._fields)
         self._sets: dict[tuple[Any, ...], _RuleSet] = {}
-        self._all = _RuleSet(rules, self._index)
+        self._all = _RuleSet(rules)
         self.stats = {"events": 0, "matches": 0, "errors": 0}
 
     # --- loading ------------------------------------------------------------------------------
@@ -255,17 +235,39 @@ class Engine:
     # --- evaluation ---------------------------------------------------------------------------
 
     def process(self, events: list[dict[str, Any]]) -> list[Alert]:
-        """Alerts raised by these events, in event order (rule matches, then correlations)."""
+        """Alerts raised by these events, in event order (rule matches, then correlations).
+
+        Per event the common case costs a few dict lookups and one scan: a plain
+        event (:func:`sentinel.detect.view.is_plain`) has its log-source signature
+        and prefilter text read by generated code, and a view for the rule
+        matchers is made only when some rule is a candidate.
+        """
         alerts: list[Alert] = []
         feeds = self._feeds
+        sets = self._sets
+        every = self._all if self.pipeline == "none" else None
         matches = 0
         for event in events:
             try:
-                flat = EventView(event)
-                ruleset, values = self._ruleset(flat)
+                view = None
+                cands = None
+                if is_plain(event):
+                    ruleset = every
+                    if ruleset is None:
+                        sig = plain_signature(event)
+                        ruleset = sets.get(sig) if sig is not None else None
+                    if ruleset is not None:
+                        cands = ruleset.prefilter.candidates_plain(event)
+                if cands is None:
+                    view = EventView(event)
+                    ruleset = self._ruleset(view)
+                    cands = ruleset.prefilter.candidates(view)
+                if not cands:
+                    continue
+                flat = view if view is not None else EventView(event)
                 low: dict[str, Any] = {}
                 rules = ruleset.rules
-                for i in ruleset.prefilter.candidates(flat, ruleset.pick(values)):
+                for i in cands:
                     rule = rules[i]
                     if rule.matcher(flat, low):
                         matches += 1
@@ -285,20 +287,19 @@ class Engine:
         """Close open correlation windows at the end of finite input."""
         return self.correlations.flush()
 
-    def _ruleset(self, view: EventView) -> tuple[_RuleSet, list[Any]]:
-        """The rule set for the event's log sources, and the event's values of the indexed fields."""
-        values = self._reader.read(view)
+    def _ruleset(self, view: EventView) -> _RuleSet:
+        """The rule set for the event's log sources (built on first sight of a signature)."""
         if self.pipeline == "none":
-            return self._all, values
-        sig = signature_of(values[:_NSIG])
+            return self._all
+        sig = signature(view)
         ruleset = self._sets.get(sig)
         if ruleset is None:
             if len(self._sets) >= MAX_RULESETS:
                 self._sets.clear()
             logsrc = event_logsource(sig)
             rules = [r for r in self.rules if applies(r.logsource, logsrc)]
-            ruleset = self._sets[sig] = _RuleSet(rules, self._index)
-        return ruleset, values
+            ruleset = self._sets[sig] = _RuleSet(rules)
+        return ruleset
 
     def matching_rules(self, event: Mapping[str, Any]) -> list[CompiledRule]:
         """The rules that match ``event`` (log source, prefilter and detection), without side effects.
@@ -307,14 +308,14 @@ class Engine:
         answers "which rules fire on this event", for tests and explanations.
         """
         flat = EventView(event)
-        ruleset, values = self._ruleset(flat)
+        ruleset = self._ruleset(flat)
         low: dict[str, Any] = {}
-        cands = ruleset.prefilter.candidates(flat, ruleset.pick(values))
+        cands = ruleset.prefilter.candidates(flat)
         return [ruleset.rules[i] for i in cands if ruleset.rules[i].matcher(flat, low)]
 
     def rules_for(self, event: Mapping[str, Any]) -> list[CompiledRule]:
         """The rules whose log source applies to ``event`` (for explaining why a rule did not fire)."""
-        return self._ruleset(EventView(event))[0].rules
+        return self._ruleset(EventView(event)).rules
 
 
 # --- alerts --------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 
 from sigma.rule import SigmaLogSource
 
-from sentinel.detect.view import EventView, FieldReader
+from sentinel.detect.view import EventView, FieldReader, compile_reader
 
 # (ECS field, value) -> Sigma log-source keys the event then carries.
 ECS_TO_LOGSOURCE: dict[tuple[str, str], dict[str, str]] = {
@@ -63,12 +63,16 @@ _READER = FieldReader(LOGSOURCE_FIELDS)
 
 def signature(view: EventView) -> tuple[Any, ...]:
     """The values of the log-source fields of an event (hashable, cheap, used as a cache key)."""
-    return signature_of(_READER.read(view))
+    return tuple([tuple(v) if type(v) is list else v for v in _READER.read(view)])
 
 
-def signature_of(values: Sequence[Any]) -> tuple[Any, ...]:
-    """:func:`signature` from the values of :data:`LOGSOURCE_FIELDS`, already read."""
-    return tuple([tuple(v) if type(v) is list else v for v in values])
+def _hashable(names: Sequence[str]) -> str:
+    kept = (f"tuple({v}) if type({v}) is list else None if type({v}) is dict and {v} else {v}" for v in names)
+    return "(" + ", ".join(kept) + ",)"
+
+
+# :func:`signature` of a plain event (see sentinel.detect.view.is_plain), or None for the general path.
+plain_signature = compile_reader(LOGSOURCE_FIELDS, _hashable)
 
 
 def event_logsource(sig: tuple[Any, ...]) -> EventLogsource:

@@ -79,19 +79,20 @@ def literals_of(need: Need) -> list[str]:
     return sorted({lit for group in need or () for _, lit, _ in group})
 
 
-def _selectivity(group: Group) -> tuple[int, int, str]:
-    """Sort key, most selective first: long literals, few alternatives.
+def _selectivity(group: Group) -> tuple[int, float, int, str]:
+    """Sort key, most selective first: the shortest literal long, then literals long on average, then few.
 
-    A literal anchored at one end counts two characters more (``.php`` ending a
-    value is rarer than anywhere in it); a whole-value literal does not, since
-    short whole values are usually enumerations (``GET``, ``200``).
+    A literal anchored at one end counts four characters more (``.php`` ending a
+    value is far rarer than ``.php`` anywhere in it); a whole-value literal does
+    not, since short whole values are usually enumerations (``GET``, ``200``).
     """
-    return -min(_weight(lit) for _, lit, _ in group), len(group), min(lit for _, lit, _ in group)
+    weights = [_weight(lit) for _, lit, _ in group]
+    return -min(weights), -sum(weights) / len(weights), len(group), min(lit for _, lit, _ in group)
 
 
 def _weight(literal: str) -> int:
     core = literal.strip(SEP)
-    return len(core) + (2 if len(literal) - len(core) == 1 else 0)
+    return len(core) + (4 if len(literal) - len(core) == 1 else 0)
 
 
 def number_need(field: str, number: int | float) -> Need:

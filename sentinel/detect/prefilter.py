@@ -3,11 +3,11 @@
 Each compiled rule carries a *need* (:mod:`sentinel.detect.needs`): groups of
 literals, where for every group one literal must occur, lower-cased, in the
 event for the rule to match. For a set of rules the prefilter builds one
-Aho-Corasick automaton (pyahocorasick) over every literal of every rule. Per
+Aho-Corasick automaton (ahocorasick-rs) over the literals of the rules. Per
 event, the texts of all fields any rule needs are joined (each value between
 NULs, so no literal spans two fields and anchored literals see where a value
-starts and ends), lower-cased once and scanned once: each literal found marks
-its group, and a rule whose groups are all marked is a candidate. Only those
+starts and ends), lower-cased once and scanned once for the rules' first
+groups; a rule found there whose other groups also hit is a candidate. Only those
 rules, plus the rules with no known need (numeric comparisons, negations, ...),
 are evaluated. The cost per event grows with the size of the event and the
 number of literal hits, not with the number of rules.
@@ -23,97 +23,88 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import ahocorasick
+import ahocorasick_rs
 
 from sentinel.detect.compile import CompiledRule
+from sentinel.detect.needs import SEP
 from sentinel.detect.values import text_of
-from sentinel.detect.view import EventView, FieldReader
+from sentinel.detect.view import EventView, FieldReader, compile_reader
 
 
 class Prefilter:
     """Candidate rules (indexes into ``rules``) for an event, from one pass over its indexed fields.
 
-    The automaton reports keys: a rule's index for a rule with one group, and
-    ``index + n * (group + 1)`` for each group of a rule with several (``n`` rules).
+    The automaton holds the literals of each rule's first (most selective)
+    group; a rule it reports is then checked for its other groups with plain
+    substring tests, so literals common in traffic (``GET``, ``200``) that only
+    narrow a rule down cost nothing on the events that lack its rare one.
     """
 
     def __init__(self, rules: list[CompiledRule]) -> None:
         self.rules = rules
-        n = self.n = len(rules)
         self.always = frozenset(i for i, r in enumerate(rules) if r.need is None)
         self.always_list = sorted(self.always)
         by_literal: dict[str, set[int]] = {}
         fields: set[str] = set()
         ascii_only: set[int] = set()
-        self.groups: dict[int, tuple[int, ...]] = {}  # rule with several groups -> the keys of its groups
+        self.rest: dict[int, tuple[tuple[str, ...], ...]] = {}  # rule -> its other groups' literals
         self.keywords = False  # some rule's literal may be in any field
         for i, rule in enumerate(rules):
             need = rule.need or ()
-            keys = tuple(i + n * (g + 1) for g in range(len(need))) if len(need) > 1 else (i,) * len(need)
-            if len(need) > 1:
-                self.groups[i] = keys
-            for key, group in zip(keys, need, strict=True):
+            for g, group in enumerate(need):
                 for fld, lit, needs_ascii in group:
-                    by_literal.setdefault(lit, set()).add(key)
+                    if g == 0:
+                        by_literal.setdefault(lit, set()).add(i)
                     if fld is None:
                         self.keywords = True
                     else:
                         fields.add(fld)
                     if needs_ascii:
                         ascii_only.add(i)
+            if len(need) > 1:
+                self.rest[i] = tuple(tuple(sorted(lit for _, lit, _ in group)) for group in need[1:])
         self.fields = tuple(sorted(fields))
         self.reader = FieldReader(self.fields)
         self.ascii_only = frozenset(ascii_only)
+        self._literals = list(by_literal)
+        self._rules_of = [tuple(sorted(by_literal[lit])) for lit in self._literals]
         self.automaton: Any = None
         if by_literal:
-            self.automaton = ahocorasick.Automaton()
-            for lit, admitted in by_literal.items():
-                self.automaton.add_word(lit, tuple(sorted(admitted)))
-            self.automaton.make_automaton()
+            self.automaton = ahocorasick_rs.AhoCorasick(self._literals, matchkind=ahocorasick_rs.MATCHKIND_STANDARD)
+        self._plain_text = None if self.keywords else compile_reader(self.fields, _joined, {"_text": _text, "SEP": SEP})
 
-    def candidates(self, view: EventView, values: Sequence[Any] | None = None) -> list[int]:
-        """Indexes of the rules worth evaluating on the event, in rule order.
+    def candidates(self, view: EventView) -> list[int]:
+        """Indexes of the rules worth evaluating on the event, in rule order."""
+        if self.automaton is None:
+            return self.always_list
+        values = view.values() if self.keywords else self.reader.read(view)
+        return self._admit(SEP + SEP.join(map(_text, values)) + SEP)
 
-        ``values`` are the event's values of :attr:`fields` when the caller has
-        already read them (the engine reads all fields it needs in one pass).
+    def candidates_plain(self, doc: dict[str, Any]) -> list[int] | None:
+        """:meth:`candidates` of a plain event (:func:`sentinel.detect.view.is_plain`) without a view.
+
+        None when the event needs the general path (a dotted key on the way, keyword rules).
         """
         if self.automaton is None:
             return self.always_list
-        if self.keywords:
-            values = list(view.values())
-        elif values is None:
-            values = self.reader.read(view)
-        return self.candidates_in(values)
+        if self._plain_text is None:
+            return None
+        text = self._plain_text(doc)
+        return None if text is None else self._admit(text)
 
-    def candidates_in(self, values: Sequence[Any]) -> list[int]:
-        """:meth:`candidates` from the values of the indexed fields (all of them, for keyword rules)."""
-        if self.automaton is None:
-            return self.always_list
-        texts = [v for v in values if type(v) is str]
-        if len(texts) < len(values):
-            for value in values:
-                if value is not None and type(value) is not str:
-                    text = text_of(value)
-                    if type(text) is str:
-                        texts.append(text)
-                    elif text:
-                        texts.extend(text)
-        joined = ("\0" + "\0".join(texts) + "\0").lower()
-        hits = {key for _, keys in self.automaton.iter(joined) for key in keys}
+    def _admit(self, joined: str) -> list[int]:
+        joined = joined.lower()
+        found = self.automaton.find_matches_as_indexes(joined, overlapping=True)
+        hits = None
+        if found:
+            rules_of, rest = self._rules_of, self.rest
+            hits = {i for match in found for i in rules_of[match[0]]}
+            if rest:
+                hits = {i for i in hits if i not in rest or all(any(lit in joined for lit in g) for g in rest[i])}
         if self.ascii_only and not joined.isascii():
-            hits.update(self.ascii_only)
+            hits = (hits or set()) | self.ascii_only
         if not hits:
             return self.always_list
-        if self.groups and max(hits) >= self.n:
-            n = self.n
-            found = hits
-            hits = {k for k in found if k < n}
-            for key in found:
-                rule = key % n
-                if key >= n and rule not in hits and all(k in found for k in self.groups[rule]):
-                    hits.add(rule)
-            if not hits:
-                return self.always_list
         return sorted(hits.union(self.always))
 
     def stats(self) -> dict[str, int]:
@@ -122,6 +113,22 @@ class Prefilter:
             "rules": len(self.rules),
             "indexed": len(self.rules) - len(self.always),
             "always": len(self.always),
-            "literals": len(self.automaton) if self.automaton is not None else 0,
+            "literals": len(self._literals),
             "fields": len(self.fields),
         }
+
+
+def _text(value: Any) -> str:
+    """What the scan sees of one field value: its text, list items NUL-separated, "" for null."""
+    if type(value) is str:
+        return value
+    text = text_of(value)
+    if text is None:
+        return ""
+    return text if type(text) is str else SEP.join(text)
+
+
+def _joined(names: Sequence[str]) -> str:
+    """Generated-reader result: the values each between NULs (strings, nearly all of them, without a call)."""
+    parts = [f"{v} if type({v}) is str else '' if {v} is None else _text({v})" for v in names]
+    return f"SEP + SEP.join(({', '.join(parts)},)) + SEP" if parts else "SEP + SEP"

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from functools import partial
 
-import ahocorasick
+import ahocorasick_rs
 import regex
 import tldextract
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
@@ -174,12 +174,8 @@ class TermRecognizer(EntityRecognizer):
     def __init__(self, entity: str, name: str, terms: list[str], score: float, context: list[str]) -> None:
         self._score = score
         self._exact = {t.strip().lower() for t in terms}
-        self._automaton = ahocorasick.Automaton()
-        for term in terms:
-            key = fold(term).strip()
-            if key:
-                self._automaton.add_word(key, len(key))
-        self._automaton.make_automaton()
+        keys = sorted({fold(term).strip() for term in terms} - {""})
+        self._automaton = ahocorasick_rs.AhoCorasick(keys, matchkind=ahocorasick_rs.MATCHKIND_STANDARD)
         super().__init__(supported_entities=[entity], name=name, supported_language=LANGUAGE, context=context)
 
     def load(self) -> None:
@@ -190,8 +186,7 @@ class TermRecognizer(EntityRecognizer):
     ) -> list[RecognizerResult]:
         folded = fold(text)
         spans: list[tuple[int, int]] = []
-        for end_idx, length in self._automaton.iter(folded):
-            start, end = end_idx - length + 1, end_idx + 1
+        for _, start, end in self._automaton.find_matches_as_indexes(folded, overlapping=True):
             if (start > 0 and folded[start - 1].isalnum()) or (end < len(folded) and folded[end].isalnum()):
                 continue
             original = text[start:end]

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-import ahocorasick
+import ahocorasick_rs
 
 _SHAPE = bytearray(b"_" * 256)
 for _c in range(256):
@@ -200,19 +200,16 @@ class Prefilter:
                     # two-letter words ("số", "tp") are everywhere; a name's surname must also be capitalised
                     if len(variant.strip()) >= 3 or (capital and variant.strip()):
                         words.setdefault((variant, capital), set()).add(spec.entity)
-        self.automaton: ahocorasick.Automaton | None = None
-        if words:
-            self.automaton = ahocorasick.Automaton()
-            for (word, capital), ents in words.items():
-                key = word
-                old = self.automaton.get(key, None)
-                entry = (
-                    len(word),
-                    frozenset(ents) | (old[1] if old else frozenset()),
-                    capital and (old[2] if old else True),
-                )
-                self.automaton.add_word(key, entry)
-            self.automaton.make_automaton()
+        # one entry per word: the entities it may signal, and whether every one of them needs a capital
+        entries: dict[str, tuple[frozenset[str], bool]] = {}
+        for (word, capital), ents in words.items():
+            old = entries.get(word)
+            entries[word] = (frozenset(ents) | (old[0] if old else frozenset()), capital and (old[1] if old else True))
+        self._words = list(entries)
+        self._entries = [entries[w] for w in self._words]
+        self.automaton: ahocorasick_rs.AhoCorasick | None = None
+        if entries:
+            self.automaton = ahocorasick_rs.AhoCorasick(self._words, matchkind=ahocorasick_rs.MATCHKIND_STANDARD)
 
     def entities_in(self, text: str) -> set[str]:
         found: set[str] = set()
@@ -223,11 +220,11 @@ class Prefilter:
         if self.automaton is not None:
             lower = text.lower()
             aligned = len(lower) == len(text)
-            for end, (length, ents, capital) in self.automaton.iter(lower):
+            for index, start, end in self.automaton.find_matches_as_indexes(lower, overlapping=True):
+                ents, capital = self._entries[index]
                 if ents <= found:
                     continue
-                start = end - length + 1
-                if (start and lower[start - 1].isalnum()) or (end + 1 < len(lower) and lower[end + 1].isalnum()):
+                if (start and lower[start - 1].isalnum()) or (end < len(lower) and lower[end].isalnum()):
                     continue
                 if capital and aligned and not text[start].isupper():
                     continue

@@ -40,7 +40,7 @@ from sentinel.detect.needs import any_of
 from sentinel.detect.pipelines import build_pipeline
 from sentinel.detect.prefilter import Prefilter
 from sentinel.detect.values import CompileError
-from sentinel.detect.view import EventView, is_plain
+from sentinel.detect.view import EventView, has_dotted_key
 from sentinel.models import LEVEL_RISK, Alert, RuleRef, alert_id
 
 # Who an alert is about, in order of preference: the first of these the event carries.
@@ -238,7 +238,7 @@ class Engine:
         """Alerts raised by these events, in event order (rule matches, then correlations).
 
         Per event the common case costs a few dict lookups and one scan: a plain
-        event (:func:`sentinel.detect.view.is_plain`) has its log-source signature
+        event (:meth:`sentinel.detect.view.EventView.plain`) has its log-source signature
         and prefilter text read by generated code, and a view for the rule
         matchers is made only when some rule is a candidate.
         """
@@ -251,7 +251,7 @@ class Engine:
             try:
                 view = None
                 cands = None
-                if is_plain(event):
+                if type(event) is dict and not has_dotted_key(event):  # EventView.plain, inlined
                     ruleset = every
                     if ruleset is None:
                         sig = plain_signature(event)

@@ -71,7 +71,7 @@ def _hashable(names: Sequence[str]) -> str:
     return "(" + ", ".join(kept) + ",)"
 
 
-# :func:`signature` of a plain event (see sentinel.detect.view.is_plain), or None for the general path.
+# :func:`signature` of a plain event (see EventView.plain), or None for the general path.
 plain_signature = compile_reader(LOGSOURCE_FIELDS, _hashable)
 
 

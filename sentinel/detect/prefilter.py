@@ -81,7 +81,7 @@ class Prefilter:
         return self._admit(SEP + SEP.join(map(_text, values)) + SEP)
 
     def candidates_plain(self, doc: dict[str, Any]) -> list[int] | None:
-        """:meth:`candidates` of a plain event (:func:`sentinel.detect.view.is_plain`) without a view.
+        """:meth:`candidates` of a plain event (:meth:`sentinel.detect.view.EventView.plain`) without a view.
 
         None when the event needs the general path (a dotted key on the way, keyword rules).
         """
@@ -129,6 +129,9 @@ def _text(value: Any) -> str:
 
 
 def _joined(names: Sequence[str]) -> str:
-    """Generated-reader result: the values each between NULs (strings, nearly all of them, without a call)."""
-    parts = [f"{v} if type({v}) is str else '' if {v} is None else _text({v})" for v in names]
+    """Generated-reader result: the values each between NULs (strings and integers without a call)."""
+    parts = [
+        f"{v} if type({v}) is str else '' if {v} is None else str({v}) if type({v}) is int else _text({v})"
+        for v in names
+    ]
     return f"SEP + SEP.join(({', '.join(parts)},)) + SEP" if parts else "SEP + SEP"

@@ -28,7 +28,7 @@ def _general(doc: Mapping[str, Any], path: str) -> Any:
     return None if isinstance(value, Mapping) and value else value
 
 
-def _has_dotted_key(node: dict[Any, Any]) -> bool:
+def has_dotted_key(node: dict[Any, Any]) -> bool:
     try:
         return "." in "".join(node)
     except TypeError:  # a non-string key: let the general lookup decide
@@ -49,9 +49,9 @@ class EventView(Mapping[str, Any]):
     def _dotted(self, node: dict[Any, Any]) -> bool:
         """Whether ``node`` has a dotted key (for the event's top level: computed once)."""
         if node is not self.doc:
-            return _has_dotted_key(node)
+            return has_dotted_key(node)
         if self._top_dotted is None:
-            self._top_dotted = _has_dotted_key(node)
+            self._top_dotted = has_dotted_key(node)
         return self._top_dotted
 
     def get(self, path: str, default: Any = None) -> Any:
@@ -89,7 +89,10 @@ class EventView(Mapping[str, Any]):
         return value
 
     def plain(self) -> bool:
-        """Whether the event is a nested dict with no dotted key at its top level (see :func:`is_plain`)."""
+        """Whether the event is a nested dict with no dotted key at its top level (the usual case).
+
+        Generated readers (:func:`compile_reader`) accept only plain events.
+        """
         doc = self.doc
         return type(doc) is dict and not self._dotted(doc)
 
@@ -137,11 +140,6 @@ class FieldReader:
         return out
 
 
-def is_plain(doc: Any) -> bool:
-    """Whether ``doc`` is a nested dict with no dotted key at its top level (what generated readers accept)."""
-    return type(doc) is dict and not _has_dotted_key(doc)
-
-
 def value_list(names: list[str]) -> str:
     """Default result of a generated reader: the values as ``view.get`` gives them (a non-empty object is None)."""
     return "[" + ", ".join(f"None if type({v}) is dict and {v} else {v}" for v in names) + "]"
@@ -184,6 +182,6 @@ def compile_reader(
         lines.append(f"    v{i} = {node(parts[:-1])}.get({parts[-1]!r})")
         values.append(f"v{i}")
     lines.append(f"    return {result(values)}")
-    namespace: dict[str, Any] = {"_EMPTY": {}, "_dotted": _has_dotted_key, **(env or {})}
+    namespace: dict[str, Any] = {"_EMPTY": {}, "_dotted": has_dotted_key, **(env or {})}
     exec(compile("\n".join(lines), f"<field reader {len(paths)}>", "exec"), namespace)
     return namespace["read"]

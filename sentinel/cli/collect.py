@@ -13,7 +13,6 @@ status are logged every few seconds and written for ``GET /api/collect/status``.
 
 from __future__ import annotations
 
-import gc
 import importlib
 import importlib.util
 import logging
@@ -40,12 +39,11 @@ from sentinel.collect.sinks import HttpSink, Sink, StoreSink
 from sentinel.collect.source import Source
 from sentinel.collect.syslog import Listen, SyslogOptions, SyslogSource
 from sentinel.config import Settings
+from sentinel.runtime import settle_heap
 
 
 def _setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Collectors allocate many short-lived dicts; the default GC thresholds spend a third of the time scanning.
-    gc.set_threshold(50_000, 20, 100)
 
 
 def _enricher(plan_path: str | None, settings: Settings) -> AddressPlan | None:
@@ -80,6 +78,9 @@ def execute(
         logging.getLogger("sentinel.collect").info("stopping (signal %d); queued events stay on disk", signum)
         stop.set()
 
+    own_sink = sink is None
+    sink = sink or StoreSink.configured(settings)
+    settle_heap()  # the pipeline (rules, policy, classifier) is loaded: keep the collector from re-scanning it
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         stats = run_sources(
@@ -93,6 +94,8 @@ def execute(
             stop=stop,
         )
     finally:
+        if own_sink:
+            sink.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         for src in sources:

@@ -14,6 +14,7 @@ from sentinel.collect.assemble import build_pipeline
 from sentinel.collect.stream import ingest_streams
 from sentinel.config import Settings
 from sentinel.demo.traffic import VN_TZ, generate
+from sentinel.runtime import settle_heap
 from sentinel.store.base import AlertQuery, EventQuery, Store
 
 
@@ -54,6 +55,7 @@ def demo(
 
     click.echo("Ingesting through parse -> normalise -> store -> Sigma detection ...")
     pipeline = build_pipeline(settings, store, address_plan=AddressPlan.load(paths["address_plan"]))
+    settle_heap()
     with paths["access"].open("rb") as access, paths["app"].open("rb") as app:
         streams = [(str(paths["access"].resolve()), access), (str(paths["app"].resolve()), app)]
         counts = ingest_streams(pipeline, streams, batch_size=settings.batch_size)

@@ -16,6 +16,7 @@ from sentinel.collect.assemble import build_pipeline
 from sentinel.collect.parsers import FORMATS
 from sentinel.collect.pipeline import IngestCounts
 from sentinel.collect.stream import ingest_streams
+from sentinel.runtime import settle_heap
 
 
 def _open(path: str) -> tuple[str, BinaryIO]:
@@ -57,6 +58,7 @@ def ingest(ctx: click.Context, files: tuple[str, ...], fmt: str, dataset: str | 
     settings = settings_from(ctx)
     store = store_from(ctx)
     pipeline = build_pipeline(settings, store, detect=not no_detect)
+    settle_heap()
     show = sys.stderr.isatty() or bool(os.environ.get("SENTINEL_PROGRESS"))
 
     def progress(counts: IngestCounts, elapsed: float) -> None:

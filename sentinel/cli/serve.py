@@ -7,6 +7,7 @@ import threading
 import click
 
 from sentinel.cli.common import settings_from
+from sentinel.runtime import settle_heap
 
 
 @click.command()
@@ -36,6 +37,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     from sentinel.respond.service import Response
 
     app.state.response = Response.build(settings, app.state.store)
+    settle_heap()
     stop = threading.Event()
     scheduler = threading.Thread(target=app.state.response.run, args=(stop,), name="escalation", daemon=True)
     scheduler.start()

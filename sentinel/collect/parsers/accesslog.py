@@ -84,8 +84,16 @@ def _unescape(s: str) -> str:
     return s.replace('\\"', '"').replace("\\\\", "\\") if "\\" in s else s
 
 
+_KV = r"([A-Za-z_]\w*)=(?:" + _Q + r"|(\S+))"
+KV_TOKEN = re.compile(_KV)
+# A tail of key=value pairs only, separated by blanks (linear: a bare value runs to the next blank).
+KV_TAIL = re.compile(f"\\s*{_KV}(?:\\s+{_KV})*\\s*")
+
+
 def _tail_fields(tail: str) -> dict[str, str]:
     """Read the optional fields after the user agent into named values."""
+    if KV_TAIL.fullmatch(tail):  # every token named (the portal's usual form): one scan, no guessing
+        return {KEYS.get(k, k): bare or _unescape(quoted) for k, quoted, bare in KV_TOKEN.findall(tail)}
     out: dict[str, str] = {}
     bare_numbers = 0
     pos = 0
@@ -119,6 +127,10 @@ def _seconds(value: str | None) -> float | None:
     if not value or value == "-":
         return None
     try:
+        return float(value)  # the usual single time
+    except ValueError:
+        pass
+    try:
         return sum(float(v) for v in value.replace(":", ",").split(",") if v.strip() and v.strip() != "-")
     except ValueError:
         return None
@@ -130,42 +142,45 @@ def parse_access_line(line: str) -> dict[str, Any]:
     if not m:
         raise ParseError("not an access-log line (expected nginx/Apache common or combined format)")
     addr, _ident, user, ts, request, status, size, referrer, agent, tail = m.groups()
-    event: dict[str, Any] = {
-        "@timestamp": _parse_time(ts),
-        "event": {"category": ["web"], "type": ["access"]},
-        "http": {"request": {}, "response": {}},
-        "url": {},
-    }
-    event["source"] = {"ip": addr, "address": addr} if _is_ip(addr) else {"address": addr}
-    if user != "-":
-        event["user"] = {"name": user}
+    ev: dict[str, Any] = {"category": ["web"], "type": ["access"]}
+    req: dict[str, Any] = {}
+    resp: dict[str, Any] = {}
+    http: dict[str, Any] = {"request": req, "response": resp}
     request = _unescape(request)
     parts = request.split(" ")
     if len(parts) == 3 and parts[2].startswith("HTTP/"):
         method, target, proto = parts
-        event["http"]["request"]["method"] = method
-        event["http"]["version"] = proto[5:]
+        req["method"] = method
+        http["version"] = proto[5:]
     else:
         target = request  # garbage requests (TLS to a plain port, scanners) are kept verbatim
-    event["url"]["original"] = target
     path, qmark, query = target.partition("?")
-    event["url"]["path"] = path
+    url: dict[str, Any] = {"original": target, "path": path}
     if qmark:
-        event["url"]["query"] = query
+        url["query"] = query
     dot = path.rfind(".")
     if dot > path.rfind("/") and 0 < len(path) - dot - 1 <= 8:
-        event["url"]["extension"] = path[dot + 1 :].lower()
+        url["extension"] = path[dot + 1 :].lower()
+    event: dict[str, Any] = {
+        "@timestamp": _parse_time(ts),
+        "event": ev,
+        "http": http,
+        "url": url,
+        "source": {"ip": addr, "address": addr} if _is_ip(addr) else {"address": addr},
+    }
+    if user != "-":
+        event["user"] = {"name": user}
     if status != "-":
         code = int(status)
-        event["http"]["response"]["status_code"] = code
-        event["event"]["outcome"] = "failure" if code >= 400 else "success"
+        resp["status_code"] = code
+        ev["outcome"] = "failure" if code >= 400 else "success"
     if size != "-":
-        event["http"]["response"]["body"] = {"bytes": int(size)}
+        resp["body"] = {"bytes": int(size)}
     if referrer not in (None, "-", ""):
-        event["http"]["request"]["referrer"] = _unescape(referrer)
+        req["referrer"] = _unescape(referrer)
     if agent not in (None, "-", ""):
         event["user_agent"] = {"original": _unescape(agent)}
-    if tail and tail.strip():
+    if tail and not tail.isspace():
         _apply_tail(event, _tail_fields(tail))
     return event
 

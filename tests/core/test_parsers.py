@@ -57,6 +57,27 @@ def test_timing_and_upstream_variants():
     assert bare["nginx"]["access"]["upstream"]["response_time"] == 0.248
 
 
+def test_key_value_tails_read_in_one_scan_agree_with_the_mixed_form():
+    """A tail of key=value pairs only (the fast scan) gives what the same pairs give after an unkeyed value."""
+    pairs = b' rt=0.012 uct="0.001" urt="0.010, 0.005" ua="10.0.0.5:8080" us="200" rid=abc host="a \\"b\\" c"'
+    fast = parse(COMBINED + pairs)
+    mixed = parse(COMBINED + b' "1.2.3.4"' + pairs)
+    assert fast["nginx"]["access"]["upstream"] == mixed["nginx"]["access"]["upstream"]
+    assert fast["event"]["duration"] == mixed["event"]["duration"] == 12_000_000
+    assert fast["http"]["request"]["id"] == "abc"
+    assert fast["url"]["domain"] == 'a "b" c'
+    assert "remote_ip_list" not in fast["nginx"]["access"]
+    empty = parse(COMBINED + b' us="" foo=bar')
+    assert empty["nginx"]["access"]["extra"] == {"foo": "bar"}
+
+
+def test_hostile_tails_are_read_in_linear_time_or_kept_as_errors():
+    """Many '=' in one bare value, then a token that is not a pair: no backtracking blow-up, no loss."""
+    e = parse(COMBINED + b" a=b" + b"=c" * 20_000 + b" x")
+    assert e["event"]["kind"] == "event"
+    assert e["nginx"]["access"]["extra"]["extra"] == "x"
+
+
 def test_garbage_request_line_is_still_an_access_event():
     e = parse(b'198.51.100.2 - - [10/Oct/2026:01:00:00 +0700] "\\x16\\x03\\x01\\x02" 400 150 "-" "-"')
     assert e["event"]["kind"] == "event"

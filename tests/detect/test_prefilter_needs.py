@@ -12,7 +12,12 @@ from sentinel.detect.view import EventView
 
 
 def engine(detection: dict[str, Any]) -> Engine:
-    rule = {"title": "t", "id": "00000000-0000-4000-8000-0000000000aa", "logsource": {"product": "test"}, "detection": detection}
+    rule = {
+        "title": "t",
+        "id": "00000000-0000-4000-8000-0000000000aa",
+        "logsource": {"product": "test"},
+        "detection": detection,
+    }
     built = Engine.from_collection(SigmaCollection.from_dicts([rule]), pipeline="none")
     assert built.problems == []
     return built

@@ -11,8 +11,8 @@ from pydantic import BaseModel
 from sentinel.api.auth import Principal, current_principal
 from sentinel.api.errors import unprocessable
 from sentinel.models import Alert, AlertChange
-from sentinel.policy.access import RoleView
-from sentinel.policy.http import role_view
+from sentinel.policy.access import AccessDenied, RoleView
+from sentinel.policy.http import forbidden, role_view
 from sentinel.store.alert_ops import InvalidChange
 from sentinel.store.base import AlertQuery, NotFound, VersionConflict
 
@@ -33,13 +33,26 @@ def list_alerts(
     rule_id: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    province: Annotated[str | None, Query(description="alerts labelled with this province code")] = None,
+    commune: Annotated[str | None, Query(description="alerts labelled with this commune code")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> AlertListOut:
+    labels = {k: v for k, v in (("province", province), ("commune", commune)) if v is not None}
     query = AlertQuery(
-        status=status, severity=severity, rule_id=rule_id, since=since, until=until, limit=limit, offset=offset
+        status=status,
+        severity=severity,
+        rule_id=rule_id,
+        since=since,
+        until=until,
+        labels=labels,
+        limit=limit,
+        offset=offset,
     )
-    alerts, count = view.list_alerts(request.app.state.store, query)
+    try:
+        alerts, count = view.list_alerts(request.app.state.store, query)
+    except AccessDenied as exc:
+        raise forbidden(exc) from None
     return AlertListOut(alerts=[view.mask_alert(a.to_doc()) for a in alerts], total=count)
 
 

@@ -11,6 +11,7 @@ Elasticsearch field-level security for the clusters' own roles.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -127,24 +128,19 @@ class RoleView:
     def list_alerts(self, store: Store, query: AlertQuery) -> tuple[list[Alert], int]:
         """One page of the alerts in the caller's scope, and how many there are in all.
 
-        The store's alert query has no label condition, so a scoped caller's
-        alerts are selected here from the complete matching list before the
-        page is cut: offsets and totals count in-scope alerts only.
+        The scope becomes label conditions of the store query, so offsets and
+        totals count in-scope alerts only and the store does the selecting; asking
+        for another province or commune than one's own is refused.
         """
-        if not self.scope:
-            return store.list_alerts(query), store.count_alerts(query)
-        mine: list[Alert] = []
-        batch = AlertQuery(
-            status=query.status, rule_id=query.rule_id, severity=query.severity, since=query.since, until=query.until
-        )
-        batch.limit, batch.offset = 1000, 0
-        while True:
-            page = store.list_alerts(batch)
-            mine.extend(a for a in page if self.in_scope(a.labels))
-            if len(page) < batch.limit:
-                break
-            batch.offset += batch.limit
-        return mine[query.offset : query.offset + query.limit], len(mine)
+        self.require_read()
+        labels = dict(query.labels)
+        for field, value in self.scope.items():
+            name = field.split(".", 1)[1]
+            if labels.get(name, value) != value:
+                raise AccessDenied(f"{field} is outside your scope: you see {field}:{value} only")
+            labels[name] = value
+        scoped = dataclasses.replace(query, labels=labels)
+        return store.list_alerts(scoped), store.count_alerts(scoped)
 
     # -- what is returned ----------------------------------------------------------------
     @cached_property

@@ -7,6 +7,7 @@ contract is exercised by ``tests/store/test_contract.py`` against every backend.
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -83,8 +84,21 @@ class AlertQuery:
     severity: list[str] = field(default_factory=list)
     since: datetime | None = None
     until: datetime | None = None
+    labels: dict[str, str] = field(default_factory=dict)  # exact label values (province, commune): scoped lists
     limit: int = 100
     offset: int = 0
+
+
+# What an alert label name may be in a query (it becomes part of a JSON path or a field name).
+LABEL_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+
+def label_names(q: AlertQuery) -> list[str]:
+    """The query's label names, checked; :class:`InvalidQuery` for a name that cannot be a label."""
+    for name in q.labels:
+        if not LABEL_NAME.match(name):
+            raise InvalidQuery(f"alert label {name!r} is not a label name (letters, digits and _)")
+    return list(q.labels)
 
 
 def unique_by_event_id(events: Iterable[Mapping[str, Any]]) -> tuple[dict[str, Mapping[str, Any]], int]:

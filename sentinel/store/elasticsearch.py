@@ -44,6 +44,7 @@ from sentinel.store.base import (
     Store,
     StoreError,
     VersionConflict,
+    label_names,
     unique_by_event_id,
 )
 from sentinel.store.es_bulk import DEAD_LETTER_FILE, BulkLimits, BulkWriter, DeadLetter, DeadLetterEntry
@@ -167,6 +168,8 @@ def alert_query(q: AlertQuery) -> dict[str, Any]:
         filters.append({"range": {"last_seen": {"gte": ecs.format_ts(q.since)}}})
     if q.until is not None:
         filters.append({"range": {"@timestamp": {"lt": ecs.format_ts(q.until)}}})
+    for name in label_names(q):
+        filters.append({"term": {f"labels.{name}": q.labels[name]}})
     return {"bool": {"filter": filters}} if filters else {"match_all": {}}
 
 

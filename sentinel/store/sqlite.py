@@ -33,6 +33,7 @@ from sentinel.store.base import (
     Store,
     StoreError,
     VersionConflict,
+    label_names,
     unique_by_event_id,
 )
 from sentinel.store.sqlite_conn import ThreadConnections
@@ -289,6 +290,9 @@ class SQLiteStore(Store):
         if q.until is not None:
             clauses.append("created < ?")
             params.append(int(q.until.timestamp() * 1000))
+        for name in label_names(q):
+            clauses.append(f"json_extract(doc, '$.labels.{name}') = ?")
+            params.append(q.labels[name])
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
     def list_alerts(self, query: AlertQuery) -> list[Alert]:

@@ -202,6 +202,20 @@ def test_alerts_scoped_counted_and_masked(client):
         assert a["entity"]["source.ip"].startswith("14.160.0.")
 
 
+def test_alerts_filtered_by_province_and_commune_within_the_scope(client):
+    as_("soc_lead")
+    hue = client.get("/api/alerts", params={"province": HUE}).json()
+    assert hue["total"] == 3 and {a["labels"]["commune"] for a in hue["alerts"]} == {THUAN_HOA}
+    ba_dinh = client.get("/api/alerts", params={"province": HANOI, "commune": BA_DINH, "limit": 1}).json()
+    assert ba_dinh["total"] == 3 and len(ba_dinh["alerts"]) == 1
+    engineer()
+    own = client.get("/api/alerts", params={"commune": CUA_NAM}).json()
+    assert own["total"] == 3
+    for params in ({"commune": BA_DINH}, {"province": HUE}, {"province": HUE, "commune": CUA_NAM}):
+        r = client.get("/api/alerts", params=params)
+        assert r.status_code == 403 and "outside your scope" in r.json()["detail"]
+
+
 def test_alert_outside_the_scope_cannot_be_read_or_changed(client):
     other = alert(1).id  # Hà Nội, Ba Đình
     as_("soc_lead")

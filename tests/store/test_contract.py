@@ -20,7 +20,7 @@ import pytest
 from sentinel import ecs
 from sentinel.models import Alert, RuleRef, alert_id
 from sentinel.store.alert_ops import InvalidChange
-from sentinel.store.base import AlertQuery, EventQuery, NotFound, Store, StoreError, VersionConflict
+from sentinel.store.base import AlertQuery, EventQuery, InvalidQuery, NotFound, Store, StoreError, VersionConflict
 
 T0 = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
 
@@ -225,6 +225,18 @@ def test_alert_list_filters_and_count(store):
     assert store.count_alerts(AlertQuery(status=["open"])) == 2
     since = AlertQuery(since=T0 + timedelta(minutes=2))
     assert store.count_alerts(since) == 2
+
+
+def test_alert_list_filters_on_labels(store):
+    for n, (province, commune) in enumerate([("Hà Nội", "Cửa Nam"), ("Hà Nội", "Ba Đình"), ("Huế", "Thuận Hóa")]):
+        alert = make_alert(f"e{n}", group=f"g{n}", minute=n)
+        store.record_alert(alert.model_copy(update={"labels": {"province": province, "commune": commune}}))
+    assert store.count_alerts(AlertQuery(labels={"province": "Hà Nội"})) == 2
+    page = store.list_alerts(AlertQuery(labels={"province": "Hà Nội", "commune": "Ba Đình"}))
+    assert [a.group_key for a in page] == ["g1"]
+    assert store.count_alerts(AlertQuery(labels={"province": "Đà Nẵng"})) == 0
+    with pytest.raises(InvalidQuery, match="label"):
+        store.list_alerts(AlertQuery(labels={"province') OR 1=1 --": "x"}))
 
 
 def test_alert_update_and_version_conflict(store):

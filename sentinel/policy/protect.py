@@ -38,8 +38,10 @@ DROP = "drop"
 # Raw values shorter than this are replaced in their own field only, never across the document.
 MIN_GLOBAL_CHARS = 4
 _PARAM = re.compile(r"(?:(?<=[?&;])|^)([^=&?;#\s\"']{1,64})=([^&;#\s\"']*)")
-_BIG_INT = 10**7
-_CACHE_SIZE = 100_000  # integers this large may be identifiers and are scanned as text
+_BIG_INT = 10**7  # integers this large may be identifiers and are scanned as text
+# Values that are never a Mapping or a list: the walk tells them apart without an ABC check.
+_LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
+_CACHE_SIZE = 100_000
 
 
 Action = OperatorSpec | str  # an operator, or DROP
@@ -153,22 +155,28 @@ class Protector:
         texts: list[str],
         originals: dict[str, Any],
     ) -> None:
-        if isinstance(node, Mapping):
+        if type(node) is dict or (type(node) not in _LEAF_TYPES and isinstance(node, Mapping)):
+            skip, actions = self.skip, self.actions
             for key, value in node.items():
                 sub = f"{path}.{key}" if path else str(key)
-                if sub in self.skip:
+                if sub in skip:
                     continue
-                entity = self.entity_of(sub) if not isinstance(value, Mapping | list) else None
-                if entity is not None and entity in self.actions:
+                kind = type(value)
+                if kind is dict or kind is list or (kind not in _LEAF_TYPES and isinstance(value, Mapping | list)):
+                    self._collect(value, sub, changes, texts, originals)
+                    continue
+                entity = self._entity_of(sub)
+                if entity is not None and entity in actions:
                     self._whole_value(entity, value, changes)
-                elif sub == "event.original" and isinstance(value, str) and value.lstrip().startswith("{"):
-                    parsed = _json_object(value)
-                    if parsed is not None:
-                        originals[sub] = parsed
-                        self._collect(parsed, "", changes, texts, originals)
-                    else:
-                        self._text(value, changes, texts)
-                else:
+                elif kind is str:  # the usual leaf, handled here rather than by another call
+                    if sub == "event.original" and value.lstrip().startswith("{"):
+                        parsed = _json_object(value)
+                        if parsed is not None:
+                            originals[sub] = parsed
+                            self._collect(parsed, "", changes, texts, originals)
+                            continue
+                    self._text(value, changes, texts)
+                elif value is not None:
                     self._collect(value, sub, changes, texts, originals)
         elif isinstance(node, list):
             for item in node:

@@ -6,13 +6,13 @@ maps rule fields to ECS, and each rule is compiled to a matcher
 (:mod:`sentinel.detect.compile`). A rule that cannot be evaluated is kept out
 and listed in :attr:`Engine.problems` with the reason.
 
-Per event: wrap it in a lazy dotted-path view (:mod:`sentinel.detect.view`);
-derive its log sources (:mod:`sentinel.detect.logsource`) and pick the rule set
-for them (built once per distinct log-source signature and cached); scan the
-indexed fields for all rule literals at once (:mod:`sentinel.detect.prefilter`);
-evaluate only the candidate rules. A match raises an alert (unless the rule
-only feeds a correlation) and is handed to the correlation stage
-(:mod:`sentinel.detect.correlation`).
+Per event: read its log-source signature (:mod:`sentinel.detect.logsource`) and
+pick the rule set for it (built once per distinct signature and cached, each
+with its own prefilter); scan the fields those rules index for all their
+literals at once (:mod:`sentinel.detect.prefilter`); evaluate only the
+candidate rules, through a lazy dotted-path view (:mod:`sentinel.detect.view`).
+A match raises an alert (unless the rule only feeds a correlation) and is
+handed to the correlation stage (:mod:`sentinel.detect.correlation`).
 """
 
 from __future__ import annotations
@@ -66,14 +66,6 @@ class RuleProblem:
         return f"{where}: {who}: {self.reason}"
 
 
-class _RuleSet:
-    """The rules that apply to one log-source signature, with their prefilter."""
-
-    def __init__(self, rules: list[CompiledRule]) -> None:
-        self.rules = rules
-        self.prefilter = Prefilter(rules)
-
-
 class Engine:
     """Evaluates Sigma rules and correlation rules over a stream of ECS events.
 
@@ -92,8 +84,9 @@ class Engine:
         self.pipeline = pipeline
         self.correlations = correlations
         self._feeds = correlations.feeds  # rule id -> correlations it feeds
-        self._sets: dict[tuple[Any, ...], _RuleSet] = {}
-        self._all = _RuleSet(rules)
+        # The rules that apply to each log-source signature seen, each set with its prefilter.
+        self._sets: dict[tuple[Any, ...], Prefilter] = {}
+        self._all = Prefilter(rules)
         self.stats = {"events": 0, "matches": 0, "errors": 0}
 
     # --- loading ------------------------------------------------------------------------------
@@ -257,11 +250,11 @@ class Engine:
                         sig = plain_signature(event)
                         ruleset = sets.get(sig) if sig is not None else None
                     if ruleset is not None:
-                        cands = ruleset.prefilter.candidates_plain(event)
+                        cands = ruleset.candidates_plain(event)
                 if cands is None:
                     view = EventView(event)
                     ruleset = self._ruleset(view)
-                    cands = ruleset.prefilter.candidates(view)
+                    cands = ruleset.candidates(view)
                 if not cands:
                     continue
                 flat = view if view is not None else EventView(event)
@@ -287,7 +280,7 @@ class Engine:
         """Close open correlation windows at the end of finite input."""
         return self.correlations.flush()
 
-    def _ruleset(self, view: EventView) -> _RuleSet:
+    def _ruleset(self, view: EventView) -> Prefilter:
         """The rule set for the event's log sources (built on first sight of a signature)."""
         if self.pipeline == "none":
             return self._all
@@ -298,7 +291,7 @@ class Engine:
                 self._sets.clear()
             logsrc = event_logsource(sig)
             rules = [r for r in self.rules if applies(r.logsource, logsrc)]
-            ruleset = self._sets[sig] = _RuleSet(rules)
+            ruleset = self._sets[sig] = Prefilter(rules)
         return ruleset
 
     def matching_rules(self, event: Mapping[str, Any]) -> list[CompiledRule]:
@@ -310,7 +303,7 @@ class Engine:
         flat = EventView(event)
         ruleset = self._ruleset(flat)
         low: dict[str, Any] = {}
-        cands = ruleset.prefilter.candidates(flat)
+        cands = ruleset.candidates(flat)
         return [ruleset.rules[i] for i in cands if ruleset.rules[i].matcher(flat, low)]
 
     def rules_for(self, event: Mapping[str, Any]) -> list[CompiledRule]:

@@ -414,12 +414,12 @@ def test_prefilter_never_hides_a_match() -> None:
     collection = SigmaCollection.from_dicts([make_rule(rng, i) for i in range(300)])
     engine = Engine.from_collection(collection, pipeline="none", placeholders=PLACEHOLDERS)
     assert (
-        engine._all.prefilter.stats()["indexed"] > len(engine.rules) // 2
+        engine._all.stats()["indexed"] > len(engine.rules) // 2
     )  # the index is actually used on this corpus
     from sentinel.detect.view import EventView
     from sentinel.ecs import flatten
 
-    prefilter = engine._all.prefilter
+    prefilter = engine._all
     for ev in events:
         flat = flatten(ev)
         cands = set(prefilter.candidates(EventView(ev)))

@@ -24,7 +24,7 @@ def engine(detection: dict[str, Any]) -> Engine:
 
 
 def admitted(built: Engine, event: dict[str, Any]) -> bool:
-    return bool(built._all.prefilter.candidates(EventView(event)))
+    return bool(built._all.candidates(EventView(event)))
 
 
 def test_an_and_needs_every_group_and_suffixes_are_anchored() -> None:

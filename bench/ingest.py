@@ -27,7 +27,7 @@ from sentinel.collect.parsers import parse_line
 from sentinel.collect.stream import iter_lines
 from sentinel.demo.traffic import generate
 from sentinel.store.base import EventQuery
-from sentinel.store.sqlite import COLUMNS, SQLiteStore, searchable_text
+from sentinel.store.sqlite import COLUMNS, SQLiteStore, stored_fields
 
 BATCH = 5000
 # 09:00-10:00 local time on the generated day (2026-11-20, UTC+7): the busiest hour
@@ -83,9 +83,10 @@ class DuckDBCandidate:
             "id": [e["event"]["id"] for e in events],
             "ts": [int(ecs.parse_ts(e["@timestamp"]).timestamp() * 1000) for e in events],
         }
-        for field, col in COLUMNS.items():
-            data[col] = [_str(ecs.get_field(e, field)) for e in events]
-        data["body"] = [searchable_text(e) for e in events]
+        stored = [stored_fields(e) for e in events]
+        for i, col in enumerate(COLUMNS.values()):
+            data[col] = [_str(cells[i]) for cells, _ in stored]
+        data["body"] = [text for _, text in stored]
         data["doc"] = [orjson.dumps(e).decode() for e in events]
         batch = pa.table(data)  # noqa: F841 - read by DuckDB's replacement scan
         self.con.execute("INSERT OR IGNORE INTO events SELECT * FROM batch")

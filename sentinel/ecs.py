@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -127,3 +127,64 @@ def now_ts() -> str:
 @lru_cache(maxsize=4)
 def _ts_of_ms(ms: int) -> str:
     return format_ts(datetime.fromtimestamp(ms / 1000, UTC))
+
+
+# --- reading many fields fast ----------------------------------------------------------------------
+
+
+def has_dotted_key(node: dict[Any, Any]) -> bool:
+    """Whether a key of ``node`` holds a dot (``{"source.ip": ...}``): then paths have two spellings."""
+    try:
+        return "." in "".join(node)
+    except TypeError:  # a non-string key: let the general lookup decide
+        return True
+
+
+def value_list(names: list[str]) -> str:
+    """Default result of a generated reader: the values, a non-empty object read as None (not a field value)."""
+    return "[" + ", ".join(f"None if type({v}) is dict and {v} else {v}" for v in names) + "]"
+
+
+def compile_reader(
+    paths: Sequence[str], result: Callable[[list[str]], str] = value_list, env: Mapping[str, Any] | None = None
+) -> Callable[[dict[str, Any]], Any]:
+    """Generate ``read(doc)`` over a plain event: ``result`` of the values at ``paths``, or None.
+
+    A plain event is a dict with no dotted key at its top level (check with
+    :func:`has_dotted_key`). Reading a dozen fields of every event is a large
+    part of what detection and the store cost per event, so this is generated
+    Python: each object on the way (``http``, ``http.request``) is fetched once
+    and every path is a chain of plain dict lookups. On a plain event the only
+    other spelling of a path is a dotted key inside a nested object; the code
+    checks for that only where a nested object is missing, and then returns None
+    so the caller takes its general path (:func:`get_field`, or
+    ``sentinel.detect.view.EventView``). ``result`` turns the names of the
+    variables holding the raw values into the expression returned; ``env`` holds
+    the names that expression uses.
+    """
+    names: dict[tuple[str, ...], str] = {(): "doc"}
+    lines = ["def read(doc):"]
+
+    def node(prefix: tuple[str, ...]) -> str:
+        """The local variable holding the object at ``prefix`` (emitting its lookup the first time)."""
+        if prefix in names:
+            return names[prefix]
+        parent = node(prefix[:-1])
+        name = names[prefix] = f"n{len(names)}"
+        lines.append(f"    {name} = {parent}.get({prefix[-1]!r})")
+        lines.append(f"    if type({name}) is not dict:")
+        if len(prefix) > 1:  # missing here: the rest of the path may be one dotted key of the parent
+            lines.append(f"        if {name} is None and {parent} is not _EMPTY and _dotted({parent}):")
+            lines.append("            return None")
+        lines.append(f"        {name} = _EMPTY")
+        return name
+
+    values = []
+    for i, path in enumerate(paths):
+        parts = tuple(path.split("."))
+        lines.append(f"    v{i} = {node(parts[:-1])}.get({parts[-1]!r})")
+        values.append(f"v{i}")
+    lines.append(f"    return {result(values)}")
+    namespace: dict[str, Any] = {"_EMPTY": {}, "_dotted": has_dotted_key, **(env or {})}
+    exec(compile("\n".join(lines), f"<field reader {len(paths)}>", "exec"), namespace)
+    return namespace["read"]

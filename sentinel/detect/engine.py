@@ -40,7 +40,7 @@ from sentinel.detect.needs import any_of
 from sentinel.detect.pipelines import build_pipeline
 from sentinel.detect.prefilter import Prefilter
 from sentinel.detect.values import CompileError
-from sentinel.detect.view import EventView, has_dotted_key
+from sentinel.detect.view import EventView
 from sentinel.models import LEVEL_RISK, Alert, RuleRef, alert_id
 
 # Who an alert is about, in order of preference: the first of these the event carries.
@@ -244,7 +244,7 @@ class Engine:
             try:
                 view = None
                 cands = None
-                if type(event) is dict and not has_dotted_key(event):  # EventView.plain, inlined
+                if type(event) is dict and not ecs.has_dotted_key(event):  # EventView.plain, inlined
                     ruleset = every
                     if ruleset is None:
                         sig = plain_signature(event)

@@ -17,7 +17,8 @@ from typing import Any
 
 from sigma.rule import SigmaLogSource
 
-from sentinel.detect.view import EventView, FieldReader, compile_reader
+from sentinel.detect.view import EventView, FieldReader
+from sentinel.ecs import compile_reader
 
 # (ECS field, value) -> Sigma log-source keys the event then carries.
 ECS_TO_LOGSOURCE: dict[tuple[str, str], dict[str, str]] = {

@@ -28,7 +28,8 @@ import ahocorasick_rs
 from sentinel.detect.compile import CompiledRule
 from sentinel.detect.needs import SEP
 from sentinel.detect.values import text_of
-from sentinel.detect.view import EventView, FieldReader, compile_reader
+from sentinel.detect.view import EventView, FieldReader
+from sentinel.ecs import compile_reader
 
 
 class Prefilter:

@@ -49,16 +49,34 @@ COLUMNS = {
     "labels.commune": "commune",
 }
 TEXT_FIELDS = ("event.original", "message", "url.original", "user_agent.original", "error.message")
+_STORED = (*COLUMNS, *TEXT_FIELDS)
+_READ_STORED = ecs.compile_reader(_STORED)  # one generated read per plain event (see sentinel.ecs)
 
 
-def searchable_text(doc: Mapping[str, Any]) -> str:
-    """The text free-text search looks in; the original line already holds most of it."""
-    parts = []
-    for f in TEXT_FIELDS:
-        v = ecs.get_field(doc, f)
-        if isinstance(v, str) and v not in parts:
+def stored_fields(doc: Mapping[str, Any]) -> tuple[list[Any], str]:
+    """The hot-column cells of ``doc`` and the text free-text search looks in.
+
+    A column holds a scalar; anything else (a list of user names, an object
+    where an address belongs) is kept as its JSON text, as filters on other
+    fields see it, rather than failing the batch. The search text is the
+    distinct text fields: the original line already holds most of it.
+    """
+    values = _READ_STORED(doc) if type(doc) is dict and not ecs.has_dotted_key(doc) else None
+    if values is None:
+        values = [ecs.get_field(doc, f) for f in _STORED]
+    cells = [v if v is None or type(v) in _SCALARS else _json_text(v) for v in values[: len(COLUMNS)]]
+    parts: list[str] = []
+    for v in values[len(COLUMNS) :]:
+        if type(v) is str and v not in parts:
             parts.append(v)
-    return "\n".join(parts)
+    return cells, "\n".join(parts)
+
+
+_SCALARS = frozenset({str, int, float, bool})
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
 
 
 def _ts_ms(doc: Mapping[str, Any]) -> int:
@@ -115,15 +133,9 @@ class SQLiteStore(Store):
                 rows = []
                 fts = []
                 for eid, doc in batch.items():
-                    rows.append(
-                        (
-                            eid,
-                            _ts_ms(doc),
-                            *(ecs.get_field(doc, f) for f in COLUMNS),
-                            orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS),
-                        )
-                    )
-                    fts.append(searchable_text(doc))
+                    cells, text = stored_fields(doc)
+                    rows.append((eid, _ts_ms(doc), *cells, orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS)))
+                    fts.append(text)
                 cols = ",".join(COLUMNS.values())
                 marks = ",".join("?" * (len(COLUMNS) + 3))
                 cur = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events")

@@ -103,3 +103,21 @@ def test_processes_opening_a_new_store_together_migrate_once(tmp_path):
             p.join()
         assert [p.exitcode for p in procs] == [0, 0, 0, 0]
         assert SQLiteStore(path).count_events(EventQuery()) == 0
+
+
+def test_odd_shapes_in_hot_fields_are_stored_not_refused(tmp_path):
+    """A list of user names or an object where an address belongs: stored as JSON text, the batch goes through."""
+    s = SQLiteStore(tmp_path / "s.db")
+    odd = [
+        ev(1, user={"name": ["lan", "minh"]}),
+        {**ev(2), "source": {"ip": {"v4": "10.0.0.9"}}},
+        {"@timestamp": "2026-11-20T00:00:03Z", "event.id": "dotted-1", "source.ip": "10.0.0.7", "message": "dotted"},
+        ev(4, user={"name": "lan"}),
+    ]
+    result = s.append_events(odd)
+    assert len(result.stored) == 4
+    assert s.count_events(EventQuery(filters={"user.name": ["lan"]})) == 1
+    assert s.count_events(EventQuery(filters={"user.name": ['["lan","minh"]']})) == 1
+    assert s.count_events(EventQuery(filters={"source.ip": ["10.0.0.7"]})) == 1  # dotted keys read too
+    assert s.count_events(EventQuery(text="dotted")) == 1
+    assert s.get_event(ev(1)["event"]["id"])["user"]["name"] == ["lan", "minh"]

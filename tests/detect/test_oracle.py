@@ -413,9 +413,7 @@ def test_prefilter_never_hides_a_match() -> None:
     events = make_events(rng, 200)
     collection = SigmaCollection.from_dicts([make_rule(rng, i) for i in range(300)])
     engine = Engine.from_collection(collection, pipeline="none", placeholders=PLACEHOLDERS)
-    assert (
-        engine._all.stats()["indexed"] > len(engine.rules) // 2
-    )  # the index is actually used on this corpus
+    assert engine._all.stats()["indexed"] > len(engine.rules) // 2  # the index is actually used on this corpus
     from sentinel.detect.view import EventView
     from sentinel.ecs import flatten
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
+from sentinel import ecs
 from sentinel.models import Alert
 from sentinel.store.base import Store
 
@@ -56,12 +57,16 @@ class Pipeline:
     def process(self, events: list[dict[str, Any]]) -> IngestCounts:
         """Store one batch and run detection on what was new. Returns this batch's counts."""
         counts = IngestCounts(read=len(events))
+        counts.parse_errors = sum(1 for e in events if e.get("event", {}).get("kind") == "pipeline_error")
+        known = self.store.known_ids([eid for e in events if isinstance(eid := ecs.get_field(e, "event.id"), str)])
+        if known:  # a replay: these were stored before, so they skip the transforms (and detection) entirely
+            events = [e for e in events if ecs.get_field(e, "event.id") not in known]
+            counts.duplicates = counts.read - len(events)
         for transform in self.transforms:
             events = [transform(e) for e in events]
-        counts.parse_errors = sum(1 for e in events if e.get("event", {}).get("kind") == "pipeline_error")
         result = self.store.append_events(events)
         counts.stored = result.stored_count
-        counts.duplicates = result.duplicates
+        counts.duplicates += result.duplicates
         if self.detector is not None and result.stored:
             wanted = [e for e in result.stored if e.get("event", {}).get("kind") != "pipeline_error"]
             counts.alerts = self._record(self.detector.process(wanted))

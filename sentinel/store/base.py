@@ -134,6 +134,17 @@ class Store(abc.ABC):
         replay neither duplicates events nor raises alerts twice.
         """
 
+    def known_ids(self, ids: list[str]) -> set[str]:
+        """Which of these event ids are stored already, when the store can tell cheaply.
+
+        The pipeline drops those events before its transforms, so replaying a
+        file or a collector's queue costs parsing only. An empty answer is always
+        correct (``append_events`` still refuses duplicates): the default, and
+        what Elasticsearch gives, whose duplicate check needs an event's data
+        stream, known only after enrichment.
+        """
+        return set()
+
     @abc.abstractmethod
     def search_events(self, query: EventQuery) -> EventPage:
         """Events matching ``query``, newest first unless ``ascending``."""

@@ -87,6 +87,16 @@ def _ts_ms(doc: Mapping[str, Any]) -> int:
         return 0
 
 
+def _existing(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
+    """The ids among ``ids`` that the events table holds (in chunks below SQLite's variable limit)."""
+    found: set[str] = set()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update(eid for (eid,) in conn.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk))
+    return found
+
+
 def _fts_query(text: str) -> str:
     # Quote every word so FTS5 operators in user input are taken literally; FTS5 ends a query at NUL.
     words = [w for w in text.replace("\x00", " ").split() if w]
@@ -123,13 +133,9 @@ class SQLiteStore(Store):
             except sqlite3.OperationalError as exc:  # locked by another writer beyond the busy timeout
                 raise StoreError(f"cannot write events to the store at {self.path}: {exc}") from None
             try:
-                ids = list(batch)
-                for i in range(0, len(ids), 500):
-                    chunk = ids[i : i + 500]
-                    marks = ",".join("?" * len(chunk))
-                    for (eid,) in conn.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk):
-                        del batch[eid]
-                        duplicates += 1
+                for eid in _existing(conn, list(batch)):
+                    del batch[eid]
+                    duplicates += 1
                 rows = []
                 fts = []
                 for eid, doc in batch.items():
@@ -186,6 +192,9 @@ class SQLiteStore(Store):
             else:  # only characters the index never holds (NUL): nothing can contain them
                 clauses.append("0")
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def known_ids(self, ids: list[str]) -> set[str]:
+        return _existing(self._conn(), ids)
 
     def search_events(self, query: EventQuery) -> EventPage:
         where, params = self._where(query)

@@ -121,3 +121,25 @@ def test_odd_shapes_in_hot_fields_are_stored_not_refused(tmp_path):
     assert s.count_events(EventQuery(filters={"source.ip": ["10.0.0.7"]})) == 1  # dotted keys read too
     assert s.count_events(EventQuery(text="dotted")) == 1
     assert s.get_event(ev(1)["event"]["id"])["user"]["name"] == ["lan", "minh"]
+
+
+def test_a_replayed_batch_skips_the_transforms(tmp_path):
+    """Events the store already holds are dropped before the transforms: a replay costs no protection or detection."""
+    from sentinel.collect.pipeline import Pipeline
+
+    seen: list[str] = []
+
+    def transform(e: dict) -> dict:
+        seen.append(e["event"]["id"])
+        return e
+
+    store = SQLiteStore(tmp_path / "s.db")
+    pipeline = Pipeline(store, [transform])
+    first = pipeline.process([ev(i) for i in range(5)])
+    assert (first.stored, first.duplicates, len(seen)) == (5, 0, 5)
+    assert store.known_ids([ev(1)["event"]["id"], "never-stored"]) == {ev(1)["event"]["id"]}
+    seen.clear()
+    again = pipeline.process([ev(i) for i in range(3, 8)])  # 3 and 4 are replays
+    assert (again.read, again.stored, again.duplicates) == (5, 3, 2)
+    assert sorted(seen) == sorted(ev(i)["event"]["id"] for i in range(5, 8))
+    assert store.count_events(EventQuery()) == 8

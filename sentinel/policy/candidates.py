@@ -41,8 +41,13 @@ SHAPE_TABLE = bytes(_SHAPE)  # everything else, space included, becomes "_"
 
 
 def _plate_digits_follow(shape: bytes, pos: int) -> bool:
-    """Digits then a capital is a plate only when three digits follow (``30A-123.45``, not ``20T01:15``)."""
-    return b"999" in shape[pos + 3 : pos + 11]
+    """Digits then a capital is a plate only when four or five digits follow it closely.
+
+    Every plate form the recogniser knows (``30A-123.45``, ``51G 12345``, ``29-B1 123.45``) has at least
+    four digits within nine characters of the series letter; ``20T01:15`` or the ``15E148`` in every
+    iPhone browser's user agent do not.
+    """
+    return shape[pos + 3 : pos + 12].count(b"9") >= 4
 
 
 def _not_timestamp(shape: bytes, pos: int) -> bool:

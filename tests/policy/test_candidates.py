@@ -16,7 +16,7 @@ EXAMPLES = {
     "VN_MST": ["MST 0101243150", "mã số thuế 0101243150-001"],
     "VN_PHONE": ["0983417265", "0983 417 265", "0983.417.265", "+84 983 417 265", "(024) 3825 1234", "0084983417265"],
     "VN_PASSPORT": ["hộ chiếu B1234567"],
-    "VN_LICENSE_PLATE": ["30A-123.45", "29-B1 123.45", "51G 12345"],
+    "VN_LICENSE_PLATE": ["30A-123.45", "29-B1 123.45", "51G 12345", "30AB-123.45", "29B1 123.45", "51G1234"],
     "VN_BANK_ACCOUNT": ["số tài khoản 0451000123456", "STK 1903 4567 8901 2345"],
     "CREDIT_CARD": ["4111 1111 1111 1111", "5500-0000-0000-0004"],
     "EMAIL_ADDRESS": ["lan.nguyen@example.vn"],
@@ -41,6 +41,8 @@ def test_ordinary_log_lines_are_not_candidates():
         b'14.160.32.7 - - [20/Nov/2026:08:15:02 +0700] "GET /dvc/thu-tuc/1.001612?page=2 HTTP/1.1" 200 5120',
         b'{"@timestamp":"2026-11-20T01:15:03.120Z","level":"info","msg":"dossier accepted","took_ms":35}',
         b"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0",
+        # every iPhone browser's build number: two digits, a capital, three digits, but no plate
+        b"Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) Version/17.6 Mobile/15E148 Safari/604.1",
     ]
     assert list(candidate_lines(b"\n".join(lines))) == []
 

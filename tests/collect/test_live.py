@@ -83,8 +83,9 @@ def test_bpf_filter_and_http_on_loopback():
     assert flow["destination"]["port"] == port and flow["network"]["transport"] == "tcp"
     assert {"SYN", "FIN", "ACK"} <= set(flow["flow"]["tcp_flags"])
     assert flow["network"]["direction"] == "internal"
-    # loopback shows each packet twice (sent and received); the capture counts it once
-    assert flow["source"]["packets"] == 5 and flow["destination"]["packets"] >= 3
+    # loopback shows each packet twice (sent and received); the capture counts it once. The client sends
+    # SYN, ACK, request, FIN, last ACK, and one more ACK when the kernel does not delay it (timing): 5 or 6.
+    assert 5 <= flow["source"]["packets"] <= 6 and flow["destination"]["packets"] >= 3
     status = source.status()
     assert status.read >= 8 and status.dropped == 0 and status.parse_errors == 0
 

@@ -67,19 +67,20 @@ def execute(
     sources: list[Source],
     *,
     once: bool,
-    sink: Sink | None = None,
+    sink: Sink,
     plan: AddressPlan | None = None,
     options: RunOptions | None = None,
 ) -> RunStats:
-    """Run sources until done (``once``) or until SIGINT/SIGTERM; print a summary line."""
+    """Run sources into ``sink`` until done (``once``) or until SIGINT/SIGTERM; print a summary line.
+
+    Takes ownership of ``sink`` and the sources: all are closed when the run ends.
+    """
     stop = threading.Event()
 
     def _stop(signum: int, frame: object) -> None:
         logging.getLogger("sentinel.collect").info("stopping (signal %d); queued events stay on disk", signum)
         stop.set()
 
-    own_sink = sink is None
-    sink = sink or StoreSink.configured(settings)
     settle_heap()  # the pipeline (rules, policy, classifier) is loaded: keep the collector from re-scanning it
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -94,8 +95,7 @@ def execute(
             stop=stop,
         )
     finally:
-        if own_sink:
-            sink.close()
+        sink.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         for src in sources:
@@ -197,10 +197,7 @@ def run_definition(settings: Settings, defn: CollectorFile, *, once: bool) -> Ru
         max_queue_bytes=int(defn.queue.max_bytes),
         queue_sync=defn.queue.sync,
     )
-    try:
-        return execute(settings, defn.name, sources, once=once, sink=sink, plan=plan, options=options)
-    finally:
-        sink.close()
+    return execute(settings, defn.name, sources, once=once, sink=sink, plan=plan, options=options)
 
 
 @collect.command("file")
@@ -244,10 +241,7 @@ def collect_file(
     source = FileSource(name, [os.path.expanduser(p) for p in patterns], _offsets(settings, name), options)
     source.once = once
     sink = _quick_sink(settings, to, token_env, not no_detect)
-    try:
-        execute(settings, name, [source], once=once, sink=sink, plan=_enricher(address_plan, settings))
-    finally:
-        sink.close()
+    execute(settings, name, [source], once=once, sink=sink, plan=_enricher(address_plan, settings))
 
 
 def _offsets(settings: Settings, name: str) -> Path:
@@ -287,7 +281,4 @@ def collect_syslog(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     sink = _quick_sink(settings, to, token_env, not no_detect)
-    try:
-        execute(settings, name or "syslog", [source], once=False, sink=sink, plan=_enricher(address_plan, settings))
-    finally:
-        sink.close()
+    execute(settings, name or "syslog", [source], once=False, sink=sink, plan=_enricher(address_plan, settings))

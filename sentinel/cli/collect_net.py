@@ -97,10 +97,7 @@ def pcap(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     sink = _quick_sink(settings, to, token_env, not no_detect)
-    try:
-        execute(settings, name or "pcap", sources, once=once, sink=sink, plan=plan)
-    finally:
-        sink.close()
+    execute(settings, name or "pcap", sources, once=once, sink=sink, plan=plan)
     failed = [f"{src.path}: {err}" for src in sources for err in src.errors]
     if failed:
         raise click.ClickException("some captures were not read to the end: " + "; ".join(failed))
@@ -131,10 +128,7 @@ def netflow(
     except OSError as exc:
         raise click.ClickException(str(exc)) from None
     sink = _quick_sink(settings, to, token_env, not no_detect)
-    try:
-        execute(settings, name or "netflow", [source], once=False, sink=sink, plan=plan)
-    finally:
-        sink.close()
+    execute(settings, name or "netflow", [source], once=False, sink=sink, plan=plan)
 
 
 @click.command("live")
@@ -176,10 +170,7 @@ def live(
     except CaptureUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     sink = _quick_sink(settings, to, token_env, not no_detect)
-    try:
-        execute(settings, name or f"live-{iface}", [source], once=False, sink=sink, plan=plan)
-    finally:
-        sink.close()
+    execute(settings, name or f"live-{iface}", [source], once=False, sink=sink, plan=plan)
 
 
 def source_from_definition(defn) -> NetflowSource:  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import orjson
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "fault-test-ingest-token-42"
@@ -113,3 +114,20 @@ def count(db: Path, sql: str = "SELECT COUNT(*) FROM events") -> int:
 
 def distinct_paths(db: Path) -> int:
     return count(db, "SELECT COUNT(DISTINCT json_extract(doc, '$.url.original')) FROM events")
+
+
+def edge_definition(tmp_path: Path, log: Path) -> Path:
+    """A collector that retries fast and reports often, storing without detection (the faults are in the writes)."""
+    path = tmp_path / "edge.yaml"
+    path.write_text(
+        f"name: edge\nsources:\n  - type: file\n    name: web\n    paths: ['{log}']\n"
+        "output:\n  type: store\n  detect: false\nretry:\n  initial: 0.1\n  max: 0.5\nstatus_interval: 0.2\n"
+        "ship_batch: 500\n"
+    )
+    return path
+
+
+def edge_status(data_dir: Path) -> dict:
+    """The edge collector's last status file ({} before the first)."""
+    path = data_dir / "collect" / "status" / "edge.json"
+    return orjson.loads(path.read_bytes()) if path.exists() else {}

@@ -12,9 +12,8 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import orjson
 import pytest
-from nodes import Processes, access_lines, count, distinct_paths, wait_for
+from nodes import Processes, access_lines, count, distinct_paths, edge_definition, edge_status, wait_for
 
 from sentinel.store.sqlite import SQLiteStore
 
@@ -50,22 +49,6 @@ def fill(mnt: Path, leave: int) -> Path:
     return filler
 
 
-def definition(tmp_path: Path, log: Path) -> Path:
-    """A collector that retries fast and reports often, storing without detection (the fault is in the writes)."""
-    path = tmp_path / "edge.yaml"
-    path.write_text(
-        f"name: edge\nsources:\n  - type: file\n    name: web\n    paths: ['{log}']\n"
-        "output:\n  type: store\n  detect: false\nretry:\n  initial: 0.1\n  max: 0.5\nstatus_interval: 0.2\n"
-        "ship_batch: 500\n"
-    )
-    return path
-
-
-def status(data_dir: Path) -> dict:
-    path = data_dir / "collect" / "status" / "edge.json"
-    return orjson.loads(path.read_bytes()) if path.exists() else {}
-
-
 def test_store_disk_full_waits_then_stores_everything_once(tmp_path: Path, small_fs: Path, procs: Processes) -> None:
     log = tmp_path / "access.log"
     log.write_text(access_lines(N))
@@ -76,10 +59,10 @@ def test_store_disk_full_waits_then_stores_everything_once(tmp_path: Path, small
     (data / "sentinel.db").symlink_to(db)
     filler = fill(small_fs, leave=400 << 10)
     out = tmp_path / "edge.out"
-    edge = procs.collector(["--config", str(definition(tmp_path, log)), "--once"], data, out)
+    edge = procs.collector(["--config", str(edge_definition(tmp_path, log)), "--once"], data, out)
 
     def failing() -> bool:
-        s = status(data)
+        s = edge_status(data)
         return s.get("retries", 0) > 0 and "full" in (s.get("last_error") or "")
 
     wait_for(failing, 90, "the store to report a full disk while the collector retries", edge, out)
@@ -88,7 +71,7 @@ def test_store_disk_full_waits_then_stores_everything_once(tmp_path: Path, small
     filler.unlink()
     assert edge.wait(120) == 0, out.read_text()[-3000:]
     assert count(db) == N and distinct_paths(db) == N
-    final = status(data)
+    final = edge_status(data)
     assert final["queue_depth"] == 0 and final["stored"] == N and final["dropped"] == 0
 
 
@@ -105,15 +88,15 @@ def test_queue_disk_full_holds_the_source_back_then_queues_everything(
     (data / "sentinel.db").symlink_to(db)
     filler = fill(small_fs, leave=300 << 10)
     out = tmp_path / "edge.out"
-    edge = procs.collector(["--config", str(definition(tmp_path, log)), "--once"], data, out)
+    edge = procs.collector(["--config", str(edge_definition(tmp_path, log)), "--once"], data, out)
 
     def failing() -> bool:
         text = out.read_text(errors="replace")
-        return "full" in text or "queue" in (status(data).get("last_error") or "")
+        return "full" in text or "queue" in (edge_status(data).get("last_error") or "")
 
     wait_for(failing, 90, "the queue to report a full disk", edge, out)
     filler.unlink()
     assert edge.wait(120) == 0, out.read_text()[-3000:]
     assert count(db) == N and distinct_paths(db) == N
-    final = status(data)
+    final = edge_status(data)
     assert final["queue_depth"] == 0 and final["dropped"] == 0 and not final["source_failures"]

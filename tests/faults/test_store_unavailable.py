@@ -12,28 +12,12 @@ import time
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-import orjson
-from nodes import Processes, access_lines, count, distinct_paths, free_port, wait_for
+from nodes import Processes, access_lines, count, distinct_paths, edge_definition, edge_status, free_port, wait_for
 
 from sentinel.store.sqlite import SQLiteStore
 from tests.store.es_sim import MiniCluster, _Handler
 
 N = 4000
-
-
-def definition(tmp_path: Path, log: Path) -> Path:
-    path = tmp_path / "edge.yaml"
-    path.write_text(
-        f"name: edge\nsources:\n  - type: file\n    name: web\n    paths: ['{log}']\n"
-        "output:\n  type: store\n  detect: false\nretry:\n  initial: 0.1\n  max: 0.5\nstatus_interval: 0.2\n"
-        "ship_batch: 500\n"
-    )
-    return path
-
-
-def status(data_dir: Path) -> dict:
-    path = data_dir / "collect" / "status" / "edge.json"
-    return orjson.loads(path.read_bytes()) if path.exists() else {}
 
 
 def test_elasticsearch_unreachable_events_wait_then_arrive_once(tmp_path: Path, procs: Processes) -> None:
@@ -42,11 +26,11 @@ def test_elasticsearch_unreachable_events_wait_then_arrive_once(tmp_path: Path, 
     data = tmp_path / "data"
     port = free_port()
     out = tmp_path / "edge.out"
-    edge = procs.collector(["--config", str(definition(tmp_path, log)), "--once"], data, out,
+    edge = procs.collector(["--config", str(edge_definition(tmp_path, log)), "--once"], data, out,
                            SENTINEL_ES_URL=f"http://127.0.0.1:{port}")  # fmt: skip
 
     def waiting() -> bool:
-        s = status(data)
+        s = edge_status(data)
         return s.get("retries", 0) >= 3 and s.get("queue_depth") == N and not s.get("sink_ok", True)
 
     wait_for(waiting, 90, "every event queued while Elasticsearch is unreachable", edge, out)
@@ -62,7 +46,7 @@ def test_elasticsearch_unreachable_events_wait_then_arrive_once(tmp_path: Path, 
         httpd.server_close()
     ids = [i for stream in cluster.streams for _, i in cluster.stream_docs(stream)]
     assert len(ids) == N and len(set(ids)) == N
-    final = status(data)
+    final = edge_status(data)
     assert final["stored"] == N and final["queue_depth"] == 0 and final["retries"] >= 3
 
 
@@ -85,8 +69,8 @@ def test_sqlite_store_locked_by_another_process_waits_then_stores_once(tmp_path:
     )], {}, tmp_path / "holder.out")  # fmt: skip
     wait_for(lambda: "locked" in (tmp_path / "holder.out").read_text(), 30, "the lock", holder)
     out = tmp_path / "edge.out"
-    edge = procs.collector(["--config", str(definition(tmp_path, log)), "--once"], data, out)
-    wait_for(lambda: status(data).get("queue_depth", 0) == N, 90, "every event queued while the store is locked",
+    edge = procs.collector(["--config", str(edge_definition(tmp_path, log)), "--once"], data, out)
+    wait_for(lambda: edge_status(data).get("queue_depth", 0) == N, 90, "every event queued while the store is locked",
              edge, out)  # fmt: skip
     time.sleep(1.0)
     assert count(db) == 0 and edge.poll() is None, "events wait in the queue while the store is locked"

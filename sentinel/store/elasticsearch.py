@@ -21,6 +21,7 @@ import base64
 import hashlib
 import ipaddress
 import logging
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -58,6 +59,9 @@ TEXT_SEARCH_FIELDS = ["event.original", "message", "url.original.text", "user_ag
 NUMERIC = {"long", "integer", "short", "byte", "unsigned_long"}
 PIT_KEEP_ALIVE = "2m"
 FOLD_ATTEMPTS = 8
+# A group pointer whose alert is not written yet belongs to a writer between its two steps for this long;
+# after that the writer is taken to have died and the pointer is taken over.
+CLAIM_GRACE_SECONDS = 5.0
 
 
 @dataclass
@@ -451,8 +455,7 @@ class ElasticsearchStore(Store):
         ptr_id = _pointer_id(alert.rule.id, alert.group_key)
         refresh = self.refresh or None
         for _ in range(FOLD_ATTEMPTS):
-            ptr = self._get(self.names.open_alerts, ptr_id)
-            current = self._get(self.names.alerts, ptr[0]["alert_id"]) if ptr else None
+            ptr, current = self._open_alert(ptr_id)
             try:
                 with self.errors():
                     if current and current[0].get("status") != "closed":
@@ -471,7 +474,12 @@ class ElasticsearchStore(Store):
                     same = self._get(self.names.alerts, alert.id)
                     if same:  # the same alert recorded again: idempotent
                         return Alert.model_validate(same[0])
-                    pointer = {"rule_id": alert.rule.id, "group_key": alert.group_key, "alert_id": alert.id}
+                    pointer = {
+                        "rule_id": alert.rule.id,
+                        "group_key": alert.group_key,
+                        "alert_id": alert.id,
+                        "claimed_at": time.time(),
+                    }
                     if ptr:  # stale pointer (its alert is closed or was never written): take it over
                         self.client.index(
                             index=self.names.open_alerts,
@@ -495,6 +503,22 @@ class ElasticsearchStore(Store):
         raise StoreError(
             f"alert for rule {alert.rule.id} kept changing under concurrent writers ({FOLD_ATTEMPTS} attempts)"
         )
+
+    def _open_alert(self, ptr_id: str) -> tuple[Any, Any]:
+        """The group's pointer and the alert it names, waiting out a writer that claimed the group a moment ago.
+
+        A writer claims a group (pointer) and then writes the alert. Another writer that finds the pointer
+        but not yet the alert waits for it rather than taking the group over, which would leave two alerts.
+        """
+        deadline = time.monotonic() + CLAIM_GRACE_SECONDS
+        while True:
+            ptr = self._get(self.names.open_alerts, ptr_id)
+            current = self._get(self.names.alerts, ptr[0]["alert_id"]) if ptr else None
+            claimed = ptr[0].get("claimed_at", 0.0) if ptr else 0.0
+            fresh = time.time() - claimed < CLAIM_GRACE_SECONDS
+            if ptr is None or current is not None or not fresh or time.monotonic() >= deadline:
+                return ptr, current
+            time.sleep(0.02)
 
     def get_alert(self, alert_id: str) -> Alert | None:
         got = self._get(self.names.alerts, alert_id)

@@ -122,6 +122,30 @@ def test_concurrent_detectors_fold_into_one_alert(alert_store):
     assert len(stored) == 1 and stored[0].count == 6 and stored[0].version == 6
 
 
+def test_a_writer_between_claiming_the_group_and_writing_its_alert_is_waited_for(alert_store):
+    """The race behind two alerts for one group: the pointer is there, its alert not yet; fold, do not take over."""
+    import time as _time
+
+    from sentinel.store.elasticsearch import _pointer_id
+
+    first = make_alert(first="e1")
+    pointer = {"rule_id": first.rule.id, "group_key": first.group_key, "alert_id": first.id, "claimed_at": _time.time()}
+    alert_store.client.create(index=alert_store.names.open_alerts, id=_pointer_id(first.rule.id, first.group_key),
+                              document=pointer)  # fmt: skip
+
+    def finish_first_writer() -> None:
+        _time.sleep(0.3)
+        alert_store.client.create(index=alert_store.names.alerts, id=first.id, document=first.to_doc(), refresh=True)
+
+    writer = threading.Thread(target=finish_first_writer)
+    writer.start()
+    second = alert_store.record_alert(make_alert(first="e2"))
+    writer.join(5)
+    stored = _all_alerts(alert_store)
+    assert second.id == first.id and second.count == 2
+    assert len(stored) == 1 and stored[0].event_ids == ["e1", "e2"]
+
+
 def _all_alerts(store) -> list[Alert]:
     resp = store.client.mget(index=ALERTS_ALIAS, ids=[make_alert(first=f"e{n}").id for n in range(6)])
     return [Alert.model_validate(d["_source"]) for d in resp["docs"] if d.get("found")]

@@ -1,0 +1,22 @@
+"""The web console: server-rendered pages for SOC analysts and data-protection officers.
+
+Pages are Jinja2 templates with plain HTML forms (no front-end build); charts
+are SVG drawn on the server. The acting user is the request's
+:class:`~sentinel.api.auth.Principal`; alert content is scoped and masked by
+the caller's data-policy view, as in the JSON API. Each module below holds
+one area's routes; this package mounts them under ``/console``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from sentinel.api.console import alert, dashboard, dpo, home, queue, runs, suppressions
+from sentinel.api.console.i18n import catalogue
+from sentinel.api.console.rendering import TEMPLATES
+
+__all__ = ["TEMPLATES", "catalogue", "router"]
+
+router = APIRouter()
+for _area in (home, queue, alert, runs, suppressions, dashboard, dpo):
+    router.include_router(_area.router)

@@ -1,0 +1,47 @@
+"""The dashboard: alerts over time, by province and source, statuses, shifts and data coverage."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Query, Request
+from fastapi.responses import Response
+
+from sentinel.api.classifications import READERS, classification_store
+from sentinel.api.console.pages import Caller, Stage, View, console_router, guarded
+from sentinel.api.console.rendering import render
+from sentinel.respond import dashboard
+from sentinel.respond.reports import shift_rows
+from sentinel.store.base import AlertQuery
+
+DASHBOARD_LIMIT = 5000
+
+router = console_router()
+
+
+@router.get("/dashboard")
+@guarded
+def dashboard_page(
+    request: Request, principal: Caller, view: View, stage: Stage, days: Annotated[int, Query(ge=1, le=90)] = 7
+) -> Response:
+    now = datetime.now(UTC)
+    since = now - timedelta(days=days)
+    alerts, total = view.list_alerts(request.app.state.store, AlertQuery(since=since, limit=DASHBOARD_LIMIT))
+    masked_sources = dashboard.top_sources(alerts) if not view.field_hidden("source.ip") else None
+    coverage = classification_store(request).list_datasets() if principal.role in READERS else None
+    return render(
+        request,
+        "dashboard.html",
+        principal,
+        days=days,
+        total=total,
+        sampled=len(alerts),
+        chart=dashboard.over_time(alerts, now, days, stage.config.tz),
+        chart_province=dashboard.over_time(alerts, now, days, stage.config.tz, series=dashboard.province_of),
+        provinces=dashboard.horizontal(dashboard.by_province(alerts)),
+        sources=dashboard.horizontal(masked_sources) if masked_sources is not None else None,
+        statuses=dashboard.status_counts(alerts),
+        shifts=shift_rows(alerts, stage.config, now)[-14:],
+        coverage=coverage,
+    )

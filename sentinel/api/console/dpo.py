@@ -1,0 +1,86 @@
+"""The data-protection officer's pages: datasets, one dataset's fields, and the review form."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Form, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from sentinel.api.auth import Principal
+from sentinel.api.classifications import READERS, REVIEWERS, classification_store
+from sentinel.api.console.pages import Caller, PageError, console_router, guarded, see_other
+from sentinel.api.console.rendering import render
+from sentinel.classify.review import NotFoundError, ReviewError, ReviewIn, StaleVersion
+
+router = console_router()
+
+
+def _classifications(request: Request, principal: Principal, roles: set[str], what: str) -> Any:
+    if principal.role not in roles:
+        raise PageError(403, f"role {principal.role} may not {what}")
+    return classification_store(request)
+
+
+@router.get("/dpo")
+@guarded
+def dpo_page(request: Request, principal: Caller, contains: str = "") -> Response:
+    """Datasets with their latest scan and review progress."""
+    store = _classifications(request, principal, READERS, "read classifications")
+    return render(request, "dpo.html", principal, datasets=store.list_datasets(contains or None), contains=contains)
+
+
+@router.get("/dpo/{dataset:path}")
+@guarded
+def dpo_dataset(request: Request, principal: Caller, dataset: str, conflict: str = "") -> Response:
+    store = _classifications(request, principal, READERS, "read classifications")
+    try:
+        view = store.dataset_view(dataset)
+    except NotFoundError as exc:
+        raise PageError(404, str(exc)) from None
+    return render(
+        request,
+        "dpo_dataset.html",
+        principal,
+        view=view,
+        dataset=dataset,
+        conflict=conflict,
+        can_review=principal.role in REVIEWERS,
+        entities=sorted(store.taxonomy.entities),
+    )
+
+
+@router.post("/dpo-review")
+@guarded
+def dpo_review(
+    request: Request,
+    principal: Caller,
+    dataset: Annotated[str, Form()],
+    field: Annotated[str, Form()],
+    version: Annotated[int, Form()],
+    decision: Annotated[str, Form()],
+    reason: Annotated[str, Form()],
+    category: Annotated[str, Form()] = "",
+    entities: Annotated[str, Form()] = "",
+) -> Response:
+    """Accept or override one field's classification (the classifier's review store keeps version and audit)."""
+    store = _classifications(request, principal, REVIEWERS, "review classifications")
+    data: dict[str, Any] = {"decision": decision, "reason": reason.strip()}
+    if decision == "override":
+        if category:
+            data["category"] = category
+        if entities.strip():
+            data["entities"] = [e for e in entities.replace(",", " ").split() if e]
+    try:
+        store.review(dataset, field, ReviewIn.model_validate(data), version, actor=principal.name)
+    except ValidationError as exc:
+        raise PageError(422, exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+    except NotFoundError as exc:
+        raise PageError(404, str(exc)) from None
+    except ReviewError as exc:
+        raise PageError(422, str(exc)) from None
+    except StaleVersion as exc:
+        return see_other(f"/console/dpo/{quote(dataset)}?conflict={exc.actual}#f-{quote(field)}")
+    return see_other(f"/console/dpo/{quote(dataset)}#f-{quote(field)}")

@@ -1,0 +1,66 @@
+"""Console languages: the message catalogue and the caller's language.
+
+Language: ``?lang=vi|en`` (remembered in a cookie), else the cookie, else
+``Accept-Language``; Vietnamese by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from sentinel.content import load_model
+
+CATALOGUE = Path(__file__).resolve().parent.parent / "templates" / "i18n.yml"
+LANGS = ("vi", "en")
+
+
+class Catalogue(BaseModel):
+    """The message catalogue: each key in every console language."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    messages: dict[str, dict[str, str]]
+
+    @model_validator(mode="after")
+    def _complete(self) -> Catalogue:
+        for key, texts in self.messages.items():
+            missing = [lang for lang in LANGS if not texts.get(lang)]
+            if missing:
+                raise ValueError(f"message {key} has no {', '.join(missing)} text")
+        return self
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> dict[str, dict[str, str]]:
+    return load_model(CATALOGUE, Catalogue).messages
+
+
+def language(request: Request) -> str:
+    asked = request.query_params.get("lang")
+    if asked in LANGS:
+        return asked
+    cookie = request.cookies.get("sentinel_lang")
+    if cookie in LANGS:
+        return cookie
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGS:
+            return code
+    return "vi"
+
+
+def translator(lang: str) -> Callable[..., str]:
+    messages = catalogue()
+
+    def t(key: str, **values: Any) -> str:
+        texts = messages.get(key)
+        text = texts[lang] if texts else key
+        return text.format(**values) if values else text
+
+    return t

@@ -1,0 +1,167 @@
+"""The alert queue: filters, paging, grouping by rule, and bulk changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Form, Query, Request
+from fastapi.responses import Response
+
+from sentinel.api.console.alert import action_from_form
+from sentinel.api.console.pages import Caller, PageError, View, console_router, guarded, require, see_other
+from sentinel.api.console.rendering import render
+from sentinel.api.respond import ANALYST_ROLES
+from sentinel.models import Alert
+from sentinel.policy.access import RoleView
+from sentinel.respond.fields import alert_place
+from sentinel.respond.lifecycle import apply_bulk
+from sentinel.store.base import AlertQuery
+
+QUEUE_LIMIT = 2000
+PAGE_SIZE = 100
+
+router = console_router()
+
+
+def _row(alert: Alert, view: RoleView) -> dict[str, Any]:
+    """One queue line; the entity is shown as the caller's policy view masks it."""
+    province, commune = alert_place(alert)
+    return {"alert": alert, "province": province, "commune": commune, "entity": _entity_text(alert, view)}
+
+
+def _entity_text(alert: Alert, view: RoleView) -> str:
+    doc = view.mask_alert({"entity": alert.entity, "group_key": alert.group_key, "events": []})
+    return ", ".join(f"{k}={v}" for k, v in (doc.get("entity") or {}).items()) or doc.get("group_key") or "-"
+
+
+@router.get("/alerts")
+@guarded
+def queue(
+    request: Request,
+    principal: Caller,
+    view: View,
+    status: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
+    severity: Annotated[list[str], Query()] = [],  # noqa: B006
+    rule: str = "",
+    province: str = "",
+    assignee: str = "",
+    days: Annotated[int, Query(ge=1, le=365)] = 7,
+    group: str = "",
+    done: str = "",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    """Alert queue, PAGE_SIZE per page, newest activity first.
+
+    The store filters status, severity, rule and time; province and assignee are
+    filtered here over at most QUEUE_LIMIT newest matching alerts (said on the page).
+    """
+    statuses = status or ["open", "acknowledged", "in_progress"]
+    if status == ["all"]:
+        statuses = []
+    # Informational alerts (base rules feeding correlations) stay out of the default queue.
+    severities = severity or ["low", "medium", "high", "critical"]
+    since = datetime.now(UTC) - timedelta(days=days)
+    store = request.app.state.store
+    query = AlertQuery(status=statuses, severity=severities, rule_id=rule or None, since=since)
+    local = bool(province or assignee)
+    if local or group == "rule":
+        query.limit = QUEUE_LIMIT
+        alerts, total = view.list_alerts(store, query)
+        every = [_row(a, view) for a in alerts]
+        if province:
+            every = [r for r in every if r["province"] == province]
+        if assignee:
+            every = [r for r in every if (r["alert"].assignee or "") == assignee]
+        if local:
+            total = len(every)
+        rows = every[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    else:
+        query.limit, query.offset = PAGE_SIZE, (page - 1) * PAGE_SIZE
+        alerts, total = view.list_alerts(store, query)
+        every = rows = [_row(a, view) for a in alerts]
+    pages = max(1, -(-total // PAGE_SIZE))
+    groups = _group_by_rule(every) if group == "rule" else []
+    return render(
+        request,
+        "queue.html",
+        principal,
+        rows=rows,
+        groups=groups,
+        total=total,
+        filters={
+            "status": status,
+            "severity": severity,
+            "rule": rule,
+            "province": province,
+            "assignee": assignee,
+            "days": days,
+            "group": group,
+        },
+        provinces=sorted({r["province"] for r in every if r["province"]}),
+        done=done,
+        page=page,
+        pages=pages,
+        capped=local and len(alerts) >= QUEUE_LIMIT,
+        queue_limit=QUEUE_LIMIT,
+        hides_informational=not severity,
+        prev_url=str(request.url.include_query_params(page=page - 1)) if page > 1 else None,
+        next_url=str(request.url.include_query_params(page=page + 1)) if page < pages else None,
+    )
+
+
+def _group_by_rule(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    order = ["informational", "low", "medium", "high", "critical"]
+    groups: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        a = r["alert"]
+        g = groups.setdefault(
+            a.rule.id,
+            {
+                "rule": a.rule,
+                "alerts": 0,
+                "matches": 0,
+                "severity": a.severity,
+                "last_seen": a.last_seen,
+                "entities": set(),
+            },
+        )
+        g["alerts"] += 1
+        g["matches"] += a.count
+        g["entities"].add(r["entity"])
+        g["last_seen"] = max(g["last_seen"], a.last_seen)
+        if order.index(a.severity) > order.index(g["severity"]):
+            g["severity"] = a.severity
+    return sorted(groups.values(), key=lambda g: (-order.index(g["severity"]), -g["alerts"]))
+
+
+@router.post("/alerts/bulk")
+@guarded
+def queue_bulk(
+    request: Request,
+    principal: Caller,
+    view: View,
+    action: Annotated[str, Form()],
+    sel: Annotated[list[str], Form()] = [],  # noqa: B006
+    assignee: Annotated[str, Form()] = "",
+    disposition: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    require(principal, ANALYST_ROLES, "change alerts")
+    if not sel:
+        raise PageError(422, "select at least one alert")
+    act = action_from_form({"action": action, "assignee": assignee, "disposition": disposition, "reason": reason})
+    targets: dict[str, int] = {}
+    for item in sel:
+        alert_id, _, version = item.rpartition(":")
+        if not alert_id or not version.isdigit():
+            raise PageError(422, f"malformed selection {item!r}")
+        targets[alert_id] = int(version)
+    store = request.app.state.store
+    for alert_id in list(targets):
+        a = store.get_alert(alert_id)
+        if a is None or not view.in_scope(a.labels):
+            targets.pop(alert_id)
+    results = apply_bulk(store, targets, act, principal.name)
+    ok = sum(1 for r in results if r.ok)
+    return see_other(f"/console/alerts?done={ok}-{len(sel) - ok}")

@@ -7,6 +7,7 @@ import orjson
 
 from sentinel.cli.common import parse_time, store_from
 from sentinel.ecs import get_field
+from sentinel.store.base import InvalidQuery
 from sentinel.store.query import QuerySyntaxError, parse_query
 
 TABLE_FIELDS = (
@@ -31,17 +32,26 @@ TABLE_FIELDS = (
 def search(
     ctx: click.Context, query: str, since: str | None, until: str | None, limit: int, count: bool, fmt: str
 ) -> None:
-    """Search stored events. QUERY is field:value terms and words, e.g. 'source.ip:203.0.113.7 union'."""
+    """Search stored events.
+
+    QUERY is field:value terms, words and "phrases" with AND, OR, NOT and
+    parentheses, ranges ([500 TO 599], >=400) and wildcards (url.original:/wp-*),
+    e.g. 'source.ip:203.0.113.7 AND http.response.status_code:500'
+    (docs/query-language.md). A malformed query exits with status 2.
+    """
     try:
         q = parse_query(query)
     except QuerySyntaxError as exc:
-        raise click.BadParameter(str(exc), param_hint="QUERY") from None
+        raise click.BadParameter(exc.pointer(), param_hint="QUERY") from None
     q.since, q.until, q.limit = parse_time(since), parse_time(until), limit
     store = store_from(ctx)
-    if count:
-        click.echo(store.count_events(q))
-        return
-    page = store.search_events(q)
+    try:
+        if count:
+            click.echo(store.count_events(q))
+            return
+        page = store.search_events(q)
+    except InvalidQuery as exc:  # a term the store cannot evaluate (a word as a number range, a bad time)
+        raise click.BadParameter(str(exc), param_hint="QUERY") from None
     if fmt == "jsonl":
         for event in page.events:
             click.echo(orjson.dumps(event).decode())

@@ -110,13 +110,14 @@ class RoleView:
     def restrict(self, query: EventQuery) -> EventQuery:
         """Narrow ``query`` to the caller's scope and refuse conditions on values it may not see."""
         self.require_read()
-        for field, values in query.filters.items():
+        named, free_text = query.asked()
+        for field, values in named.items():
             if field in self.scope:
                 if any(v != self.scope[field] for v in values):
                     raise AccessDenied(f"{field} is outside your scope: you see {field}:{self.scope[field]} only")
             elif self.field_hidden(field):
                 raise AccessDenied(f"you cannot filter on {field}: your role sees it masked")
-        if query.text and self.free_text_hidden:
+        if free_text and self.free_text_hidden:
             raise AccessDenied(
                 "free-text search is not available to your role: it would search personal data you see masked; "
                 "filter on fields instead"

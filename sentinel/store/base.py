@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sentinel.models import Alert, AlertChange
+from sentinel.store.expr import Expr, Range, Term, leaves
 
 
 class StoreError(Exception):
@@ -48,15 +49,39 @@ class EventQuery:
     ``filters`` maps a dotted ECS field to the values it may take (any of them);
     a value ending in ``*`` is a prefix match. ``text`` words must all occur in
     the event's searchable text (the original line, message, URL and user agent).
+    ``where`` is a parsed query (``sentinel.store.query``), ANDed with the rest,
+    so scope filters added to ``filters`` hold whatever the expression says.
     """
 
     text: str | None = None
     filters: dict[str, list[str]] = field(default_factory=dict)
+    where: Expr | None = None
     since: datetime | None = None
     until: datetime | None = None
     limit: int = 100
     cursor: str | None = None
     ascending: bool = False
+
+    def asked(self) -> tuple[dict[str, list[str]], bool]:
+        """Every field the query names with the values it names there, and whether it searches free text.
+
+        Access checks read this: a field named anywhere in the expression (under
+        NOT or OR too) is a question about that field's values.
+        """
+        named = {f: list(v) for f, v in self.filters.items()}
+        free_text = bool(self.text and self.text.strip())
+        for leaf in leaves(self.where):
+            if leaf.field is None:
+                free_text = True
+            else:
+                named.setdefault(leaf.field, []).append(_asked_value(leaf))
+        return named, free_text
+
+
+def _asked_value(leaf: Term | Range) -> str:
+    if isinstance(leaf, Range):
+        return leaf.text()
+    return "*" if leaf.kind == "exists" else leaf.value
 
 
 @dataclass

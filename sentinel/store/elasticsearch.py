@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -49,14 +48,12 @@ from sentinel.store.base import (
     unique_by_event_id,
 )
 from sentinel.store.es_bulk import DEAD_LETTER_FILE, BulkLimits, BulkWriter, DeadLetter, DeadLetterEntry
-from sentinel.store.es_templates import DEFAULT_NAMES, Names, dataset_name, field_type, namespace_name
+from sentinel.store.es_query import event_query
+from sentinel.store.es_templates import DEFAULT_NAMES, Names, dataset_name, namespace_name
 from sentinel.store.query import QuerySyntaxError
 
 log = logging.getLogger(__name__)
 
-# Where free-text words are looked for (the text variants of the searchable fields).
-TEXT_SEARCH_FIELDS = ["event.original", "message", "url.original.text", "user_agent.original.text", "error.message"]
-NUMERIC = {"long", "integer", "short", "byte", "unsigned_long"}
 PIT_KEEP_ALIVE = "2m"
 FOLD_ATTEMPTS = 8
 # A group pointer whose alert is not written yet belongs to a writer between its two steps for this long;
@@ -79,85 +76,6 @@ class ReplayResult:
 
 
 # -- query translation (pure functions, unit-tested without a cluster) ---------------------------
-
-
-def _numeric_prefix(name: str, digits: str) -> dict[str, Any]:
-    """``4*`` on a number: every non-negative integer whose decimal form starts with 4."""
-    if not digits.isdigit():
-        return {"match_none": {}}
-    p = int(digits)
-    ranges = [{"range": {name: {"gte": p * 10**k, "lt": (p + 1) * 10**k}}} for k in range(19 - len(digits))]
-    if p == 0:  # "0*" is only 0 itself (no leading zeros in numbers)
-        ranges = [{"term": {name: 0}}]
-    return {"bool": {"should": ranges, "minimum_should_match": 1}}
-
-
-def _ip_prefix(name: str, text: str) -> dict[str, Any]:
-    """``10.1.*`` on an IPv4 field as CIDR blocks, so it matches what a text prefix would."""
-    *whole, partial = text.split(".")
-    valid_whole = all(p.isdigit() and int(p) < 256 for p in whole)
-    if len(whole) > 3 or not valid_whole or not (partial.isdigit() or partial == ""):
-        return {"match_none": {}}
-    octets = [int(p) for p in whole]
-    if not whole and partial == "":
-        return {"exists": {"field": name}}
-    blocks = [[*octets, v] for v in range(256) if str(v).startswith(partial)] if partial else [octets]
-    if not blocks:
-        return {"match_none": {}}
-    return {"terms": {name: [".".join(map(str, b + [0] * (4 - len(b)))) + f"/{8 * len(b)}" for b in blocks]}}
-
-
-def _exact(name: str, ftype: str | None, value: str) -> dict[str, Any]:
-    if ftype in NUMERIC:
-        try:
-            return {"term": {name: int(value)}}
-        except ValueError:
-            return {"match_none": {}}
-    if ftype == "ip":
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            return {"match_none": {}}
-    if ftype == "date":
-        try:
-            ecs.parse_ts(value)
-        except ValueError:
-            return {"match_none": {}}
-    if ftype == "text":
-        return {"match_phrase": {name: value}}
-    return {"term": {name: value}}
-
-
-def _prefix(name: str, ftype: str | None, value: str) -> dict[str, Any]:
-    if ftype in NUMERIC:
-        return _numeric_prefix(name, value)
-    if ftype == "ip":
-        return _ip_prefix(name, value)
-    if ftype == "text":
-        return {"match_phrase_prefix": {name: value}}
-    if ftype in (None, "keyword", "wildcard", "constant_keyword"):
-        return {"prefix": {name: value}}
-    raise QuerySyntaxError(f"{name} is a {ftype} field: give a whole value, a prefix (*) works on text and numbers")
-
-
-def event_query(q: EventQuery) -> dict[str, Any]:
-    """The Elasticsearch query for an :class:`EventQuery` (everything in filter context: no scoring)."""
-    filters: list[dict[str, Any]] = []
-    if q.since is not None or q.until is not None:
-        rng: dict[str, Any] = {"format": "strict_date_optional_time"}
-        if q.since is not None:
-            rng["gte"] = ecs.format_ts(q.since)
-        if q.until is not None:
-            rng["lt"] = ecs.format_ts(q.until)
-        filters.append({"range": {"@timestamp": rng}})
-    for name, values in q.filters.items():
-        ftype = field_type(name)
-        ors = [_prefix(name, ftype, v[:-1]) if v.endswith("*") else _exact(name, ftype, v) for v in values]
-        if ors:
-            filters.append(ors[0] if len(ors) == 1 else {"bool": {"should": ors, "minimum_should_match": 1}})
-    for word in (q.text or "").split():
-        filters.append({"multi_match": {"query": word, "type": "phrase", "fields": TEXT_SEARCH_FIELDS}})
-    return {"bool": {"filter": filters}} if filters else {"match_all": {}}
 
 
 def alert_query(q: AlertQuery) -> dict[str, Any]:

@@ -37,17 +37,9 @@ from sentinel.store.base import (
     unique_by_event_id,
 )
 from sentinel.store.sqlite_conn import ThreadConnections
-from sentinel.store.sqlite_schema import migrate
+from sentinel.store.sqlite_query import event_where
+from sentinel.store.sqlite_schema import COLUMNS, migrate
 
-# Hot fields copied into indexed columns: equality filters on these avoid json_extract.
-COLUMNS = {
-    "event.dataset": "dataset",
-    "event.kind": "kind",
-    "source.ip": "source_ip",
-    "user.name": "user_name",
-    "labels.province": "province",
-    "labels.commune": "commune",
-}
 TEXT_FIELDS = ("event.original", "message", "url.original", "user_agent.original", "error.message")
 _STORED = (*COLUMNS, *TEXT_FIELDS)
 _READ_STORED = ecs.compile_reader(_STORED)  # one generated read per plain event (see sentinel.ecs)
@@ -95,12 +87,6 @@ def _existing(conn: sqlite3.Connection, ids: list[str]) -> set[str]:
         marks = ",".join("?" * len(chunk))
         found.update(eid for (eid,) in conn.execute(f"SELECT id FROM events WHERE id IN ({marks})", chunk))
     return found
-
-
-def _fts_query(text: str) -> str:
-    # Quote every word so FTS5 operators in user input are taken literally; FTS5 ends a query at NUL.
-    words = [w for w in text.replace("\x00", " ").split() if w]
-    return " ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 
 class SQLiteStore(Store):
@@ -160,44 +146,11 @@ class SQLiteStore(Store):
                 raise
         return AppendResult([dict(d) for d in batch.values()], duplicates)
 
-    def _where(self, q: EventQuery) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        if q.since is not None:
-            clauses.append("ts >= ?")
-            params.append(int(q.since.timestamp() * 1000))
-        if q.until is not None:
-            clauses.append("ts < ?")
-            params.append(int(q.until.timestamp() * 1000))
-        for fname, values in q.filters.items():
-            col = COLUMNS.get(fname)
-            expr = col if col else "CAST(json_extract(doc, ?) AS TEXT)"
-            ors = []
-            for v in values:
-                if not col:
-                    params.append("$." + ".".join(f'"{p}"' for p in fname.split(".")))
-                if v.endswith("*"):
-                    ors.append(f"{expr} GLOB ?")
-                    params.append(_glob_escape(v[:-1]) + "*")
-                else:
-                    ors.append(f"{expr} = ?")
-                    params.append(v)
-            if ors:
-                clauses.append("(" + " OR ".join(ors) + ")")
-        if q.text and q.text.strip():
-            match = _fts_query(q.text)
-            if match:
-                clauses.append("seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)")
-                params.append(match)
-            else:  # only characters the index never holds (NUL): nothing can contain them
-                clauses.append("0")
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
-
     def known_ids(self, ids: list[str]) -> set[str]:
         return _existing(self._conn(), ids)
 
     def search_events(self, query: EventQuery) -> EventPage:
-        where, params = self._where(query)
+        where, params = event_where(query)
         op, order = (">", "ASC") if query.ascending else ("<", "DESC")
         if query.cursor:
             try:
@@ -215,7 +168,7 @@ class SQLiteStore(Store):
         return EventPage([orjson.loads(r[2]) for r in rows], nxt)
 
     def count_events(self, query: EventQuery) -> int:
-        where, params = self._where(query)
+        where, params = event_where(query)
         return self._conn().execute(f"SELECT COUNT(*) FROM events{where}", params).fetchone()[0]
 
     def get_event(self, event_id: str) -> dict[str, Any] | None:
@@ -365,7 +318,3 @@ class SQLiteStore(Store):
             )
             for r in rows
         ]
-
-
-def _glob_escape(s: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in s)

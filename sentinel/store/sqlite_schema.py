@@ -11,6 +11,16 @@ import sqlite3
 
 from sentinel.store.base import StoreError
 
+# Hot fields copied into indexed columns: equality filters on these avoid json_extract.
+COLUMNS = {
+    "event.dataset": "dataset",
+    "event.kind": "kind",
+    "source.ip": "source_ip",
+    "user.name": "user_name",
+    "labels.province": "province",
+    "labels.commune": "commune",
+}
+
 MIGRATIONS: list[str] = [
     # 1: events with hot columns, full-text index, alerts with history
     """

@@ -74,6 +74,10 @@ def test_events_query_and_pagination(client):
 
 def test_bad_requests_get_clear_4xx(client):
     assert client.get("/api/events", params={"q": '"unclosed'}).status_code == 400
+    r = client.get("/api/events", params={"q": "source.ip:1.2.3.4 AND (sqlmap"})
+    assert r.status_code == 400 and r.json()["detail"] == "position 23: '(' is never closed"
+    r = client.get("/api/events", params={"q": "@timestamp:[yesterday TO now]"})
+    assert r.status_code == 400 and "ISO 8601" in r.json()["detail"]
     assert client.get("/api/events", params={"cursor": "garbage"}).status_code == 400
     assert client.get("/api/events", params={"limit": 0}).status_code == 422
 

@@ -74,6 +74,34 @@ def test_stdin_and_errors(env):
     assert bad_query.exit_code == 2 and "quote" in bad_query.output
 
 
+def test_search_counts_boolean_queries_and_refuses_malformed_ones(logfile):
+    """AND counts like juxtaposition; a malformed query exits 2 with a caret under the position."""
+    run("ingest", "--no-detect", str(logfile))
+    ip = json.loads(run("search", "http.response.status_code:200", "--format", "jsonl", "--limit", "1").stdout)[
+        "source"
+    ]["ip"]
+    plain = int(run("search", f"source.ip:{ip} http.response.status_code:200", "--count").stdout)
+    anded = int(run("search", f"source.ip:{ip} AND http.response.status_code:200", "--count").stdout)
+    assert plain == anded > 0
+    either = int(run("search", f"source.ip:{ip} OR http.response.status_code:200", "--count").stdout)
+    every = int(run("search", "--count").stdout)
+    without = int(run("search", f"NOT source.ip:{ip}", "--count").stdout)
+    assert plain < either < every and without + int(run("search", f"source.ip:{ip}", "--count").stdout) == every
+    proc = subprocess.run(
+        [sys.executable, "-m", "sentinel.cli.main", "search", f"(source.ip:{ip} AND http.response.status_code:200"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "position 1: '(' is never closed\n  (source.ip:" in proc.stderr and proc.stderr.endswith("\n  ^\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "sentinel.cli.main", "search", "@timestamp:[yesterday TO now]", "--count"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "ISO 8601" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_console_script_reports_configuration_errors(env, tmp_path):
     bad = tmp_path / "sentinel.yaml"
     bad.write_text("api:\n  port: 99999\n")

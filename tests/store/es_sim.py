@@ -29,7 +29,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import orjson
 
 from sentinel import ecs
+from tests.store.es_dsl import matches
 
+ALL = {"match_all": {}}
 HEADERS = {
     "X-Elastic-Product": "Elasticsearch",
     "Content-Type": "application/vnd.elasticsearch+json;compatible-with=9",
@@ -139,6 +141,8 @@ class MiniCluster:
             return self._search(parts[0], orjson.loads(req.body or b"{}"))
         if parts == ["_search"]:
             return self._pit_search(orjson.loads(req.body))
+        if len(parts) == 2 and parts[1] == "_count":
+            return self._count(parts[0], orjson.loads(req.body or b"{}"))
         if len(parts) == 2 and parts[1] == "_pit" and m == "POST":
             pit = f"pit-{next(self.seq)}:{parts[0]}"
             self.pits.add(pit)
@@ -305,7 +309,7 @@ class MiniCluster:
         return 200, {"took": 3, "errors": errors, "items": items}
 
     def _search(self, target: str, body: dict) -> tuple[int, Any]:
-        """Supports the ids-only lookups the bulk writer makes (other queries: all visible docs)."""
+        """Visible documents matching the query (evaluated by ``es_dsl``), in index order."""
         query = body.get("query", {})
         wanted = None
         for f in query.get("bool", {}).get("filter", []):
@@ -316,12 +320,22 @@ class MiniCluster:
         hits = []
         for name in self._backing(target):
             for doc_id, doc in self.indices[name].docs.items():
-                if doc.visible and (wanted is None or doc_id in wanted):
+                if doc.visible and (wanted is None or doc_id in wanted) and matches(query or ALL, doc_id, doc.source):
                     hit = {"_index": name, "_id": doc_id, "_score": 0.0}
                     if body.get("_source", True) is not False:
                         hit["_source"] = doc.source
                     hits.append(hit)
         return 200, {"took": 1, "timed_out": False, "hits": {"hits": hits[: body.get("size", 10)]}}
+
+    def _count(self, target: str, body: dict) -> tuple[int, Any]:
+        query = body.get("query") or ALL
+        n = sum(
+            1
+            for name in self._backing(target)
+            for doc_id, doc in self.indices[name].docs.items()
+            if doc.visible and matches(query, doc_id, doc.source)
+        )
+        return 200, {"count": n, "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0}}
 
     def _pit_search(self, body: dict) -> tuple[int, Any]:
         """A search under a point in time, sorted by (@timestamp, event.id) with search_after.
@@ -337,7 +351,7 @@ class MiniCluster:
         rows = []
         for name in self._backing(target):
             for n, (doc_id, doc) in enumerate(self.indices[name].docs.items()):
-                if doc.visible:
+                if doc.visible and matches(body.get("query") or ALL, doc_id, doc.source):
                     ts = int(ecs.parse_ts(doc.source["@timestamp"]).timestamp() * 1000)
                     rows.append(([ts, doc.source["event"]["id"], n], doc_id, doc))
         rows.sort(key=lambda r: r[0][:2], reverse=desc)

@@ -11,14 +11,8 @@ from hypothesis import strategies as st
 
 from sentinel import ecs
 from sentinel.store.base import EventQuery, StoreError
-from sentinel.store.elasticsearch import (
-    TEXT_SEARCH_FIELDS,
-    _ip_prefix,
-    _numeric_prefix,
-    decode_cursor,
-    encode_cursor,
-    event_query,
-)
+from sentinel.store.elasticsearch import decode_cursor, encode_cursor
+from sentinel.store.es_query import TEXT_SEARCH_FIELDS, _ip_prefix, _numeric_prefix, event_query
 from sentinel.store.query import QuerySyntaxError, parse_query
 
 
@@ -70,12 +64,26 @@ def test_numeric_prefix_matches_exactly_what_a_text_prefix_would(n, cut):
 
 
 def test_filters_follow_field_types():
-    q = event_query(parse_query('http.response.status_code:404 url.original:/admin* message:"sai mật khẩu" a:b a:c'))
-    f = q["bool"]["filter"]
+    q = event_query(parse_query('http.response.status_code:404 url.original:/admin* message:"sai mật khẩu" a:(b OR c)'))
+    (expr,) = q["bool"]["filter"]
+    f = expr["bool"]["filter"]
     assert {"term": {"http.response.status_code": 404}} in f
     assert {"prefix": {"url.original": "/admin"}} in f
     assert {"match_phrase": {"message": "sai mật khẩu"}} in f
     assert {"bool": {"should": [{"term": {"a": "b"}}, {"term": {"a": "c"}}], "minimum_should_match": 1}} in f
+
+
+def test_expressions_become_bool_clauses():
+    q = event_query(parse_query("NOT (user.name:admin OR http.response.status_code:[500 TO *]) url.original:/a?c*"))
+    (expr,) = q["bool"]["filter"]
+    negated, wild = expr["bool"]["filter"]
+    (inner,) = negated["bool"]["must_not"]
+    assert inner["bool"]["should"][1] == {"range": {"http.response.status_code": {"gte": 500.0}}}
+    assert wild == {"wildcard": {"url.original": {"value": "/a?c*"}}}
+    with pytest.raises(QuerySyntaxError, match="number field"):
+        event_query(parse_query("http.response.status_code:[a TO b]"))
+    with pytest.raises(QuerySyntaxError, match="end of its value"):
+        event_query(parse_query("source.ip:10.*.0.1"))
 
 
 def test_impossible_values_match_nothing_instead_of_failing():
@@ -151,6 +159,8 @@ def test_every_generated_query_is_known_to_the_client_dsl():
         'source.ip:10.1* source.ip:10.1.2.3 http.response.status_code:4* message:"sai mật khẩu" url.original:/a*',
         "user.name:nguyen* labels.province:Huế event.original:x* union select",
         "http.response.status_code:abc",
+        'NOT (a:b OR c:d*) AND e:[1 TO 5} AND f:>=x AND url.original:/a?b* AND g:* AND sel* AND "a b"',
+        "@timestamp:[now-1h TO now] http.response.status_code:<400",
     ]
     queries = [event_query(parse_query(t)) for t in texts]
     queries.append(alert_query(AlertQuery(status=["open"], severity=["high"], rule_id="r", since=datetime.now(UTC))))

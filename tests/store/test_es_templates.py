@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from sentinel.cli.main import cli
-from sentinel.store.elasticsearch import TEXT_SEARCH_FIELDS
+from sentinel.store.es_query import TEXT_SEARCH_FIELDS
 from sentinel.store.es_templates import (
     ALERTS_ALIAS,
     DATASET_FIELDS,

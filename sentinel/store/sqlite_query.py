@@ -50,7 +50,7 @@ def event_where(q: EventQuery) -> tuple[str, list[Any]]:
 
 def _column(field: str) -> str:
     """The SQL reading ``field``: its hot column, or the JSON path (field names are checked by the parser)."""
-    col = COLUMNS.get(field)
+    col = "id" if field == "event.id" else COLUMNS.get(field)
     if col:
         return col
     path = "$." + ".".join(f'"{p}"' for p in field.split("."))

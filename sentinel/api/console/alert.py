@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from sentinel import ecs
+from sentinel.api.console.eventsearch import entity_links
 from sentinel.api.console.pages import Caller, PageError, Stage, View, console_router, guarded, require, see_other
 from sentinel.api.console.rendering import render
 from sentinel.api.respond import ANALYST_ROLES, LEAD_ROLES, visible_alert
@@ -70,7 +71,7 @@ def alert_page(
         doc=doc,
         province=province,
         commune=commune,
-        entity=", ".join(f"{k}={v}" for k, v in (doc.get("entity") or {}).items()) or "-",
+        entities=entity_links(doc.get("entity"), view),
         events=[_evidence(e) for e in doc.get("events") or []],
         masked=bool(view.hidden),
         timeline=_timeline(store.alert_history(alert_id), runs, stage.escalator.history(alert_id)),

@@ -9,6 +9,7 @@ from fastapi import Form, Query, Request
 from fastapi.responses import Response
 
 from sentinel.api.console.alert import action_from_form
+from sentinel.api.console.eventsearch import entity_links
 from sentinel.api.console.pages import Caller, PageError, View, console_router, guarded, require, see_other
 from sentinel.api.console.rendering import render
 from sentinel.api.respond import ANALYST_ROLES
@@ -27,12 +28,15 @@ router = console_router()
 def _row(alert: Alert, view: RoleView) -> dict[str, Any]:
     """One queue line; the entity is shown as the caller's policy view masks it."""
     province, commune = alert_place(alert)
-    return {"alert": alert, "province": province, "commune": commune, "entity": _entity_text(alert, view)}
-
-
-def _entity_text(alert: Alert, view: RoleView) -> str:
     doc = view.mask_alert({"entity": alert.entity, "group_key": alert.group_key, "events": []})
-    return ", ".join(f"{k}={v}" for k, v in (doc.get("entity") or {}).items()) or doc.get("group_key") or "-"
+    text = ", ".join(f"{k}={v}" for k, v in (doc.get("entity") or {}).items()) or doc.get("group_key") or "-"
+    return {
+        "alert": alert,
+        "province": province,
+        "commune": commune,
+        "entity": text,
+        "entities": entity_links(doc.get("entity"), view),
+    }
 
 
 @router.get("/alerts")

@@ -26,6 +26,8 @@ from sentinel.classify.context import FoldedContextEnhancer
 from sentinel.classify.gazetteer import Gazetteer
 from sentinel.classify.recognizers import LANGUAGE, build_recognizers
 
+_NONE: frozenset[str] = frozenset()
+
 
 @dataclass(frozen=True)
 class Span:
@@ -75,6 +77,8 @@ class _Engine:
             needs = bool(spec.patterns) and all(r"\d" in p.regex for p in spec.patterns)
             by_entity.setdefault(spec.entity, []).append(needs)
         self.digit_only = {e for e, needs in by_entity.items() if all(needs)}
+        # recognizers that run whenever one of the entities they shadow is asked for (organisations beside addresses)
+        self.shadowing = {spec.name: set(spec.shadows) for spec in catalog.recognizers.recognizers if spec.shadows}
         order = settings.priority
         self.rank = {e: (order.index(e) if e in order else len(order)) for e in self.entities}
 
@@ -128,7 +132,11 @@ def analyze_text(
         return []
     if not any(c.isdigit() for c in text):
         wanted -= eng.digit_only
-    recognizers = [r for r in eng.recognizers if wanted.intersection(r.supported_entities)]
+    recognizers = [
+        r
+        for r in eng.recognizers
+        if wanted.intersection(r.supported_entities) or wanted & eng.shadowing.get(r.name, _NONE)
+    ]
     if not recognizers:
         return []
     # The same steps as AnalyzerEngine.analyze (recognizers, context, threshold, overlaps) without its
@@ -140,7 +148,10 @@ def analyze_text(
     results = eng.enhancer.enhance_using_context(text, results, None, recognizers, context)
     threshold = eng.threshold if score_threshold is None else score_threshold
     kept = resolve_overlaps([r for r in results if r.score >= threshold], eng.rank)
-    return [Span(r.entity_type, r.start, r.end, r.score, text[r.start : r.end]) for r in kept]
+    # shadowing recognizers and promoted matches may have produced entities nobody asked for
+    return [
+        Span(r.entity_type, r.start, r.end, r.score, text[r.start : r.end]) for r in kept if r.entity_type in wanted
+    ]
 
 
 def resolve_overlaps(results: list[RecognizerResult], rank: dict[str, int]) -> list[RecognizerResult]:

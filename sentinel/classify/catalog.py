@@ -50,7 +50,7 @@ class PatternSpec(_Strict):
         return v
 
 
-BUILTINS = ("person_names", "crf_person_names", "addresses")
+BUILTINS = ("person_names", "crf_person_names", "addresses", "organizations")
 PREDEFINED = ("EmailRecognizer", "IpRecognizer", "CreditCardRecognizer")
 
 
@@ -70,6 +70,16 @@ class RecognizerSpec(_Strict):
     context: list[str] = []
     context_boost: float | None = Field(None, ge=0, le=1)
     negative_context: bool = Field(True, description="apply the shared negative_context phrases (regex recognizers)")
+    shadows: list[str] = Field(
+        [],
+        description="entities whose overlapping weaker matches a match of this recognizer removes; it runs whenever "
+        "one of them is asked for (an office's name is not a person's address)",
+    )
+    promote: dict[str, str] = Field(
+        {},
+        description="with a context word nearby or in the field name, a match of the key entity is reported as the "
+        "value entity (a bare commune after 'thường trú' is a person's address)",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> RecognizerSpec:
@@ -118,6 +128,9 @@ class FieldHint(_Strict):
     names: list[str] = Field([], description="phrases found anywhere in a field name, any case and spelling")
     exact: list[str] = Field([], description="whole field names (short or ambiguous words such as 'name', 'sdt')")
     exclude: list[str] = Field([], description="phrases that cancel the hint (ten_thu_tuc is not a person's name)")
+    sufficient: bool = Field(
+        False, description="the name alone decides (labels whose values have no shape: a procedure, an occupation)"
+    )
 
     @model_validator(mode="after")
     def _some(self) -> FieldHint:
@@ -136,6 +149,9 @@ class FieldDecision(_Strict):
     hinted_min_ratio: float = Field(0.2, ge=0, le=1, description="share needed when the field name suggests the entity")
     free_text_min_chars: int = Field(40, ge=1, description="mean length from which a field is free text")
     free_text_min_ratio: float = Field(0.05, ge=0, le=1, description="share needed in free text (at least 2 values)")
+    sparse_min_score: float = Field(
+        0.45, ge=0, le=1, description="in text, one value with a sensitive entity at this score makes it sensitive"
+    )
     max_value_chars: int = Field(4000, ge=16, description="longer values are cut before analysis")
 
 
@@ -144,9 +160,22 @@ class FieldNamesFile(_Strict):
     hints: list[FieldHint]
 
 
+ROLES = ("identifying", "quasi", "sensitive", "insensitive")
+
+
 class TaxonomyEntry(_Strict):
+    """An entity's legal category, sensitivity level and role in a data release.
+
+    ``role`` is the attribute type of statistical disclosure control (ARX,
+    sdcMicro): ``identifying`` values single a person out alone (removed from
+    open data), ``quasi`` ones do in combination (generalised until k-anonymous),
+    ``sensitive`` ones are what must not be learnt about a group (kept only with
+    l-diversity), ``insensitive`` ones are released as they are.
+    """
+
     category: Literal["sensitive", "basic", "none"]
     level: int = Field(ge=0, le=4)
+    role: Literal[ROLES]  # type: ignore[valid-type]
     basis: str = ""
 
 
@@ -202,10 +231,11 @@ class Catalog:
         for spec in self.recognizers.recognizers:
             if spec.terms and spec.terms not in self.terms:
                 raise ContentError(rec_file, None, f"recognizer {spec.name}: no term list {spec.terms!r} in terms.yaml")
-            if spec.entity not in self.taxonomy.entities:
-                raise ContentError(
-                    self.folder / "taxonomy.yaml", None, f"entity {spec.entity} (recognizer {spec.name}) is missing"
-                )
+            for entity in [spec.entity, *spec.shadows, *spec.promote, *spec.promote.values()]:
+                if entity not in self.taxonomy.entities:
+                    raise ContentError(
+                        self.folder / "taxonomy.yaml", None, f"entity {entity} (recognizer {spec.name}) is missing"
+                    )
         for hint in self.field_names.hints:
             if hint.entity not in self.taxonomy.entities:
                 raise ContentError(self.folder / "taxonomy.yaml", None, f"entity {hint.entity} (field hint) is missing")

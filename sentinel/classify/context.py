@@ -101,6 +101,8 @@ class FoldedContextEnhancer(ContextAwareEnhancer):
                 result.score *= NEGATIVE_FACTOR
                 continue
             if found:
+                if spec is not None and result.entity_type in spec.promote:  # "thường trú: xã X": a person's place
+                    result.entity_type = spec.promote[result.entity_type]
                 boost = self.context_similarity_factor
                 if spec is not None and spec.context_boost is not None:
                     boost = spec.context_boost

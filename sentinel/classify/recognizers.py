@@ -402,9 +402,13 @@ class CrfPersonRecognizer(PersonNameRecognizer):
 class AddressRecognizer(EntityRecognizer):
     """Addresses: street parts and administrative units chained by commas or dashes.
 
-    A chain with an administrative unit or a known province scores highest; a
-    bare province name alone stays below the reporting threshold unless a
-    context word (``quê quán``, ``trú tại``) or a field name raises it.
+    A chain with a house number or a street is a ``LOCATION``; a chain of
+    administrative units and provinces only ("Phường Ba Đình, Hà Nội") names a
+    ``PLACE``, which the context enhancer reports as a ``LOCATION`` when a
+    context word (``quê quán``, ``trú tại``) or the field name says it is a
+    person's. A chain with an administrative unit or a known province scores
+    highest; a bare province name alone stays below the reporting threshold
+    unless context raises it.
     """
 
     def __init__(
@@ -435,7 +439,9 @@ class AddressRecognizer(EntityRecognizer):
         self._province_names = sorted(gazetteer.provinces, key=len, reverse=True)
         self._province = re.compile(r"(?<!\w)(?:" + "|".join(re.escape(p) for p in self._province_names) + r")(?!\w)")
         self._chain_gap = re.compile(r"\s*[,\-–]\s*|\s+")
-        super().__init__(supported_entities=["LOCATION"], name=name, supported_language=LANGUAGE, context=context)
+        super().__init__(
+            supported_entities=["LOCATION", "PLACE"], name=name, supported_language=LANGUAGE, context=context
+        )
 
     def load(self) -> None:
         """Nothing to load: the gazetteer is built once by the analyzer."""
@@ -505,9 +511,151 @@ class AddressRecognizer(EntityRecognizer):
                 score = self._score - 0.2
             else:
                 score = self._score - 0.3
-            results.append(_result(self, "LOCATION", chain[0][0], chain[-1][1], score))
+            entity = "LOCATION" if "street" in kinds else "PLACE"
+            results.append(_result(self, entity, chain[0][0], chain[-1][1], score))
             k += 1
         return results
+
+
+_ORG_WORD = regex.compile(r"[\p{L}\p{M}]+(?:['’][\p{L}]+)?|\d+")
+_JOINERS = {"va", "&", "-", ","}
+
+
+class OrganizationRecognizer(EntityRecognizer):
+    """Public bodies: "UBND phường Ba Đình", "Công an tỉnh Thanh Hóa", "Sở Tư pháp".
+
+    A body is a prefix (``organization_prefixes``, any case) or a head word
+    written with a capital (``organization_heads``: "Sở", "Bộ", "Cục"), then
+    the body's own name (capitalised words, each with at most one lower-case
+    syllable: "Tư pháp", "Giáo dục và Đào tạo") and the place it serves (an
+    administrative unit and a place name). A place found in the gazetteer
+    scores highest; a head word needs a name, so "cơ sở" or "số 5" never match.
+    """
+
+    MAX_NAME_WORDS = 10
+    MAX_PLACE_WORDS = 5
+
+    def __init__(
+        self,
+        name: str,
+        score: float,
+        context: list[str],
+        prefixes: list[str],
+        heads: list[str],
+        admin_words: list[str],
+        gazetteer: Gazetteer,
+    ) -> None:
+        self._score = score
+        self._gazetteer = gazetteer
+        self._prefixes = {fold(p): {q.lower() for q in prefixes if fold(q) == fold(p)} for p in prefixes}
+        self._heads = {fold(h): {q for q in heads if fold(q) == fold(h)} for h in heads}
+        keys = sorted(set(self._prefixes) | set(self._heads))
+        self._automaton = ahocorasick_rs.AhoCorasick(keys, matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_LONGEST)
+        self._admin = sorted({fold(w).rstrip(".") for w in admin_words if not w.endswith(".")}, key=len, reverse=True)
+        super().__init__(supported_entities=["ORGANIZATION"], name=name, supported_language=LANGUAGE, context=context)
+
+    def load(self) -> None:
+        """Nothing to load: lists come from terms.yaml."""
+
+    def _kind(self, original: str, key: str) -> str | None:
+        """'prefix', 'head' or None for a matched key written as ``original``."""
+        if key in self._prefixes and (original.isascii() or original.lower() in self._prefixes[key]):
+            return "prefix"
+        if key in self._heads and original[:1].isupper() and (original.isascii() or original in self._heads[key]):
+            return "head"
+        return None
+
+    def _admin_at(self, folded: str, pos: int) -> int:
+        """End of an administrative-unit word ("tỉnh", "thành phố") starting at ``pos``, or -1."""
+        for word in self._admin:
+            end = pos + len(word)
+            if folded.startswith(word, pos) and (end == len(folded) or not folded[end].isalnum()):
+                return end
+        return -1
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        folded = fold(text)
+        results: list[RecognizerResult] = []
+        for _, start, end in self._automaton.find_matches_as_indexes(folded):
+            if (start > 0 and folded[start - 1].isalnum()) or (end < len(folded) and folded[end].isalnum()):
+                continue
+            kind = self._kind(text[start:end], folded[start:end])
+            if kind is None:
+                continue
+            words = [w for w in _ORG_WORD.finditer(text, end) if w.start() < end + 160]
+            name_end, k = self._name(text, folded, end, words)
+            if kind == "head" and name_end == end:
+                continue  # "Sở" without a name is not a body
+            place_end, verified = self._place(text, folded, name_end, words, k)
+            if verified:
+                score = min(1.0, self._score + 0.25)
+            elif name_end > end or place_end > name_end:
+                score = self._score + (0.1 if kind == "head" else 0.0)
+            else:
+                score = self._score - 0.1
+            results.append(_result(self, "ORGANIZATION", start, max(name_end, place_end), score))
+        return results
+
+    def _name(self, text: str, folded: str, end: int, words: list[regex.Match[str]]) -> tuple[int, int]:
+        """End of the body's own name after ``end`` and the index of the first word after it."""
+        name_end, k, count, lower_allowed = end, 0, 0, False
+        while k < len(words) and count < self.MAX_NAME_WORDS:
+            w, word = words[k], words[k].group()
+            gap = text[(words[k - 1].end() if k else end) : w.start()]
+            inside = gap == " " or (count > 0 and gap.strip() in ("-", "–") and gap.startswith(" "))
+            if not inside or word.isdigit() or self._admin_at(folded, w.start()) >= 0:
+                break
+            if word[0].isupper():
+                if self._gazetteer.is_place(self._run(words, k)):
+                    break  # "Công an Hà Nội": the rest is the place
+                lower_allowed = True
+            elif count and folded[w.start() : w.end()] in _JOINERS and k + 1 < len(words):
+                if not words[k + 1].group()[0].isupper():
+                    break
+                k += 1  # "Giáo dục và Đào tạo": the joiner belongs to the name if a capital follows
+                continue
+            elif lower_allowed:
+                lower_allowed = False  # "Tư pháp": one lower-case syllable after a capitalised one
+            else:
+                break
+            name_end, k, count = w.end(), k + 1, count + 1
+        return name_end, k
+
+    @staticmethod
+    def _run(words: list[regex.Match[str]], k: int) -> str:
+        """The capitalised words from ``k`` on (a place name candidate)."""
+        out = []
+        for w in words[k:]:
+            if not w.group()[0].isupper():
+                break
+            out.append(w.group())
+        return " ".join(out)
+
+    def _place(self, text: str, folded: str, name_end: int, words: list[regex.Match[str]], k: int) -> tuple[int, bool]:
+        """End of "tỉnh Thanh Hóa" / "Hà Nội" after the name, and whether the gazetteer knows the place."""
+        if k >= len(words) or text[name_end : words[k].start()].strip(" ,-"):
+            return name_end, False
+        admin_end = self._admin_at(folded, words[k].start())
+        first = k
+        if admin_end >= 0:
+            while first < len(words) and words[first].start() < admin_end:
+                first += 1
+        run: list[regex.Match[str]] = []
+        for w in words[first : first + self.MAX_PLACE_WORDS]:
+            if run and text[run[-1].end() : w.start()] != " ":
+                break
+            run.append(w)
+        for n in range(len(run), 0, -1):  # the longest run of words that is a known place, in any case
+            if self._gazetteer.is_place(text[run[0].start() : run[n - 1].end()]):
+                return run[n - 1].end(), True
+        capitalised = 0
+        while capitalised < len(run) and (run[capitalised].group()[0].isupper() or run[capitalised].group().isdigit()):
+            capitalised += 1
+        if admin_end >= 0 and capitalised:  # "UBND xã Nậm Xe" missing from the gazetteer: still the body's place
+            return run[capitalised - 1].end(), False
+        return name_end, False
 
 
 def build_recognizers(catalog: Catalog, gazetteer: Gazetteer) -> list[EntityRecognizer]:
@@ -562,6 +710,16 @@ def _build_one(spec: RecognizerSpec, catalog: Catalog, gazetteer: Gazetteer) -> 
             score=spec.score,
             context=context,
             street_words=catalog.terms.get("street_keywords", []),
+            admin_words=catalog.terms.get("admin_keywords", []),
+            gazetteer=gazetteer,
+        )
+    if spec.builtin == "organizations":
+        return OrganizationRecognizer(
+            name=spec.name,
+            score=spec.score,
+            context=context,
+            prefixes=catalog.terms.get("organization_prefixes", []),
+            heads=catalog.terms.get("organization_heads", []),
             admin_words=catalog.terms.get("admin_keywords", []),
             gazetteer=gazetteer,
         )

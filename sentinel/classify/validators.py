@@ -50,9 +50,9 @@ def cccd(text: str, province_codes: frozenset[str] | None = None) -> bool:
 
 
 def cmnd(text: str) -> bool:
-    """9-digit people's ID card (before 2016): the first two digits are an issuing-area code 01..38 (or 79..)."""
+    """9-digit people's ID card (before 2016): the first two digits are the issuing police area, 01..38."""
     d = digits(text)
-    return len(d) == 9 and not _repetitive(d) and 1 <= int(d[:2]) <= 99
+    return len(d) == 9 and not _repetitive(d) and 1 <= int(d[:2]) <= 38
 
 
 def bhxh(text: str) -> bool:
@@ -75,7 +75,12 @@ _MOBILE = re.compile(r"0(?:3[2-9]|5[25689]|7[06-9]|8[1-9]|9[0-46-9])\d{7}")
 
 
 def phone(text: str) -> bool:
-    """A Vietnamese mobile number (current prefixes) or a landline number phonenumbers accepts."""
+    """A Vietnamese mobile number (current prefixes) or a landline number phonenumbers accepts.
+
+    Written with spaces, dots or dashes, with ``+84``, ``0084`` or ``(+84)``, and
+    with the trunk zero in brackets after the country code (``+84 (0)912 ...``).
+    """
+    text = text.replace("(0)", "").replace("(+84)", "+84")
     d = digits(text)
     national = "0" + d[4:] if d.startswith("0084") else "0" + d[2:] if text.lstrip().startswith("+84") else d
     if _MOBILE.fullmatch(national):

@@ -86,12 +86,18 @@ def scan_cmd(ctx: click.Context, source: str, fmt: str, size: int, seed: int, ta
         _print_table(out)
 
 
+def _entity_label(e: dict[str, Any]) -> str:
+    """``HEALTH(4%, sparse)``: the share of values and, unless values decided, how it was decided."""
+    if e.get("ratio") is None:
+        return e["type"]
+    method = (e.get("evidence") or {}).get("method", "values")
+    return f"{e['type']}({e['ratio']:.0%})" if method == "values" else f"{e['type']}({e['ratio']:.0%}, {method})"
+
+
 def _print_table(out: dict[str, Any]) -> None:
     rows = [("FIELD", "CATEGORY", "LEVEL", "ENTITIES", "EXAMPLE")]
     for f in out["fields"]:
-        ents = ", ".join(
-            f"{e['type']}({e['ratio']:.0%})" if e.get("ratio") is not None else e["type"] for e in f["entities"]
-        )
+        ents = ", ".join(_entity_label(e) for e in f["entities"])
         reviewed = " [reviewed]" if f.get("review") else ""
         rows.append((f["field"], f["category"] + reviewed, str(f["sensitivity"]), ents or "-", f.get("example") or ""))
     widths = [min(max(len(r[i]) for r in rows), 48) for i in range(4)]

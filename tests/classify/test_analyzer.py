@@ -6,6 +6,7 @@ import pytest
 
 from sentinel.classify.analyzer import _engine as engine_for
 from sentinel.classify.analyzer import analyze_text, build_analyzer, resolve_overlaps, supported_entities
+from sentinel.classify.taxonomy import load_taxonomy
 
 REQUIRED = {
     "PERSON", "VN_CCCD", "VN_CMND", "VN_BHXH", "VN_MST", "VN_PHONE", "VN_PASSPORT", "VN_LICENSE_PLATE",
@@ -72,7 +73,8 @@ def test_caller_context_such_as_a_field_name_counts() -> None:
     ],
 )
 def test_hard_negatives_are_not_personal_data(text: str) -> None:
-    assert analyze_text(text) == []
+    taxonomy = load_taxonomy()
+    assert [s for s in analyze_text(text) if taxonomy.category(s.type) != "none"] == []
 
 
 @pytest.mark.parametrize("name", ["Nguyễn Thị Mai", "NGUYỄN THỊ MAI", "Nguyen Thi Mai", "Lò Văn Páo"])

@@ -80,6 +80,6 @@ def test_a_new_recognizer_from_yaml_only(folder: Path) -> None:
             "      - {name: vneid, regex: 'VNEID-\\d{6}', score: 0.7}\n    context: [tài khoản định danh]\n"
         )
     with (folder / "taxonomy.yaml").open("a", encoding="utf-8") as fh:
-        fh.write("  VN_VNEID: {category: sensitive, level: 4, basis: e-identification account credentials}\n")
+        fh.write("  VN_VNEID: {category: sensitive, level: 4, role: identifying}\n")
     spans = analyze_text("mã VNEID-123456", classifiers_dir=folder)
     assert [(s.type, s.text) for s in spans] == [("VN_VNEID", "VNEID-123456")]

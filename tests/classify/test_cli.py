@@ -52,6 +52,7 @@ def test_text_spans_from_stdin_have_offsets(tmp_path: Path) -> None:
         ("PERSON", "Trần Thị Bình"),
         ("VN_PHONE", "0983 555 219"),
         ("VN_CCCD", "079190004512"),
+        ("DOSSIER_CODE", "000.00.12.H26-250101-0002"),  # reported, but not personal data
     ]
     assert all(set(s) == {"type", "start", "end", "score"} for s in spans)
 

@@ -20,6 +20,7 @@ EXAMPLES = {
     "VN_BANK_ACCOUNT": ["số tài khoản 0451000123456", "STK 1903 4567 8901 2345"],
     "CREDIT_CARD": ["4111 1111 1111 1111", "5500-0000-0000-0004"],
     "EMAIL_ADDRESS": ["lan.nguyen@example.vn"],
+    "DOSSIER_CODE": ["000.00.24.H26-250312-0045", "H01.2026.000123"],
     "DATE_OF_BIRTH": ["sinh ngày 15/03/1990", "ngày sinh 1990-03-15", "ngày 5 tháng 3 năm 1990", "15.03.1990"],
 }
 

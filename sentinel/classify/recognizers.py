@@ -212,6 +212,15 @@ def _is_title(word: str) -> bool:
     return word[0].isupper() and (len(word) == 1 or word[1:].islower())
 
 
+# A Vietnamese syllable without diacritics: initial consonant, one to three vowels, final consonant.
+_SYLLABLE = re.compile(r"(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?[aeiouy]{1,3}(?:ch|ng|nh|[cmnpt])?")
+
+
+def _may_be_syllable(word: str) -> bool:
+    """Whether a word can be a syllable of a Vietnamese name ("Mac System Logs" is English, not Mạc ...)."""
+    return not word.isascii() or _SYLLABLE.fullmatch(word.lower()) is not None
+
+
 class PersonNameRecognizer(EntityRecognizer):
     """Vietnamese full names: a known surname then one to four capitalised syllables.
 
@@ -289,7 +298,7 @@ class PersonNameRecognizer(EntityRecognizer):
                 ascii_so_far = text[first.start() : words[j - 1].end()].isascii()
                 if gap not in (" ", "  ") or len(word) > self.MAX_SYLLABLE_LEN or self._is_stop(word, ascii_so_far):
                     break
-                if not (word.isupper() if upper else _is_title(word)):
+                if not (word.isupper() if upper else _is_title(word)) or not _may_be_syllable(word):
                     break
                 j += 1
             if j - i >= 2:
@@ -302,7 +311,7 @@ class PersonNameRecognizer(EntityRecognizer):
                 ):
                     score = self._score
                     if j - i == 2 and text[start:end].isascii():
-                        score -= 0.15  # "Le Hoa" without diacritics is weaker evidence
+                        score -= 0.35  # "Le Hoa" without diacritics is weak evidence ("Do Not", "Mac Book")
                     results.append(_result(self, "PERSON", start, end, score))
                 i = j
             else:
@@ -337,6 +346,7 @@ class CrfPersonRecognizer(PersonNameRecognizer):
                 start, words = start + len(words[0]) + 1, words[1:]
             if (
                 len(words) >= 2
+                and all(_may_be_syllable(w) for w in words)
                 and not self._is_surname(words[0])
                 and not self._is_stop(words[0], words[0].isascii())
                 and not self._gazetteer.is_place(" ".join(words))

@@ -216,6 +216,26 @@ class Prefilter:
         if entries:
             self.automaton = ahocorasick_rs.AhoCorasick(self._words, matchkind=ahocorasick_rs.MATCHKIND_STANDARD)
 
+    def word_lines(self, text: str) -> dict[int, set[str]]:
+        """Start offset of each line of ``text`` holding a word of a word-based entity -> those entities.
+
+        The repository check reads free text with this: a line naming a disease, a
+        religion or a person (a capitalised surname) goes to the recognisers, the others do not.
+        """
+        lines: dict[int, set[str]] = {}
+        if self.automaton is None:
+            return lines
+        lower = text.lower()
+        aligned = len(lower) == len(text)
+        for index, start, end in self.automaton.find_matches_as_indexes(lower, overlapping=True):
+            if (start and lower[start - 1].isalnum()) or (end < len(lower) and lower[end].isalnum()):
+                continue
+            ents, capital = self._entries[index]
+            if capital and aligned and not text[start].isupper():
+                continue
+            lines.setdefault(text.rfind("\n", 0, start) + 1, set()).update(ents)
+        return lines
+
     def entities_in(self, text: str) -> set[str]:
         found: set[str] = set()
         if self.shaped and next(candidate_lines(text.encode("utf-8", "surrogatepass")), None) is not None:

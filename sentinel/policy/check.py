@@ -40,7 +40,7 @@ from typing import Any
 import orjson
 
 from sentinel.content import ContentError
-from sentinel.policy.candidates import candidate_lines
+from sentinel.policy.candidates import candidate_lines, prefilter_for
 from sentinel.policy.model import LoadedPolicy, consistency_problems, load_policy, normalize_name
 from sentinel.policy.operators import TOKEN, province_of
 
@@ -50,7 +50,9 @@ RULES = {
     "PD003": ("policy-inconsistent", "error", "The data policy is invalid or contradicts itself"),
     "PD004": ("unreadable-file", "warning", "A file could not be read or parsed"),
 }
-MAX_VALUES_PER_FIELD = 12  # sampled values classified per field
+MAX_VALUES_PER_FIELD = 12  # sampled values classified per field (values that may hold something first)
+MAX_KEPT_PER_FIELD = 300  # values kept per field to choose them from
+MAX_WORD_LINES = 400  # lines with a word of a word-based entity analysed per file
 MAX_RECORDS_PER_SEGMENT = 100  # records parsed from each sampled part of a data file
 MAX_TEXT_LINES = 2000  # candidate lines analysed per file
 MAX_HITS_PER_FILE = 20  # enough to report; the rest is "at least"
@@ -218,6 +220,10 @@ class Checker:
             if s.patterns or s.predefined in ("EmailRecognizer", "CreditCardRecognizer")
         }
         self.text_entities = sorted(set(repo.forbid) & pattern_entities)
+        # names, addresses and sensitive terms in free text: lines holding one of their words are analysed
+        word_entities = {s.entity for s in catalog.recognizers.recognizers if s.terms or s.builtin} - pattern_entities
+        self.word_entities = sorted(set(repo.forbid) & word_entities)
+        self.words = prefilter_for(frozenset(self.word_entities))
         self.allow = [(_matcher(rule.paths), set(rule.entities)) for rule in repo.allow]
 
     # -- helpers
@@ -330,7 +336,7 @@ class Checker:
         for line, record in records:
             for path, value in iter_fields(record):
                 bucket = values.setdefault(path, [])
-                if value is not None and len(bucket) < MAX_VALUES_PER_FIELD:
+                if value is not None and len(bucket) < MAX_KEPT_PER_FIELD:
                     text = value if isinstance(value, str) else orjson.dumps(value).decode()
                     if text.strip():
                         bucket.append((line, text))
@@ -346,8 +352,13 @@ class Checker:
                     result.findings.append(_unmasked(rel, raw[0][0], name, covered, len(raw), len(items)))
             return
         hinted = self.classifier.hints.entities(name)
-        if not hinted and next(candidate_lines("\n".join(v for _, v in items).encode()), None) is None:
+        ranks = [self._promise(v) for _, v in items]
+        if not hinted and not any(ranks):
             return
+        # values that may hold something first, sensitive words before the rest: one disease in a notes
+        # column of 300 rows is not missed
+        order = sorted(range(len(items)), key=lambda i: -ranks[i])
+        items = [items[i] for i in order[:MAX_VALUES_PER_FIELD]]
         report = self.classifier.classify_field(name, [v for _, v in items])
         entities = [e.type for e in report.entities if e.type in self.personal and not self.allowed(rel, e.type)]
         if not entities:
@@ -364,11 +375,21 @@ class Checker:
                 entities[0],
             )
         )
-        for entity in entities:
-            if self.forbidden(rel, entity) and report.non_empty:
-                raw = [(line, v) for line, v in items if not is_protected(entity, v)]
-                if raw:
-                    result.findings.append(_unmasked(rel, raw[0][0], name, entity, len(raw), len(items)))
+        for finding in report.entities:
+            entity = finding.type
+            if entity not in entities or not self.forbidden(rel, entity) or not report.non_empty:
+                continue
+            raw = [(line, v) for line, v in items if not is_protected(entity, v)]
+            if raw:
+                held = min(len(raw), max(1, round(finding.ratio * report.non_empty)))
+                result.findings.append(_unmasked(rel, raw[0][0], name, entity, held, len(items)))
+
+    def _promise(self, value: str) -> int:
+        """2 for a value with a word of a sensitive entity, 1 for an identifier's shape or another word, else 0."""
+        words = set().union(*self.words.word_lines(value).values())
+        if any(self.loaded.sensitivity(e) == "sensitive" for e in words):
+            return 2
+        return 1 if words or next(candidate_lines(value.encode()), None) is not None else 0
 
     # -- schemas
     def _schema(self, rel: str, names: list[str], result: FileResult) -> None:
@@ -397,15 +418,37 @@ class Checker:
         self._schema(rel, names, result)
 
     # -- free text
+    def _word_hits(self, rel: str, segments: list[Segment], hits: dict[str, list[int | None]]) -> None:
+        """Names, addresses and sensitive terms in free text: the lines holding one of their words, analysed."""
+        from sentinel.classify.analyzer import analyze_text
+
+        if not self.word_entities:
+            return
+        for seg in segments:
+            text = seg.data.decode("utf-8", "replace")
+            lines = self.words.word_lines(text)
+            number, counted = seg.first_line, 0
+            for start in sorted(lines)[: MAX_WORD_LINES // len(segments)]:
+                if number is not None:
+                    number, counted = number + text.count("\n", counted, start), start
+                end = text.find("\n", start)
+                line = text[start : len(text) if end < 0 else end]
+                for span in analyze_text(line, entities=sorted(lines[start]), score_threshold=self.repo.min_score):
+                    if not TOKEN.search(span.text) and self.forbidden(rel, span.type):
+                        hits.setdefault(span.type, []).append(number)
+                if sum(len(v) for v in hits.values()) >= MAX_HITS_PER_FILE:
+                    return
+
     def _text(self, rel: str, segments: list[Segment], result: FileResult) -> None:
         from sentinel.classify.analyzer import analyze_text
 
-        if not self.text_entities:
-            return
         hits: dict[str, list[int | None]] = {}
+        self._word_hits(rel, segments, hits)
         misses: dict[bytes, int] = {}  # candidate layout -> its lines analysed without a hit
         for seg in segments:
             # each sampled part gets its share, so a busy head cannot starve the tail
+            if not self.text_entities:
+                break
             todo = list(islice(candidate_lines(seg.data), MAX_TEXT_LINES // len(segments)))
             while todo and sum(len(v) for v in hits.values()) < MAX_HITS_PER_FILE:
                 batch, pending, rest = [], dict(misses), []

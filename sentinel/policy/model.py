@@ -209,6 +209,12 @@ def consistency_problems(loaded: LoadedPolicy, known_roles: tuple[str, ...]) -> 
                 add((*loc, "entities", entity), f"sensitive {entity} is opened beyond the role's basic level")
     for i, entity in enumerate(p.repository.forbid):
         check_entity(("repository", "forbid", i), entity)
+    for entity in sorted(e for e in entities if loaded.sensitivity(e) == "sensitive"):
+        if entity not in p.repository.forbid:
+            add(
+                ("repository", "forbid"),
+                f"sensitive {entity} is not forbidden in the repository; forbid it and allow the paths that need it",
+            )
     for i, rule in enumerate(p.repository.allow):
         for j, entity in enumerate(rule.entities):
             check_entity(("repository", "allow", i, "entities", j), entity)

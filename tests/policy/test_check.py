@@ -178,3 +178,39 @@ def test_junit_and_json(dirty, tmp_path):
     assert suite.find("testcase/failure").get("type") == "PD002"
     data = json.loads(run_cli(".", "--format", "json").output)
     assert data["summary"]["findings"]["PD002"] == 1 and data["summary"]["passed"] is False
+
+
+def test_sensitive_columns_names_in_logs_home_addresses_and_sparse_notes(tmp_path):
+    notes = ["Hồ sơ đầy đủ, đã chuyển bộ phận thẩm định"] * 40
+    notes[31] = "Công dân có tiền sử bệnh tim, ưu tiên tiếp nhận"
+    rows = "".join(f"HS{i:03d},Kinh,Phật giáo,{note}\n" for i, note in enumerate(notes))
+    log = ["2026-11-20 08:00:00 INFO request ok"] * 30
+    log[7] = "2026-11-20 08:00:07 INFO ho so nop boi Nguyễn Thị Hồng Nhung da tiep nhan"
+    log[12] = "2026-11-20 08:00:12 INFO dia chi moi: số 18 ngõ 42 phố Trần Duy Hưng, phường Trung Hòa, Hà Nội"
+    root = repo(
+        tmp_path,
+        {"data/dossiers.csv": "ma_hs,dan_toc_cu,ton_giao_cu,ghi_chu\n" + rows, "samples/app.log": "\n".join(log)},
+    )
+    found = {(f.rule, f.path, f.entity, f.line) for f in check(root).findings}
+    assert ("PD002", "samples/app.log", "PERSON", 8) in found
+    assert ("PD002", "samples/app.log", "LOCATION", 13) in found
+    csv_found = {(f.rule, f.entity) for f in check(root).findings if f.path == "data/dossiers.csv"}
+    assert {("PD001", "ETHNICITY"), ("PD002", "ETHNICITY"), ("PD001", "RELIGION"), ("PD002", "RELIGION")} <= csv_found
+    assert {("PD001", "HEALTH"), ("PD002", "HEALTH")} <= csv_found
+    health = next(f for f in check(root).findings if f.rule == "PD002" and f.entity == "HEALTH")
+    assert "holds 1 unmasked HEALTH value(s)" in health.message
+
+
+def test_the_shipped_policy_forbids_every_sensitive_entity(tmp_path, policy_text):
+    from sentinel.classify.taxonomy import load_taxonomy
+    from sentinel.policy.model import load_policy
+
+    forbid = set(load_policy().policy.repository.forbid)
+    taxonomy = load_taxonomy()
+    assert {e for e in taxonomy.entities if taxonomy.category(e) == "sensitive"} <= forbid
+    loose = policy_text.replace("RELIGION, HEALTH,", "HEALTH,")
+    assert loose != policy_text
+    report = check(repo(tmp_path, {"a.csv": "x\n1\n"}), write_policy(tmp_path, loose))
+    assert [f.message for f in report.findings if f.rule == "PD003"] == [
+        "sensitive RELIGION is not forbidden in the repository; forbid it and allow the paths that need it"
+    ]

@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from sentinel.classify.analyzer import analyze_text, build_analyzer  # noqa: E402
 from sentinel.classify.fields import FieldClassifier  # noqa: E402
-from sentinel.classify.readers import read_file  # noqa: E402
 from sentinel.classify.scan import scan  # noqa: E402
 from sentinel.classify.taxonomy import load_taxonomy  # noqa: E402
+from sentinel.records import sample_file  # noqa: E402
 
 DATA = ROOT / "bench" / "data" / "classify"
 IDENTIFIERS = [
@@ -160,7 +160,7 @@ def field_eval(stock, sample: int) -> dict:
     n_fields = 0
     started = time.perf_counter()
     for table in labels:
-        s = read_file(DATA / table["file"], size=sample)
+        s = sample_file(DATA / table["file"], size=sample)
         for rep in classifier.classify_records(s.records):
             want = table["fields"][rep.field]
             n_fields += 1

@@ -21,16 +21,8 @@ from typing import Any
 
 from sentinel import ecs
 from sentinel.classify.fields import FieldClassifier, FieldReport
-from sentinel.classify.readers import (
-    DEFAULT_SAMPLE,
-    DEFAULT_SEED,
-    Sample,
-    SourceError,
-    read_elasticsearch,
-    read_file,
-    read_sql,
-    read_store_events,
-)
+from sentinel.classify.readers import read_elasticsearch, read_sql, read_store_events
+from sentinel.records import DEFAULT_SAMPLE, DEFAULT_SEED, Sample, SourceError, sample_file
 
 
 @dataclass
@@ -93,7 +85,7 @@ def sample_source(
         return read_sql(source, table, size, seed)
     if table is not None:
         raise SourceError("--table applies to database URLs only")
-    return [read_file(Path(source), size, seed)]
+    return [sample_file(Path(source), size, seed)]
 
 
 def dataset_name(sample: Sample) -> str:

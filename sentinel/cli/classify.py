@@ -40,10 +40,10 @@ def scan_cmd(ctx: click.Context, source: str, fmt: str, size: int, seed: int, ta
     (sqlite:///file.db, postgresql://user@host/db), es:INDEX for an
     Elasticsearch index, or events:[DATASET] for events in the Sentinel store.
     """
-    from sentinel.classify.readers import SourceError
     from sentinel.classify.review import open_classification_store
     from sentinel.classify.scan import scan
     from sentinel.classify.taxonomy import load_taxonomy
+    from sentinel.records import SourceError
 
     settings = settings_from(ctx)
     es_client = None

@@ -43,6 +43,7 @@ from sentinel.content import ContentError
 from sentinel.policy.candidates import candidate_lines, prefilter_for
 from sentinel.policy.model import LoadedPolicy, consistency_problems, load_policy, normalize_name
 from sentinel.policy.operators import TOKEN, province_of
+from sentinel.records import RowReader, Segment, delimiter_of, format_of, json_records, read_segments
 
 RULES = {
     "PD001": ("uncovered-field", "error", "A field holds personal data that no policy field rule covers"),
@@ -59,7 +60,6 @@ MAX_HITS_PER_FILE = 20  # enough to report; the rest is "at least"
 TEXT_BATCH_LINES = 32
 LAYOUT_MISSES = 3  # lines of one layout analysed without a hit before that layout is skipped in a file
 SMALL_RUN = 64  # fewer files than this are checked in-process (no pool start-up)
-STRUCTURED = {".csv", ".tsv", ".jsonl", ".ndjson", ".json"}
 _SQL_COLUMNS = re.compile(r"CREATE\s+TABLE[^(]*\((.*?)\)\s*;", re.IGNORECASE | re.DOTALL)
 _SQL_NAME = re.compile(r"^\s*[`\"\[]?([A-Za-z_][\w]*)", re.MULTILINE)
 _SQL_KEYWORDS = {"primary", "foreign", "unique", "constraint", "check", "key", "index"}
@@ -170,34 +170,6 @@ def _rel(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-# -- reading with sampling -------------------------------------------------------------------
-@dataclass
-class Segment:
-    data: bytes
-    first_line: int | None  # 1-based line number of the segment's first line, when known
-
-
-def read_segments(path: Path, budget: int) -> tuple[list[Segment], int, bool]:
-    """The file, or for a large one its head, middle and tail cut at line boundaries."""
-    size = path.stat().st_size
-    with path.open("rb") as f:
-        if size <= budget:
-            data = f.read()
-            return [Segment(data, 1)], len(data), False
-        head = f.read(budget // 2)
-        head = head[: head.rfind(b"\n") + 1] or head
-        segments, total = [Segment(head, 1)], len(head)
-        for offset in (size // 2, size - budget // 4):
-            f.seek(offset - 1)  # one byte early: a segment starting on a line start keeps that line
-            chunk = f.read(budget // 4 + 1)
-            start = chunk.find(b"\n") + 1
-            end = len(chunk) if offset - 1 + len(chunk) >= size else chunk.rfind(b"\n") + 1
-            if 0 < start < end:
-                segments.append(Segment(chunk[start:end], None))
-                total += len(chunk)
-        return segments, total, True
-
-
 # -- the checker -------------------------------------------------------------------------------
 class Checker:
     """Checks one file at a time against a loaded policy (one per process)."""
@@ -251,16 +223,16 @@ class Checker:
         except OSError as exc:
             result.findings.append(Finding("PD004", rel, None, f"cannot read: {exc.strerror}"))
             return result
-        suffix = path.suffix.lower()
+        fmt = format_of(path.name)
         try:
-            if suffix in (".csv", ".tsv"):
-                self._csv(rel, segments, "\t" if suffix == ".tsv" else ",", result)
-            elif suffix in (".jsonl", ".ndjson"):
+            if fmt == "csv":
+                self._csv(rel, path.name, segments, result)
+            elif fmt == "jsonl":
                 self._jsonl(rel, segments, result)
-            elif suffix == ".json":
+            elif fmt == "json":
                 self._json(rel, segments, result)
             else:
-                if suffix == ".sql":
+                if fmt == "sql":
                     self._sql_schema(rel, segments, result)
                 self._text(rel, segments, result)
         except (RecursionError, ValueError, csv.Error) as exc:
@@ -269,38 +241,29 @@ class Checker:
         return result
 
     # -- structured data
-    def _csv(self, rel: str, segments: list[Segment], delimiter: str, result: FileResult) -> None:
-        head = segments[0]
-        lines = head.data.decode("utf-8-sig", "replace").splitlines()
+    def _csv(self, rel: str, name: str, segments: list[Segment], result: FileResult) -> None:
+        lines = segments[0].data.decode("utf-8-sig", "replace").splitlines(keepends=True)
         if not lines:
             return
-        header = next(csv.reader([lines[0]], delimiter=delimiter))
+        reader = RowReader("csv", delimiter_of(lines[0], name))
         records: list[tuple[int | None, dict[str, Any]]] = []
-        for seg_index, seg in enumerate(segments):
-            text = seg.data.decode("utf-8-sig", "replace").splitlines()
-            rows = text[1:] if seg_index == 0 else text
-            first = (seg.first_line + 1) if seg_index == 0 and seg.first_line else None
-            for i, row in enumerate(csv.reader(rows[:MAX_RECORDS_PER_SEGMENT], delimiter=delimiter)):
-                if row:
-                    records.append((first + i if first else None, dict(zip(header, row, strict=False))))
-        self._fields(rel, header, records, result)
+        for seg in segments:
+            text = lines if seg is segments[0] else seg.data.decode("utf-8", "replace").splitlines(keepends=True)
+            rows = reader.rows(text[: MAX_RECORDS_PER_SEGMENT + (seg is segments[0])], seg.first_line)
+            records += [(row.line, row.record) for row in rows if row.record is not None]
+        self._fields(rel, reader.header, records, result)
 
     def _jsonl(self, rel: str, segments: list[Segment], result: FileResult) -> None:
         records: list[tuple[int | None, dict[str, Any]]] = []
         other: list[Segment] = []
+        reader = RowReader("jsonl")
         for seg in segments:
-            for i, line in enumerate(seg.data.splitlines()[:MAX_RECORDS_PER_SEGMENT]):
-                if not line.strip():
-                    continue
-                number = seg.first_line + i if seg.first_line else None
-                try:
-                    obj = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    obj = None
-                if isinstance(obj, dict):
-                    records.append((number, obj))
+            lines = seg.data.decode("utf-8", "replace").splitlines()[:MAX_RECORDS_PER_SEGMENT]
+            for row in reader.rows(lines, seg.first_line):
+                if row.record is not None:
+                    records.append((row.line, row.record))
                 else:
-                    other.append(Segment(line, number))
+                    other.append(Segment(row.text.encode(), row.line))
         if other:
             self._text(rel, other, result)
         self._fields(rel, None, records, result)
@@ -318,14 +281,7 @@ class Checker:
         if names is not None:
             self._schema(rel, names, result)
             return
-        if isinstance(doc, list):
-            records = [(None, r) for r in doc if isinstance(r, dict)]
-        elif isinstance(doc, dict):
-            lists = [v for v in doc.values() if isinstance(v, list) and v and all(isinstance(x, dict) for x in v)]
-            records = [(None, r) for r in lists[0]] if len(lists) == 1 else [(None, doc)]
-        else:
-            records = []
-        self._fields(rel, None, records, result)
+        self._fields(rel, None, [(None, r) for r in json_records(doc)], result)
 
     def _fields(
         self, rel: str, header: list[str] | None, records: list[tuple[int | None, dict[str, Any]]], result: FileResult

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from sentinel.classify import readers
-from sentinel.classify.readers import SourceError, read_file, read_sql
+from sentinel import records
+from sentinel.classify.readers import read_sql
 from sentinel.classify.scan import scan
+from sentinel.records import SourceError, sample_file
 
 
 def _write_csv(path: Path, rows: list[list[str]]) -> Path:
@@ -26,8 +27,8 @@ def _write_csv(path: Path, rows: list[list[str]]) -> Path:
 
 def test_csv_sample_is_reproducible_and_bounded(tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "t.csv", [["id", "sdt"]] + [[str(i), f"0912{i:06d}"] for i in range(1000)])
-    a, b = read_file(path, size=50, seed=1), read_file(path, size=50, seed=1)
-    c = read_file(path, size=50, seed=2)
+    a, b = sample_file(path, size=50, seed=1), sample_file(path, size=50, seed=1)
+    c = sample_file(path, size=50, seed=2)
     assert a.records == b.records
     assert a.records != c.records
     assert (len(a.records), a.total, a.method) == (50, 1000, "reservoir")
@@ -35,7 +36,7 @@ def test_csv_sample_is_reproducible_and_bounded(tmp_path: Path) -> None:
 
 def test_csv_rows_with_wrong_column_count_are_counted_not_hidden(tmp_path: Path) -> None:
     path = _write_csv(tmp_path / "t.csv", [["a", "b"], ["1", "2"], ["3"], ["4", "5", "6"]])
-    sample = read_file(path)
+    sample = sample_file(path)
     assert sample.records == [{"a": "1", "b": "2"}]
     assert sample.skipped == 2
     assert "2 rows" in sample.notes[0]
@@ -44,35 +45,35 @@ def test_csv_rows_with_wrong_column_count_are_counted_not_hidden(tmp_path: Path)
 def test_semicolon_csv_and_utf8_bom(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_bytes("\ufeffHọ và tên;Số CCCD\nNguyễn Văn An;001085012387\n".encode())
-    assert read_file(path).records == [{"Họ và tên": "Nguyễn Văn An", "Số CCCD": "001085012387"}]
+    assert sample_file(path).records == [{"Họ và tên": "Nguyễn Văn An", "Số CCCD": "001085012387"}]
 
 
 def test_large_files_are_sampled_by_seeking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(readers, "EXACT_SAMPLE_BYTES", 1000)
+    monkeypatch.setattr(records, "EXACT_SAMPLE_BYTES", 1000)
     path = _write_csv(tmp_path / "t.csv", [["id", "v"]] + [[str(i), "x" * 10] for i in range(5000)])
-    sample = read_file(path, size=40, seed=3)
+    sample = sample_file(path, size=40, seed=3)
     assert sample.method == "seek"
     assert len(sample.records) == 40
     assert all(r["v"] == "x" * 10 for r in sample.records)
     assert len({r["id"] for r in sample.records}) == 40
-    assert read_file(path, size=40, seed=3).records == sample.records
+    assert sample_file(path, size=40, seed=3).records == sample.records
     jl = tmp_path / "t.jsonl"
     jl.write_text("".join(json.dumps({"id": i}) + "\n" for i in range(5000)))
-    assert len(read_file(jl, size=25, seed=3).records) == 25
+    assert len(sample_file(jl, size=25, seed=3).records) == 25
 
 
 def test_jsonl_and_json(tmp_path: Path) -> None:
     jl = tmp_path / "e.jsonl"
     jl.write_text('{"a": 1}\nnot json\n[1, 2]\n\n{"a": 2}\n', encoding="utf-8")
-    sample = read_file(jl)
+    sample = sample_file(jl)
     assert sample.records == [{"a": 1}, {"a": 2}]
     assert sample.skipped == 2
     js = tmp_path / "e.json"
     js.write_text(json.dumps({"data": [{"a": 1}, {"a": 2}], "meta": {"n": 2}}), encoding="utf-8")
-    assert read_file(js).records == [{"a": 1}, {"a": 2}]
+    assert sample_file(js).records == [{"a": 1}, {"a": 2}]
     js.write_text("{broken", encoding="utf-8")
     with pytest.raises(SourceError, match="not valid JSON"):
-        read_file(js)
+        sample_file(js)
 
 
 def test_parquet(tmp_path: Path) -> None:
@@ -84,18 +85,18 @@ def test_parquet(tmp_path: Path) -> None:
         f"FROM range(500) t(i)) TO '{path}' (FORMAT PARQUET)"
     )
     con.close()
-    sample = read_file(path, size=30, seed=5)
+    sample = sample_file(path, size=30, seed=5)
     assert (len(sample.records), sample.total) == (30, 500)
-    assert sample.records == read_file(path, size=30, seed=5).records
+    assert sample.records == sample_file(path, size=30, seed=5).records
     assert set(sample.records[0]) == {"id", "so_dien_thoai"}
 
 
 def test_unknown_type_and_missing_file(tmp_path: Path) -> None:
     (tmp_path / "x.xlsx").write_bytes(b"PK")
     with pytest.raises(SourceError, match=r"unknown file type '\.xlsx'"):
-        read_file(tmp_path / "x.xlsx")
+        sample_file(tmp_path / "x.xlsx")
     with pytest.raises(SourceError, match="no such file"):
-        read_file(tmp_path / "nope.csv")
+        sample_file(tmp_path / "nope.csv")
 
 
 def _sqlite_db(path: Path, rows: int) -> str:

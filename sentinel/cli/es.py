@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,27 +35,33 @@ def es() -> None:
     """Elasticsearch backend: setup, roles, dead letter."""
 
 
-@es.command()
-@click.option("--print", "print_only", is_flag=True, help="Print what would be created, as JSON; needs no cluster.")
-@click.option("--retention", default="180d", show_default=True, help="Delete event indices this long after rollover.")
-@click.option("--warm-after", default="7d", show_default=True, help="Move indices to the warm phase after this.")
-@click.option("--rollover-max-age", default="30d", show_default=True, help="Roll a stream over at least this often.")
-@click.option("--shards", default=1, show_default=True, help="Primary shards per backing index.")
-@click.option("--replicas", default=1, show_default=True, help="Replicas per shard (0 on a single node).")
-@click.option("--dataset", "datasets", multiple=True, help="Extra dataset to give its own template (repeatable).")
-@click.pass_context
-def setup(
-    ctx: click.Context,
-    print_only: bool,
-    retention: str,
-    warm_after: str,
-    rollover_max_age: str,
-    shards: int,
-    replicas: int,
-    datasets: tuple[str, ...],
-) -> None:
-    """Create the ILM policy, component/index templates and alert indices (safe to run again)."""
-    from sentinel.store.es_templates import TemplateOptions, apply_plan, build_plan
+def plan_options(f: Any) -> Any:
+    """The options that shape what ``es setup`` installs (``es check`` compares against the same plan)."""
+    options = [
+        click.option(
+            "--retention", default="180d", show_default=True, help="Delete event indices this long after rollover."
+        ),
+        click.option(
+            "--warm-after", default="7d", show_default=True, help="Move indices to the warm phase after this."
+        ),
+        click.option(
+            "--rollover-max-age", default="30d", show_default=True, help="Roll a stream over at least this often."
+        ),
+        click.option("--shards", default=1, show_default=True, help="Primary shards per backing index."),
+        click.option("--replicas", default=1, show_default=True, help="Replicas per shard (0 on a single node)."),
+        click.option(
+            "--dataset", "datasets", multiple=True, help="Extra dataset to give its own template (repeatable)."
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _plan(
+    retention: str, warm_after: str, rollover_max_age: str, shards: int, replicas: int, datasets: tuple[str, ...]
+) -> dict[str, Any]:
+    from sentinel.store.es_templates import TemplateOptions, build_plan
 
     try:
         opts = TemplateOptions(
@@ -67,7 +74,18 @@ def setup(
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    plan = build_plan(opts)
+    return build_plan(opts)
+
+
+@es.command()
+@click.option("--print", "print_only", is_flag=True, help="Print what would be created, as JSON; needs no cluster.")
+@plan_options
+@click.pass_context
+def setup(ctx: click.Context, print_only: bool, **plan_args: Any) -> None:
+    """Create the ILM policy, component/index templates and alert indices (safe to run again)."""
+    from sentinel.store.es_templates import apply_plan
+
+    plan = _plan(**plan_args)
     if print_only:
         _echo_json(plan)
         return
@@ -75,6 +93,37 @@ def setup(
     with store.errors():
         for kind, name, outcome in apply_plan(store.client, plan):
             click.echo(f"{kind:<20} {name:<45} {outcome}")
+
+
+@es.command()
+@plan_options
+@click.option(
+    "--policy", "policy_path", type=click.Path(dir_okay=False, exists=True), help="Data policy YAML for the roles."
+)
+@click.option("--json", "as_json", is_flag=True, help="The report as one JSON object.")
+@click.pass_context
+def check(ctx: click.Context, policy_path: str | None, as_json: bool, **plan_args: Any) -> None:
+    """Connect and report: version, licence features, templates and policies against `es setup`, roles.
+
+    Exit status 0 when the cluster is ready, 1 when something is missing, differs or is refused.
+    """
+    from sentinel.store.es_check import check_cluster
+    from sentinel.store.es_roles import service_roles
+
+    plan = _plan(**plan_args)
+    roles = {**_policy_roles(ctx, policy_path, None), **service_roles()}
+    store = _es_store(ctx)
+    info = store.connect()  # a client that does not fit the cluster stops here, saying what to install
+    with store.errors():
+        report = check_cluster(store.client, info, plan, roles)
+    if as_json:
+        _echo_json(report.as_dict())
+    else:
+        for f in report.findings:
+            click.echo(f"{f.area:<20} {f.name:<45} {f.status:<8} {f.detail}".rstrip())
+        click.echo("ready" if report.ok else "not ready: see the lines above that are not ok or warning")
+    if not report.ok:
+        sys.exit(1)
 
 
 class RoleFields(BaseModel):
@@ -106,7 +155,23 @@ class FieldAccessFile(RootModel[dict[str, RoleFields]]):
 @click.pass_context
 def roles(ctx: click.Context, policy_path: str | None, access_path: str | None, service: bool, apply_: bool) -> None:
     """Elasticsearch roles with field-level security, from the data policy (printed as JSON)."""
-    from sentinel.store.es_roles import RoleExportError, apply_roles, export_roles, service_roles
+    from sentinel.store.es_roles import apply_roles, service_roles
+
+    bodies = _policy_roles(ctx, policy_path, access_path)
+    if service:
+        bodies.update(service_roles())
+    if not apply_:
+        _echo_json(bodies)
+        return
+    store = _es_store(ctx)
+    with store.errors():
+        for name in apply_roles(store.client, bodies):
+            click.echo(f"role {name} applied")
+
+
+def _policy_roles(ctx: click.Context, policy_path: str | None, access_path: str | None) -> dict[str, Any]:
+    """The ``sentinel_<role>`` bodies from the data policy, or from a hand-written field-access file."""
+    from sentinel.store.es_roles import RoleExportError, export_roles
 
     if policy_path and access_path:
         raise click.UsageError("give --policy or --access, not both")
@@ -124,18 +189,9 @@ def roles(ctx: click.Context, policy_path: str | None, access_path: str | None, 
         access = field_access(loaded)
         scopes = {name: role.scope for name, role in loaded.policy.access.roles.items()}
     try:
-        bodies = export_roles(access, scopes)
+        return export_roles(access, scopes)
     except RoleExportError as exc:
         raise click.ClickException(str(exc)) from None
-    if service:
-        bodies.update(service_roles())
-    if not apply_:
-        _echo_json(bodies)
-        return
-    store = _es_store(ctx)
-    with store.errors():
-        for name in apply_roles(store.client, bodies):
-            click.echo(f"role {name} applied")
 
 
 @es.group("dead-letter")

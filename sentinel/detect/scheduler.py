@@ -43,7 +43,7 @@ from sentinel import ecs
 from sentinel.detect.convert import DEFAULT_INDEX, convert_rules
 from sentinel.detect.engine import rule_alert, rule_ref
 from sentinel.models import LEVEL_RISK, MAX_EVENT_IDS, MAX_EVIDENCE_EVENTS, Alert, alert_id
-from sentinel.store.base import Store
+from sentinel.store.base import Store, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +240,14 @@ class Scheduler:
         now = now or datetime.now(UTC)
         horizon = now - self.settle
         alerts: list[Alert] = []
+        connect = getattr(self.store, "connect", None)  # the Elasticsearch store checks the client fits the cluster
+        if connect is not None:
+            try:
+                connect()
+            except StoreError as exc:  # unreachable, or a client of the wrong major: no rule can run this pass
+                self.errors = dict.fromkeys((rule.id for rule in self.rules), str(exc))
+                log.warning("scheduled rules not run: %s", exc)
+                return alerts
         for rule in self.rules:
             try:
                 found = self._run_correlation(rule, horizon) if rule.is_correlation else self._run_search(rule, horizon)

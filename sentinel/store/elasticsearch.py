@@ -50,6 +50,7 @@ from sentinel.store.base import (
 from sentinel.store.es_bulk import DEAD_LETTER_FILE, BulkLimits, BulkWriter, DeadLetter, DeadLetterEntry
 from sentinel.store.es_query import event_query
 from sentinel.store.es_templates import DEFAULT_NAMES, Names, dataset_name, namespace_name
+from sentinel.store.es_version import ClusterInfo, cluster_info, compatibility, refusal_of
 from sentinel.store.query import QuerySyntaxError
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,7 @@ class ElasticsearchStore(Store):
         self.writer = BulkWriter(client, limits, refresh=self.refresh)
         self.url = url
         self._checked = False
+        self._cluster: ClusterInfo | None = None
 
     @classmethod
     def from_settings(
@@ -183,9 +185,33 @@ class ElasticsearchStore(Store):
         self.client.close()
         self.dead_letter.close()
 
+    def connect(self) -> ClusterInfo:
+        """The cluster's version, checked once against the installed client (see :mod:`es_version`).
+
+        A client of a later major than the cluster is refused with the exact package to install;
+        an earlier one works through REST API compatibility and is only logged.
+        """
+        if self._cluster is None:
+            with self._translated():
+                info = cluster_info(self.client)
+            refusal, advice = compatibility(info)
+            if refusal:
+                raise StoreError(refusal)
+            if advice:
+                log.warning(advice)
+            self._cluster = info
+        return self._cluster
+
     @contextmanager
     def errors(self) -> Iterator[None]:
-        """Turn client errors into :class:`StoreError` messages that say what to do."""
+        """Turn client errors into :class:`StoreError` messages that say what to do (connecting first)."""
+        if self._cluster is None:
+            self.connect()
+        with self._translated():
+            yield
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
         try:
             yield
         except NotFoundError as exc:
@@ -197,7 +223,9 @@ class ElasticsearchStore(Store):
         except (ConflictError, QuerySyntaxError):
             raise
         except ApiError as exc:
-            raise StoreError(f"Elasticsearch refused the request ({exc.meta.status} {exc.message})") from None
+            raise StoreError(
+                refusal_of(exc) or f"Elasticsearch refused the request ({exc.meta.status} {exc.message})"
+            ) from None
         except TransportError as exc:
             raise StoreError(f"cannot reach Elasticsearch at {self.url or 'the configured URL'}: {exc}") from None
 

@@ -1,4 +1,10 @@
-"""Fixtures: a scripted Elasticsearch endpoint and an ElasticsearchStore wired to it."""
+"""Fixtures: a scripted Elasticsearch endpoint checked against Elastic's API specification, and a store on it.
+
+Every request the code under test sends to the ``sim`` fixture is matched to
+its endpoint in the specification and checked (path, query parameters, body),
+and every answer the simulator gives is checked against the endpoint's
+response type; a test fails at teardown if anything did not conform.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,26 @@ from elasticsearch import Elasticsearch
 
 from sentinel.store.elasticsearch import ElasticsearchStore
 from sentinel.store.es_bulk import BulkLimits, DeadLetter
-from tests.store.es_sim import SimServer
+from tests.store.es_sim import MiniCluster, SimServer
+from tests.store.es_spec import Spec, load_spec
+
+
+@pytest.fixture(scope="session")
+def es_spec() -> Spec:
+    """Elastic's compiled specification, parsed once per test session."""
+    try:
+        return load_spec()
+    except FileNotFoundError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture
-def sim() -> Iterator[SimServer]:
-    server = SimServer()
+def sim(es_spec: Spec) -> Iterator[SimServer]:
+    server = SimServer(MiniCluster(spec=es_spec))
     yield server
     server.close()
+    problems = server.cluster.problems
+    assert not problems, f"{len(problems)} exchange(s) break Elastic's API specification:\n" + "\n".join(problems[:20])
 
 
 @pytest.fixture

@@ -67,7 +67,9 @@ def test_write_race_between_read_and_write_is_a_conflict(sim, alert_store):
     def other_analyst_first(cluster: MiniCluster, req: Request) -> tuple[int, object]:
         _, current = cluster._get(ALERTS_ALIAS, a.id)
         theirs = {**current["_source"], "assignee": "minh", "version": 2}
-        cluster._write(ALERTS_ALIAS, a.id, theirs, False, {"if_seq_no": str(current["_seq_no"])})
+        cluster._write(
+            ALERTS_ALIAS, a.id, theirs, False, {"if_seq_no": str(current["_seq_no"]), "if_primary_term": "1"}
+        )
         return cluster._route(req)  # our write now carries a stale if_seq_no
 
     sim.cluster.script("PUT", rf"^/{ALERTS_ALIAS}/_doc/{a.id}$", [other_analyst_first])

@@ -253,7 +253,7 @@ def test_requests_are_bounded_by_count_and_bytes(sim, sim_client, tmp_path):
 
 
 def test_store_refuses_to_write_before_setup(sim, sim_store):
-    sim.cluster.templates.clear()
+    sim.cluster.objects["_index_template"].clear()
     with pytest.raises(StoreError, match="sentinel es setup"):
         sim_store.append_events([event(1)])
 

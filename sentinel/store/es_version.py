@@ -3,7 +3,7 @@
 Elasticsearch clients send ``compatible-with=<client major>`` in their
 ``Accept`` and ``Content-Type`` headers; a cluster accepts its own major and
 the one before (REST API compatibility). So client 8 works with Elasticsearch
-8 and 9, while client 9, which ``elasticsearch>=8.12,<10`` installs by default,
+8 and 9, while client 9, which ``elasticsearch>=8.13,<10`` installs by default,
 is refused by every 8.x cluster (400 ``media_type_header_exception``). The
 probe here asks with ``compatible-with=8``, which both supported majors accept,
 and :func:`compatibility` says exactly what to install when the client does
@@ -18,13 +18,13 @@ from typing import Any
 from elasticsearch import __versionstr__ as CLIENT_VERSION
 
 CLIENT_MAJOR = int(CLIENT_VERSION.split(".")[0])
-MINIMUM = (8, 12)  # the oldest Elasticsearch Sentinel supports, as the client floor in pyproject.toml
+MINIMUM = (8, 13)  # oldest supported cluster: index.mapping.total_fields.ignore_dynamic_beyond_limit (setup)
 SUPPORTED_MAJORS = (8, 9)
 # both supported majors accept a request that asks for 8.x behaviour; the client rewrites only plain
 # application/json, so this header reaches the cluster as written
 PROBE_HEADERS = {"accept": "application/vnd.elasticsearch+json; compatible-with=8"}
 INSTALL = {
-    8: "pip install 'sentinel-vn[es8]'  (the 8.x client: elasticsearch>=8.12,<9)",
+    8: "pip install 'sentinel-vn[es8]'  (the 8.x client: elasticsearch>=8.13,<9)",
     9: "pip install 'sentinel-vn[es9]'  (the 9.x client: elasticsearch>=9,<10)",
 }
 

@@ -277,7 +277,7 @@ def test_a_refused_header_is_explained_even_without_the_probe(sim, sim_client):
         ("8.15.3", 8, None, None),
         ("9.1.0", 8, None, r"sentinel-vn\[es9\]"),
         ("9.1.0", 9, None, None),
-        ("8.11.4", 8, "too old: Sentinel needs 8.12", None),
+        ("8.12.2", 8, "too old: Sentinel needs 8.13", None),
         ("7.17.9", 8, "too old", None),
         ("10.0.0", 9, "not supported yet", None),
     ],

@@ -9,9 +9,12 @@ the result alone: no Elasticsearch URL means the embedded SQLite store in
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
+from datetime import UTC, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -84,6 +87,22 @@ class AuthSettings(BaseModel):
     secure_cookies: bool = False
 
 
+def parse_timezone(value: str) -> tzinfo:
+    """``+07:00``, ``UTC`` or an IANA name (``Asia/Ho_Chi_Minh``) as a time zone; ValueError otherwise."""
+    text = value.strip()
+    if text.upper() in ("UTC", "Z"):
+        return UTC
+    if m := re.fullmatch(r"([+-])(\d{2}):?(\d{2})", text):
+        delta = timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
+        return timezone(delta if m.group(1) == "+" else -delta)
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{value!r} is not a time zone; write a UTC offset (+07:00), UTC or a name (Asia/Ho_Chi_Minh)"
+        ) from None
+
+
 class Settings(BaseModel):
     """Validated configuration; build it with :func:`load_settings`."""
 
@@ -95,6 +114,18 @@ class Settings(BaseModel):
     api: ApiSettings = ApiSettings()
     auth: AuthSettings = AuthSettings()
     batch_size: int = Field(5000, ge=1, le=1_000_000)
+    # Zone of log timestamps that carry none (BSD syslog), for commands that read files.
+    timezone: str = "+07:00"
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        parse_timezone(v)
+        return v
+
+    @property
+    def tz(self) -> tzinfo:
+        return parse_timezone(self.timezone)
 
     @property
     def rules_dir(self) -> Path:
@@ -142,6 +173,7 @@ ENV_VARS = {
     "SENTINEL_API_HOST": "api.host",
     "SENTINEL_API_PORT": "api.port",
     "SENTINEL_AUTH_MODE": "auth.mode",
+    "SENTINEL_TIMEZONE": "timezone",
 }
 
 

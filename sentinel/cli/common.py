@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
 
 import click
 
-from sentinel.config import Settings, load_settings
+from sentinel.config import Settings, load_settings, parse_timezone
 from sentinel.ecs import parse_ts
 from sentinel.store import Store, open_store
 
@@ -45,3 +47,44 @@ def parse_time(value: str | None) -> datetime | None:
         raise click.BadParameter(
             f"{value!r} is not a time: use ISO 8601 (2026-07-01T08:00:00Z) or a span back from now (15m, 24h, 7d)"
         ) from None
+
+
+def format_options(flag: str = "--format") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--format`` (or ``flag``), ``--timezone`` and ``--year``: how commands that read log files read lines."""
+    return lambda command: _format_options(command, flag)
+
+
+def _format_options(command: Callable[..., Any], flag: str) -> Callable[..., Any]:
+    from sentinel.collect.parsers import LINE_FORMATS
+
+    command = click.option(
+        "--year",
+        type=click.IntRange(1970, 9999),
+        help="Year of the first yearless syslog timestamp (default: from the file's modification time); "
+        "later lines follow the file's own sequence.",
+    )(command)
+    command = click.option(
+        "--timezone",
+        "tz_name",
+        metavar="ZONE",
+        help="Zone of timestamps that carry none (syslog): +07:00, UTC or Asia/Ho_Chi_Minh (default: settings).",
+    )(command)
+    return click.option(
+        flag,
+        "fmt",
+        type=click.Choice(LINE_FORMATS),
+        default="auto",
+        show_default=True,
+        help="Line format; auto decides per line: JSON ('{'), syslog (<PRI> or a timestamp first: auth.log, "
+        "secure, messages, firewall syslog), firewall (FortiGate key=value, filterlog, iptables) or access log.",
+    )(command)
+
+
+def timezone_option(value: str | None, settings: Settings) -> tzinfo:
+    """The ``--timezone`` given, else the configured one; a bad zone is a usage error (exit 2)."""
+    if value is None:
+        return settings.tz
+    try:
+        return parse_timezone(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timezone") from None

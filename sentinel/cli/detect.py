@@ -3,7 +3,8 @@
 Nothing is stored: this is the rule author's and the analyst's quick loop (and
 the contract for differential tests against other Sigma implementations).
 With ``--pipeline ecs`` each line goes through the ingest parsers (access logs,
-JSON application logs, ECS lines) and rules are routed by log source, exactly
+JSON application logs, ECS lines, syslog with auth and firewall content, bare
+firewall lines; ``--input-format``) and rules are routed by log source, exactly
 as in ``sentinel ingest``. With ``--pipeline none`` a JSON line is evaluated
 with its field names exactly as written and every rule applies to every event.
 """
@@ -22,7 +23,7 @@ import click
 import orjson
 
 from sentinel import ecs
-from sentinel.cli.common import settings_from
+from sentinel.cli.common import format_options, settings_from, timezone_option
 from sentinel.models import Alert
 
 BATCH = 2000
@@ -44,11 +45,20 @@ BATCH = 2000
     show_default=True,
     help="ecs: parse lines to ECS, map rule fields, route by log source. none: JSON fields as-is, every rule applies.",
 )
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "table"]), default="jsonl", show_default=True)
+@click.option("--format", "out", type=click.Choice(["jsonl", "table"]), default="jsonl", show_default=True)
+@format_options("--input-format")
 @click.option("--lateness", default=60.0, show_default=True, help="Seconds correlation windows wait for late events.")
 @click.pass_context
 def detect(
-    ctx: click.Context, inputs: tuple[str, ...], rule_paths: tuple[str, ...], pipeline: str, fmt: str, lateness: float
+    ctx: click.Context,
+    inputs: tuple[str, ...],
+    rule_paths: tuple[str, ...],
+    pipeline: str,
+    out: str,
+    fmt: str,
+    tz_name: str | None,
+    year: int | None,
+    lateness: float,
 ) -> None:
     """Evaluate Sigma rules over log INPUT files (or - for standard input) and print one alert per line.
 
@@ -72,11 +82,12 @@ def detect(
     if not engine.rules:
         raise click.UsageError(f"no evaluable rules under {', '.join(paths)}")
     counts = {"events": 0, "errors": 0, "alerts": 0}
-    table = fmt == "table"
+    table = out == "table"
+    reading = {"fmt": fmt, "tz": timezone_option(tz_name, settings_from(ctx)), "year": year}
     if table:
         click.echo(f"{'@timestamp':24} {'level':13} {'count':>5}  {'entity':28} rule")
     batch: list[dict[str, Any]] = []
-    for event in _events(inputs, pipeline, counts):
+    for event in _events(inputs, pipeline, counts, reading):
         batch.append(event)
         if len(batch) >= BATCH:
             _emit(engine.process(batch), table, counts)
@@ -111,7 +122,9 @@ def _emit(alerts: list[Alert], table: bool, counts: dict[str, int]) -> None:
         sys.stdout.buffer.flush()
 
 
-def _events(inputs: tuple[str, ...], pipeline: str, counts: dict[str, int]) -> Iterator[dict[str, Any]]:
+def _events(
+    inputs: tuple[str, ...], pipeline: str, counts: dict[str, int], reading: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
     """Events of all inputs merged by event time.
 
     Correlation windows follow event time with a bounded lateness, so reading
@@ -120,35 +133,38 @@ def _events(inputs: tuple[str, ...], pipeline: str, counts: dict[str, int]) -> I
     file is assumed roughly in time order, as logs are). An event without a
     readable ``@timestamp`` keeps its place after the previous event of its file.
     """
-    streams = [_file_events(name, i, pipeline, counts) for i, name in enumerate(inputs)]
+    streams = [_file_events(name, i, pipeline, counts, reading) for i, name in enumerate(inputs)]
     for _key, event in heapq.merge(*streams, key=lambda item: item[0]):
         yield event
 
 
 def _file_events(
-    name: str, index: int, pipeline: str, counts: dict[str, int]
-) -> Iterator[tuple[tuple[float, int, int], dict[str, Any]]]:
-    from sentinel.collect.parsers import parse_line
+    name: str, index: int, pipeline: str, counts: dict[str, int], reading: dict[str, Any]
+) -> Iterator[tuple[tuple[float, int, int, int], dict[str, Any]]]:
+    from sentinel.collect.parsers import LineReader
     from sentinel.collect.stream import iter_lines
+    from sentinel.collect.syslog_parse import stream_anchor
 
     last = float("-inf")
     with _open(name) as (source, f):
+        reader = LineReader(reading["fmt"], tz=reading["tz"], anchor=stream_anchor(f), year=reading["year"])
         for number, (offset, line) in enumerate(iter_lines(f), start=1):
             if not line.strip():
                 continue
             if pipeline == "none" and line.lstrip()[:1] in (b"{", b"["):
-                event = _raw_json(line, name, number, counts)
+                raw = _raw_json(line, name, number, counts)
+                events = [raw] if raw is not None else []
             else:
-                event = parse_line(line, source=source, position=offset)
-                if event.get("event", {}).get("kind") == "pipeline_error":
-                    reason = event.get("error", {}).get("message", "unparsable line")
-                    _report(name, number, reason, counts)
-                    continue
-            if event is None:
-                continue
-            counts["events"] += 1
-            last = _time_of(event, last)
-            yield (last, index, number), event
+                events = []
+                for event in reader.parse(line, source=source, position=offset):
+                    if event.get("event", {}).get("kind") == "pipeline_error":
+                        _report(name, number, event.get("error", {}).get("message", "unparsable line"), counts)
+                    else:
+                        events.append(event)
+            for k, event in enumerate(events):
+                counts["events"] += 1
+                last = _time_of(event, last)
+                yield (last, index, number, k), event
 
 
 def _time_of(event: dict[str, Any], previous: float) -> float:

@@ -11,9 +11,8 @@ from typing import BinaryIO
 
 import click
 
-from sentinel.cli.common import settings_from, store_from
+from sentinel.cli.common import format_options, settings_from, store_from, timezone_option
 from sentinel.collect.assemble import build_pipeline
-from sentinel.collect.parsers import FORMATS
 from sentinel.collect.pipeline import IngestCounts
 from sentinel.collect.stream import ingest_streams
 from sentinel.runtime import settle_heap
@@ -37,18 +36,19 @@ def _open(path: str) -> tuple[str, BinaryIO]:
 
 @click.command()
 @click.argument("files", nargs=-1, required=True)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["auto", *FORMATS]),
-    default="auto",
-    show_default=True,
-    help="Line format; auto picks JSON for lines starting with '{', else access log.",
-)
-@click.option("--dataset", help="event.dataset for the events (default: nginx.access / portal.app by format).")
+@format_options()
+@click.option("--dataset", help="event.dataset for the events (default: by format and content).")
 @click.option("--no-detect", is_flag=True, help="Store only; do not run the Sigma rules.")
 @click.pass_context
-def ingest(ctx: click.Context, files: tuple[str, ...], fmt: str, dataset: str | None, no_detect: bool) -> None:
+def ingest(
+    ctx: click.Context,
+    files: tuple[str, ...],
+    fmt: str,
+    tz_name: str | None,
+    year: int | None,
+    dataset: str | None,
+    no_detect: bool,
+) -> None:
     """Parse log FILES (or - for standard input), store the events and run detection.
 
     Several files are merged by event time (correlation rules need one timeline).
@@ -56,6 +56,7 @@ def ingest(ctx: click.Context, files: tuple[str, ...], fmt: str, dataset: str | 
     duplicates. Ingesting the same file again stores nothing new.
     """
     settings = settings_from(ctx)
+    tz = timezone_option(tz_name, settings)
     store = store_from(ctx)
     pipeline = build_pipeline(settings, store, detect=not no_detect)
     settle_heap()
@@ -76,6 +77,8 @@ def ingest(ctx: click.Context, files: tuple[str, ...], fmt: str, dataset: str | 
             dataset=dataset,
             batch_size=settings.batch_size,
             progress=progress if show else None,
+            tz=tz,
+            year=year,
         )
     pipeline.finish()
     totals = pipeline.totals

@@ -111,7 +111,8 @@ FORTI_INT = {
 
 
 def looks_fortigate(text: str) -> bool:
-    return "logid=" in text and ("devname=" in text or "devid=" in text)
+    """FortiGate key=value: a ``logid`` with the device or the log type (exports may drop devname/devid)."""
+    return "logid=" in text and ("devname=" in text or "devid=" in text or "type=" in text)
 
 
 def parse_fortigate(text: str, tz: timezone) -> dict[str, Any]:
@@ -236,7 +237,8 @@ def parse_filterlog(text: str) -> dict[str, Any]:
 
 
 # -- iptables / nftables -----------------------------------------------------------------------
-_NETFILTER = re.compile(r"(?:^|\s)IN=\S*\s+OUT=\S*")
+# IN= after a blank, or glued to a bracketed prefix (EdgeOS/Ubiquiti: "[WAN_LOCAL-default-D]IN=eth0").
+_NETFILTER = re.compile(r"(?:^|(?<=[\s\]]))IN=\S*\s+OUT=\S*")
 
 
 def looks_netfilter(text: str) -> bool:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable, Iterator, Sequence
+from datetime import tzinfo
 from typing import Any, BinaryIO
 
-from sentinel.collect.parsers import parse_line
+from sentinel.collect.parsers import LineReader
 from sentinel.collect.parsers.common import MAX_LINE_BYTES
 from sentinel.collect.pipeline import IngestCounts, Pipeline
+from sentinel.collect.syslog_parse import stream_anchor
 
 
 def iter_lines(f: BinaryIO, start: int = 0) -> Iterator[tuple[int, bytes]]:
@@ -37,15 +39,17 @@ def iter_lines(f: BinaryIO, start: int = 0) -> Iterator[tuple[int, bytes]]:
 
 
 def _timed_events(
-    f: BinaryIO, source: str, index: int, fmt: str, dataset: str | None
+    f: BinaryIO, source: str, index: int, reader: LineReader
 ) -> Iterator[tuple[tuple[str, int, int], dict[str, Any]]]:
     """Parsed events keyed for merging: (event time, stream, line); a parse error keeps its place in its stream."""
     last = ""
-    for n, (offset, line) in enumerate(iter_lines(f)):
-        event = parse_line(line, source=source, position=offset, fmt=fmt, dataset=dataset)
-        if event["event"]["kind"] != "pipeline_error":
-            last = event.get("@timestamp") or last
-        yield (last, index, n), event
+    n = 0
+    for offset, line in iter_lines(f):
+        for event in reader.parse(line, source=source, position=offset):
+            if event["event"]["kind"] != "pipeline_error":
+                last = event.get("@timestamp") or last
+            yield (last, index, n), event
+            n += 1
 
 
 def ingest_streams(
@@ -56,6 +60,8 @@ def ingest_streams(
     dataset: str | None = None,
     batch_size: int = 5000,
     progress: Callable[[IngestCounts, float], Any] | None = None,
+    tz: tzinfo | None = None,
+    year: int | None = None,
 ) -> IngestCounts:
     """Parse ``(source, stream)`` pairs and feed their events through ``pipeline`` merged by event time.
 
@@ -65,12 +71,18 @@ def ingest_streams(
     ``source`` is each stream's identity (e.g. the file's absolute path): with
     the byte offset it makes each event id, so the same file ingested twice
     stores nothing the second time. ``progress`` is called about every two
-    seconds with the counts so far and the elapsed seconds.
+    seconds with the counts so far and the elapsed seconds. ``fmt`` is any of
+    :data:`~sentinel.collect.parsers.LINE_FORMATS`; yearless syslog timestamps
+    take ``tz`` and the year from each stream's sequence (``year``, else its
+    modification time, anchors the first line).
     """
     counts = IngestCounts()
     batch: list[dict] = []
     started = last = time.monotonic()
-    keyed = [_timed_events(f, source, i, fmt, dataset) for i, (source, f) in enumerate(streams)]
+    keyed = [
+        _timed_events(f, source, i, LineReader(fmt, dataset=dataset, tz=tz, anchor=stream_anchor(f), year=year))
+        for i, (source, f) in enumerate(streams)
+    ]
     for _key, event in heapq.merge(*keyed, key=lambda item: item[0]):
         batch.append(event)
         if len(batch) >= batch_size:

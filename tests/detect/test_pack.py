@@ -21,7 +21,7 @@ from sentinel.detect.pack import (
 )
 
 RULES = DEFAULT_CONTENT_DIR / "rules"
-FAMILIES = {"web", "auth", "data", "network", "firewall"}
+FAMILIES = {"web", "auth", "data", "network", "firewall", "host"}
 
 
 @pytest.fixture(scope="module")

@@ -2,13 +2,18 @@
 
 Formats: ``access`` (nginx/Apache), ``json`` (application JSON lines, or lines
 already in ECS), and ``auto`` (JSON when the line starts with ``{``, else
-access log). Collectors with other formats (syslog, firewall, NetFlow) build
-their events in their own modules and use :func:`build_event` for the envelope.
+access log) for :func:`parse_line`. Collectors with other formats (syslog,
+firewall, NetFlow) build their events in their own modules and use
+:func:`build_event` for the envelope. :class:`LineReader` reads a whole file or
+pipe in any of the formats the collectors parse, including ``syslog`` (auth
+logs, firewall syslog) and bare ``firewall`` lines.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from datetime import datetime, tzinfo
 from typing import Any
 
 from sentinel.collect.parsers.accesslog import parse_access_line
@@ -21,7 +26,15 @@ FORMATS: dict[str, Callable[[str], dict[str, Any]]] = {
 }
 DEFAULT_DATASETS = {"access": "nginx.access", "json": "portal.app"}
 
-__all__ = ["FORMATS", "ParseError", "build_event", "parse_line"]
+__all__ = ["FORMATS", "LINE_FORMATS", "LineReader", "ParseError", "build_event", "parse_line"]
+
+# Every format a whole stream can be read in (sentinel ingest / detect).
+LINE_FORMATS = ("auto", "access", "json", "syslog", "firewall")
+# <PRI>, a BSD timestamp ("Jun 14 15:16:01") or an ISO timestamp followed by a host: a syslog line.
+_SYSLOG_START = re.compile(
+    rb"^(?:<\d{1,3}>|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d |\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S* \S)"
+)
+_FIREWALL_START = re.compile(rb"^(?:date=|\S*logid=|\d+,[^,]*,[^,]*,\d+,|\S*IN=\S* OUT=)")
 
 
 def detect_format(raw: bytes) -> str:
@@ -63,3 +76,72 @@ def parse_line(
             None, raw, source=source, position=position, dataset=ds, error=f"parser failed: {type(exc).__name__}: {exc}"
         )
     return build_event(fields, raw, source=source, position=position, dataset=ds)
+
+
+def sniff_format(raw: bytes) -> str:
+    """The format of one line when the user did not say: json, syslog, firewall or access."""
+    head = raw.lstrip()[:200]
+    if head[:1] == b"{":
+        return "json"
+    if _SYSLOG_START.match(head):
+        return "syslog"
+    if _FIREWALL_START.match(head) or (b"logid=" in raw and b"type=" in raw):
+        return "firewall"
+    return "access"
+
+
+class LineReader:
+    """Reads the lines of one stream (a file or a pipe) in order, in any format the collectors parse.
+
+    Syslog lines share state along a stream (the year of BSD timestamps, the
+    message a ``last message repeated`` line repeats), so each stream gets its
+    own reader. :meth:`parse` returns a list: a repeated message stands for
+    several events. ``anchor`` is a time the stream's first event cannot be
+    after (its file's modification time); ``year`` sets the first event's year.
+    """
+
+    def __init__(
+        self,
+        fmt: str = "auto",
+        *,
+        dataset: str | None = None,
+        tz: tzinfo | None = None,
+        anchor: datetime | None = None,
+        year: int | None = None,
+    ) -> None:
+        from sentinel.collect.syslog_parse import VIETNAM, SyslogStream, YearClock
+
+        if fmt not in LINE_FORMATS:
+            raise ValueError(f"unknown format {fmt!r}; use one of: {', '.join(LINE_FORMATS)}")
+        self.fmt = fmt
+        self.dataset = dataset
+        self.tz = tz or VIETNAM
+        self._syslog = SyslogStream(tz=self.tz, clock=YearClock(anchor, year), dataset=dataset or "syslog")
+
+    def parse(self, raw: bytes, *, source: str, position: int | str) -> list[dict[str, Any]]:
+        raw = strip_eol(raw)
+        kind = sniff_format(raw) if self.fmt == "auto" else self.fmt
+        if kind == "syslog":
+            return self._syslog.parse(raw, source=source, position=position)
+        if kind == "firewall":
+            return [self._firewall(raw, source, position)]
+        return [parse_line(raw, source=source, position=position, fmt=kind, dataset=self.dataset)]
+
+    def _firewall(self, raw: bytes, source: str, position: int | str) -> dict[str, Any]:
+        from sentinel.collect.syslog_parse import firewall_content
+
+        ds = self.dataset or "firewall.log"
+        if not raw.strip():
+            return build_event(None, raw, source=source, position=position, dataset=ds, error="empty line")
+        try:
+            fields = firewall_content(decode(raw), self.tz)
+        except ParseError as exc:
+            return build_event(None, raw, source=source, position=position, dataset=ds, error=str(exc))
+        if fields is None:
+            return build_event(
+                None, raw, source=source, position=position, dataset=ds,
+                error="not a firewall line (expected FortiGate key=value, pfSense filterlog or iptables/nftables)",
+            )  # fmt: skip
+        if self.dataset:
+            fields["event"]["dataset"] = self.dataset
+        return build_event(fields, raw, source=source, position=position, dataset=fields["event"]["dataset"])

@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sentinel.collect.parsers import LineReader  # noqa: E402
-from sentinel.collect.stream import iter_lines  # noqa: E402
-from sentinel.collect.syslog_parse import stream_anchor  # noqa: E402
-from sentinel.config import DEFAULT_CONTENT_DIR  # noqa: E402
-from sentinel.detect.engine import Engine  # noqa: E402
+from sentinel.collect.parsers import LineReader
+from sentinel.collect.stream import iter_lines
+from sentinel.collect.syslog_parse import stream_anchor
+from sentinel.config import DEFAULT_CONTENT_DIR
+from sentinel.detect.engine import Engine
 
 # One failed attempt: sshd's own line, or (logs holding only PAM's lines) the sshd(pam_unix) line.
 ATTEMPT = re.compile(

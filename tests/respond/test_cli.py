@@ -31,7 +31,7 @@ def run(*args: str):
 
 def test_validate_good_and_bad(env, tmp_path):
     ok = run("playbooks", "validate")
-    assert ok.exit_code == 0 and "6 playbooks valid" in ok.output
+    assert ok.exit_code == 0 and "7 playbooks valid" in ok.output
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "x.yml").write_text("type: playbook\nid: nope\n")

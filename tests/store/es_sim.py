@@ -590,7 +590,14 @@ class MiniCluster:
                             k: v for k, v in doc.source.items() if k not in body.get("_source_excludes", [])
                         }
                     hits.append(hit)
-        return 200, self._search_response(hits[: body.get("size", 10)])
+        for key in reversed(body.get("sort", [])):  # stable sorts, last key first; missing values go last
+            ((name, spec),) = key.items() if isinstance(key, dict) else ((key, "asc"),)
+            desc = (spec if isinstance(spec, str) else spec.get("order", "asc")) == "desc"
+            present = [h for h in hits if ecs.get_field(h.get("_source", {}), name) is not None]
+            present.sort(key=lambda h, n=name: ecs.get_field(h["_source"], n), reverse=desc)
+            hits = present + [h for h in hits if ecs.get_field(h.get("_source", {}), name) is None]
+        start = body.get("from", 0)
+        return 200, self._search_response(hits[start : start + body.get("size", 10)])
 
     @staticmethod
     def _search_response(hits: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:

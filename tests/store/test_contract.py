@@ -1,6 +1,8 @@
 """The store contract: the same tests against every backend.
 
-SQLite always runs. Elasticsearch runs when ``SENTINEL_ES_URL`` (plus
+SQLite always runs, and so does the Elasticsearch store against the simulator
+(``tests/store/es_sim.py``), every request and answer checked against Elastic's
+API specification. A real Elasticsearch runs when ``SENTINEL_ES_URL`` (plus
 ``SENTINEL_ES_USERNAME``/``_PASSWORD`` or ``_API_KEY`` and ``_CA_CERTS`` as
 needed) points at a cluster; the suite then works under its own random prefix
 (``logs-sentineltest<hex>.*``, ``sentineltest<hex>-alerts``) and deletes
@@ -59,12 +61,36 @@ def _elasticsearch(tmp_path: Path) -> Iterator[Store]:
         store.close()
 
 
-BACKENDS = {"sqlite": _sqlite, "elasticsearch": _elasticsearch}
+def _simulator(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Store]:
+    """The Elasticsearch store against the simulator, set up by ``es setup``'s plan; every request and answer is
+    checked against Elastic's API specification (see ``tests/store/es_spec.py``)."""
+    from elasticsearch import Elasticsearch
+
+    from sentinel.store.elasticsearch import ElasticsearchStore
+    from sentinel.store.es_bulk import DeadLetter
+    from sentinel.store.es_templates import TemplateOptions, apply_plan, build_plan
+    from tests.store.es_sim import MiniCluster, SimServer
+
+    server = SimServer(MiniCluster(spec=request.getfixturevalue("es_spec"), set_up=False))
+    client = Elasticsearch(server.url, max_retries=0, retry_on_status=(), request_timeout=10)
+    apply_plan(client, build_plan(TemplateOptions(replicas=0)))
+    store = ElasticsearchStore(client, dead_letter=DeadLetter(tmp_path / "dead.sqlite"), refresh=True, url=server.url)
+    try:
+        yield store
+    finally:
+        store.close()
+        server.close()
+    problems = server.cluster.problems
+    assert not problems, "requests or answers break Elastic's API specification:\n" + "\n".join(problems[:20])
+
+
+BACKENDS = {"sqlite": _sqlite, "simulator": _simulator, "elasticsearch": _elasticsearch}
 
 
 @pytest.fixture(params=list(BACKENDS))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    yield from BACKENDS[request.param](tmp_path)
+    backend = BACKENDS[request.param]
+    yield from backend(tmp_path, request) if backend is _simulator else backend(tmp_path)
 
 
 def ev(n: int, **fields: object) -> dict:

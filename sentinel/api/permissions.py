@@ -73,6 +73,7 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/dashboard"): READERS,
     ("GET", "/console/search"): READERS,  # as /api/events: scope and masking come from the data policy
     ("GET", "/console/entities/{kind}/{name}"): SOC_READ,  # an entity page lists alerts
+    ("GET", "/console/rules/{rule_id}"): SOC_READ,
     ("GET", "/console/dpo"): DPO_READ,
     ("GET", "/console/dpo/{dataset:path}"): DPO_READ,
     ("POST", "/console/dpo-review"): DPO | {"soc_lead"},

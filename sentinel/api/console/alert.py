@@ -14,8 +14,10 @@ from pydantic import ValidationError
 
 from sentinel import ecs
 from sentinel.api.console.eventsearch import entity_links
+from sentinel.api.console.i18n import language
 from sentinel.api.console.pages import Caller, PageError, Stage, View, console_router, guarded, require, see_other
 from sentinel.api.console.rendering import render
+from sentinel.api.console.rules import attack_tags
 from sentinel.api.respond import ANALYST_ROLES, LEAD_ROLES, visible_alert
 from sentinel.respond.fields import alert_place
 from sentinel.respond.lifecycle import AlertAction, apply_action
@@ -72,6 +74,7 @@ def alert_page(
         province=province,
         commune=commune,
         entities=entity_links(doc.get("entity"), view),
+        attack=attack_tags(alert.rule.tags, language(request)),
         events=[_evidence(e) for e in doc.get("events") or []],
         masked=bool(view.hidden),
         timeline=_timeline(store.alert_history(alert_id), runs, stage.escalator.history(alert_id)),

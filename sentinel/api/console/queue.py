@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Form, Query, Request
 from fastapi.responses import Response
@@ -39,6 +40,15 @@ def _row(alert: Alert, view: RoleView) -> dict[str, Any]:
     }
 
 
+SORTS = {
+    "last_seen": lambda r: r["alert"].last_seen,
+    "first_seen": lambda r: r["alert"].first_seen,
+    "count": lambda r: r["alert"].count,
+    "severity": lambda r: (SEVERITY_ORDER.index(r["alert"].severity), r["alert"].last_seen),
+}
+SEVERITY_ORDER = ["informational", "low", "medium", "high", "critical"]
+
+
 @router.get("/alerts")
 @guarded
 def queue(
@@ -53,13 +63,19 @@ def queue(
     days: Annotated[int, Query(ge=1, le=365)] = 7,
     group: str = "",
     done: str = "",
+    sort: str = "last_seen",
+    order: str = "desc",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
-    """Alert queue, PAGE_SIZE per page, newest activity first.
+    """Alert queue, PAGE_SIZE per page, newest activity first unless sorted otherwise.
 
-    The store filters status, severity, rule and time; province and assignee are
-    filtered here over at most QUEUE_LIMIT newest matching alerts (said on the page).
+    The store filters status, severity and time and pages by last activity;
+    a rule (id or words of its title), province, assignee or another sort
+    order are applied here over at most QUEUE_LIMIT newest matching alerts
+    (said on the page).
     """
+    if sort not in SORTS:
+        raise PageError(422, f"cannot sort by {sort!r}: use {', '.join(SORTS)}")
     statuses = status or ["open", "acknowledged", "in_progress"]
     if status == ["all"]:
         statuses = []
@@ -67,25 +83,36 @@ def queue(
     severities = severity or ["low", "medium", "high", "critical"]
     since = datetime.now(UTC) - timedelta(days=days)
     store = request.app.state.store
-    query = AlertQuery(status=statuses, severity=severities, rule_id=rule or None, since=since)
-    local = bool(province or assignee)
-    if local or group == "rule":
+    query = AlertQuery(status=statuses, severity=severities, since=since)
+    local = bool(province or assignee or rule)
+    if local or group == "rule" or (sort, order) != ("last_seen", "desc"):
         query.limit = QUEUE_LIMIT
         alerts, total = view.list_alerts(store, query)
         every = [_row(a, view) for a in alerts]
+        if rule:
+            words = rule.casefold().split()
+            every = [
+                r
+                for r in every
+                if r["alert"].rule.id == rule or all(w in r["alert"].rule.title.casefold() for w in words)
+            ]
         if province:
             every = [r for r in every if r["province"] == province]
         if assignee:
             every = [r for r in every if (r["alert"].assignee or "") == assignee]
         if local:
             total = len(every)
+        every.sort(key=SORTS[sort], reverse=order != "asc")
         rows = every[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        capped = len(alerts) >= QUEUE_LIMIT
     else:
         query.limit, query.offset = PAGE_SIZE, (page - 1) * PAGE_SIZE
         alerts, total = view.list_alerts(store, query)
         every = rows = [_row(a, view) for a in alerts]
+        capped = False
     pages = max(1, -(-total // PAGE_SIZE))
     groups = _group_by_rule(every) if group == "rule" else []
+    here = request.url.remove_query_params(["done", "page"])
     return render(
         request,
         "queue.html",
@@ -102,16 +129,30 @@ def queue(
             "days": days,
             "group": group,
         },
+        sort=sort,
+        order=order,
+        sort_url=lambda key: str(
+            here.include_query_params(sort=key, order="asc" if (sort, order) == (key, "desc") else "desc")
+        ),
+        back=request.url.remove_query_params(["done"]).query,
         provinces=sorted({r["province"] for r in every if r["province"]}),
+        rule_titles=sorted({r["alert"].rule.title for r in every}),
+        users=_user_names(request),
         done=done,
         page=page,
         pages=pages,
-        capped=local and len(alerts) >= QUEUE_LIMIT,
+        capped=capped,
         queue_limit=QUEUE_LIMIT,
         hides_informational=not severity,
         prev_url=str(request.url.include_query_params(page=page - 1)) if page > 1 else None,
         next_url=str(request.url.include_query_params(page=page + 1)) if page < pages else None,
     )
+
+
+def _user_names(request: Request) -> list[str]:
+    """Who an alert can be assigned to: enabled analyst accounts (none in the single-user demo)."""
+    users = request.app.state.accounts.list_users()
+    return sorted(u["name"] for u in users if not u["disabled"] and u["role"] in ANALYST_ROLES)
 
 
 def _group_by_rule(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -150,7 +191,9 @@ def queue_bulk(
     assignee: Annotated[str, Form()] = "",
     disposition: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
 ) -> Response:
+    """Apply one action to the selected alerts; the queue comes back with the filters it had."""
     require(principal, ANALYST_ROLES, "change alerts")
     if not sel:
         raise PageError(422, "select at least one alert")
@@ -168,4 +211,5 @@ def queue_bulk(
             targets.pop(alert_id)
     results = apply_bulk(store, targets, act, principal.name)
     ok = sum(1 for r in results if r.ok)
-    return see_other(f"/console/alerts?done={ok}-{len(sel) - ok}")
+    kept = urlencode([(k, v) for k, v in parse_qsl(back) if k not in ("done", "lang")])
+    return see_other(f"/console/alerts?{kept + '&' if kept else ''}done={ok}-{len(sel) - ok}")

@@ -23,4 +23,50 @@ document.addEventListener("DOMContentLoaded", () => {
     });
     bulk.querySelector("[name=reason]").addEventListener("input", (e) => e.target.setCustomValidity(""));
   }
+  // Saved queue filters: named query strings kept in this browser (nothing leaves it).
+  const saved = document.getElementById("saved-filters");
+  if (saved) {
+    const key = "sentinel.savedFilters";
+    const read = () => {
+      try {
+        const value = JSON.parse(localStorage.getItem(key) || "[]");
+        return Array.isArray(value) ? value : [];
+      } catch {
+        return [];
+      }
+    };
+    const list = document.getElementById("saved-list");
+    const draw = () => {
+      list.replaceChildren();
+      for (const [i, item] of read().entries()) {
+        const link = document.createElement("a");
+        link.className = "saved-filter";
+        link.href = "/console/alerts?" + new URLSearchParams(item.query).toString();
+        link.textContent = item.name;
+        const drop = document.createElement("button");
+        drop.type = "button";
+        drop.className = "link";
+        drop.title = saved.dataset.labelRemove;
+        drop.textContent = "✕";
+        drop.addEventListener("click", () => {
+          const items = read();
+          items.splice(i, 1);
+          localStorage.setItem(key, JSON.stringify(items));
+          draw();
+        });
+        list.append(link, drop, " ");
+      }
+    };
+    document.getElementById("save-filter").addEventListener("click", () => {
+      const name = (window.prompt(saved.dataset.labelName) || "").trim();
+      if (!name) return;
+      const query = new URLSearchParams(window.location.search);
+      for (const drop of ["done", "page", "lang"]) query.delete(drop);
+      const items = read().filter((item) => item.name !== name);
+      items.push({ name: name.slice(0, 60), query: query.toString() });
+      localStorage.setItem(key, JSON.stringify(items));
+      draw();
+    });
+    draw();
+  }
 });

@@ -92,7 +92,7 @@ class Spec:
                     self._by_method.setdefault(method, []).append((literal, -len(parts), pattern, ep, path))
         for entries in self._by_method.values():
             entries.sort(key=lambda e: (-e[0], e[1]))
-        self._props_cache: dict[tuple[str, int], _Props] = {}
+        self._props_cache: dict[str, _Props] = {}  # non-generic types only
 
     # -- matching --------------------------------------------------------------------------
     def match(self, method: str, path: str) -> Match | None:
@@ -396,10 +396,9 @@ class Spec:
 
     def _props(self, t: Mapping[str, Any], env: Env) -> _Props:
         """Own and inherited properties (generics bound), and the behaviour for keys not listed."""
-        cache_key = (_key(t["name"]), id(env))
-        cached = self._props_cache.get(cache_key)
-        if cached is not None and not env:
-            return cached
+        name = _key(t["name"])
+        if not env and name in self._props_cache:
+            return self._props_cache[name]
         out = _Props({}, None)
         parents = []
         if t.get("inherits"):
@@ -416,10 +415,10 @@ class Spec:
             out.props.update(inherited.props)
             out.additional = out.additional or inherited.additional
         for p in t.get("properties", []):
-            for name in (p["name"], *p.get("aliases", [])):
-                out.props[name] = (p, env)
+            for wire in (p["name"], *p.get("aliases", [])):
+                out.props[wire] = (p, env)
         if not env:
-            self._props_cache[cache_key] = out
+            self._props_cache[name] = out
         return out
 
     # -- query parameters and availability ---------------------------------------------------

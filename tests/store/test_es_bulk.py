@@ -94,41 +94,23 @@ def test_naive_resend_after_rollover_would_duplicate(sim, sim_client):
 
 
 def test_rejected_items_are_retried_alone(sim, sim_store):
+    """A full write queue rejects single items with 429 while the rest of the request is written."""
     events = [event(i) for i in range(3)]
-    rejected = events[1]["event"]["id"]
-
-    def reject_one(cluster: MiniCluster, req: Request) -> tuple[int, object]:
-        lines = [orjson.loads(x) for x in req.body.splitlines() if x.strip()]
-        keep = b"\n".join(
-            orjson.dumps(x)
-            for pair in zip(lines[::2], lines[1::2], strict=True)
-            for x in pair
-            if pair[0]["create"]["_id"] != rejected
-        )
-        status, body = cluster._bulk(Request(req.method, req.path, req.query, keep + b"\n"))
-        body["errors"] = True
-        body["items"].insert(
-            1,
-            {
-                "create": {
-                    "_index": STREAM,
-                    "_id": rejected,
-                    "status": 429,
-                    "error": {
-                        "type": "es_rejected_execution_exception",
-                        "reason": "rejected execution of coordinating operation [queue capacity = 200]",
-                    },
-                }
-            },
-        )
-        return status, body
-
-    sim.cluster.script("PUT", r"^/_bulk$", [reject_one])
+    sim.cluster.reject_items(1)  # the first item of the next bulk request
     result = sim_store.append_events(events)
     assert result.stored_count == 3 and result.dead_lettered == 0
-    assert bulk_items(sim.cluster) == [[e["event"]["id"] for e in events], [rejected]]
+    assert bulk_items(sim.cluster) == [[e["event"]["id"] for e in events], [events[0]["event"]["id"]]]
     # items refused with 429 were never written: no refresh/lookup is needed before resending them
     assert len(sim.cluster.calls("POST", "/_refresh")) == 1
+
+
+def test_a_whole_request_refused_with_429_is_sent_again(sim, sim_store):
+    """Indexing pressure or a circuit breaker can refuse the whole request (429): retried after a backoff."""
+    busy = error_body(429, "es_rejected_execution_exception", "rejected execution of coordinating operation")
+    sim.cluster.script("PUT", r"^/_bulk$", [(429, busy)])
+    result = sim_store.append_events([event(i) for i in range(4)])
+    assert result.stored_count == 4 and result.dead_lettered == 0
+    assert len(sim.cluster.calls("PUT", "/_bulk")) == 2
 
 
 def test_mapping_error_goes_to_dead_letter_and_replays(sim, sim_store):

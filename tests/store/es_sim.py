@@ -200,7 +200,9 @@ class MiniCluster:
                 return refused
             match = None
             if self.spec is not None:
-                match, problems = self.spec.check_request(req.method, req.path, req.query, req.body, self.version)
+                match, problems = self.spec.check_request(
+                    req.method, req.path, req.query, req.body, self.version, req.headers.get("content-type")
+                )
                 self.problems += problems
             status, body = self._answer(req)
             if match is not None and self.spec is not None:

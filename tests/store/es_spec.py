@@ -105,7 +105,13 @@ class Spec:
 
     # -- requests ----------------------------------------------------------------------------
     def check_request(
-        self, method: str, path: str, query: str | Mapping[str, str], body: bytes, version: str
+        self,
+        method: str,
+        path: str,
+        query: str | Mapping[str, str],
+        body: bytes,
+        version: str,
+        content_type: str | None = None,
     ) -> tuple[Match | None, list[str]]:
         """Problems with one HTTP request as a cluster of ``version`` would see it."""
         where = f"{method} {path}"
@@ -113,6 +119,12 @@ class Spec:
         if m is None:
             return None, [f"{where}: no endpoint of the specification has this method and path"]
         problems = [f"{where} ({m.endpoint.name}): {p}" for p in self._request(m, query, body, version)]
+        accepted = m.endpoint.spec.get("requestMediaType")
+        if body.strip() and content_type and accepted:
+            # the clients' compatibility form application/vnd.elasticsearch+x-ndjson is application/x-ndjson
+            media = content_type.split(";")[0].strip().replace("vnd.elasticsearch+", "")
+            if media not in accepted:
+                problems.append(f"{where} ({m.endpoint.name}): Content-Type {media} is not {' or '.join(accepted)}")
         return m, problems
 
     def _request(self, m: Match, query: str | Mapping[str, str], body: bytes, version: str) -> Iterator[str]:

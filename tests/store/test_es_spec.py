@@ -89,3 +89,11 @@ def test_responses_use_the_declared_exceptions_and_error_bodies(es_spec):
     error = {"error": {"type": "index_not_found_exception", "reason": "no such index [i]", "index": "i"}, "status": 404}
     assert es_spec.check_response(get, "GET", 404, error) == []
     assert es_spec.check_response(get, "GET", 500, {"message": "oops"}) != []
+
+
+def test_the_body_must_have_the_endpoints_media_type(es_spec):
+    line = b'{"create": {"_index": "logs-a-b", "_id": "1"}}\n{"a": 1}\n'
+    ndjson = "application/vnd.elasticsearch+x-ndjson; compatible-with=9"
+    assert es_spec.check_request("PUT", "/_bulk", {}, line, "9.0.0", ndjson)[1] == []
+    (problem,) = es_spec.check_request("PUT", "/_bulk", {}, line, "9.0.0", "text/plain")[1]
+    assert problem.endswith("Content-Type text/plain is not application/x-ndjson")

@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from sentinel import __version__
-from sentinel.api import alerts, console, events
+from sentinel.api import alerts, cases, console, events
 from sentinel.api import classifications as classifications_api
 from sentinel.api import ingest as ingest_api
 from sentinel.api import login as login_api
@@ -72,6 +72,7 @@ def create_app(settings: Settings, store: Store | None = None, authenticator: Au
     app.include_router(events.router)
     app.include_router(alerts.router)
     app.include_router(respond_api.router)
+    app.include_router(cases.router)
     app.include_router(console.router)
     app.include_router(classifications_api.router)
     app.include_router(ingest_api.router)

@@ -46,6 +46,11 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/suppressions"): SOC_READ,
     ("POST", "/api/suppressions"): LEADS,
     ("POST", "/api/suppressions/{suppression_id}/end"): LEADS,
+    ("GET", "/api/cases"): SOC_READ,  # cases are scoped by the places their alerts share
+    ("POST", "/api/cases"): SOC,
+    ("GET", "/api/cases/suggestions"): SOC_READ,
+    ("GET", "/api/cases/{case_id}"): SOC_READ,
+    ("POST", "/api/cases/{case_id}/actions"): SOC,
     ("GET", "/api/reports/shifts"): OVERSIGHT,
     ("GET", "/api/response/audit"): OVERSIGHT,
     ("GET", "/api/classifications"): DPO_READ,
@@ -74,6 +79,10 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/search"): READERS,  # as /api/events: scope and masking come from the data policy
     ("GET", "/console/entities/{kind}/{name}"): SOC_READ,  # an entity page lists alerts
     ("GET", "/console/rules/{rule_id}"): SOC_READ,
+    ("GET", "/console/cases"): SOC_READ,
+    ("POST", "/console/cases"): SOC,
+    ("GET", "/console/cases/{case_id}"): SOC_READ,
+    ("POST", "/console/cases/{case_id}/action"): SOC,
     ("GET", "/console/dpo"): DPO_READ,
     ("GET", "/console/dpo/{dataset:path}"): DPO_READ,
     ("POST", "/console/dpo-review"): DPO | {"soc_lead"},

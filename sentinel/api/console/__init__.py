@@ -11,12 +11,24 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from sentinel.api.console import alert, dashboard, dpo, entities, home, queue, rules, runs, search, suppressions
+from sentinel.api.console import (
+    alert,
+    cases,
+    dashboard,
+    dpo,
+    entities,
+    home,
+    queue,
+    rules,
+    runs,
+    search,
+    suppressions,
+)
 from sentinel.api.console.i18n import catalogue
 from sentinel.api.console.rendering import TEMPLATES
 
 __all__ = ["TEMPLATES", "catalogue", "router"]
 
 router = APIRouter()
-for _area in (home, queue, alert, rules, search, entities, runs, suppressions, dashboard, dpo):
+for _area in (home, queue, alert, rules, search, entities, cases, runs, suppressions, dashboard, dpo):
     router.include_router(_area.router)

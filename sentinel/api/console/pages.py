@@ -42,7 +42,7 @@ def guarded(handler: Callable[..., Response]) -> Callable[..., Response]:
         except PageError as exc:
             status, message = exc.status, exc.message
         except HTTPException as exc:
-            status, message = exc.status_code, str(exc.detail)
+            status, message = exc.status_code, _detail(exc.detail)
         except NotFound as exc:
             status, message = 404, str(exc)
         except (InvalidChange, RunError) as exc:
@@ -52,6 +52,13 @@ def guarded(handler: Callable[..., Response]) -> Callable[..., Response]:
         )
 
     return wrapper
+
+
+def _detail(detail: Any) -> str:
+    """An HTTP error's detail as one line (422s carry a list of problems, as the API documents them)."""
+    if isinstance(detail, list):
+        return "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail)
+    return str(detail)
 
 
 def require(principal: Principal, roles: frozenset[str], what: str) -> None:

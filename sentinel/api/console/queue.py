@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import Form, Query, Request
 from fastapi.responses import Response
 
+from sentinel.api.cases import open_case
 from sentinel.api.console.alert import action_from_form
 from sentinel.api.console.eventsearch import entity_links
 from sentinel.api.console.pages import Caller, PageError, View, console_router, guarded, require, see_other
@@ -16,6 +17,7 @@ from sentinel.api.console.rendering import render
 from sentinel.api.respond import ANALYST_ROLES
 from sentinel.models import Alert
 from sentinel.policy.access import RoleView
+from sentinel.respond.cases import CaseIn
 from sentinel.respond.fields import alert_place
 from sentinel.respond.lifecycle import apply_bulk
 from sentinel.store.base import AlertQuery
@@ -137,7 +139,7 @@ def queue(
         back=request.url.remove_query_params(["done"]).query,
         provinces=sorted({r["province"] for r in every if r["province"]}),
         rule_titles=sorted({r["alert"].rule.title for r in every}),
-        users=_user_names(request),
+        users=user_names(request),
         done=done,
         page=page,
         pages=pages,
@@ -149,7 +151,7 @@ def queue(
     )
 
 
-def _user_names(request: Request) -> list[str]:
+def user_names(request: Request) -> list[str]:
     """Who an alert can be assigned to: enabled analyst accounts (none in the single-user demo)."""
     users = request.app.state.accounts.list_users()
     return sorted(u["name"] for u in users if not u["disabled"] and u["role"] in ANALYST_ROLES)
@@ -197,6 +199,8 @@ def queue_bulk(
     require(principal, ANALYST_ROLES, "change alerts")
     if not sel:
         raise PageError(422, "select at least one alert")
+    if action == "case":
+        return _case_from_selection(request, principal.name, view, [item.rpartition(":")[0] for item in sel])
     act = action_from_form({"action": action, "assignee": assignee, "disposition": disposition, "reason": reason})
     targets: dict[str, int] = {}
     for item in sel:
@@ -213,3 +217,14 @@ def queue_bulk(
     ok = sum(1 for r in results if r.ok)
     kept = urlencode([(k, v) for k, v in parse_qsl(back) if k not in ("done", "lang")])
     return see_other(f"/console/alerts?{kept + '&' if kept else ''}done={ok}-{len(sel) - ok}")
+
+
+def _case_from_selection(request: Request, actor: str, view: RoleView, alert_ids: list[str]) -> Response:
+    """Open one case of the selected alerts (each must be visible to the caller) and show it."""
+    first = request.app.state.store.get_alert(alert_ids[0]) if alert_ids else None
+    if first is None:
+        raise PageError(404, f"no alert with id {alert_ids[0] if alert_ids else ''}")
+    more = f" (+{len(alert_ids) - 1})" if len(alert_ids) > 1 else ""
+    data = CaseIn(title=f"{first.rule.title}{more}"[:300], severity=first.severity, alert_ids=alert_ids)
+    case = open_case(request, view, data, actor)
+    return see_other(f"/console/cases/{case.id}")

@@ -32,6 +32,11 @@ class Taxonomy:
         entry = self.entities.get(entity)
         return entry.level if entry else 0
 
+    def role(self, entity: str) -> str:
+        """Role in a release: identifying, quasi, sensitive or insensitive (unknown entities: insensitive)."""
+        entry = self.entities.get(entity)
+        return entry.role if entry else "insensitive"
+
     def level_name(self, level: int) -> str:
         spec = self.levels.get(level)
         return spec.name if spec else str(level)

@@ -1,30 +1,41 @@
 """``sentinel anonymize INPUT --purpose P [-o OUTPUT]``: a CSV or JSON-lines file, anonymised for one purpose.
 
-Streams record by record (constant memory whatever the size) through the same
-protector the ingest path uses: columns and keys the policy names get their
-operator, everything else is scanned by the recognisers. Progress goes to
-standard error for large inputs; the output goes to ``-o`` or standard output.
+Most purposes stream record by record (constant memory whatever the size)
+through the same protector the ingest path uses: columns and keys the policy
+names get their operator, everything else is scanned by the recognisers.
+Progress goes to standard error for large inputs; the output goes to ``-o`` or
+standard output. A purpose with a ``release`` (``open_data``) publishes the
+table by measured risk instead (:mod:`sentinel.policy.open_data`), and
+``--check FILE`` measures the risk of any table. Files are read through
+:mod:`sentinel.records`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import click
 import orjson
 
+from sentinel.classify.fields import FieldClassifier
 from sentinel.cli.common import settings_from
+from sentinel.config import Settings
+from sentinel.policy.hierarchies import load_generalizer
 from sentinel.policy.keys import load_keys
-from sentinel.policy.model import load_policy
+from sentinel.policy.model import LoadedPolicy, load_policy
+from sentinel.policy.open_data import Table, check_file, check_text, plan_table, release_file
 from sentinel.policy.protect import Protector
 from sentinel.policy.purposes import policy_path, purpose_protector
+from sentinel.policy.release import ColumnPlan
+from sentinel.records import RowReader, SourceError, delimiter_of, format_of
 
 # Inputs at least this large report progress on standard error.
 PROGRESS_BYTES = 32 * 1024 * 1024
@@ -58,91 +69,130 @@ class _Progress:
             )
 
 
-def _format_of(path: str, fmt: str) -> str:
+def _format_of(path: str, fmt: str, head: bytes) -> str:
     if fmt != "auto":
         return fmt
-    suffix = Path(path).suffix.lower()
-    if suffix in (".csv", ".tsv"):
-        return "csv"
-    if suffix in (".jsonl", ".ndjson", ".json"):
+    found = format_of(path, head)
+    if found == "json":  # a JSON document whose records are one per line is read as JSON lines
         return "jsonl"
-    raise click.BadParameter(f"{path}: cannot tell the format from the name; pass --format csv or --format jsonl")
+    if found not in ("csv", "jsonl"):
+        raise click.BadParameter(f"{path}: cannot tell the format from the name; pass --format csv or --format jsonl")
+    return found
 
 
 def _csv(progress: _Progress, out: IO[str], protector: Protector, delimiter: str) -> int:
     text = (line.decode("utf-8", "backslashreplace") for line in progress.lines())
-    reader = csv.reader(text, delimiter=delimiter)
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
-    header = next(reader, None)
-    if header is None:
+    reader = RowReader("csv", delimiter)
+    rows = reader.rows(text)
+    first = next(rows, None)
+    if reader.header is None:
         return 0
+    header = reader.header
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
     writer.writerow(header)
     unique = len(set(header)) == len(header)
     problems = 0
-    for row in reader:
-        if len(row) != len(header):
+    for row in itertools.chain([first] if first else [], rows):
+        cells = row.cells or []
+        if row.problem:
             problems += 1
-            click.echo(f"row {reader.line_num}: {len(row)} cells, the header has {len(header)}", err=True)
-        named = row[: len(header)]
+            click.echo(f"row {row.line}: {row.problem}", err=True)
+        named = cells[: len(header)]
         if unique:  # one recogniser pass per row
             protected = protector.protect(dict(zip(header, named, strict=False)))
-            cells = [protected[h] for h in header[: len(named)]]
+            values = [protected[h] for h in header[: len(named)]]
         else:  # repeated column names: cell by cell
-            cells = [protector.protect_value(h, c) or "" for h, c in zip(header, named, strict=False)]
+            values = [protector.protect_value(h, c) or "" for h, c in zip(header, named, strict=False)]
         # cells beyond the header have no column name: scanned as text
-        writer.writerow(cells + [protector.protect_value(None, c) or "" for c in row[len(header) :]])
+        writer.writerow(values + [protector.protect_value(None, c) or "" for c in cells[len(header) :]])
         progress.tick()
     return problems
 
 
 def _jsonl(progress: _Progress, out: IO[str], protector: Protector) -> int:
     problems = 0
-    for number, line in enumerate(progress.lines(), start=1):
-        text = line.decode("utf-8", "backslashreplace").rstrip("\r\n")
-        if not text.strip():
-            out.write("\n")
-            continue
-        try:
-            obj: Any = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            obj = None
-        if isinstance(obj, dict):
-            out.write(orjson.dumps(protector.protect(obj)).decode() + "\n")
+    text = (line.decode("utf-8", "backslashreplace") for line in progress.lines())
+    for row in RowReader("jsonl").rows(text):
+        if row.record is not None:
+            out.write(orjson.dumps(protector.protect(row.record)).decode() + "\n")
         else:
             # Not a JSON object: still written, never dropped, with its personal data protected as text.
             problems += 1
-            click.echo(f"line {number}: not a JSON object; anonymised as plain text", err=True)
-            out.write((protector.protect_value(None, text) or "") + "\n")
+            click.echo(f"line {row.line}: {row.problem}; anonymised as plain text", err=True)
+            out.write((protector.protect_value(None, row.text) or "") + "\n")
         progress.tick()
     return problems
 
 
 @click.command()
-@click.argument("input_path", metavar="INPUT")
-@click.option("--purpose", "-p", required=True, help="Purpose in the policy: triage, analytics_export, open_data...")
+@click.argument("input_path", metavar="INPUT", required=False)
+@click.option("--purpose", "-p", help="Purpose in the policy: triage, analytics_export, open_data...")
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Output file (default: standard output).")
 @click.option(
     "--policy", "policy_file", type=click.Path(dir_okay=False), help="Policy file (default: the configured one)."
 )
 @click.option("--format", "fmt", type=click.Choice(["auto", "csv", "jsonl"]), default="auto", show_default=True)
+@click.option(
+    "--check",
+    "check_path",
+    type=click.Path(dir_okay=False),
+    help="Measure the re-identification risk of FILE (CSV or JSON lines) without changing it; exit 1 if it fails k.",
+)
+@click.option("--k", "k", type=click.IntRange(min=2), help="Release: group size to reach (default: the purpose's k).")
+@click.option("--l", "l_div", type=click.IntRange(min=1), help="Release: distinct sensitive values per group.")
+@click.option("--max-suppression", type=click.FloatRange(0, 1), help="Release: share of records that may be left out.")
+@click.option("--report", "report_fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
 def anonymize(
-    ctx: click.Context, input_path: str, purpose: str, output: str | None, policy_file: str | None, fmt: str
+    ctx: click.Context,
+    input_path: str | None,
+    purpose: str | None,
+    output: str | None,
+    policy_file: str | None,
+    fmt: str,
+    check_path: str | None,
+    k: int | None,
+    l_div: int | None,
+    max_suppression: float | None,
+    report_fmt: str,
 ) -> None:
-    """Anonymise a CSV or JSON-lines INPUT (``-`` for standard input) for one purpose of the data policy."""
+    """Anonymise a CSV or JSON-lines INPUT (``-`` for standard input) for one purpose of the data policy.
+
+    A purpose with a ``release`` (open_data) publishes the table by measured risk: identifying
+    columns and free text removed, quasi-identifiers generalised to k-anonymity, a risk report
+    written beside the output. ``--check FILE`` measures the risk of any table without changing it.
+    """
     settings = settings_from(ctx)
-    fmt = _format_of(input_path, fmt) if input_path != "-" else (fmt if fmt != "auto" else "jsonl")
     loaded = load_policy(policy_file or policy_path(settings), classifiers_dir=settings.classifiers_dir)
+    if check_path is not None:
+        _check(settings, loaded, Path(check_path), k, report_fmt)
+        return
+    if input_path is None or purpose is None:
+        raise click.UsageError("give INPUT and --purpose, or --check FILE")
     if purpose not in loaded.policy.purposes:
         raise click.BadParameter(
             f"no purpose {purpose!r} in {loaded.path}; defined: {', '.join(loaded.policy.purposes)}",
             param_hint="--purpose",
         )
     protector = purpose_protector(loaded, purpose, load_keys(settings.data_dir))
+    spec = loaded.policy.purposes[purpose].release
+    if spec is not None:
+        if input_path == "-":
+            raise click.BadParameter("a release reads its input twice: give a file, not -", param_hint="INPUT")
+        suppression = spec.max_suppression if max_suppression is None else max_suppression
+        _release(settings, loaded, protector, Path(input_path), output, k or spec.k, l_div or spec.l, suppression)
+        return
+    _stream(input_path, output, fmt, purpose, protector)
+
+
+def _stream(input_path: str, output: str | None, fmt: str, purpose: str, protector: Protector) -> None:
+    """Record by record through the purpose's protector, in constant memory."""
     try:
         raw: IO[bytes] = sys.stdin.buffer if input_path == "-" else open(input_path, "rb")  # noqa: SIM115
     except OSError as exc:
         raise click.BadParameter(f"{input_path}: {exc.strerror}", param_hint="INPUT") from None
+    head = raw.peek(4096)[:4096] if hasattr(raw, "peek") else b""
+    fmt = _format_of(input_path, fmt, head) if input_path != "-" else (fmt if fmt != "auto" else "jsonl")
     total = None if input_path == "-" else os.fstat(raw.fileno()).st_size
     progress = _Progress(raw, total)
     target = Path(output) if output else None
@@ -153,8 +203,11 @@ def anonymize(
         else io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=False)
     )
     try:
-        delimiter = "\t" if input_path.lower().endswith(".tsv") else ","
-        problems = _csv(progress, out, protector, delimiter) if fmt == "csv" else _jsonl(progress, out, protector)
+        if fmt == "csv":
+            first = head.split(b"\n", 1)[0].decode("utf-8-sig", "replace")
+            problems = _csv(progress, out, protector, delimiter_of(first, input_path))
+        else:
+            problems = _jsonl(progress, out, protector)
     finally:
         raw.close()
         out.flush()
@@ -168,3 +221,76 @@ def anonymize(
     click.echo(f"anonymize: {progress.records:,} records for {purpose}; values protected: {summary}", err=True)
     if problems:
         click.echo(f"anonymize: {problems:,} malformed records were anonymised as text, not dropped", err=True)
+
+
+def _table(path: Path, settings: Settings, loaded: LoadedPolicy) -> tuple[Table, list[ColumnPlan]]:
+    try:
+        table = Table.open(path)
+        classifier = FieldClassifier(settings.classifiers_dir)
+        names = loaded.field_entities()
+        return table, plan_table(table, classifier, classifier.taxonomy, lambda c: loaded.entity_of(c, names))
+    except SourceError as exc:
+        raise click.BadParameter(str(exc), param_hint="INPUT") from None
+
+
+def _release(
+    settings: Settings,
+    loaded: LoadedPolicy,
+    protector: Protector,
+    path: Path,
+    output: str | None,
+    k: int,
+    l_div: int,
+    max_suppression: float,
+) -> None:
+    """Publish ``path`` by measured risk; the report goes beside the output (or to standard error)."""
+    table, plans = _table(path, settings, loaded)
+    generalizer = load_generalizer(settings.classifiers_dir)
+    target = Path(output) if output else None
+    tmp = target.with_name(target.name + ".partial") if target else None
+    out: IO[str] = (
+        tmp.open("w", encoding="utf-8", newline="")
+        if tmp
+        else io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=False)
+    )
+    try:
+        report = release_file(
+            table,
+            out,
+            plans,
+            generalizer,
+            k=k,
+            l=l_div,
+            max_suppression=max_suppression,
+            protect=protector.protect_value,
+            output_name=str(target) if target else None,
+        )
+    finally:
+        out.flush()
+        if tmp:
+            out.close()
+        else:
+            out.detach()
+    if tmp and target:
+        tmp.replace(target)
+        target.with_name(target.name + ".risk.json").write_bytes(
+            orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2) + b"\n"
+        )
+        target.with_name(target.name + ".risk.txt").write_text(report.text(), encoding="utf-8")
+    click.echo(report.text(), err=True, nl=False)
+    if not report.satisfied:
+        raise SystemExit(1)
+
+
+def _check(settings: Settings, loaded: LoadedPolicy, path: Path, k: int | None, report_fmt: str) -> None:
+    """Print the risk of a table as it is; exit 1 when it fails k or holds direct identifiers."""
+    spec = loaded.policy.purposes.get("open_data")
+    target = k or (spec.release.k if spec is not None and spec.release is not None else 5)
+    table, plans = _table(path, settings, loaded)
+    result = check_file(table, plans, load_generalizer(settings.classifiers_dir), k=target)
+    if report_fmt == "json":
+        click.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(check_text(result), nl=False)
+    if not result["passes"]:
+        raise SystemExit(1)

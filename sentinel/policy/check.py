@@ -41,7 +41,7 @@ import orjson
 
 from sentinel.content import ContentError
 from sentinel.policy.candidates import candidate_lines, prefilter_for
-from sentinel.policy.model import LoadedPolicy, consistency_problems, load_policy, normalize_name
+from sentinel.policy.model import LoadedPolicy, consistency_problems, load_policy
 from sentinel.policy.operators import TOKEN, province_of
 from sentinel.records import RowReader, Segment, delimiter_of, format_of, json_records, read_segments
 
@@ -200,10 +200,7 @@ class Checker:
 
     # -- helpers
     def covered_entity(self, name: str) -> str | None:
-        entity = self.covered.get(normalize_name(name))
-        if entity is None and "." in name:
-            entity = self.covered.get(normalize_name(name.rsplit(".", 1)[1]))
-        return entity
+        return self.loaded.entity_of(name, self.covered)
 
     def allowed(self, rel: str, entity: str) -> bool:
         """Whether an ``allow`` rule expects raw ``entity`` values at ``rel`` (synthetic data, say)."""

@@ -58,10 +58,23 @@ class OperatorSpec(_Strict):
         return self
 
 
+class Release(_Strict):
+    """Release by risk (open data): identifying columns and free text removed, quasi-identifiers generalised."""
+
+    k: int = Field(5, ge=2, description="every combination of quasi-identifiers is shared by at least k records")
+    l: int = Field(2, ge=1, description="distinct values of each kept sensitive attribute within every such group")  # noqa: E741
+    max_suppression: float = Field(
+        0.05, ge=0, le=1, description="share of records that may be left out rather than generalise further"
+    )
+
+
 class Purpose(_Strict):
     """An anonymisation purpose: ingest (before storage), triage, analytics export, open data..."""
 
     description: str = ""
+    release: Release | None = Field(
+        None, description="publish a table by measured re-identification risk (k-anonymity, l-diversity)"
+    )
     irreversible: bool = Field(False, description="no operator may keep a way back to the person")
     default: OperatorSpec | None = None
     min_score: float = Field(0.5, gt=0, le=1, description="recogniser hits below this score are left alone")
@@ -138,6 +151,15 @@ class LoadedPolicy:
     def field_entities(self) -> dict[str, str]:
         """Normalised field name -> entity, for every name the policy covers."""
         return {normalize_name(n): rule.entity for rule in self.policy.fields for n in rule.names}
+
+    def entity_of(self, path: str, names: dict[str, str] | None = None) -> str | None:
+        """The entity the policy assigns to a field path (the full path, or its last key); ``names`` caches
+        :meth:`field_entities`."""
+        names = self.field_entities() if names is None else names
+        entity = names.get(normalize_name(path))
+        if entity is None and "." in path:
+            entity = names.get(normalize_name(path.rsplit(".", 1)[1]))
+        return entity
 
 
 def normalize_name(name: str) -> str:

@@ -31,7 +31,7 @@ from urllib.parse import quote, unquote_plus
 import orjson
 
 from sentinel.policy.detect import Finder
-from sentinel.policy.model import LoadedPolicy, OperatorSpec, normalize_name
+from sentinel.policy.model import LoadedPolicy, OperatorSpec
 from sentinel.policy.operators import TOKEN, OperatorSet
 
 DROP = "drop"
@@ -75,6 +75,7 @@ class Protector:
         self.actions = {e: a for e, a in actions.items() if not (isinstance(a, OperatorSpec) and a.op == "keep")}
         self.ops = operators
         self.find = finder
+        self.loaded = loaded
         self.field_entities = loaded.field_entities()
         skip = loaded.policy.skip_fields if skip_fields is None else skip_fields
         self.skip = frozenset(skip)
@@ -84,10 +85,7 @@ class Protector:
 
     # -- field names -------------------------------------------------------------
     def _entity_of_uncached(self, path: str) -> str | None:
-        entity = self.field_entities.get(normalize_name(path))
-        if entity is None and "." in path:
-            entity = self.field_entities.get(normalize_name(path.rsplit(".", 1)[1]))
-        return entity
+        return self.loaded.entity_of(path, self.field_entities)
 
     def entity_of(self, path: str) -> str | None:
         """The entity the policy assigns to a field path (full path, or its last key)."""

@@ -51,18 +51,6 @@ def test_csv_for_analytics_keeps_joins(run, tmp_path):
     assert again.stdout == result.stdout  # the managed key makes pseudonyms stable across runs
 
 
-def test_open_data_is_irreversible(run, tmp_path):
-    src = tmp_path / "citizens.csv"
-    src.write_text(CSV, encoding="utf-8")
-    out_file = tmp_path / "open.csv"
-    result = run(str(src), "--purpose", "open_data", "-o", str(out_file))
-    assert result.exit_code == 0 and result.stdout == ""
-    text = out_file.read_text(encoding="utf-8")
-    assert not TOKEN.search(text) and CCCD not in text and NAME not in text
-    assert rows(text)[0]["ho_ten"] == "<PERSON>" and rows(text)[0]["ngay_sinh"] == "1999"
-    assert not (tmp_path / "open.csv.partial").exists()
-
-
 def test_jsonl_with_a_bad_line(run, tmp_path):
     src = tmp_path / "forms.jsonl"
     src.write_text(
@@ -82,8 +70,8 @@ def test_jsonl_with_a_bad_line(run, tmp_path):
 
 def test_standard_input_and_unknown_purpose(run):
     line = json.dumps({"cccd": CCCD})
-    result = run("-", "--purpose", "open_data", input=line + "\n")
-    assert json.loads(result.stdout) == {"cccd": "<VN_CCCD>"}
+    result = run("-", "--purpose", "triage", input=line + "\n")
+    assert json.loads(result.stdout) == {"cccd": "*********345"}
     bad = run("-", "--purpose", "marketing", input=line)
     assert bad.exit_code == 2 and "defined: ingest, triage, analytics_export, open_data" in bad.output
 
@@ -101,12 +89,12 @@ def test_progress_on_large_inputs(run, tmp_path, monkeypatch):
 def test_ragged_csv_rows_are_kept_and_reported(run, tmp_path):
     src = tmp_path / "ragged.csv"
     src.write_text(f"sdt,sdt\n{PHONE},{PHONE}\n{PHONE}\n{PHONE},x,{CCCD}\n", encoding="utf-8")
-    result = run(str(src), "--purpose", "open_data")
+    result = run(str(src), "--purpose", "triage")
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
         "sdt,sdt",
-        "<VN_PHONE>,<VN_PHONE>",
-        "<VN_PHONE>",
-        "<VN_PHONE>,<VN_PHONE>,<VN_CCCD>",
+        "*******265,*******265",
+        "*******265",
+        "*******265,*,*********345",
     ]
     assert "row 3: 1 cells, the header has 2" in result.stderr and "2 malformed records" in result.stderr

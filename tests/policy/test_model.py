@@ -32,7 +32,7 @@ def test_keep_last_only_with_mask(tmp_path, policy_text):
         load_policy(path)
 
 
-OPEN_DATA = "    description: Publication; nothing may lead back to a person.\n    irreversible: true\n    default: "
+OPEN_DATA = "    release: {k: 5, l: 2, max_suppression: 0.05}\n    default: "
 
 
 def test_inconsistencies_are_all_listed_with_lines(tmp_path, policy_text):

@@ -53,12 +53,25 @@ class FoldedContextEnhancer(ContextAwareEnhancer):
         )
         self.window = settings.context_window
         self._negative = phrase_regex(settings.negative_context)
+        self._negative_exact = {p.strip().lower() for p in settings.negative_context}
         self._positive: dict[str, re.Pattern[str] | None] = {}
 
     def _regex_for(self, recognizer: EntityRecognizer) -> re.Pattern[str] | None:
         if recognizer.id not in self._positive:
             self._positive[recognizer.id] = phrase_regex(recognizer.context or [])
         return self._positive[recognizer.id]
+
+    def _last_negative(self, folded: str, original: str) -> int | None:
+        """Like :func:`_last` for the negative phrases, but a phrase written with diacritics must be written as
+        the phrase is ("lao động" is not "đồng", the currency)."""
+        if self._negative is None:
+            return None
+        last = None
+        for m in self._negative.finditer(folded):
+            written = original[m.start() : m.end()]
+            if written.isascii() or written.lower() in self._negative_exact:
+                last = m.end()
+        return last
 
     def enhance_using_context(
         self,
@@ -91,7 +104,8 @@ class FoldedContextEnhancer(ContextAwareEnhancer):
             if positive is not None:
                 found = positive.search(before) or positive.search(after) or positive.search(external)
             near_positive = _last(positive, before)
-            near_negative = _last(self._negative, before) if negative_applies else None
+            near_negative = self._last_negative(before, text[max(0, result.start - self.window) : result.start])
+            near_negative = near_negative if negative_applies else None
             if (
                 near_negative is not None
                 and near_negative >= len(before) - self.window // 2

@@ -272,10 +272,14 @@ class PersonNameRecognizer(EntityRecognizer):
         before = folded[max(0, start - 24) : start].rstrip(" :")
         if _HOUSE_NUMBER.search(before + " "):  # "17/4 Lý Thường Kiệt" is a street
             return True
-        return any(
-            before.endswith(w) and (len(before) == len(w) or not before[-len(w) - 1].isalnum())
-            for w in self._not_before
-        )
+
+        def ends_with(words: set[str]) -> bool:
+            return any(
+                before.endswith(w) and (len(before) == len(w) or not before[-len(w) - 1].isalnum()) for w in words
+            )
+
+        # a title wins over a place word it ends with: "cán bộ Lò Văn Sáng" is a person, "Bộ" a ministry
+        return ends_with(self._not_before) and not ends_with(self._titles)
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
@@ -553,6 +557,7 @@ class OrganizationRecognizer(EntityRecognizer):
         prefixes: list[str],
         heads: list[str],
         admin_words: list[str],
+        street_words: list[str],
         gazetteer: Gazetteer,
     ) -> None:
         self._score = score
@@ -562,6 +567,8 @@ class OrganizationRecognizer(EntityRecognizer):
         keys = sorted(set(self._prefixes) | set(self._heads))
         self._automaton = ahocorasick_rs.AhoCorasick(keys, matchkind=ahocorasick_rs.MATCHKIND_LEFTMOST_LONGEST)
         self._admin = sorted({fold(w).rstrip(".") for w in admin_words if not w.endswith(".")}, key=len, reverse=True)
+        streets = "|".join(sorted({re.escape(fold(w)) for w in street_words}, key=len, reverse=True)) or "(?!)"
+        self._street_before = re.compile(rf"(?<![a-z0-9])(?:{streets})\s+\Z")
         super().__init__(supported_entities=["ORGANIZATION"], name=name, supported_language=LANGUAGE, context=context)
 
     def load(self) -> None:
@@ -589,8 +596,12 @@ class OrganizationRecognizer(EntityRecognizer):
         folded = fold(text)
         results: list[RecognizerResult] = []
         for _, start, end in self._automaton.find_matches_as_indexes(folded):
-            if (start > 0 and folded[start - 1].isalnum()) or (end < len(folded) and folded[end].isalnum()):
-                continue
+            if (start > 0 and (folded[start - 1].isalnum() or folded[start - 1] in "/-")) or (
+                end < len(folded) and (folded[end].isalnum() or folded[end] in "/-")
+            ):
+                continue  # inside a word or a document symbol ("245/UBND-VP")
+            if self._street_before.search(folded, max(0, start - 12), start):
+                continue  # "phố Trường Chinh" is a street
             kind = self._kind(text[start:end], folded[start:end])
             if kind is None:
                 continue
@@ -645,7 +656,7 @@ class OrganizationRecognizer(EntityRecognizer):
 
     def _place(self, text: str, folded: str, name_end: int, words: list[regex.Match[str]], k: int) -> tuple[int, bool]:
         """End of "tỉnh Thanh Hóa" / "Hà Nội" after the name, and whether the gazetteer knows the place."""
-        if k >= len(words) or text[name_end : words[k].start()].strip(" ,-"):
+        if k >= len(words) or text[name_end : words[k].start()] != " ":
             return name_end, False
         admin_end = self._admin_at(folded, words[k].start())
         first = k
@@ -731,6 +742,7 @@ def _build_one(spec: RecognizerSpec, catalog: Catalog, gazetteer: Gazetteer) -> 
             prefixes=catalog.terms.get("organization_prefixes", []),
             heads=catalog.terms.get("organization_heads", []),
             admin_words=catalog.terms.get("admin_keywords", []),
+            street_words=catalog.terms.get("street_keywords", []),
             gazetteer=gazetteer,
         )
     raise ValueError(f"recognizer {spec.name}: builtin {spec.builtin!r} is not implemented")

@@ -167,3 +167,23 @@ def test_sensitive_terms_with_and_without_diacritics(text: str, entity: str) -> 
 )
 def test_phone_numbers_with_spaces_dots_and_country_code(phone: str) -> None:
     assert [(s.type, s.text) for s in analyze_text(f"Liên hệ {phone} giờ hành chính")] == [("VN_PHONE", phone)]
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "value"),
+    [
+        # a diacritics-free negative phrase ("đồng", the currency) must not match "lao động"
+        ("Mã số BHXH của người lao động: 0118273645, đề nghị kiểm tra", "VN_BHXH", "0118273645"),
+        # "cán bộ" is a title, not the ministry ("Bộ") a name may not follow
+        ("Cán bộ Lò Văn Sáng đã xác minh thực địa", "PERSON", "Lò Văn Sáng"),
+    ],
+)
+def test_folded_spellings_do_not_collide(text: str, entity: str, value: str) -> None:
+    assert (entity, value) in {(s.type, s.text) for s in analyze_text(text)}
+
+
+@pytest.mark.parametrize(
+    "text", ["Văn bản số 245/UBND-VP ngày 12/06/2025", "nhà số 45 phố Trường Chinh, phường Kim Liên"]
+)
+def test_document_symbols_and_streets_are_not_offices(text: str) -> None:
+    assert "ORGANIZATION" not in {s.type for s in analyze_text(text)}

@@ -200,6 +200,48 @@ def tables() -> dict[str, tuple[list[str], list[list[str]], dict[str, dict]]]:
             "co_quan_dang_ky": {"category": "none", "entities": ["ORGANIZATION"]},
         },
     )
+    rows = []
+    for _ in range(60):
+        province, commune = place()
+        child_year = R.randint(2018, 2025)
+        rows.append([
+            person(), person(), f"UBND {commune.replace('Xã', 'xã').replace('Phường', 'phường')}",
+            f"{commune}, {province}", f"{R.randint(1, 28):02d}/{R.randint(1, 12):02d}/2025",
+            f"0{R.choice(['40', '04', '75', '68', '31'])}{R.choice('23')}{child_year % 100:02d}"
+            f"{R.randint(100000, 999999)}",
+        ])  # fmt: skip
+    out["ho_tich.csv"] = (
+        ["Họ tên cha", "Họ tên mẹ", "Nơi đăng ký", "Quê quán", "Ngày đăng ký", "Số định danh của trẻ"],
+        rows,
+        {
+            "Họ tên cha": {"category": "basic", "entities": ["PERSON"]},
+            "Họ tên mẹ": {"category": "basic", "entities": ["PERSON"]},
+            "Nơi đăng ký": {"category": "none", "entities": ["ORGANIZATION"]},
+            "Quê quán": {"category": "basic", "entities": ["LOCATION"]},
+            "Ngày đăng ký": {"category": "none", "entities": []},
+            "Số định danh của trẻ": {"category": "basic", "entities": ["VN_CCCD"]},
+        },
+    )
+    rows = []
+    for i in range(60):
+        opinion = R.choice(["Thủ tục nhanh, cán bộ nhiệt tình", "Cần rút ngắn thời gian chờ ở quầy",
+                            "Trang web hay bị chậm vào buổi sáng", "Đề nghị bổ sung hướng dẫn trực tuyến"])  # fmt: skip
+        if i == 11:
+            opinion = "Tôi là người dân tộc Khmer, mong có hướng dẫn bằng tiếng Khmer"
+        if i == 40:
+            opinion = "Gia đình theo đạo Tin Lành nên không làm thủ tục vào Chủ nhật"
+        account = f"{R.choice(BANKS)} - {R.randint(10, 99)}{R.randint(10**9, 10**11)}"
+        rows.append([f"TC{R.randint(10**7, 10**8 - 1)}", opinion, str(R.randint(1, 50) * 10000), account])
+    out["y_kien.csv"] = (
+        ["Mã tra cứu", "Ý kiến người dân", "Số tiền hoàn (đồng)", "Tài khoản hoàn tiền"],
+        rows,
+        {
+            "Mã tra cứu": {"category": "none", "entities": []},
+            "Ý kiến người dân": {"category": "sensitive", "entities": ["ETHNICITY", "RELIGION"]},
+            "Số tiền hoàn (đồng)": {"category": "none", "entities": []},
+            "Tài khoản hoàn tiền": {"category": "sensitive", "entities": ["VN_BANK_ACCOUNT"]},
+        },
+    )
     return out
 
 

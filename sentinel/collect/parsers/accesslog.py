@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from sentinel.collect.parsers.common import ParseError
+from sentinel.collect.parsers.normalize import normalized_fields
 from sentinel.ecs import format_ts
 
 _Q = r'"([^"\\]*(?:\\.[^"\\]*)*)"'  # a quoted string, "unrolled" so each character is looked at once
@@ -182,6 +183,9 @@ def parse_access_line(line: str) -> dict[str, Any]:
         event["user_agent"] = {"original": _unescape(agent)}
     if tail and not tail.isspace():
         _apply_tail(event, _tail_fields(tail))
+    normalized = normalized_fields(target, event.get("user_agent", {}).get("original"), req.get("referrer"))
+    if normalized:
+        event["normalized"] = normalized
     return event
 
 

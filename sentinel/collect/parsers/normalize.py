@@ -1,0 +1,64 @@
+"""Decoded copies of request fields, so rules match what the application sees, not how it was encoded.
+
+Attackers encode payloads to slip past literal matching: ``%2D%64+%61%6C%6C%6F%77...``
+is ``-d allow...`` to PHP, ``%252e%252e%252f`` is ``../`` after the second decoding,
+``%u003c`` and ``\\u003c`` are ``<`` to IIS and to JavaScript, and nginx writes bytes
+it will not print as ``\\xNN``. :func:`normalized_fields` decodes the request target,
+the user agent and the referrer (percent-decoding repeated until stable, ``+`` as a
+space in the query, ``%uXXXX``/``\\uXXXX``/``\\xNN`` escapes) into ``normalized.url``,
+``normalized.user_agent`` and ``normalized.referrer``, only when decoding changes
+something: the raw fields stay as they were, as evidence, and rules match either.
+Case is left alone (Sigma matching is case-insensitive; a folded copy of a citizen's
+name would escape the personal-data protection, which replaces exact values).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import unquote, unquote_plus
+
+# Decoding rounds: enough for double and triple encoding; a fixed bound so crafted input cannot loop.
+MAX_ROUNDS = 3
+_ESCAPE = re.compile(r"%u([0-9a-fA-F]{4})|\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})")
+
+
+def _escapes(m: re.Match[str]) -> str:
+    code = m.group(1) or m.group(2) or m.group(3)
+    char = chr(int(code, 16))
+    # a lone surrogate cannot be stored as UTF-8: keep the escape as written
+    return m.group(0) if 0xD800 <= ord(char) <= 0xDFFF else char
+
+
+def decode(text: str, *, query: bool = False) -> str:
+    """``text`` decoded until stable (at most :data:`MAX_ROUNDS` rounds); ``query``: ``+`` is a space."""
+    if "%" not in text and "\\" not in text and not (query and "+" in text):
+        return text
+    for _ in range(MAX_ROUNDS):
+        new = _ESCAPE.sub(_escapes, text)
+        new = unquote_plus(new, errors="backslashreplace") if query else unquote(new, errors="backslashreplace")
+        if new == text:
+            break
+        text = new
+    return text
+
+
+def decode_target(target: str) -> str:
+    """A request target (path and query) decoded: ``+`` is a space in the query only."""
+    path, qmark, query = target.partition("?")
+    return decode(path) + qmark + decode(query, query=True)
+
+
+def normalized_fields(target: str | None, user_agent: str | None, referrer: str | None) -> dict[str, Any]:
+    """The ``normalized`` object of an access event: decoded values that differ from the raw ones."""
+    out: dict[str, Any] = {}
+    for key, value, decoder in (
+        ("url", target, decode_target),
+        ("user_agent", user_agent, decode),
+        ("referrer", referrer, decode_target),
+    ):
+        if value:
+            decoded = decoder(value)
+            if decoded != value:
+                out[key] = decoded
+    return out

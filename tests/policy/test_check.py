@@ -214,3 +214,9 @@ def test_the_shipped_policy_forbids_every_sensitive_entity(tmp_path, policy_text
     assert [f.message for f in report.findings if f.rule == "PD003"] == [
         "sensitive RELIGION is not forbidden in the repository; forbid it and allow the paths that need it"
     ]
+
+
+def test_this_repository_passes_its_own_check():
+    root = Path(__file__).resolve().parents[2]
+    report = run_check([root], default_policy_path(), root=root, jobs=1)
+    assert [f"{f.path}:{f.line}: {f.message}" for f in report.findings] == []

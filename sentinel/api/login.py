@@ -22,7 +22,8 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 LOGIN_PAGE = """<!doctype html>
 <html lang="vi"><head><meta charset="utf-8"><title>Sentinel — Đăng nhập / Log in</title>
-<style>body{{font-family:system-ui,sans-serif;background:#0f172a;color:#e2e8f0;display:flex;justify-content:center;
+<link rel="icon" href="/console/static/favicon.svg" type="image/svg+xml">
+<style>*{{box-sizing:border-box}}body{{font-family:system-ui,sans-serif;background:#0f172a;color:#e2e8f0;display:flex;justify-content:center;
 padding-top:12vh}}form{{background:#1e293b;padding:2rem;border-radius:8px;min-width:320px}}label{{display:block;
 margin:.8rem 0 .2rem}}input{{width:100%;padding:.5rem;border-radius:4px;border:1px solid #475569;background:#0f172a;
 color:#e2e8f0}}button{{margin-top:1.2rem;width:100%;padding:.6rem;background:#2563eb;color:white;border:0;

@@ -94,6 +94,8 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/auth/login"),
         ("POST", "/auth/login"),
         ("GET", "/console/static/{name}"),
+        ("GET", "/"),  # a redirect to the console, which asks to log in
+        ("GET", "/favicon.ico"),
     }
 )
 

@@ -79,8 +79,18 @@ def demo(
         f"  from the shell  sentinel search 'event.dataset:portal.app' --limit 5    (SENTINEL_DATA_DIR="
         f"{settings.data_dir})"
     )
+    ip = traffic.attacks["sql_injection"][0]
+    click.echo(f"  search          http://{host}:{port}/console/search?q=source.ip:{ip}&span=30d")
+    click.echo(f"  one address     http://{host}:{port}/console/entities/ip/{ip}")
     if serve:
         ctx.invoke(_serve_command(), host=host, port=port)
+    else:
+        click.echo(
+            "\nThe console is not running (--no-serve). Start it with:\n"
+            f"  SENTINEL_DATA_DIR={settings.data_dir} sentinel serve --host {host} --port {port}\n"
+            "(from a checkout set up by scripts/setup.sh: .venv/bin/sentinel serve ...), then open "
+            f"http://{host}:{port}/console/"
+        )
 
 
 def _show_alerts(store: Store, attacks: dict[str, list[str]]) -> None:

@@ -30,5 +30,6 @@ from sentinel.api.console.rendering import TEMPLATES
 __all__ = ["TEMPLATES", "catalogue", "router"]
 
 router = APIRouter()
+router.include_router(home.root)
 for _area in (home, queue, alert, rules, search, entities, cases, runs, suppressions, dashboard, dpo):
     router.include_router(_area.router)

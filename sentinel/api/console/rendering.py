@@ -21,6 +21,7 @@ from markupsafe import Markup
 from sentinel import ecs
 from sentinel.api.auth import Principal
 from sentinel.api.console.i18n import LANGS, language, translator
+from sentinel.api.permissions import allowed_roles
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 STATIC = TEMPLATES.parent / "static"
@@ -45,14 +46,16 @@ def environment() -> Environment:
 
 
 def _short_time(value: str | None, tz: tzinfo) -> str:
-    """A stored UTC timestamp in the SOC's time zone."""
+    """A stored UTC timestamp in the SOC's time zone, with the zone's offset (``13:05:00 +07``)."""
     if not value:
         return "-"
     try:
         t = ecs.parse_ts(value).astimezone(tz)
     except ValueError:
         return str(value)
-    return t.strftime("%d/%m/%Y %H:%M:%S")
+    offset = t.strftime("%z")
+    zone = "UTC" if offset == "+0000" else offset[:3] + (f":{offset[3:]}" if offset[3:] != "00" else "")
+    return t.strftime("%d/%m/%Y %H:%M:%S ") + zone
 
 
 def _duration(seconds: float | None) -> str:
@@ -86,6 +89,7 @@ def render(request: Request, template: str, principal: Principal, status_code: i
             csrf_field=lambda: _csrf_field(request),
             csrf_token=getattr(request.state, "session_csrf", None) or "",
             path=request.url.path,
+            may=lambda href: principal.role in allowed_roles("GET", href),
             **context,
         )
     )

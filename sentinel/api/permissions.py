@@ -86,6 +86,7 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/console/dpo"): DPO_READ,
     ("GET", "/console/dpo/{dataset:path}"): DPO_READ,
     ("POST", "/console/dpo-review"): DPO | {"soc_lead"},
+    ("POST", "/console/dpo-accept-all"): DPO | {"soc_lead"},
 }
 # routes anyone may call: liveness, the login page and the console's static files
 PUBLIC: frozenset[tuple[str, str]] = frozenset(

@@ -233,6 +233,11 @@ class ClassificationStore:
                 category, entities = current["category"], detected_entities
             else:
                 entities = review.entities if review.entities is not None else detected_entities
+                if review.category == "none":  # not personal data: only non-personal entities stay
+                    personal = [e for e in entities if self.taxonomy.category(e) != "none"]
+                    if review.entities is not None and personal:
+                        raise ReviewError(f"category none contradicts personal entities {', '.join(personal)}")
+                    entities = [e for e in entities if e not in personal]
                 category = review.category or self.taxonomy.combine(entities)[0]
             version = expected_version + 1
             at = ecs.now_ts()
@@ -264,6 +269,24 @@ class ClassificationStore:
                 conn.execute("ROLLBACK")
                 raise StaleVersion(expected_version, expected_version + 1) from None
         return self.field_view(dataset, field)
+
+    def accept_all(self, dataset: str, reason: str, actor: str) -> int:
+        """Accept the detected classification of every field of ``dataset`` nobody has reviewed yet.
+
+        Each field is one versioned, audited decision, as if accepted alone; a field
+        someone reviews meanwhile keeps that review. Returns how many were accepted.
+        """
+        accepted = 0
+        decision = ReviewIn(decision="accept", reason=reason)
+        for fld in self.dataset_view(dataset)["fields"]:
+            if fld["review"] is not None or fld.get("missing_from_scan"):
+                continue
+            try:
+                self.review(dataset, fld["field"], decision, fld["version"], actor)
+            except StaleVersion:
+                continue
+            accepted += 1
+        return accepted
 
     def field_history(self, dataset: str, field: str) -> list[dict[str, Any]]:
         """Every decision on a field, oldest first."""

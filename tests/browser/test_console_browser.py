@@ -99,7 +99,7 @@ def test_dpo_reviews_a_classification(login, site):
     row.locator("input.reason").fill("Số CCCD lộ năm sinh và nơi đăng ký khai sinh")
     row.locator("button.do-review").click()
     row = page.locator("tr[data-field='so_cccd']")
-    assert "dpo" in row.inner_text() and "sensitive" in row.inner_text()
+    assert "dpo" in row.inner_text() and "nhạy cảm" in row.inner_text()  # the category, translated
     shot(page, "06-dpo-review")
 
 

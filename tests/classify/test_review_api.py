@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from sentinel.api.app import create_app
 from sentinel.api.auth import Principal
-from sentinel.classify.review import open_classification_store
+from sentinel.classify.review import ReviewError, ReviewIn, open_classification_store
 from sentinel.classify.scan import scan
 from sentinel.classify.taxonomy import load_taxonomy
 from sentinel.config import load_settings
@@ -114,3 +114,51 @@ def test_bad_reviews_are_refused(setup) -> None:
     bad = client.post(url(dataset, "/fields/so_cccd/review"), json={"decision": "accept", "reason": "fine"},
                       headers={"If-Match": "abc"})  # fmt: skip
     assert bad.status_code == 400
+
+
+def test_override_to_none_drops_personal_entities_and_level(tmp_path: Path, citizens_csv: Path) -> None:
+    store = open_classification_store(tmp_path / "data", load_taxonomy())
+    try:
+        dataset = scan(str(citizens_csv))[0]
+        store.save_scan(dataset)
+        field = store.review(
+            dataset.dataset,
+            "dia_chi_thuong_tru",
+            ReviewIn(decision="override", category="none", reason="an office's seat"),
+            0,
+            "dpo1",
+        )
+        assert (field["category"], field["entities"], field["sensitivity"]) == ("none", [], 0)
+        with pytest.raises(ReviewError, match="contradicts personal entities LOCATION"):
+            store.review(
+                dataset.dataset,
+                "hoTen",
+                ReviewIn(decision="override", category="none", entities=["LOCATION"], reason="wrong"),
+                0,
+                "dpo1",
+            )
+        assert store.accept_all(dataset.dataset, "all suggestions accepted", "dpo1") == 8  # the reviewed one stays
+        view = store.dataset_view(dataset.dataset)
+        assert all(f["review"] is not None for f in view["fields"])
+        assert {f["field"]: f["review"]["decision"] for f in view["fields"]}["dia_chi_thuong_tru"] == "override"
+        assert store.accept_all(dataset.dataset, "again", "dpo1") == 0
+    finally:
+        store.close()
+
+
+def test_console_review_page_speaks_the_dpos_language(setup) -> None:
+    client, dataset, _, _ = setup
+    page = client.get(f"/console/dpo/{dataset}", params={"lang": "en"})
+    assert page.status_code == 200
+    html = page.text
+    nav = html[html.index("<nav>") : html.index("</nav>")]
+    assert "/console/dpo" in nav and "/console/alerts" not in nav and "/console/runs" not in nav  # no 403 links
+    assert 'class="brand" href="/console/"' in html
+    assert "basic personal data" in html and "not personal data" in html
+    assert ">protected<" in html and ">sensitive<" not in html  # "sensitive" is a category, never a level
+    accepted = client.post("/console/dpo-accept-all", data={"dataset": dataset}, follow_redirects=False)
+    assert accepted.status_code == 303 and accepted.headers["location"].endswith("?accepted=9")
+    view = client.get(url(dataset)).json()
+    assert all(f["review"]["decision"] == "accept" for f in view["fields"])
+    analyst = {"X-Test-User": "lan:soc_analyst"}
+    assert client.post("/console/dpo-accept-all", data={"dataset": dataset}, headers=analyst).status_code == 403

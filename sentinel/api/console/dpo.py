@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from sentinel.api.auth import Principal
 from sentinel.api.classifications import READERS, REVIEWERS, classification_store
+from sentinel.api.console.i18n import language, translator
 from sentinel.api.console.pages import Caller, PageError, console_router, guarded, see_other
 from sentinel.api.console.rendering import render
 from sentinel.classify.review import NotFoundError, ReviewError, ReviewIn, StaleVersion
@@ -34,7 +35,7 @@ def dpo_page(request: Request, principal: Caller, contains: str = "") -> Respons
 
 @router.get("/dpo/{dataset:path}")
 @guarded
-def dpo_dataset(request: Request, principal: Caller, dataset: str, conflict: str = "") -> Response:
+def dpo_dataset(request: Request, principal: Caller, dataset: str, conflict: str = "", accepted: int = 0) -> Response:
     store = _classifications(request, principal, READERS, "read classifications")
     try:
         view = store.dataset_view(dataset)
@@ -47,6 +48,7 @@ def dpo_dataset(request: Request, principal: Caller, dataset: str, conflict: str
         view=view,
         dataset=dataset,
         conflict=conflict,
+        accepted=accepted,
         can_review=principal.role in REVIEWERS,
         entities=sorted(store.taxonomy.entities),
     )
@@ -84,3 +86,16 @@ def dpo_review(
     except StaleVersion as exc:
         return see_other(f"/console/dpo/{quote(dataset)}?conflict={exc.actual}#f-{quote(field)}")
     return see_other(f"/console/dpo/{quote(dataset)}#f-{quote(field)}")
+
+
+@router.post("/dpo-accept-all")
+@guarded
+def dpo_accept_all(request: Request, principal: Caller, dataset: Annotated[str, Form()]) -> Response:
+    """Accept the classifier's suggestion for every field of a dataset nobody has reviewed yet."""
+    store = _classifications(request, principal, REVIEWERS, "review classifications")
+    reason = translator(language(request))("accept_all_reason")
+    try:
+        accepted = store.accept_all(dataset, reason, actor=principal.name)
+    except NotFoundError as exc:
+        raise PageError(404, str(exc)) from None
+    return see_other(f"/console/dpo/{quote(dataset)}?accepted={accepted}")

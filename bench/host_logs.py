@@ -24,10 +24,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sentinel.collect.parsers import LineReader
-from sentinel.collect.stream import iter_lines
 from sentinel.collect.syslog_parse import stream_anchor
 from sentinel.config import DEFAULT_CONTENT_DIR
 from sentinel.detect.engine import Engine
+from sentinel.ingest.stream import iter_lines
 
 # One failed attempt: sshd's own line, or (logs holding only PAM's lines) the sshd(pam_unix) line.
 ATTEMPT = re.compile(

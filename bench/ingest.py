@@ -24,8 +24,8 @@ import orjson
 
 from sentinel import ecs
 from sentinel.collect.parsers import parse_line
-from sentinel.collect.stream import iter_lines
 from sentinel.demo.traffic import generate
+from sentinel.ingest.stream import iter_lines
 from sentinel.store.base import EventQuery
 from sentinel.store.sqlite import COLUMNS, SQLiteStore, stored_fields
 

@@ -31,8 +31,8 @@ import netgen
 
 from sentinel.collect.flows import FlowTable
 from sentinel.collect.pcap import CaptureReader, MalformedFrame, decode_frame, scapy_packets
-from sentinel.collect.pipeline import Pipeline
 from sentinel.collect.traffic import PcapSource, TrafficAnalyzer
+from sentinel.ingest.pipeline import Pipeline
 from sentinel.store.sqlite import SQLiteStore
 
 

@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+POLICY = Path(__file__).resolve().parents[1] / "classifiers" / "policy.yaml"
+
 SEED = 20261120
 SURNAMES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi"]
 GIVEN = ["Văn An", "Thị Bình", "Minh Châu", "Quốc Dũng", "Thu Hà", "Đức Huy"]
@@ -178,7 +180,7 @@ def naive_rate(root: Path, sample_bytes: int = 1_000_000) -> float:
     from sentinel.classify.analyzer import analyze_text
     from sentinel.policy.model import load_policy
 
-    forbid = sorted(load_policy().policy.repository.forbid)
+    forbid = sorted(load_policy(POLICY).policy.repository.forbid)
     text = next((root / "ops" / "archive").glob("access-*.log")).read_text(encoding="utf-8")[:sample_bytes]
     analyze_text("warm up", entities=forbid)
     started = time.perf_counter()
@@ -241,7 +243,7 @@ def bench_ingest(n: int = 4000) -> None:
     from sentinel.policy.purposes import purpose_protector
 
     rng = random.Random(SEED)
-    protector = purpose_protector(load_policy(), INGEST, PolicyKeys.from_master(b"b" * 32, "bench"))
+    protector = purpose_protector(load_policy(POLICY), INGEST, PolicyKeys.from_master(b"b" * 32, "bench"))
     kinds = {
         "access, no personal data": [access_line(rng, i) for i in range(n)],
         "access, name+CCCD+phone in URL": [

@@ -26,8 +26,8 @@ from sentinel.api.app import create_app
 from sentinel.api.auth import LocalOperator
 from sentinel.config import Settings
 from sentinel.models import Alert, RuleRef, alert_id
-from sentinel.respond.config import RespondConfig
-from sentinel.respond.service import Response
+from sentinel.respond.service import ResponseService
+from sentinel.respond.settings import RespondConfig
 from sentinel.respond.suppress import parse_suppression
 from sentinel.store.base import AlertQuery
 from sentinel.store.sqlite import SQLiteStore
@@ -90,7 +90,7 @@ def main() -> None:
         batch = alerts(args.alerts, now)
         for a in batch:
             store.record_alert(a)
-        stage = Response.build(settings, store, RespondConfig())
+        stage = ResponseService.build(settings, store, RespondConfig())
         print(f"{args.alerts} alerts, {args.suppressions} active suppressions; best of 3 rounds; 2 shared cores")
 
         # 1. suppression filtering (50 CIDR exceptions, none of which match: the worst case, every one is tried)

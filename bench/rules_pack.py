@@ -62,7 +62,7 @@ def generate(path: Path, lines: int, seed: int = 7) -> None:
 
 def parse_all(path: Path) -> list[dict]:
     from sentinel.collect.parsers import parse_line
-    from sentinel.collect.stream import iter_lines
+    from sentinel.ingest.stream import iter_lines
 
     with path.open("rb") as f:
         return [parse_line(line, source=str(path), position=off) for off, line in iter_lines(f)]

@@ -100,11 +100,11 @@ def receiver(data: Path, udp: int, tcp: int) -> None:
 
     gc.set_threshold(50_000, 20, 100)  # as `sentinel collect` does
     sys.setswitchinterval(float(os.environ.get("BENCH_SWITCH", "0.005")))
-    from sentinel.collect.pipeline import Pipeline
-    from sentinel.collect.queue import DiskQueue
-    from sentinel.collect.runner import Runner, RunOptions
-    from sentinel.collect.sinks import StoreSink
     from sentinel.collect.syslog import Listen, SyslogSource
+    from sentinel.ingest.collector import Runner, RunOptions
+    from sentinel.ingest.pipeline import Pipeline
+    from sentinel.ingest.queue import DiskQueue
+    from sentinel.ingest.sinks import StoreSink
     from sentinel.store.sqlite import SQLiteStore
 
     stop = threading.Event()

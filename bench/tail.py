@@ -29,13 +29,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sentinel.collect.files import FileOptions, FileSource
-from sentinel.collect.pipeline import IngestCounts, Pipeline
-from sentinel.collect.queue import DiskQueue
-from sentinel.collect.runner import Runner, RunOptions
-from sentinel.collect.sinks import StoreSink
 from sentinel.config import Settings
 from sentinel.demo.traffic import generate
-from sentinel.runtime import settle_heap
+from sentinel.ingest.collector import Runner, RunOptions
+from sentinel.ingest.pipeline import IngestCounts, Pipeline
+from sentinel.ingest.queue import DiskQueue
+from sentinel.ingest.sinks import StoreSink
+from sentinel.runtime import Runtime, settle_heap
 from sentinel.store.base import EventQuery
 from sentinel.store.sqlite import SQLiteStore
 
@@ -175,7 +175,7 @@ def main() -> None:
         small = root / "head.log"
         head(log, small, args.full_lines)
         settings = Settings(data_dir=work)
-        sink = StoreSink.configured(settings, detect=not args.no_detect)
+        sink = StoreSink.configured(Runtime(settings), detect=not args.no_detect, enrich=False)
         label = "configured pipeline (protection" + (")" if args.no_detect else " + detection)")
         rows.append((f"Sentinel -> disk queue -> {label}, {args.full_lines} lines",
                      run_collector(small, work, sink, args.full_lines)))  # fmt: skip

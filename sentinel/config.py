@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from sentinel.content import ContentError, load_yaml
 
@@ -127,6 +127,16 @@ class Settings(BaseModel):
     def tz(self) -> tzinfo:
         return parse_timezone(self.timezone)
 
+    # An address plan other than ``<content_dir>/collectors/address-plan.yaml``.
+    address_plan: Path | None = None
+    # Secrets from a deployment's secret store; never written to a file by Sentinel.
+    policy_key: SecretStr | None = None
+    ingest_token: SecretStr | None = None
+    # Response configuration file (channels, routes, escalation); default ``<data_dir>/respond.yml``.
+    respond_config: Path | None = None
+    # Show progress on standard error even when it is not a terminal.
+    progress: bool = False
+
     @property
     def rules_dir(self) -> Path:
         return self.content_dir / "rules"
@@ -156,6 +166,18 @@ class Settings(BaseModel):
         return self.data_dir / "audit.log"
 
     @property
+    def address_plan_path(self) -> Path | None:
+        """The address plan in use: the configured file, else the content folder's when it exists."""
+        if self.address_plan is not None:
+            return self.address_plan
+        default = self.collectors_dir / "address-plan.yaml"
+        return default if default.exists() else None
+
+    @property
+    def respond_config_path(self) -> Path:
+        return self.respond_config or self.data_dir / "respond.yml"
+
+    @property
     def uses_elasticsearch(self) -> bool:
         return self.elasticsearch.url is not None
 
@@ -174,7 +196,34 @@ ENV_VARS = {
     "SENTINEL_API_PORT": "api.port",
     "SENTINEL_AUTH_MODE": "auth.mode",
     "SENTINEL_TIMEZONE": "timezone",
+    "SENTINEL_ADDRESS_PLAN": "address_plan",
+    "SENTINEL_POLICY_KEY": "policy_key",
+    "SENTINEL_INGEST_TOKEN": "ingest_token",
+    "SENTINEL_RESPOND_CONFIG": "respond_config",
+    "SENTINEL_PROGRESS": "progress",
 }
+CONFIG_ENV = "SENTINEL_CONFIG"
+INGEST_TOKEN_ENV = "SENTINEL_INGEST_TOKEN"
+TELEGRAM_TOKEN_ENV = "SENTINEL_TELEGRAM_TOKEN"
+
+
+def hint(dotted: str) -> str:
+    """How a user sets ``dotted`` (``elasticsearch.url``): its variable and its key, for error messages."""
+    var = next((v for v, d in ENV_VARS.items() if d == dotted), None)
+    return f"{var} (or {dotted} in the configuration file)" if var else dotted
+
+
+def read_secret(variable: str, what: str) -> str | None:
+    """A secret from the environment variable a configuration file names (``token_env: ...``).
+
+    Files name the variable, never the secret. Unnamed: None. Named but unset: an error saying so.
+    """
+    if not variable:
+        return None
+    value = os.environ.get(variable)
+    if not value:
+        raise ContentError("environment", None, f"{what}: set the environment variable {variable}")
+    return value
 
 
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -184,7 +233,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     key (or the environment variable) that is wrong.
     """
     env = os.environ if env is None else env
-    path = path or env.get("SENTINEL_CONFIG") or None
+    path = path or env.get(CONFIG_ENV) or None
     data: dict = {}
     doc = None
     if path:

@@ -15,10 +15,12 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sentinel.errors import Invalid
+
 M = TypeVar("M", bound=BaseModel)
 
 
-class ContentError(Exception):
+class ContentError(Invalid):
     """A content file is unreadable or invalid; ``str()`` is ``file:line: reason``."""
 
     def __init__(self, file: str | Path, line: int | None, reason: str) -> None:

@@ -27,6 +27,8 @@ from typing import Any
 
 import orjson
 
+from sentinel.errors import Invalid
+
 EXACT_SAMPLE_BYTES = 8 * 1024 * 1024  # files up to this size are sampled exactly (reservoir over every row)
 DEFAULT_SAMPLE = 200
 DEFAULT_SEED = 20260101
@@ -43,7 +45,7 @@ RECORD_FORMATS = ("csv", "jsonl", "json", "parquet")
 _DELIMITERS = ",;\t|"
 
 
-class SourceError(Exception):
+class SourceError(Invalid):
     """A dataset cannot be read; the message tells the user what to fix."""
 
 

@@ -22,9 +22,13 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from sentinel.api.auth import ROLES, Principal
+from sentinel.errors import Denied, Invalid
+from sentinel.identity import ROLES, Principal
+from sentinel.localdb import connect, migrate
 
-SCHEMA = """
+# Each entry upgrades the schema by one version (PRAGMA user_version); 1 is what unversioned files held.
+MIGRATIONS = [
+    """
 CREATE TABLE IF NOT EXISTS users (
     name TEXT PRIMARY KEY, pw_hash TEXT NOT NULL, role TEXT NOT NULL,
     province TEXT, commune TEXT, disabled INTEGER NOT NULL DEFAULT 0,
@@ -39,18 +43,19 @@ CREATE TABLE IF NOT EXISTS sessions (
     created REAL NOT NULL, expires REAL NOT NULL
 );
 """
+]
 MIN_PASSWORD = 12
 
 
-class AccountError(ValueError):
+class AccountError(Invalid):
     """A request about accounts that cannot be done; the message says why."""
 
 
-class LoginFailed(AccountError):
+class LoginFailed(Denied):
     pass
 
 
-class LockedOut(AccountError):
+class LockedOut(Denied):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"too many failed logins: the account is locked for {int(seconds // 60) + 1} more minutes")
         self.seconds = seconds
@@ -76,15 +81,13 @@ class Accounts:
         self, path: str | Path, *, lockout_threshold: int = 5, lockout_minutes: int = 15, session_hours: float = 12
     ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.lockout_threshold = lockout_threshold
         self.lockout_seconds = lockout_minutes * 60
         self.session_seconds = session_hours * 3600
         self._hasher = PasswordHasher()
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        self._db = connect(self.path, "the accounts database")
+        migrate(self._db, MIGRATIONS, str(self.path))
         # a dummy hash to spend the same time on unknown users as on wrong passwords
         self._dummy = self._hasher.hash(secrets.token_hex(16))
 

@@ -8,11 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel
 
-from sentinel.api.auth import Principal, current_principal
+from sentinel.api.auth import current_principal
 from sentinel.api.errors import unprocessable
+from sentinel.api.views import forbidden, role_view
+from sentinel.identity import Principal
 from sentinel.models import Alert, AlertChange
 from sentinel.policy.access import AccessDenied, RoleView
-from sentinel.policy.http import forbidden, role_view
 from sentinel.store.alert_ops import InvalidChange
 from sentinel.store.base import AlertQuery, NotFound, VersionConflict
 

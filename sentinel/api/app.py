@@ -20,9 +20,19 @@ from sentinel.api.limits import BodySizeLimit
 from sentinel.api.permissions import authorize
 from sentinel.audit import AuditLog
 from sentinel.config import Settings
+from sentinel.errors import Conflict, Denied, Invalid, NotFound, SentinelError, Unavailable
+from sentinel.runtime import Runtime
 from sentinel.store import Store, StoreError, open_store
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+# What each kind of error means to an HTTP client (the CLI's table is in sentinel.cli.main).
+HTTP_STATUS: dict[type[SentinelError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    Invalid: 400,
+    Denied: 403,
+    Unavailable: 503,
+}
 
 
 def default_authenticator(settings: Settings, accounts: Accounts) -> Authenticator:
@@ -47,6 +57,7 @@ def create_app(settings: Settings, store: Store | None = None, authenticator: Au
         description="Security monitoring and personal-data classification for Vietnam's e-government.",
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    app.state.runtime = Runtime(settings)
     app.state.settings = settings
     app.state.store = store or open_store(settings)
     app.state.audit = AuditLog(settings.audit_path)
@@ -64,9 +75,12 @@ def create_app(settings: Settings, store: Store | None = None, authenticator: Au
         """Liveness and the store in use."""
         return {"status": "ok", "version": __version__, "store": app.state.store.backend}
 
-    @app.exception_handler(StoreError)
-    def _store_error(request: Request, exc: StoreError) -> JSONResponse:
-        return JSONResponse(status_code=503, content={"detail": f"store unavailable: {exc}"})
+    @app.exception_handler(SentinelError)
+    def _sentinel_error(request: Request, exc: SentinelError) -> JSONResponse:
+        """Errors a route did not answer itself: one table from kind to status."""
+        status = next((code for kind, code in HTTP_STATUS.items() if isinstance(exc, kind)), 500)
+        detail = f"store unavailable: {exc}" if isinstance(exc, StoreError) else str(exc)
+        return JSONResponse(status_code=status, content={"detail": detail})
 
     app.include_router(login_api.router)
     app.include_router(events.router)

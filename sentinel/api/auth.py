@@ -13,29 +13,18 @@
 from __future__ import annotations
 
 import hmac
-import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from fastapi import HTTPException, Request
+
+from sentinel.identity import Principal
 
 if TYPE_CHECKING:
     from sentinel.api.accounts import Accounts
     from sentinel.api.oidc import OidcValidator
 
-ROLES = ("admin", "soc_lead", "soc_analyst", "dpo", "commune_engineer", "auditor", "ci", "collector")
 SESSION_COOKIE = "sentinel_session"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-
-
-@dataclass(frozen=True)
-class Principal:
-    """An authenticated caller with a role and, for local staff, a province/commune scope."""
-
-    name: str
-    role: str
-    province: str | None = None
-    commune: str | None = None
 
 
 class Authenticator(Protocol):
@@ -81,16 +70,14 @@ class SentinelAuthenticator:
         return None
 
 
-INGEST_TOKEN_ENV = "SENTINEL_INGEST_TOKEN"
-
-
 def shared_ingest_token(request: Request) -> Principal | None:
-    """A collector presenting the deployment-wide ingest token (``SENTINEL_INGEST_TOKEN``), if one is set.
+    """A collector presenting the deployment-wide ingest token (the ``ingest_token`` setting), if one is set.
 
     Per-collector API tokens (``sentinel tokens create NAME --role collector``) are preferred:
     they can be revoked one by one.
     """
-    expected = os.environ.get(INGEST_TOKEN_ENV, "")
+    secret = request.app.state.runtime.settings.ingest_token
+    expected = secret.get_secret_value() if secret else ""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if expected and scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode()):
         return Principal(name=request.headers.get("x-sentinel-collector", "collector")[:64], role="collector")

@@ -14,12 +14,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from sentinel.api.auth import Principal, current_principal
+from sentinel.api.auth import current_principal
 from sentinel.api.errors import unprocessable
 from sentinel.api.respond import visible_alert
+from sentinel.api.views import forbidden, role_view
+from sentinel.identity import Principal
 from sentinel.models import Alert
 from sentinel.policy.access import AccessDenied, RoleView
-from sentinel.policy.http import forbidden, role_view
 from sentinel.respond.case_store import CaseStore
 from sentinel.respond.case_suggest import Suggestion, suggest
 from sentinel.respond.cases import Case, CaseAction, CaseIn, case_changes, new_case

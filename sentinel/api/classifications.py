@@ -12,17 +12,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 
-from sentinel.api.auth import Principal, current_principal
+from sentinel.api.auth import current_principal
 from sentinel.api.errors import unprocessable
 from sentinel.classify.review import (
     ClassificationStore,
-    NotFoundError,
     ReviewError,
     ReviewIn,
-    StaleVersion,
     open_classification_store,
 )
 from sentinel.classify.taxonomy import load_taxonomy
+from sentinel.errors import NotFound, VersionConflict
+from sentinel.identity import Principal
 
 router = APIRouter(prefix="/api/classifications", tags=["classifications"])
 
@@ -91,9 +91,9 @@ def review_field(
     expected = _expected_version(if_match)
     try:
         updated = classification_store(request).review(dataset, field, body, expected, actor=principal.name)
-    except NotFoundError as exc:
+    except NotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
-    except StaleVersion as exc:
+    except VersionConflict as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     except ReviewError as exc:
         raise unprocessable(str(exc)) from None
@@ -109,7 +109,7 @@ def field_history(
     store = classification_store(request)
     try:
         store.field_view(dataset, field)
-    except NotFoundError as exc:
+    except NotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     return {"dataset": dataset, "field": field, "reviews": store.field_history(dataset, field)}
 
@@ -125,7 +125,7 @@ def dataset_audit(
     store = classification_store(request)
     try:
         store.dataset_view(dataset)
-    except NotFoundError as exc:
+    except NotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     return {"dataset": dataset, "entries": store.audit_log(dataset, limit)}
 
@@ -137,7 +137,7 @@ def get_field(
     """One field's classification (with its review applied); the ETag is the version to send in If-Match."""
     try:
         fld = classification_store(request).field_view(dataset, field)
-    except NotFoundError as exc:
+    except NotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     response.headers["ETag"] = f'"{fld["version"]}"'
     return fld
@@ -148,5 +148,5 @@ def get_dataset(dataset: str, request: Request, principal: Annotated[Principal, 
     """The latest scan of a dataset with review decisions applied (they take precedence)."""
     try:
         return classification_store(request).dataset_view(dataset)
-    except NotFoundError as exc:
+    except NotFound as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel
 
+from sentinel.api.views import forbidden, role_view
 from sentinel.policy.access import AccessDenied, RoleView
-from sentinel.policy.http import forbidden, role_view
 from sentinel.store.base import InvalidQuery
 from sentinel.store.query import QuerySyntaxError, parse_query
 

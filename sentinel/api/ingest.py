@@ -2,7 +2,7 @@
 
 Edge collectors ship batches of ECS events as gzip-compressed JSON lines with a
 bearer token: a per-collector API token of role ``collector``, or the shared
-``SENTINEL_INGEST_TOKEN`` set on both sides. The answer carries the
+the ingest token setting on both sides. The answer carries the
 counts the collector needs to acknowledge its queue: a 2xx means every line
 was either stored, recognised as a duplicate (same ``event.id``), or kept as a
 ``pipeline_error`` event; a 5xx means nothing can be assumed and the collector
@@ -22,10 +22,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from sentinel.api.auth import Principal, current_principal
+from sentinel.api.auth import current_principal
 from sentinel.collect.parsers import build_event
-from sentinel.collect.pipeline import Pipeline
-from sentinel.collect.runner import status_dir
+from sentinel.identity import Principal
+from sentinel.ingest.collector import status_dir
+from sentinel.ingest.pipeline import Pipeline
 
 router = APIRouter(tags=["collect"])
 
@@ -98,9 +99,9 @@ def _pipeline(request: Request) -> tuple[Pipeline, threading.Lock]:
     state = request.app.state
     with _BUILD_LOCK:
         if getattr(state, "ingest_pipeline", None) is None:
-            from sentinel.collect.assemble import build_pipeline
+            from sentinel.ingest.assemble import build_pipeline
 
-            state.ingest_pipeline = build_pipeline(state.settings, state.store)
+            state.ingest_pipeline = build_pipeline(state.runtime, state.store)
             state.ingest_lock = threading.Lock()
     return state.ingest_pipeline, state.ingest_lock
 
@@ -110,7 +111,7 @@ async def ingest(request: Request, principal: Annotated[Principal, Depends(curre
     """Store a batch of ECS events (gzip JSON lines) from a collector; the counts let it acknowledge its queue.
 
     Callers authenticate as role ``collector`` (or ``admin``): a per-collector API token, or the
-    deployment-wide ``SENTINEL_INGEST_TOKEN`` (see :mod:`sentinel.api.auth` and ``permissions``).
+    deployment-wide ingest token setting (see :mod:`sentinel.api.auth` and ``permissions``).
     """
     body = await request.body()
     text = _decompress(body, request.headers.get("content-encoding", "").lower())

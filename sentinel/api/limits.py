@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class BodyTooLarge(Exception):
-    pass
+    """Raised through the app by the receive wrapper; not a :class:`SentinelError`, so no handler answers it."""
 
 
 class BodySizeLimit:

@@ -15,8 +15,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from sentinel.api.accounts import AccountError, LockedOut
-from sentinel.api.auth import SESSION_COOKIE, Principal, current_principal
+from sentinel.api.accounts import LockedOut, LoginFailed
+from sentinel.api.auth import SESSION_COOKIE, current_principal
+from sentinel.identity import Principal
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -96,7 +97,7 @@ async def login(request: Request) -> Response:
     except LockedOut as exc:
         app.state.audit.record(username, "login.locked", client)
         return _login_failure(is_json, str(exc), 423, data.get("next"))
-    except AccountError as exc:
+    except LoginFailed as exc:
         app.state.audit.record(username or "-", "login.failed", client)
         return _login_failure(is_json, str(exc), 401, data.get("next"))
     sid, csrf = accounts.create_session(principal)

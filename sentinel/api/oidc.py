@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import jwt
 
-from sentinel.api.auth import ROLES, Principal
 from sentinel.config import OidcSettings
+from sentinel.identity import ROLES, Principal
 
 
 class OidcValidator:

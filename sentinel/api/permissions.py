@@ -12,7 +12,8 @@ from urllib.parse import quote
 
 from fastapi import HTTPException, Request
 
-from sentinel.api.auth import ROLES, current_principal
+from sentinel.api.auth import current_principal
+from sentinel.identity import ROLES
 
 ALL = frozenset(ROLES)
 READERS = frozenset({"admin", "soc_lead", "soc_analyst", "commune_engineer", "auditor", "dpo"})

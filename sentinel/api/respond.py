@@ -17,16 +17,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from sentinel.api.auth import Principal, current_principal
+from sentinel.api.auth import current_principal
 from sentinel.api.errors import unprocessable
+from sentinel.api.views import role_view
 from sentinel.content import ContentError
+from sentinel.identity import Principal
 from sentinel.models import Alert
 from sentinel.policy.access import RoleView
-from sentinel.policy.http import role_view
 from sentinel.respond.lifecycle import AlertAction, apply_action, apply_bulk
 from sentinel.respond.reports import shift_report
-from sentinel.respond.runner import Run, RunError
-from sentinel.respond.service import Response as ResponseStage
+from sentinel.respond.runs import Run, RunError
+from sentinel.respond.service import ResponseService
 from sentinel.respond.suppress import Suppression, parse_suppression
 from sentinel.store.alert_ops import InvalidChange
 from sentinel.store.base import NotFound, VersionConflict
@@ -39,22 +40,23 @@ LEAD_ROLES = frozenset({"admin", "soc_lead"})
 _build_lock = threading.Lock()
 
 
-def response_stage(request: Request) -> ResponseStage:
+def response_stage(request: Request) -> ResponseService:
     """The app's response stage, built on first use (playbooks, settings, ``respond.db``)."""
-    stage = getattr(request.app.state, "response", None)
+    state = request.app.state
+    stage = getattr(state, "response", None)
     if stage is None:
         with _build_lock:
             stage = getattr(request.app.state, "response", None)
             if stage is None:
                 try:
-                    stage = ResponseStage.build(request.app.state.settings, request.app.state.store)
+                    stage = ResponseService.build(state.settings, state.store, address_plan=state.runtime.address_plan)
                 except ContentError as exc:
                     raise HTTPException(status_code=503, detail=f"response stage unavailable: {exc}") from None
                 request.app.state.response = stage
     return stage
 
 
-Stage = Annotated[ResponseStage, Depends(response_stage)]
+Stage = Annotated[ResponseService, Depends(response_stage)]
 Caller = Annotated[Principal, Depends(current_principal)]
 View = Annotated[RoleView, Depends(role_view)]
 

@@ -23,6 +23,8 @@ from pydantic import BaseModel, Field, model_validator
 from sentinel import ecs
 from sentinel.classify.scan import ScanResult
 from sentinel.classify.taxonomy import Taxonomy
+from sentinel.errors import Invalid, NotFound, VersionConflict
+from sentinel.localdb import connect, migrate
 
 # Each entry upgrades the schema by one version (PRAGMA user_version).
 MIGRATIONS: list[str] = [
@@ -62,20 +64,8 @@ MIGRATIONS: list[str] = [
 ]
 
 
-class ReviewError(ValueError):
+class ReviewError(Invalid):
     """A review request that cannot be applied (unknown field, bad entity, ...)."""
-
-
-class NotFoundError(LookupError):
-    """No such dataset or field."""
-
-
-class StaleVersion(Exception):
-    """The field changed since the reviewer read it."""
-
-    def __init__(self, expected: int, actual: int) -> None:
-        self.expected, self.actual = expected, actual
-        super().__init__(f"the field is at version {actual}, not {expected}: reload it and review again")
 
 
 class ReviewIn(BaseModel):
@@ -100,23 +90,11 @@ class ClassificationStore:
 
     def __init__(self, path: Path, taxonomy: Taxonomy) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.taxonomy = taxonomy
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA busy_timeout=5000")
-        self._migrate()
-
-    def _migrate(self) -> None:
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise RuntimeError(
-                f"{self.path} has schema version {version}, newer than this Sentinel ({len(MIGRATIONS)}): upgrade"
-            )
-        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self._tx() as conn:
-                conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;")
+        self._conn = connect(self.path, "the classification database")
+        with self._lock:
+            migrate(self._conn, MIGRATIONS, str(self.path))
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -179,7 +157,7 @@ class ClassificationStore:
         """The latest scan with review decisions applied (they take precedence)."""
         latest = self._latest_scan(dataset)
         if latest is None:
-            raise NotFoundError(f"no classification for dataset {dataset!r}; scan it first")
+            raise NotFound(f"no classification for dataset {dataset!r}; scan it first")
         scan_id, doc = latest
         reviews = self._latest_reviews(dataset)
         doc["scan_id"] = scan_id
@@ -215,7 +193,7 @@ class ClassificationStore:
         for fld in self.dataset_view(dataset)["fields"]:
             if fld["field"] == field:
                 return fld
-        raise NotFoundError(f"dataset {dataset!r} has no field {field!r}")
+        raise NotFound(f"dataset {dataset!r} has no field {field!r}")
 
     # -- reviews --------------------------------------------------------------
     def review(self, dataset: str, field: str, review: ReviewIn, expected_version: int, actor: str) -> dict[str, Any]:
@@ -227,7 +205,7 @@ class ClassificationStore:
         with self._tx() as conn:
             current = self.field_view(dataset, field)
             if current["version"] != expected_version:
-                raise StaleVersion(expected_version, current["version"])
+                raise VersionConflict(f"{dataset}/{field}", expected_version, current["version"])
             detected_entities = [e["type"] for e in current["entities"]]
             if review.decision == "accept":
                 category, entities = current["category"], detected_entities
@@ -267,7 +245,7 @@ class ClassificationStore:
                 conn.execute("COMMIT")
             except sqlite3.IntegrityError:
                 conn.execute("ROLLBACK")
-                raise StaleVersion(expected_version, expected_version + 1) from None
+                raise VersionConflict(f"{dataset}/{field}", expected_version, expected_version + 1) from None
         return self.field_view(dataset, field)
 
     def accept_all(self, dataset: str, reason: str, actor: str) -> int:

@@ -22,6 +22,7 @@ from typing import Any
 from sentinel import ecs
 from sentinel.classify.fields import FieldClassifier, FieldReport
 from sentinel.classify.readers import read_elasticsearch, read_sql, read_store_events
+from sentinel.config import hint
 from sentinel.records import DEFAULT_SAMPLE, DEFAULT_SEED, Sample, SourceError, sample_file
 
 
@@ -79,7 +80,7 @@ def sample_source(
         return [read_store_events(store, source.removeprefix("events:") or None, size)]
     if source.startswith("es:"):
         if es_client is None:
-            raise SourceError("scanning an Elasticsearch index needs SENTINEL_ES_URL (or elasticsearch.url) set")
+            raise SourceError(f"scanning an Elasticsearch index needs {hint('elasticsearch.url')} set")
         return [read_elasticsearch(es_client, source.removeprefix("es:"), size, seed)]
     if is_sql_url(source):
         return read_sql(source, table, size, seed)

@@ -26,10 +26,9 @@ import click
 import orjson
 
 from sentinel.classify.fields import FieldClassifier
-from sentinel.cli.common import settings_from
+from sentinel.cli.common import runtime_from, settings_from
 from sentinel.config import Settings
 from sentinel.policy.hierarchies import load_generalizer
-from sentinel.policy.keys import load_keys
 from sentinel.policy.model import LoadedPolicy, load_policy
 from sentinel.policy.open_data import Table, check_file, check_text, plan_table, release_file
 from sentinel.policy.protect import Protector
@@ -45,12 +44,12 @@ PROGRESS_SECONDS = 2.0
 class _Progress:
     """Counts bytes read from the input and reports every few seconds when the input is large."""
 
-    def __init__(self, raw: IO[bytes], total: int | None) -> None:
+    def __init__(self, raw: IO[bytes], total: int | None, progress: bool = False) -> None:
         self.raw = raw
         self.total = total
         self.done = 0
         self.records = 0
-        self.show = bool(os.environ.get("SENTINEL_PROGRESS")) or (total or 0) >= PROGRESS_BYTES
+        self.show = progress or (total or 0) >= PROGRESS_BYTES
         self.started = self.last = time.monotonic()
 
     def lines(self) -> Iterator[bytes]:
@@ -174,7 +173,7 @@ def anonymize(
             f"no purpose {purpose!r} in {loaded.path}; defined: {', '.join(loaded.policy.purposes)}",
             param_hint="--purpose",
         )
-    protector = purpose_protector(loaded, purpose, load_keys(settings.data_dir))
+    protector = purpose_protector(loaded, purpose, runtime_from(ctx).keys)
     spec = loaded.policy.purposes[purpose].release
     if spec is not None:
         if input_path == "-":
@@ -182,10 +181,12 @@ def anonymize(
         suppression = spec.max_suppression if max_suppression is None else max_suppression
         _release(settings, loaded, protector, Path(input_path), output, k or spec.k, l_div or spec.l, suppression)
         return
-    _stream(input_path, output, fmt, purpose, protector)
+    _stream(input_path, output, fmt, purpose, protector, settings.progress)
 
 
-def _stream(input_path: str, output: str | None, fmt: str, purpose: str, protector: Protector) -> None:
+def _stream(
+    input_path: str, output: str | None, fmt: str, purpose: str, protector: Protector, progress: bool = False
+) -> None:
     """Record by record through the purpose's protector, in constant memory."""
     try:
         raw: IO[bytes] = sys.stdin.buffer if input_path == "-" else open(input_path, "rb")  # noqa: SIM115
@@ -194,7 +195,7 @@ def _stream(input_path: str, output: str | None, fmt: str, purpose: str, protect
     head = raw.peek(4096)[:4096] if hasattr(raw, "peek") else b""
     fmt = _format_of(input_path, fmt, head) if input_path != "-" else (fmt if fmt != "auto" else "jsonl")
     total = None if input_path == "-" else os.fstat(raw.fileno()).st_size
-    progress = _Progress(raw, total)
+    meter = _Progress(raw, total, progress)
     target = Path(output) if output else None
     tmp = target.with_name(target.name + ".partial") if target else None
     out: IO[str] = (
@@ -205,9 +206,9 @@ def _stream(input_path: str, output: str | None, fmt: str, purpose: str, protect
     try:
         if fmt == "csv":
             first = head.split(b"\n", 1)[0].decode("utf-8-sig", "replace")
-            problems = _csv(progress, out, protector, delimiter_of(first, input_path))
+            problems = _csv(meter, out, protector, delimiter_of(first, input_path))
         else:
-            problems = _jsonl(progress, out, protector)
+            problems = _jsonl(meter, out, protector)
     finally:
         raw.close()
         out.flush()
@@ -218,7 +219,7 @@ def _stream(input_path: str, output: str | None, fmt: str, purpose: str, protect
     if tmp and target:
         tmp.replace(target)  # a reader never sees a half-written output under the final name
     summary = ", ".join(f"{e} {n:,}" for e, n in sorted(protector.counts.items())) or "none found"
-    click.echo(f"anonymize: {progress.records:,} records for {purpose}; values protected: {summary}", err=True)
+    click.echo(f"anonymize: {meter.records:,} records for {purpose}; values protected: {summary}", err=True)
     if problems:
         click.echo(f"anonymize: {problems:,} malformed records were anonymised as text, not dropped", err=True)
 

@@ -7,7 +7,7 @@
     sentinel collect netflow --listen udp://0.0.0.0:2055
 
 Events go through the disk queue into the configured store, or to a central
-Sentinel with ``--to URL`` (token in ``SENTINEL_INGEST_TOKEN``). Progress and
+Sentinel with ``--to URL`` (token in the variable ``--token-env`` names). Progress and
 status are logged every few seconds and written for ``GET /api/collect/status``.
 """
 
@@ -23,9 +23,14 @@ from pathlib import Path
 
 import click
 
-from sentinel.cli.common import settings_from
+from sentinel.cli.common import runtime_from, settings_from
 from sentinel.collect.addressplan import AddressPlan
-from sentinel.collect.definitions import (
+from sentinel.collect.files import FILE_FORMATS, FileOptions, FileSource
+from sentinel.collect.source import Source
+from sentinel.collect.syslog import Listen, SyslogOptions, SyslogSource
+from sentinel.config import INGEST_TOKEN_ENV, Settings, read_secret
+from sentinel.ingest.collector import RunOptions, RunStats, collector_dir, run_sources
+from sentinel.ingest.definitions import (
     CollectorFile,
     HttpOutput,
     build_source,
@@ -33,32 +38,22 @@ from sentinel.collect.definitions import (
     parse_offset,
     parse_size,
 )
-from sentinel.collect.files import FILE_FORMATS, FileOptions, FileSource
-from sentinel.collect.runner import RunOptions, RunStats, collector_dir, run_sources
-from sentinel.collect.sinks import HttpSink, Sink, StoreSink
-from sentinel.collect.source import Source
-from sentinel.collect.syslog import Listen, SyslogOptions, SyslogSource
-from sentinel.config import Settings
-from sentinel.runtime import settle_heap
+from sentinel.ingest.sinks import HttpSink, Sink, StoreSink
+from sentinel.runtime import Runtime, settle_heap
 
 
 def _setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def _enricher(plan_path: str | None, settings: Settings) -> AddressPlan | None:
-    """The address plan: the given file, else ``collectors/address-plan.yaml`` when it exists."""
-    if plan_path:
-        return AddressPlan.load(plan_path)
-    default = settings.collectors_dir / "address-plan.yaml"
-    return AddressPlan.load(default) if default.exists() else None
+def _enricher(plan_path: str | None, runtime: Runtime) -> AddressPlan | None:
+    """The address plan: the given file, else the configured one."""
+    return AddressPlan.load(plan_path) if plan_path else runtime.address_plan
 
 
 def _http_sink(url: str, token_env: str, *, timeout: float = 30.0, verify: bool | str = True) -> HttpSink:
-    token = os.environ.get(token_env, "")
-    if not token:
-        raise click.UsageError(f"sending to {url} needs the ingest token in the environment variable {token_env}")
-    return HttpSink(url, token, timeout=timeout, verify=verify)
+    token = read_secret(token_env, f"sending to {url} needs the ingest token")
+    return HttpSink(url, token or "", timeout=timeout, verify=verify)
 
 
 def execute(
@@ -113,15 +108,16 @@ def execute(
     return stats
 
 
-def _quick_sink(settings: Settings, to: str | None, token_env: str, detect: bool) -> Sink:
-    return _http_sink(to, token_env) if to else StoreSink.configured(settings, detect=detect)
+def _quick_sink(runtime: Runtime, to: str | None, token_env: str, detect: bool) -> Sink:
+    """Ship to a central Sentinel, or into the configured store (the runner enriches, the pipeline does not)."""
+    return _http_sink(to, token_env) if to else StoreSink.configured(runtime, detect=detect, enrich=False)
 
 
 _common = [
     click.option("--name", help="collector name: its queue and offsets live in <data_dir>/collect/NAME"),
     click.option("--address-plan", type=click.Path(exists=True, dir_okay=False), help="CIDR -> province/commune"),
     click.option("--to", "to", metavar="URL", help="send to a central Sentinel instead of the configured store"),
-    click.option("--token-env", default="SENTINEL_INGEST_TOKEN", show_default=True, help="variable holding the token"),
+    click.option("--token-env", default=INGEST_TOKEN_ENV, show_default=True, help="variable holding the token"),
     click.option("--no-detect", is_flag=True, help="store only; do not run the detection rules"),
 ]
 
@@ -172,21 +168,21 @@ def collect(ctx: click.Context, definition: str | None, once: bool) -> None:
     if not definition:
         raise click.UsageError("give --config collectors/NAME.yaml, or a quick form: file, syslog, pcap, netflow")
     _setup_logging()
-    settings = settings_from(ctx)
     defn = load_collector(definition)
-    run_definition(settings, defn, once=once)
+    run_definition(runtime_from(ctx), defn, once=once)
 
 
-def run_definition(settings: Settings, defn: CollectorFile, *, once: bool) -> RunStats:
-    """Run a validated collector definition."""
+def run_definition(runtime: Runtime, defn: CollectorFile, *, once: bool) -> RunStats:
+    """Run a validated collector definition (its own address plan, else the configured one)."""
+    settings = runtime.settings
     state = collector_dir(settings, defn.name)
     sources = [build_source(s, state, once=once) for s in defn.sources]
-    plan = AddressPlan.load(defn.enrichment.address_plan) if defn.enrichment.address_plan else None
+    plan = _enricher(defn.enrichment.address_plan, runtime)
     out = defn.output
     if isinstance(out, HttpOutput):
         sink: Sink = _http_sink(out.url, out.token_env, timeout=out.timeout, verify=out.ca_certs or out.verify)
     else:
-        sink = StoreSink.configured(settings, detect=out.detect)
+        sink = StoreSink.configured(runtime, detect=out.detect, enrich=False)  # the runner enriches
     options = RunOptions(
         ship_batch=defn.ship_batch,
         full_wait=defn.queue.full_wait,
@@ -240,8 +236,8 @@ def collect_file(
     options = FileOptions(fmt=fmt, dataset=dataset, multiline=multiline, start_at=start_at)
     source = FileSource(name, [os.path.expanduser(p) for p in patterns], _offsets(settings, name), options)
     source.once = once
-    sink = _quick_sink(settings, to, token_env, not no_detect)
-    execute(settings, name, [source], once=once, sink=sink, plan=_enricher(address_plan, settings))
+    sink = _quick_sink(runtime_from(ctx), to, token_env, not no_detect)
+    execute(settings, name, [source], once=once, sink=sink, plan=_enricher(address_plan, runtime_from(ctx)))
 
 
 def _offsets(settings: Settings, name: str) -> Path:
@@ -280,5 +276,6 @@ def collect_syslog(
         source = SyslogSource(name or "syslog", addrs, options)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    sink = _quick_sink(settings, to, token_env, not no_detect)
-    execute(settings, name or "syslog", [source], once=False, sink=sink, plan=_enricher(address_plan, settings))
+    sink = _quick_sink(runtime_from(ctx), to, token_env, not no_detect)
+    plan = _enricher(address_plan, runtime_from(ctx))
+    execute(settings, name or "syslog", [source], once=False, sink=sink, plan=plan)

@@ -18,7 +18,7 @@ import time
 import click
 
 from sentinel.cli.collect import _enricher, _quick_sink, _setup_logging, common_options, execute
-from sentinel.cli.common import settings_from
+from sentinel.cli.common import runtime_from, settings_from
 from sentinel.collect.live import CaptureUnavailable, LiveSource
 from sentinel.collect.netflow import NetflowSource
 from sentinel.collect.traffic import PcapSource
@@ -79,7 +79,7 @@ def pcap(
     _setup_logging()
     settings = settings_from(ctx)
     once = once or bool(ctx.parent and ctx.parent.params.get("once"))
-    plan = _enricher(address_plan, settings)
+    plan = _enricher(address_plan, runtime_from(ctx))
     try:
         sources = [
             PcapSource(
@@ -96,7 +96,7 @@ def pcap(
         ]
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    sink = _quick_sink(settings, to, token_env, not no_detect)
+    sink = _quick_sink(runtime_from(ctx), to, token_env, not no_detect)
     execute(settings, name or "pcap", sources, once=once, sink=sink, plan=plan)
     failed = [f"{src.path}: {err}" for src in sources for err in src.errors]
     if failed:
@@ -120,14 +120,14 @@ def netflow(
     """Receive NetFlow v5/v9 and IPFIX exports over UDP; observer.ip is the exporter."""
     _setup_logging()
     settings = settings_from(ctx)
-    plan = _enricher(address_plan, settings)
+    plan = _enricher(address_plan, runtime_from(ctx))
     try:
         source = NetflowSource(list(listens), name=name, batch_size=settings.batch_size, set_direction=plan is None)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(str(exc)) from None
-    sink = _quick_sink(settings, to, token_env, not no_detect)
+    sink = _quick_sink(runtime_from(ctx), to, token_env, not no_detect)
     execute(settings, name or "netflow", [source], once=False, sink=sink, plan=plan)
 
 
@@ -155,7 +155,7 @@ def live(
     """Capture live traffic into flow, DNS, HTTP and TLS events (needs root or CAP_NET_RAW)."""
     _setup_logging()
     settings = settings_from(ctx)
-    plan = _enricher(address_plan, settings)
+    plan = _enricher(address_plan, runtime_from(ctx))
     try:
         source = LiveSource(
             iface,
@@ -169,10 +169,5 @@ def live(
         )
     except CaptureUnavailable as exc:
         raise click.ClickException(str(exc)) from None
-    sink = _quick_sink(settings, to, token_env, not no_detect)
+    sink = _quick_sink(runtime_from(ctx), to, token_env, not no_detect)
     execute(settings, name or f"live-{iface}", [source], once=False, sink=sink, plan=plan)
-
-
-def source_from_definition(defn) -> NetflowSource:  # type: ignore[no-untyped-def]
-    """The NetFlow source for a ``type: netflow`` entry of a collector definition file."""
-    return NetflowSource(list(defn.listen), name=defn.name)

@@ -10,21 +10,27 @@ import click
 
 from sentinel.config import Settings, load_settings, parse_timezone
 from sentinel.ecs import parse_ts
-from sentinel.store import Store, open_store
+from sentinel.runtime import Runtime
+from sentinel.store import Store
+
+
+def runtime_from(ctx: click.Context) -> Runtime:
+    """The run's one :class:`Runtime`, built from ``--config`` and the environment on first use."""
+    obj = ctx.find_root().obj
+    if "runtime" not in obj:
+        obj["runtime"] = Runtime(load_settings(obj.get("config_path")))
+    return obj["runtime"]
 
 
 def settings_from(ctx: click.Context) -> Settings:
-    obj = ctx.find_root().obj or {}
-    if "settings" not in obj:
-        obj["settings"] = load_settings(obj.get("config_path"))
-    return obj["settings"]
+    return runtime_from(ctx).settings
 
 
 def store_from(ctx: click.Context) -> Store:
     """The configured store, closed automatically when the command ends."""
     obj = ctx.find_root().obj
     if "store" not in obj:
-        obj["store"] = open_store(settings_from(ctx))
+        obj["store"] = runtime_from(ctx).open_store()
         ctx.find_root().call_on_close(obj["store"].close)
     return obj["store"]
 

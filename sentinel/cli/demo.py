@@ -9,12 +9,11 @@ from pathlib import Path
 import click
 
 from sentinel.cli.common import settings_from, store_from
-from sentinel.collect.addressplan import AddressPlan
-from sentinel.collect.assemble import build_pipeline
-from sentinel.collect.stream import ingest_streams
-from sentinel.config import Settings
+from sentinel.config import Settings, hint
 from sentinel.demo.traffic import VN_TZ, generate
-from sentinel.runtime import settle_heap
+from sentinel.ingest.assemble import build_pipeline
+from sentinel.ingest.stream import ingest_streams
+from sentinel.runtime import Runtime, settle_heap
 from sentinel.store.base import AlertQuery, EventQuery, Store
 
 
@@ -54,7 +53,9 @@ def demo(
     click.echo(f"  {len(traffic.app_lines):,} application-log lines -> {paths['app']}")
 
     click.echo("Ingesting through parse -> normalise -> store -> Sigma detection ...")
-    pipeline = build_pipeline(settings, store, address_plan=AddressPlan.load(paths["address_plan"]))
+    # the generated day comes with its own address plan: the demo's runtime uses it
+    runtime = Runtime(settings.model_copy(update={"address_plan": paths["address_plan"]}))
+    pipeline = build_pipeline(runtime, store)
     settle_heap()
     with paths["access"].open("rb") as access, paths["app"].open("rb") as app:
         streams = [(str(paths["access"].resolve()), access), (str(paths["app"].resolve()), app)]
@@ -76,7 +77,7 @@ def demo(
     click.echo(f"  events (JSON)   http://{host}:{port}/api/events?q=source.ip:{traffic.attacks['sql_injection'][0]}")
     click.echo(f"  API docs        http://{host}:{port}/docs")
     click.echo(
-        f"  from the shell  sentinel search 'event.dataset:portal.app' --limit 5    (SENTINEL_DATA_DIR="
+        f"  from the shell  sentinel search 'event.dataset:portal.app' --limit 5    ({hint('data_dir')}="
         f"{settings.data_dir})"
     )
     ip = traffic.attacks["sql_injection"][0]

@@ -142,8 +142,8 @@ def _file_events(
     name: str, index: int, pipeline: str, counts: dict[str, int], reading: dict[str, Any]
 ) -> Iterator[tuple[tuple[float, int, int, int], dict[str, Any]]]:
     from sentinel.collect.parsers import LineReader
-    from sentinel.collect.stream import iter_lines
     from sentinel.collect.syslog_parse import stream_anchor
+    from sentinel.ingest.stream import iter_lines
 
     last = float("-inf")
     with _open(name) as (source, f):

@@ -10,7 +10,8 @@ from typing import Any
 import click
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from sentinel.cli.common import settings_from
+from sentinel.cli.common import runtime_from, settings_from
+from sentinel.config import hint
 from sentinel.content import load_model
 from sentinel.store.base import StoreError
 
@@ -20,7 +21,9 @@ def _es_store(ctx: click.Context) -> Any:
 
     settings = settings_from(ctx)
     if not settings.uses_elasticsearch:
-        raise click.UsageError("no Elasticsearch configured: set SENTINEL_ES_URL (and credentials), or use --print")
+        raise click.UsageError(
+            f"no Elasticsearch configured: set {hint('elasticsearch.url')} and credentials, or use --print"
+        )
     store = ElasticsearchStore.from_settings(settings)
     ctx.call_on_close(store.close)
     return store
@@ -238,9 +241,9 @@ def dl_replay(ctx: click.Context, limit: int, detect: bool) -> None:
     result = store.replay_dead_letter(limit=limit)
     alerts = 0
     if detect and result.stored:
-        from sentinel.collect.assemble import build_pipeline
+        from sentinel.ingest.assemble import build_pipeline
 
-        detector = build_pipeline(settings_from(ctx), store).detector
+        detector = build_pipeline(runtime_from(ctx), store).detector
         if detector is not None:
             for alert in [*detector.process(result.stored), *detector.flush()]:
                 store.record_alert(alert)

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import os
 import sys
 from pathlib import Path
 from typing import BinaryIO
 
 import click
 
-from sentinel.cli.common import format_options, settings_from, store_from, timezone_option
-from sentinel.collect.assemble import build_pipeline
-from sentinel.collect.pipeline import IngestCounts
-from sentinel.collect.stream import ingest_streams
+from sentinel.cli.common import format_options, runtime_from, store_from, timezone_option
+from sentinel.ingest.assemble import build_pipeline
+from sentinel.ingest.pipeline import IngestCounts
+from sentinel.ingest.stream import ingest_streams
 from sentinel.runtime import settle_heap
 
 
@@ -55,12 +54,13 @@ def ingest(
     Prints how many lines were read, stored, kept as parse errors and skipped as
     duplicates. Ingesting the same file again stores nothing new.
     """
-    settings = settings_from(ctx)
+    runtime = runtime_from(ctx)
+    settings = runtime.settings
     tz = timezone_option(tz_name, settings)
     store = store_from(ctx)
-    pipeline = build_pipeline(settings, store, detect=not no_detect)
+    pipeline = build_pipeline(runtime, store, detect=not no_detect)
     settle_heap()
-    show = sys.stderr.isatty() or bool(os.environ.get("SENTINEL_PROGRESS"))
+    show = sys.stderr.isatty() or settings.progress
 
     def progress(counts: IngestCounts, elapsed: float) -> None:
         click.echo(f"  {counts.read:,} lines ({counts.read / elapsed:,.0f}/s)", err=True)

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import importlib
 import sys
+import tempfile
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
-from sentinel.content import ContentError
-from sentinel.store.base import StoreError
+from sentinel.config import CONFIG_ENV
+from sentinel.errors import Conflict, Denied, Invalid, NotFound, SentinelError, Unavailable
 
 # command name -> "module:attribute" of a click command or group
 COMMANDS = {
@@ -53,8 +57,8 @@ class LazyGroup(click.Group):
     "--config",
     "config_path",
     type=click.Path(dir_okay=False),
-    envvar="SENTINEL_CONFIG",
-    help="YAML configuration file (default: none; SENTINEL_* variables still apply).",
+    envvar=CONFIG_ENV,
+    help=f"YAML configuration file (default: ${CONFIG_ENV}; environment variables still apply).",
 )
 @click.version_option(package_name="sentinel-vn")
 @click.pass_context
@@ -64,21 +68,44 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj["config_path"] = config_path
 
 
+# What each kind of error means to a shell: 2 = fix the input or the environment and run again.
+# (1 is kept for findings that should fail a CI job: a broken audit chain, a policy violation.)
+EXIT_CODES: dict[type[SentinelError], int] = {Invalid: 2, NotFound: 2, Conflict: 2, Denied: 2, Unavailable: 2}
+EXIT_BUG = 70  # EX_SOFTWARE: not the user's mistake
+
+
+def exit_code_for(exc: SentinelError) -> int:
+    return next((code for kind, code in EXIT_CODES.items() if isinstance(exc, kind)), 2)
+
+
 def main() -> None:
-    """Entry point: turn expected errors into a one-line message and exit code 2."""
+    """Entry point: the command's own exit code; expected errors as one line; a bug as one line and a report."""
     try:
-        cli(standalone_mode=False)
+        code = cli(standalone_mode=False)  # returns ctx.exit()'s code, e.g. 1 from `audit verify`
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except (ContentError, StoreError) as exc:
+    except SentinelError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(exit_code_for(exc))
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        report = _write_bug_report()
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (details in {report}; please report it)", err=True)
+        sys.exit(EXIT_BUG)
+    sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)
+
+
+def _write_bug_report() -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    fd, name = tempfile.mkstemp(prefix=f"sentinel-crash-{stamp}-", suffix=".txt")
+    with open(fd, "w", encoding="utf-8") as f:
+        f.write(" ".join(sys.argv) + "\n\n" + traceback.format_exc())
+    return Path(name)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import orjson
 
-from sentinel.cli.common import settings_from
+from sentinel.cli.common import runtime_from, settings_from
 from sentinel.policy.report import FORMATS
 
 
@@ -36,7 +36,7 @@ def validate(ctx: click.Context, policy_file: str | None) -> None:
     from sentinel.policy.check import policy_findings
 
     path = _policy_file(ctx, policy_file)
-    loaded, findings = policy_findings(path)
+    loaded, findings = policy_findings(path, settings_from(ctx).classifiers_dir)
     for f in findings:
         click.echo(f"{f.path}:{f.line}: {f.message}" if f.line else f"{f.path}: {f.message}", err=True)
     if findings:
@@ -67,7 +67,12 @@ def check(
     from sentinel.policy.check import run_check
     from sentinel.policy.report import render
 
-    report = run_check([Path(p) for p in paths or (".",)], _policy_file(ctx, policy_file), jobs=jobs)
+    report = run_check(
+        [Path(p) for p in paths or (".",)],
+        _policy_file(ctx, policy_file),
+        jobs=jobs,
+        classifiers_dir=settings_from(ctx).classifiers_dir,
+    )
     rendered = render(report, fmt)
     if output:
         Path(output).write_text(rendered, encoding="utf-8")
@@ -97,11 +102,10 @@ def field_access_cmd(ctx: click.Context, policy_file: str | None) -> None:
 def reveal(ctx: click.Context, tokens: tuple[str, ...], reason: str) -> None:
     """Decrypt ``pe-...`` tokens (the lawful re-identification path); each use is appended to the audit log."""
     from sentinel import ecs
-    from sentinel.policy.keys import load_keys
     from sentinel.policy.operators import reveal as decrypt
 
     settings = settings_from(ctx)
-    keys = load_keys(settings.data_dir)
+    keys = runtime_from(ctx).keys
     audit = settings.data_dir / "policy-reveal.log"
     for token in tokens:
         try:

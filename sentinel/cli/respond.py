@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from sentinel.cli.common import settings_from, store_from
-from sentinel.respond.config import load_respond_config
+from sentinel.cli.common import runtime_from, settings_from, store_from
 from sentinel.respond.playbook import PlaybookLibrary
 from sentinel.respond.reports import shift_report
-from sentinel.respond.runner import Run, RunError
-from sentinel.respond.service import Response
+from sentinel.respond.runs import Run, RunError
+from sentinel.respond.service import ResponseService
+from sentinel.respond.settings import load_respond_config
 from sentinel.respond.suppress import parse_suppression
 from sentinel.store.base import NotFound, VersionConflict
 
@@ -27,10 +27,11 @@ def _actor(value: str | None) -> str:
     return value or f"cli:{getpass.getuser()}"
 
 
-def _stage(ctx: click.Context) -> Response:
+def _stage(ctx: click.Context) -> ResponseService:
     obj = ctx.find_root().obj
     if "response" not in obj:
-        obj["response"] = Response.build(settings_from(ctx), store_from(ctx))
+        runtime = runtime_from(ctx)
+        obj["response"] = ResponseService.build(runtime.settings, store_from(ctx), address_plan=runtime.address_plan)
         ctx.find_root().call_on_close(obj["response"].close)
     return obj["response"]
 
@@ -150,7 +151,7 @@ def respond() -> None:
 @respond.command("check-config")
 @click.pass_context
 def check_config(ctx: click.Context) -> None:
-    """Validate respond.yml (SENTINEL_RESPOND_CONFIG or <data_dir>/respond.yml)."""
+    """Validate respond.yml (the respond_config setting, else <data_dir>/respond.yml)."""
     cfg = load_respond_config(settings_from(ctx))
     click.echo(
         f"{len(cfg.channels)} channels, {len(cfg.routes)} routes, {len(cfg.escalation.chain)} escalation levels; "

@@ -9,6 +9,7 @@ import click
 import orjson
 
 from sentinel.cli.common import settings_from
+from sentinel.config import hint
 
 FORMATS = ("table", "jsonl")
 
@@ -219,7 +220,7 @@ def schedule_cmd(
 ) -> None:
     """Run the rules as ES|QL against the configured Elasticsearch and record the alerts in the store.
 
-    Needs SENTINEL_ES_URL (and credentials): the events must be in Elasticsearch.
+    Needs Elasticsearch configured (elasticsearch.url and credentials): the events must be in it.
     """
     import threading
 
@@ -229,7 +230,7 @@ def schedule_cmd(
 
     settings = settings_from(ctx)
     if not settings.uses_elasticsearch:
-        raise click.UsageError("the scheduler runs rules inside Elasticsearch: set SENTINEL_ES_URL first")
+        raise click.UsageError(f"the scheduler runs rules inside Elasticsearch: set {hint('elasticsearch.url')} first")
     store = store_from(ctx)
     scheduler, skipped = Scheduler.from_paths(
         store.client,  # type: ignore[attr-defined]

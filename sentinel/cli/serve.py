@@ -34,9 +34,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
             "(create one with 'sentinel users add' to require logins)"
         )
     # the response stage's scheduler (escalation, re-notification, housekeeping) runs beside the API
-    from sentinel.respond.service import Response
+    from sentinel.respond.service import ResponseService
 
-    app.state.response = Response.build(settings, app.state.store)
+    app.state.response = ResponseService.build(settings, app.state.store, address_plan=app.state.runtime.address_plan)
     settle_heap()
     stop = threading.Event()
     scheduler = threading.Thread(target=app.state.response.run, args=(stop,), name="escalation", daemon=True)

@@ -7,9 +7,9 @@ import sys
 import click
 
 from sentinel.api.accounts import AccountError, Accounts
-from sentinel.api.auth import ROLES
 from sentinel.audit import AuditLog
 from sentinel.cli.common import settings_from
+from sentinel.identity import ROLES
 
 
 def _accounts(ctx: click.Context) -> tuple[Accounts, AuditLog]:

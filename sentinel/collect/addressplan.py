@@ -226,22 +226,3 @@ class AddressPlan:
             if event.get("event", {}).get("kind") != "pipeline_error":
                 self.enrich_event(event)
         return events
-
-
-def default_plan_path() -> Path:
-    from sentinel.config import load_settings
-
-    return load_settings().collectors_dir / "address-plan.yaml"
-
-
-@cache
-def _default_plan() -> AddressPlan | None:
-    path = default_plan_path()
-    return AddressPlan.load(path) if path.exists() else None
-
-
-def lookup(ip: str) -> dict[str, Any] | None:
-    """Owner of ``ip`` in the default plan (``<content_dir>/collectors/address-plan.yaml``), for responders."""
-    plan = _default_plan()
-    unit = plan.lookup(ip) if plan is not None else None
-    return unit.as_dict() if unit is not None else None

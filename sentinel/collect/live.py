@@ -27,6 +27,7 @@ from sentinel.collect.flows import FlowTable
 from sentinel.collect.pcap import LINKTYPE_ETHERNET, LINKTYPE_RAW, MAX_CAPLEN, MalformedFrame, decode_frame
 from sentinel.collect.source import Batch, Source, SourceStatus
 from sentinel.collect.traffic import TrafficAnalyzer
+from sentinel.errors import Unavailable
 
 # ARPHRD_* (the device's hardware type) -> the link type of frames read from a packet socket.
 ARPHRD_LINKTYPES = {1: LINKTYPE_ETHERNET, 772: LINKTYPE_ETHERNET, 512: LINKTYPE_RAW, 65534: LINKTYPE_RAW}
@@ -36,7 +37,7 @@ PACKET_OUTGOING = 4
 SOL_PACKET, PACKET_STATISTICS = 263, 6
 
 
-class CaptureUnavailable(RuntimeError):
+class CaptureUnavailable(Unavailable):
     """The interface cannot be captured here; the message says what to do."""
 
 

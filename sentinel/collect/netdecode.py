@@ -15,6 +15,8 @@ import socket
 import struct
 from typing import Any
 
+from sentinel.errors import Invalid
+
 _U16 = struct.Struct("!H")
 _DNS_HEADER = struct.Struct("!HHHHHH")
 _DNS_RR = struct.Struct("!HHIH")
@@ -40,7 +42,7 @@ TLS_VERSIONS = {0x0300: "3.0", 0x0301: "1.0", 0x0302: "1.1", 0x0303: "1.2", 0x03
 MAX_CLIENT_HELLO = 16384
 
 
-class DecodeError(ValueError):
+class DecodeError(Invalid):
     """The payload claims a protocol but its structure is broken."""
 
 

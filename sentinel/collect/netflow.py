@@ -33,6 +33,7 @@ from sentinel import ecs
 from sentinel.collect.flows import TCP_FLAGS
 from sentinel.collect.netevent import IANA_TRANSPORT, community_id, direction, envelope, error_event, ip_text, ts_text
 from sentinel.collect.source import Batch, Source, SourceStatus
+from sentinel.errors import Invalid
 
 DATASET = "netflow.flow"
 NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900-01-01 (NTP era 0) to 1970-01-01
@@ -74,7 +75,7 @@ SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)  # Linux: drop counter as ancil
 _ANCILLARY_SPACE = socket.CMSG_SPACE(4)
 
 
-class NetflowError(ValueError):
+class NetflowError(Invalid):
     """The datagram is not a well-formed NetFlow/IPFIX export."""
 
 

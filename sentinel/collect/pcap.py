@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sentinel.errors import Invalid
+
 # (version, src, dst, proto, sport, dport, tcp_flags, ip_bytes, payload)
 # src/dst are packed addresses; for ICMP sport/dport are type/code; payload is the transport payload.
 Packet = tuple[int, bytes, bytes, int, int, int, int, int, bytes]
@@ -60,11 +62,11 @@ _TCP = struct.Struct("!HH8xBB")  # ports, data offset, flags
 _IP6_EXT = frozenset({0, 43, 60, 135, 139, 140})
 
 
-class CaptureError(ValueError):
+class CaptureError(Invalid):
     """The file is not a capture Sentinel can read (bad magic, empty, unknown link type)."""
 
 
-class MalformedFrame(ValueError):
+class MalformedFrame(Invalid):
     """A frame too short for the headers it claims; counted per packet, reading goes on."""
 
 

@@ -1,7 +1,7 @@
 """Converting Sigma rules to Elasticsearch queries with pySigma's Elasticsearch backend.
 
 The conversion uses the *same* field mapping as the streaming engine
-(:func:`sentinel.detect.pipelines.build_pipeline`), and turns each rule's log
+(:func:`sentinel.detect.pipelines.sigma_pipeline`), and turns each rule's log
 source into query conditions from the engine's own routing table
 (:data:`sentinel.detect.logsource.ECS_TO_LOGSOURCE`), so a rule selects the same
 events in Elasticsearch as in the stream.
@@ -41,7 +41,7 @@ from sigma.types import SigmaRegularExpression, SigmaRegularExpressionFlag, Sigm
 
 from sentinel.detect.logsource import ECS_TO_LOGSOURCE, KEYS
 from sentinel.detect.lucene_regex import UnsupportedRegex, to_lucene
-from sentinel.detect.pipelines import build_pipeline
+from sentinel.detect.pipelines import sigma_pipeline
 
 # The data streams the Elasticsearch store writes (logs-sentinel.<dataset>-<namespace>).
 DEFAULT_INDEX = "logs-sentinel.*"
@@ -231,7 +231,7 @@ class LogsourceConditionTransformation(ConditionTransformation):
 
 def es_pipeline(index: str = DEFAULT_INDEX) -> ProcessingPipeline:
     """Field mapping of the streaming engine + log-source conditions + the index to query."""
-    base = build_pipeline("ecs")
+    base = sigma_pipeline("ecs")
     extra = ProcessingPipeline(
         name="sentinel elasticsearch",
         priority=90,

@@ -37,7 +37,7 @@ from sentinel.detect.compile import CompiledRule, compile_condition
 from sentinel.detect.correlation import CorrelationEngine, compile_correlation
 from sentinel.detect.logsource import applies, event_logsource, plain_signature, signature
 from sentinel.detect.needs import any_of
-from sentinel.detect.pipelines import build_pipeline
+from sentinel.detect.pipelines import sigma_pipeline
 from sentinel.detect.prefilter import Prefilter
 from sentinel.detect.values import CompileError
 from sentinel.detect.view import EventView
@@ -69,7 +69,7 @@ class RuleProblem:
 class Engine:
     """Evaluates Sigma rules and correlation rules over a stream of ECS events.
 
-    Implements :class:`sentinel.collect.pipeline.Detector`.
+    Implements :class:`sentinel.detect.detector.Detector`.
     """
 
     def __init__(
@@ -150,7 +150,7 @@ class Engine:
         placeholders: Mapping[str, list[str]],
         copy_rules: bool,
     ) -> Engine:
-        processing = build_pipeline(pipeline_name)
+        processing = sigma_pipeline(pipeline_name)
         items = list(collection.rules) + list(collection.filters)
         if copy_rules:
             items = copy.deepcopy(items)

@@ -12,6 +12,8 @@ rule is reported as not convertible instead of being converted wrongly.
 
 from __future__ import annotations
 
+from sentinel.errors import Invalid
+
 _LUCENE_OPERATORS = set('@&~<>#"')
 _CLASS_ESCAPES = set("dDsSwW")
 _UNSUPPORTED_ESCAPES = {
@@ -25,7 +27,7 @@ _UNSUPPORTED_ESCAPES = {
 }
 
 
-class UnsupportedRegex(ValueError):
+class UnsupportedRegex(Invalid):
     """The pattern uses a construct Lucene regular expressions cannot express."""
 
 

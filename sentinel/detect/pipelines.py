@@ -143,7 +143,7 @@ def ecs_pipeline() -> ProcessingPipeline:
     )
 
 
-def build_pipeline(name: str) -> ProcessingPipeline | None:
+def sigma_pipeline(name: str) -> ProcessingPipeline | None:
     """The processing pipeline called ``name`` ('ecs' or 'none'); raise ValueError otherwise."""
     if name == "ecs":
         return ecs_pipeline()

@@ -47,6 +47,7 @@ from sigma.types import (
 )
 
 from sentinel import ecs
+from sentinel.errors import Invalid
 
 # A matcher reads a flattened event and a per-event cache of lowered field texts.
 Matcher = Callable[[Mapping[str, Any], dict[str, Any]], bool]
@@ -67,7 +68,7 @@ REGEX_TIMEOUT = 0.05
 regex_timeouts: Counter[str] = Counter()
 
 
-class CompileError(Exception):
+class CompileError(Invalid):
     """A rule uses something the engine cannot evaluate; the message says what."""
 
 

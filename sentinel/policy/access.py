@@ -18,9 +18,10 @@ from functools import cached_property
 from typing import Any
 
 from sentinel import ecs
-from sentinel.api.auth import Principal
+from sentinel.errors import Denied
+from sentinel.identity import Principal
 from sentinel.models import Alert
-from sentinel.policy.detect import classifier_finder
+from sentinel.policy.finder import classifier_finder
 from sentinel.policy.model import INGEST, Decision, LoadedPolicy, RoleAccess
 from sentinel.policy.operators import OperatorSet
 from sentinel.policy.protect import DROP, Action, Protector
@@ -29,7 +30,7 @@ from sentinel.store.base import AlertQuery, EventQuery, Store
 SCOPE_FIELDS = {"province": "labels.province", "commune": "labels.commune"}
 
 
-class AccessDenied(Exception):
+class AccessDenied(Denied):
     """The caller may not do this; the message says why (and never contains a stored value)."""
 
 
@@ -154,7 +155,9 @@ class RoleView:
                 actions[entity] = DROP
             elif (spec := view.spec_for(entity)) is not None:
                 actions[entity] = specs[entity] = spec
-        finder = classifier_finder([e for e in actions if e in _clear_entities(self.loaded)], view.min_score)
+        finder = classifier_finder(
+            [e for e in actions if e in _clear_entities(self.loaded)], view.min_score, self.loaded.classifiers_dir
+        )
         return Protector(self.loaded, actions, OperatorSet(specs, None), finder)
 
     def mask_event(self, event: Mapping[str, Any]) -> dict[str, Any]:

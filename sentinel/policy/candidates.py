@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import ahocorasick_rs
 
@@ -175,12 +176,12 @@ class Prefilter:
     as the CRF name tagger -- its context words.
     """
 
-    def __init__(self, entities: Iterable[str]) -> None:
+    def __init__(self, entities: Iterable[str], classifiers_dir: Path | None) -> None:
         from sentinel.classify.catalog import load_catalog
         from sentinel.classify.normalize import fold
 
         wanted = set(entities)
-        catalog = load_catalog()
+        catalog = load_catalog(classifiers_dir)  # the same term lists the recognizers use
         self.shaped: set[str] = set()
         self.addresses: set[str] = set()
         words: dict[tuple[str, bool], set[str]] = {}  # (word, needs a capital) -> entities
@@ -258,6 +259,6 @@ class Prefilter:
 
 
 @lru_cache(maxsize=32)
-def prefilter_for(entities: frozenset[str]) -> Prefilter:
-    """A shared :class:`Prefilter` per entity set (building one reads the classifier's term lists)."""
-    return Prefilter(entities)
+def prefilter_for(entities: frozenset[str], classifiers_dir: Path | None) -> Prefilter:
+    """A shared :class:`Prefilter` per entity set and folder (building one reads the classifier's term lists)."""
+    return Prefilter(entities, classifiers_dir)

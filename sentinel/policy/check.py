@@ -182,9 +182,9 @@ class Checker:
         repo = loaded.policy.repository
         self.repo = repo
         self.covered = loaded.field_entities()
-        self.classifier = FieldClassifier()
+        self.classifier = FieldClassifier(loaded.classifiers_dir)
         self.personal = set(loaded.categories)
-        catalog = load_catalog()
+        catalog = load_catalog(loaded.classifiers_dir)
         # entities the candidate pass can find in free text (pattern and predefined recognisers)
         pattern_entities = {
             s.entity
@@ -195,7 +195,7 @@ class Checker:
         # names, addresses and sensitive terms in free text: lines holding one of their words are analysed
         word_entities = {s.entity for s in catalog.recognizers.recognizers if s.terms or s.builtin} - pattern_entities
         self.word_entities = sorted(set(repo.forbid) & word_entities)
-        self.words = prefilter_for(frozenset(self.word_entities))
+        self.words = prefilter_for(frozenset(self.word_entities), loaded.classifiers_dir)
         self.allow = [(_matcher(rule.paths), set(rule.entities)) for rule in repo.allow]
 
     # -- helpers
@@ -506,9 +506,9 @@ def _schema_names(doc: Any) -> list[str] | None:
 _worker: Checker | None = None
 
 
-def _init_worker(policy_path: str, root: str) -> None:
+def _init_worker(policy_path: str, classifiers_dir: Path | None, root: str) -> None:
     global _worker
-    _worker = Checker(load_policy(policy_path, strict=False), Path(root))
+    _worker = Checker(load_policy(policy_path, strict=False, classifiers_dir=classifiers_dir), Path(root))
 
 
 def _check_chunk(paths: list[str]) -> list[FileResult]:
@@ -521,24 +521,31 @@ def _default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
-def policy_findings(policy_file: Path) -> tuple[LoadedPolicy | None, list[Finding]]:
+def policy_findings(
+    policy_file: Path, classifiers_dir: Path | None = None
+) -> tuple[LoadedPolicy | None, list[Finding]]:
     """Load the policy for checking: PD003 findings for every problem, and the policy if it can be used."""
-    from sentinel.api.auth import ROLES
+    from sentinel.identity import ROLES
 
     try:
-        loaded = load_policy(policy_file, strict=False)
+        loaded = load_policy(policy_file, strict=False, classifiers_dir=classifiers_dir)
     except ContentError as exc:
         return None, [Finding("PD003", exc.file, exc.line, exc.reason)]
     return loaded, [Finding("PD003", str(policy_file), p.line, p.message) for p in consistency_problems(loaded, ROLES)]
 
 
 def run_check(
-    paths: list[Path], policy_file: Path, *, jobs: int | None = None, root: Path | None = None
+    paths: list[Path],
+    policy_file: Path,
+    *,
+    jobs: int | None = None,
+    root: Path | None = None,
+    classifiers_dir: Path | None = None,
 ) -> CheckReport:
-    """Check ``paths`` against the policy in ``policy_file``."""
+    """Check ``paths`` against the policy in ``policy_file`` with the recognizers of ``classifiers_dir``."""
     started = time.monotonic()
     root = (root or Path.cwd()).absolute()
-    loaded, findings = policy_findings(policy_file)
+    loaded, findings = policy_findings(policy_file, classifiers_dir)
     if loaded is None:
         return CheckReport(str(policy_file), findings, 0, 0, 0, time.monotonic() - started)
     files = [str(p) for p in iter_files(paths, loaded, root)]
@@ -550,7 +557,9 @@ def run_check(
     else:
         size = max(1, min(64, len(files) // (jobs * 8) or 1))
         chunks = [files[i : i + size] for i in range(0, len(files), size)]
-        with ProcessPoolExecutor(jobs, initializer=_init_worker, initargs=(str(policy_file), str(root))) as pool:
+        with ProcessPoolExecutor(
+            jobs, initializer=_init_worker, initargs=(str(policy_file), classifiers_dir, str(root))
+        ) as pool:
             for chunk_results in pool.map(_check_chunk, chunks):
                 results.extend(chunk_results)
     for r in results:

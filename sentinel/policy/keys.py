@@ -2,8 +2,8 @@
 
 Pseudonyms must be stable across runs and machines (so joins on a pseudonymised
 citizen ID still work) yet impossible to recompute without the secret; so they
-are HMACs under one master key. The key comes from ``SENTINEL_POLICY_KEY`` (a
-deployment's secret store) or, for a single site, from ``policy.key`` in the
+are HMACs under one master key. The key comes from the ``policy_key`` setting (a
+deployment's secret store, through its environment variable) or, for a single site, from ``policy.key`` in the
 data folder, created on first use with owner-only permissions. The key is never
 logged or printed; errors name where it came from, never its value.
 """
@@ -18,9 +18,9 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sentinel.config import hint
 from sentinel.content import ContentError
 
-ENV_VAR = "SENTINEL_POLICY_KEY"
 KEY_FILE = "policy.key"
 MIN_KEY_CHARS = 32
 
@@ -48,14 +48,12 @@ class PolicyKeys:
         return cls(pseudonym=derive(b"pseudonym"), encryption=derive(b"encryption"), origin=origin)
 
 
-def load_keys(data_dir: Path, env: dict[str, str] | None = None) -> PolicyKeys:
-    """The policy keys: from ``SENTINEL_POLICY_KEY``, else ``<data_dir>/policy.key`` (created 0600 if absent)."""
-    env = dict(os.environ) if env is None else env
-    value = env.get(ENV_VAR)
-    if value:
-        if len(value) < MIN_KEY_CHARS:
-            raise PolicyKeyError(ENV_VAR, f"too short: use at least {MIN_KEY_CHARS} random characters")
-        return PolicyKeys.from_master(value.encode(), ENV_VAR)
+def load_keys(data_dir: Path, secret: str | None = None) -> PolicyKeys:
+    """The policy keys: from ``secret`` (the ``policy_key`` setting), else ``<data_dir>/policy.key`` (0600)."""
+    if secret:
+        if len(secret) < MIN_KEY_CHARS:
+            raise PolicyKeyError(hint("policy_key"), f"too short: use at least {MIN_KEY_CHARS} random characters")
+        return PolicyKeys.from_master(secret.encode(), "the policy_key setting")
     return PolicyKeys.from_master(_key_file(Path(data_dir) / KEY_FILE), str(Path(data_dir) / KEY_FILE))
 
 
@@ -66,7 +64,8 @@ def _key_file(path: Path) -> bytes:
     except FileExistsError:
         return _read_key_file(path)
     except OSError as exc:
-        raise PolicyKeyError(path, f"cannot create the policy key: {exc.strerror}; set {ENV_VAR} instead") from None
+        reason = f"cannot create the policy key: {exc.strerror}; set {hint('policy_key')} instead"
+        raise PolicyKeyError(path, reason) from None
     with os.fdopen(fd, "w") as f:
         f.write(secrets.token_hex(32) + "\n")
     return _read_key_file(path)
@@ -82,5 +81,6 @@ def _read_key_file(path: Path) -> bytes:
         why = exc.strerror if isinstance(exc, OSError) else "not ASCII text"
         raise PolicyKeyError(path, f"cannot read the policy key: {why}") from None
     if len(text) < MIN_KEY_CHARS:
-        raise PolicyKeyError(path, f"holds a key shorter than {MIN_KEY_CHARS} characters; replace it or set {ENV_VAR}")
+        reason = f"holds a key shorter than {MIN_KEY_CHARS} characters; replace it or set {hint('policy_key')}"
+        raise PolicyKeyError(path, reason)
     return text.encode()

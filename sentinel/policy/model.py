@@ -144,6 +144,7 @@ class LoadedPolicy:
     path: Path
     categories: dict[str, str]  # entity -> "basic" | "sensitive" (from the classifier taxonomy)
     document: YamlDocument
+    classifiers_dir: Path | None = None  # the recognizers and taxonomy this policy was loaded with
 
     def sensitivity(self, entity: str) -> Sensitivity:
         return "sensitive" if self.categories.get(entity) == "sensitive" else "basic"
@@ -243,29 +244,21 @@ def consistency_problems(loaded: LoadedPolicy, known_roles: tuple[str, ...]) -> 
     return out
 
 
-def default_policy_path() -> Path:
-    from sentinel.config import DEFAULT_CONTENT_DIR
-
-    return DEFAULT_CONTENT_DIR / "classifiers" / "policy.yaml"
-
-
-def load_policy(
-    path: str | Path | None = None, *, strict: bool = True, classifiers_dir: Path | None = None
-) -> LoadedPolicy:
-    """Load and validate a policy (the default one when ``path`` is None).
+def load_policy(path: str | Path, *, strict: bool = True, classifiers_dir: Path | None = None) -> LoadedPolicy:
+    """Load and validate the policy at ``path`` against the taxonomy in ``classifiers_dir``.
 
     With ``strict`` the first consistency problem raises :class:`ContentError`;
     the CI check passes ``strict=False`` and reports them all itself.
     """
-    from sentinel.api.auth import ROLES
     from sentinel.classify.taxonomy import load_taxonomy
+    from sentinel.identity import ROLES
 
-    file = Path(path) if path else default_policy_path()
+    file = Path(path)
     doc = load_yaml(file)
     policy = doc.validate(Policy)
     taxonomy = load_taxonomy(classifiers_dir)
     categories = {e: taxonomy.category(e) for e in taxonomy.personal_entities()}
-    loaded = LoadedPolicy(policy, file, categories, doc)
+    loaded = LoadedPolicy(policy, file, categories, doc, classifiers_dir)
     if strict:
         problems = consistency_problems(loaded, ROLES)
         if problems:

@@ -30,7 +30,7 @@ from urllib.parse import quote, unquote_plus
 
 import orjson
 
-from sentinel.policy.detect import Finder
+from sentinel.policy.finder import Finder
 from sentinel.policy.model import LoadedPolicy, OperatorSpec
 from sentinel.policy.operators import TOKEN, OperatorSet
 

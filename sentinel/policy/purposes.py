@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from sentinel.config import Settings
-from sentinel.policy.detect import Finder, classifier_finder
-from sentinel.policy.keys import PolicyKeys, load_keys
+from sentinel.policy.finder import Finder, classifier_finder
+from sentinel.policy.keys import PolicyKeys
 from sentinel.policy.model import INGEST, LoadedPolicy, load_policy
 from sentinel.policy.operators import OperatorSet
 from sentinel.policy.protect import Protector
@@ -44,11 +44,10 @@ def purpose_protector(
         loaded,
         actions,
         OperatorSet(actions, keys),
-        finder or classifier_finder(acting, spec.min_score),
+        finder or classifier_finder(acting, spec.min_score, loaded.classifiers_dir),
     )
 
 
-def ingest_transform(settings: Settings) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def ingest_transform(loaded: LoadedPolicy, keys: PolicyKeys) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """The pipeline transform that pseudonymises personal data per the ``ingest`` purpose."""
-    protector = purpose_protector(policy_for(settings), INGEST, load_keys(settings.data_dir))
-    return protector.protect
+    return purpose_protector(loaded, INGEST, keys).protect

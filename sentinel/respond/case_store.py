@@ -18,9 +18,9 @@ from typing import Any
 import orjson
 
 from sentinel import ecs
+from sentinel.localdb import ThreadConnections, migrate
 from sentinel.respond.cases import Case
 from sentinel.store.base import NotFound, StoreError, VersionConflict
-from sentinel.store.sqlite_conn import ThreadConnections
 
 MIGRATIONS = [
     """
@@ -50,17 +50,10 @@ class CaseStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._connections = ThreadConnections(self.path, "the case database")
+        self._connections = ThreadConnections(self.path, "the case database", error=StoreError)
         self._lock = threading.Lock()
-        with self._write() as conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > len(MIGRATIONS):
-                raise StoreError(f"{self.path} was written by a newer Sentinel (schema {version})")
-            for number in range(version + 1, len(MIGRATIONS) + 1):
-                for statement in MIGRATIONS[number - 1].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
+        with self._lock:
+            migrate(self._connections.get(), MIGRATIONS, str(self.path), StoreError)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

@@ -13,6 +13,8 @@ import operator
 from collections.abc import Mapping
 from typing import Any
 
+from sentinel.errors import Invalid
+
 _CMP = {
     ast.Eq: operator.eq,
     ast.NotEq: operator.ne,
@@ -40,7 +42,7 @@ _ALLOWED = (
 )
 
 
-class ConditionError(ValueError):
+class ConditionError(Invalid):
     pass
 
 

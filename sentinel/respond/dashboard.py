@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 from sentinel import ecs
 from sentinel.models import Alert
-from sentinel.respond.fields import alert_field, alert_place
+from sentinel.respond.alert_fields import alert_field, alert_place
 
 TOP_RULES = 5
 PALETTE = 6  # CSS classes s0..s5; s5 is "other"

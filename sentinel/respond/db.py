@@ -18,8 +18,8 @@ from typing import Any
 import orjson
 
 from sentinel import ecs
+from sentinel.localdb import ThreadConnections, migrate
 from sentinel.store.base import StoreError
-from sentinel.store.sqlite_conn import ThreadConnections
 
 MIGRATIONS: list[str] = [
     # 1: suppressions, playbook runs, notifications, audit
@@ -72,23 +72,13 @@ class ResponseDB:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._connections = ThreadConnections(self.path, "the response database")
+        self._connections = ThreadConnections(self.path, "the response database", error=StoreError)
         self._lock = threading.RLock()
         with self._lock:
-            self._migrate(self.conn())
+            migrate(self.conn(), MIGRATIONS, str(self.path), StoreError)
 
     def conn(self) -> sqlite3.Connection:
         return self._connections.get()
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"{self.path} was written by a newer Sentinel (schema {version}, this one knows "
-                f"{len(MIGRATIONS)}); upgrade Sentinel or point SENTINEL_DATA_DIR elsewhere"
-            )
-        for number in range(version + 1, len(MIGRATIONS) + 1):
-            conn.executescript(f"BEGIN IMMEDIATE;\n{MIGRATIONS[number - 1]}\nPRAGMA user_version = {number};\nCOMMIT;")
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

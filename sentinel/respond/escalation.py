@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 
 from sentinel import ecs
 from sentinel.models import Alert
-from sentinel.respond.config import RespondConfig
+from sentinel.respond.alert_fields import alert_place
 from sentinel.respond.db import ResponseDB
-from sentinel.respond.fields import alert_place
 from sentinel.respond.notify import DeliveryError, send
+from sentinel.respond.settings import RespondConfig
 from sentinel.store.base import AlertQuery, Store
 
 log = logging.getLogger(__name__)

@@ -13,12 +13,14 @@ from typing import Any
 
 import httpx
 
-from sentinel.respond.config import Channel, EmailChannel, TelegramChannel, WebhookChannel, secret
+from sentinel.config import read_secret
+from sentinel.errors import SentinelError, Unavailable
+from sentinel.respond.settings import Channel, EmailChannel, TelegramChannel, WebhookChannel
 
 TELEGRAM_LIMIT = 4096
 
 
-class DeliveryError(RuntimeError):
+class DeliveryError(Unavailable):
     pass
 
 
@@ -34,14 +36,14 @@ def send(channel: Channel, subject: str, text: str, payload: dict[str, Any] | No
                 return _telegram(channel, f"{subject}\n\n{text}")
     except DeliveryError:
         raise
-    except (httpx.HTTPError, OSError, smtplib.SMTPException, RuntimeError) as exc:
+    except (httpx.HTTPError, OSError, smtplib.SMTPException, SentinelError) as exc:
         raise DeliveryError(f"{channel.type}: {exc}") from None
     raise DeliveryError(f"unknown channel type {channel!r}")
 
 
 def post_webhook(channel: WebhookChannel, body: dict[str, Any]) -> str:
     headers = {"User-Agent": "sentinel-respond"}
-    token = secret(channel.token_env, f"webhook {channel.url}")
+    token = read_secret(channel.token_env, f"webhook {channel.url}")
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:
@@ -62,7 +64,7 @@ def _email(channel: EmailChannel, subject: str, text: str) -> str:
     with smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout) as smtp:
         if channel.starttls:
             smtp.starttls()
-        password = secret(channel.password_env, f"e-mail via {channel.host}")
+        password = read_secret(channel.password_env, f"e-mail via {channel.host}")
         if channel.username and password:
             smtp.login(channel.username, password)
         refused = smtp.send_message(msg)
@@ -72,7 +74,7 @@ def _email(channel: EmailChannel, subject: str, text: str) -> str:
 
 
 def _telegram(channel: TelegramChannel, text: str) -> str:
-    token = secret(channel.token_env, "Telegram bot")
+    token = read_secret(channel.token_env, "Telegram bot")
     url = f"{channel.api_url.rstrip('/')}/bot{token}/sendMessage"
     resp = httpx.post(
         url,

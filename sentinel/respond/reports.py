@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 from sentinel import ecs
 from sentinel.models import Alert
-from sentinel.respond.config import RespondConfig, Shift
+from sentinel.respond.settings import RespondConfig, Shift
 from sentinel.store.base import AlertQuery, Store
 
 PAGE = 1000

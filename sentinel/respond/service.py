@@ -7,12 +7,13 @@ import threading
 import time
 from dataclasses import dataclass
 
+from sentinel.collect.addressplan import AddressPlan
 from sentinel.config import Settings
-from sentinel.respond.config import RespondConfig, load_respond_config
 from sentinel.respond.db import ResponseDB
 from sentinel.respond.escalation import Escalator
 from sentinel.respond.playbook import PlaybookLibrary
-from sentinel.respond.runner import PlaybookRunner
+from sentinel.respond.runs import PlaybookRunner
+from sentinel.respond.settings import RespondConfig, load_respond_config
 from sentinel.respond.suppress import Suppressions
 from sentinel.store.base import Store
 
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Response:
+class ResponseService:
     config: RespondConfig
     db: ResponseDB
     playbooks: PlaybookLibrary
@@ -29,8 +30,17 @@ class Response:
     escalator: Escalator
 
     @classmethod
-    def build(cls, settings: Settings, store: Store, config: RespondConfig | None = None) -> Response:
-        """Load settings and playbooks (ContentError if invalid) and open ``respond.db`` in the data folder."""
+    def build(
+        cls,
+        settings: Settings,
+        store: Store,
+        config: RespondConfig | None = None,
+        address_plan: AddressPlan | None = None,
+    ) -> ResponseService:
+        """Load settings and playbooks (ContentError if invalid) and open ``respond.db`` in the data folder.
+
+        ``address_plan`` is the runtime's: playbooks' enrichment looks addresses up in it.
+        """
         config = config or load_respond_config(settings)
         db = ResponseDB(settings.data_dir / "respond.db")
         playbooks = PlaybookLibrary.load(settings.playbooks_dir)
@@ -39,7 +49,7 @@ class Response:
             db=db,
             playbooks=playbooks,
             suppressions=Suppressions(db),
-            runner=PlaybookRunner(db, store, config, playbooks),
+            runner=PlaybookRunner(db, store, config, playbooks, address_plan),
             escalator=Escalator(db, store, config),
         )
 

@@ -23,7 +23,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sentinel import ecs
-from sentinel.collect.pipeline import Detector
+from sentinel.detect.detector import Detector
 from sentinel.models import Alert, RuleRef
 from sentinel.respond.db import ResponseDB
 from sentinel.store.base import NotFound, VersionConflict
@@ -310,7 +310,7 @@ def _first(index: dict[str | None, list[Suppression]], alert: Alert) -> Suppress
 
 
 class SuppressingDetector:
-    """Wraps a :class:`~sentinel.collect.pipeline.Detector` so suppressed alerts are never recorded."""
+    """Wraps a :class:`~sentinel.detect.detector.Detector` so suppressed alerts are never recorded."""
 
     def __init__(self, inner: Detector, suppressions: Suppressions) -> None:
         self.inner = inner

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from sentinel import ecs
+from sentinel.errors import Invalid
 from sentinel.models import MAX_EVENT_IDS, MAX_EVIDENCE_EVENTS, Alert
 
 # Fields an analyst (or the response stage) may change through update_alert.
@@ -27,7 +28,7 @@ UPDATABLE = {
 }
 
 
-class InvalidChange(ValueError):
+class InvalidChange(Invalid):
     """An alert update names an unknown field or an invalid value."""
 
 

@@ -13,33 +13,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sentinel.errors import Invalid, NotFound, Unavailable, VersionConflict
 from sentinel.models import Alert, AlertChange
 from sentinel.store.expr import Expr, Range, Term, leaves
 
+__all__ = ["InvalidQuery", "NotFound", "StoreError", "VersionConflict"]  # errors callers of a store catch
 
-class StoreError(Exception):
+
+class StoreError(Unavailable):
     """The store cannot do what was asked (unavailable, corrupt, misconfigured)."""
 
 
-class NotFound(StoreError):
-    pass
-
-
-class InvalidQuery(StoreError):
+class InvalidQuery(Invalid):
     """The query itself is wrong (bad cursor, a filter the field cannot take): the caller's mistake, not an outage."""
-
-
-class VersionConflict(StoreError):
-    """An update carried a stale version: someone else changed the record first."""
-
-    def __init__(self, record_id: str, expected: int, actual: int) -> None:
-        self.record_id = record_id
-        self.expected = expected
-        self.actual = actual
-        super().__init__(
-            f"{record_id} was changed by someone else (you sent version {expected}, it is now at "
-            f"version {actual}); reload it and apply your change again"
-        )
 
 
 @dataclass

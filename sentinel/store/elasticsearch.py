@@ -31,7 +31,7 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError, OrjsonSerializer
 
 from sentinel import ecs
-from sentinel.config import Settings
+from sentinel.config import Settings, hint
 from sentinel.models import Alert, AlertChange
 from sentinel.store.alert_ops import apply_update, fold
 from sentinel.store.base import (
@@ -152,7 +152,9 @@ class ElasticsearchStore(Store):
         """Connect with the URL, credentials and CA certificate from the configuration."""
         es = settings.elasticsearch
         if not es.url:
-            raise StoreError("no Elasticsearch URL configured: set SENTINEL_ES_URL (e.g. https://es.example:9200)")
+            raise StoreError(
+                f"no Elasticsearch URL configured: set {hint('elasticsearch.url')} (https://es.example:9200)"
+            )
         kwargs: dict[str, Any] = {
             "request_timeout": 30,
             "max_retries": 3,
@@ -169,7 +171,7 @@ class ElasticsearchStore(Store):
             kwargs["basic_auth"] = (es.username, es.password or "")
         if es.ca_certs:
             if not es.ca_certs.is_file():
-                raise StoreError(f"SENTINEL_ES_CA_CERTS: no CA certificate file at {es.ca_certs}")
+                raise StoreError(f"{hint('elasticsearch.ca_certs')}: no CA certificate file at {es.ca_certs}")
             kwargs["ca_certs"] = str(es.ca_certs)
         client = Elasticsearch(es.url, **kwargs)
         return cls(

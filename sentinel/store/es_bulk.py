@@ -38,6 +38,8 @@ from elasticsearch import ApiError, AuthenticationException, AuthorizationExcept
 from elasticsearch.helpers import streaming_bulk
 
 from sentinel import ecs
+from sentinel.config import hint
+from sentinel.localdb import connect, migrate
 from sentinel.store.base import StoreError
 
 log = logging.getLogger(__name__)
@@ -130,8 +132,9 @@ class BulkWriter:
                 last_error = self._send(pending, out)
             except (AuthenticationException, AuthorizationException) as exc:
                 raise StoreError(
-                    f"Elasticsearch refused Sentinel's credentials ({exc.message}); check SENTINEL_ES_USERNAME/"
-                    "SENTINEL_ES_PASSWORD or SENTINEL_ES_API_KEY and the writer role's privileges"
+                    f"Elasticsearch refused Sentinel's credentials ({exc.message}); check "
+                    f"{hint('elasticsearch.username')}, {hint('elasticsearch.password')} or "
+                    f"{hint('elasticsearch.api_key')} and the writer role's privileges"
                 ) from None
             except (ApiError, TransportError) as exc:
                 last_error = f"{type(exc).__name__}: {exc}"
@@ -250,6 +253,13 @@ class DeadLetterEntry:
     doc: dict[str, Any]
 
 
+DEAD_LETTER_MIGRATIONS = [
+    "CREATE TABLE IF NOT EXISTS dead_letter (seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE,"
+    " target TEXT NOT NULL, status INTEGER, error_type TEXT NOT NULL, reason TEXT NOT NULL,"
+    " first_failed TEXT NOT NULL, last_failed TEXT NOT NULL, attempts INTEGER NOT NULL, doc BLOB NOT NULL);"
+]
+
+
 class DeadLetter:
     """Events Elasticsearch would not take, kept in a local SQLite file until replayed.
 
@@ -260,13 +270,8 @@ class DeadLetter:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS dead_letter (seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL UNIQUE,"
-                " target TEXT NOT NULL, status INTEGER, error_type TEXT NOT NULL, reason TEXT NOT NULL,"
-                " first_failed TEXT NOT NULL, last_failed TEXT NOT NULL, attempts INTEGER NOT NULL, doc BLOB NOT NULL)"
-            )
+            self._conn = connect(self.path, "the dead-letter file", error=StoreError)
+            migrate(self._conn, DEAD_LETTER_MIGRATIONS, str(self.path), StoreError)
         except (OSError, sqlite3.DatabaseError) as exc:
             raise StoreError(f"cannot open the dead-letter file {self.path}: {exc}") from None
         self._lock = threading.Lock()

@@ -19,6 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from sentinel.errors import Invalid
 from sentinel.store.es_templates import ALERTS_ALIAS, EVENTS_PATTERN, HISTORY_ALIAS, OPEN_ALIAS
 
 ROLE_PREFIX = "sentinel_"
@@ -53,7 +54,7 @@ KIBANA_READ = {
 _FIELD = re.compile(r"^[@\w*][\w.@*-]*$")
 
 
-class RoleExportError(ValueError):
+class RoleExportError(Invalid):
     """The field-access mapping cannot become a valid Elasticsearch role; the message says which entry."""
 
 

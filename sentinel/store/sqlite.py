@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from sentinel import ecs
+from sentinel.localdb import ThreadConnections, migrate
 from sentinel.models import Alert, AlertChange
 from sentinel.store.alert_ops import apply_update, fold
 from sentinel.store.base import (
@@ -36,9 +37,8 @@ from sentinel.store.base import (
     label_names,
     unique_by_event_id,
 )
-from sentinel.store.sqlite_conn import ThreadConnections
 from sentinel.store.sqlite_query import event_where
-from sentinel.store.sqlite_schema import COLUMNS, migrate
+from sentinel.store.sqlite_schema import COLUMNS, MIGRATIONS
 
 TEXT_FIELDS = ("event.original", "message", "url.original", "user_agent.original", "error.message")
 _STORED = (*COLUMNS, *TEXT_FIELDS)
@@ -96,10 +96,10 @@ class SQLiteStore(Store):
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._connections = ThreadConnections(self.path, "the store", "foreign_keys=ON")
+        self._connections = ThreadConnections(self.path, "the store", "foreign_keys=ON", error=StoreError)
         self._write_lock = threading.Lock()
         with self._write_lock:
-            migrate(self._conn())
+            migrate(self._conn(), MIGRATIONS, f"the store {self.path}", StoreError)
 
     def _conn(self) -> sqlite3.Connection:
         return self._connections.get()

@@ -1,15 +1,11 @@
 """Versioned schema migrations for the embedded SQLite store.
 
 ``PRAGMA user_version`` records how many migrations a database has had; opening
-a store applies the missing ones in order, each in its own transaction. Add a
+a store applies the missing ones in order (:func:`sentinel.localdb.migrate`). Add a
 migration by appending to ``MIGRATIONS``; never edit one that has shipped.
 """
 
 from __future__ import annotations
-
-import sqlite3
-
-from sentinel.store.base import StoreError
 
 # Hot fields copied into indexed columns: equality filters on these avoid json_extract.
 COLUMNS = {
@@ -60,42 +56,3 @@ MIGRATIONS: list[str] = [
     CREATE INDEX alert_history_alert ON alert_history(alert_id, seq);
     """,
 ]
-
-
-def _statements(script: str) -> list[str]:
-    """Split a migration into statements (so they can run inside one explicit transaction)."""
-    out, buf = [], ""
-    for line in script.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            if buf.strip():
-                out.append(buf)
-            buf = ""
-    return out
-
-
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the database up to the latest schema; return its version.
-
-    The version is read again under the write lock, so two processes opening a
-    new database at the same moment do not both apply a migration.
-    """
-    if conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS):
-        return len(MIGRATIONS)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise StoreError(
-                f"the store was written by a newer Sentinel (schema {version}, this one knows {len(MIGRATIONS)}); "
-                "upgrade Sentinel or point SENTINEL_DATA_DIR elsewhere"
-            )
-        for number in range(version + 1, len(MIGRATIONS) + 1):
-            for statement in _statements(MIGRATIONS[number - 1]):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {number}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return len(MIGRATIONS)

@@ -6,11 +6,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sentinel.api.app import create_app
-from sentinel.api.auth import Principal
 from sentinel.classify.review import ReviewError, ReviewIn, open_classification_store
 from sentinel.classify.scan import scan
 from sentinel.classify.taxonomy import load_taxonomy
 from sentinel.config import load_settings
+from sentinel.identity import Principal
 
 
 class RoleAuth:

@@ -10,8 +10,8 @@ from pathlib import Path
 import uvicorn
 
 from sentinel.api.app import create_app
-from sentinel.collect.pipeline import Pipeline
 from sentinel.config import Settings
+from sentinel.ingest.pipeline import Pipeline
 from sentinel.store.sqlite import SQLiteStore
 
 TOKEN = "test-ingest-token-0123456789"
@@ -27,7 +27,7 @@ class Central:
     """Serve the app on ``port``; the ingest pipeline stores without the heavy transforms."""
 
     def __init__(self, data_dir: Path, port: int) -> None:
-        self.settings = Settings(data_dir=data_dir)
+        self.settings = Settings(data_dir=data_dir, ingest_token=TOKEN)
         self.store = SQLiteStore(data_dir / "central.db")
         app = create_app(self.settings, store=self.store)
         app.state.ingest_pipeline = Pipeline(self.store)

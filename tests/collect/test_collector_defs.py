@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sentinel.collect.definitions import HttpOutput, load_collector, parse_size
 from sentinel.content import ContentError
+from sentinel.ingest.definitions import HttpOutput, load_collector, parse_size
 
 REPO = Path(__file__).resolve().parents[2]
 

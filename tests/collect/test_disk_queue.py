@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from sentinel.collect.queue import DiskQueue
+from sentinel.ingest.queue import DiskQueue
 
 
 def _batch(start: int, n: int) -> list[dict]:

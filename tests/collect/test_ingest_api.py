@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from sentinel.api.app import create_app
 from sentinel.api.auth import LocalOperator
-from sentinel.collect.pipeline import Pipeline
 from sentinel.config import Settings
+from sentinel.ingest.pipeline import Pipeline
 from sentinel.store.base import EventQuery
 from sentinel.store.sqlite import SQLiteStore
 
@@ -23,9 +23,8 @@ TOKEN = "t0ken-for-tests"
 
 @pytest.fixture
 def central(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient, SQLiteStore, Settings]:
-    monkeypatch.setenv("SENTINEL_INGEST_TOKEN", TOKEN)
     # not on loopback: real authentication (no demo operator), as in a deployment
-    settings = Settings(data_dir=tmp_path, api={"host": "0.0.0.0"})
+    settings = Settings(data_dir=tmp_path, api={"host": "0.0.0.0"}, ingest_token=TOKEN)
     store = SQLiteStore(tmp_path / "s.db")
     app = create_app(settings, store=store)
     app.state.ingest_pipeline = Pipeline(store)
@@ -74,7 +73,7 @@ def test_token_is_required(central, monkeypatch: pytest.MonkeyPatch) -> None:  #
     client, store, _ = central
     assert _post(client, _body(EVENTS), token=None).status_code == 401
     assert _post(client, _body(EVENTS), token="wrong").status_code == 401
-    monkeypatch.delenv("SENTINEL_INGEST_TOKEN")  # no shared token configured: it is not accepted either
+    client.app.state.runtime.settings.ingest_token = None  # no shared token configured: it is not accepted either
     assert _post(client, _body(EVENTS)).status_code == 401
     assert store.count_events(EventQuery()) == 0
 

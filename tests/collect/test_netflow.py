@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import netgen
 
 from sentinel.collect.netflow import NetflowDecoder, NetflowSource, parse_listen
-from sentinel.collect.pipeline import Pipeline
+from sentinel.ingest.pipeline import Pipeline
 from sentinel.store.sqlite import SQLiteStore
 
 EXPORTER = "192.0.2.10"

@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 import netgen
 
 from sentinel.collect.pcap import CaptureReader, decode_frame
-from sentinel.collect.pipeline import Pipeline
 from sentinel.collect.traffic import PcapSource
+from sentinel.ingest.pipeline import Pipeline
 from sentinel.store.base import EventQuery
 from sentinel.store.sqlite import SQLiteStore
 

@@ -17,11 +17,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from central import TOKEN, Central, free_port
 
 from sentinel.collect.files import FileOptions, FileSource
-from sentinel.collect.pipeline import IngestCounts, Pipeline
-from sentinel.collect.queue import DiskQueue
-from sentinel.collect.runner import Runner, RunOptions
-from sentinel.collect.sinks import HttpSink, SinkRejected, StoreSink
 from sentinel.collect.syslog import Listen, SyslogOptions, SyslogSource
+from sentinel.ingest.collector import Runner, RunOptions
+from sentinel.ingest.pipeline import IngestCounts, Pipeline
+from sentinel.ingest.queue import DiskQueue
+from sentinel.ingest.sinks import HttpSink, SinkRejected, StoreSink
 from sentinel.store.base import EventQuery
 from sentinel.store.sqlite import SQLiteStore
 
@@ -154,7 +154,7 @@ def test_udp_input_that_cannot_be_kept_is_counted_and_alerted(tmp_path: Path) ->
 
     def send(events: list[dict]) -> IngestCounts:
         if not up.is_set():
-            from sentinel.collect.sinks import SinkUnavailable
+            from sentinel.ingest.sinks import SinkUnavailable
 
             raise SinkUnavailable("store offline")
         return real_send(events)

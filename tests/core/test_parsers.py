@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from sentinel.collect.parsers import parse_line
 from sentinel.collect.parsers.common import MAX_LINE_BYTES
-from sentinel.collect.stream import iter_lines
+from sentinel.ingest.stream import iter_lines
 
 COMBINED = (
     b'203.0.113.7 - - [10/Oct/2026:13:55:36 +0700] "GET /dich-vu-cong/ho-so/tra-cuu?maHoSo=G01.21-261010-0001 HTTP/1.1"'

@@ -125,7 +125,7 @@ def test_odd_shapes_in_hot_fields_are_stored_not_refused(tmp_path):
 
 def test_a_replayed_batch_skips_the_transforms(tmp_path):
     """Events the store already holds are dropped before the transforms: a replay costs no protection or detection."""
-    from sentinel.collect.pipeline import Pipeline
+    from sentinel.ingest.pipeline import Pipeline
 
     seen: list[str] = []
 

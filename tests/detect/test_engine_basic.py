@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from sentinel.collect.parsers import parse_line
-from sentinel.collect.pipeline import Pipeline
 from sentinel.detect import Engine
+from sentinel.ingest.pipeline import Pipeline
 from sentinel.models import LEVEL_RISK
 from sentinel.store.base import AlertQuery
 from sentinel.store.sqlite import SQLiteStore

@@ -16,12 +16,12 @@ from pathlib import Path
 import uvicorn
 
 from sentinel.api.app import create_app
-from sentinel.collect.pipeline import Pipeline
-from sentinel.config import Settings
+from sentinel.config import load_settings
+from sentinel.ingest.pipeline import Pipeline
 
 
 def main(data_dir: str, port: int) -> None:
-    settings = Settings(data_dir=Path(data_dir))
+    settings = load_settings().model_copy(update={"data_dir": Path(data_dir)})  # the ingest token from the env
     app = create_app(settings)
     app.state.ingest_pipeline = Pipeline(app.state.store)
     app.state.ingest_lock = threading.Lock()

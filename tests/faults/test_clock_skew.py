@@ -18,8 +18,8 @@ from sigma.collection import SigmaCollection
 
 from sentinel import ecs
 from sentinel.collect.parsers import parse_line
-from sentinel.collect.pipeline import Pipeline
 from sentinel.detect.engine import Engine
+from sentinel.ingest.pipeline import Pipeline
 from sentinel.store.base import EventQuery
 from sentinel.store.sqlite import SQLiteStore
 

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from sentinel.policy.keys import PolicyKeys
-from sentinel.policy.model import LoadedPolicy, default_policy_path, load_policy
+from sentinel.policy.model import LoadedPolicy, load_policy
+
+POLICY = Path(__file__).resolve().parents[2] / "classifiers" / "policy.yaml"
 
 # Synthetic identifiers (valid shapes, no real person).
 CCCD = "001099012345"
@@ -18,7 +20,7 @@ NAME = "Nguyễn Văn An"
 
 @pytest.fixture(scope="session")
 def loaded() -> LoadedPolicy:
-    return load_policy()
+    return load_policy(POLICY)
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +30,7 @@ def keys() -> PolicyKeys:
 
 @pytest.fixture
 def policy_text() -> str:
-    return default_policy_path().read_text(encoding="utf-8")
+    return POLICY.read_text(encoding="utf-8")
 
 
 def write_policy(tmp_path: Path, text: str) -> Path:

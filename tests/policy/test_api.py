@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sentinel.api.app import create_app
-from sentinel.api.auth import Principal
 from sentinel.config import Settings
+from sentinel.identity import Principal
 from sentinel.models import Alert, RuleRef, alert_id
 from sentinel.policy.access import field_access
 from sentinel.store.es_roles import export_roles

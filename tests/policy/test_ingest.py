@@ -8,12 +8,13 @@ from urllib.parse import quote_plus
 import orjson
 import pytest
 
-from sentinel.collect.assemble import build_pipeline
 from sentinel.collect.parsers import parse_line
 from sentinel.config import Settings
+from sentinel.ingest.assemble import build_pipeline
 from sentinel.policy.model import INGEST
 from sentinel.policy.operators import TOKEN
 from sentinel.policy.purposes import purpose_protector
+from sentinel.runtime import Runtime
 from sentinel.store.base import EventQuery
 from sentinel.store.sqlite import SQLiteStore
 
@@ -50,7 +51,7 @@ RAW_VALUES = [CCCD, PHONE, NAME, quote_plus(NAME), EMAIL, BANK, "15/03/1999", "L
 def stored(tmp_path):
     settings = Settings(data_dir=tmp_path / "data")
     store = SQLiteStore(settings.sqlite_path)
-    pipeline = build_pipeline(settings, store, detect=False)
+    pipeline = build_pipeline(Runtime(settings), store, detect=False)
     lines = [ACCESS, APP, BROKEN]
     events = [parse_line(line.encode(), source="/var/log/portal.log", position=i) for i, line in enumerate(lines)]
     counts = pipeline.process(events)
@@ -118,10 +119,9 @@ def test_no_raw_value_in_logs(loaded, keys, caplog):
         assert raw not in text
 
 
-def test_network_address_fields_are_not_taken_for_home_addresses():
+def test_network_address_fields_are_not_taken_for_home_addresses(tmp_path):
     """ECS *.address fields hold hosts and ports (upstream.address, source.address), not where a citizen lives."""
     from sentinel.collect.parsers import parse_line
-    from sentinel.config import load_settings
     from sentinel.policy.purposes import ingest_transform
 
     line = (
@@ -129,6 +129,7 @@ def test_network_address_fields_are_not_taken_for_home_addresses():
         b'rt=0.010 urt="0.009" ua="10.10.6.20:8080" us="200"'
     )
     event = parse_line(line, source="t", position=0)
-    protected = ingest_transform(load_settings(env={}))(event)
+    runtime = Runtime(Settings(data_dir=tmp_path))
+    protected = ingest_transform(runtime.policy, runtime.keys)(event)
     assert protected["nginx"]["access"]["upstream"]["address"] == "10.10.6.20:8080"
     assert protected["event"]["original"] == line.decode()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sentinel.api.auth import ROLES
 from sentinel.content import ContentError
+from sentinel.identity import ROLES
 from sentinel.policy.model import consistency_problems, load_policy
 
 from .conftest import write_policy

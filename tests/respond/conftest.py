@@ -9,8 +9,9 @@ import pytest
 from sentinel import ecs
 from sentinel.config import Settings
 from sentinel.models import Alert, RuleRef, alert_id
-from sentinel.respond.config import RespondConfig
-from sentinel.respond.service import Response
+from sentinel.respond.service import ResponseService
+from sentinel.respond.settings import RespondConfig
+from sentinel.runtime import Runtime
 from sentinel.store.sqlite import SQLiteStore
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,7 +69,7 @@ def store(settings: Settings) -> Iterator[SQLiteStore]:
 
 
 @pytest.fixture
-def response(settings: Settings, store: SQLiteStore) -> Iterator[Response]:
-    r = Response.build(settings, store, RespondConfig())
+def response(settings: Settings, store: SQLiteStore) -> Iterator[ResponseService]:
+    r = ResponseService.build(settings, store, RespondConfig(), address_plan=Runtime(settings).address_plan)
     yield r
     r.close()

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sentinel.api.app import create_app
-from sentinel.api.auth import Principal
+from sentinel.identity import Principal
 
 from .conftest import make_alert
 
@@ -133,7 +133,7 @@ def test_shift_report_route(client, store):
 def test_invalid_response_settings_give_503_with_the_line(settings, store, tmp_path, monkeypatch):
     bad = tmp_path / "respond.yml"
     bad.write_text("escalation:\n  renotify_every: often\n")
-    monkeypatch.setenv("SENTINEL_RESPOND_CONFIG", str(bad))
+    settings = settings.model_copy(update={"respond_config": bad})
     with TestClient(create_app(settings, store, authenticator=As())) as http:
         r = http.get("/api/playbooks")
     assert r.status_code == 503 and f"{bad}:2" in r.json()["detail"]

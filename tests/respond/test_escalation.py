@@ -5,9 +5,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sentinel.content import ContentError
-from sentinel.respond.config import RespondConfig, load_respond_config
 from sentinel.respond.escalation import Escalator
 from sentinel.respond.lifecycle import AlertAction, apply_action
+from sentinel.respond.settings import RespondConfig, load_respond_config
 
 from .conftest import make_alert
 from .servers import HttpReceiver
@@ -101,12 +101,12 @@ def test_config_errors_point_at_the_line(tmp_path, settings):
     bad = tmp_path / "respond.yml"
     bad.write_text("routes:\n  - severities: [high]\n    channels: [nowhere]\n")
     with pytest.raises(ContentError, match="unknown channel"):
-        load_respond_config(settings, {"SENTINEL_RESPOND_CONFIG": str(bad)})
+        load_respond_config(settings.model_copy(update={"respond_config": bad}))
     bad.write_text("escalation:\n  ack_deadline:\n    high: soon\n")
     with pytest.raises(ContentError) as err:
-        load_respond_config(settings, {"SENTINEL_RESPOND_CONFIG": str(bad)})
+        load_respond_config(settings.model_copy(update={"respond_config": bad}))
     assert err.value.line == 3 and "not a duration" in err.value.reason
-    assert load_respond_config(settings, {}).firewall.execute is False  # no file: safe defaults
+    assert load_respond_config(settings).firewall.execute is False  # no file: safe defaults
 
 
 def test_shipped_example_settings_are_valid(settings):
@@ -115,7 +115,7 @@ def test_shipped_example_settings_are_valid(settings):
     import sentinel.respond
 
     example = Path(sentinel.respond.__file__).parent / "respond.example.yml"
-    cfg = load_respond_config(settings, {"SENTINEL_RESPOND_CONFIG": str(example)})
+    cfg = load_respond_config(settings.model_copy(update={"respond_config": example}))
     assert cfg.firewall.execute is False and len(cfg.escalation.chain) == 2
     assert cfg.escalation.ack_deadline["critical"].total_seconds() == 900
 
@@ -124,10 +124,10 @@ def test_scheduler_loop_notifies_and_stops(settings, store):
     import threading
     import time
 
-    from sentinel.respond.service import Response
+    from sentinel.respond.service import ResponseService
 
     with HttpReceiver() as srv:
-        stage = Response.build(settings, store, config_for(srv.url))
+        stage = ResponseService.build(settings, store, config_for(srv.url))
         store.record_alert(make_alert(severity="critical"))
         stop = threading.Event()
         loop = threading.Thread(target=stage.run, args=(stop, 0.2), daemon=True)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from sentinel.respond.config import RespondConfig
 from sentinel.respond.notify import DeliveryError, send
+from sentinel.respond.settings import RespondConfig
 
 from .servers import HttpReceiver, SmtpReceiver
 

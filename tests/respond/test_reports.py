@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sentinel.respond.config import RespondConfig
 from sentinel.respond.reports import shift_of, shift_report
+from sentinel.respond.settings import RespondConfig
 
 from .conftest import make_alert
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sentinel.respond.config import RespondConfig
-from sentinel.respond.runner import PlaybookRunner, RunError
+from sentinel.respond.runs import PlaybookRunner, RunError
+from sentinel.respond.settings import RespondConfig
 from sentinel.store.base import VersionConflict
 
 from .conftest import make_alert
@@ -73,9 +73,9 @@ def test_private_address_goes_to_notify_branch(response, store):
 
 def test_never_block_protects_own_networks(settings, store):
     config = RespondConfig.model_validate({"firewall": {"never_block": ["203.0.113.0/24"]}})
-    from sentinel.respond.service import Response
+    from sentinel.respond.service import ResponseService
 
-    resp = Response.build(settings, store, config)
+    resp = ResponseService.build(settings, store, config)
     alert = store.record_alert(make_alert(severity="critical"))
     run = resp.runner.start("playbook--web-attack", alert.id, "lan")
     run = resp.runner.decide(run.id, run.version, "minh", approve=True)
@@ -101,9 +101,9 @@ def test_live_run_executes_firewall_command_and_webhooks(settings, store, tmp_pa
                 "channels": {"soc": {"type": "webhook", "url": hook.url + "/soc"}},
             }
         )
-        from sentinel.respond.service import Response
+        from sentinel.respond.service import ResponseService
 
-        resp = Response.build(settings, store, config)
+        resp = ResponseService.build(settings, store, config)
         alert = store.record_alert(make_alert(severity="critical"))
         run = resp.runner.start("playbook--web-attack", alert.id, "lan", dry_run=False)
         with pytest.raises(RunError, match="four-eyes"):
@@ -180,9 +180,9 @@ def test_leads_are_asked_to_approve_side_effects(settings, store):
         config = RespondConfig.model_validate(
             {"channels": {"leads": {"type": "webhook", "url": hook.url + "/leads"}}, "approval_channels": ["leads"]}
         )
-        from sentinel.respond.service import Response
+        from sentinel.respond.service import ResponseService
 
-        resp = Response.build(settings, store, config)
+        resp = ResponseService.build(settings, store, config)
         alert = store.record_alert(make_alert(severity="critical"))
         run = resp.runner.start("playbook--web-attack", alert.id, "lan")
         assert [r["path"] for r in hook.requests] == ["/leads"]

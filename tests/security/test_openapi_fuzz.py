@@ -11,10 +11,11 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from sentinel.api.app import create_app
-from sentinel.collect.assemble import build_pipeline
-from sentinel.collect.stream import ingest_streams
 from sentinel.config import load_settings
 from sentinel.demo.traffic import generate
+from sentinel.ingest.assemble import build_pipeline
+from sentinel.ingest.stream import ingest_streams
+from sentinel.runtime import Runtime
 from sentinel.store.sqlite import SQLiteStore
 
 
@@ -24,7 +25,7 @@ def _app():
     store = SQLiteStore(cfg.sqlite_path)
     day = generate(seed=5, sessions=40, provinces=2)
     paths = day.write(data / "logs")
-    pipeline = build_pipeline(cfg, store)
+    pipeline = build_pipeline(Runtime(cfg), store)
     with paths["access"].open("rb") as access, paths["app"].open("rb") as app:
         ingest_streams(pipeline, [(str(paths["access"]), access), (str(paths["app"]), app)])
     pipeline.finish()

@@ -8,9 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sentinel.api.app import create_app
-from sentinel.api.auth import ROLES, Principal
 from sentinel.api.permissions import PERMISSIONS, PUBLIC, allowed_roles
 from sentinel.config import load_settings
+from sentinel.identity import ROLES, Principal
 from sentinel.store.sqlite import SQLiteStore
 
 

@@ -150,7 +150,7 @@ def test_search_order_and_pagination(store):
 
 
 def test_invalid_cursor_is_reported(store):
-    with pytest.raises(StoreError, match="cursor"):
+    with pytest.raises(InvalidQuery, match="cursor"):
         store.search_events(EventQuery(cursor="not-a-cursor"))
 
 

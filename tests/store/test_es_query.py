@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sentinel import ecs
-from sentinel.store.base import EventQuery, StoreError
+from sentinel.store.base import EventQuery, InvalidQuery
 from sentinel.store.elasticsearch import decode_cursor, encode_cursor
 from sentinel.store.es_query import TEXT_SEARCH_FIELDS, _ip_prefix, _numeric_prefix, event_query
 from sentinel.store.query import QuerySyntaxError, parse_query
@@ -117,7 +117,7 @@ def test_cursor_round_trip_and_garbage():
     c = encode_cursor("pit-1", [1751356800000, "abc", 42])
     assert decode_cursor(c) == ("pit-1", [1751356800000, "abc", 42])
     for bad in ("", "%%%", encode_cursor("p", [1])):
-        with pytest.raises(StoreError, match="cursor"):
+        with pytest.raises(InvalidQuery, match="cursor"):
             decode_cursor(bad)
 
 

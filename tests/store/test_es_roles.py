@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+from pathlib import Path
 
 import pytest
 
@@ -97,7 +98,7 @@ def test_policy_field_access_exports():
     from sentinel.policy.access import field_access
     from sentinel.policy.model import load_policy
 
-    access = field_access(load_policy())
+    access = field_access(load_policy(Path(__file__).resolve().parents[2] / "classifiers" / "policy.yaml"))
     roles = export_roles(access)
     assert set(roles) == {f"sentinel_{r}" for r in access}
     for name, body in roles.items():

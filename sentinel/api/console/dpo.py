@@ -9,12 +9,13 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from sentinel.api.auth import Principal
 from sentinel.api.classifications import READERS, REVIEWERS, classification_store
 from sentinel.api.console.i18n import language, translator
 from sentinel.api.console.pages import Caller, PageError, console_router, guarded, see_other
 from sentinel.api.console.rendering import render
-from sentinel.classify.review import NotFoundError, ReviewError, ReviewIn, StaleVersion
+from sentinel.classify.review import ReviewError, ReviewIn
+from sentinel.errors import NotFound, VersionConflict
+from sentinel.identity import Principal
 
 router = console_router()
 
@@ -39,7 +40,7 @@ def dpo_dataset(request: Request, principal: Caller, dataset: str, conflict: str
     store = _classifications(request, principal, READERS, "read classifications")
     try:
         view = store.dataset_view(dataset)
-    except NotFoundError as exc:
+    except NotFound as exc:
         raise PageError(404, str(exc)) from None
     return render(
         request,
@@ -79,11 +80,11 @@ def dpo_review(
         store.review(dataset, field, ReviewIn.model_validate(data), version, actor=principal.name)
     except ValidationError as exc:
         raise PageError(422, exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
-    except NotFoundError as exc:
+    except NotFound as exc:
         raise PageError(404, str(exc)) from None
     except ReviewError as exc:
         raise PageError(422, str(exc)) from None
-    except StaleVersion as exc:
+    except VersionConflict as exc:
         return see_other(f"/console/dpo/{quote(dataset)}?conflict={exc.actual}#f-{quote(field)}")
     return see_other(f"/console/dpo/{quote(dataset)}#f-{quote(field)}")
 

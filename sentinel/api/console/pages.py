@@ -9,17 +9,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import RedirectResponse, Response
 
-from sentinel.api.auth import Principal, current_principal
+from sentinel.api.auth import current_principal
 from sentinel.api.console.rendering import render
 from sentinel.api.respond import response_stage
+from sentinel.api.views import role_view
+from sentinel.identity import Principal
 from sentinel.policy.access import RoleView
-from sentinel.policy.http import role_view
-from sentinel.respond.runner import RunError
-from sentinel.respond.service import Response as ResponseStage
+from sentinel.respond.runs import RunError
+from sentinel.respond.service import ResponseService
 from sentinel.store.alert_ops import InvalidChange
 from sentinel.store.base import NotFound
 
-Stage = Annotated[ResponseStage, Depends(response_stage)]
+Stage = Annotated[ResponseService, Depends(response_stage)]
 # a browser without a session is redirected to the login page by the app-wide authorisation
 Caller = Annotated[Principal, Depends(current_principal)]
 View = Annotated[RoleView, Depends(role_view)]

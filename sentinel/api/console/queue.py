@@ -17,8 +17,8 @@ from sentinel.api.console.rendering import render
 from sentinel.api.respond import ANALYST_ROLES
 from sentinel.models import Alert
 from sentinel.policy.access import RoleView
+from sentinel.respond.alert_fields import alert_place
 from sentinel.respond.cases import CaseIn
-from sentinel.respond.fields import alert_place
 from sentinel.respond.lifecycle import apply_bulk
 from sentinel.store.base import AlertQuery
 

@@ -19,9 +19,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from sentinel import ecs
-from sentinel.api.auth import Principal
 from sentinel.api.console.i18n import LANGS, language, translator
 from sentinel.api.permissions import allowed_roles
+from sentinel.identity import Principal
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 STATIC = TEMPLATES.parent / "static"

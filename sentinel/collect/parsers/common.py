@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sentinel import ecs
+from sentinel.errors import Invalid
 
 # Lines longer than this are kept (truncated) as parse errors rather than parsed.
 MAX_LINE_BYTES = 1 << 20
@@ -18,7 +19,7 @@ MAX_LINE_BYTES = 1 << 20
 MAX_ORIGINAL_CHARS = 64 * 1024
 
 
-class ParseError(ValueError):
+class ParseError(Invalid):
     """The record is not in the expected format; the message says why."""
 
 

@@ -14,8 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from sentinel.collect.addressplan import AddressPlan
+from sentinel.errors import Unavailable
 from sentinel.models import Alert
-from sentinel.respond.config import RespondConfig
+from sentinel.respond.settings import RespondConfig
 from sentinel.store.base import Store
 
 
@@ -27,9 +29,10 @@ class ActionContext:
     dry_run: bool
     run_id: str
     approved_by: str | None = None
+    address_plan: AddressPlan | None = None  # the runtime's, for looking addresses up
 
 
-class ActionFailed(RuntimeError):
+class ActionFailed(Unavailable):
     """The action could not do its work; the message says why (it is recorded on the run)."""
 
 

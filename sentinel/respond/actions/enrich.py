@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sentinel import ecs
 from sentinel.respond.actions import ActionContext, ActionFailed, ActionSpec
-from sentinel.respond.config import Duration, parse_duration
+from sentinel.respond.settings import Duration, parse_duration
 from sentinel.store.base import AlertQuery, EventQuery
 
 HISTORY_FIELDS = ("source.ip", "user.name", "labels.commune", "destination.ip", "host.name")
@@ -47,20 +47,14 @@ class AddressArgs(BaseModel):
     ip: str
 
 
-def _address_plan_lookup(ip: str) -> dict[str, Any] | None:
-    """Owner of an address in the collector's address plan (``collectors/address-plan.yaml``), if listed."""
-    from sentinel.collect import addressplan
-
-    return addressplan.lookup(ip)
-
-
 def enrich_address(args: AddressArgs, ctx: ActionContext) -> dict[str, Any]:
     try:
         addr = ipaddress.ip_address(args.ip.strip())
     except ValueError:
         raise ActionFailed(f"{args.ip!r} is not an IP address") from None
     out: dict[str, Any] = {"ip": str(addr), "version": addr.version, "scope": scope_of(addr)}
-    plan = _address_plan_lookup(str(addr))
+    unit = ctx.address_plan.lookup(str(addr)) if ctx.address_plan is not None else None
+    plan = unit.as_dict() if unit is not None else None
     if plan:
         out.update(
             {

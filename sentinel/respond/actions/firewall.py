@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from sentinel.respond.actions import ActionContext, ActionFailed, ActionSpec
-from sentinel.respond.config import Firewall, parse_duration
+from sentinel.respond.settings import Firewall, parse_duration
 
 EXEC_TIMEOUT = 15
 

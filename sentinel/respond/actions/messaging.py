@@ -7,8 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from sentinel.respond.actions import ActionContext, ActionFailed, ActionSpec
-from sentinel.respond.config import WebhookChannel
 from sentinel.respond.notify import DeliveryError, post_webhook, send
+from sentinel.respond.settings import WebhookChannel
 
 
 class NotifyArgs(BaseModel):

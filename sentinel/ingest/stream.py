@@ -15,8 +15,8 @@ from typing import Any, BinaryIO
 
 from sentinel.collect.parsers import LineReader
 from sentinel.collect.parsers.common import MAX_LINE_BYTES
-from sentinel.collect.pipeline import IngestCounts, Pipeline
 from sentinel.collect.syslog_parse import stream_anchor
+from sentinel.ingest.pipeline import IngestCounts, Pipeline
 
 
 def iter_lines(f: BinaryIO, start: int = 0) -> Iterator[tuple[int, bytes]]:

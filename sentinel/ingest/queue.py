@@ -28,13 +28,18 @@ from typing import Any, Literal
 
 import orjson
 
-SCHEMA = """
+from sentinel.errors import Unavailable
+from sentinel.localdb import connect, migrate
+
+MIGRATIONS = [
+    """
 CREATE TABLE IF NOT EXISTS batches (seq INTEGER PRIMARY KEY, n INTEGER NOT NULL, size INTEGER NOT NULL, body BLOB);
 CREATE TABLE IF NOT EXISTS dead (seq INTEGER PRIMARY KEY, at REAL NOT NULL, reason TEXT NOT NULL, body BLOB);
 """
+]
 
 
-class QueueError(Exception):
+class QueueError(Unavailable):
     """The queue file cannot be opened or written (disk full, corrupt, permissions)."""
 
 
@@ -66,11 +71,8 @@ class DiskQueue:
         self.max_events = max_events
         self.max_bytes = max_bytes
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={sync.upper()}")
-            self._db.executescript(SCHEMA)
+            self._db = connect(self.path, "the collector queue", synchronous=sync.upper(), error=QueueError)
+            migrate(self._db, MIGRATIONS, str(self.path), QueueError)
             n, size = self._db.execute("SELECT COALESCE(SUM(n), 0), COALESCE(SUM(size), 0) FROM batches").fetchone()
         except (OSError, sqlite3.DatabaseError) as exc:
             raise QueueError(f"cannot open the collector queue {self.path}: {exc}") from None

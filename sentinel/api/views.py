@@ -11,22 +11,19 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from sentinel.api.auth import Principal, current_principal
+from sentinel.api.auth import current_principal
 from sentinel.content import ContentError
+from sentinel.identity import Principal
 from sentinel.policy.access import AccessDenied, RoleView
 from sentinel.policy.model import LoadedPolicy
-from sentinel.policy.purposes import policy_for
 
 
 def app_policy(request: Request) -> LoadedPolicy:
-    loaded = getattr(request.app.state, "policy", None)
-    if loaded is None:
-        try:
-            loaded = policy_for(request.app.state.settings)
-        except ContentError as exc:
-            raise HTTPException(status_code=503, detail=f"data policy unavailable: {exc}") from None
-        request.app.state.policy = loaded
-    return loaded
+    """The runtime's policy; a broken policy fails closed (503 with the reason), never unmasked."""
+    try:
+        return request.app.state.runtime.policy
+    except ContentError as exc:
+        raise HTTPException(status_code=503, detail=f"data policy unavailable: {exc}") from None
 
 
 def forbidden(exc: AccessDenied) -> HTTPException:

@@ -10,25 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
-from typing import Any, Protocol
+from typing import Any
 
 from sentinel import ecs
+from sentinel.detect.detector import Detector
 from sentinel.models import Alert
 from sentinel.store.base import Store
 
 Transform = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-class Detector(Protocol):
-    """What the pipeline needs from a detection engine (see :mod:`sentinel.detect`)."""
-
-    def process(self, events: list[dict[str, Any]]) -> list[Alert]:
-        """Alerts raised by these events (in order)."""
-        ...
-
-    def flush(self) -> list[Alert]:
-        """Alerts still pending in open windows, at the end of finite input."""
-        ...
 
 
 @dataclass

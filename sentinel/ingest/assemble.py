@@ -2,42 +2,39 @@
 
 Order matters: enrichment first (so policies can see province/commune), then
 personal-data protection (so raw values never reach the store), then store and
-detection. Stages add their transform here, in one place.
+detection. Stages add their transform here, in one place; what they are built from
+comes from the :class:`~sentinel.runtime.Runtime`.
 """
 
 from __future__ import annotations
 
 from sentinel.collect.addressplan import AddressPlan
-from sentinel.collect.pipeline import Pipeline, Transform
-from sentinel.config import Settings
+from sentinel.ingest.pipeline import Pipeline, Transform
+from sentinel.runtime import Runtime
 from sentinel.store.base import Store
 
 
-def build_pipeline(
-    settings: Settings, store: Store, *, detect: bool = True, address_plan: AddressPlan | None = None
-) -> Pipeline:
+def build_pipeline(runtime: Runtime, store: Store, *, detect: bool = True, enrich: bool = True) -> Pipeline:
     """The configured pipeline: transforms, the store and (unless ``detect=False``) the Sigma engine.
 
-    ``address_plan`` defaults to ``collectors/address-plan.yaml`` when it exists.
+    ``enrich=False`` when the events were enriched already (a collector's runner does it with
+    the definition's own plan), so enrichment never runs twice on one path.
     """
-    transforms: list[Transform] = []
-    if address_plan is None:
-        default = settings.collectors_dir / "address-plan.yaml"
-        address_plan = AddressPlan.load(default) if default.exists() else None
-    if address_plan is not None:  # province, commune, unit and direction from the address plan
-        transforms.append(_enrich_with(address_plan))
     from sentinel.policy.purposes import ingest_transform
 
-    transforms.append(ingest_transform(settings))  # personal data -> pseudonyms, before anything is stored
+    transforms: list[Transform] = []
+    if enrich and runtime.address_plan is not None:  # province, commune, unit and direction
+        transforms.append(_enrich_with(runtime.address_plan))
+    # personal data -> pseudonyms, before anything is stored
+    transforms.append(ingest_transform(runtime.policy, runtime.keys))
     detector = None
     if detect:
-        from sentinel.detect.engine import Engine
         from sentinel.respond.db import ResponseDB
         from sentinel.respond.suppress import SuppressingDetector, Suppressions
 
         # suppression windows and exceptions decided by analysts apply before an alert is recorded
-        suppressions = Suppressions(ResponseDB(settings.data_dir / "respond.db"))
-        detector = SuppressingDetector(Engine.from_paths([settings.rules_dir]), suppressions)
+        suppressions = Suppressions(ResponseDB(runtime.settings.data_dir / "respond.db"))
+        detector = SuppressingDetector(runtime.engine(), suppressions)
     return Pipeline(store, transforms=transforms, detector=detector)
 
 

@@ -1,7 +1,7 @@
 """Running collector sources: sources -> enrichment -> disk queue -> sink, with acknowledgements.
 
 One thread per source reads batches, enriches them, writes them to the
-:class:`~sentinel.collect.queue.DiskQueue` and only then lets the source
+:class:`~sentinel.ingest.queue.DiskQueue` and only then lets the source
 persist its position. One shipper thread takes the oldest queued batches,
 hands them to the sink and deletes them from the queue only when the sink has
 accepted them; while the sink is down it retries with exponential backoff and
@@ -33,11 +33,11 @@ from typing import Any
 import orjson
 
 from sentinel import ecs
-from sentinel.collect.pipeline import IngestCounts
-from sentinel.collect.queue import DiskQueue, Lease, QueueError
-from sentinel.collect.sinks import Sink, SinkRejected, SinkUnavailable, StoreSink
 from sentinel.collect.source import Source
 from sentinel.config import Settings
+from sentinel.ingest.pipeline import IngestCounts
+from sentinel.ingest.queue import DiskQueue, Lease, QueueError
+from sentinel.ingest.sinks import Sink, SinkRejected, SinkUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -383,19 +383,17 @@ def run_sources(
     settings: Settings,
     *,
     once: bool,
-    sink: Sink | None = None,
+    sink: Sink,
     name: str = "collector",
     enrich: Enricher | None = None,
     options: RunOptions | None = None,
     stop: threading.Event | None = None,
 ) -> RunStats:
-    """Run ``sources`` into ``sink`` (default: the configured store) with the durable queue in ``data_dir``.
+    """Run ``sources`` into ``sink`` with the durable queue in ``data_dir`` (the caller closes the sink).
 
     The entry point for every collector command (files, syslog, pcap, NetFlow).
     """
     opts = options or RunOptions()
-    own_sink = sink is None
-    sink = sink or StoreSink.configured(settings)
     queue = DiskQueue(
         collector_dir(settings, name) / "queue.db",
         max_events=opts.max_queue_events,
@@ -409,5 +407,3 @@ def run_sources(
         return runner.run(once=once, stop=stop)
     finally:
         queue.close()
-        if own_sink:
-            sink.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from sentinel.policy.candidates import prefilter_for
 from sentinel.policy.operators import TOKEN
@@ -27,12 +28,12 @@ class Hit:
 Finder = Callable[[str], list[Hit]]
 
 
-def classifier_finder(entities: Iterable[str], min_score: float) -> Finder:
-    """A finder over the classifier's analyzer for ``entities`` with score >= ``min_score``."""
+def classifier_finder(entities: Iterable[str], min_score: float, classifiers_dir: Path | None) -> Finder:
+    """A finder over the analyzer built from ``classifiers_dir`` for ``entities`` with score >= ``min_score``."""
     from sentinel.classify.analyzer import analyze_text, supported_entities
 
-    wanted = sorted(set(entities) & set(supported_entities()))
-    prefilter = prefilter_for(frozenset(wanted))
+    wanted = sorted(set(entities) & set(supported_entities(classifiers_dir)))
+    prefilter = prefilter_for(frozenset(wanted), classifiers_dir)
 
     def find(text: str) -> list[Hit]:
         possible = sorted(prefilter.entities_in(text)) if wanted and text else []
@@ -40,7 +41,7 @@ def classifier_finder(entities: Iterable[str], min_score: float) -> Finder:
             return []
         hits = [
             Hit(s.type, s.start, s.end, s.score)
-            for s in analyze_text(text, entities=possible, score_threshold=min_score)
+            for s in analyze_text(text, entities=possible, score_threshold=min_score, classifiers_dir=classifiers_dir)
             if s.type in wanted
         ]
         if hits and ("pz-" in text or "pe-" in text):

@@ -15,16 +15,17 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
-from sentinel.collect.pipeline import IngestCounts, Pipeline
-from sentinel.config import Settings
+from sentinel.errors import Invalid, Unavailable
+from sentinel.ingest.pipeline import IngestCounts, Pipeline
+from sentinel.runtime import Runtime
 from sentinel.store.base import StoreError
 
 
-class SinkUnavailable(Exception):
+class SinkUnavailable(Unavailable):
     """The target cannot take events now (down, overloaded, unreachable); retry later."""
 
 
-class SinkRejected(Exception):
+class SinkRejected(Invalid):
     """The target refused these events as invalid; retrying the same events cannot help."""
 
 
@@ -54,13 +55,12 @@ class StoreSink:
         self.name = f"store:{self.store.backend}"
 
     @classmethod
-    def configured(cls, settings: Settings, *, detect: bool = True) -> StoreSink:
+    def configured(cls, runtime: Runtime, *, detect: bool = True, enrich: bool = True) -> StoreSink:
         """The configured store with the one ingest pipeline (protection transforms, detection)."""
-        from sentinel.collect.assemble import build_pipeline
-        from sentinel.store import open_store
+        from sentinel.ingest.assemble import build_pipeline
 
-        store = open_store(settings)
-        return cls(build_pipeline(settings, store, detect=detect), owns_store=True)
+        store = runtime.open_store()
+        return cls(build_pipeline(runtime, store, detect=detect, enrich=enrich), owns_store=True)
 
     def send(self, events: list[dict[str, Any]]) -> IngestCounts:
         try:

@@ -1,6 +1,6 @@
 """Response settings: channels, routing, deadlines and escalation, shifts, firewall and portal hooks.
 
-They sit in their own YAML file (``SENTINEL_RESPOND_CONFIG``, else
+They sit in their own YAML file (the ``respond_config`` setting, else
 ``<data_dir>/respond.yml``; none means safe defaults: dry-run, no channels).
 Secrets are never written in the file: a channel names the environment
 variable that holds its token or password.
@@ -9,17 +9,14 @@ variable that holds its token or password.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
-from collections.abc import Mapping
 from datetime import time, timedelta
-from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from sentinel.config import Settings
+from sentinel.config import TELEGRAM_TOKEN_ENV, Settings
 from sentinel.content import load_model
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -75,7 +72,7 @@ class EmailChannel(_Strict):
 class TelegramChannel(_Strict):
     type: Literal["telegram"]
     api_url: str = "https://api.telegram.org"
-    token_env: str = "SENTINEL_TELEGRAM_TOKEN"
+    token_env: str = TELEGRAM_TOKEN_ENV
     chat_id: str
     timeout: float = Field(10.0, gt=0, le=120)
 
@@ -199,25 +196,12 @@ class RespondConfig(_Strict):
         return ZoneInfo(self.timezone)
 
 
-def config_path(settings: Settings, env: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    return Path(env.get("SENTINEL_RESPOND_CONFIG") or settings.data_dir / "respond.yml")
+def load_respond_config(settings: Settings) -> RespondConfig:
+    """The response settings; raises ContentError (``file:line: reason``) when the file is invalid.
 
-
-def load_respond_config(settings: Settings, env: Mapping[str, str] | None = None) -> RespondConfig:
-    """The response settings; raises ContentError (``file:line: reason``) when the file is invalid."""
-    path = config_path(settings, env)
-    explicit = (os.environ if env is None else env).get("SENTINEL_RESPOND_CONFIG")
-    if not path.exists() and not explicit:
+    With no file at the default place, safe defaults; a file configured explicitly must exist.
+    """
+    path = settings.respond_config_path
+    if not path.exists() and settings.respond_config is None:
         return RespondConfig()
     return load_model(path, RespondConfig)
-
-
-def secret(env_name: str | None, what: str) -> str | None:
-    """Read a secret from the environment; a named but unset variable is an error worth stating."""
-    if not env_name:
-        return None
-    value = os.environ.get(env_name)
-    if not value:
-        raise RuntimeError(f"{what}: set the environment variable {env_name}")
-    return value

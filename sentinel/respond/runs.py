@@ -21,14 +21,16 @@ import orjson
 from pydantic import BaseModel, Field, ValidationError
 
 from sentinel import ecs
+from sentinel.collect.addressplan import AddressPlan
+from sentinel.errors import Invalid
 from sentinel.models import Alert
 from sentinel.respond.actions import ActionContext, ActionFailed, registry
+from sentinel.respond.alert_fields import alert_field
 from sentinel.respond.conditions import compile_condition, evaluate
-from sentinel.respond.config import RespondConfig
 from sentinel.respond.db import ResponseDB
-from sentinel.respond.fields import alert_field
 from sentinel.respond.notify import DeliveryError, send
 from sentinel.respond.playbook import VAR, ActionStep, EndStep, IfStep, Playbook, PlaybookLibrary, StartStep
+from sentinel.respond.settings import RespondConfig
 from sentinel.store.base import NotFound, Store, VersionConflict
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,7 @@ class Run(BaseModel):
     version: int = 1
 
 
-class RunError(ValueError):
+class RunError(Invalid):
     """The run cannot be started or decided as asked (the message says why)."""
 
 
@@ -125,7 +127,15 @@ def render(value: Any, variables: dict[str, Any]) -> Any:
 
 
 class PlaybookRunner:
-    def __init__(self, db: ResponseDB, store: Store, config: RespondConfig, library: PlaybookLibrary) -> None:
+    def __init__(
+        self,
+        db: ResponseDB,
+        store: Store,
+        config: RespondConfig,
+        library: PlaybookLibrary,
+        address_plan: AddressPlan | None = None,
+    ) -> None:
+        self.address_plan = address_plan
         self.db = db
         self.store = store
         self.config = config
@@ -353,7 +363,7 @@ class PlaybookRunner:
                 if render_error:
                     raise ActionFailed(render_error)
                 args = spec.args.model_validate(inputs)
-                ctx = ActionContext(self.store, self.config, alert, run.dry_run, run.id, approved_by)
+                ctx = ActionContext(self.store, self.config, alert, run.dry_run, run.id, approved_by, self.address_plan)
                 record.outputs = spec.run(args, ctx)
                 if run.dry_run and spec.side_effect:
                     record.status = "dry_run"

@@ -1,0 +1,24 @@
+"""What the ingest pipeline needs from detection: the :class:`Detector` protocol.
+
+The streaming :class:`~sentinel.detect.engine.Engine` implements it; response wraps it
+(:class:`~sentinel.respond.suppress.SuppressingDetector`) so analysts' suppressions apply before
+an alert is recorded. Both depend on this module, neither on the pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from sentinel.models import Alert
+
+
+class Detector(Protocol):
+    """Turns stored events into alerts, in order."""
+
+    def process(self, events: list[dict[str, Any]]) -> list[Alert]:
+        """Alerts raised by these events (in order)."""
+        ...
+
+    def flush(self) -> list[Alert]:
+        """Alerts still pending in open windows, at the end of finite input."""
+        ...

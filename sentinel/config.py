@@ -207,9 +207,14 @@ INGEST_TOKEN_ENV = "SENTINEL_INGEST_TOKEN"
 TELEGRAM_TOKEN_ENV = "SENTINEL_TELEGRAM_TOKEN"
 
 
+def env_name(dotted: str) -> str | None:
+    """The environment variable that sets ``dotted`` (``data_dir`` -> ``SENTINEL_DATA_DIR``), if any."""
+    return next((v for v, d in ENV_VARS.items() if d == dotted), None)
+
+
 def hint(dotted: str) -> str:
     """How a user sets ``dotted`` (``elasticsearch.url``): its variable and its key, for error messages."""
-    var = next((v for v, d in ENV_VARS.items() if d == dotted), None)
+    var = env_name(dotted)
     return f"{var} (or {dotted} in the configuration file)" if var else dotted
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from sentinel.cli.common import settings_from, store_from
-from sentinel.config import Settings, hint
+from sentinel.config import Settings, env_name, hint
 from sentinel.demo.traffic import VN_TZ, generate
 from sentinel.ingest.assemble import build_pipeline
 from sentinel.ingest.stream import ingest_streams
@@ -88,7 +88,7 @@ def demo(
     else:
         click.echo(
             "\nThe console is not running (--no-serve). Start it with:\n"
-            f"  SENTINEL_DATA_DIR={settings.data_dir} sentinel serve --host {host} --port {port}\n"
+            f"  {env_name('data_dir')}={settings.data_dir} sentinel serve --host {host} --port {port}\n"
             "(from a checkout set up by scripts/setup.sh: .venv/bin/sentinel serve ...), then open "
             f"http://{host}:{port}/console/"
         )

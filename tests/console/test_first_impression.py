@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sentinel.api.app import create_app
-from sentinel.api.auth import Principal
+from sentinel.identity import Principal
 
 from .conftest import make_alert
 

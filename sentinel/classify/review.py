@@ -261,7 +261,7 @@ class ClassificationStore:
                 continue
             try:
                 self.review(dataset, fld["field"], decision, fld["version"], actor)
-            except StaleVersion:
+            except VersionConflict:
                 continue
             accepted += 1
         return accepted

@@ -97,6 +97,6 @@ def dpo_accept_all(request: Request, principal: Caller, dataset: Annotated[str, 
     reason = translator(language(request))("accept_all_reason")
     try:
         accepted = store.accept_all(dataset, reason, actor=principal.name)
-    except NotFoundError as exc:
+    except NotFound as exc:
         raise PageError(404, str(exc)) from None
     return see_other(f"/console/dpo/{quote(dataset)}?accepted={accepted}")

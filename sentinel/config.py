@@ -165,6 +165,33 @@ class Settings(BaseModel):
     def audit_path(self) -> Path:
         return self.data_dir / "audit.log"
 
+    # Every file Sentinel keeps in the data directory is named here, once.
+    @property
+    def respond_db_path(self) -> Path:
+        return self.data_dir / "respond.db"
+
+    @property
+    def classify_db_path(self) -> Path:
+        return self.data_dir / "classify.db"
+
+    @property
+    def cases_db_path(self) -> Path:
+        return self.data_dir / "cases.db"
+
+    @property
+    def policy_key_path(self) -> Path:
+        return self.data_dir / "policy.key"
+
+    @property
+    def dead_letter_path(self) -> Path:
+        """Events Elasticsearch refused, kept for ``sentinel es dead-letter replay``."""
+        return self.data_dir / "es-dead-letter.sqlite"
+
+    @property
+    def collect_dir(self) -> Path:
+        """Collectors' queues, read positions (``<name>/``) and status files (``status/``)."""
+        return self.data_dir / "collect"
+
     @property
     def address_plan_path(self) -> Path | None:
         """The address plan in use: the configured file, else the content folder's when it exists."""

@@ -49,7 +49,7 @@ class Runtime:
         from sentinel.policy.keys import load_keys
 
         secret = self.settings.policy_key
-        return load_keys(self.settings.data_dir, secret.get_secret_value() if secret else None)
+        return load_keys(self.settings.policy_key_path, secret.get_secret_value() if secret else None)
 
     @cached_property
     def address_plan(self) -> AddressPlan | None:

@@ -38,7 +38,7 @@ def case_store(request: Request) -> CaseStore:
     """The app's case store, opened on first use in ``data_dir/cases.db``."""
     state = request.app.state
     if getattr(state, "cases", None) is None:
-        state.cases = CaseStore(state.settings.data_dir / "cases.db")
+        state.cases = CaseStore(state.settings.cases_db_path)
     return state.cases
 
 

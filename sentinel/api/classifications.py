@@ -36,7 +36,7 @@ def classification_store(request: Request) -> ClassificationStore:
     if getattr(state, "classification_store", None) is None:
         settings = state.settings
         state.classification_store = open_classification_store(
-            settings.data_dir, load_taxonomy(settings.classifiers_dir)
+            settings.classify_db_path, load_taxonomy(settings.classifiers_dir)
         )
     return state.classification_store
 

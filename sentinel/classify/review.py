@@ -309,6 +309,6 @@ def _review_row(r: tuple) -> dict[str, Any]:
     }
 
 
-def open_classification_store(data_dir: Path, taxonomy: Taxonomy) -> ClassificationStore:
-    """The store in ``data_dir / "classify.db"``."""
-    return ClassificationStore(Path(data_dir) / "classify.db", taxonomy)
+def open_classification_store(path: Path, taxonomy: Taxonomy) -> ClassificationStore:
+    """The review store at ``path`` (``Settings.classify_db_path``)."""
+    return ClassificationStore(Path(path), taxonomy)

@@ -66,7 +66,7 @@ def scan_cmd(ctx: click.Context, source: str, fmt: str, size: int, seed: int, ta
     except SourceError as exc:
         raise click.ClickException(str(exc)) from None
     if save:
-        cstore = open_classification_store(settings.data_dir, load_taxonomy(classifiers_dir))
+        cstore = open_classification_store(settings.classify_db_path, load_taxonomy(classifiers_dir))
         try:
             for r in results:
                 cstore.save_scan(r)

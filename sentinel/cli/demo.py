@@ -125,7 +125,7 @@ def _show_classification(settings: Settings, app_log: Path) -> None:
 
     click.echo(f"\nClassifying the fields of {app_log.name} (the raw log, before protection) ...")
     results = scan(str(app_log), classifiers_dir=settings.classifiers_dir)
-    cstore = open_classification_store(settings.data_dir, load_taxonomy(settings.classifiers_dir))
+    cstore = open_classification_store(settings.classify_db_path, load_taxonomy(settings.classifiers_dir))
     try:
         for result in results:
             cstore.save_scan(result)

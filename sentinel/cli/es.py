@@ -208,9 +208,9 @@ def dead_letter() -> None:
 @click.pass_context
 def dl_list(ctx: click.Context, limit: int, as_json: bool) -> None:
     """Show dead-lettered events with why they were refused."""
-    from sentinel.store.es_bulk import DEAD_LETTER_FILE, DeadLetter
+    from sentinel.store.es_bulk import DeadLetter
 
-    path = settings_from(ctx).data_dir / DEAD_LETTER_FILE
+    path = settings_from(ctx).dead_letter_path
     if not path.exists():
         click.echo(f"no dead letter at {path}: nothing was refused")
         return

@@ -33,7 +33,7 @@ def build_pipeline(runtime: Runtime, store: Store, *, detect: bool = True, enric
         from sentinel.respond.suppress import SuppressingDetector, Suppressions
 
         # suppression windows and exceptions decided by analysts apply before an alert is recorded
-        suppressions = Suppressions(ResponseDB(runtime.settings.data_dir / "respond.db"))
+        suppressions = Suppressions(ResponseDB(runtime.settings.respond_db_path))
         detector = SuppressingDetector(runtime.engine(), suppressions)
     return Pipeline(store, transforms=transforms, detector=detector)
 

@@ -87,11 +87,11 @@ class RunStats:
 
 def collector_dir(settings: Settings, name: str) -> Path:
     """Where a collector keeps its queue and read positions."""
-    return settings.data_dir / "collect" / name
+    return settings.collect_dir / name
 
 
 def status_dir(settings: Settings) -> Path:
-    return settings.data_dir / "collect" / "status"
+    return settings.collect_dir / "status"
 
 
 def collector_event(collector: str, action: str, message: str, severity: int = 3) -> dict[str, Any]:

@@ -21,7 +21,6 @@ from pathlib import Path
 from sentinel.config import hint
 from sentinel.content import ContentError
 
-KEY_FILE = "policy.key"
 MIN_KEY_CHARS = 32
 
 
@@ -48,13 +47,13 @@ class PolicyKeys:
         return cls(pseudonym=derive(b"pseudonym"), encryption=derive(b"encryption"), origin=origin)
 
 
-def load_keys(data_dir: Path, secret: str | None = None) -> PolicyKeys:
-    """The policy keys: from ``secret`` (the ``policy_key`` setting), else ``<data_dir>/policy.key`` (0600)."""
+def load_keys(key_file: Path, secret: str | None = None) -> PolicyKeys:
+    """The policy keys: from ``secret`` (the ``policy_key`` setting), else from ``key_file`` (created 0600)."""
     if secret:
         if len(secret) < MIN_KEY_CHARS:
             raise PolicyKeyError(hint("policy_key"), f"too short: use at least {MIN_KEY_CHARS} random characters")
         return PolicyKeys.from_master(secret.encode(), "the policy_key setting")
-    return PolicyKeys.from_master(_key_file(Path(data_dir) / KEY_FILE), str(Path(data_dir) / KEY_FILE))
+    return PolicyKeys.from_master(_key_file(Path(key_file)), str(key_file))
 
 
 def _key_file(path: Path) -> bytes:

@@ -42,7 +42,7 @@ class ResponseService:
         ``address_plan`` is the runtime's: playbooks' enrichment looks addresses up in it.
         """
         config = config or load_respond_config(settings)
-        db = ResponseDB(settings.data_dir / "respond.db")
+        db = ResponseDB(settings.respond_db_path)
         playbooks = PlaybookLibrary.load(settings.playbooks_dir)
         return cls(
             config=config,

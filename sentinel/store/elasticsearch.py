@@ -47,7 +47,7 @@ from sentinel.store.base import (
     label_names,
     unique_by_event_id,
 )
-from sentinel.store.es_bulk import DEAD_LETTER_FILE, BulkLimits, BulkWriter, DeadLetter, DeadLetterEntry
+from sentinel.store.es_bulk import BulkLimits, BulkWriter, DeadLetter, DeadLetterEntry
 from sentinel.store.es_query import event_query
 from sentinel.store.es_templates import DEFAULT_NAMES, Names, dataset_name, namespace_name
 from sentinel.store.es_version import ClusterInfo, cluster_info, compatibility, refusal_of
@@ -176,7 +176,7 @@ class ElasticsearchStore(Store):
         client = Elasticsearch(es.url, **kwargs)
         return cls(
             client,
-            dead_letter=DeadLetter(settings.data_dir / DEAD_LETTER_FILE),
+            dead_letter=DeadLetter(settings.dead_letter_path),
             namespace=es.namespace,
             refresh=refresh,
             url=es.url,

@@ -45,7 +45,6 @@ from sentinel.store.base import StoreError
 log = logging.getLogger(__name__)
 
 RETRY_STATUS = (429, 500, 502, 503, 504)
-DEAD_LETTER_FILE = "es-dead-letter.sqlite"  # under the data folder
 ID_CHECK_CHUNK = 5000  # ids per lookup; below index.max_result_window (10,000)
 
 

@@ -24,7 +24,7 @@ class RoleAuth:
 @pytest.fixture
 def setup(tmp_path: Path, citizens_csv: Path):
     settings = load_settings(env={"SENTINEL_DATA_DIR": str(tmp_path / "data")})
-    store = open_classification_store(settings.data_dir, load_taxonomy())
+    store = open_classification_store(settings.classify_db_path, load_taxonomy())
     result = scan(str(citizens_csv))[0]
     store.save_scan(result)
     store.close()
@@ -88,7 +88,7 @@ def test_override_is_versioned_audited_and_survives_rescans(setup) -> None:
     history = client.get(url(dataset, "/fields/ma_ho_so/history")).json()["reviews"]
     assert [(h["version"], h["decision"], h["by"]) for h in history] == [(1, "override", "dpo1"), (2, "accept", "dpo2")]
     # a later scan does not undo the decision
-    store = open_classification_store(settings.data_dir, load_taxonomy())
+    store = open_classification_store(settings.classify_db_path, load_taxonomy())
     store.save_scan(scan(str(csv_path))[0])
     store.close()
     audit = client.get(url(dataset, "/audit")).json()["entries"]
@@ -117,7 +117,7 @@ def test_bad_reviews_are_refused(setup) -> None:
 
 
 def test_override_to_none_drops_personal_entities_and_level(tmp_path: Path, citizens_csv: Path) -> None:
-    store = open_classification_store(tmp_path / "data", load_taxonomy())
+    store = open_classification_store(tmp_path / "data" / "classify.db", load_taxonomy())
     try:
         dataset = scan(str(citizens_csv))[0]
         store.save_scan(dataset)

@@ -256,10 +256,10 @@ def test_dead_letter_cli_lists_and_replays(sim, tmp_path):
     from click.testing import CliRunner
 
     from sentinel.cli.main import cli
-    from sentinel.store.es_bulk import DEAD_LETTER_FILE, Failure
+    from sentinel.store.es_bulk import Failure
 
     e = event(3)
-    dl = DeadLetter(tmp_path / DEAD_LETTER_FILE)
+    dl = DeadLetter(tmp_path / "es-dead-letter.sqlite")
     dl.add([Failure(e["event"]["id"], STREAM, 400, "document_parsing_exception", "failed to parse [source.ip]", e)])
     dl.close()
     env = {"SENTINEL_ES_URL": sim.url, "SENTINEL_DATA_DIR": str(tmp_path)}

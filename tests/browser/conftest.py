@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +17,8 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = os.environ.get("SENTINEL_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(__file__).parent / "screenshots"
+# Screenshots of every page the tests visit, for a person to look at; rewritten on each run.
+SHOTS = Path(os.environ.get("SENTINEL_SCREENSHOTS") or Path(tempfile.gettempdir()) / "sentinel-console-screenshots")
 ARGS = [
     "--headless",
     "--no-sandbox",
@@ -92,7 +94,7 @@ def site(tmp_path_factory) -> Iterator[dict]:
     alerts = seed_alerts(store)
     app = create_app(settings, store)
     cstore_dataset = seed_dataset(app, root, scan)
-    SHOTS.mkdir(exist_ok=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
     with Server(app, _free_port()) as server:
         yield {"url": server.url, "store": store, "alerts": alerts, "dataset": cstore_dataset}
     store.close()

@@ -133,7 +133,7 @@ def histogram(store: Store, query: EventQuery, window: Window, tz: tzinfo) -> di
     width, height, left = 760, 120, 44
     bar = (width - left) / max(1, len(edges))
     top = max(counts, default=0) or 1
-    fmt = "%d/%m" if step >= 86400 else "%H:%M"
+    fmt = "%d/%m" if step >= 86400 else ("%d/%m %H:%M" if span > 86400 else "%H:%M")
     bars, ticks = [], []
     every = max(1, len(edges) // 8)
     for i, (b, n) in enumerate(zip(edges, counts, strict=True)):

@@ -57,9 +57,14 @@ document.addEventListener("DOMContentLoaded", () => {
         list.append(link, drop, " ");
       }
     };
+    const nameInput = document.getElementById("saved-name");
     document.getElementById("save-filter").addEventListener("click", () => {
-      const name = (window.prompt(saved.dataset.labelName) || "").trim();
-      if (!name) return;
+      const name = nameInput.value.trim();
+      if (!name) {
+        nameInput.focus();
+        return;
+      }
+      nameInput.value = "";
       const query = new URLSearchParams(window.location.search);
       for (const drop of ["done", "page", "lang"]) query.delete(drop);
       const items = read().filter((item) => item.name !== name);
@@ -67,6 +72,7 @@ document.addEventListener("DOMContentLoaded", () => {
       localStorage.setItem(key, JSON.stringify(items));
       draw();
     });
+    saved.hidden = false; // the feature needs this script: without it the row stays hidden
     draw();
   }
 });

@@ -53,10 +53,15 @@ def _int(value: str | None) -> int | None:
 
 
 def _verdict(action: str) -> tuple[list[str], str | None]:
-    """ECS event.type and event.outcome for a firewall action word."""
+    """ECS event.type and event.outcome for a firewall action word.
+
+    ECS categorisation: the firewall did what it was configured to do, so a
+    blocked connection is a *successful* event whose verdict is in
+    ``event.type: denied`` (and ``event.action``), not a failure.
+    """
     a = action.lower()
     if any(w in a for w in DENY_WORDS):
-        return ["connection", "denied"], "failure"
+        return ["connection", "denied"], "success"
     if any(w in a for w in ALLOW_WORDS):
         return ["connection", "allowed"], "success"
     return ["connection"], None
@@ -91,6 +96,13 @@ FORTI_KEYS = {
     "policyid": "rule.id",
     "policyname": "rule.name",
     "user": "user.name",
+    "unauthuser": "source.user.name",
+    "remip": "source.ip",
+    "remport": "source.port",
+    "locip": "destination.ip",
+    "locport": "destination.port",
+    "tranip": "destination.nat.ip",
+    "tranport": "destination.nat.port",
     "srcname": "source.domain",
     "hostname": "url.domain",
     "url": "url.path",
@@ -103,11 +115,20 @@ FORTI_INT = {
     "source.port",
     "destination.port",
     "source.nat.port",
+    "destination.nat.port",
     "source.bytes",
     "destination.bytes",
     "source.packets",
     "destination.packets",
 }
+
+
+# Fields FortiOS fills with "N/A" when there is nothing to say.
+FORTI_OPTIONAL = {"user.name", "source.user.name", "source.domain", "url.domain", "rule.name", "source.nat.ip",
+                  "destination.nat.ip", "source.ip", "destination.ip"}  # fmt: skip
+FORTI_LOGIN_ACTIONS = {"login", "logout", "tunnel-up", "tunnel-down", "ssl-login-fail", "ssl-web-login", "auth"}
+FORTI_STATUS = {"success": "success", "succeeded": "success", "failure": "failure", "failed": "failure",
+                "fail": "failure", "negotiate_error": "failure"}  # fmt: skip
 
 
 def looks_fortigate(text: str) -> bool:
@@ -131,7 +152,9 @@ def parse_fortigate(text: str, tz: timezone) -> dict[str, Any]:
             if key not in ("date", "time", "eventtime", "tz", "proto", "action", "logid"):
                 extra[key] = value
             continue
-        if path in ("source.ip", "destination.ip", "source.nat.ip"):
+        if value in ("N/A", "") and path in FORTI_OPTIONAL:
+            continue  # FortiOS writes N/A for "no user", "no address"
+        if path in ("source.ip", "destination.ip", "source.nat.ip", "destination.nat.ip"):
             value = _ip(value, key)
         if path in FORTI_INT:
             if not value.isdigit():
@@ -152,12 +175,37 @@ def parse_fortigate(text: str, tz: timezone) -> dict[str, Any]:
         doc["event"]["type"], outcome = _verdict(action)
         if outcome:
             doc["event"]["outcome"] = outcome
+    _forti_login(doc, kv, action)
     if kv.get("type") == "utm" or kv.get("subtype") in ("ips", "virus", "webfilter", "app-ctrl"):
         doc["event"]["category"] = ["network", "intrusion_detection"]
     ts = _forti_time(kv, tz)
     if ts:
         doc["@timestamp"] = ts
     return doc
+
+
+def _forti_login(doc: dict[str, Any], kv: dict[str, str], action: str) -> None:
+    """Administrator logins and VPN tunnels: authentication events whose outcome is ``status``."""
+    subtype = kv.get("subtype", "")
+    login = action.lower() in FORTI_LOGIN_ACTIONS or "login" in action.lower()
+    if not (login or subtype == "vpn"):
+        return
+    ev = doc["event"]
+    outcome = FORTI_STATUS.get(kv.get("status", "").lower())
+    if outcome is None and "fail" in action.lower():
+        outcome = "failure"  # ssl-login-fail carries no status
+    if login:
+        ev["category"] = ["authentication"] + (["session"] if subtype == "vpn" else [])
+        ev["type"] = ["start"] if outcome == "success" else ["info"]
+    else:
+        ev["category"] = ["network", "session"]
+        ev["type"] = ["connection"]
+    if outcome:
+        ev["outcome"] = outcome
+    else:
+        ev.pop("outcome", None)
+    if "vpntype" in kv or "tunneltype" in kv:
+        doc.setdefault("network", {})["protocol"] = (kv.get("tunneltype") or kv.get("vpntype", "")).lower()
 
 
 def _forti_time(kv: dict[str, str], tz: timezone) -> str | None:
@@ -202,7 +250,8 @@ def parse_filterlog(text: str) -> dict[str, Any]:
         "observer": {"vendor": "Netgate", "product": "pfSense", "type": "firewall"},
         "event": {"module": "pfsense", "category": ["network"], "action": action, "reason": reason},
         "rule": {"id": tracker or rule, "ruleset": rule},
-        "network": {"direction": {"in": "ingress", "out": "egress"}.get(direction, direction)},
+        # ECS asks perimeter devices for inbound/outbound (Elastic's pfSense integration maps in/out so)
+        "network": {"direction": {"in": "inbound", "out": "outbound"}.get(direction, direction)},
     }
     doc["event"]["type"], outcome = _verdict(action)
     if outcome:
@@ -237,6 +286,15 @@ def parse_filterlog(text: str) -> dict[str, Any]:
 
 
 # -- iptables / nftables -----------------------------------------------------------------------
+def _split_mac(doc: dict[str, Any], mac: str) -> None:
+    """``MAC=`` is destination (6 octets), source (6) and ethertype (2): ECS wants the first two apart."""
+    octets = mac.split(":")
+    if len(octets) < 12 or not all(len(o) == 2 for o in octets[:12]):
+        return
+    doc["destination"]["mac"] = "-".join(octets[:6]).upper()
+    doc["source"]["mac"] = "-".join(octets[6:12]).upper()
+
+
 # IN= after a blank, or glued to a bracketed prefix (EdgeOS/Ubiquiti: "[WAN_LOCAL-default-D]IN=eth0").
 _NETFILTER = re.compile(r"(?:^|(?<=[\s\]]))IN=\S*\s+OUT=\S*")
 
@@ -252,6 +310,11 @@ def parse_netfilter(text: str) -> dict[str, Any]:
         raise ParseError("no IN=/OUT= fields: not an iptables/nftables log line")
     prefix = re.sub(r"^\[\s*\d+\.\d+\]\s*", "", text[: m.start()]).strip()
     body = text[m.start() :]
+    # an ICMP error quotes the packet it answers in brackets: its SRC/DST/PROTO are not this packet's
+    inner_at = body.find("[SRC=")
+    inner = parse_kv(body[inner_at + 1 : body.find("]", inner_at)]) if inner_at >= 0 else {}
+    if inner_at >= 0:
+        body = body[:inner_at]
     kv = parse_kv(body)
     flags = [w for w in body.split() if "=" not in w and w.isupper()]
     if "SRC" not in kv or "DST" not in kv:
@@ -261,13 +324,19 @@ def parse_netfilter(text: str) -> dict[str, Any]:
         "event": {"module": "iptables", "category": ["network"]},
         "source": {"ip": _ip(kv["SRC"], "SRC")},
         "destination": {"ip": _ip(kv["DST"], "DST")},
-        "network": {},
+        "network": {"type": "ipv6" if ":" in kv["SRC"] else "ipv4"},
     }
     if prefix:
         doc["log"] = {"logger": prefix}
         doc["rule"] = {"name": prefix.strip("[]: ")}
-        doc["event"]["action"] = prefix.strip("[]: ")
-        doc["event"]["type"], outcome = _verdict(prefix)
+        # the verdict word as the action (rules and ES queries match it); the prefix stays the rule's name.
+        # EdgeOS/VyOS name their log prefixes [RULESET-RULE-A|D|R]: accept, drop, reject
+        edge = re.search(r"-([ADR])\]?$", prefix)
+        words = re.findall(r"[a-z]+", prefix.lower())
+        verdict = {"A": "accept", "D": "drop", "R": "reject"}[edge.group(1)] if edge else None
+        verdict = verdict or next((w for w in words if w in DENY_WORDS or w in ALLOW_WORDS), None)
+        doc["event"]["action"] = verdict or prefix.strip("[]: ")
+        doc["event"]["type"], outcome = _verdict(verdict or prefix)
         if outcome:
             doc["event"]["outcome"] = outcome
     else:
@@ -277,6 +346,7 @@ def parse_netfilter(text: str) -> dict[str, Any]:
     if kv.get("OUT"):
         doc["observer"]["egress"] = {"interface": {"name": kv["OUT"]}}
     proto = kv.get("PROTO", "").lower()
+    proto = "ipv6-icmp" if proto == "icmpv6" else proto
     if proto:
         if proto.isdigit():
             doc["network"]["iana_number"] = proto
@@ -294,6 +364,13 @@ def parse_netfilter(text: str) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     if kv.get("MAC"):
         extra["mac"] = kv["MAC"]  # destination, source and ethertype run together
+        _split_mac(doc, kv["MAC"])
+    if inner:
+        extra["icmp"] = {
+            "original": {k.lower(): v for k, v in inner.items() if k in ("SRC", "DST", "PROTO", "SPT", "DPT")}
+        }
+    if "TYPE" in kv and proto in ("icmp", "ipv6-icmp"):
+        extra.setdefault("icmp", {}).update(type=kv["TYPE"], code=kv.get("CODE"))
     tcp_flags = [f for f in flags if f in ("SYN", "ACK", "FIN", "RST", "PSH", "URG")]
     if tcp_flags:
         extra["tcp"] = {"flags": tcp_flags}

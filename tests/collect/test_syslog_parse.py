@@ -71,7 +71,7 @@ def test_fortigate_traffic_deny() -> None:
     assert e["source"] == {"ip": "10.11.25.7", "port": 51234, "bytes": 100}
     assert e["destination"] == {"ip": "203.0.113.7", "port": 443, "bytes": 0}
     assert e["network"] == {"iana_number": "6", "transport": "tcp", "protocol": "https"}
-    assert e["event"]["action"] == "deny" and e["event"]["outcome"] == "failure"
+    assert e["event"]["action"] == "deny" and e["event"]["outcome"] == "success"  # ECS: the block succeeded
     assert e["event"]["type"] == ["connection", "denied"]
     assert e["observer"]["name"] == "FGT-MuongPhang" and e["observer"]["vendor"] == "Fortinet"
     assert e["rule"]["id"] == "3" and e["message"] == "denied by policy"
@@ -94,8 +94,8 @@ def test_pfsense_ipv4_tcp_block() -> None:
     assert e["event"]["dataset"] == "pfsense.log"
     assert e["source"] == {"ip": "198.51.100.4", "port": 51234}
     assert e["destination"] == {"ip": "10.11.25.2", "port": 3389}
-    assert e["network"]["transport"] == "tcp" and e["network"]["direction"] == "ingress"
-    assert e["event"]["outcome"] == "failure" and e["rule"]["id"] == "1000000103"
+    assert e["network"]["transport"] == "tcp" and e["network"]["direction"] == "inbound"
+    assert e["event"]["type"] == ["connection", "denied"] and e["rule"]["id"] == "1000000103"
 
 
 def test_pfsense_ipv6_udp_pass() -> None:
@@ -114,8 +114,9 @@ def test_iptables_and_nftables_lines() -> None:
         b"DPT=22 WINDOW=64240 RES=0x00 SYN URGP=0"
     )
     assert e["event"]["dataset"] == "iptables.log"
-    assert e["source"]["ip"] == "198.51.100.9" and e["destination"] == {"ip": "10.1.4.1", "port": 22}
-    assert e["event"]["outcome"] == "failure" and e["rule"]["name"] == "UFW BLOCK"
+    assert e["source"]["ip"] == "198.51.100.9" and e["source"]["mac"] == "66-77-88-99-AA-BB"
+    assert e["destination"] == {"ip": "10.1.4.1", "port": 22, "mac": "00-11-22-33-44-55"}
+    assert e["event"]["type"] == ["connection", "denied"] and e["rule"]["name"] == "UFW BLOCK"
     assert e["iptables"]["tcp"]["flags"] == ["SYN"]
     nft = parse(
         b"<4>Jul  1 10:00:00 gw kernel: nft-accept-dns IN=br0 OUT=eth1 SRC=10.1.4.8 DST=8.8.8.8 LEN=70 "
@@ -161,3 +162,63 @@ def test_same_message_same_position_same_id() -> None:
     assert parse(raw)["event"]["id"] == parse(raw)["event"]["id"]
     other = parse_syslog(raw, source="test", position=2, now=NOW)
     assert other["event"]["id"] != parse(raw)["event"]["id"]
+
+
+def test_edgeos_prefix_glued_to_in_and_an_icmp_error_quoting_its_packet() -> None:
+    e = parse(
+        b"<4>Jul  1 10:00:00 er-x kernel: [WAN_LOCAL-default-D]IN=eth0 OUT= MAC=00:11:22:33:44:55:66:77:88:99:aa:bb"
+        b":08:00 SRC=198.51.100.9 DST=10.1.4.1 LEN=88 TOS=0x00 PREC=0x00 TTL=63 ID=1 PROTO=ICMP TYPE=3 CODE=3 "
+        b"[SRC=10.1.4.1 DST=198.51.100.9 LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=2 PROTO=UDP SPT=53 DPT=5353 LEN=40 ]"
+    )
+    assert e["event"]["dataset"] == "iptables.log" and e["rule"]["name"] == "WAN_LOCAL-default-D"
+    assert e["event"]["type"] == ["connection", "denied"]  # -D: EdgeOS's drop
+    # the outer packet's addresses and protocol, not the quoted UDP packet's
+    assert e["source"]["ip"] == "198.51.100.9" and e["destination"]["ip"] == "10.1.4.1"
+    assert e["network"]["transport"] == "icmp" and "port" not in e["destination"]
+    assert e["iptables"]["icmp"]["original"]["proto"] == "UDP" and e["iptables"]["icmp"]["type"] == "3"
+    assert e["network"]["type"] == "ipv4"
+
+
+def test_icmpv6_is_ipv6_icmp() -> None:
+    e = parse(
+        b"<4>Jul  1 10:00:00 gw kernel: ip6-drop IN=eth0 OUT= SRC=2001:db8::1 DST=2001:db8::2 LEN=64 "
+        b"PROTO=ICMPv6 TYPE=128 CODE=0"
+    )
+    assert e["network"] == {"type": "ipv6", "transport": "ipv6-icmp", "iana_number": "58", "bytes": 64}
+
+
+def test_fortigate_without_device_fields_vpn_and_admin_logins() -> None:
+    bare = parse(
+        b'<189>date=2026-07-01 time=10:00:00 logid="0000000013" type="traffic" subtype="forward" '
+        b"srcip=10.11.25.7 dstip=203.0.113.7 srcport=5000 dstport=443 proto=6 action=accept"
+    )
+    assert bare["event"]["dataset"] == "fortinet.firewall" and bare["@timestamp"] == "2026-07-01T03:00:00.000Z"
+    vpn = parse(
+        b'<189>date=2026-07-01 time=10:00:00 logid="0101039426" type="event" subtype="vpn" level="alert" '
+        b'logdesc="SSL VPN login fail" action="ssl-login-fail" tunneltype="ssl-web" remip=198.51.100.7 '
+        b'user="N/A" reason="sslvpn_login_unknown_user"'
+    )
+    assert vpn["event"]["category"] == ["authentication", "session"] and vpn["event"]["outcome"] == "failure"
+    assert vpn["source"] == {"ip": "198.51.100.7"} and "user" not in vpn  # N/A is no user
+    tunnel = parse(
+        b'<189>date=2026-07-01 time=10:00:00 logid="0101037138" type="event" subtype="vpn" action="tunnel-up" '
+        b'remip=198.51.100.8 locip=203.0.113.1 remport=500 locport=500 tranip=10.212.134.200 status="success" '
+        b'unauthuser="nguyen.an"'
+    )
+    assert tunnel["event"]["outcome"] == "success"
+    assert tunnel["source"] == {"ip": "198.51.100.8", "port": 500, "user": {"name": "nguyen.an"}}
+    assert tunnel["destination"] == {"ip": "203.0.113.1", "port": 500, "nat": {"ip": "10.212.134.200"}}
+    admin = parse(
+        b'<189>date=2026-07-01 time=10:00:00 devname="fw1" logid="0100032002" type="event" subtype="system" '
+        b'user="admin" srcip=198.51.100.9 action="login" status="failed" reason="passwd_invalid"'
+    )
+    assert admin["event"]["category"] == ["authentication"] and admin["event"]["outcome"] == "failure"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "action"),
+    [("[UFW BLOCK] ", "block"), ("[WAN_LOCAL-default-D]", "drop"), ("[LAN_IN-10-A]", "accept"), ("fw-x ", "fw-x")],
+)
+def test_netfilter_action_is_the_verdict_and_the_prefix_the_rule(prefix: str, action: str) -> None:
+    e = parse(f"<4>Jul  1 10:00:00 gw kernel: {prefix}IN=eth0 OUT= SRC=198.51.100.9 DST=10.1.4.1 PROTO=TCP".encode())
+    assert e["event"]["action"] == action and e["rule"]["name"] == prefix.strip("[]: ")

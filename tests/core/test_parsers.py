@@ -173,3 +173,20 @@ def test_any_bytes_give_one_event_never_an_exception(raw):
 def test_any_text_in_either_format(text, fmt):
     e = parse_line(text.encode("utf-8", "surrogatepass"), source="fuzz", position=0, fmt=fmt)
     assert e["event"]["kind"] in ("event", "pipeline_error")
+
+
+def test_a_login_method_is_not_an_http_method():
+    e = parse(b'{"ts": "2026-07-01T02:00:00Z", "action": "login", "method": "password+otp", "user": "can.bo.01"}')
+    assert "http" not in e and e["app"]["auth_method"] == "password+otp"
+    assert e["event"]["category"] == ["authentication"]
+    web = parse(b'{"ts": "2026-07-01T02:00:00Z", "method": "post", "path": "/api/ho-so"}')
+    assert web["http"]["request"]["method"] == "post"
+
+
+def test_no_request_line_and_odd_extensions():
+    timeout = parse(b'203.0.113.9 - - [01/Jul/2026:10:00:00 +0700] "-" 408 0 "-" "-"')
+    assert timeout["event"]["kind"] == "event" and "url" not in timeout
+    assert timeout["http"]["response"]["status_code"] == 408
+    for target, ext in (("/a.PHP", "php"), ("/v1.2/ho-so", None), ("/a.b;jsessionid=1", None), ("/.env", None)):
+        e = parse(f'203.0.113.9 - - [01/Jul/2026:10:00:00 +0700] "GET {target} HTTP/1.1" 200 0 "-" "-"'.encode())
+        assert e["url"].get("extension") == ext, target

@@ -155,20 +155,16 @@ def parse_access_line(line: str) -> dict[str, Any]:
         http["version"] = proto[5:]
     else:
         target = request  # garbage requests (TLS to a plain port, scanners) are kept verbatim
-    path, qmark, query = target.partition("?")
-    url: dict[str, Any] = {"original": target, "path": path}
-    if qmark:
-        url["query"] = query
-    dot = path.rfind(".")
-    if dot > path.rfind("/") and 0 < len(path) - dot - 1 <= 8:
-        url["extension"] = path[dot + 1 :].lower()
     event: dict[str, Any] = {
         "@timestamp": _parse_time(ts),
         "event": ev,
         "http": http,
-        "url": url,
         "source": {"ip": addr, "address": addr} if _is_ip(addr) else {"address": addr},
     }
+    if target != "-":  # "-": the client sent no request line (a timeout, a TLS handshake on a plain port)
+        event["url"] = _url(target)
+    else:
+        target = ""
     if user != "-":
         event["user"] = {"name": user}
     if status != "-":
@@ -183,10 +179,25 @@ def parse_access_line(line: str) -> dict[str, Any]:
         event["user_agent"] = {"original": _unescape(agent)}
     if tail and not tail.isspace():
         _apply_tail(event, _tail_fields(tail))
-    normalized = normalized_fields(target, event.get("user_agent", {}).get("original"), req.get("referrer"))
+    normalized = normalized_fields(target or None, event.get("user_agent", {}).get("original"), req.get("referrer"))
     if normalized:
         event["normalized"] = normalized
     return event
+
+
+_EXTENSION = re.compile(r"\.([A-Za-z0-9]{1,8})$")
+
+
+def _url(target: str) -> dict[str, Any]:
+    path, qmark, query = target.partition("?")
+    url: dict[str, Any] = {"original": target, "path": path}
+    if qmark:
+        url["query"] = query
+    # the last segment's suffix when it is a plausible extension ("/a.php", not "/v1.2/x" or "/a.b;c=d")
+    ext = _EXTENSION.search(path[path.rfind("/") + 1 :])
+    if ext and ext.start() > 0:
+        url["extension"] = ext.group(1).lower()
+    return url
 
 
 def _apply_tail(event: dict[str, Any], extra: dict[str, str]) -> None:
@@ -211,7 +222,7 @@ def _apply_tail(event: dict[str, Any], extra: dict[str, str]) -> None:
     if upstream:
         nginx["upstream"] = upstream
     if host := extra.pop("host", None):
-        event["url"]["domain"] = host
+        event.setdefault("url", {})["domain"] = host
     if extra:
         nginx["extra"] = extra
     if nginx:

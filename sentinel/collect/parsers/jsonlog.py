@@ -64,6 +64,7 @@ OUTCOMES = {
     "denied": "failure",
     "unknown": "unknown",
 }
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 AUTH_ACTIONS = ("login", "logon", "signin", "sign_in", "dang_nhap", "authenticate", "otp")
 
 
@@ -122,6 +123,9 @@ def parse_app_object(obj: dict[str, Any]) -> dict[str, Any]:
                     continue
             elif target == "event.outcome":
                 value = OUTCOMES.get(str(value).lower(), "unknown")
+            elif target == "http.request.method" and str(value).upper() not in HTTP_METHODS:
+                rest["auth_method"] = str(value)  # login method (vneid, password+otp), not an HTTP verb
+                continue
             else:
                 value = str(value)
             ecs.set_field(event, target, value)

@@ -20,7 +20,6 @@ import hmac
 import re
 import unicodedata
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 from presidio_anonymizer import AnonymizerEngine
@@ -142,29 +141,15 @@ class Generalize(Operator):
         return OperatorType.Anonymize
 
 
-@lru_cache(maxsize=1)
-def _provinces() -> list[tuple[str, str]]:
-    """(folded name, display name) for the 34 provinces, longest first so 'Thành phố Hồ Chí Minh' wins."""
-    from vietnam_provinces import Province
-
-    from sentinel.classify.normalize import fold
-
-    out = []
-    for p in Province.iter_all():
-        short = re.sub(r"^(Thành phố|Tỉnh)\s+", "", p.name)
-        out.append((" ".join(fold(short).split()), short))
-    return sorted(out, key=lambda x: -len(x[0]))
-
-
 def province_of(address: str) -> str | None:
-    """The province an address names (2025 provincial units), or None."""
-    from sentinel.classify.normalize import fold
+    """The province an address names (2025 provincial units, short name), or None.
 
-    folded = " " + " ".join(re.sub(r"[^\w]+", " ", fold(address)).split()) + " "
-    for name, display in _provinces():
-        if f" {name} " in folded:
-            return display
-    return None
+    The place hierarchy of open-data releases knows the gazetteer: a province
+    named in the text, or the province of a commune whose name is unique.
+    """
+    from sentinel.policy.hierarchies import load_generalizer
+
+    return load_generalizer().province_of(address)
 
 
 def reveal(token: str, keys: PolicyKeys) -> str:

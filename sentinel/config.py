@@ -21,6 +21,20 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from sentinel.content import ContentError, load_yaml
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
+
+
+def default_data_dir() -> Path:
+    """Where a service keeps its state when nothing says otherwise: ``/var/lib/sentinel`` for root
+    (the FHS place for a system service), else the user's data folder (``~/.local/share/sentinel``
+    on Linux), never the current directory, so a command run from another folder finds the same data.
+    """
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/sentinel")
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("sentinel", appauthor=False))
+
+
 # Content folders (rules/, classifiers/, ...) sit beside the package in a checkout.
 DEFAULT_CONTENT_DIR = PACKAGE_ROOT.parent
 
@@ -108,7 +122,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    data_dir: Path = Path("data")
+    data_dir: Path = Field(default_factory=default_data_dir)
     content_dir: Path = DEFAULT_CONTENT_DIR
     elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
     api: ApiSettings = ApiSettings()

@@ -21,14 +21,20 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class ContentError(Invalid):
-    """A content file is unreadable or invalid; ``str()`` is ``file:line: reason``."""
+    """A content file is unreadable or invalid; ``str()`` is ``file:line: reason``, one line per problem.
 
-    def __init__(self, file: str | Path, line: int | None, reason: str) -> None:
+    ``line`` and ``reason`` are the first problem's; ``problems`` holds every one, so a user fixes
+    a file in one pass instead of one error per run.
+    """
+
+    def __init__(
+        self, file: str | Path, line: int | None, reason: str, more: list[tuple[int | None, str]] | None = None
+    ) -> None:
         self.file = str(file)
         self.line = line
         self.reason = reason
-        where = f"{self.file}:{line}" if line else self.file
-        super().__init__(f"{where}: {reason}")
+        self.problems = [(line, reason), *(more or [])]
+        super().__init__("\n".join(f"{self.file}:{n}: {r}" if n else f"{self.file}: {r}" for n, r in self.problems))
 
 
 class YamlDocument:
@@ -63,15 +69,17 @@ class YamlDocument:
         return line
 
     def validate(self, model: type[M]) -> M:
-        """Validate the document against ``model``; raise :class:`ContentError` on the first problem."""
+        """Validate the document against ``model``; raise :class:`ContentError` listing every problem."""
         try:
             return model.model_validate(self.data)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = tuple(err["loc"])
-            field = ".".join(str(p) for p in loc) or "(document)"
-            more = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
-            raise ContentError(self.file, self.line_of(loc), f"{field}: {err['msg']}{more}") from None
+            problems = []
+            for err in exc.errors():
+                loc = tuple(err["loc"])
+                field = ".".join(str(p) for p in loc) or "(document)"
+                problems.append((self.line_of(loc), f"{field}: {err['msg']}"))
+            (line, reason), *more = problems
+            raise ContentError(self.file, line, reason, more) from None
 
 
 def _read_text(path: Path) -> str:

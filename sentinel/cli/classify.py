@@ -51,7 +51,7 @@ def scan_cmd(ctx: click.Context, source: str, fmt: str, size: int, seed: int, ta
         from sentinel.store.elasticsearch import ElasticsearchStore
 
         es_client = ElasticsearchStore.from_settings(settings).client
-    store = store_from(ctx) if source.startswith("events:") else None
+    store = store_from(ctx, read_only=True) if source.startswith("events:") else None
     classifiers_dir = settings.classifiers_dir
     try:
         results = scan(

@@ -8,8 +8,9 @@ from typing import Any
 
 import click
 
-from sentinel.config import Settings, load_settings, parse_timezone
+from sentinel.config import Settings, hint, load_settings, parse_timezone
 from sentinel.ecs import parse_ts
+from sentinel.errors import Invalid
 from sentinel.runtime import Runtime
 from sentinel.store import Store
 
@@ -26,10 +27,21 @@ def settings_from(ctx: click.Context) -> Settings:
     return runtime_from(ctx).settings
 
 
-def store_from(ctx: click.Context) -> Store:
-    """The configured store, closed automatically when the command ends."""
+def store_from(ctx: click.Context, *, read_only: bool = False) -> Store:
+    """The configured store, closed automatically when the command ends.
+
+    ``read_only`` commands (search, reports) refuse an embedded store that does not exist rather
+    than create an empty one and answer 0: that is a wrong data directory, not an empty day.
+    """
     obj = ctx.find_root().obj
     if "store" not in obj:
+        settings = runtime_from(ctx).settings
+        if read_only and not settings.uses_elasticsearch and not settings.sqlite_path.exists():
+            raise Invalid(
+                f"no Sentinel data in {settings.data_dir} (no {settings.sqlite_path.name}): point "
+                f"{hint('data_dir')} at the data directory, or ingest something first "
+                "(`sentinel info` shows the settings)"
+            )
         obj["store"] = runtime_from(ctx).open_store()
         ctx.find_root().call_on_close(obj["store"].close)
     return obj["store"]

@@ -15,32 +15,36 @@ from pathlib import Path
 
 import click
 
-from sentinel.config import CONFIG_ENV
 from sentinel.errors import Conflict, Denied, Invalid, NotFound, SentinelError, Unavailable
 
-# command name -> "module:attribute" of a click command or group
-COMMANDS = {
-    "ingest": "sentinel.cli.ingest:ingest",
-    "search": "sentinel.cli.search:search",
-    "serve": "sentinel.cli.serve:serve",
-    "demo": "sentinel.cli.demo:demo",
-    "users": "sentinel.cli.users:users",
-    "tokens": "sentinel.cli.users:tokens",
-    "audit": "sentinel.cli.audit:audit",
-    "rules": "sentinel.cli.rules:rules",
-    "detect": "sentinel.cli.detect:detect",
-    "es": "sentinel.cli.es:es",
-    "classify": "sentinel.cli.classify:classify",
-    "collect": "sentinel.cli.collect:collect",
-    "policy": "sentinel.cli.policy:policy",
-    "anonymize": "sentinel.cli.anonymize:anonymize",
-    "playbooks": "sentinel.cli.respond:playbooks",
-    "escalate": "sentinel.cli.respond:escalate",
-    "respond": "sentinel.cli.respond:respond",
+# command name -> ("module:attribute" of a click command or group, its one-line help).
+# `sentinel --help` prints the help lines from here, so it imports no command module; a test
+# checks that every entry resolves to a command.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "info": ("sentinel.cli.info:info", "Show version, data directory, store, content folders, key and accounts."),
+    "ingest": ("sentinel.cli.ingest:ingest", "Parse log files, store the events and run detection."),
+    "search": ("sentinel.cli.search:search", "Search stored events."),
+    "serve": ("sentinel.cli.serve:serve", "Serve the JSON API and the web console, and run alert escalation."),
+    "demo": ("sentinel.cli.demo:demo", "Run a generated day of portal traffic through the pipeline."),
+    "users": ("sentinel.cli.users:users", "Local user accounts (console and API logins)."),
+    "tokens": ("sentinel.cli.users:tokens", "API tokens for machines (edge collectors, CI pipelines)."),
+    "audit": ("sentinel.cli.audit:audit", "The append-only, hash-chained audit trail."),
+    "rules": ("sentinel.cli.rules:rules", "Test, lint, check and convert Sigma rules."),
+    "detect": ("sentinel.cli.detect:detect", "Evaluate Sigma rules over log files and print alerts."),
+    "es": ("sentinel.cli.es:es", "Elasticsearch backend: setup, check, roles, dead letter."),
+    "classify": ("sentinel.cli.classify:classify", "Personal-data classification (Law 91/2025/QH15, Decree 356/2025)."),
+    "collect": ("sentinel.cli.collect:collect", "Collect logs, syslog and network data (durable queue)."),
+    "policy": ("sentinel.cli.policy:policy", "The data-protection policy: access, anonymisation and repository rules."),
+    "anonymize": ("sentinel.cli.anonymize:anonymize", "Anonymise a table or JSON lines for one purpose of the policy."),
+    "playbooks": ("sentinel.cli.respond:playbooks", "Response playbooks (CACAO-style YAML in playbooks/)."),
+    "escalate": ("sentinel.cli.respond:escalate", "Notify new alerts and escalate unacknowledged ones."),
+    "respond": ("sentinel.cli.respond:respond", "Response settings, suppressions and shift reports."),
 }
 
 
 class LazyGroup(click.Group):
+    """Imports a command's module only when that command runs (or its own help is asked for)."""
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -48,8 +52,12 @@ class LazyGroup(click.Group):
         target = COMMANDS.get(name)
         if target is None:
             return None
-        module, _, attr = target.partition(":")
+        module, _, attr = target[0].partition(":")
         return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in self.list_commands(ctx)])
 
 
 @click.group(cls=LazyGroup)
@@ -57,8 +65,7 @@ class LazyGroup(click.Group):
     "--config",
     "config_path",
     type=click.Path(dir_okay=False),
-    envvar=CONFIG_ENV,
-    help=f"YAML configuration file (default: ${CONFIG_ENV}; environment variables still apply).",
+    help="YAML configuration file (default: the one the environment names; see `sentinel info`).",
 )
 @click.version_option(package_name="sentinel-vn")
 @click.pass_context

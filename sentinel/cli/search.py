@@ -44,7 +44,7 @@ def search(
     except QuerySyntaxError as exc:
         raise click.BadParameter(exc.pointer(), param_hint="QUERY") from None
     q.since, q.until, q.limit = parse_time(since), parse_time(until), limit
-    store = store_from(ctx)
+    store = store_from(ctx, read_only=True)
     try:
         if count:
             click.echo(store.count_events(q))

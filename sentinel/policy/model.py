@@ -262,6 +262,6 @@ def load_policy(path: str | Path, *, strict: bool = True, classifiers_dir: Path 
     if strict:
         problems = consistency_problems(loaded, ROLES)
         if problems:
-            more = f" (and {len(problems) - 1} more; run `sentinel policy validate`)" if len(problems) > 1 else ""
-            raise ContentError(file, problems[0].line, problems[0].message + more)
+            first, *rest = problems
+            raise ContentError(file, first.line, first.message, [(p.line, p.message) for p in rest])
     return loaded

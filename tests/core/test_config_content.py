@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,9 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_defaults_without_file_or_environment():
     s = load_settings(env={})
     assert not s.uses_elasticsearch
-    assert s.sqlite_path == Path("data/sentinel.db")
+    # the service's place, never the current directory
+    expected = Path("/var/lib/sentinel") if os.geteuid() == 0 else Path.home() / ".local" / "share" / "sentinel"
+    assert s.data_dir == expected and s.sqlite_path == expected / "sentinel.db"
     assert (s.rules_dir.parent / "sentinel").is_dir()
 
 
@@ -97,3 +100,22 @@ def test_union_tags_in_error_locations_are_skipped(tmp_path):
     with pytest.raises(ContentError) as exc:
         load_model(p, Doc)
     assert f"{p}:5:" in str(exc.value)
+
+
+def test_every_problem_of_a_content_file_is_listed_with_its_line(tmp_path):
+    from pydantic import BaseModel, ConfigDict
+
+    from sentinel.content import load_model
+
+    class Model(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        port: int
+        host: str
+
+    path = tmp_path / "c.yaml"
+    path.write_text("port: eighty\nhost: [1]\nextra: 1\n", encoding="utf-8")
+    with pytest.raises(ContentError) as err:
+        load_model(path, Model)
+    lines = str(err.value).splitlines()
+    assert [line.split(": ", 1)[0] for line in lines] == [f"{path}:1", f"{path}:2", f"{path}:3"]
+    assert "port" in lines[0] and "host" in lines[1] and "extra" in lines[2]

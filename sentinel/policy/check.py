@@ -386,7 +386,12 @@ class Checker:
                     number, counted = number + text.count("\n", counted, start), start
                 end = text.find("\n", start)
                 line = text[start : len(text) if end < 0 else end]
-                for span in analyze_text(line, entities=sorted(lines[start]), score_threshold=self.repo.min_score):
+                for span in analyze_text(
+                    line,
+                    entities=sorted(lines[start]),
+                    score_threshold=self.repo.min_score,
+                    classifiers_dir=self.loaded.classifiers_dir,
+                ):
                     if not TOKEN.search(span.text) and self.forbidden(rel, span.type):
                         hits.setdefault(span.type, []).append(number)
                 if sum(len(v) for v in hits.values()) >= MAX_HITS_PER_FILE:
@@ -422,7 +427,10 @@ class Checker:
                     starts.append(starts[-1] + len(t) + 1)
                 hit_lines = set()
                 for span in analyze_text(
-                    "\n".join(texts), entities=self.text_entities, score_threshold=self.repo.min_score
+                    "\n".join(texts),
+                    entities=self.text_entities,
+                    score_threshold=self.repo.min_score,
+                    classifiers_dir=self.loaded.classifiers_dir,
                 ):
                     if TOKEN.search(span.text) or not self.forbidden(rel, span.type):
                         continue

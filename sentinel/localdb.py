@@ -18,7 +18,8 @@ import os
 import sqlite3
 import stat
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from sentinel.config import hint
@@ -116,6 +117,36 @@ def migrate(
         conn.execute("ROLLBACK")
         raise
     return latest
+
+
+@contextmanager
+def transaction(
+    conn: sqlite3.Connection,
+    lock: AbstractContextManager | None = None,
+    what: str = "the database",
+    error: type[SentinelError] = Unavailable,
+) -> Iterator[sqlite3.Connection]:
+    """A write transaction (``BEGIN IMMEDIATE``): all of it commits, or any exception rolls all of it back.
+
+    ``lock`` serialises this process's writers on a shared connection. SQLite's own failures
+    (another process holding the write lock beyond the busy timeout, a full disk, a read-only
+    file) are reported as ``error`` naming ``what``, so callers can retry later; any other
+    exception passes through unchanged after the rollback.
+    """
+    with lock if lock is not None else nullcontext():
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise error(f"cannot write to {what}: {exc}") from None
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:  # SQLite has already rolled back after some errors (disk full)
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise error(f"cannot write to {what}: {exc}") from None
+            raise
 
 
 class ThreadConnections:

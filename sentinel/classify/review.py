@@ -24,7 +24,7 @@ from sentinel import ecs
 from sentinel.classify.scan import ScanResult
 from sentinel.classify.taxonomy import Taxonomy
 from sentinel.errors import Invalid, NotFound, VersionConflict
-from sentinel.localdb import connect, migrate
+from sentinel.localdb import connect, migrate, transaction
 
 # Each entry upgrades the schema by one version (PRAGMA user_version).
 MIGRATIONS: list[str] = [
@@ -221,30 +221,37 @@ class ClassificationStore:
             at = ecs.now_ts()
             before = {"category": current["category"], "entities": detected_entities, "version": expected_version}
             after = {"category": category, "entities": entities, "version": version, "reason": review.reason}
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute(
-                    "INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        dataset,
-                        field,
-                        version,
-                        review.decision,
-                        category,
-                        orjson.dumps(entities),
-                        review.reason,
-                        actor,
-                        at,
-                        self._latest_scan(dataset)[0],
-                    ),
-                )
-                conn.execute(
-                    "INSERT INTO audit(at, actor, action, dataset, field, before, after) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (at, actor, f"review.{review.decision}", dataset, field, orjson.dumps(before), orjson.dumps(after)),
-                )
-                conn.execute("COMMIT")
-            except sqlite3.IntegrityError:
-                conn.execute("ROLLBACK")
+                with transaction(conn, None, str(self.path)):
+                    conn.execute(
+                        "INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            dataset,
+                            field,
+                            version,
+                            review.decision,
+                            category,
+                            orjson.dumps(entities),
+                            review.reason,
+                            actor,
+                            at,
+                            self._latest_scan(dataset)[0],
+                        ),
+                    )
+                    conn.execute(
+                        "INSERT INTO audit(at, actor, action, dataset, field, before, after)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            at,
+                            actor,
+                            f"review.{review.decision}",
+                            dataset,
+                            field,
+                            orjson.dumps(before),
+                            orjson.dumps(after),
+                        ),
+                    )
+            except sqlite3.IntegrityError:  # someone recorded this version first
                 raise VersionConflict(f"{dataset}/{field}", expected_version, expected_version + 1) from None
         return self.field_view(dataset, field)
 

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from sentinel import ecs
-from sentinel.localdb import ThreadConnections, migrate
+from sentinel.localdb import ThreadConnections, migrate, transaction
 from sentinel.respond.cases import Case
 from sentinel.store.base import NotFound, StoreError, VersionConflict
 
@@ -57,15 +57,8 @@ class CaseStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._connections.get()
-        with self._lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with transaction(self._connections.get(), self._lock, str(self.path), StoreError) as conn:
+            yield conn
 
     def close(self) -> None:
         self._connections.close_all()

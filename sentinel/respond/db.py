@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from sentinel import ecs
-from sentinel.localdb import ThreadConnections, migrate
+from sentinel.localdb import ThreadConnections, migrate, transaction
 from sentinel.store.base import StoreError
 
 MIGRATIONS: list[str] = [
@@ -83,15 +83,8 @@ class ResponseDB:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction; everything inside commits together or not at all."""
-        conn = self.conn()
-        with self._lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with transaction(self.conn(), self._lock, str(self.path), StoreError) as conn:
+            yield conn
 
     def audit(
         self, conn: sqlite3.Connection, actor: str, kind: str, record_id: str, action: str, before: Any, after: Any

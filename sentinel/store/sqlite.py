@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from sentinel import ecs
-from sentinel.localdb import ThreadConnections, migrate
+from sentinel.localdb import ThreadConnections, migrate, transaction
 from sentinel.models import Alert, AlertChange
 from sentinel.store.alert_ops import apply_update, fold
 from sentinel.store.base import (
@@ -112,38 +112,25 @@ class SQLiteStore(Store):
         batch, duplicates = unique_by_event_id(events)
         if not batch:
             return AppendResult([], duplicates)
-        conn = self._conn()
-        with self._write_lock:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:  # locked by another writer beyond the busy timeout
-                raise StoreError(f"cannot write events to the store at {self.path}: {exc}") from None
-            try:
-                for eid in _existing(conn, list(batch)):
-                    del batch[eid]
-                    duplicates += 1
-                rows = []
-                fts = []
-                for eid, doc in batch.items():
-                    cells, text = stored_fields(doc)
-                    rows.append((eid, _ts_ms(doc), *cells, orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS)))
-                    fts.append(text)
-                cols = ",".join(COLUMNS.values())
-                marks = ",".join("?" * (len(COLUMNS) + 3))
-                cur = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events")
-                first_seq = cur.fetchone()[0] + 1
-                conn.executemany(f"INSERT INTO events(id, ts, {cols}, doc) VALUES ({marks})", rows)
-                conn.executemany(
-                    "INSERT INTO events_fts(rowid, body) VALUES (?, ?)",
-                    ((first_seq + i, text) for i, text in enumerate(fts)),
-                )
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                if conn.in_transaction:  # SQLite already rolled back after some errors (disk full)
-                    conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.OperationalError):  # disk full, read-only: the caller retries later
-                    raise StoreError(f"cannot write events to the store at {self.path}: {exc}") from None
-                raise
+        with transaction(self._conn(), self._write_lock, f"the store at {self.path}", StoreError) as conn:
+            for eid in _existing(conn, list(batch)):
+                del batch[eid]
+                duplicates += 1
+            rows = []
+            fts = []
+            for eid, doc in batch.items():
+                cells, text = stored_fields(doc)
+                rows.append((eid, _ts_ms(doc), *cells, orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS)))
+                fts.append(text)
+            cols = ",".join(COLUMNS.values())
+            marks = ",".join("?" * (len(COLUMNS) + 3))
+            cur = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events")
+            first_seq = cur.fetchone()[0] + 1
+            conn.executemany(f"INSERT INTO events(id, ts, {cols}, doc) VALUES ({marks})", rows)
+            conn.executemany(
+                "INSERT INTO events_fts(rowid, body) VALUES (?, ?)",
+                ((first_seq + i, text) for i, text in enumerate(fts)),
+            )
         return AppendResult([dict(d) for d in batch.values()], duplicates)
 
     def known_ids(self, ids: list[str]) -> set[str]:
@@ -177,29 +164,22 @@ class SQLiteStore(Store):
 
     # -- alerts ------------------------------------------------------------------
     def record_alert(self, alert: Alert) -> Alert:
-        conn = self._conn()
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = conn.execute(
-                    "SELECT doc FROM alerts WHERE rule_id = ? AND group_key = ? AND status != 'closed'",
-                    (alert.rule.id, alert.group_key),
-                ).fetchone()
-                if row:
-                    existing = Alert.model_validate(orjson.loads(row[0]))
-                    result = fold(existing, alert)
-                    self._write_alert(conn, result, insert=False)
-                    self._history(conn, result, "detector", "fold", {"count": existing.count}, {"count": result.count})
-                elif conn.execute("SELECT 1 FROM alerts WHERE id = ?", (alert.id,)).fetchone():
-                    result = self._load_alert(conn, alert.id)  # same alert recorded again: idempotent
-                else:
-                    result = alert
-                    self._write_alert(conn, result, insert=True)
-                    self._history(conn, result, "detector", "create", {}, {"status": result.status})
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with transaction(self._conn(), self._write_lock, f"the store at {self.path}", StoreError) as conn:
+            row = conn.execute(
+                "SELECT doc FROM alerts WHERE rule_id = ? AND group_key = ? AND status != 'closed'",
+                (alert.rule.id, alert.group_key),
+            ).fetchone()
+            if row:
+                existing = Alert.model_validate(orjson.loads(row[0]))
+                result = fold(existing, alert)
+                self._write_alert(conn, result, insert=False)
+                self._history(conn, result, "detector", "fold", {"count": existing.count}, {"count": result.count})
+            elif conn.execute("SELECT 1 FROM alerts WHERE id = ?", (alert.id,)).fetchone():
+                result = self._load_alert(conn, alert.id)  # same alert recorded again: idempotent
+            else:
+                result = alert
+                self._write_alert(conn, result, insert=True)
+                self._history(conn, result, "detector", "create", {}, {"status": result.status})
         return result
 
     def _write_alert(self, conn: sqlite3.Connection, alert: Alert, insert: bool) -> None:
@@ -284,20 +264,13 @@ class SQLiteStore(Store):
     def update_alert(
         self, alert_id: str, changes: Mapping[str, Any], expected_version: int, actor: str, action: str = "update"
     ) -> Alert:
-        conn = self._conn()
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                alert = self._load_alert(conn, alert_id)
-                if alert.version != expected_version:
-                    raise VersionConflict(alert_id, expected_version, alert.version)
-                new, before, after = apply_update(alert, changes, actor)
-                self._write_alert(conn, new, insert=False)
-                self._history(conn, new, actor, action, before, after)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with transaction(self._conn(), self._write_lock, f"the store at {self.path}", StoreError) as conn:
+            alert = self._load_alert(conn, alert_id)
+            if alert.version != expected_version:
+                raise VersionConflict(alert_id, expected_version, alert.version)
+            new, before, after = apply_update(alert, changes, actor)
+            self._write_alert(conn, new, insert=False)
+            self._history(conn, new, actor, action, before, after)
         return new
 
     def alert_history(self, alert_id: str) -> list[AlertChange]:

@@ -7,10 +7,11 @@ contract is exercised by ``tests/store/test_contract.py`` against every backend.
 from __future__ import annotations
 
 import abc
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sentinel.errors import Invalid, NotFound, Unavailable, VersionConflict
@@ -163,6 +164,22 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def count_events(self, query: EventQuery) -> int:
         """How many events match ``query`` (ignores limit and cursor)."""
+
+    def histogram(self, query: EventQuery, start: datetime, step: timedelta, buckets: int) -> list[int]:
+        """Matches of ``query`` in each of ``buckets`` spans of ``step`` from ``start`` (its time range too).
+
+        This default counts span by span, which any backend can do; a backend
+        that aggregates in one pass (SQLite's GROUP BY) overrides it.
+        """
+        out = []
+        for i in range(buckets):
+            lo, hi = start + i * step, start + (i + 1) * step
+            if query.since is not None:
+                lo = max(lo, query.since)
+            if query.until is not None:
+                hi = min(hi, query.until)
+            out.append(self.count_events(dataclasses.replace(query, since=lo, until=hi, cursor=None)) if lo < hi else 0)
+        return out
 
     @abc.abstractmethod
     def get_event(self, event_id: str) -> dict[str, Any] | None: ...

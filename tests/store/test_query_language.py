@@ -160,3 +160,24 @@ def test_time_window_and_expression_together(loaded: Store):
 def test_a_date_range_needs_times(loaded: Store):
     with pytest.raises(QuerySyntaxError, match="ISO 8601"):
         loaded.count_events(parse_query("@timestamp:[yesterday TO now]"))
+
+
+def test_histogram_counts_each_span_like_separate_counts(loaded: Store):
+    """The store's histogram (one GROUP BY on SQLite, a count per span elsewhere) equals counting span by span."""
+    query = parse_query("source.ip:10.0.0.5 OR sele*")
+    query.since, query.until = T0 + timedelta(minutes=3), T0 + timedelta(minutes=27)
+    step = timedelta(minutes=5)
+    counts = loaded.histogram(query, T0, step, 6)
+    expected = []
+    for i in range(6):
+        lo, hi = max(T0 + i * step, query.since), min(T0 + (i + 1) * step, query.until)
+        expected.append(
+            sum(
+                1
+                for e in EVENTS
+                if _minute(e) >= 0
+                and lo <= ecs.parse_ts(e["@timestamp"]) < hi
+                and (_ip(e) == "10.0.0.5" or _minute(e) % 7 == 0)
+            )
+        )
+    assert counts == expected and sum(counts) > 0

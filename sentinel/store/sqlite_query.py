@@ -1,9 +1,10 @@
 """Event queries as SQL for the embedded store: filters, free text, time and query expressions.
 
-Hot fields are read from their indexed columns, others with ``json_extract``;
-free text goes to the FTS5 index (``events_fts``). Every condition yields 0 or
-1, never NULL, so ``NOT field:value`` also matches events without the field,
-as it does in Elasticsearch.
+Hot fields are read from their indexed columns as plain comparisons (so
+SQLite can use the index), others with ``json_extract``; free text goes to the
+FTS5 index (``events_fts``). A condition on a missing field is NULL, which
+AND and OR treat as false; under NOT it is made false first (``COALESCE``), so
+``NOT field:value`` also matches events without the field, as in Elasticsearch.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ def event_where(q: EventQuery) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+def _is_column(field: str) -> bool:
+    return field == "event.id" or field in COLUMNS
+
+
 def _column(field: str) -> str:
     """The SQL reading ``field``: its hot column, or the JSON path (field names are checked by the parser)."""
     col = "id" if field == "event.id" else COLUMNS.get(field)
@@ -63,7 +68,7 @@ def _condition(expr: Expr, params: list[Any]) -> str:
     if isinstance(expr, Or):
         return "(" + " OR ".join(_condition(p, params) for p in expr.parts) + ")"
     if isinstance(expr, Not):
-        return f"(NOT {_condition(expr.part, params)})"
+        return f"(NOT COALESCE({_condition(expr.part, params)}, 0))"
     if isinstance(expr, Range):
         return _range(expr, params)
     if expr.field is None:
@@ -71,12 +76,13 @@ def _condition(expr: Expr, params: list[Any]) -> str:
     value = _column(expr.field)
     if expr.kind == "exists":
         return f"({value} IS NOT NULL)"
-    text = f"CAST({value} AS TEXT)"
+    # hot columns hold text already (and keep their index usable); JSON values may be numbers
+    text = value if _is_column(expr.field) else f"CAST({value} AS TEXT)"
     if expr.kind == "wildcard":
         params.append(_glob(expr.value))
-        return f"COALESCE({text} GLOB ?, 0)"
+        return f"({text} GLOB ?)"
     params.append(expr.value)
-    return f"COALESCE({text} = ?, 0)"
+    return f"({text} = ?)"
 
 
 def _range(r: Range, params: list[Any]) -> str:
@@ -103,7 +109,7 @@ def _range(r: Range, params: list[Any]) -> str:
             params.append(bound)
     if not parts:
         return f"({value} IS NOT NULL)"
-    return "COALESCE(" + " AND ".join(parts) + ", 0)"
+    return "(" + " AND ".join(parts) + ")"
 
 
 def _ms(text: str) -> int:

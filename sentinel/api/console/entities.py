@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from functools import cache
-from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import Request
@@ -34,7 +32,6 @@ from sentinel.api.console.eventsearch import (
 )
 from sentinel.api.console.pages import Caller, PageError, Stage, View, console_router, guarded
 from sentinel.api.console.rendering import render
-from sentinel.collect.addressplan import AddressPlan
 from sentinel.models import Alert
 from sentinel.store.base import AlertQuery, EventQuery
 from sentinel.store.expr import Or, Term
@@ -51,14 +48,9 @@ COLUMNS = ["event.dataset", "source.ip", "destination.ip", "user.name", "url.ori
 router = console_router()
 
 
-@cache
-def _plan(path: Path) -> AddressPlan | None:
-    return AddressPlan.load(path) if path.exists() else None
-
-
 def address_context(request: Request, ip: str) -> dict[str, Any] | None:
-    """Province, commune, unit and internal/external from the configured address plan."""
-    plan = _plan(request.app.state.settings.collectors_dir / "address-plan.yaml")
+    """Province, commune, unit and internal/external from the runtime's address plan."""
+    plan = request.app.state.runtime.address_plan
     if plan is None:
         return None
     unit, internal = plan.resolve(ip)

@@ -72,6 +72,16 @@ document.addEventListener("DOMContentLoaded", () => {
       localStorage.setItem(key, JSON.stringify(items));
       draw();
     });
+    // Auto-refresh every minute, remembered in this browser; skipped while alerts are selected or a field is in use.
+    const auto = document.getElementById("auto-refresh");
+    auto.checked = localStorage.getItem("sentinel.autoRefresh") === "1";
+    auto.addEventListener("change", () => localStorage.setItem("sentinel.autoRefresh", auto.checked ? "1" : "0"));
+    window.setInterval(() => {
+      const active = document.activeElement;
+      const typing = active && active !== auto && ["INPUT", "SELECT", "TEXTAREA"].includes(active.tagName);
+      const busy = typing || document.querySelector("input.sel:checked");
+      if (auto.checked && !busy) window.location.reload();
+    }, 60000);
     saved.hidden = false; // the feature needs this script: without it the row stays hidden
     draw();
   }

@@ -29,6 +29,7 @@ from sentinel.collect.files import FILE_FORMATS, FileOptions, FileSource
 from sentinel.collect.source import Source
 from sentinel.collect.syslog import Listen, SyslogOptions, SyslogSource
 from sentinel.config import INGEST_TOKEN_ENV, Settings, read_secret
+from sentinel.ingest.assemble import edge_transform
 from sentinel.ingest.collector import RunOptions, RunStats, collector_dir, run_sources
 from sentinel.ingest.definitions import (
     CollectorFile,
@@ -57,7 +58,7 @@ def _http_sink(url: str, token_env: str, *, timeout: float = 30.0, verify: bool 
 
 
 def execute(
-    settings: Settings,
+    runtime: Runtime,
     name: str,
     sources: list[Source],
     *,
@@ -76,16 +77,17 @@ def execute(
         logging.getLogger("sentinel.collect").info("stopping (signal %d); queued events stay on disk", signum)
         stop.set()
 
+    edge = edge_transform(runtime, plan)  # enrichment and protection, before the disk queue
     settle_heap()  # the pipeline (rules, policy, classifier) is loaded: keep the collector from re-scanning it
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         stats = run_sources(
             sources,
-            settings,
+            runtime.settings,
             once=once,
             sink=sink,
             name=name,
-            enrich=plan.enrich if plan is not None else None,
+            enrich=edge,
             options=options,
             stop=stop,
         )
@@ -110,7 +112,7 @@ def execute(
 
 def _quick_sink(runtime: Runtime, to: str | None, token_env: str, detect: bool) -> Sink:
     """Ship to a central Sentinel, or into the configured store (the runner enriches, the pipeline does not)."""
-    return _http_sink(to, token_env) if to else StoreSink.configured(runtime, detect=detect, enrich=False)
+    return _http_sink(to, token_env) if to else StoreSink.configured(runtime, detect=detect, at_edge=True)
 
 
 _common = [
@@ -182,7 +184,7 @@ def run_definition(runtime: Runtime, defn: CollectorFile, *, once: bool) -> RunS
     if isinstance(out, HttpOutput):
         sink: Sink = _http_sink(out.url, out.token_env, timeout=out.timeout, verify=out.ca_certs or out.verify)
     else:
-        sink = StoreSink.configured(runtime, detect=out.detect, enrich=False)  # the runner enriches
+        sink = StoreSink.configured(runtime, detect=out.detect, at_edge=True)  # the runner enriches and protects
     options = RunOptions(
         ship_batch=defn.ship_batch,
         full_wait=defn.queue.full_wait,
@@ -193,7 +195,7 @@ def run_definition(runtime: Runtime, defn: CollectorFile, *, once: bool) -> RunS
         max_queue_bytes=int(defn.queue.max_bytes),
         queue_sync=defn.queue.sync,
     )
-    return execute(settings, defn.name, sources, once=once, sink=sink, plan=plan, options=options)
+    return execute(runtime, defn.name, sources, once=once, sink=sink, plan=plan, options=options)
 
 
 @collect.command("file")
@@ -237,7 +239,7 @@ def collect_file(
     source = FileSource(name, [os.path.expanduser(p) for p in patterns], _offsets(settings, name), options)
     source.once = once
     sink = _quick_sink(runtime_from(ctx), to, token_env, not no_detect)
-    execute(settings, name, [source], once=once, sink=sink, plan=_enricher(address_plan, runtime_from(ctx)))
+    execute(runtime_from(ctx), name, [source], once=once, sink=sink, plan=_enricher(address_plan, runtime_from(ctx)))
 
 
 def _offsets(settings: Settings, name: str) -> Path:
@@ -267,7 +269,6 @@ def collect_syslog(
 ) -> None:
     """Receive syslog (RFC 3164/5424, FortiGate, pfSense, iptables/nftables) over UDP, TCP or TLS."""
     _setup_logging()
-    settings = settings_from(ctx)
     try:
         addrs = [Listen.parse(s) for s in listens]
         options = SyslogOptions(
@@ -278,4 +279,4 @@ def collect_syslog(
         raise click.UsageError(str(exc)) from None
     sink = _quick_sink(runtime_from(ctx), to, token_env, not no_detect)
     plan = _enricher(address_plan, runtime_from(ctx))
-    execute(settings, name or "syslog", [source], once=False, sink=sink, plan=plan)
+    execute(runtime_from(ctx), name or "syslog", [source], once=False, sink=sink, plan=plan)

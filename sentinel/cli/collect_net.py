@@ -97,7 +97,7 @@ def pcap(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     sink = _quick_sink(runtime_from(ctx), to, token_env, not no_detect)
-    execute(settings, name or "pcap", sources, once=once, sink=sink, plan=plan)
+    execute(runtime_from(ctx), name or "pcap", sources, once=once, sink=sink, plan=plan)
     failed = [f"{src.path}: {err}" for src in sources for err in src.errors]
     if failed:
         raise click.ClickException("some captures were not read to the end: " + "; ".join(failed))
@@ -128,7 +128,7 @@ def netflow(
     except OSError as exc:
         raise click.ClickException(str(exc)) from None
     sink = _quick_sink(runtime_from(ctx), to, token_env, not no_detect)
-    execute(settings, name or "netflow", [source], once=False, sink=sink, plan=plan)
+    execute(runtime_from(ctx), name or "netflow", [source], once=False, sink=sink, plan=plan)
 
 
 @click.command("live")
@@ -170,4 +170,4 @@ def live(
     except CaptureUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     sink = _quick_sink(runtime_from(ctx), to, token_env, not no_detect)
-    execute(settings, name or f"live-{iface}", [source], once=False, sink=sink, plan=plan)
+    execute(runtime_from(ctx), name or f"live-{iface}", [source], once=False, sink=sink, plan=plan)

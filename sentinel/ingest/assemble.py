@@ -4,9 +4,18 @@ Order matters: enrichment first (so policies can see province/commune), then
 personal-data protection (so raw values never reach the store), then store and
 detection. Stages add their transform here, in one place; what they are built from
 comes from the :class:`~sentinel.runtime.Runtime`.
+
+A collector does the first two stages itself (:func:`edge_transform`) before its
+disk queue, so neither the queue nor its dead letter ever holds a raw value; its
+local store sink then skips them (``at_edge=True``). A central node receiving
+events over HTTP runs them again: protection is idempotent, and a node does not
+trust what an edge says it did.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from sentinel.collect.addressplan import AddressPlan
 from sentinel.ingest.pipeline import Pipeline, Transform
@@ -14,19 +23,15 @@ from sentinel.runtime import Runtime
 from sentinel.store.base import Store
 
 
-def build_pipeline(runtime: Runtime, store: Store, *, detect: bool = True, enrich: bool = True) -> Pipeline:
+def build_pipeline(runtime: Runtime, store: Store, *, detect: bool = True, at_edge: bool = False) -> Pipeline:
     """The configured pipeline: transforms, the store and (unless ``detect=False``) the Sigma engine.
 
-    ``enrich=False`` when the events were enriched already (a collector's runner does it with
-    the definition's own plan), so enrichment never runs twice on one path.
+    ``at_edge=True`` when a collector's runner already enriched (with the definition's own plan)
+    and protected the events with :func:`edge_transform`, so neither runs twice on one path.
     """
-    from sentinel.policy.purposes import ingest_transform
-
     transforms: list[Transform] = []
-    if enrich and runtime.address_plan is not None:  # province, commune, unit and direction
-        transforms.append(_enrich_with(runtime.address_plan))
-    # personal data -> pseudonyms, before anything is stored
-    transforms.append(ingest_transform(runtime.policy, runtime.keys))
+    if not at_edge:
+        transforms = _edge_stages(runtime, runtime.address_plan)
     detector = None
     if detect:
         from sentinel.respond.db import ResponseDB
@@ -36,6 +41,31 @@ def build_pipeline(runtime: Runtime, store: Store, *, detect: bool = True, enric
         suppressions = Suppressions(ResponseDB(runtime.settings.respond_db_path))
         detector = SuppressingDetector(runtime.engine(), suppressions)
     return Pipeline(store, transforms=transforms, detector=detector)
+
+
+def edge_transform(
+    runtime: Runtime, plan: AddressPlan | None
+) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
+    """What a collector does to each batch before queueing it: enrichment with ``plan``, then protection."""
+    stages = _edge_stages(runtime, plan)
+
+    def edge(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for stage in stages:
+            events = [stage(e) for e in events]
+        return events
+
+    return edge
+
+
+def _edge_stages(runtime: Runtime, plan: AddressPlan | None) -> list[Transform]:
+    from sentinel.policy.purposes import ingest_transform
+
+    stages: list[Transform] = []
+    if plan is not None:  # province, commune, unit and direction
+        stages.append(_enrich_with(plan))
+    # personal data -> pseudonyms, before anything is stored or queued (parse errors included)
+    stages.append(ingest_transform(runtime.policy, runtime.keys))
+    return stages
 
 
 def _enrich_with(plan: AddressPlan) -> Transform:

@@ -55,12 +55,12 @@ class StoreSink:
         self.name = f"store:{self.store.backend}"
 
     @classmethod
-    def configured(cls, runtime: Runtime, *, detect: bool = True, enrich: bool = True) -> StoreSink:
+    def configured(cls, runtime: Runtime, *, detect: bool = True, at_edge: bool = False) -> StoreSink:
         """The configured store with the one ingest pipeline (protection transforms, detection)."""
         from sentinel.ingest.assemble import build_pipeline
 
         store = runtime.open_store()
-        return cls(build_pipeline(runtime, store, detect=detect, enrich=enrich), owns_store=True)
+        return cls(build_pipeline(runtime, store, detect=detect, at_edge=at_edge), owns_store=True)
 
     def send(self, events: list[dict[str, Any]]) -> IngestCounts:
         try:

@@ -28,6 +28,35 @@ from sentinel.policy.protect import DROP, Action, Protector
 from sentinel.store.base import AlertQuery, EventQuery, Store
 
 SCOPE_FIELDS = {"province": "labels.province", "commune": "labels.commune"}
+# Alert fields that are the alert's own bookkeeping, never a citizen's data: masking leaves them alone.
+_ALERT_BOOKKEEPING = frozenset(
+    {
+        "id",
+        "@timestamp",
+        "rule",
+        "group_key",
+        "entity",
+        "count",
+        "first_seen",
+        "last_seen",
+        "event_ids",
+        "events",
+        "status",
+        "disposition",
+        "severity",
+        "risk_score",
+        "assignee",
+        "tags",
+        "labels",
+        "updated_by",
+        "updated_at",
+        "status_by",
+        "status_at",
+        "acknowledged_at",
+        "closed_at",
+        "version",
+    }
+)
 
 
 class AccessDenied(Denied):
@@ -155,9 +184,9 @@ class RoleView:
                 actions[entity] = DROP
             elif (spec := view.spec_for(entity)) is not None:
                 actions[entity] = specs[entity] = spec
-        finder = classifier_finder(
-            [e for e in actions if e in _clear_entities(self.loaded)], view.min_score, self.loaded.classifiers_dir
-        )
+        # Every entity the role may not see is looked for again in the whole document, not only those
+        # ingest keeps readable: a value that slipped through ingest must not reach this screen in clear.
+        finder = classifier_finder(list(actions), view.min_score, self.loaded.classifiers_dir)
         return Protector(self.loaded, actions, OperatorSet(specs, None), finder)
 
     def mask_event(self, event: Mapping[str, Any]) -> dict[str, Any]:
@@ -166,14 +195,19 @@ class RoleView:
         return self.protector.protect(event)
 
     def mask_alert(self, doc: Mapping[str, Any]) -> dict[str, Any]:
-        """An alert document as this role may see it: entity values, group key and evidence masked."""
+        """An alert document as this role may see it: every text field, entity values, group key and evidence masked.
+
+        Only the alert's own bookkeeping (ids, rule, scope labels, times, status) is left as it is.
+        """
         if not self.hidden:
             return dict(doc)
         out = dict(doc)
+        text = {k: v for k, v in doc.items() if k not in _ALERT_BOOKKEEPING}
         keyed = self.protector.protect({**ecs.unflatten(doc.get("entity") or {}), "\0group_key": doc["group_key"]})
         out["group_key"] = keyed.pop("\0group_key")
         out["entity"] = {k: v for k, v in ecs.flatten(keyed).items() if k in (doc.get("entity") or {})}
         out["events"] = [self.protector.protect(e) for e in doc.get("events") or []]
+        out.update(self.protector.protect(text))
         return out
 
 

@@ -21,16 +21,19 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
 import orjson
 
 from sentinel.policy.finder import Finder
+from sentinel.policy.glued import at_tokens, email_candidates, glued_digits
 from sentinel.policy.model import LoadedPolicy, OperatorSpec
 from sentinel.policy.operators import TOKEN, OperatorSet
 
@@ -207,19 +210,56 @@ class Protector:
         texts.append(text)
 
     def _scan(self, texts: list[str], changes: _Changes) -> None:
-        """One recogniser call over all distinct strings (a string inside another is scanned with it)."""
+        """One recogniser call over every distinct string, then one over the glued pieces they hold.
+
+        A string inside a longer one is still read alone: inside the longer one it may be glued to
+        other characters (``req-001099012345``) that make the recognisers refuse it.
+        """
         if not texts or not self.actions:
             return
-        unique = sorted(set(texts), key=len, reverse=True)
-        kept: list[str] = []
-        for t in unique:
-            if not any(t in k for k in kept):
-                kept.append(t)
-        text = "\n".join(kept)
+        unique = list(dict.fromkeys(texts))
+        text = "\n".join(unique)
+        seen: set[str] = set()
         for hit in self.find(text):
             if hit.entity in self.actions:
                 raw = text[hit.start : hit.end]
+                seen.add(raw)
                 changes.add(hit.entity, raw, self._span_value(hit.entity, raw))
+        self._scan_glued(unique, changes, seen)
+
+    def _scan_glued(self, texts: list[str], changes: _Changes, seen: set[str]) -> None:
+        """Identifiers glued to other characters (path segments, file names, tokens), each read on its own line."""
+        lines: list[str] = []
+        groups: list[int] = []  # the candidates of one ``@`` token share a group: the longest accepted wins
+        for t in texts:
+            for digits in glued_digits(t):
+                if digits not in seen:
+                    lines.append(digits)
+                    groups.append(len(lines))
+            for token in at_tokens(t):
+                if token in seen:
+                    continue
+                group = -len(lines) - 1
+                for candidate in email_candidates(token):
+                    lines.append(candidate)
+                    groups.append(group)
+        if not lines:
+            return
+        text = "\n".join(lines)
+        starts = list(accumulate((len(line) + 1 for line in lines[:-1]), initial=0))
+        best: dict[int, tuple[str, str]] = {}  # group -> (entity, raw)
+        for hit in self.find(text):
+            index = bisect_right(starts, hit.start) - 1
+            line = lines[index]
+            if hit.entity not in self.actions or hit.start != starts[index] or hit.end - hit.start != len(line):
+                continue  # only a whole piece is a value that occurs as such in the event
+            group = groups[index]
+            if group not in best or len(line) > len(best[group][1]):
+                best[group] = (hit.entity, line)
+        for entity, raw in best.values():
+            if raw not in seen:
+                seen.add(raw)
+                changes.add(entity, raw, self._span_value(entity, raw))
 
     # -- phase 2: rewrite ---------------------------------------------------------
     def _rewrite(
@@ -275,9 +315,23 @@ def _json_object(text: str) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
+def _edge(char: str, look: str) -> str:
+    """The guard on one side of a value: a digit must not continue a digit, a letter not a letter or digit."""
+    if char.isdigit():
+        return f"(?{look}\\d)"
+    if char.isalpha():
+        return f"(?{look}[^\\W_])"
+    return ""
+
+
 def _pattern(values: Mapping[str, str]) -> re.Pattern[str] | None:
-    """One alternation of every raw value worth replacing across the document, longest first."""
+    """One alternation of every raw value worth replacing across the document, longest first.
+
+    A value is replaced wherever it occurs, glued or not (``req-001099012345``, ``x001099012345``,
+    ``CCCD_001099012345.pdf``): only a longer number of which it is a part (``9001099012345``), or a
+    longer word, is a different value.
+    """
     keys = sorted((k for k in values if len(k) >= MIN_GLOBAL_CHARS), key=len, reverse=True)
     if not keys:
         return None
-    return re.compile(r"(?<![\w])(?:" + "|".join(re.escape(k) for k in keys) + r")(?![\w])")
+    return re.compile("|".join(_edge(k[0], "<!") + re.escape(k) + _edge(k[-1], "!") for k in keys))

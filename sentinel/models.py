@@ -20,6 +20,8 @@ LEVEL_RISK = {"informational": 10, "low": 25, "medium": 50, "high": 75, "critica
 # Keep a bounded sample of evidence in the alert; the full list of ids is capped too.
 MAX_EVIDENCE_EVENTS = 20
 MAX_EVENT_IDS = 1000
+# An alert's place labels, coarsest first: its scope (who sees it, where it is escalated, what it folds with).
+SCOPE_LABELS = ("province", "commune", "unit")
 
 
 class RuleRef(BaseModel):
@@ -93,3 +95,9 @@ def alert_id(rule_id: str, group_key: str, first_event_id: str) -> str:
     """Deterministic alert id: the same rule, group and first event always give the same alert."""
     raw = f"{rule_id}\0{group_key}\0{first_event_id}".encode()
     return hashlib.blake2b(raw, digest_size=12).hexdigest()
+
+
+def scope_of(labels: dict[str, Any] | None) -> tuple[str, ...]:
+    """The place part of some labels: alerts of different places never fold into one."""
+    labels = labels or {}
+    return tuple(str(labels.get(name) or "") for name in SCOPE_LABELS)

@@ -54,9 +54,10 @@ from sigma.correlations import (
 )
 
 from sentinel import ecs
+from sentinel.detect.alerts import build_alert, group_key_of
 from sentinel.detect.compile import CompiledRule
 from sentinel.detect.values import CompileError, number_of
-from sentinel.models import LEVEL_RISK, MAX_EVENT_IDS, MAX_EVIDENCE_EVENTS, Alert, RuleRef, alert_id
+from sentinel.models import LEVEL_RISK, Alert, RuleRef
 
 # Cap on the matches kept per group: a flood beyond this within one timespan keeps the newest.
 MAX_GROUP_EVENTS = 10_000
@@ -414,9 +415,7 @@ class CorrelationEngine:
         return alerts
 
     def _alert(self, corr: CompiledCorrelation, gkey: tuple, window: list[Match], trigger: Match) -> Alert:
-        ref = corr.ref()
         entity = dict(zip(corr.group_by, gkey, strict=True))
-        group_key = "|".join(f"{k}={v}" for k, v in entity.items())
         ids: list[str] = []
         events: list[dict[str, Any]] = []
         seen: set[str] = set()
@@ -424,25 +423,16 @@ class CorrelationEngine:
             if m.event_id in seen:
                 continue
             seen.add(m.event_id)
-            if len(ids) < MAX_EVENT_IDS:
-                ids.append(m.event_id)
-            if len(events) < MAX_EVIDENCE_EVENTS:
-                events.append(m.event)
-        first, last = window[0].time, trigger.time
-        return Alert(
-            id=alert_id(ref.id, group_key, ids[0]),
-            timestamp=last,
-            rule=ref,
-            group_key=group_key,
+            ids.append(m.event_id)
+            events.append(m.event)
+        return build_alert(
+            corr.ref(),
+            group_key=group_key_of(entity),
             entity=entity,
-            count=len(seen),
-            first_seen=first,
-            last_seen=last,
-            event_ids=ids,
             events=events,
-            severity=ref.level,
-            risk_score=LEVEL_RISK[ref.level],
-            tags=list(corr.tags),
+            event_ids=ids,
+            first_seen=window[0].time,
+            last_seen=trigger.time,
         )
 
 

@@ -33,6 +33,7 @@ from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
 
 from sentinel import ecs
+from sentinel.detect.alerts import build_alert
 from sentinel.detect.compile import CompiledRule, compile_condition
 from sentinel.detect.correlation import CorrelationEngine, compile_correlation
 from sentinel.detect.logsource import applies, event_logsource, plain_signature, signature
@@ -41,7 +42,7 @@ from sentinel.detect.pipelines import sigma_pipeline
 from sentinel.detect.prefilter import Prefilter
 from sentinel.detect.values import CompileError
 from sentinel.detect.view import EventView
-from sentinel.models import LEVEL_RISK, Alert, RuleRef, alert_id
+from sentinel.models import LEVEL_RISK, Alert, RuleRef
 
 # Who an alert is about, in order of preference: the first of these the event carries.
 ENTITY_FIELDS = ("source.ip", "user.name", "labels.commune")
@@ -349,25 +350,16 @@ def rule_ref(rule: Any) -> RuleRef:
 
 def rule_alert(rule: CompiledRule, event: dict[str, Any], flat: Mapping[str, Any]) -> Alert:
     """The alert for one simple-rule match: one event, grouped by its entity."""
-    eid = event_id_of(event, flat)
     group_key, entity = entity_of(flat)
     ts = event_time(flat)
-    ref = rule_ref(rule)
-    labels = {k[7:]: str(v) for k, v in flat.items() if k.startswith("labels.") and isinstance(v, str | int)}
-    return Alert(
-        id=alert_id(ref.id, group_key, eid),
-        timestamp=ts,
-        rule=ref,
+    return build_alert(
+        rule_ref(rule),
         group_key=group_key,
         entity=entity,
+        events=[event],
+        event_ids=[event_id_of(event, flat)],
         first_seen=ts,
         last_seen=ts,
-        event_ids=[eid],
-        events=[event],
-        severity=ref.level,
-        risk_score=LEVEL_RISK[ref.level],
-        tags=list(rule.tags),
-        labels=labels,
     )
 
 

@@ -40,13 +40,16 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 
 from sentinel import ecs
+from sentinel.detect.alerts import build_alert, group_key_of
 from sentinel.detect.convert import DEFAULT_INDEX, convert_rules
 from sentinel.detect.engine import rule_alert, rule_ref
-from sentinel.models import LEVEL_RISK, MAX_EVENT_IDS, MAX_EVIDENCE_EVENTS, Alert, alert_id
+from sentinel.models import LEVEL_RISK, MAX_EVIDENCE_EVENTS, SCOPE_LABELS, Alert
 from sentinel.store.base import Store, StoreError
 
 log = logging.getLogger(__name__)
 
+# What the scope of a correlation alert is read from, for every hit beyond the evidence kept on it.
+PLACE_FIELDS = tuple(f"labels.{name}" for name in SCOPE_LABELS)
 # Rows one ES|QL query may return; a window with more hits is split in halves and retried.
 MAX_ROWS = 10_000
 
@@ -163,34 +166,30 @@ def _group_value(value: Any) -> Any:
 
 
 def correlation_alert(
-    rule: ScheduledRule, group: Mapping[str, Any], hits: Sequence[Mapping[str, Any]], events: list[dict[str, Any]]
+    rule: ScheduledRule,
+    group: Mapping[str, Any],
+    hits: Sequence[Mapping[str, Any]],
+    events: list[dict[str, Any]],
+    places: Sequence[Mapping[str, Any]] | None = None,
 ) -> Alert:
     """The alert the engine's correlation stage raises for one group.
 
     ``hits`` are the group's matching events in the bucket, oldest first, as
     ``_id``/``@timestamp`` rows (``_id`` is the event's ``event.id`` in the
-    Elasticsearch store); ``events`` the full documents of the first of them.
+    Elasticsearch store); ``events`` the full documents of the first of them;
+    ``places`` the place labels of every hit (the alert's scope comes from all of them).
     """
-    ref = rule_ref(rule)
     entity = {k: _group_value(group.get(k)) for k in rule.group_by}
-    group_key = "|".join(f"{k}={v}" for k, v in entity.items())
-    ids = [str(h["_id"]) for h in hits[:MAX_EVENT_IDS]]
-    first = ecs.format_ts(ecs.parse_ts(hits[0]["@timestamp"]))
-    last = ecs.format_ts(ecs.parse_ts(hits[-1]["@timestamp"]))
-    return Alert(
-        id=alert_id(ref.id, group_key, ids[0]),
-        timestamp=last,
-        rule=ref,
-        group_key=group_key,
+    return build_alert(
+        rule_ref(rule),
+        group_key=group_key_of(entity),
         entity=entity,
+        events=events,
+        event_ids=[str(h["_id"]) for h in hits],
         count=len(hits),
-        first_seen=first,
-        last_seen=last,
-        event_ids=ids,
-        events=events[:MAX_EVIDENCE_EVENTS],
-        severity=ref.level,
-        risk_score=LEVEL_RISK[ref.level],
-        tags=list(rule.tags),
+        first_seen=ecs.format_ts(ecs.parse_ts(hits[0]["@timestamp"])),
+        last_seen=ecs.format_ts(ecs.parse_ts(hits[-1]["@timestamp"])),
+        scope_evidence=events if places is None else places,
     )
 
 
@@ -286,12 +285,13 @@ class Scheduler:
         middle = start + (end - start) / 2
         return self._hits(search, start, middle, extra) + self._hits(search, middle, end, extra)
 
-    def _sources(self, hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Full ``_source`` of each hit, in hit order (missing documents are skipped and logged)."""
+    def _sources(self, hits: list[dict[str, Any]], fields: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """``_source`` of each hit (only ``fields`` when given), in hit order (missing ones are skipped and logged)."""
         out = []
+        extra = {"source_includes": list(fields)} if fields else {}
         for i in range(0, len(hits), 1000):
             chunk = hits[i : i + 1000]
-            resp = self.client.mget(docs=[{"_index": h["_index"], "_id": h["_id"]} for h in chunk])
+            resp = self.client.mget(docs=[{"_index": h["_index"], "_id": h["_id"]} for h in chunk], **extra)
             body = resp.body if hasattr(resp, "body") else resp
             for doc in body.get("docs", []):
                 if doc.get("found"):
@@ -313,7 +313,9 @@ class Scheduler:
             hits = self._hits(rule.search, bucket, bucket + span, group_conditions(group))
             if not hits:
                 continue
-            alerts.append(correlation_alert(rule, group, hits, self._sources(hits[:MAX_EVIDENCE_EVENTS])))
+            evidence = self._sources(hits[:MAX_EVIDENCE_EVENTS])
+            places = evidence if len(hits) <= MAX_EVIDENCE_EVENTS else self._sources(hits, fields=PLACE_FIELDS)
+            alerts.append(correlation_alert(rule, group, hits, evidence, places))
         self.done_until[rule.id] = closed
         return alerts
 

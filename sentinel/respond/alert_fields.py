@@ -18,6 +18,7 @@ def alert_field(alert: Alert, field: str) -> Any:
 
 
 def alert_place(alert: Alert) -> tuple[str | None, str | None]:
-    """Province and commune of an alert, as strings (None when unknown)."""
-    p, c = alert_field(alert, "labels.province"), alert_field(alert, "labels.commune")
+    """Province and commune of an alert (None when unknown): its scope labels only, never its first event's
+    place, which for evidence from several places would route the alert to one of them."""
+    p, c = alert.labels.get("province"), alert.labels.get("commune")
     return (str(p) if p is not None else None), (str(c) if c is not None else None)

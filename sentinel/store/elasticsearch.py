@@ -32,7 +32,7 @@ from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError,
 
 from sentinel import ecs
 from sentinel.config import Settings, hint
-from sentinel.models import Alert, AlertChange
+from sentinel.models import Alert, AlertChange, scope_of
 from sentinel.store.alert_ops import apply_update, fold
 from sentinel.store.base import (
     AlertQuery,
@@ -111,8 +111,12 @@ def decode_cursor(cursor: str) -> tuple[str | None, list[Any]]:
         raise InvalidQuery(f"invalid cursor {cursor[:40]!r}: pass the next_cursor of a previous page") from None
 
 
-def _pointer_id(rule_id: str, group_key: str) -> str:
-    return hashlib.blake2b(f"{rule_id}\0{group_key}".encode(), digest_size=16).hexdigest()
+def _pointer_id(alert: Alert) -> str:
+    """The open-alert pointer of a rule, group and place: the same entity in another place is another alert."""
+    place = scope_of(alert.labels)
+    # an alert without a place keeps the key it had before places were part of it
+    key = "\0".join((alert.rule.id, alert.group_key, *place) if any(place) else (alert.rule.id, alert.group_key))
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
 # -- the store ------------------------------------------------------------------------------------
@@ -400,7 +404,7 @@ class ElasticsearchStore(Store):
             self.client.create(index=self.names.history, id=f"{alert.id}:{alert.version}", document=doc)
 
     def record_alert(self, alert: Alert) -> Alert:
-        ptr_id = _pointer_id(alert.rule.id, alert.group_key)
+        ptr_id = _pointer_id(alert)
         refresh = self.refresh or None
         for _ in range(FOLD_ATTEMPTS):
             ptr, current = self._open_alert(ptr_id)
@@ -518,7 +522,7 @@ class ElasticsearchStore(Store):
 
     def _sync_pointer(self, old: Alert, new: Alert) -> None:
         """Closing frees the group for a new alert; reopening claims it back if it is free."""
-        ptr_id = _pointer_id(new.rule.id, new.group_key)
+        ptr_id = _pointer_id(new)
         with self.errors():
             if new.status == "closed" and old.status != "closed":
                 ptr = self._get(self.names.open_alerts, ptr_id)

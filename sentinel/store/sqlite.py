@@ -23,7 +23,7 @@ import orjson
 
 from sentinel import ecs
 from sentinel.localdb import ThreadConnections, migrate, transaction
-from sentinel.models import Alert, AlertChange
+from sentinel.models import Alert, AlertChange, scope_of
 from sentinel.store.alert_ops import apply_update, fold
 from sentinel.store.base import (
     AlertQuery,
@@ -178,12 +178,14 @@ class SQLiteStore(Store):
     # -- alerts ------------------------------------------------------------------
     def record_alert(self, alert: Alert) -> Alert:
         with transaction(self._conn(), self._write_lock, f"the store at {self.path}", StoreError) as conn:
-            row = conn.execute(
+            rows = conn.execute(
                 "SELECT doc FROM alerts WHERE rule_id = ? AND group_key = ? AND status != 'closed'",
                 (alert.rule.id, alert.group_key),
-            ).fetchone()
-            if row:
-                existing = Alert.model_validate(orjson.loads(row[0]))
+            ).fetchall()
+            place = scope_of(alert.labels)  # the same rule and entity in another place is another alert
+            opened = (Alert.model_validate(orjson.loads(row[0])) for row in rows)
+            existing = next((a for a in opened if scope_of(a.labels) == place), None)
+            if existing is not None:
                 result = fold(existing, alert)
                 self._write_alert(conn, result, insert=False)
                 self._history(conn, result, "detector", "fold", {"count": existing.count}, {"count": result.count})

@@ -276,3 +276,17 @@ def test_against_a_real_cluster(pack):
     alerts = sched.run_once(now=now)
     assert sched.errors == {}
     assert event["event"]["id"] in [a.event_ids[0] for a in alerts]
+
+
+def test_scheduled_correlation_is_scoped_by_every_hit(fake_es, pack, tmp_path):
+    """Labels come from all hits, not only the evidence kept: a 24th failure in Huế makes the alert national."""
+    hanoi, hue = {"labels": {"province": "Thành phố Hà Nội"}}, {"labels": {"province": "Thành phố Huế"}}
+    scheduled, _ = _rules(pack, "Brute force against one portal account")
+    one_place = [{**e, **hanoi} for e in _login_failures("001090012345", 12, 15)]
+    two_places = [{**e, **(hue if i == 23 else hanoi)} for i, e in enumerate(_login_failures("001090099999", 24, 10))]
+    fake_es.add(one_place + two_places)
+    store = SQLiteStore(tmp_path / "s.db")
+    alerts = Scheduler(fake_es.client, store, scheduled, settle=60, lookback=3600).run_once(T0 + timedelta(minutes=30))
+    by_user = {a.entity["user.name"]: a for a in alerts}
+    assert by_user["001090012345"].labels == {"province": "Thành phố Hà Nội"}
+    assert by_user["001090099999"].count == 24 and "province" not in by_user["001090099999"].labels

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from sentinel.config import Settings, hint, load_settings, parse_timezone
+
+if TYPE_CHECKING:
+    from sentinel.collect.parsers.portal import PortalProfile
 from sentinel.ecs import parse_ts
 from sentinel.errors import Invalid
 from sentinel.runtime import Runtime
@@ -68,13 +71,20 @@ def parse_time(value: str | None) -> datetime | None:
 
 
 def format_options(flag: str = "--format") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """``--format`` (or ``flag``), ``--timezone`` and ``--year``: how commands that read log files read lines."""
+    """``--format`` (or ``flag``), ``--timezone``, ``--year``, ``--portal-profile``: how log files are read."""
     return lambda command: _format_options(command, flag)
 
 
 def _format_options(command: Callable[..., Any], flag: str) -> Callable[..., Any]:
     from sentinel.collect.parsers import LINE_FORMATS
 
+    command = click.option(
+        "--portal-profile",
+        "profile_path",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Portal profile (YAML): which paths are logins, records, downloads, admin, static "
+        "(default: the shipped profile, made for portals nobody described).",
+    )(command)
     command = click.option(
         "--year",
         type=click.IntRange(1970, 9999),
@@ -106,3 +116,10 @@ def timezone_option(value: str | None, settings: Settings) -> tzinfo:
         return parse_timezone(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--timezone") from None
+
+
+def portal_profile_option(path: str | None) -> PortalProfile | None:
+    """The ``--portal-profile`` file, validated (a mistake is a ``file:line`` content error, exit 2)."""
+    from sentinel.collect.parsers.portal import load_profile
+
+    return load_profile(path) if path else None

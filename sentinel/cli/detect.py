@@ -23,7 +23,7 @@ import click
 import orjson
 
 from sentinel import ecs
-from sentinel.cli.common import format_options, settings_from, timezone_option
+from sentinel.cli.common import format_options, portal_profile_option, settings_from, timezone_option
 from sentinel.models import Alert
 
 BATCH = 2000
@@ -58,6 +58,7 @@ def detect(
     fmt: str,
     tz_name: str | None,
     year: int | None,
+    profile_path: str | None,
     lateness: float,
 ) -> None:
     """Evaluate Sigma rules over log INPUT files (or - for standard input) and print one alert per line.
@@ -83,7 +84,12 @@ def detect(
         raise click.UsageError(f"no evaluable rules under {', '.join(paths)}")
     counts = {"events": 0, "errors": 0, "alerts": 0}
     table = out == "table"
-    reading = {"fmt": fmt, "tz": timezone_option(tz_name, settings_from(ctx)), "year": year}
+    reading = {
+        "fmt": fmt,
+        "tz": timezone_option(tz_name, settings_from(ctx)),
+        "year": year,
+        "profile": portal_profile_option(profile_path),
+    }
     if table:
         click.echo(f"{'@timestamp':24} {'level':13} {'count':>5}  {'entity':28} rule")
     batch: list[dict[str, Any]] = []
@@ -147,7 +153,9 @@ def _file_events(
 
     last = float("-inf")
     with _open(name) as (source, f):
-        reader = LineReader(reading["fmt"], tz=reading["tz"], anchor=stream_anchor(f), year=reading["year"])
+        reader = LineReader(
+            reading["fmt"], tz=reading["tz"], anchor=stream_anchor(f), year=reading["year"], profile=reading["profile"]
+        )
         for number, (offset, line) in enumerate(iter_lines(f), start=1):
             if not line.strip():
                 continue

@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 import click
 
-from sentinel.cli.common import format_options, runtime_from, store_from, timezone_option
+from sentinel.cli.common import format_options, portal_profile_option, runtime_from, store_from, timezone_option
 from sentinel.ingest.assemble import build_pipeline
 from sentinel.ingest.pipeline import IngestCounts
 from sentinel.ingest.stream import ingest_streams
@@ -45,6 +45,7 @@ def ingest(
     fmt: str,
     tz_name: str | None,
     year: int | None,
+    profile_path: str | None,
     dataset: str | None,
     no_detect: bool,
 ) -> None:
@@ -79,6 +80,7 @@ def ingest(
             progress=progress if show else None,
             tz=tz,
             year=year,
+            profile=portal_profile_option(profile_path),
         )
     pipeline.finish()
     totals = pipeline.totals

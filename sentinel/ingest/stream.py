@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 
 from sentinel.collect.parsers import LineReader
 from sentinel.collect.parsers.common import MAX_LINE_BYTES
+from sentinel.collect.parsers.portal import PortalProfile
 from sentinel.collect.syslog_parse import stream_anchor
 from sentinel.ingest.pipeline import IngestCounts, Pipeline
 
@@ -62,6 +63,7 @@ def ingest_streams(
     progress: Callable[[IngestCounts, float], Any] | None = None,
     tz: tzinfo | None = None,
     year: int | None = None,
+    profile: PortalProfile | None = None,
 ) -> IngestCounts:
     """Parse ``(source, stream)`` pairs and feed their events through ``pipeline`` merged by event time.
 
@@ -74,13 +76,16 @@ def ingest_streams(
     seconds with the counts so far and the elapsed seconds. ``fmt`` is any of
     :data:`~sentinel.collect.parsers.LINE_FORMATS`; yearless syslog timestamps
     take ``tz`` and the year from each stream's sequence (``year``, else its
-    modification time, anchors the first line).
+    modification time, anchors the first line); ``profile`` tags access lines
+    with the kind of request (default: the shipped portal profile).
     """
     counts = IngestCounts()
     batch: list[dict] = []
     started = last = time.monotonic()
     keyed = [
-        _timed_events(f, source, i, LineReader(fmt, dataset=dataset, tz=tz, anchor=stream_anchor(f), year=year))
+        _timed_events(
+            f, source, i, LineReader(fmt, dataset=dataset, tz=tz, anchor=stream_anchor(f), year=year, profile=profile)
+        )
         for i, (source, f) in enumerate(streams)
     ]
     for _key, event in heapq.merge(*keyed, key=lambda item: item[0]):

@@ -19,6 +19,7 @@ from typing import Any
 from sentinel.collect.parsers.accesslog import parse_access_line
 from sentinel.collect.parsers.common import MAX_LINE_BYTES, ParseError, build_event, decode, strip_eol
 from sentinel.collect.parsers.jsonlog import parse_json_line
+from sentinel.collect.parsers.portal import PortalProfile, default_profile
 
 FORMATS: dict[str, Callable[[str], dict[str, Any]]] = {
     "access": parse_access_line,
@@ -42,13 +43,21 @@ def detect_format(raw: bytes) -> str:
 
 
 def parse_line(
-    raw: bytes, *, source: str, position: int | str, fmt: str = "auto", dataset: str | None = None
+    raw: bytes,
+    *,
+    source: str,
+    position: int | str,
+    fmt: str = "auto",
+    dataset: str | None = None,
+    profile: PortalProfile | None = None,
 ) -> dict[str, Any]:
     """Parse one log line into a stored event; never raises for bad input.
 
     ``source`` and ``position`` identify where the line came from (file identity
     and byte offset): with the raw bytes they make the deterministic
-    ``event.id``, so reading the same line again yields the same event.
+    ``event.id``, so reading the same line again yields the same event. Access
+    lines are tagged with the kind of request by ``profile`` (default: the
+    shipped portal profile).
     """
     raw = strip_eol(raw)
     kind = detect_format(raw) if fmt == "auto" else fmt
@@ -68,6 +77,8 @@ def parse_line(
         return build_event(None, raw, source=source, position=position, dataset=ds, error="empty line")
     try:
         fields = FORMATS[kind](decode(raw))
+        if kind == "access":
+            (profile or default_profile()).tag(fields)
     except ParseError as exc:
         return build_event(None, raw, source=source, position=position, dataset=ds, error=str(exc))
     except (RecursionError, ValueError, TypeError, OverflowError) as exc:
@@ -97,7 +108,8 @@ class LineReader:
     message a ``last message repeated`` line repeats), so each stream gets its
     own reader. :meth:`parse` returns a list: a repeated message stands for
     several events. ``anchor`` is a time the stream's first event cannot be
-    after (its file's modification time); ``year`` sets the first event's year.
+    after (its file's modification time); ``year`` sets the first event's year;
+    ``profile`` tags access lines with the kind of request (login, record, ...).
     """
 
     def __init__(
@@ -108,6 +120,7 @@ class LineReader:
         tz: tzinfo | None = None,
         anchor: datetime | None = None,
         year: int | None = None,
+        profile: PortalProfile | None = None,
     ) -> None:
         from sentinel.collect.syslog_parse import VIETNAM, SyslogStream, YearClock
 
@@ -116,6 +129,7 @@ class LineReader:
         self.fmt = fmt
         self.dataset = dataset
         self.tz = tz or VIETNAM
+        self.profile = profile
         self._syslog = SyslogStream(tz=self.tz, clock=YearClock(anchor, year), dataset=dataset or "syslog")
 
     def parse(self, raw: bytes, *, source: str, position: int | str) -> list[dict[str, Any]]:
@@ -125,7 +139,7 @@ class LineReader:
             return self._syslog.parse(raw, source=source, position=position)
         if kind == "firewall":
             return [self._firewall(raw, source, position)]
-        return [parse_line(raw, source=source, position=position, fmt=kind, dataset=self.dataset)]
+        return [parse_line(raw, source=source, position=position, fmt=kind, dataset=self.dataset, profile=self.profile)]
 
     def _firewall(self, raw: bytes, source: str, position: int | str) -> dict[str, Any]:
         from sentinel.collect.syslog_parse import firewall_content

@@ -43,7 +43,6 @@ def scan_cmd(ctx: click.Context, source: str, fmt: str, size: int, seed: int, ta
     from sentinel.classify.review import open_classification_store
     from sentinel.classify.scan import scan
     from sentinel.classify.taxonomy import load_taxonomy
-    from sentinel.records import SourceError
 
     settings = settings_from(ctx)
     es_client = None
@@ -53,18 +52,15 @@ def scan_cmd(ctx: click.Context, source: str, fmt: str, size: int, seed: int, ta
         es_client = ElasticsearchStore.from_settings(settings).client
     store = store_from(ctx, read_only=True) if source.startswith("events:") else None
     classifiers_dir = settings.classifiers_dir
-    try:
-        results = scan(
-            source,
-            size=size,
-            seed=seed,
-            table=table,
-            classifiers_dir=classifiers_dir,
-            es_client=es_client,
-            store=store,
-        )
-    except SourceError as exc:
-        raise click.ClickException(str(exc)) from None
+    results = scan(
+        source,
+        size=size,
+        seed=seed,
+        table=table,
+        classifiers_dir=classifiers_dir,
+        es_client=es_client,
+        store=store,
+    )
     if save:
         cstore = open_classification_store(settings.classify_db_path, load_taxonomy(classifiers_dir))
         try:

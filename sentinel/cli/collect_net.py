@@ -19,9 +19,10 @@ import click
 
 from sentinel.cli.collect import _enricher, _quick_sink, _setup_logging, common_options, execute
 from sentinel.cli.common import runtime_from, settings_from
-from sentinel.collect.live import CaptureUnavailable, LiveSource
+from sentinel.collect.live import LiveSource
 from sentinel.collect.netflow import NetflowSource
 from sentinel.collect.traffic import PcapSource
+from sentinel.errors import Unavailable
 
 log = logging.getLogger("sentinel.collect.net")
 
@@ -126,7 +127,7 @@ def netflow(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     except OSError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise Unavailable(f"cannot listen on {', '.join(listens)}: {exc}") from None
     sink = _quick_sink(runtime_from(ctx), to, token_env, not no_detect)
     execute(runtime_from(ctx), name or "netflow", [source], once=False, sink=sink, plan=plan)
 
@@ -156,18 +157,15 @@ def live(
     _setup_logging()
     settings = settings_from(ctx)
     plan = _enricher(address_plan, runtime_from(ctx))
-    try:
-        source = LiveSource(
-            iface,
-            bpf_filter=bpf,
-            promisc=promisc,
-            batch_size=settings.batch_size,
-            idle_timeout=idle_timeout,
-            active_timeout=max(active_timeout, idle_timeout),
-            max_flows=max_flows,
-            set_direction=plan is None,
-        )
-    except CaptureUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
+    source = LiveSource(
+        iface,
+        bpf_filter=bpf,
+        promisc=promisc,
+        batch_size=settings.batch_size,
+        idle_timeout=idle_timeout,
+        active_timeout=max(active_timeout, idle_timeout),
+        max_flows=max_flows,
+        set_direction=plan is None,
+    )
     sink = _quick_sink(runtime_from(ctx), to, token_env, not no_detect)
     execute(runtime_from(ctx), name or f"live-{iface}", [source], once=False, sink=sink, plan=plan)

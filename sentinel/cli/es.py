@@ -174,7 +174,7 @@ def roles(ctx: click.Context, policy_path: str | None, access_path: str | None, 
 
 def _policy_roles(ctx: click.Context, policy_path: str | None, access_path: str | None) -> dict[str, Any]:
     """The ``sentinel_<role>`` bodies from the data policy, or from a hand-written field-access file."""
-    from sentinel.store.es_roles import RoleExportError, export_roles
+    from sentinel.store.es_roles import export_roles
 
     if policy_path and access_path:
         raise click.UsageError("give --policy or --access, not both")
@@ -191,10 +191,7 @@ def _policy_roles(ctx: click.Context, policy_path: str | None, access_path: str 
         loaded = load_policy(path, classifiers_dir=settings.classifiers_dir)
         access = field_access(loaded)
         scopes = {name: role.scope for name, role in loaded.policy.access.roles.items()}
-    try:
-        return export_roles(access, scopes)
-    except RoleExportError as exc:
-        raise click.ClickException(str(exc)) from None
+    return export_roles(access, scopes)
 
 
 @es.group("dead-letter")

@@ -9,6 +9,7 @@ import click
 import orjson
 
 from sentinel.cli.common import runtime_from, settings_from
+from sentinel.errors import Invalid
 from sentinel.policy.report import FORMATS
 
 
@@ -111,7 +112,7 @@ def reveal(ctx: click.Context, tokens: tuple[str, ...], reason: str) -> None:
         try:
             value = decrypt(token, keys)
         except ValueError as exc:
-            raise click.ClickException(f"{token[:24]}...: {exc}") from None
+            raise Invalid(f"{token[:24]}...: {exc}") from None
         line = {"at": ecs.now_ts(), "token": token, "reason": reason}
         with audit.open("ab") as f:
             f.write(orjson.dumps(line) + b"\n")

@@ -14,13 +14,13 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from sentinel.cli.common import runtime_from, settings_from, store_from
+from sentinel.errors import Invalid, NotFound
 from sentinel.respond.playbook import PlaybookLibrary
 from sentinel.respond.reports import shift_report
-from sentinel.respond.runs import Run, RunError
+from sentinel.respond.runs import Run
 from sentinel.respond.service import ResponseService
 from sentinel.respond.settings import load_respond_config
 from sentinel.respond.suppress import parse_suppression
-from sentinel.store.base import NotFound, VersionConflict
 
 
 def _actor(value: str | None) -> str:
@@ -87,10 +87,7 @@ def list_playbooks(ctx: click.Context) -> None:
 @click.pass_context
 def run_playbook(ctx: click.Context, playbook_id: str, alert_id: str, live: bool, actor: str | None) -> None:
     """Start PLAYBOOK_ID on ALERT_ID; it stops at the first step needing approval."""
-    try:
-        run = _stage(ctx).runner.start(playbook_id, alert_id, _actor(actor), dry_run=not live)
-    except (RunError, NotFound) as exc:
-        raise click.ClickException(str(exc)) from None
+    run = _stage(ctx).runner.start(playbook_id, alert_id, _actor(actor), dry_run=not live)
     _echo_run(run)
 
 
@@ -103,10 +100,7 @@ def run_playbook(ctx: click.Context, playbook_id: str, alert_id: str, live: bool
 @click.pass_context
 def decide(ctx: click.Context, run_id: str, version: int, approve: bool, comment: str, actor: str | None) -> None:
     """Approve (and execute) or reject the step RUN_ID waits on."""
-    try:
-        run = _stage(ctx).runner.decide(run_id, version, _actor(actor), approve, comment)
-    except (RunError, NotFound, VersionConflict) as exc:
-        raise click.ClickException(str(exc)) from None
+    run = _stage(ctx).runner.decide(run_id, version, _actor(actor), approve, comment)
     _echo_run(run)
 
 
@@ -116,7 +110,7 @@ def decide(ctx: click.Context, run_id: str, version: int, approve: bool, comment
 def show_run(ctx: click.Context, run_id: str) -> None:
     run = _stage(ctx).runner.get(run_id)
     if run is None:
-        raise click.ClickException(f"no playbook run with id {run_id}")
+        raise NotFound(f"no playbook run with id {run_id}")
     _echo_run(run)
 
 
@@ -223,7 +217,7 @@ def suppress(
             }
         )
     except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise Invalid(str(exc)) from None
     item = _stage(ctx).suppressions.create(spec, _actor(actor))
     click.echo(f"suppression {item.id} until {item.expires}")
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from sentinel.api.accounts import AccountError, Accounts
+from sentinel.api.accounts import Accounts
 from sentinel.audit import AuditLog
 from sentinel.cli.common import settings_from
 from sentinel.identity import ROLES
@@ -55,10 +55,7 @@ def add_user(
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     accounts, audit = _accounts(ctx)
-    try:
-        accounts.add_user(name, password, role, province, commune)
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from None
+    accounts.add_user(name, password, role, province, commune)
     audit.record(_actor(), "user.add", name, role=role, province=province, commune=commune)
     click.echo(f"user {name} created ({role})")
 
@@ -78,10 +75,7 @@ def list_users(ctx: click.Context) -> None:
 def disable_user(ctx: click.Context, name: str) -> None:
     """Disable user NAME and end their sessions."""
     accounts, audit = _accounts(ctx)
-    try:
-        accounts.disable_user(name)
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from None
+    accounts.disable_user(name)
     audit.record(_actor(), "user.disable", name)
     click.echo(f"user {name} disabled")
 
@@ -101,10 +95,7 @@ def create_token(
 ) -> None:
     """Create token NAME and print it once (store it in the collector's or CI's secrets)."""
     accounts, audit = _accounts(ctx)
-    try:
-        token = accounts.create_token(name, role, province, commune, days)
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from None
+    token = accounts.create_token(name, role, province, commune, days)
     audit.record(_actor(), "token.create", name, role=role, province=province, commune=commune)
     click.echo(token)
 
@@ -121,9 +112,6 @@ def list_tokens(ctx: click.Context) -> None:
 @click.pass_context
 def revoke_token(ctx: click.Context, name: str) -> None:
     accounts, audit = _accounts(ctx)
-    try:
-        accounts.revoke_token(name)
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from None
+    accounts.revoke_token(name)
     audit.record(_actor(), "token.revoke", name)
     click.echo(f"token {name} revoked")

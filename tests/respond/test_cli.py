@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from sentinel.cli.main import cli
 from sentinel.content import ContentError
+from sentinel.errors import Invalid, VersionConflict
 from sentinel.store.sqlite import SQLiteStore
 
 from .conftest import REPO, make_alert
@@ -46,7 +47,7 @@ def test_run_and_decide_from_the_shell(env):
     assert "awaiting_approval" in res.output and "(dry run)" in res.output
     run_id, version = re.search(r"decide (\w+) --version (\d+)", res.output).groups()
     stale = run("playbooks", "decide", run_id, "--version", "1", "--approve")
-    assert stale.exit_code == 1 and "changed by someone else" in stale.output
+    assert isinstance(stale.exception, VersionConflict) and "changed by someone else" in str(stale.exception)
     res = run("playbooks", "decide", run_id, "--version", version, "--approve", "--actor", "lead")
     assert "command: nft add element inet filter sentinel_blocked { 203.0.113.7 timeout 86400s }" in res.output
 
@@ -80,6 +81,6 @@ def test_suppress_and_report(env):
     assert res.exit_code == 0 and res.output.startswith("suppression ")
     assert "source.ip=203.0.113.0/24" in run("respond", "suppressions").output
     bad = run("respond", "suppress", "--hours", "2", "--reason", "everything")
-    assert bad.exit_code == 1 and "cannot mute everything" in bad.output
+    assert isinstance(bad.exception, Invalid) and "cannot mute everything" in str(bad.exception)
     env.record_alert(make_alert())
     assert '"alerts": 1' in run("respond", "report", "--json").output

@@ -1,0 +1,199 @@
+"""Mutation score of the modules that carry Sentinel's guarantees, one module at a time.
+
+A test suite is measured by the bugs it catches: mutmut plants one small change at a time in a
+module (``<`` for ``<=``, a dropped condition, another constant) and runs only the tests related to
+that module; a mutant the tests do not notice is either a missing test or an equivalent change
+(listed in ``EQUIVALENT`` with the reason). The score is killed / (mutants - equivalent); the goal
+is 85 % on each module.
+
+    python bench/mutation.py                              # every module below, all mutants
+    python bench/mutation.py --module audit --module suppress
+    python bench/mutation.py --sample 60 --max-children 1 # at most 60 mutants per module (seeded)
+    python bench/mutation.py --module audit --survivors   # also print each surviving mutant's diff
+
+Each module runs in its own copy of the checkout (tracked and untracked files, so new tests count)
+under a temporary folder that is removed afterwards. Mutation runs are CPU-heavy and separate
+from the default test run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MUTMUT = Path(sys.executable).with_name("mutmut")
+
+
+@dataclass(frozen=True)
+class Target:
+    path: str  # the module mutated
+    tests: tuple[str, ...]  # the tests related to it (node ids or files)
+
+
+TARGETS: dict[str, Target] = {
+    "validators": Target("sentinel/classify/validators.py", ("tests/classify/test_validators.py",)),
+    "protect": Target("sentinel/policy/protect.py", ("tests/policy/test_operators.py", "tests/policy/test_ingest.py")),
+    "candidates": Target("sentinel/policy/candidates.py", ("tests/policy/test_candidates.py",)),
+    "permissions": Target("sentinel/api/permissions.py", ("tests/security/test_permissions.py",)),
+    "access": Target("sentinel/policy/access.py", ("tests/policy/test_model.py", "tests/policy/test_api.py")),
+    "audit": Target("sentinel/audit.py", ("tests/security/test_audit.py",)),
+    "accounts": Target("sentinel/api/accounts.py", ("tests/security/test_auth.py",)),
+    "alert_ops": Target(
+        "sentinel/store/alert_ops.py", ("tests/store/test_contract.py", "tests/respond/test_lifecycle.py")
+    ),
+    "correlation": Target("sentinel/detect/correlation.py", ("tests/detect/test_correlation.py",)),
+    "suppress": Target("sentinel/respond/suppress.py", ("tests/respond/test_suppress.py",)),
+    "check": Target("sentinel/policy/check.py", ("tests/policy/test_check.py",)),
+}
+
+# mutant name -> why no test can tell it from the original (kept out of the score's denominator)
+EQUIVALENT: dict[str, str] = {}
+
+# exit codes mutmut records per mutant (mutmut.stats.status_by_exit_code)
+KILLED = {1, 3, 36, -24, 24, 152, 255, 37}  # a failing test, a pytest error, a timeout, a type check
+SURVIVED = {0}
+NO_TESTS = {5, 33}
+
+CONTENT = ["rules", "classifiers", "collectors", "playbooks", "fuzz", "bench", "deploy", "docs", "scripts", "README.md"]
+
+
+def checkout_copy(dest: Path) -> None:
+    """Tracked and untracked (not ignored) files of the checkout, so a new test is measured too."""
+    names = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.split(b"\0")
+    for raw in names:
+        if not raw:
+            continue
+        src = ROOT / os.fsdecode(raw)
+        if src.is_file():
+            target = dest / os.fsdecode(raw)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+
+
+def configure(work: Path, target: Target) -> None:
+    config = {
+        "source_paths": ["sentinel"],
+        "only_mutate": [target.path],
+        "pytest_add_cli_args_test_selection": list(target.tests),
+        "pytest_add_cli_args": ["-p", "no:cacheprovider", "-q", "-x"],
+        "also_copy": CONTENT,
+    }
+    lines = ["", "[tool.mutmut]"] + [f"{key} = {json.dumps(value)}" for key, value in config.items()]
+    with (work / "pyproject.toml").open("a", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def mutmut(work: Path, *args: str, check: bool = True) -> None:
+    subprocess.run([str(MUTMUT), *args], cwd=work, check=check, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def results(work: Path, target: Target) -> dict[str, int | None]:
+    meta = work / "mutants" / (target.path + ".meta")
+    return json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+
+
+@dataclass
+class Score:
+    module: str
+    mutants: int
+    run: int
+    killed: int
+    survived: list[str]
+    no_tests: list[str]
+    equivalent: int
+    seconds: float
+
+    @property
+    def percent(self) -> float:
+        denominator = self.run - self.equivalent
+        return 100.0 * self.killed / denominator if denominator else 100.0
+
+
+def measure(name: str, target: Target, sample: int | None, children: int, show: bool, keep: bool) -> Score:
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix=f"sentinel-mutation-{name}-"))
+    try:
+        checkout_copy(work)
+        configure(work, target)
+        # a name matching nothing: mutmut writes the mutants, then stops before running any
+        mutmut(work, "run", "no.such.mutant", check=False)
+        every = sorted(results(work, target))
+        if sample is None or sample >= len(every):
+            chosen = every
+            mutmut(work, "run", "--max-children", str(children))
+        else:
+            chosen = sorted(random.Random(name).sample(every, sample))
+            mutmut(work, "run", "--max-children", str(children), *chosen)
+        codes = results(work, target)
+        killed = [m for m in chosen if codes.get(m) in KILLED]
+        survived = [m for m in chosen if codes.get(m) in SURVIVED and m not in EQUIVALENT]
+        no_tests = [m for m in chosen if codes.get(m) in NO_TESTS and m not in EQUIVALENT]
+        equivalent = sum(1 for m in chosen if m in EQUIVALENT and codes.get(m) not in KILLED)
+        if show:
+            for m in survived + no_tests:
+                diff = subprocess.run([str(MUTMUT), "show", m], cwd=work, capture_output=True, text=True).stdout
+                print(diff.rstrip() + "\n")
+        return Score(
+            name, len(every), len(chosen), len(killed), survived, no_tests, equivalent, time.monotonic() - started
+        )
+    finally:
+        if keep:
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--module", action="append", choices=sorted(TARGETS), help="default: every module")
+    parser.add_argument("--sample", type=int, default=None, help="at most this many mutants per module (seeded)")
+    parser.add_argument("--max-children", type=int, default=1, help="parallel test processes (the machine is shared)")
+    parser.add_argument("--survivors", action="store_true", help="print the diff of each surviving mutant")
+    parser.add_argument("--keep", action="store_true", help="keep the working copies (to run `mutmut browse` there)")
+    parser.add_argument("--json", type=Path, help="also write the scores to this file")
+    args = parser.parse_args()
+    if not MUTMUT.exists():
+        print(f"mutmut is not installed next to {sys.executable}: pip install 'mutmut>=3.8'", file=sys.stderr)
+        return 2
+    print(f"load average before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores", flush=True)
+    print(
+        f"{'module':<12} {'mutants':>7} {'run':>4} {'killed':>6} {'survived':>8} {'no test':>7} {'equiv':>5} "
+        f"{'score':>6} {'time':>6}",
+        flush=True,
+    )
+    scores = []
+    for name in args.module or list(TARGETS):
+        s = measure(name, TARGETS[name], args.sample, args.max_children, args.survivors, args.keep)
+        scores.append(s)
+        print(
+            f"{s.module:<12} {s.mutants:>7} {s.run:>4} {s.killed:>6} {len(s.survived):>8} {len(s.no_tests):>7} "
+            f"{s.equivalent:>5} {s.percent:>5.1f}% {s.seconds:>5.0f}s",
+            flush=True,
+        )
+        for m in s.survived:
+            print(f"    survived: {m}", flush=True)
+        for m in s.no_tests:
+            print(f"    no test reaches: {m}", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.2f} (1 min)")
+    if args.json:
+        args.json.write_text(json.dumps([s.__dict__ | {"percent": s.percent} for s in scores], indent=2))
+    return 0 if all(s.percent >= 85.0 for s in scores) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -41,6 +41,10 @@ def _last(pattern: re.Pattern[str] | None, text: str) -> int | None:
     return last
 
 
+def _external(context: list[str] | None) -> str:
+    return " | ".join(fold(c) for c in context or [])
+
+
 class FoldedContextEnhancer(ContextAwareEnhancer):
     """Window-based context phrases on folded text; see the module docstring."""
 
@@ -60,6 +64,11 @@ class FoldedContextEnhancer(ContextAwareEnhancer):
         if recognizer.id not in self._positive:
             self._positive[recognizer.id] = phrase_regex(recognizer.context or [])
         return self._positive[recognizer.id]
+
+    def supported_by(self, recognizer: EntityRecognizer, context: list[str] | None) -> bool:
+        """Whether caller-supplied ``context`` (a field name) holds one of ``recognizer``'s context phrases."""
+        positive = self._regex_for(recognizer)
+        return bool(context) and positive is not None and positive.search(_external(context)) is not None
 
     def _last_negative(self, folded: str, original: str) -> int | None:
         """Like :func:`_last` for the negative phrases, but a phrase written with diacritics must be written as
@@ -85,7 +94,7 @@ class FoldedContextEnhancer(ContextAwareEnhancer):
             return raw_results
         by_id = {r.id: r for r in recognizers}
         folded = fold(text)
-        external = " | ".join(fold(c) for c in context or [])
+        external = _external(context)
         for result in raw_results:
             recognizer = by_id.get(result.recognition_metadata.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY, ""))
             if recognizer is None or result.recognition_metadata.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import partial
+from functools import cached_property, lru_cache, partial
 
 import ahocorasick_rs
 import regex
@@ -32,6 +32,7 @@ from presidio_analyzer.predefined_recognizers import (
 
 from sentinel.classify import validators
 from sentinel.classify.catalog import Catalog, RecognizerSpec
+from sentinel.classify.context import phrase_regex
 from sentinel.classify.gazetteer import Gazetteer
 from sentinel.classify.normalize import fold
 from sentinel.classify.validators import VALIDATORS
@@ -330,18 +331,32 @@ _TITLE_RUN = regex.compile(r"\b\p{Lu}\p{Ll}+(?: \p{Lu}\p{Ll}+)+\b")
 class CrfPersonRecognizer(PersonNameRecognizer):
     """Names whose surname is not in the list, from underthesea's CRF NER model.
 
-    The model ships inside the underthesea wheel (no download) and costs a few
-    milliseconds a sentence, so it only runs on texts with a run of capitalised
-    words that does not start with a known surname (those are the list-based
-    recognizer's), which keeps most texts and log fields off it.
+    The model ships inside the underthesea wheel (no download) and costs several
+    milliseconds a sentence, so a cheap first stage decides which texts it reads:
+    a run of capitalised words shaped like Vietnamese syllables that does not start
+    with a known surname (those are the list-based recognizer's), is no place and
+    follows no place word; and, when the caller says its score alone cannot be
+    reported (``context_window``), a context phrase close enough for the context
+    enhancer to raise it. The tagger's answer is cached per text it reads.
     """
 
     def load(self) -> None:
         """The model is imported on first use (most callers never need it)."""
 
+    @property
+    def score(self) -> float:
+        """The score of a hit before context raises it."""
+        return self._score
+
     def analyze(
-        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        *,
+        context_window: int | None = None,
     ) -> list[RecognizerResult]:
+        """PERSON spans; with ``context_window``, only candidates with a context phrase that near."""
         folded = fold(text)
         candidates = []
         for m in _TITLE_RUN.finditer(text):
@@ -358,11 +373,14 @@ class CrfPersonRecognizer(PersonNameRecognizer):
                 and not self._preceded_by_place_word(folded, start)
             ):
                 candidates.append((start, m.end()))
+        if candidates and context_window is not None:
+            candidates = self._near_context(text, folded, candidates, context_window)
         if not candidates:
             return []
         results = []
         for w_start, w_end in self._windows(text, candidates):
-            for start, end in self._tagged_people(text, w_start, w_end):
+            for start, end in _tagged_people(text[w_start:w_end]):
+                start, end = start + w_start, end + w_start
                 candidate = folded[start:end]
                 if (
                     any(c_start <= start < c_end for c_start, c_end in candidates)
@@ -377,6 +395,29 @@ class CrfPersonRecognizer(PersonNameRecognizer):
     WINDOW_BEFORE = 40
     WINDOW_AFTER = 20
 
+    def _near_context(
+        self, text: str, folded: str, candidates: list[tuple[int, int]], window: int
+    ) -> list[tuple[int, int]]:
+        """Candidates with a context phrase within ``window`` characters of any span the tagger may report there.
+
+        A hit starts inside its candidate and ends at the latest where the candidate's tagging
+        window ends; the context enhancer looks ``window`` characters before its start and after its end.
+        """
+        if self._context_regex is None:
+            return []
+        phrases = [(m.start(), m.end()) for m in self._context_regex.finditer(folded)]
+        kept = []
+        for c_start, c_end in candidates:
+            _, w_end = self._windows(text, [(c_start, c_end)])[0]
+            low, high = c_start - window, w_end + window
+            if any(low <= p_start and p_end <= high for p_start, p_end in phrases):
+                kept.append((c_start, c_end))
+        return kept
+
+    @cached_property
+    def _context_regex(self) -> re.Pattern[str] | None:
+        return phrase_regex(self.context or [])
+
     def _windows(self, text: str, candidates: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """Stretches of text around the candidates, cut at spaces (the tagger's cost grows with length)."""
         windows: list[tuple[int, int]] = []
@@ -390,27 +431,28 @@ class CrfPersonRecognizer(PersonNameRecognizer):
                 windows.append((start, end))
         return windows
 
-    @staticmethod
-    def _tagged_people(text: str, w_start: int, w_end: int) -> list[tuple[int, int]]:
-        """PER spans the CRF tagger finds in ``text[w_start:w_end]``, as offsets into ``text``."""
-        from underthesea import ner
 
-        spans: list[tuple[int, int]] = []
-        cursor = w_start
-        current: list[int] | None = None
-        for token, _pos, _chunk, tag in [*ner(text[w_start:w_end]), ("", "", "", "O")]:
-            found = text.find(token, cursor, w_end) if token else -1
-            if found >= 0:
-                cursor = found + len(token)
-            if tag == "I-PER" and current is not None and found >= 0:
-                current[1] = cursor
-                continue
-            if current is not None:
-                spans.append((current[0], current[1]))
-                current = None
-            if tag == "B-PER" and found >= 0:
-                current = [found, cursor]
-        return spans
+@lru_cache(maxsize=8192)
+def _tagged_people(text: str) -> tuple[tuple[int, int], ...]:
+    """PER spans underthesea's CRF tagger finds in ``text`` (cached: log lines repeat their texts)."""
+    from underthesea import ner
+
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    current: list[int] | None = None
+    for token, _pos, _chunk, tag in [*ner(text), ("", "", "", "O")]:
+        found = text.find(token, cursor) if token else -1
+        if found >= 0:
+            cursor = found + len(token)
+        if tag == "I-PER" and current is not None and found >= 0:
+            current[1] = cursor
+            continue
+        if current is not None:
+            spans.append((current[0], current[1]))
+            current = None
+        if tag == "B-PER" and found >= 0:
+            current = [found, cursor]
+    return tuple(spans)
 
 
 class AddressRecognizer(EntityRecognizer):

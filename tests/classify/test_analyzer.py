@@ -163,6 +163,31 @@ def test_names_with_unlisted_surnames_come_from_the_crf_model() -> None:
     assert "PERSON" not in found("Công dân theo đạo Tin Lành")
 
 
+def test_the_name_tagger_reads_only_candidates_that_context_could_report() -> None:
+    from sentinel.classify.recognizers import _tagged_people
+
+    # a capitalised run far from any context phrase scores below the threshold whatever the tagger says
+    heading = "Thủ Tục Nhận Con Nuôi " + "x" * 60 + " Giấy Phép Xây Dựng"
+    before = _tagged_people.cache_info()
+    assert analyze_text(heading) == []
+    assert _tagged_people.cache_info().misses == before.misses
+    # the same run near a title, or with a field name as context, is read and reported
+    assert found("x " * 30 + "bà Khổng Thu Ngân")["PERSON"] == "Khổng Thu Ngân"
+    assert found("Khổng Thu Ngân", context=["họ tên"])["PERSON"] == "Khổng Thu Ngân"
+    # at a threshold its own score reaches, no context is needed to read it
+    assert "PERSON" in found("Giáp Thu Ngân gửi kiến nghị", score_threshold=0.3)
+
+
+def test_the_name_tagger_answers_a_repeated_text_from_its_cache() -> None:
+    from sentinel.classify.recognizers import _tagged_people
+
+    text = "Bà Giáp Thu Ngân gửi kiến nghị lần hai"
+    first = found(text)
+    hits = _tagged_people.cache_info().hits
+    assert found(text) == first == {"PERSON": "Giáp Thu Ngân"}
+    assert _tagged_people.cache_info().hits > hits
+
+
 def test_the_nearer_phrase_decides_between_positive_and_negative_context() -> None:
     assert analyze_text("Chuyển khoản phí dịch vụ, nội dung ghi mã hồ sơ 250312000045") == []
     got = found("Chuyển 2.000.000 đồng vào TK 1903 5678 9012 34 Techcombank, chủ TK Vũ Minh Khoa.")

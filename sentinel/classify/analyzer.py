@@ -78,6 +78,7 @@ class _Engine:
             by_entity.setdefault(spec.entity, []).append(needs)
         self.digit_only = {e for e, needs in by_entity.items() if all(needs)}
         # recognizers that run whenever one of the entities they shadow is asked for (organisations beside addresses)
+        self.free_text_only = {spec.name for spec in catalog.recognizers.recognizers if spec.free_text_only}
         self.shadowing = {spec.name: set(spec.shadows) for spec in catalog.recognizers.recognizers if spec.shadows}
         order = settings.priority
         self.rank = {e: (order.index(e) if e in order else len(order)) for e in self.entities}
@@ -111,12 +112,15 @@ def analyze_text(
     context: list[str] | None = None,
     score_threshold: float | None = None,
     classifiers_dir: Path | None = None,
+    free_text: bool = True,
 ) -> list[Span]:
     """Personal data in ``text`` as non-overlapping spans, ordered by position.
 
     ``entities`` limits the search (and the cost) to those types; ``context``
     adds words that count as surrounding context (e.g. a field name);
-    ``score_threshold`` overrides the configured reporting threshold.
+    ``score_threshold`` overrides the configured reporting threshold;
+    ``free_text=False`` says the text is structure (a user agent, a URL), which
+    recognizers marked ``free_text_only`` (the name tagger) do not read.
     Unknown entity names raise ``ValueError`` so a typo does not silently
     disable detection.
     """
@@ -135,7 +139,8 @@ def analyze_text(
     recognizers = [
         r
         for r in eng.recognizers
-        if wanted.intersection(r.supported_entities) or wanted & eng.shadowing.get(r.name, _NONE)
+        if (wanted.intersection(r.supported_entities) or wanted & eng.shadowing.get(r.name, _NONE))
+        and (free_text or r.name not in eng.free_text_only)
     ]
     if not recognizers:
         return []

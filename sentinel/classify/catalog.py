@@ -75,6 +75,11 @@ class RecognizerSpec(_Strict):
         description="entities whose overlapping weaker matches a match of this recognizer removes; it runs whenever "
         "one of them is asked for (an office's name is not a person's address)",
     )
+    free_text_only: bool = Field(
+        False,
+        description="reads only free text (messages, form fields, query words), never structured text such as user "
+        "agents, URLs or the raw line of a parsed event (the name tagger: slow, and capitalised product names fool it)",
+    )
     promote: dict[str, str] = Field(
         {},
         description="with a context word nearby or in the field name, a match of the key entity is reported as the "

@@ -9,9 +9,10 @@ is a no-op.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from sentinel.policy.candidates import prefilter_for
 from sentinel.policy.operators import TOKEN
@@ -25,7 +26,10 @@ class Hit:
     score: float
 
 
-Finder = Callable[[str], list[Hit]]
+class Finder(Protocol):
+    """Personal data in ``text``; ``free_text=False`` for structure (user agents, URLs): no name tagger there."""
+
+    def __call__(self, text: str, free_text: bool = True) -> list[Hit]: ...
 
 
 def classifier_finder(entities: Iterable[str], min_score: float, classifiers_dir: Path | None) -> Finder:
@@ -35,13 +39,15 @@ def classifier_finder(entities: Iterable[str], min_score: float, classifiers_dir
     wanted = sorted(set(entities) & set(supported_entities(classifiers_dir)))
     prefilter = prefilter_for(frozenset(wanted), classifiers_dir)
 
-    def find(text: str) -> list[Hit]:
+    def find(text: str, free_text: bool = True) -> list[Hit]:
         possible = sorted(prefilter.entities_in(text)) if wanted and text else []
         if not possible:
             return []
         hits = [
             Hit(s.type, s.start, s.end, s.score)
-            for s in analyze_text(text, entities=possible, score_threshold=min_score, classifiers_dir=classifiers_dir)
+            for s in analyze_text(
+                text, entities=possible, score_threshold=min_score, classifiers_dir=classifiers_dir, free_text=free_text
+            )
             if s.type in wanted
         ]
         if hits and ("pz-" in text or "pe-" in text):

@@ -123,6 +123,11 @@ class Policy(_Strict):
     skip_fields: list[str] = Field(
         default_factory=list, description="fields never scanned or changed: ids, timestamps, place labels"
     )
+    structured_fields: list[str] = Field(
+        default_factory=list,
+        description="fields whose text is structure, not prose about people (user agents, URLs, the raw line of a "
+        "parsed event): identifiers are looked for there, the name tagger reads only their query values that are words",
+    )
     fields: list[FieldRule]
     purposes: dict[str, Purpose]
     access: Access

@@ -23,7 +23,7 @@ import hashlib
 import re
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import accumulate
@@ -82,6 +82,7 @@ class Protector:
         self.field_entities = loaded.field_entities()
         skip = loaded.policy.skip_fields if skip_fields is None else skip_fields
         self.skip = frozenset(skip)
+        self.structured = frozenset(loaded.policy.structured_fields)
         self.counts: Counter[str] = Counter()  # entity -> values protected, over this protector's life
         self._cache: dict[bytes, str] = {}
         self._entity_of = lru_cache(maxsize=4096)(self._entity_of_uncached)
@@ -121,13 +122,17 @@ class Protector:
     # -- public ----------------------------------------------------------------
     def protect(self, doc: Mapping[str, Any]) -> dict[str, Any]:
         """A protected copy of ``doc``; returns ``doc``'s copy unchanged when nothing applies."""
-        changes, texts = _Changes(), []
+        changes = _Changes()
+        failed = doc.get("event", {}).get("kind") == "pipeline_error"
+        # a line that failed to parse has no fields parsed from it: its raw text is all the free text there is
+        texts = _Texts(self.structured - {"event.original"} if failed else self.structured)
         originals: dict[str, Any] = {}
         self._collect(doc, "", changes, texts, originals)
         known = _pattern(changes.values)
         if known is not None:  # values named fields already gave need no recogniser to find them again
-            texts = [known.sub(lambda m: changes.values[m.group(0)], t) for t in texts]
-        self._scan(texts, changes)
+            texts.free = [known.sub(lambda m: changes.values[m.group(0)], t) for t in texts.free]
+            texts.structured = [known.sub(lambda m: changes.values[m.group(0)], t) for t in texts.structured]
+        self._scan(texts.free, changes, texts.structured)
         self.counts.update(changes.found)
         if not changes.values:  # nothing to replace (most events): skip the rewrite walk
             return dict(doc)
@@ -153,7 +158,7 @@ class Protector:
         node: Any,
         path: str,
         changes: _Changes,
-        texts: list[str],
+        texts: _Texts,
         originals: dict[str, Any],
     ) -> None:
         if type(node) is dict or (type(node) not in _LEAF_TYPES and isinstance(node, Mapping)):
@@ -176,16 +181,16 @@ class Protector:
                             originals[sub] = parsed
                             self._collect(parsed, "", changes, texts, originals)
                             continue
-                    self._text(value, changes, texts)
+                    self._text(value, changes, texts, sub)
                 elif value is not None:
                     self._collect(value, sub, changes, texts, originals)
         elif isinstance(node, list):
             for item in node:
                 self._collect(item, path, changes, texts, originals)
         elif isinstance(node, str):
-            self._text(node, changes, texts)
+            self._text(node, changes, texts, path)
         elif isinstance(node, int) and not isinstance(node, bool) and abs(node) >= _BIG_INT:
-            texts.append(str(node))
+            texts.free.append(str(node))
 
     def _whole_value(self, entity: str, value: Any, changes: _Changes) -> None:
         for item in value if isinstance(value, list) else [value]:
@@ -195,7 +200,7 @@ class Protector:
             new = self._span_value(entity, raw)
             changes.add(entity, raw, new)
 
-    def _text(self, text: str, changes: _Changes, texts: list[str]) -> None:
+    def _text(self, text: str, changes: _Changes, texts: _Texts, path: str) -> None:
         if "=" in text:
             for match in _PARAM.finditer(text):
                 entity = self.entity_of(match.group(1))
@@ -207,25 +212,32 @@ class Protector:
                 changes.add(entity, decoded, new)
                 if encoded != decoded:
                     changes.values[encoded] = quote(new, safe="-_.~=")
-        texts.append(text)
+        texts.add(path, text)
 
-    def _scan(self, texts: list[str], changes: _Changes) -> None:
-        """One recogniser call over every distinct string, then one over the glued pieces they hold.
+    def _scan(self, texts: list[str], changes: _Changes, structured: Sequence[str] = ()) -> None:
+        """One recogniser call over every distinct free string, one over the structured ones, then the glued pieces.
 
         A string inside a longer one is still read alone: inside the longer one it may be glued to
-        other characters (``req-001099012345``) that make the recognisers refuse it.
+        other characters (``req-001099012345``) that make the recognisers refuse it. Structured
+        strings (user agents, URLs, raw lines) are read without the name tagger.
         """
-        if not texts or not self.actions:
+        if not self.actions:
             return
-        unique = list(dict.fromkeys(texts))
-        text = "\n".join(unique)
+        free = list(dict.fromkeys(texts))
+        in_free = set(free)
+        rest = [t for t in dict.fromkeys(structured) if t not in in_free]
         seen: set[str] = set()
-        for hit in self.find(text):
-            if hit.entity in self.actions:
+        for group, is_free in ((free, True), (rest, False)):
+            if not group:
+                continue
+            text = "\n".join(group)
+            for hit in self.find(text, free_text=is_free):
+                if hit.entity not in self.actions:
+                    continue
                 raw = text[hit.start : hit.end]
                 seen.add(raw)
                 changes.add(hit.entity, raw, self._span_value(hit.entity, raw))
-        self._scan_glued(unique, changes, seen)
+        self._scan_glued(free + rest, changes, seen)
 
     def _scan_glued(self, texts: list[str], changes: _Changes, seen: set[str]) -> None:
         """Identifiers glued to other characters (path segments, file names, tokens), each read on its own line."""
@@ -305,6 +317,41 @@ class Protector:
         if value is None or isinstance(value, bool) or value == "":
             return value
         return changes.values.get(str(value), value)
+
+
+@dataclass
+class _Texts:
+    """The strings of one document to scan: free text, and structure (``structured_fields``)."""
+
+    structured_fields: frozenset[str]
+    free: list[str] = field(default_factory=list)
+    structured: list[str] = field(default_factory=list)
+
+    def add(self, path: str, text: str) -> None:
+        if path not in self.structured_fields:
+            self.free.append(text)
+            return
+        self.structured.append(text)
+        if "=" in text:  # search terms and form values in a URL are free text
+            self.free.extend(_query_words(text))
+
+
+_QUERY_VALUE = re.compile(r"(?:^|[?&;])[^=&;#?\s]{1,64}=([^&;#]+)")
+_WORDS = re.compile(r"[\w\s'’.,()\-]+")
+_LETTERS = re.compile(r"[^\W\d_]{2}")
+
+
+def _query_words(text: str) -> list[str]:
+    """The values of URL parameters in ``text`` that are words (decoded), not codes or encoded blobs."""
+    words = []
+    for match in _QUERY_VALUE.finditer(text):
+        value = match.group(1)
+        if "%" in value or "+" in value:
+            value = unquote_plus(value)
+        value = value.strip()
+        if _LETTERS.search(value) and _WORDS.fullmatch(value):
+            words.append(value)
+    return words
 
 
 def _json_object(text: str) -> dict[str, Any] | None:

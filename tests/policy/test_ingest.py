@@ -133,3 +133,48 @@ def test_network_address_fields_are_not_taken_for_home_addresses(tmp_path):
     protected = ingest_transform(runtime.policy, runtime.keys)(event)
     assert protected["nginx"]["access"]["upstream"]["address"] == "10.10.6.20:8080"
     assert protected["event"]["original"] == line.decode()
+
+
+# "Giáp" and "Lữ" are not listed surnames: only the name tagger finds these names, and only where text is free.
+TAGGED = "Giáp Thu Ngân"
+
+
+def test_the_name_tagger_protects_messages_form_fields_and_query_words(loaded, keys):
+    protector = purpose_protector(loaded, INGEST, keys)
+    app = orjson.dumps(
+        {
+            "ts": "2026-11-20T01:15:03Z",
+            "msg": f"Bà {TAGGED} gửi kiến nghị về hồ sơ",
+            "form": {"noi_dung": f"Tôi là ông Lữ Quốc Phương, ủy quyền cho chị {TAGGED} nộp thay"},
+        }
+    )
+    search = (
+        f'14.160.32.7 - - [20/Nov/2026:08:15:02 +0700] "GET /tim-kiem?tu-khoa={quote_plus("hồ sơ của bà " + TAGGED)}'
+        f'&page=1 HTTP/1.1" 200 5120 "https://www.google.com/search?q={quote_plus("ông Lữ Quốc Phương")}" '
+        '"Mozilla/5.0 (Linux; Android 14) Chrome/129.0 Mobile Safari/537.36"'
+    )
+    syslog = f"<134>Nov 20 08:15:02 portal app[12]: phản ánh của ông {TAGGED} đã tiếp nhận"
+    from sentinel.collect.parsers import LineReader
+
+    reader = LineReader()
+    for i, line in enumerate([app.decode(), search, syslog]):
+        (event,) = reader.parse(line.encode(), source="x", position=i)
+        assert event["event"]["kind"] != "pipeline_error"
+        text = orjson.dumps(protector.protect(event)).decode()
+        assert TAGGED not in text and "Lữ Quốc Phương" not in text, line
+        assert "pz-person-" in text
+
+
+def test_the_name_tagger_does_not_read_user_agents_or_paths(loaded, keys):
+    from sentinel.classify.recognizers import _tagged_people
+
+    protector = purpose_protector(loaded, INGEST, keys)
+    # a capitalised run of syllables beside a title word, in a user agent and in a path: structure, not a person
+    line = (
+        '14.160.32.7 - - [20/Nov/2026:08:15:02 +0700] "GET /bai-viet/Ong Gia Bao Tin HTTP/1.1" 200 5120 "-" '
+        '"Mozilla/5.0 (Linux; Android 14; anh Gio Xe Bao Build) Chrome/129.0 Mobile Safari/537.36"'
+    )
+    misses = _tagged_people.cache_info().misses
+    event = parse_line(line.encode(), source="x", position=0)
+    assert protector.protect(event) == event
+    assert _tagged_people.cache_info().misses == misses

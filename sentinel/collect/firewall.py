@@ -141,7 +141,7 @@ def parse_fortigate(text: str, tz: timezone) -> dict[str, Any]:
     if "logid" not in kv or "type" not in kv:
         raise ParseError("FortiGate line without logid/type")
     doc: dict[str, Any] = {
-        "observer": {"vendor": "Fortinet", "product": "FortiGate", "type": "firewall"},
+        "observer": {"vendor": "Fortinet", "product": "Fortigate", "type": "firewall"},
         "event": {"module": "fortinet", "category": ["network"], "code": kv["logid"]},
         "fortinet": {"firewall": {}},
     }

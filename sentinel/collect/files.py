@@ -32,7 +32,7 @@ from sentinel.collect.multiline import Multiline, Record
 from sentinel.collect.parsers import build_event, parse_line
 from sentinel.collect.parsers.common import decode
 from sentinel.collect.source import Batch, Source, SourceStatus
-from sentinel.collect.syslog_parse import parse_syslog
+from sentinel.collect.syslog_parse import expand_repeats, parse_syslog
 
 log = logging.getLogger(__name__)
 
@@ -366,7 +366,7 @@ class FileSource(Source):
             event["log"]["file"] = {"path": tail.path}
             if event["event"]["kind"] == "pipeline_error":
                 errors += 1
-            out.append(event)
+            out.extend(expand_repeats(event, rec.raw, source=source, position=rec.position))
         self._status.read += len(out)
         self._status.parse_errors += errors
         return out

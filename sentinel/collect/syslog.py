@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 from sentinel.collect.parsers import build_event
 from sentinel.collect.source import Batch, Source, SourceStatus
-from sentinel.collect.syslog_parse import VIETNAM, parse_syslog
+from sentinel.collect.syslog_parse import VIETNAM, expand_repeats, parse_syslog
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +275,7 @@ class SyslogSource(Source):
                 )
             if event["event"]["kind"] == "pipeline_error":
                 errors += 1
-            events.append(event)
+            events.extend(expand_repeats(event, raw, source=source, position=position))  # "repeated N times": N
         self._status.read += len(events)
         self._status.parse_errors += errors
         return events

@@ -167,3 +167,16 @@ def test_tls(tmp_path: Path) -> None:
 def test_tls_needs_a_certificate() -> None:
     with pytest.raises(ValueError, match="tls_cert and tls_key"):
         SyslogSource("t", [Listen.parse("tls://127.0.0.1:6514")])
+
+
+def test_a_repeated_message_counts_as_n_events(rx: Receiver) -> None:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(
+        b"<38>Jul  1 10:00:00 srv sshd[9]: message repeated 4 times: [ Failed password for root from "
+        b"203.0.113.7 port 22 ssh2]",
+        ("127.0.0.1", rx.port("udp")),
+    )
+    s.close()
+    rx.wait_for(4)
+    assert len(rx.events) == 4 and len({e["event"]["id"] for e in rx.events}) == 4
+    assert {e["user"]["name"] for e in rx.events} == {"root"} and rx.events[0]["event"]["dataset"] == "system.auth"

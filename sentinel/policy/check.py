@@ -305,7 +305,7 @@ class Checker:
                     result.findings.append(_unmasked(rel, raw[0][0], name, covered, len(raw), len(items)))
             return
         hinted = self.classifier.hints.entities(name)
-        ranks = [self._promise(v) for _, v in items]
+        ranks = self._promise([v for _, v in items])
         if not hinted and not any(ranks):
             return
         # values that may hold something first, sensitive words before the rest: one disease in a notes
@@ -337,12 +337,32 @@ class Checker:
                 held = min(len(raw), max(1, round(finding.ratio * report.non_empty)))
                 result.findings.append(_unmasked(rel, raw[0][0], name, entity, held, len(items)))
 
-    def _promise(self, value: str) -> int:
-        """2 for a value with a word of a sensitive entity, 1 for an identifier's shape or another word, else 0."""
-        words = set().union(*self.words.word_lines(value).values())
-        if any(self.loaded.sensitivity(e) == "sensitive" for e in words):
-            return 2
-        return 1 if words or next(candidate_lines(value.encode()), None) is not None else 0
+    def _promise(self, values: list[str]) -> list[int]:
+        """Per value: 2 with a word of a sensitive entity, 1 with an identifier's shape or another word, else 0.
+
+        One candidate pass and one word pass over the values joined line by line, not one per value.
+        """
+        text = "\n".join(v.replace("\n", " ") for v in values)
+        starts = [0]
+        for v in values[:-1]:
+            starts.append(starts[-1] + len(v) + 1)
+        ranks = [0] * len(values)
+        encoded = text.encode()
+        if len(encoded) == len(text):  # ASCII: byte offsets are character offsets
+            for c in candidate_lines(encoded):
+                ranks[_index(starts, c.start)] = 1
+        else:
+            byte_starts = [len(s.encode()) for s in text.split("\n")]
+            offsets = [0]
+            for n in byte_starts[:-1]:
+                offsets.append(offsets[-1] + n + 1)
+            for c in candidate_lines(encoded):
+                ranks[_index(offsets, c.start)] = 1
+        for start, entities in self.words.word_lines(text).items():
+            k = _index(starts, start)
+            sensitive = any(self.loaded.sensitivity(e) == "sensitive" for e in entities)
+            ranks[k] = max(ranks[k], 2 if sensitive else 1)
+        return ranks
 
     # -- schemas
     def _schema(self, rel: str, names: list[str], result: FileResult) -> None:
@@ -380,20 +400,28 @@ class Checker:
         for seg in segments:
             text = seg.data.decode("utf-8", "replace")
             lines = self.words.word_lines(text)
+            starts = sorted(lines)[: MAX_WORD_LINES // len(segments)]
+            numbers: list[int | None] = []
             number, counted = seg.first_line, 0
-            for start in sorted(lines)[: MAX_WORD_LINES // len(segments)]:
+            for start in starts:
                 if number is not None:
                     number, counted = number + text.count("\n", counted, start), start
-                end = text.find("\n", start)
-                line = text[start : len(text) if end < 0 else end]
+                numbers.append(number)
+            for b in range(0, len(starts), TEXT_BATCH_LINES):  # one analysis per batch of lines
+                batch = starts[b : b + TEXT_BATCH_LINES]
+                texts = [text[s : (e if (e := text.find("\n", s)) >= 0 else len(text))] for s in batch]
+                offsets = [0]
+                for t in texts[:-1]:
+                    offsets.append(offsets[-1] + len(t) + 1)
+                wanted = sorted(set().union(*(lines[s] for s in batch)))
                 for span in analyze_text(
-                    line,
-                    entities=sorted(lines[start]),
+                    "\n".join(texts),
+                    entities=wanted,
                     score_threshold=self.repo.min_score,
                     classifiers_dir=self.loaded.classifiers_dir,
                 ):
                     if not TOKEN.search(span.text) and self.forbidden(rel, span.type):
-                        hits.setdefault(span.type, []).append(number)
+                        hits.setdefault(span.type, []).append(numbers[b + _index(offsets, span.start)])
                 if sum(len(v) for v in hits.values()) >= MAX_HITS_PER_FILE:
                     return
 

@@ -133,9 +133,9 @@ def text_cmd(
 @classify.command("entities")
 @click.pass_context
 def entities_cmd(ctx: click.Context) -> None:
-    """The entity types, their category and sensitivity level."""
+    """The entity types, their category, sensitivity level and role in an open-data release."""
     from sentinel.classify.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy(settings_from(ctx).classifiers_dir)
     for name, entry in sorted(taxonomy.entities.items()):
-        click.echo(f"{name:<18} {entry.category:<10} {entry.level}  {entry.basis}")
+        click.echo(f"{name:<18} {entry.category:<10} {entry.level}  {entry.role:<12} {entry.basis}")

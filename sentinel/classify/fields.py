@@ -156,6 +156,11 @@ class FieldClassifier:
         self.hints = NameHints(catalog.field_names.hints)
         self.taxonomy: Taxonomy = load_taxonomy(classifiers_dir)
         self.profiler = ColumnProfiler(catalog)
+        # the checks a value passed to be reported at all (a span of a validated recognizer passed its validator)
+        self.validators: dict[str, list[str]] = {}
+        for spec in catalog.recognizers.recognizers:
+            if spec.validator:
+                self.validators.setdefault(spec.entity, []).append(spec.validator)
 
     def classify_records(self, records: Iterable[Mapping[str, Any]]) -> list[FieldReport]:
         """One report per field path seen in ``records``, in first-seen order."""
@@ -211,6 +216,8 @@ class FieldClassifier:
                 continue
             if rule is not None:
                 evidence = {"method": "values", "rule": rule, "share": round(ratio, 3), "mean_score": round(mean, 3)}
+                if entity in self.validators:
+                    evidence["validators"] = self.validators[entity]
                 findings[entity] = EntityFinding(entity, mean, ratio, is_hinted, evidence)
         if not free_text:
             column = self.profiler.profile(texts, bank_column)

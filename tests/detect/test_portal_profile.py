@@ -29,6 +29,7 @@ LAYOUTS = {
         "download": "/tai-lieu/tai-ve?tep=to-khai-{n}.pdf",
         "static": "/static/js/app.{n}.js",
         "admin": "/quan-tri/nguoi-dung",
+        "form": "/gop-y",
         "health": "/healthz",
     },
     "B": {
@@ -37,6 +38,7 @@ LAYOUTS = {
         "download": "/files/{n}/attachment.pdf",
         "static": "/assets/logo-{n}.png",
         "admin": "/admin/users",
+        "form": "/contact",
         "health": "/health",
     },
 }

@@ -1,4 +1,4 @@
-"""Portal profile: what kind of request an access-log line is (login, record, download, admin, static).
+"""Portal profile: what kind of request an access-log line is (login, record, download, form, admin, static).
 
 Behaviour rules (credential stuffing, id enumeration, scraping) must not be bound to one portal's
 URLs. A profile names which paths are logins, record lookups, downloads, admin areas, static
@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sentinel.content import load_model
 
 DEFAULT_PROFILE = Path(__file__).with_name("portal_profile.yaml")
-Kind = Literal["static", "health", "login", "admin", "download", "record"]
+Kind = Literal["static", "health", "login", "admin", "form", "download", "record"]
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _CODE = re.compile(r"^(?=[^/]*\d)[A-Za-z0-9]+(?:[.\-_][A-Za-z0-9]+){2,}$")
 

@@ -172,7 +172,7 @@ class FileSource(Source):
                 tail.gone_since = now
         # Known files first: one replaced while we were down leaves its position for its copy to claim.
         for key in sorted(found, key=lambda k: k not in self.offsets.files):
-            if key not in self._tails:
+            if key not in self._tails and not self._copy_of_live(found[key]):
                 self._open(key, found[key])
         self._first_scan = False
 
@@ -204,6 +204,22 @@ class FileSource(Source):
             tail.multiline = Multiline(**self.options.multiline)
         self._tails[key] = tail
         self.offsets.files[key] = _Saved(path, offset, tail.fp, tail.fp_len)
+
+    def _copy_of_live(self, path: str) -> bool:
+        """Whether ``path`` starts with the same bytes as a file still being read: copytruncate's copy,
+        seen between the copy and the truncation. It waits: once the original is found truncated,
+        the copy carries on from where the original stopped (:meth:`_copy_of_truncated`); read now,
+        it would repeat every line already read from the original.
+        """
+        live = [t for t in self._tails.values() if t.fp_len > 0 and t.gone_since is None]
+        if not live:
+            return False
+        try:
+            with open(path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                return any(t.fp_len <= size and _fingerprint(f, t.fp_len) == t.fp for t in live)
+        except OSError:
+            return False
 
     def _copy_of_truncated(self, f: Any, size: int) -> _Saved | None:
         for prior in self.offsets.truncated:

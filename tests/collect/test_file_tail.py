@@ -148,6 +148,7 @@ def test_copytruncate_rotation_with_the_copy_in_the_glob(tmp_path: Path) -> None
         with log.open("a") as fh:
             fh.write(_lines(100, 110))
         shutil.copyfile(log, tmp_path / "access.log.1")
+        time.sleep(0.3)  # the collector scans while the copy exists and the original is not yet truncated
         with log.open("r+") as fh:
             fh.truncate(0)
         with log.open("a") as fh:

@@ -79,6 +79,12 @@ def test_override_is_versioned_audited_and_survives_rescans(setup) -> None:
     )
     assert stale.status_code == 409
     assert "version 1" in stale.json()["detail"]
+    ahead = client.post(
+        url(dataset, "/fields/ma_ho_so/review"),
+        json={"decision": "accept", "reason": "looks right"},
+        headers={"If-Match": '"2"', "X-Test-User": "dpo2:dpo"},
+    )
+    assert ahead.status_code == 409 and "version 1" in ahead.json()["detail"]
     ok = client.post(
         url(dataset, "/fields/ma_ho_so/review"),
         json={"decision": "accept", "reason": "confirmed with the data owner"},

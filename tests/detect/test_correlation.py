@@ -6,6 +6,7 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import yaml
 from sigma.collection import SigmaCollection
 
@@ -229,3 +230,41 @@ def test_a_hot_group_keeps_one_alert_and_bounded_state() -> None:
     assert len(alerts) == 1 and alerts[0].count == 100
     (group,) = e.correlations.groups.values()
     assert len(group.matches) == MAX_GROUP_EVENTS and e.correlations.stats["overflow"] == 2000
+
+
+# condition, number of events (or distinct values), whether it fires: at the threshold and one either side
+BOUNDARY = [("gte", 9, False), ("gte", 10, True), ("gte", 11, True), ("gt", 9, False), ("gt", 10, False),
+            ("gt", 11, True), ("lte", 9, True), ("lte", 10, True), ("lte", 11, False), ("lt", 9, True),
+            ("lt", 10, False), ("lt", 11, False), ("eq", 9, False), ("eq", 10, True), ("eq", 11, False),
+            ("neq", 9, True), ("neq", 10, False), ("neq", 11, True)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("op", "n", "fires"), BOUNDARY)
+def test_event_count_threshold_at_the_boundary(op: str, n: int, fires: bool) -> None:
+    e = engine(
+        corr({"type": "event_count", "rules": ["failed_login"], "group-by": ["source.ip"], "timespan": "1m",
+              "condition": {op: 10}})
+    )  # fmt: skip
+    alerts = corr_alerts(e.process([ev(i, "login", i=i) for i in range(n)]) + e.flush())
+    assert len(alerts) == int(fires)
+    if fires:  # a growing count fires as soon as it crosses; the others are judged on the closed window
+        assert alerts[0].count == {"gt": 11, "gte": 10}.get(op, n)
+
+
+@pytest.mark.parametrize(("op", "n", "fires"), [b for b in BOUNDARY if b[0] in ("gt", "gte", "lt")])
+def test_value_count_threshold_at_the_boundary(op: str, n: int, fires: bool) -> None:
+    e = engine(
+        corr({"type": "value_count", "rules": ["failed_login"], "group-by": ["source.ip"], "timespan": "5m",
+              "condition": {op: 10, "field": "user.name"}})
+    )  # fmt: skip
+    # every user twice: the count is of distinct names, not of events
+    events = [ev(i, "login", user=f"user{i % n}", i=i) for i in range(2 * n)]
+    alerts = corr_alerts(e.process(events) + e.flush())
+    assert len(alerts) == int(fires)
+
+
+@pytest.mark.parametrize(("last", "fires"), [(59.0, True), (60.0, True), (60.5, False)])
+def test_the_window_includes_both_ends_of_the_timespan(last: float, fires: bool) -> None:
+    e = engine(BRUTE)  # 5 failures within 1m
+    events = [ev(sec, "login", i=i) for i, sec in enumerate([0, 15, 30, 45, last])]
+    assert len(corr_alerts(e.process(events) + e.flush())) == int(fires)

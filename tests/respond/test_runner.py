@@ -55,8 +55,9 @@ def test_dry_run_pauses_for_approval_then_renders_block(response, store):
 def test_reject_ends_the_run_and_stale_decisions_conflict(response, store):
     alert = store.record_alert(make_alert(severity="critical"))
     run = response.runner.start("playbook--web-attack", alert.id, "lan")
-    with pytest.raises(VersionConflict):
-        response.runner.decide(run.id, run.version - 1, "minh", approve=True)
+    for stale in (run.version - 1, run.version + 1):
+        with pytest.raises(VersionConflict):
+            response.runner.decide(run.id, stale, "minh", approve=True)
     run = response.runner.decide(run.id, run.version, "minh", approve=False, comment="it is our own scanner")
     assert run.status == "rejected" and run.steps[-1].status == "rejected" and run.steps[-1].approver == "minh"
     with pytest.raises(RunError, match="not waiting"):

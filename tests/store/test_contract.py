@@ -272,7 +272,11 @@ def test_alert_update_and_version_conflict(store):
     with pytest.raises(VersionConflict) as err:
         store.update_alert(a.id, {"assignee": "minh"}, 1, actor="minh")
     assert (err.value.expected, err.value.actual) == (1, 2)
-    assert store.get_alert(a.id).assignee == "lan"
+    # a version from the future is as stale as one from the past: only the current version applies
+    with pytest.raises(VersionConflict) as err:
+        store.update_alert(a.id, {"assignee": "minh"}, 3, actor="minh")
+    assert (err.value.expected, err.value.actual) == (3, 2)
+    assert store.get_alert(a.id).assignee == "lan" and store.get_alert(a.id).version == 2
     with pytest.raises(NotFound):
         store.update_alert("missing", {"assignee": "x"}, 1, actor="x")
     with pytest.raises(InvalidChange):

@@ -6,6 +6,7 @@ tests; the atheris harnesses in ``fuzz/`` explore the same contracts longer.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -61,9 +62,14 @@ def test_fortigate_fields_parse_or_say_why(pairs: list[tuple[str, str]]) -> None
 @given(fields=st.lists(st.one_of(st.text(max_size=12), st.integers(0, 70000).map(str)), max_size=30))
 def test_filterlog_fields_parse_or_say_why(fields: list[str]) -> None:
     try:
-        firewall.parse_filterlog(",".join(f.replace(",", "") for f in fields))
+        doc = firewall.parse_filterlog(",".join(f.replace(",", "") for f in fields))
     except ParseError as exc:
         assert str(exc)
+    else:  # what parses is a firewall's network event, its addresses real addresses
+        assert doc["observer"]["type"] == "firewall" and "network" in doc["event"]["category"]
+        for side in ("source", "destination"):
+            if "ip" in doc.get(side, {}):
+                ipaddress.ip_address(doc[side]["ip"])
 
 
 @settings(max_examples=300, deadline=None)
@@ -71,9 +77,12 @@ def test_filterlog_fields_parse_or_say_why(fields: list[str]) -> None:
                                  kv_values.map(lambda v: v.replace(" ", ""))), max_size=10))  # fmt: skip
 def test_netfilter_fields_parse_or_say_why(pairs: list[tuple[str, str]]) -> None:
     try:
-        firewall.parse_netfilter("[UFW BLOCK] " + " ".join(f"{k}={v}" for k, v in pairs))
+        doc = firewall.parse_netfilter("[UFW BLOCK] " + " ".join(f"{k}={v}" for k, v in pairs))
     except ParseError as exc:
         assert str(exc)
+    else:  # only a line with IN=/OUT= parses, and it keeps the prefix as the rule
+        assert {"IN", "OUT"} & {k for k, _ in pairs} and doc["rule"]["name"] == "UFW BLOCK"
+        assert doc["observer"]["type"] == "firewall" and "network" in doc["event"]["category"]
 
 
 # YAML trees: what a hand-edited content file can turn into
@@ -114,9 +123,11 @@ def test_a_changed_playbook_loads_or_fails_with_file_line_reason(tmp_path_factor
     doc = _mutate(yaml.safe_load(yaml.safe_dump(PLAYBOOK)), where, value)
     (folder / "book.yml").write_text(yaml.safe_dump(doc, allow_unicode=True))
     try:
-        PlaybookLibrary.load(folder)
-    except ContentError as exc:
-        assert str(exc).startswith(str(folder / "book.yml")) and exc.reason
+        library = PlaybookLibrary.load(folder)
+    except ContentError as exc:  # file:line: reason, the line of the changed key
+        assert exc.line is not None and str(exc).startswith(f"{folder / 'book.yml'}:{exc.line}: ") and exc.reason
+    else:
+        assert len(library) == 1
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -127,5 +138,5 @@ def test_a_changed_policy_loads_or_fails_with_file_line_reason(tmp_path_factory,
     path.write_text(yaml.safe_dump(doc, allow_unicode=True))
     try:
         load_policy(path)
-    except ContentError as exc:
-        assert str(exc).startswith(str(path)) and exc.reason
+    except ContentError as exc:  # file:line: reason, the line of the changed key
+        assert exc.line is not None and str(exc).startswith(f"{path}:{exc.line}: ") and exc.reason

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sentinel.audit import digest as audit_digest
+
 AlertStatus = Literal["open", "acknowledged", "in_progress", "closed"]
 Disposition = Literal["true_positive", "false_positive", "benign"]
 Level = Literal["informational", "low", "medium", "high", "critical"]
@@ -89,6 +91,21 @@ class AlertChange(BaseModel):
     action: str
     before: dict[str, Any] = Field(default_factory=dict)
     after: dict[str, Any] = Field(default_factory=dict)
+    digest: str | None = None  # of the content below, also recorded in the audit chain (None: written earlier)
+
+    def content_digest(self) -> str:
+        """The digest of what this entry says; a stored entry whose ``digest`` differs was rewritten."""
+        return audit_digest(
+            {
+                "object": f"alert:{self.alert_id}",
+                "version": self.version,
+                "at": self.at,
+                "actor": self.actor,
+                "action": self.action,
+                "before": self.before,
+                "after": self.after,
+            }
+        )
 
 
 def alert_id(rule_id: str, group_key: str, first_event_id: str) -> str:

@@ -14,6 +14,7 @@ from sentinel.api.views import forbidden, role_view
 from sentinel.identity import Principal
 from sentinel.models import Alert, AlertChange
 from sentinel.policy.access import AccessDenied, RoleView
+from sentinel.respond.lifecycle import audited_update
 from sentinel.store.alert_ops import InvalidChange
 from sentinel.store.base import AlertQuery, NotFound, VersionConflict
 
@@ -102,8 +103,15 @@ def update_alert(
     except ValueError:
         raise HTTPException(status_code=400, detail=f"If-Match {if_match!r} is not an alert version") from None
     _visible_alert(request, view, alert_id)
+    store = request.app.state.store
     try:
-        alert = request.app.state.store.update_alert(alert_id, changes, expected, actor=principal.name)
+        current = store.get_alert(alert_id)
+        if current is None:
+            raise NotFound(alert_id)
+        if current.version != expected:
+            raise VersionConflict(alert_id, expected, current.version)
+        alert, entry = audited_update(store, current, changes, principal.name, "update", {"fields": sorted(changes)})
+        request.app.state.audit.append(principal.name, [entry])
     except NotFound:
         raise HTTPException(status_code=404, detail=f"no alert with id {alert_id}") from None
     except VersionConflict as exc:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from fastapi import HTTPException, Request
 
+from sentinel.audit import Actor, set_actor
 from sentinel.identity import Principal
 
 if TYPE_CHECKING:
@@ -106,4 +107,17 @@ async def current_principal(request: Request) -> Principal:
         if not isinstance(sent, str) or not hmac.compare_digest(sent, expected):
             raise HTTPException(status_code=403, detail="missing or wrong CSRF token: reload the page and try again")
     request.state.principal = principal
+    set_actor(
+        Actor(
+            principal.name,
+            principal.role,
+            "/".join(p for p in (principal.province, principal.commune) if p) or None,
+            client_address(request),
+        )
+    )
     return principal
+
+
+def client_address(request: Request) -> str:
+    """The caller's address as the audit trail and the login limits see it."""
+    return request.client.host if request.client else "unknown"

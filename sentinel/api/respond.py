@@ -101,7 +101,7 @@ def act_on_alert(
     expected = if_match_version(if_match)
     visible_alert(request, view, alert_id)
     try:
-        alert = apply_action(request.app.state.store, alert_id, expected, act, principal.name)
+        alert = apply_action(request.app.state.store, alert_id, expected, act, principal.name, request.app.state.audit)
     except NotFound:
         raise HTTPException(status_code=404, detail=f"no alert with id {alert_id}") from None
     except VersionConflict as exc:
@@ -130,7 +130,7 @@ def bulk_action(body: BulkIn, request: Request, principal: Caller, view: View) -
             results.append({"alert_id": alert_id, "ok": False, "status": 404, "detail": f"no alert with id {alert_id}"})
         else:
             targets[alert_id] = version
-    results += [asdict(o) for o in apply_bulk(store, targets, body.action, principal.name)]
+    results += [asdict(o) for o in apply_bulk(store, targets, body.action, principal.name, request.app.state.audit)]
     return {
         "ok": sum(1 for r in results if r["ok"]),
         "failed": sum(1 for r in results if not r["ok"]),

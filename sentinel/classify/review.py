@@ -21,6 +21,7 @@ import orjson
 from pydantic import BaseModel, Field, model_validator
 
 from sentinel import ecs
+from sentinel.audit import AuditLog, Entry, Row, digest
 from sentinel.classify.scan import ScanResult
 from sentinel.classify.taxonomy import Taxonomy
 from sentinel.errors import Invalid, NotFound, VersionConflict
@@ -61,6 +62,8 @@ MIGRATIONS: list[str] = [
         after BLOB
     );
     """,
+    # 2: each audit row carries the digest recorded in the data folder's audit chain
+    "ALTER TABLE audit ADD COLUMN digest TEXT;",
 ]
 
 
@@ -88,8 +91,9 @@ class ReviewIn(BaseModel):
 class ClassificationStore:
     """SQLite persistence for scans, reviews and their audit trail."""
 
-    def __init__(self, path: Path, taxonomy: Taxonomy) -> None:
+    def __init__(self, path: Path, taxonomy: Taxonomy, audit: AuditLog | None = None) -> None:
         self.path = Path(path)
+        self.audit = audit or AuditLog.beside(self.path)
         self.taxonomy = taxonomy
         self._lock = threading.Lock()
         self._conn = connect(self.path, "the classification database")
@@ -238,18 +242,17 @@ class ClassificationStore:
                             self._latest_scan(dataset)[0],
                         ),
                     )
+                    action = f"review.{review.decision}"
+                    row_digest = _row_digest(at, actor, action, dataset, field, before, after)
                     conn.execute(
-                        "INSERT INTO audit(at, actor, action, dataset, field, before, after)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            at,
-                            actor,
-                            f"review.{review.decision}",
-                            dataset,
-                            field,
-                            orjson.dumps(before),
-                            orjson.dumps(after),
-                        ),
+                        "INSERT INTO audit(at, actor, action, dataset, field, before, after, digest)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (at, actor, action, dataset, field, orjson.dumps(before), orjson.dumps(after), row_digest),
+                    )
+                    state = self.review_state(dataset, field)
+                    self.audit.append(  # inside the transaction: a review that cannot be audited is not made
+                        actor,
+                        [Entry(action, review_object(dataset, field), version=version, after=state, row=row_digest)],
                     )
             except sqlite3.IntegrityError:  # someone recorded this version first
                 raise VersionConflict(f"{dataset}/{field}", expected_version, expected_version + 1) from None
@@ -272,6 +275,39 @@ class ClassificationStore:
                 continue
             accepted += 1
         return accepted
+
+    def review_state(self, dataset: str, field: str) -> dict[str, Any] | None:
+        """The field's latest decision as stored (what the audit chain digests), or None before any."""
+        row = self._conn.execute(
+            """SELECT field, version, decision, category, entities, reason, actor, at, scan_id FROM reviews
+               WHERE dataset = ? AND field = ? ORDER BY version DESC LIMIT 1""",
+            (dataset, field),
+        ).fetchone()
+        return {**_review_row(row), "scan_id": row[8]} if row else None
+
+    def audited_rows(self, dataset: str, field: str) -> list[Row]:
+        """The field's audit rows with their stored and recomputed digests (for ``sentinel audit verify``)."""
+        rows = self._conn.execute(
+            "SELECT id, at, actor, action, before, after, digest FROM audit"
+            " WHERE dataset = ? AND field = ? ORDER BY id",
+            (dataset, field),
+        )
+        return [
+            Row(
+                f"{i} ({action} by {actor})",
+                stored,
+                _row_digest(
+                    at,
+                    actor,
+                    action,
+                    dataset,
+                    field,
+                    orjson.loads(before) if before else None,
+                    orjson.loads(after) if after else None,
+                ),
+            )
+            for i, at, actor, action, before, after, stored in rows
+        ]
 
     def field_history(self, dataset: str, field: str) -> list[dict[str, Any]]:
         """Every decision on a field, oldest first."""
@@ -314,6 +350,42 @@ def _review_row(r: tuple) -> dict[str, Any]:
         "by": r[6],
         "at": r[7],
     }
+
+
+def review_object(dataset: str, field: str) -> str:
+    """How the audit chain names a field's review: ``review:<dataset>#<field>``."""
+    return f"review:{dataset}#{field}"
+
+
+def _row_digest(at: str, actor: str, action: str, dataset: str, field: str, before: Any, after: Any) -> str:
+    return digest(
+        {
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "dataset": dataset,
+            "field": field,
+            "before": before,
+            "after": after,
+        }
+    )
+
+
+class ReviewWitness:
+    """How ``sentinel audit verify`` reads DPO reviews and overrides."""
+
+    kind = "review"
+
+    def __init__(self, store: ClassificationStore) -> None:
+        self.store = store
+
+    def rows(self, object_id: str) -> list[Row]:
+        dataset, _, field = object_id.rpartition("#")
+        return self.store.audited_rows(dataset, field)
+
+    def state(self, object_id: str) -> dict[str, Any] | None:
+        dataset, _, field = object_id.rpartition("#")
+        return self.store.review_state(dataset, field)
 
 
 def open_classification_store(path: Path, taxonomy: Taxonomy) -> ClassificationStore:

@@ -26,7 +26,7 @@ import click
 import orjson
 
 from sentinel.classify.fields import FieldClassifier
-from sentinel.cli.common import runtime_from, settings_from
+from sentinel.cli.common import audit_from, cli_actor, runtime_from, settings_from
 from sentinel.config import Settings
 from sentinel.policy.hierarchies import load_generalizer
 from sentinel.policy.model import LoadedPolicy, load_policy
@@ -175,6 +175,14 @@ def anonymize(
         )
     protector = purpose_protector(loaded, purpose, runtime_from(ctx).keys)
     spec = loaded.policy.purposes[purpose].release
+    # chained before any record is written: an export that cannot be audited does not happen
+    audit_from(ctx).record(
+        cli_actor(),
+        "anonymize.release" if spec is not None else "anonymize",
+        f"file:{input_path if input_path == '-' else Path(input_path).resolve()}",
+        purpose=purpose,
+        output=str(Path(output).resolve()) if output else "-",
+    )
     if spec is not None:
         if input_path == "-":
             raise click.BadParameter("a release reads its input twice: give a file, not -", param_hint="INPUT")

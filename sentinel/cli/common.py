@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from sentinel.audit import Actor, AuditLog, set_actor
 from sentinel.config import Settings, hint, load_settings, parse_timezone
 
 if TYPE_CHECKING:
@@ -48,6 +49,20 @@ def store_from(ctx: click.Context, *, read_only: bool = False) -> Store:
         obj["store"] = runtime_from(ctx).open_store()
         ctx.find_root().call_on_close(obj["store"].close)
     return obj["store"]
+
+
+def cli_actor() -> str:
+    """Who acts from a shell: ``cli:<login name>``, recorded with the client ``local`` in the audit trail."""
+    import getpass
+
+    name = f"cli:{getpass.getuser()}"
+    set_actor(Actor(name, client="local"))
+    return name
+
+
+def audit_from(ctx: click.Context) -> AuditLog:
+    """The data folder's audit chain, which every state-changing command appends to."""
+    return AuditLog(settings_from(ctx).audit_path)
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

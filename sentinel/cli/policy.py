@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import orjson
 
-from sentinel.cli.common import runtime_from, settings_from
+from sentinel.cli.common import audit_from, cli_actor, runtime_from, settings_from
 from sentinel.errors import Invalid
 from sentinel.policy.report import FORMATS
 
@@ -101,19 +101,16 @@ def field_access_cmd(ctx: click.Context, policy_file: str | None) -> None:
 @click.option("--reason", required=True, help="Why re-identification is lawful (case number, request): audited.")
 @click.pass_context
 def reveal(ctx: click.Context, tokens: tuple[str, ...], reason: str) -> None:
-    """Decrypt ``pe-...`` tokens (the lawful re-identification path); each use is appended to the audit log."""
-    from sentinel import ecs
+    """Decrypt ``pe-...`` tokens (the lawful re-identification path); each use is chained in the audit trail first."""
     from sentinel.policy.operators import reveal as decrypt
 
-    settings = settings_from(ctx)
     keys = runtime_from(ctx).keys
-    audit = settings.data_dir / "policy-reveal.log"
+    audit, actor = audit_from(ctx), cli_actor()
     for token in tokens:
         try:
             value = decrypt(token, keys)
         except ValueError as exc:
             raise Invalid(f"{token[:24]}...: {exc}") from None
-        line = {"at": ecs.now_ts(), "token": token, "reason": reason}
-        with audit.open("ab") as f:
-            f.write(orjson.dumps(line) + b"\n")
+        # recorded before the value is shown: a reveal that cannot be audited does not happen
+        audit.record(actor, "policy.reveal", f"token:{token}", reason=reason)
         click.echo(value)

@@ -8,19 +8,13 @@ import click
 
 from sentinel.api.accounts import Accounts
 from sentinel.audit import AuditLog
-from sentinel.cli.common import settings_from
+from sentinel.cli.common import cli_actor, settings_from
 from sentinel.identity import ROLES
 
 
 def _accounts(ctx: click.Context) -> tuple[Accounts, AuditLog]:
     s = settings_from(ctx)
     return Accounts(s.accounts_path), AuditLog(s.audit_path)
-
-
-def _actor() -> str:
-    import getpass
-
-    return f"cli:{getpass.getuser()}"
 
 
 scope_options = [
@@ -56,7 +50,7 @@ def add_user(
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     accounts, audit = _accounts(ctx)
     accounts.add_user(name, password, role, province, commune)
-    audit.record(_actor(), "user.add", name, role=role, province=province, commune=commune)
+    audit.record(cli_actor(), "user.add", name, role=role, province=province, commune=commune)
     click.echo(f"user {name} created ({role})")
 
 
@@ -76,7 +70,7 @@ def disable_user(ctx: click.Context, name: str) -> None:
     """Disable user NAME and end their sessions."""
     accounts, audit = _accounts(ctx)
     accounts.disable_user(name)
-    audit.record(_actor(), "user.disable", name)
+    audit.record(cli_actor(), "user.disable", name)
     click.echo(f"user {name} disabled")
 
 
@@ -96,7 +90,7 @@ def create_token(
     """Create token NAME and print it once (store it in the collector's or CI's secrets)."""
     accounts, audit = _accounts(ctx)
     token = accounts.create_token(name, role, province, commune, days)
-    audit.record(_actor(), "token.create", name, role=role, province=province, commune=commune)
+    audit.record(cli_actor(), "token.create", name, role=role, province=province, commune=commune)
     click.echo(token)
 
 
@@ -113,5 +107,5 @@ def list_tokens(ctx: click.Context) -> None:
 def revoke_token(ctx: click.Context, name: str) -> None:
     accounts, audit = _accounts(ctx)
     accounts.revoke_token(name)
-    audit.record(_actor(), "token.revoke", name)
+    audit.record(cli_actor(), "token.revoke", name)
     click.echo(f"token {name} revoked")

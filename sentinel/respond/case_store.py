@@ -2,7 +2,8 @@
 
 Each case is one JSON document with its version; every change is a row of
 ``case_history`` written in the same transaction (actor, action, the fields
-before and after): the case's timeline and its audit trail. Updates carry the
+before and after): the case's timeline. Each row carries the digest that the
+data folder's audit chain records for it, chained before the transaction commits. Updates carry the
 version the caller saw and fail with :class:`VersionConflict` otherwise.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 import orjson
 
 from sentinel import ecs
+from sentinel.audit import AuditLog, Entry, Row, digest
 from sentinel.localdb import ThreadConnections, migrate, transaction
 from sentinel.respond.cases import Case
 from sentinel.store.base import NotFound, StoreError, VersionConflict
@@ -42,23 +44,30 @@ MIGRATIONS = [
     );
     CREATE INDEX case_history_case ON case_history(case_id, seq);
     """,
+    # 2: each history row carries the digest recorded in the audit chain
+    "ALTER TABLE case_history ADD COLUMN digest TEXT;",
 ]
 
 
 class CaseStore:
     """Cases with versioned updates and their history; safe to share between threads."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, audit: AuditLog | None = None) -> None:
         self.path = Path(path)
+        self.audit = audit or AuditLog.beside(self.path)
         self._connections = ThreadConnections(self.path, "the case database", error=StoreError)
         self._lock = threading.Lock()
         with self._lock:
             migrate(self._connections.get(), MIGRATIONS, str(self.path), StoreError)
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[tuple[sqlite3.Connection, list[tuple[str, Entry]]]]:
+        """A transaction; the audit entries the caller adds are chained before it commits."""
         with transaction(self._connections.get(), self._lock, str(self.path), StoreError) as conn:
-            yield conn
+            entries: list[tuple[str, Entry]] = []
+            yield conn, entries
+            for actor, entry in entries:
+                self.audit.append(actor, [entry])
 
     def close(self) -> None:
         self._connections.close_all()
@@ -101,16 +110,30 @@ class CaseStore:
             for r in rows
         ]  # fmt: skip
 
+    def audited_rows(self, case_id: str) -> list[Row]:
+        """The case's history rows with their stored and recomputed digests (for ``sentinel audit verify``)."""
+        rows = self._connections.get().execute(
+            "SELECT version, at, actor, action, before, after, digest FROM case_history WHERE case_id = ? ORDER BY seq",
+            (case_id,),
+        )
+        return [
+            Row(f"version {v} ({action} by {actor})", stored,
+                _row_digest(case_id, v, at, actor, action, orjson.loads(before), orjson.loads(after)))
+            for v, at, actor, action, before, after, stored in rows
+        ]  # fmt: skip
+
     # -- writing -----------------------------------------------------------------------------------
     def create(self, case: Case) -> Case:
-        with self._write() as conn:
+        with self._write() as (conn, entries):
             self._put(conn, case, insert=True)
-            self._record(conn, case, case.created_by, "create", {}, {"title": case.title, "alerts": case.alert_ids})
+            entries.append(
+                self._record(conn, case, case.created_by, "create", {}, {"title": case.title, "alerts": case.alert_ids})
+            )
         return case
 
     def update(self, case_id: str, changes: Mapping[str, Any], expected_version: int, actor: str, action: str) -> Case:
         """Apply ``changes`` if the case is still at ``expected_version``; NotFound or VersionConflict otherwise."""
-        with self._write() as conn:
+        with self._write() as (conn, entries):
             row = conn.execute("SELECT doc FROM cases WHERE id = ?", (case_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no case with id {case_id}")
@@ -123,7 +146,7 @@ class CaseStore:
                 {**doc, **changes, "version": current.version + 1, "updated_at": ecs.now_ts(), "updated_by": actor}
             )
             self._put(conn, updated, insert=False)
-            self._record(conn, updated, actor, action, before, dict(changes))
+            entries.append(self._record(conn, updated, actor, action, before, dict(changes)))
         return updated
 
     def _put(self, conn: sqlite3.Connection, case: Case, insert: bool) -> None:
@@ -143,8 +166,47 @@ class CaseStore:
             "INSERT OR IGNORE INTO case_alerts(case_id, alert_id) VALUES (?, ?)", [(case.id, a) for a in case.alert_ids]
         )
 
-    def _record(self, conn: sqlite3.Connection, case: Case, actor: str, action: str, before: dict, after: dict) -> None:
+    def _record(
+        self, conn: sqlite3.Connection, case: Case, actor: str, action: str, before: dict, after: dict
+    ) -> tuple[str, Entry]:
+        at = ecs.now_ts()
+        row_digest = _row_digest(case.id, case.version, at, actor, action, before, after)
         conn.execute(
-            "INSERT INTO case_history(case_id, version, at, actor, action, before, after) VALUES (?,?,?,?,?,?,?)",
-            (case.id, case.version, ecs.now_ts(), actor, action, orjson.dumps(before), orjson.dumps(after)),
+            "INSERT INTO case_history(case_id, version, at, actor, action, before, after, digest)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            (case.id, case.version, at, actor, action, orjson.dumps(before), orjson.dumps(after), row_digest),
         )
+        entry = Entry(
+            f"case.{action}", f"case:{case.id}", version=case.version, after=case.model_dump(), row=row_digest
+        )
+        return actor, entry
+
+
+def _row_digest(case_id: str, version: int, at: str, actor: str, action: str, before: Any, after: Any) -> str:
+    return digest(
+        {
+            "object": f"case:{case_id}",
+            "version": version,
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "before": before,
+            "after": after,
+        }
+    )
+
+
+class CaseWitness:
+    """How ``sentinel audit verify`` reads cases."""
+
+    kind = "case"
+
+    def __init__(self, cases: CaseStore) -> None:
+        self.cases = cases
+
+    def rows(self, object_id: str) -> list[Row]:
+        return self.cases.audited_rows(object_id)
+
+    def state(self, object_id: str) -> dict[str, Any] | None:
+        case = self.cases.get(object_id)
+        return case.model_dump() if case else None

@@ -2,7 +2,9 @@
 
 Each action becomes one ``Store.update_alert`` call carrying the version the
 analyst saw, so the store's optimistic concurrency (and its audited history)
-applies on every backend. Rules that the store does not know about, such as
+applies on every backend, and one record in the audit chain (:func:`audited_update`,
+the one way an alert changes on someone's behalf) carrying the digest of the
+history row and of the alert's state. Rules that the store does not know about, such as
 "closing needs a reason" and which status moves make sense, live here.
 """
 
@@ -14,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sentinel import ecs
+from sentinel.audit import AuditLog, Entry, Row
 from sentinel.models import LEVEL_RISK, Alert, Disposition, Level
 from sentinel.store.alert_ops import InvalidChange
 from sentinel.store.base import NotFound, Store, VersionConflict
@@ -28,6 +31,8 @@ FROM_STATUS: dict[str, tuple[str, ...]] = {
     "reopen": ("closed",),
 }
 MAX_NOTE = 5000
+# what the detector changes when it folds a repeat into an alert: not part of the audited state
+FOLDED = frozenset({"count", "first_seen", "last_seen", "event_ids", "events", "version"})
 
 
 class AlertAction(BaseModel):
@@ -91,14 +96,57 @@ def changes_for(alert: Alert, act: AlertAction, actor: str) -> dict[str, Any]:
     raise InvalidChange(f"unknown action {act.action}")
 
 
-def apply_action(store: Store, alert_id: str, expected_version: int, act: AlertAction, actor: str) -> Alert:
-    """Apply one action; raises NotFound, VersionConflict or InvalidChange."""
+def alert_state(alert: Alert) -> dict[str, Any]:
+    """What people decide about an alert (status, verdict, owner, notes, tags, severity...): the audited state."""
+    return {k: v for k, v in alert.to_doc().items() if k not in FOLDED}
+
+
+def audited_update(
+    store: Store,
+    alert: Alert,
+    changes: dict[str, Any],
+    actor: str,
+    action: str,
+    details: dict[str, Any] | None = None,
+) -> tuple[Alert, Entry]:
+    """Change ``alert`` (at the version it has) in the store; return it with the audit entry to chain.
+
+    The caller chains the entry (:meth:`AuditLog.append`), so a bulk action costs one fsync.
+    """
+    new = store.update_alert(alert.id, changes, alert.version, actor, action=action)
+    row = next((c for c in reversed(store.alert_history(alert.id)) if c.version == new.version), None)
+    entry = Entry(
+        f"alert.{action}",
+        f"alert:{alert.id}",
+        version=new.version,
+        before=alert_state(alert),
+        after=alert_state(new),
+        row=row.digest if row else None,
+        details=details or {},
+    )
+    return new, entry
+
+
+def _action_details(act: AlertAction) -> dict[str, Any]:
+    return act.model_dump(exclude_none=True, exclude_defaults=True, exclude={"action"})
+
+
+def apply_action(
+    store: Store, alert_id: str, expected_version: int, act: AlertAction, actor: str, audit: AuditLog
+) -> Alert:
+    """Apply one action and chain its audit record; raises NotFound, VersionConflict or InvalidChange."""
+    new, entry = _apply(store, alert_id, expected_version, act, actor)
+    audit.append(actor, [entry])
+    return new
+
+
+def _apply(store: Store, alert_id: str, expected_version: int, act: AlertAction, actor: str) -> tuple[Alert, Entry]:
     alert = store.get_alert(alert_id)
     if alert is None:
         raise NotFound(f"no alert with id {alert_id}")
     if alert.version != expected_version:
         raise VersionConflict(alert_id, expected_version, alert.version)
-    return store.update_alert(alert_id, changes_for(alert, act, actor), expected_version, actor, action=act.action)
+    return audited_update(store, alert, changes_for(alert, act, actor), actor, act.action, _action_details(act))
 
 
 @dataclass
@@ -110,17 +158,47 @@ class BulkOutcome:
     version: int | None = None
 
 
-def apply_bulk(store: Store, targets: dict[str, int], act: AlertAction, actor: str) -> list[BulkOutcome]:
-    """Apply ``act`` to each alert at the version the analyst saw; one failure does not stop the rest."""
-    out = []
-    for alert_id, version in targets.items():
-        try:
-            new = apply_action(store, alert_id, version, act, actor)
-            out.append(BulkOutcome(alert_id, True, 200, version=new.version))
-        except NotFound as exc:
-            out.append(BulkOutcome(alert_id, False, 404, str(exc)))
-        except VersionConflict as exc:
-            out.append(BulkOutcome(alert_id, False, 409, str(exc), version=exc.actual))
-        except InvalidChange as exc:
-            out.append(BulkOutcome(alert_id, False, 422, str(exc)))
+def apply_bulk(
+    store: Store, targets: dict[str, int], act: AlertAction, actor: str, audit: AuditLog
+) -> list[BulkOutcome]:
+    """Apply ``act`` to each alert at the version the analyst saw; one failure does not stop the rest.
+
+    The audit records of the whole batch are chained together, once (one lock, one fsync).
+    """
+    out, entries = [], []
+    try:
+        for alert_id, version in targets.items():
+            try:
+                new, entry = _apply(store, alert_id, version, act, actor)
+                entries.append(entry)
+                out.append(BulkOutcome(alert_id, True, 200, version=new.version))
+            except NotFound as exc:
+                out.append(BulkOutcome(alert_id, False, 404, str(exc)))
+            except VersionConflict as exc:
+                out.append(BulkOutcome(alert_id, False, 409, str(exc), version=exc.actual))
+            except InvalidChange as exc:
+                out.append(BulkOutcome(alert_id, False, 422, str(exc)))
+    finally:
+        if entries:
+            audit.append(actor, entries)
     return out
+
+
+class AlertWitness:
+    """How ``sentinel audit verify`` reads alerts: their history rows and their audited state, from any backend."""
+
+    kind = "alert"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def rows(self, object_id: str) -> list[Row]:
+        return [
+            Row(f"version {c.version} ({c.action} by {c.actor})", c.digest, c.content_digest())
+            for c in self.store.alert_history(object_id)
+            if c.actor != "detector"
+        ]
+
+    def state(self, object_id: str) -> dict[str, Any] | None:
+        alert = self.store.get_alert(object_id)
+        return alert_state(alert) if alert else None

@@ -21,6 +21,7 @@ import orjson
 from pydantic import BaseModel, Field, ValidationError
 
 from sentinel import ecs
+from sentinel.audit import Row
 from sentinel.collect.addressplan import AddressPlan
 from sentinel.errors import Invalid
 from sentinel.models import Alert
@@ -126,6 +127,22 @@ def render(value: Any, variables: dict[str, Any]) -> Any:
     return VAR.sub(text, value)
 
 
+class RunWitness:
+    """How ``sentinel audit verify`` reads playbook runs (approvals and rejections are steps of a run)."""
+
+    kind = "run"
+
+    def __init__(self, db: ResponseDB) -> None:
+        self.db = db
+
+    def rows(self, object_id: str) -> list[Row]:
+        return self.db.history_rows(self.kind, object_id)
+
+    def state(self, object_id: str) -> dict[str, Any] | None:
+        row = self.db.conn().execute("SELECT doc FROM runs WHERE id = ?", (object_id,)).fetchone()
+        return Run.model_validate(orjson.loads(row[0])).model_dump() if row else None
+
+
 class PlaybookRunner:
     def __init__(
         self,
@@ -224,6 +241,8 @@ class PlaybookRunner:
                 action,
                 {"version": expected_version},
                 {"status": run.status, "pending_step": run.pending_step, "version": run.version},
+                state=run.model_dump(),
+                version=run.version,
             )
         return run
 

@@ -23,6 +23,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sentinel import ecs
+from sentinel.audit import Row
 from sentinel.detect.detector import Detector
 from sentinel.models import Alert, RuleRef
 from sentinel.respond.db import ResponseDB
@@ -112,6 +113,27 @@ class Suppression(BaseModel):
         return out
 
 
+def audited(item: Suppression) -> dict[str, Any]:
+    """A suppression as people decided it: all but the hit counter, which matching alerts move."""
+    return item.model_dump(exclude={"hits"})
+
+
+class SuppressionWitness:
+    """How ``sentinel audit verify`` reads suppressions."""
+
+    kind = "suppression"
+
+    def __init__(self, suppressions: Suppressions) -> None:
+        self.suppressions = suppressions
+
+    def rows(self, object_id: str) -> list[Row]:
+        return self.suppressions.db.history_rows(self.kind, object_id)
+
+    def state(self, object_id: str) -> dict[str, Any] | None:
+        item = self.suppressions.get(object_id)
+        return audited(item) if item else None
+
+
 class AlertValues:
     """Field values of one alert (its own fields, entity, labels, evidence), computed once per field."""
 
@@ -199,7 +221,9 @@ class Suppressions:
                 "INSERT INTO suppressions(id, expires, version, doc) VALUES (?,?,?,?)",
                 (item.id, _ms(item.expires), item.version, orjson.dumps(item.model_dump())),
             )
-            self.db.audit(conn, actor, "suppression", item.id, "create", {}, item.model_dump())
+            self.db.audit(
+                conn, actor, "suppression", item.id, "create", {}, item.model_dump(), state=audited(item), version=1
+            )
         self._cache = None
         return item
 
@@ -246,6 +270,8 @@ class Suppressions:
                 "end",
                 {"expires": old.expires},
                 {"expires": new.expires, "reason": new.ended_reason},
+                state=audited(new),
+                version=new.version,
             )
         self._cache = None
         return new

@@ -391,15 +391,16 @@ class ElasticsearchStore(Store):
         return resp["_source"], resp["_seq_no"], resp["_primary_term"]
 
     def _history(self, alert: Alert, actor: str, action: str, before: dict, after: dict) -> None:
-        doc = {
-            "alert_id": alert.id,
-            "version": alert.version,
-            "at": ecs.now_ts(),
-            "actor": actor,
-            "action": action,
-            "before": before,
-            "after": after,
-        }
+        change = AlertChange(
+            alert_id=alert.id,
+            version=alert.version,
+            at=ecs.now_ts(),
+            actor=actor,
+            action=action,
+            before=before,
+            after=after,
+        )
+        doc = {**change.model_dump(exclude={"digest"}), "digest": change.content_digest()}
         with self.errors(), suppress(ConflictError):  # this version's entry is already written
             self.client.create(index=self.names.history, id=f"{alert.id}:{alert.version}", document=doc)
 

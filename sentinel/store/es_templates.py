@@ -426,6 +426,7 @@ def _alert_indices(names: Names) -> dict[str, dict[str, Any]]:
             "action": kw,
             "before": {"type": "object", "enabled": False},
             "after": {"type": "object", "enabled": False},
+            "digest": kw,
         },
     }
     pointer = {"dynamic": False, "properties": {"rule_id": kw, "group_key": kw, "alert_id": kw}}

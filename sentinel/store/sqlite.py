@@ -224,9 +224,28 @@ class SQLiteStore(Store):
     def _history(
         self, conn: sqlite3.Connection, alert: Alert, actor: str, action: str, before: dict, after: dict
     ) -> None:
+        change = AlertChange(
+            alert_id=alert.id,
+            version=alert.version,
+            at=ecs.now_ts(),
+            actor=actor,
+            action=action,
+            before=before,
+            after=after,
+        )
         conn.execute(
-            "INSERT INTO alert_history(alert_id, version, at, actor, action, before, after) VALUES (?,?,?,?,?,?,?)",
-            (alert.id, alert.version, ecs.now_ts(), actor, action, orjson.dumps(before), orjson.dumps(after)),
+            "INSERT INTO alert_history(alert_id, version, at, actor, action, before, after, digest)"
+            " VALUES (?,?,?,?,?,?,?,?)",
+            (
+                alert.id,
+                alert.version,
+                change.at,
+                actor,
+                action,
+                orjson.dumps(before),
+                orjson.dumps(after),
+                change.content_digest(),
+            ),
         )
 
     def _load_alert(self, conn: sqlite3.Connection, alert_id: str) -> Alert:
@@ -290,7 +309,7 @@ class SQLiteStore(Store):
 
     def alert_history(self, alert_id: str) -> list[AlertChange]:
         rows = self._conn().execute(
-            "SELECT alert_id, version, at, actor, action, before, after FROM alert_history"
+            "SELECT alert_id, version, at, actor, action, before, after, digest FROM alert_history"
             " WHERE alert_id = ? ORDER BY seq",
             (alert_id,),
         )
@@ -303,6 +322,7 @@ class SQLiteStore(Store):
                 action=r[4],
                 before=orjson.loads(r[5]),
                 after=orjson.loads(r[6]),
+                digest=r[7],
             )
             for r in rows
         ]

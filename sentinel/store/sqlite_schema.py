@@ -55,4 +55,6 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX alert_history_alert ON alert_history(alert_id, seq);
     """,
+    # 2: each history entry carries the digest the audit chain records for it
+    "ALTER TABLE alert_history ADD COLUMN digest TEXT;",
 ]

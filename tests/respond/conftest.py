@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from sentinel import ecs
+from sentinel.audit import AuditLog
 from sentinel.config import Settings
 from sentinel.models import Alert, RuleRef, alert_id
 from sentinel.respond.service import ResponseService
@@ -66,6 +67,12 @@ def store(settings: Settings) -> Iterator[SQLiteStore]:
     s = SQLiteStore(settings.sqlite_path)
     yield s
     s.close()
+
+
+@pytest.fixture
+def audit(settings: Settings) -> AuditLog:
+    """The data folder's audit chain, which alert actions append to."""
+    return AuditLog(settings.audit_path)
 
 
 @pytest.fixture

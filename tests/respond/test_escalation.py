@@ -41,7 +41,7 @@ def paths(srv, since=0):
     return [r["path"] for r in srv.requests[since:]]
 
 
-def test_route_deadline_renotify_escalate_and_stop_on_ack(response, store):
+def test_route_deadline_renotify_escalate_and_stop_on_ack(response, store, audit):
     with HttpReceiver() as srv:
         esc = Escalator(response.db, store, config_for(srv.url))
         alert = store.record_alert(make_alert(severity="critical", when=T0))
@@ -67,7 +67,7 @@ def test_route_deadline_renotify_escalate_and_stop_on_ack(response, store):
         assert paths(srv, n) == ["/director"]  # top of the chain: re-notify there
         n = len(srv.requests)
 
-        apply_action(store, alert.id, alert.version, AlertAction(action="acknowledge"), "lan")
+        apply_action(store, alert.id, alert.version, AlertAction(action="acknowledge"), "lan", audit)
         esc.tick(T0 + timedelta(minutes=90))
         assert paths(srv, n) == []
         levels = [h["level"] for h in esc.history(alert.id)]

@@ -140,7 +140,7 @@ def alert_action(
         }
     )
     try:
-        apply_action(request.app.state.store, alert_id, version, act, principal.name)
+        apply_action(request.app.state.store, alert_id, version, act, principal.name, request.app.state.audit)
     except VersionConflict as exc:
         return see_other(f"/console/alerts/{alert_id}?conflict={exc.actual}")
     return see_other(f"/console/alerts/{alert_id}")

@@ -213,7 +213,7 @@ def queue_bulk(
         a = store.get_alert(alert_id)
         if a is None or not view.in_scope(a.labels):
             targets.pop(alert_id)
-    results = apply_bulk(store, targets, act, principal.name)
+    results = apply_bulk(store, targets, act, principal.name, request.app.state.audit)
     ok = sum(1 for r in results if r.ok)
     kept = urlencode([(k, v) for k, v in parse_qsl(back) if k not in ("done", "lang")])
     return see_other(f"/console/alerts?{kept + '&' if kept else ''}done={ok}-{len(sel) - ok}")

@@ -58,7 +58,7 @@ TARGETS: dict[str, Target] = {
 
 # mutant name -> why no test can tell it from the original (kept out of the score's denominator)
 EQUIVALENT: dict[str, str] = {
-    "sentinel.audit.xǁAuditLogǁ_last__mutmut_12": "the first read from the end is 128 KiB instead of 64 KiB: speed only",
+    "sentinel.audit.xǁAuditLogǁ_last__mutmut_12": "reads 128 KiB from the end at first, not 64 KiB: speed only",
     "sentinel.audit.xǁAuditLogǁrecord__mutmut_50": "the head's temporary file is named .TMP instead of .tmp",
 }
 

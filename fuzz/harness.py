@@ -15,12 +15,14 @@ from pathlib import Path
 
 import atheris
 
-# Per-process scratch folder for parsers that read files (pcap, YAML content).
+# Per-process scratch folder for parsers that read files (pcap, YAML content), under $TMPDIR: libFuzzer ends the
+# process without Python's clean-up, so whoever runs a harness points TMPDIR where the folder may stay (the smoke
+# test uses its own temporary folder).
 SCRATCH = Path(tempfile.mkdtemp(prefix="sentinel-fuzz-"))
 
 
 def scratch_file(name: str, data: bytes) -> Path:
-    """Write ``data`` to a reused scratch file (one write per input; the folder goes with the process)."""
+    """Write ``data`` to a reused scratch file (one write per input)."""
     path = SCRATCH / name
     path.write_bytes(data)
     return path

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,21 @@ def _source(tmp_path: Path, path: Path, batch: int = 2000) -> FileSource:
     return src
 
 
+@contextlib.contextmanager
+def running(runner: Runner, *, once: bool) -> Iterator[tuple[threading.Thread, list[Any]]]:
+    """The runner in a thread that is stopped and joined whatever the test's asserts do."""
+    stop = threading.Event()
+    result: list[Any] = []
+    t = threading.Thread(target=lambda: result.append(runner.run(once=once, stop=stop)), name="runner-under-test")
+    t.start()
+    try:
+        yield t, result
+    finally:
+        stop.set()
+        t.join(20)
+        assert not t.is_alive(), "the runner did not stop"
+
+
 def _wait(cond: Callable[[], bool], timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
@@ -72,19 +88,17 @@ def test_target_down_then_up_everything_arrives(tmp_path: Path, monkeypatch: pyt
     queue = DiskQueue(tmp_path / "q.db")
     runner = Runner("edge", [_source(tmp_path, _file(tmp_path, 2500), batch=500)],
                     HttpSink(f"http://127.0.0.1:{port}", TOKEN), queue, options=RunOptions(**FAST))  # fmt: skip
-    result: list[Any] = []
-    t = threading.Thread(target=lambda: result.append(runner.run(once=True)))
-    t.start()
-    _wait(lambda: queue.depth == 2500 and runner.stats.retries >= 3)
-    assert runner.status().sink_ok is False and "ConnectError" in (runner.stats.last_error or "")
-    central = Central(tmp_path / "central", port).start()
-    try:
-        t.join(20)
-        assert not t.is_alive()
-        assert central.store.count_events(EventQuery()) == 2500
-        assert result[0].stored == 2500 and result[0].queue_depth == 0 and result[0].sink_ok
-    finally:
-        central.stop()
+    with running(runner, once=True) as (t, result):
+        _wait(lambda: queue.depth == 2500 and runner.stats.retries >= 3)
+        assert runner.status().sink_ok is False and "ConnectError" in (runner.stats.last_error or "")
+        central = Central(tmp_path / "central", port).start()
+        try:
+            t.join(20)
+            assert not t.is_alive()
+            assert central.store.count_events(EventQuery()) == 2500
+            assert result[0].stored == 2500 and result[0].queue_depth == 0 and result[0].sink_ok
+        finally:
+            central.stop()
 
 
 def test_full_queue_holds_sources_back_and_raises_an_alert(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -94,21 +108,20 @@ def test_full_queue_holds_sources_back_and_raises_an_alert(tmp_path: Path, monke
     src = _source(tmp_path, _file(tmp_path, 3000), batch=400)
     runner = Runner("edge", [src], HttpSink(f"http://127.0.0.1:{port}", TOKEN), queue,
                     options=RunOptions(full_wait=0.2, **FAST))  # fmt: skip
-    t = threading.Thread(target=runner.run, kwargs={"once": True})
-    t.start()
-    _wait(lambda: runner._full_alerted)
-    time.sleep(0.3)
-    assert queue.depth <= 1000 + 1  # bounded (plus the alert event itself)
-    assert src.status().lag > 0  # the rest waits in the file: backpressure, not loss
-    central = Central(tmp_path / "central", port).start()
-    try:
-        t.join(20)
-        assert not t.is_alive()
-        alerts = central.store.search_events(EventQuery(filters={"event.action": ["collector-queue-full"]})).events
-        assert len(alerts) == 1 and alerts[0]["event"]["kind"] == "alert"
-        assert central.store.count_events(EventQuery(filters={"event.dataset": ["nginx.access"]})) == 3000
-    finally:
-        central.stop()
+    with running(runner, once=True) as (t, _):
+        _wait(lambda: runner._full_alerted)
+        time.sleep(0.3)
+        assert queue.depth <= 1000 + 1  # bounded (plus the alert event itself)
+        assert src.status().lag > 0  # the rest waits in the file: backpressure, not loss
+        central = Central(tmp_path / "central", port).start()
+        try:
+            t.join(20)
+            assert not t.is_alive()
+            alerts = central.store.search_events(EventQuery(filters={"event.action": ["collector-queue-full"]})).events
+            assert len(alerts) == 1 and alerts[0]["event"]["kind"] == "alert"
+            assert central.store.count_events(EventQuery(filters={"event.dataset": ["nginx.access"]})) == 3000
+        finally:
+            central.stop()
 
 
 class PickySink:
@@ -161,22 +174,17 @@ def test_udp_input_that_cannot_be_kept_is_counted_and_alerted(tmp_path: Path) ->
 
     sink.send = send  # type: ignore[method-assign]
     runner = Runner("fw", [src], sink, queue, options=RunOptions(full_wait=0.1, **FAST))
-    stop = threading.Event()
-    t = threading.Thread(target=runner.run, kwargs={"once": False, "stop": stop})
-    t.start()
-    assert src.ready.wait(5)
-    port = src.bound[0].port
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    for i in range(3000):
-        s.sendto(f"<13>Jul  1 10:00:00 fw app: m{i}".encode(), ("127.0.0.1", port))
-        if i % 200 == 0:
-            time.sleep(0.01)
-    _wait(lambda: src.status().dropped > 0)
-    time.sleep(0.3)  # let the reporter notice
-    up.set()
-    _wait(lambda: queue.depth == 0 and store.count_events(EventQuery(filters={"event.dataset": ["syslog"]})) > 0)
-    stop.set()
-    t.join(15)
+    with running(runner, once=False), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        assert src.ready.wait(5)
+        port = src.bound[0].port
+        for i in range(3000):
+            s.sendto(f"<13>Jul  1 10:00:00 fw app: m{i}".encode(), ("127.0.0.1", port))
+            if i % 200 == 0:
+                time.sleep(0.01)
+        _wait(lambda: src.status().dropped > 0)
+        time.sleep(0.3)  # let the reporter notice
+        up.set()
+        _wait(lambda: queue.depth == 0 and store.count_events(EventQuery(filters={"event.dataset": ["syslog"]})) > 0)
     stats = runner.status()
     kept = store.count_events(EventQuery(filters={"event.dataset": ["syslog"]}))
     assert kept + stats.dropped == 3000  # every datagram is either stored or counted

@@ -25,6 +25,7 @@ from elasticsearch import Elasticsearch
 from sentinel import ecs
 from sentinel.config import DEFAULT_CONTENT_DIR
 from sentinel.detect import scheduler as scheduler_mod
+from sentinel.detect.convert import DEFAULT_INDEX
 from sentinel.detect.engine import Engine
 from sentinel.detect.pack import load_pack
 from sentinel.detect.scheduler import Scheduler, scheduled_rules
@@ -130,10 +131,10 @@ def pack():
     return load_pack([RULES])
 
 
-def _rules(pack, *titles):
+def _rules(pack, *titles, index: str = DEFAULT_INDEX):
     chosen = [r for r in pack.rules if r.title in titles]
     needed = {id(x): x for r in chosen for x in pack.with_references(r)}
-    scheduled, skipped = scheduled_rules([r.rule for r in needed.values()])
+    scheduled, skipped = scheduled_rules([r.rule for r in needed.values()], index)
     assert skipped == []
     return [s for s in scheduled if s.title in titles], [r.rule for r in needed.values()]
 
@@ -261,21 +262,21 @@ def test_a_window_with_too_many_hits_is_split(fake_es, pack, tmp_path, monkeypat
 
 @pytest.mark.elasticsearch
 @pytest.mark.skipif(not os.environ.get("SENTINEL_ES_URL"), reason="needs a real cluster: set SENTINEL_ES_URL")
-def test_against_a_real_cluster(pack):
-    from sentinel.config import load_settings
-    from sentinel.store.elasticsearch import ElasticsearchStore
+def test_against_a_real_cluster(pack, tmp_path):
+    from tests.store.es_cluster import scratch_deployment
 
-    store = ElasticsearchStore.from_settings(load_settings(), refresh=True)
-    now = datetime.now(UTC)
-    event = _web_event(0, "id=1 UNION SELECT 2")
-    event["@timestamp"] = ecs.format_ts(now - timedelta(minutes=2))
-    event["event"]["id"] = ecs.event_id("scheduler-test", now.timestamp(), "union")
-    store.append_events([event])
-    scheduled, _ = _rules(pack, "SQL injection with UNION SELECT in a portal query string")
-    sched = Scheduler(store.client, store, scheduled, settle=0, lookback=600)
-    alerts = sched.run_once(now=now)
-    assert sched.errors == {}
-    assert event["event"]["id"] in [a.event_ids[0] for a in alerts]
+    with scratch_deployment(tmp_path) as store:  # its own prefix, deleted afterwards
+        now = datetime.now(UTC)
+        event = _web_event(0, "id=1 UNION SELECT 2")
+        event["@timestamp"] = ecs.format_ts(now - timedelta(minutes=2))
+        event["event"]["id"] = ecs.event_id("scheduler-test", now.timestamp(), "union")
+        store.append_events([event])
+        title = "SQL injection with UNION SELECT in a portal query string"
+        scheduled, _ = _rules(pack, title, index=store.names.events_pattern)
+        sched = Scheduler(store.client, store, scheduled, settle=0, lookback=600)
+        alerts = sched.run_once(now=now)
+        assert sched.errors == {}
+        assert event["event"]["id"] in [a.event_ids[0] for a in alerts]
 
 
 def test_scheduled_correlation_is_scoped_by_every_hit(fake_es, pack, tmp_path):

@@ -52,7 +52,9 @@ def test_harness_runs_clean(name: str, tmp_path: Path) -> None:
         str(corpus),  # the first folder receives new inputs
         str(FUZZ / "corpus" / name),
     ]
-    env = {**os.environ, "SENTINEL_DATA_DIR": str(tmp_path / "data")}
+    # libFuzzer ends the process without Python's clean-up: its scratch folder goes in this test's folder
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "SENTINEL_DATA_DIR": str(tmp_path / "data"), "TMPDIR": str(tmp_path / "tmp")}
     proc = subprocess.run(cmd, cwd=FUZZ, env=env, capture_output=True, text=True, timeout=120)
     crashes = sorted(str(p) for p in tmp_path.glob("crash-*")) + sorted(str(p) for p in tmp_path.glob("timeout-*"))
     assert proc.returncode == 0, f"{name}: exit {proc.returncode}, inputs {crashes}\n{proc.stderr[-4000:]}"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -18,9 +21,20 @@ from sentinel.ingest.stream import ingest_streams
 from sentinel.runtime import Runtime
 from sentinel.store.sqlite import SQLiteStore
 
+# schemathesis reads the schema when the module is imported, so the app (and its data folder) is built then;
+# the folder is removed when the module's tests end, or at exit if none of them ran.
+DATA = Path(tempfile.mkdtemp(prefix="sentinel-fuzz-"))
+atexit.register(shutil.rmtree, DATA, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_the_data_folder():
+    yield
+    shutil.rmtree(DATA, ignore_errors=True)
+
 
 def _app():
-    data = Path(tempfile.mkdtemp(prefix="sentinel-fuzz-"))
+    data = DATA
     cfg = load_settings(env={"SENTINEL_DATA_DIR": str(data)})
     store = SQLiteStore(cfg.sqlite_path)
     day = generate(seed=5, sessions=40, provinces=2)

@@ -12,7 +12,6 @@ everything it created afterwards, so it never touches a deployment's data.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,27 +37,10 @@ def _sqlite(tmp_path: Path) -> Iterator[Store]:
 def _elasticsearch(tmp_path: Path) -> Iterator[Store]:
     if not os.environ.get("SENTINEL_ES_URL"):
         pytest.skip("SENTINEL_ES_URL is not set: no Elasticsearch cluster to run the contract against")
-    from sentinel.config import load_settings
-    from sentinel.store.elasticsearch import ElasticsearchStore
-    from sentinel.store.es_templates import Names, TemplateOptions, apply_plan, build_plan
+    from tests.store.es_cluster import scratch_deployment
 
-    settings = load_settings(env={**os.environ, "SENTINEL_DATA_DIR": str(tmp_path)})
-    names = Names(prefix=f"sentineltest{uuid.uuid4().hex[:8]}")
-    store = ElasticsearchStore.from_settings(settings, refresh=True, names=names)
-    plan = build_plan(TemplateOptions(replicas=0), names)
-    apply_plan(store.client, plan)
-    try:
+    with scratch_deployment(tmp_path) as store:
         yield store
-    finally:
-        es = store.client
-        es.indices.delete_data_stream(name=f"logs-{names.prefix}.*", expand_wildcards="all")
-        es.indices.delete(index=f"{names.prefix}-*", ignore_unavailable=True, allow_no_indices=True)
-        for name in plan["index_templates"]:
-            es.indices.delete_index_template(name=name)
-        for name in plan["component_templates"]:
-            es.cluster.delete_component_template(name=name)
-        es.ilm.delete_lifecycle(name=names.ilm_policy)
-        store.close()
 
 
 def _simulator(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Store]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import os
+import stat
 import sys
 from pathlib import Path
 from typing import BinaryIO
@@ -11,10 +13,22 @@ from typing import BinaryIO
 import click
 
 from sentinel.cli.common import format_options, portal_profile_option, runtime_from, store_from, timezone_option
+from sentinel.cli.progress import Meter, quiet_option
 from sentinel.ingest.assemble import build_pipeline
 from sentinel.ingest.pipeline import IngestCounts
 from sentinel.ingest.stream import ingest_streams
 from sentinel.runtime import settle_heap
+
+
+def _plain_size(f: BinaryIO) -> int | None:
+    """The size of a regular, uncompressed file (what ``tell`` counts against), else None."""
+    if isinstance(f, gzip.GzipFile):
+        return None
+    try:
+        st = os.fstat(f.fileno())
+    except (OSError, ValueError):
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
 def _open(path: str) -> tuple[str, BinaryIO]:
@@ -38,6 +52,7 @@ def _open(path: str) -> tuple[str, BinaryIO]:
 @format_options()
 @click.option("--dataset", help="event.dataset for the events (default: by format and content).")
 @click.option("--no-detect", is_flag=True, help="Store only; do not run the Sigma rules.")
+@quiet_option
 @click.pass_context
 def ingest(
     ctx: click.Context,
@@ -48,6 +63,7 @@ def ingest(
     profile_path: str | None,
     dataset: str | None,
     no_detect: bool,
+    quiet: bool,
 ) -> None:
     """Parse log FILES (or - for standard input), store the events and run detection.
 
@@ -61,30 +77,39 @@ def ingest(
     store = store_from(ctx)
     pipeline = build_pipeline(runtime, store, detect=not no_detect)
     settle_heap()
-    show = sys.stderr.isatty() or settings.progress
-
-    def progress(counts: IngestCounts, elapsed: float) -> None:
-        click.echo(f"  {counts.read:,} lines ({counts.read / elapsed:,.0f}/s)", err=True)
 
     with contextlib.ExitStack() as stack:
         streams = []
         for path in files:
             source, f = _open(path)
             streams.append((source, stack.enter_context(f)))
+        # bytes of plain files against their sizes; lines when a stream's size is unknown (stdin, gzip)
+        sizes = [_plain_size(f) for _, f in streams]
+        by_bytes = all(size is not None for size in sizes)
+        total = sum(sizes) if by_bytes else None  # type: ignore[arg-type]
+        meter = stack.enter_context(
+            Meter("ingest", total, "bytes" if by_bytes else "lines", show=not quiet, forced=settings.progress)
+        )
+
+        def progress(counts: IngestCounts, elapsed: float) -> None:
+            meter.update(sum(f.tell() for _, f in streams) if by_bytes else counts.read)
+
         ingest_streams(
             pipeline,
             streams,
             fmt=fmt,
             dataset=dataset,
             batch_size=settings.batch_size,
-            progress=progress if show else None,
+            progress=progress,
             tz=tz,
             year=year,
             profile=portal_profile_option(profile_path),
         )
     pipeline.finish()
     totals = pipeline.totals
+    seconds = meter.elapsed()
     click.echo(
         f"read {totals.read:,}  stored {totals.stored:,}  parse errors {totals.parse_errors:,}  "
-        f"duplicates skipped {totals.duplicates:,}  alerts {totals.alerts:,}"
+        f"duplicates skipped {totals.duplicates:,}  alerts {totals.alerts:,}  "
+        f"in {seconds:,.1f} s ({totals.read / seconds if seconds else 0:,.0f} lines/s)"
     )

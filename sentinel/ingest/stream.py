@@ -72,8 +72,8 @@ def ingest_streams(
     each roughly in time order, so a streaming merge restores one timeline.
     ``source`` is each stream's identity (e.g. the file's absolute path): with
     the byte offset it makes each event id, so the same file ingested twice
-    stores nothing the second time. ``progress`` is called about every two
-    seconds with the counts so far and the elapsed seconds. ``fmt`` is any of
+    stores nothing the second time. ``progress`` is called after every batch
+    with the counts so far and the elapsed seconds. ``fmt`` is any of
     :data:`~sentinel.collect.parsers.LINE_FORMATS`; yearless syslog timestamps
     take ``tz`` and the year from each stream's sequence (``year``, else its
     modification time, anchors the first line); ``profile`` tags access lines
@@ -81,7 +81,7 @@ def ingest_streams(
     """
     counts = IngestCounts()
     batch: list[dict] = []
-    started = last = time.monotonic()
+    started = time.monotonic()
     keyed = [
         _timed_events(
             f, source, i, LineReader(fmt, dataset=dataset, tz=tz, anchor=stream_anchor(f), year=year, profile=profile)
@@ -93,9 +93,8 @@ def ingest_streams(
         if len(batch) >= batch_size:
             counts.add(pipeline.process(batch))
             batch = []
-            if progress and time.monotonic() - last > 2:
-                last = time.monotonic()
-                progress(counts, last - started)
+            if progress is not None:
+                progress(counts, time.monotonic() - started)
     if batch:
         counts.add(pipeline.process(batch))
     return counts

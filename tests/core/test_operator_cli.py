@@ -83,3 +83,62 @@ def test_a_configuration_mistake_lists_every_problem_and_exits_2(tmp_path: Path)
     problems = [line for line in done.stderr.splitlines() if str(config) in line]
     assert len(problems) == 3, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _portal_log(tmp_path: Path, lines: int) -> Path:
+    path = tmp_path / "access.log"
+    row = '203.0.113.{n} - - [01/Jul/2026:10:00:{s:02d} +0700] "GET /dvc/{i} HTTP/1.1" 200 512 "-" "Mozilla/5.0"\n'
+    path.write_text("".join(row.format(n=i % 250, s=i % 60, i=i) for i in range(lines)), encoding="utf-8")
+    return path
+
+
+def _on_a_terminal(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    """Run ``sentinel`` with its standard error on a pseudo-terminal; return the exit code and what it drew."""
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sentinel.cli.main", *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+    )
+    os.close(follower)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the process closed its end
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    out = proc.communicate(timeout=300)[0].decode()
+    os.close(leader)
+    return proc.returncode, drawn.decode(errors="replace") + out
+
+
+def test_ingest_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    log = _portal_log(tmp_path, 30_000)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_")}
+    env = {**base, "SENTINEL_DATA_DIR": str(tmp_path / "a"), "SENTINEL_CONTENT_DIR": str(REPO), "TERM": "xterm"}
+    code, drawn = _on_a_terminal(["ingest", "--no-detect", str(log)], env, tmp_path)
+    assert code == 0, drawn
+    assert "ingest" in drawn and "bytes/s" in drawn  # the live bar, with its rate
+    assert "read 30,000" in drawn and "lines/s" in drawn  # the summary line
+
+    env["SENTINEL_DATA_DIR"] = str(tmp_path / "b")
+    code, drawn = _on_a_terminal(["ingest", "--no-detect", "--quiet", str(log)], env, tmp_path)
+    assert code == 0 and "bytes/s" not in drawn and "read 30,000" in drawn
+
+    piped = _sentinel(
+        "ingest", "--no-detect", str(log), cwd=tmp_path, env={**env, "SENTINEL_DATA_DIR": str(tmp_path / "c")}
+    )
+    assert piped.returncode == 0 and "bytes/s" not in piped.stderr and "read 30,000" in piped.stdout
+    forced = _sentinel(
+        "ingest", "--no-detect", str(log), cwd=tmp_path,
+        env={**env, "SENTINEL_DATA_DIR": str(tmp_path / "d"), "SENTINEL_PROGRESS": "1"},
+    )  # fmt: skip
+    assert forced.returncode == 0 and "ingest: " in forced.stderr and "bytes" in forced.stderr

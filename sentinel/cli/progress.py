@@ -1,0 +1,77 @@
+"""Progress of long commands on standard error, and the one-line summary they end with.
+
+On a terminal, a live bar (rich): done and total, rate, time left. When standard error is not a
+terminal nothing is drawn, unless the ``progress`` setting asks for plain lines (for logs of
+scheduled jobs). ``--quiet`` turns both off. Standard output stays clean for the command's result.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from types import TracebackType
+
+import click
+
+PLAIN_EVERY = 2.0  # seconds between plain progress lines
+
+
+class Meter:
+    """Counts work done (bytes, lines, files) against an optional total and shows it while it runs."""
+
+    def __init__(self, label: str, total: int | None, unit: str, *, show: bool, forced: bool = False) -> None:
+        self.label, self.total, self.unit = label, total, unit
+        self.done = 0
+        self.started = time.monotonic()
+        self._last_plain = float("-inf")  # the first update prints at once
+        self._live = None
+        self._plain = False
+        if show and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+            columns = [
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TextColumn("{task.completed:,.0f}/{task.total:,.0f} " + unit),
+                TextColumn("{task.fields[rate]}"),
+                TimeRemainingColumn(),
+            ]
+            self._live = Progress(*columns, console=Console(stderr=True), transient=True)
+            self._task = self._live.add_task(label, total=total, rate="")
+            self._live.start()
+        elif show and forced:
+            self._plain = True
+
+    def update(self, done: int) -> None:
+        """Set the amount done so far."""
+        self.done = done
+        now = time.monotonic()
+        rate = done / (now - self.started) if now > self.started else 0.0
+        if self._live is not None:
+            self._live.update(self._task, completed=done, rate=f"{rate:,.0f} {self.unit}/s")
+        elif self._plain and now - self._last_plain >= PLAIN_EVERY:
+            self._last_plain = now
+            left = f", about {(self.total - done) / rate:,.0f} s left" if self.total and rate else ""
+            of = f" of {self.total:,}" if self.total else ""
+            click.echo(f"{self.label}: {done:,}{of} {self.unit} ({rate:,.0f}/s{left})", err=True)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    def __enter__(self) -> Meter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+def quiet_option(f):  # type: ignore[no-untyped-def]
+    """``--quiet``: no progress on standard error (the summary line stays)."""
+    return click.option("--quiet", "-q", is_flag=True, help="Show no progress while working.")(f)

@@ -15,6 +15,8 @@ COLUMNS = {
     "user.name": "user_name",
     "labels.province": "province",
     "labels.commune": "commune",
+    "destination.ip": "destination_ip",
+    "host.name": "host_name",
 }
 
 MIGRATIONS: list[str] = [
@@ -57,4 +59,14 @@ MIGRATIONS: list[str] = [
     """,
     # 2: each history entry carries the digest the audit chain records for it
     "ALTER TABLE alert_history ADD COLUMN digest TEXT;",
+    # 3: destination address and host name as indexed columns (entity pages look an address or host up
+    # in either place); existing rows are filled from their documents
+    """
+    ALTER TABLE events ADD COLUMN destination_ip TEXT;
+    ALTER TABLE events ADD COLUMN host_name TEXT;
+    UPDATE events
+        SET destination_ip = json_extract(doc, '$.destination.ip'), host_name = json_extract(doc, '$.host.name');
+    CREATE INDEX events_destination_ip ON events(destination_ip, ts);
+    CREATE INDEX events_host_name ON events(host_name, ts);
+    """,
 ]

@@ -181,3 +181,32 @@ def test_histogram_counts_each_span_like_separate_counts(loaded: Store):
             )
         )
     assert counts == expected and sum(counts) > 0
+
+
+def test_a_store_of_the_first_schema_gets_destination_and_host_columns(tmp_path: Path):
+    """Migration 2 fills the new indexed columns from stored documents, and lookups use their indexes."""
+    import orjson
+
+    from sentinel.localdb import connect, migrate
+    from sentinel.store.sqlite import SQLiteStore
+    from sentinel.store.sqlite_query import event_where
+    from sentinel.store.sqlite_schema import MIGRATIONS
+
+    path = tmp_path / "old.db"
+    conn = connect(path, "an old store")
+    migrate(conn, MIGRATIONS[:1], "an old store")
+    doc = {**EVENTS[0], "destination": {"ip": "10.9.8.7"}, "host": {"name": "web-01"}}
+    conn.execute("INSERT INTO events(id, ts, doc) VALUES (?, ?, ?)", ("old-1", 0, orjson.dumps(doc)))
+    conn.close()
+    store = SQLiteStore(path)
+    try:
+        assert [e["event"]["id"] for e in store.search_events(parse_query("destination.ip:10.9.8.7")).events] == [
+            EVENTS[0]["event"]["id"]
+        ]
+        assert store.count_events(parse_query("host.name:web-01 AND NOT destination.ip:10.0.0.1")) == 1
+        where, params = event_where(parse_query("destination.ip:10.9.8.7 OR host.name:web-01"))
+        rows = store._conn().execute(f"EXPLAIN QUERY PLAN SELECT 1 FROM events{where}", params)
+        plan = " ".join(str(r) for r in rows)
+        assert "events_destination_ip" in plan and "events_host_name" in plan
+    finally:
+        store.close()

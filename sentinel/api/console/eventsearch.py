@@ -3,8 +3,8 @@
 Every search goes through the caller's :class:`~sentinel.policy.access.RoleView`
 exactly as ``/api/events`` does: ``restrict`` puts the scope into the store
 query and refuses conditions on masked fields; every event shown is masked by
-``mask_event``. The histogram is counts per bucket of that same query, so it
-works the same on every store.
+``mask_event``. The histogram is the store's counts per bucket of that same
+query, and its sum is the page's total.
 """
 
 from __future__ import annotations
@@ -109,15 +109,8 @@ def run_search(store: Store, view: RoleView, query: EventQuery) -> tuple[EventPa
     return page, [view.mask_event(e) for e in page.events]
 
 
-def count(store: Store, query: EventQuery) -> int:
-    try:
-        return store.count_events(query)
-    except InvalidQuery as exc:
-        raise SearchRefused(400, str(exc)) from None
-
-
 def histogram(store: Store, query: EventQuery, window: Window, tz: tzinfo) -> dict[str, Any]:
-    """Bars of matches per time bucket over the window (one count per bucket of the same scoped query)."""
+    """Bars of matches per time bucket over the window (``Store.histogram`` of the same scoped query)."""
     span = (window.until - window.since).total_seconds()
     step = next((s for s in STEPS if span / s <= MAX_BUCKETS), STEPS[-1])
     first = datetime.fromtimestamp(int(window.since.timestamp() // step * step), UTC)
@@ -154,7 +147,14 @@ def histogram(store: Store, query: EventQuery, window: Window, tz: tzinfo) -> di
         )
         if i % every == 0:
             ticks.append((round(left + i * bar, 1), local.strftime(fmt)))
-    return {"bars": bars, "ticks": ticks, "max": max(counts, default=0), "width": width, "height": height}
+    return {
+        "bars": bars,
+        "ticks": ticks,
+        "max": max(counts, default=0),
+        "total": sum(counts),  # the buckets cover the window exactly: no separate count needed
+        "width": width,
+        "height": height,
+    }
 
 
 def quote_value(value: Any) -> str:

@@ -20,7 +20,6 @@ from sentinel.api.console.eventsearch import (
     SearchRefused,
     add_term,
     cells,
-    count,
     field_counts,
     histogram,
     run_search,
@@ -97,8 +96,8 @@ def search_page(
         query = scoped(view, EventQuery(where=where, since=window.since, until=window.until, limit=PAGE))
         query.cursor = cursor or None
         page, events = run_search(request.app.state.store, view, query)
-        context["total"] = count(request.app.state.store, query)
         context["chart"] = histogram(request.app.state.store, query, window, tz)
+        context["total"] = context["chart"]["total"]
         context["rows"] = [
             {
                 "ts": e.get("@timestamp"),

@@ -184,7 +184,7 @@ def test_histogram_counts_each_span_like_separate_counts(loaded: Store):
 
 
 def test_a_store_of_the_first_schema_gets_destination_and_host_columns(tmp_path: Path):
-    """Migration 2 fills the new indexed columns from stored documents, and lookups use their indexes."""
+    """Migration 3 fills the new indexed columns from stored documents, and lookups use their indexes."""
     import orjson
 
     from sentinel.localdb import connect, migrate

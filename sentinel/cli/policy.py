@@ -9,6 +9,7 @@ import click
 import orjson
 
 from sentinel.cli.common import audit_from, cli_actor, runtime_from, settings_from
+from sentinel.cli.progress import Meter, quiet_option
 from sentinel.errors import Invalid
 from sentinel.policy.report import FORMATS
 
@@ -55,9 +56,16 @@ def validate(ctx: click.Context, policy_file: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write the report here (default: stdout).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Processes (default: the CPUs available).")
+@quiet_option
 @click.pass_context
 def check(
-    ctx: click.Context, paths: tuple[str, ...], policy_file: str | None, fmt: str, output: str | None, jobs: int | None
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    policy_file: str | None,
+    fmt: str,
+    output: str | None,
+    jobs: int | None,
+    quiet: bool,
 ) -> None:
     """Check data files, fixtures, log samples and schemas under PATHS (default: .) against the policy.
 
@@ -68,12 +76,15 @@ def check(
     from sentinel.policy.check import run_check
     from sentinel.policy.report import render
 
-    report = run_check(
-        [Path(p) for p in paths or (".",)],
-        _policy_file(ctx, policy_file),
-        jobs=jobs,
-        classifiers_dir=settings_from(ctx).classifiers_dir,
-    )
+    settings = settings_from(ctx)
+    with Meter("policy check", None, "files", show=not quiet, forced=settings.progress) as meter:
+        report = run_check(
+            [Path(p) for p in paths or (".",)],
+            _policy_file(ctx, policy_file),
+            jobs=jobs,
+            classifiers_dir=settings.classifiers_dir,
+            progress=meter.update,
+        )
     rendered = render(report, fmt)
     if output:
         Path(output).write_text(rendered, encoding="utf-8")

@@ -44,13 +44,15 @@ class Meter:
         elif show and forced:
             self._plain = True
 
-    def update(self, done: int) -> None:
-        """Set the amount done so far."""
+    def update(self, done: int, total: int | None = None) -> None:
+        """Set the amount done so far (and the total, when it is learnt on the way)."""
         self.done = done
+        if total is not None:
+            self.total = total
         now = time.monotonic()
         rate = done / (now - self.started) if now > self.started else 0.0
         if self._live is not None:
-            self._live.update(self._task, completed=done, rate=f"{rate:,.0f} {self.unit}/s")
+            self._live.update(self._task, completed=done, total=self.total, rate=f"{rate:,.0f} {self.unit}/s")
         elif self._plain and now - self._last_plain >= PLAIN_EVERY:
             self._last_plain = now
             left = f", about {(self.total - done) / rate:,.0f} s left" if self.total and rate else ""

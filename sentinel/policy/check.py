@@ -29,7 +29,7 @@ import csv
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -577,8 +577,12 @@ def run_check(
     jobs: int | None = None,
     root: Path | None = None,
     classifiers_dir: Path | None = None,
+    progress: Callable[[int, int], Any] | None = None,
 ) -> CheckReport:
-    """Check ``paths`` against the policy in ``policy_file`` with the recognizers of ``classifiers_dir``."""
+    """Check ``paths`` against the policy in ``policy_file`` with the recognizers of ``classifiers_dir``.
+
+    ``progress(files_done, files_total)`` is called as files are checked.
+    """
     started = time.monotonic()
     root = (root or Path.cwd()).absolute()
     loaded, findings = policy_findings(policy_file, classifiers_dir)
@@ -589,7 +593,10 @@ def run_check(
     results: list[FileResult] = []
     if jobs == 1 or len(files) < SMALL_RUN:
         checker = Checker(loaded, root)
-        results = [checker.check_file(Path(p)) for p in files]
+        for p in files:
+            results.append(checker.check_file(Path(p)))
+            if progress is not None:
+                progress(len(results), len(files))
     else:
         size = max(1, min(64, len(files) // (jobs * 8) or 1))
         chunks = [files[i : i + size] for i in range(0, len(files), size)]
@@ -598,6 +605,8 @@ def run_check(
         ) as pool:
             for chunk_results in pool.map(_check_chunk, chunks):
                 results.extend(chunk_results)
+                if progress is not None:
+                    progress(len(results), len(files))
     for r in results:
         findings.extend(r.findings)
     return CheckReport(

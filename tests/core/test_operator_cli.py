@@ -142,3 +142,18 @@ def test_ingest_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
         env={**env, "SENTINEL_DATA_DIR": str(tmp_path / "d"), "SENTINEL_PROGRESS": "1"},
     )  # fmt: skip
     assert forced.returncode == 0 and "ingest: " in forced.stderr and "bytes" in forced.stderr
+
+
+def test_policy_check_reports_progress_in_files_when_asked(tmp_path: Path) -> None:
+    tree = tmp_path / "repo"
+    tree.mkdir()
+    for i in range(3):
+        (tree / f"t{i}.csv").write_text("ma_ho_so,trang_thai\nHS-001,da_nhan\n", encoding="utf-8")
+    env = {"SENTINEL_DATA_DIR": str(tmp_path / "d"), "SENTINEL_CONTENT_DIR": str(REPO)}
+    quiet = _sentinel("policy", "check", str(tree), "--jobs", "1", cwd=tmp_path, env=env)
+    loud = _sentinel("policy", "check", str(tree), "--jobs", "1", cwd=tmp_path, env={**env, "SENTINEL_PROGRESS": "1"})
+    assert quiet.returncode == loud.returncode == 0, quiet.stderr + loud.stderr
+    assert "policy check: 1 of 3 files" in loud.stderr
+    assert "policy check:" not in quiet.stderr
+    # the report itself is the same (its last line carries the time taken)
+    assert quiet.stdout.splitlines()[:-1] == loud.stdout.splitlines()[:-1]

@@ -85,3 +85,14 @@ def test_assignee_picker_lists_analysts(client, store, settings):
     users = re.search(r'<datalist id="users">(.*?)</datalist>', html, re.S).group(1)
     assert '<option value="lan">' in users and "dung" not in users
     assert 'list="users"' in html
+
+
+def test_a_campaign_is_announced_once_with_ways_to_group_it(client, store):
+    from tests.console.test_cases import spray
+
+    spray(store, 6)
+    html = client.get("/console/alerts").text
+    notices = re.findall(r'<p class="flash warn campaign" data-rule="auth-spray">(.*?)</p>', html, re.S)
+    assert len(notices) == 1 and "6 cảnh báo từ 6 đối tượng" in notices[0]
+    assert "group=rule" in notices[0] and "/console/cases" in notices[0]
+    assert 'class="flash warn campaign"' not in client.get("/console/alerts?group=rule").text

@@ -18,6 +18,7 @@ from sentinel.api.respond import ANALYST_ROLES
 from sentinel.models import Alert
 from sentinel.policy.access import RoleView
 from sentinel.respond.alert_fields import alert_place
+from sentinel.respond.case_suggest import CAMPAIGN_MIN
 from sentinel.respond.cases import CaseIn
 from sentinel.respond.lifecycle import apply_bulk
 from sentinel.store.base import AlertQuery
@@ -114,6 +115,8 @@ def queue(
         capped = False
     pages = max(1, -(-total // PAGE_SIZE))
     groups = _group_by_rule(every) if group == "rule" else []
+    # one rule over many entities on this page (25 spraying addresses): say so once, with a way to group them
+    campaigns = [g for g in _group_by_rule(rows) if len(g["entities"]) >= CAMPAIGN_MIN] if not groups else []
     here = request.url.remove_query_params(["done", "page"])
     return render(
         request,
@@ -146,6 +149,7 @@ def queue(
         capped=capped,
         queue_limit=QUEUE_LIMIT,
         hides_informational=not severity,
+        campaigns=campaigns,
         prev_url=str(request.url.include_query_params(page=page - 1)) if page > 1 else None,
         next_url=str(request.url.include_query_params(page=page + 1)) if page < pages else None,
     )

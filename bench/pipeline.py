@@ -24,6 +24,7 @@ The machine's load average is printed beside the figures.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import re
@@ -141,14 +142,14 @@ def load() -> str:
     return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def floor(path: Path, work: Path) -> float:
-    """Raw lines into SQLite: a primary key and one FTS5 row each, batches in transactions. Lines/s."""
+def floor(path: Path, work: Path) -> tuple[float, float]:
+    """Raw lines into SQLite: a primary key and one FTS5 row each, batches in transactions. (lines/s, per CPU-s)."""
     db = sqlite3.connect(work / "floor.db", isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("CREATE TABLE lines (id TEXT PRIMARY KEY, line TEXT) WITHOUT ROWID")
     db.execute("CREATE VIRTUAL TABLE lines_fts USING fts5(line, content='')")
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     n = 0
     with path.open("rb") as f:
         while True:
@@ -163,24 +164,29 @@ def floor(path: Path, work: Path) -> float:
             )
             db.execute("COMMIT")
             n += len(chunk)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     db.close()
-    return n / seconds
+    return n / seconds, n / cpu
 
 
-def stages(path: Path, work: Path, limit: int) -> dict[str, float]:
-    """Microseconds per line of each pipeline stage, in this process, over the first ``limit`` lines."""
+def stages(path: Path, work: Path, limit: int) -> tuple[dict[str, tuple[float, float]], int]:
+    """Wall and CPU microseconds per line of each pipeline stage, in this process, over the first ``limit`` lines.
+
+    The name tagger's model is loaded first (once per process, not per line)."""
+    from sentinel.classify.recognizers import _tagged_people
     from sentinel.collect.parsers import parse_line
     from sentinel.config import load_settings
     from sentinel.ingest.assemble import build_pipeline
     from sentinel.ingest.stream import iter_lines
     from sentinel.runtime import Runtime
 
+    _tagged_people("Bà Giáp Thu Ngân nộp hồ sơ")
     runtime = Runtime(load_settings(env={"SENTINEL_DATA_DIR": str(work / "stages")}))
     store = runtime.open_store()
     pipeline = build_pipeline(runtime, store)
     enrich, protect = pipeline.transforms if len(pipeline.transforms) == 2 else (None, pipeline.transforms[0])
     spent = dict.fromkeys(("parse", "address plan", "protection", "store", "detection"), 0.0)
+    cpu = dict.fromkeys(spent, 0.0)
     n = 0
     source = str(path.resolve())
     with path.open("rb") as f:
@@ -188,33 +194,31 @@ def stages(path: Path, work: Path, limit: int) -> dict[str, float]:
         for item in iter_lines(f):
             batch.append(item)
             if len(batch) == BATCH or n + len(batch) >= limit:
-                t0 = time.perf_counter()
+                marks = [(time.perf_counter(), time.process_time())]
                 events = [parse_line(line, source=source, position=off) for off, line in batch]
-                t1 = time.perf_counter()
+                marks.append((time.perf_counter(), time.process_time()))
                 if enrich is not None:
                     events = [enrich(e) for e in events]
-                t2 = time.perf_counter()
+                marks.append((time.perf_counter(), time.process_time()))
                 events = [protect(e) for e in events]
-                t3 = time.perf_counter()
+                marks.append((time.perf_counter(), time.process_time()))
                 result = store.append_events(events)
-                t4 = time.perf_counter()
+                marks.append((time.perf_counter(), time.process_time()))
                 pipeline.detector.process(result.stored)
-                t5 = time.perf_counter()
-                for name, a, b in (
-                    ("parse", t0, t1), ("address plan", t1, t2), ("protection", t2, t3), ("store", t3, t4),
-                    ("detection", t4, t5),
-                ):  # fmt: skip
-                    spent[name] += b - a
+                marks.append((time.perf_counter(), time.process_time()))
+                for name, (a, b) in zip(spent, itertools.pairwise(marks), strict=True):
+                    spent[name] += b[0] - a[0]
+                    cpu[name] += b[1] - a[1]
                 n += len(batch)
                 batch = []
                 if n >= limit:
                     break
     store.close()
-    return {k: v / n * 1e6 for k, v in spent.items()} | {"lines": n}
+    return {k: (v / n * 1e6, cpu[k] / n * 1e6) for k, v in spent.items()}, n
 
 
-def end_to_end(path: Path, work: Path, workers: int | None) -> tuple[float, float, str]:
-    """``sentinel ingest FILE`` in a fresh data directory: (seconds, peak MB of the command, its summary line)."""
+def end_to_end(path: Path, work: Path, workers: int | None) -> tuple[float, float, float, str]:
+    """``sentinel ingest FILE`` in a fresh data directory: (seconds, CPU seconds, peak MB, its summary line)."""
     data = work / f"e2e-{workers}"
     shutil.rmtree(data, ignore_errors=True)
     env = {**os.environ, "SENTINEL_DATA_DIR": str(data)}
@@ -232,8 +236,8 @@ def end_to_end(path: Path, work: Path, workers: int | None) -> tuple[float, floa
         if proc.returncode != 0:
             raise SystemExit(f"sentinel ingest failed ({proc.returncode}): {err.read().strip()[-2000:]}")
         summary = out.read().strip().splitlines()[-1]
-    # Linux reports kB: the command's peak, or its largest worker's
-    return seconds, usage.ru_maxrss / 1024, summary
+    # Linux reports kB: the command's peak, or its largest worker's; CPU of the command and its workers
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, summary
 
 
 def main() -> None:
@@ -248,24 +252,30 @@ def main() -> None:
         path = Path(args.keep) if args.keep else work / "portal.log"
         n = make_log(path, args.lines)
         print(f"{n:,} lines, {path.stat().st_size / 1e6:.1f} MB; {os.cpu_count()} cores; {load()}")
-        rate = floor(path, work)
-        print(f"floor (raw lines, primary key + FTS5 row): {rate:,.0f} lines/s   [{load()}]")
-        per = stages(path, work, min(args.stage_lines, n))
-        total = sum(v for k, v in per.items() if k != "lines")
-        print(f"stages over {per['lines']:,} lines, µs per line   [{load()}]")
-        for k, v in per.items():
-            if k != "lines":
-                print(f"  {k:<14} {v:8.1f}  ({v / total:5.1%})")
-        print(f"  {'sum':<14} {total:8.1f}  = {1e6 / total:,.0f} lines/s in one process")
+        rate, floor_cpu = floor(path, work)
+        print(
+            f"floor (raw lines, primary key + FTS5 row): {rate:,.0f} lines/s, {floor_cpu:,.0f} per CPU-second   "
+            f"[{load()}]"
+        )
+        per, done = stages(path, work, min(args.stage_lines, n))
+        wall = sum(w for w, _ in per.values())
+        cpu = sum(c for _, c in per.values())
+        print(f"stages over {done:,} lines, µs per line (wall / CPU)   [{load()}]")
+        for k, (w, c) in per.items():
+            print(f"  {k:<14} {w:8.1f} {c:8.1f}  ({c / cpu:5.1%} of CPU)")
+        print(
+            f"  {'sum':<14} {wall:8.1f} {cpu:8.1f}  = {1e6 / wall:,.0f} lines/s wall, {1e6 / cpu:,.0f} per CPU-second"
+        )
         counts = [int(w) for w in args.workers.split(",") if w] or [None]
         results = {}
         for w in counts:
-            seconds, peak, summary = end_to_end(path, work, w)
+            seconds, cpu_s, peak, summary = end_to_end(path, work, w)
             results[w] = seconds
             label = "sentinel ingest" + (f" --workers {w}" if w is not None else "")
             print(
-                f"{label}: {seconds:.1f} s = {n / seconds:,.0f} lines/s ({rate / (n / seconds):.1f}x the floor), "
-                f"peak {peak:.0f} MB   [{load()}]\n    {summary}"
+                f"{label}: {seconds:.1f} s = {n / seconds:,.0f} lines/s ({rate / (n / seconds):.1f}x the floor); "
+                f"{cpu_s:.1f} CPU s = {n / cpu_s:,.0f} lines per CPU-second ({floor_cpu / (n / cpu_s):.1f}x); peak {peak:.0f} MB   [{load()}]\n"
+                f"    {summary}"
             )
         if 1 in results and 2 in results:
             print(f"speed-up 1 -> 2 workers: {results[1] / results[2]:.2f}x")

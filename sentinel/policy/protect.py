@@ -45,6 +45,8 @@ _BIG_INT = 10**7  # integers this large may be identifiers and are scanned as te
 # Values that are never a Mapping or a list: the walk tells them apart without an ABC check.
 _LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
 _CACHE_SIZE = 100_000
+# Strings at least this long are blanked out of a structured string that holds them (read on their own).
+_MIN_BLANKED = 8
 
 
 Action = OperatorSpec | str  # an operator, or DROP
@@ -85,6 +87,8 @@ class Protector:
         self.structured = frozenset(loaded.policy.structured_fields)
         self.counts: Counter[str] = Counter()  # entity -> values protected, over this protector's life
         self._cache: dict[bytes, str] = {}
+        # structured text (a user agent, a referrer) -> what the recognisers found in it; keyed by a digest
+        self._found: dict[bytes, tuple[tuple[str, int, int], ...]] = {}
         self._entity_of = lru_cache(maxsize=4096)(self._entity_of_uncached)
 
     # -- field names -------------------------------------------------------------
@@ -227,17 +231,33 @@ class Protector:
         in_free = set(free)
         rest = [t for t in dict.fromkeys(structured) if t not in in_free]
         seen: set[str] = set()
-        for group, is_free in ((free, True), (rest, False)):
-            if not group:
-                continue
-            text = "\n".join(group)
-            for hit in self.find(text, free_text=is_free):
-                if hit.entity not in self.actions:
-                    continue
-                raw = text[hit.start : hit.end]
+        text = "\n".join(free)
+        found = [(h.entity, text[h.start : h.end]) for h in self.find(text)] if text else []
+        for raw_text in rest:
+            found.extend(self._structured_hits(raw_text, free, rest))
+        for entity, raw in found:
+            if entity in self.actions:
                 seen.add(raw)
-                changes.add(hit.entity, raw, self._span_value(hit.entity, raw))
+                changes.add(entity, raw, self._span_value(entity, raw))
         self._scan_glued(free + rest, changes, seen)
+
+    def _structured_hits(self, text: str, free: list[str], rest: list[str]) -> list[tuple[str, str]]:
+        """(entity, raw) in one structured string, read alone and remembered: user agents and URLs repeat.
+
+        The other strings of the document that it holds (the user agent inside the raw line) are read on
+        their own, so they are blanked here: what is left of a parsed line is mostly addresses and numbers.
+        """
+        blanked = text
+        for other in (*free, *rest):
+            if len(other) >= _MIN_BLANKED and other != text and other in blanked:
+                blanked = blanked.replace(other, " " * len(other))
+        key = hashlib.blake2b(blanked.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        spans = self._found.get(key)
+        if spans is None:
+            if len(self._found) >= _CACHE_SIZE:
+                self._found.clear()
+            spans = self._found[key] = tuple((h.entity, h.start, h.end) for h in self.find(blanked, free_text=False))
+        return [(entity, text[start:end]) for entity, start, end in spans]
 
     def _scan_glued(self, texts: list[str], changes: _Changes, seen: set[str]) -> None:
         """Identifiers glued to other characters (path segments, file names, tokens), each read on its own line."""

@@ -17,6 +17,7 @@ from sentinel.cli.progress import Meter, quiet_option
 from sentinel.ingest.assemble import build_pipeline
 from sentinel.ingest.pipeline import IngestCounts
 from sentinel.ingest.stream import ingest_streams
+from sentinel.ingest.workers import default_workers
 from sentinel.runtime import settle_heap
 
 
@@ -53,6 +54,13 @@ def _open(path: str) -> tuple[str, BinaryIO]:
 @click.option("--dataset", help="event.dataset for the events (default: by format and content).")
 @click.option("--no-detect", is_flag=True, help="Store only; do not run the Sigma rules.")
 @quiet_option
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Processes that enrich and protect batches (default: one per core; 0: in this process). "
+    "Storing and detection stay in this process, in input order.",
+)
 @click.pass_context
 def ingest(
     ctx: click.Context,
@@ -64,6 +72,7 @@ def ingest(
     dataset: str | None,
     no_detect: bool,
     quiet: bool,
+    workers: int | None,
 ) -> None:
     """Parse log FILES (or - for standard input), store the events and run detection.
 
@@ -75,7 +84,10 @@ def ingest(
     settings = runtime.settings
     tz = timezone_option(tz_name, settings)
     store = store_from(ctx)
-    pipeline = build_pipeline(runtime, store, detect=not no_detect)
+    pipeline = build_pipeline(
+        runtime, store, detect=not no_detect, workers=default_workers() if workers is None else workers
+    )
+    ctx.call_on_close(pipeline.close)
     settle_heap()
 
     with contextlib.ExitStack() as stack:

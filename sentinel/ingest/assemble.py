@@ -23,15 +23,24 @@ from sentinel.runtime import Runtime
 from sentinel.store.base import Store
 
 
-def build_pipeline(runtime: Runtime, store: Store, *, detect: bool = True, at_edge: bool = False) -> Pipeline:
+def build_pipeline(
+    runtime: Runtime, store: Store, *, detect: bool = True, at_edge: bool = False, workers: int = 0
+) -> Pipeline:
     """The configured pipeline: transforms, the store and (unless ``detect=False``) the Sigma engine.
 
     ``at_edge=True`` when a collector's runner already enriched (with the definition's own plan)
     and protected the events with :func:`edge_transform`, so neither runs twice on one path.
+    ``workers`` > 0 runs the transforms in that many processes for :meth:`Pipeline.process_stream`
+    (close the pipeline when done).
     """
     transforms: list[Transform] = []
+    pool = None
     if not at_edge:
-        transforms = _edge_stages(runtime, runtime.address_plan)
+        transforms = edge_stages(runtime, runtime.address_plan)
+        if workers > 0:
+            from sentinel.ingest.workers import TransformWorkers
+
+            pool = TransformWorkers(runtime.settings, workers)
     detector = None
     if detect:
         from sentinel.respond.db import ResponseDB
@@ -40,14 +49,14 @@ def build_pipeline(runtime: Runtime, store: Store, *, detect: bool = True, at_ed
         # suppression windows and exceptions decided by analysts apply before an alert is recorded
         suppressions = Suppressions(ResponseDB(runtime.settings.respond_db_path))
         detector = SuppressingDetector(runtime.engine(), suppressions)
-    return Pipeline(store, transforms=transforms, detector=detector)
+    return Pipeline(store, transforms=transforms, detector=detector, workers=pool)
 
 
 def edge_transform(
     runtime: Runtime, plan: AddressPlan | None
 ) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
     """What a collector does to each batch before queueing it: enrichment with ``plan``, then protection."""
-    stages = _edge_stages(runtime, plan)
+    stages = edge_stages(runtime, plan)
 
     def edge(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for stage in stages:
@@ -57,7 +66,8 @@ def edge_transform(
     return edge
 
 
-def _edge_stages(runtime: Runtime, plan: AddressPlan | None) -> list[Transform]:
+def edge_stages(runtime: Runtime, plan: AddressPlan | None) -> list[Transform]:
+    """Enrichment with ``plan`` (if any), then protection: the transforms of every ingest path."""
     from sentinel.policy.purposes import ingest_transform
 
     stages: list[Transform] = []

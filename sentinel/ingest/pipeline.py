@@ -8,14 +8,20 @@ before anything is written, so a raw value they remove is never stored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import itertools
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
-from typing import Any
+from multiprocessing.pool import AsyncResult
+from typing import TYPE_CHECKING, Any
 
 from sentinel import ecs
 from sentinel.detect.detector import Detector
 from sentinel.models import Alert
 from sentinel.store.base import Store
+
+if TYPE_CHECKING:
+    from sentinel.ingest.workers import TransformWorkers
 
 Transform = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -37,22 +43,70 @@ class IngestCounts:
 
 
 class Pipeline:
-    def __init__(self, store: Store, transforms: Iterable[Transform] = (), detector: Detector | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        transforms: Iterable[Transform] = (),
+        detector: Detector | None = None,
+        workers: TransformWorkers | None = None,
+    ) -> None:
         self.store = store
         self.transforms = list(transforms)
         self.detector = detector
+        self.workers = workers
         self.totals = IngestCounts()
 
     def process(self, events: list[dict[str, Any]]) -> IngestCounts:
         """Store one batch and run detection on what was new. Returns this batch's counts."""
+        events, counts = self._new(events)
+        for transform in self.transforms:
+            events = [transform(e) for e in events]
+        return self._commit(events, counts)
+
+    # batches a stream processes in this process before handing the rest to its workers
+    INLINE_BATCHES = 2
+
+    def process_stream(self, batches: Iterable[list[dict[str, Any]]]) -> Iterator[IngestCounts]:
+        """:meth:`process` each batch in turn, yielding its counts; with workers, the transforms of the
+        next batches run in the worker processes while this one is stored and detected, in input order."""
+        batches = iter(batches)
+        if self.workers is None:
+            for batch in batches:
+                yield self.process(batch)
+            return
+        # starting the worker processes costs seconds: short inputs are done here before they would be up
+        for batch in itertools.islice(batches, self.INLINE_BATCHES):
+            yield self.process(batch)
+        pending: deque[tuple[list[AsyncResult], IngestCounts]] = deque()
+        share = self.workers.count
+        for batch in batches:
+            events, counts = self._new(batch)
+            size = max(1, -(-len(events) // share))  # each worker takes a part of every batch
+            pending.append(([self.workers.submit(events[i : i + size]) for i in range(0, len(events), size)], counts))
+            if len(pending) >= self.workers.depth:
+                yield self._commit_parts(*pending.popleft())
+        while pending:
+            yield self._commit_parts(*pending.popleft())
+
+    def close(self) -> None:
+        """Stop the worker processes, if any."""
+        if self.workers is not None:
+            self.workers.close()
+
+    def _new(self, events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], IngestCounts]:
+        """The events the store does not hold yet, and the batch's counts so far."""
         counts = IngestCounts(read=len(events))
         counts.parse_errors = sum(1 for e in events if e.get("event", {}).get("kind") == "pipeline_error")
         known = self.store.known_ids([eid for e in events if isinstance(eid := ecs.get_field(e, "event.id"), str)])
         if known:  # a replay: these were stored before, so they skip the transforms (and detection) entirely
             events = [e for e in events if ecs.get_field(e, "event.id") not in known]
             counts.duplicates = counts.read - len(events)
-        for transform in self.transforms:
-            events = [transform(e) for e in events]
+        return events, counts
+
+    def _commit_parts(self, parts: list[AsyncResult], counts: IngestCounts) -> IngestCounts:
+        return self._commit([event for part in parts for event in part.get()], counts)
+
+    def _commit(self, events: list[dict[str, Any]], counts: IngestCounts) -> IngestCounts:
         result = self.store.append_events(events)
         counts.stored = result.stored_count
         counts.duplicates += result.duplicates

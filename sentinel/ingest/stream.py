@@ -80,7 +80,6 @@ def ingest_streams(
     with the kind of request (default: the shipped portal profile).
     """
     counts = IngestCounts()
-    batch: list[dict] = []
     started = time.monotonic()
     keyed = [
         _timed_events(
@@ -88,13 +87,19 @@ def ingest_streams(
         )
         for i, (source, f) in enumerate(streams)
     ]
-    for _key, event in heapq.merge(*keyed, key=lambda item: item[0]):
-        batch.append(event)
-        if len(batch) >= batch_size:
-            counts.add(pipeline.process(batch))
-            batch = []
-            if progress is not None:
-                progress(counts, time.monotonic() - started)
-    if batch:
-        counts.add(pipeline.process(batch))
+
+    def batches() -> Iterator[list[dict]]:
+        batch: list[dict] = []
+        for _key, event in heapq.merge(*keyed, key=lambda item: item[0]):
+            batch.append(event)
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    for done in pipeline.process_stream(batches()):
+        counts.add(done)
+        if progress is not None and done.read >= batch_size:
+            progress(counts, time.monotonic() - started)
     return counts

@@ -1,0 +1,75 @@
+"""Enrichment and protection of ingest batches in worker processes, results in input order.
+
+Protection (the recognisers) costs several times what parsing, storing and detection
+cost together, and Python runs one core per process, so ``sentinel ingest --workers N``
+hands the transforms of each batch to a pool of processes while the calling process
+keeps what must stay single: reading and merging the streams, the one writer of the
+store, and detection, fed in input order (correlations need one timeline). At most
+``depth`` batches are in flight, so memory stays bounded whatever the input size.
+
+Workers are started with ``spawn`` (no state inherited from a process that may hold
+threads or open databases); each builds its own stages from the same :class:`Settings`
+the caller's :class:`~sentinel.runtime.Runtime` was built from, so they protect with
+the same policy and keys.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from multiprocessing.pool import AsyncResult, Pool
+from typing import Any
+
+from sentinel.config import Settings
+
+_STAGES: list[Any] = []
+
+
+def default_workers() -> int:
+    """One worker per core this process may use; none (in-process transforms) on a single core."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores if cores > 1 else 0
+
+
+def _start(settings: Settings) -> None:
+    from sentinel.ingest.assemble import edge_stages
+    from sentinel.runtime import Runtime, settle_heap
+
+    runtime = Runtime(settings)
+    _STAGES[:] = edge_stages(runtime, runtime.address_plan)
+    settle_heap()
+
+
+def _run(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for stage in _STAGES:
+        events = [stage(e) for e in events]
+    return events
+
+
+class TransformWorkers:
+    """A pool of processes running the pipeline's transforms on whole batches."""
+
+    def __init__(self, settings: Settings, count: int) -> None:
+        if count < 1:
+            raise ValueError("TransformWorkers needs at least one worker")
+        self.count = count
+        self.depth = 2  # batches in flight, each shared by all workers: one being protected, one queued
+        self._settings = settings
+        self._pool: Pool | None = None
+        self._closed = False
+
+    def submit(self, events: list[dict[str, Any]]) -> AsyncResult:
+        """Transform ``events`` in a worker; the processes start on the first call."""
+        if self._closed:
+            raise RuntimeError("the transform workers are closed")
+        if self._pool is None:
+            self._pool = multiprocessing.get_context("spawn").Pool(self.count, _start, (self._settings,))
+        return self._pool.apply_async(_run, (events,))
+
+    def close(self) -> None:
+        """Stop the workers (waits for them; idempotent)."""
+        self._closed = True
+        if self._pool is not None:
+            self._pool.close()
+            self._pool.join()
+            self._pool = None

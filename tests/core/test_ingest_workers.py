@@ -41,7 +41,10 @@ def test_worker_processes_store_and_detect_what_one_process_does(tmp_path):
         docs = [orjson.loads(line) for line in found.stdout.splitlines()]
         for doc in docs:
             del doc["event"]["ingested"]
-        results[workers] = (ingest.stdout.strip().splitlines()[-1], sorted(docs, key=lambda d: d["event"]["id"]))
+        results[workers] = (
+            ingest.stdout.strip().splitlines()[-1].split("  in ")[0],
+            sorted(docs, key=lambda d: d["event"]["id"]),
+        )
     assert results["0"][0].startswith(f"read {len(lines):,}  stored {len(lines):,}")
     assert results["2"] == results["0"]
     text = orjson.dumps(results["2"][1]).decode()

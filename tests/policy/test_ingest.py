@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sqlite3
+from pathlib import Path
 from urllib.parse import quote_plus
 
 import orjson
@@ -61,12 +64,30 @@ def stored(tmp_path):
     store.close()
 
 
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.name != "policy.key"}
+
+
+def _index_hits(db: Path, text: str) -> int:
+    """Events whose full-text index holds ``text`` as a phrase: FTS5 prefix-compresses its terms, so bytes miss it."""
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+        phrase = '"' + text.replace('"', '""') + '"'
+        return con.execute("SELECT count(*) FROM events_fts WHERE events_fts MATCH ?", (phrase,)).fetchone()[0]
+
+
 def test_raw_values_are_written_nowhere(stored):
-    settings, store, _ = stored
-    store.close()  # flush the WAL into the files we read
-    blobs = b"".join(p.read_bytes() for p in settings.data_dir.iterdir() if p.name != "policy.key")
+    settings, store, (access, _, _) = stored
+    live = _files(settings.data_dir)  # the store still open: the newest pages are in its write-ahead log
+    assert live.get(settings.sqlite_path.name + "-wal"), "no live WAL to check: the test would see nothing"
+    token = access["url"]["query"].split("cccd=")[1].split("&")[0]
+    assert _index_hits(settings.sqlite_path, token) == 3 and _index_hits(settings.sqlite_path, "1.001612") == 1
     for raw in RAW_VALUES:
-        assert raw.encode() not in blobs, raw
+        assert _index_hits(settings.sqlite_path, raw) == 0, raw
+    store.close()  # checkpointed into the main file
+    closed = _files(settings.data_dir)
+    for raw in RAW_VALUES:
+        for name, blob in [*live.items(), *closed.items()]:
+            assert raw.encode() not in blob, (raw, name)
 
 
 def test_same_pseudonym_in_every_field(stored):

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from sentinel.api.accounts import Accounts, LockedOut, LoginFailed
 from sentinel.api.app import create_app
-from sentinel.api.auth import LocalOperator, SentinelAuthenticator
+from sentinel.api.auth import SESSION_COOKIE, LocalOperator, SentinelAuthenticator
 from sentinel.config import load_settings
 from sentinel.store.sqlite import SQLiteStore
 
@@ -126,7 +126,14 @@ def test_api_tokens(app_and_accounts):
     assert c.get("/auth/whoami", headers={"Authorization": "Bearer snt_forged"}).status_code == 401
     accounts.revoke_token("edge-hn-01")
     assert c.get("/auth/whoami", headers={"Authorization": f"Bearer {token}"}).status_code == 401
-    assert "snt_" not in accounts.path.read_bytes().decode("latin-1")  # only hashes are stored
+    login = c.post("/auth/login", json={"username": "an", "password": PASSWORD})
+    session = login.cookies.get(SESSION_COOKIE)
+    assert login.status_code == 200 and session
+    # only hashes are stored: in the accounts file and in its write-ahead log, read while the database is open
+    files = {p.name: p.read_bytes() for p in accounts.path.parent.iterdir() if p.name.startswith(accounts.path.name)}
+    assert accounts.path.name + "-wal" in files
+    for name, blob in files.items():
+        assert b"snt_" not in blob and token.encode() not in blob and session.encode() not in blob, name
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import uvicorn
 
 from sentinel.api.app import create_app
 from sentinel.config import Settings
-from sentinel.ingest.pipeline import Pipeline
 from sentinel.store.sqlite import SQLiteStore
 
 TOKEN = "test-ingest-token-0123456789"
@@ -24,14 +23,12 @@ def free_port() -> int:
 
 
 class Central:
-    """Serve the app on ``port``; the ingest pipeline stores without the heavy transforms."""
+    """Serve the app on ``port`` with the ingest pipeline it builds itself, as in a deployment."""
 
     def __init__(self, data_dir: Path, port: int) -> None:
         self.settings = Settings(data_dir=data_dir, ingest_token=TOKEN)
         self.store = SQLiteStore(data_dir / "central.db")
         app = create_app(self.settings, store=self.store)
-        app.state.ingest_pipeline = Pipeline(self.store)
-        app.state.ingest_lock = threading.Lock()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = f"http://127.0.0.1:{port}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import threading
 from pathlib import Path
 
 import orjson
@@ -14,8 +13,7 @@ from fastapi.testclient import TestClient
 from sentinel.api.app import create_app
 from sentinel.api.auth import LocalOperator
 from sentinel.config import Settings
-from sentinel.ingest.pipeline import Pipeline
-from sentinel.store.base import EventQuery
+from sentinel.store.base import AlertQuery, EventQuery
 from sentinel.store.sqlite import SQLiteStore
 
 TOKEN = "t0ken-for-tests"
@@ -26,10 +24,8 @@ def central(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient
     # not on loopback: real authentication (no demo operator), as in a deployment
     settings = Settings(data_dir=tmp_path, api={"host": "0.0.0.0"}, ingest_token=TOKEN)
     store = SQLiteStore(tmp_path / "s.db")
-    app = create_app(settings, store=store)
-    app.state.ingest_pipeline = Pipeline(store)
-    app.state.ingest_lock = threading.Lock()
-    return TestClient(app), store, settings
+    # the pipeline the server builds on the first batch: address plan, personal-data protection, the rule pack
+    return TestClient(create_app(settings, store=store)), store, settings
 
 
 def _body(events: list[dict], extra: bytes = b"") -> bytes:
@@ -55,6 +51,28 @@ def test_batch_is_stored_and_a_retry_is_all_duplicates(central) -> None:  # type
     again = _post(client, _body(EVENTS)).json()
     assert (again["stored"], again["duplicates"]) == (0, 50)
     assert store.count_events(EventQuery()) == 50
+
+
+def test_personal_data_is_stored_pseudonymised_and_an_attack_raises_an_alert(central) -> None:  # type: ignore[no-untyped-def]
+    client, store, _ = central
+    cccd = "001099012345"
+    attack = {
+        "@timestamp": "2026-07-01T03:00:00Z",
+        "event": {"id": "web-1", "kind": "event", "dataset": "nginx.access", "category": ["web"]},
+        "source": {"ip": "203.0.113.50"},
+        "url": {"path": "/dvc/tra-cuu", "query": f"cccd={cccd}&id=1 UNION SELECT so_cccd FROM cong_dan"},
+        "http": {"request": {"method": "GET"}, "response": {"status_code": 200}},
+        "message": f"tra cứu hồ sơ của công dân CCCD {cccd}",
+    }
+    r = _post(client, _body([attack]))
+    assert r.status_code == 200, r.text
+    assert (r.json()["stored"], r.json()["alerts"]) == (1, 1)
+    doc = store.get_event("web-1")
+    assert cccd not in orjson.dumps(doc).decode()
+    assert "pz-vn_cccd-" in doc["url"]["query"] and "pz-vn_cccd-" in doc["message"]
+    (alert,) = store.list_alerts(AlertQuery())
+    assert alert.rule.title.startswith("SQL injection with UNION SELECT") and alert.event_ids == ["web-1"]
+    assert cccd not in orjson.dumps(alert.to_doc()).decode()
 
 
 def test_bad_lines_are_kept_as_pipeline_errors(central) -> None:  # type: ignore[no-untyped-def]

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from sentinel.api.auth import current_principal
 from sentinel.api.errors import unprocessable
+from sentinel.api.scope import visible_alert
 from sentinel.api.views import forbidden, role_view
 from sentinel.identity import Principal
 from sentinel.models import Alert, AlertChange
@@ -62,26 +63,18 @@ def _etag(alert: Alert) -> str:
     return f'"{alert.version}"'
 
 
-def _visible_alert(request: Request, view: RoleView, alert_id: str) -> Alert:
-    """The alert if it exists within the caller's scope; 404 otherwise (no hint that it exists elsewhere)."""
-    alert = request.app.state.store.get_alert(alert_id)
-    if alert is None or not view.in_scope(alert.labels):
-        raise HTTPException(status_code=404, detail=f"no alert with id {alert_id}")
-    return alert
-
-
 @router.get("/{alert_id}")
 def get_alert(
     alert_id: str, request: Request, response: Response, view: Annotated[RoleView, Depends(role_view)]
 ) -> dict[str, Any]:
-    alert = _visible_alert(request, view, alert_id)
+    alert = visible_alert(request, view, alert_id)
     response.headers["ETag"] = _etag(alert)
     return view.mask_alert(alert.to_doc())
 
 
 @router.get("/{alert_id}/history", response_model=list[AlertChange])
 def alert_history(alert_id: str, request: Request, view: Annotated[RoleView, Depends(role_view)]) -> list[AlertChange]:
-    _visible_alert(request, view, alert_id)
+    visible_alert(request, view, alert_id)
     return request.app.state.store.alert_history(alert_id)
 
 
@@ -102,7 +95,7 @@ def update_alert(
         expected = int(if_match.strip().removeprefix("W/").strip('"'))
     except ValueError:
         raise HTTPException(status_code=400, detail=f"If-Match {if_match!r} is not an alert version") from None
-    _visible_alert(request, view, alert_id)
+    visible_alert(request, view, alert_id)
     store = request.app.state.store
     try:
         current = store.get_alert(alert_id)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sentinel.api.auth import current_principal
 from sentinel.api.errors import unprocessable
-from sentinel.api.respond import visible_alert
+from sentinel.api.scope import visible_alert
 from sentinel.api.views import forbidden, role_view
 from sentinel.identity import Principal
 from sentinel.models import Alert

@@ -9,7 +9,6 @@ masking), like every other alert route.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -19,15 +18,22 @@ from pydantic import BaseModel, Field
 
 from sentinel.api.auth import current_principal
 from sentinel.api.errors import unprocessable
-from sentinel.api.views import role_view
-from sentinel.content import ContentError
+from sentinel.api.scope import (
+    ScopedAlert,
+    ScopedRun,
+    ScopedSuppression,
+    Stage,
+    View,
+    author_scope,
+    visible_alert,
+    visible_audit,
+    visible_runs,
+    visible_suppressions,
+)
 from sentinel.identity import Principal
-from sentinel.models import Alert
-from sentinel.policy.access import RoleView
 from sentinel.respond.lifecycle import AlertAction, apply_action, apply_bulk
 from sentinel.respond.reports import shift_report
 from sentinel.respond.runs import Run, RunError
-from sentinel.respond.service import ResponseService
 from sentinel.respond.suppress import Suppression, parse_suppression
 from sentinel.store.alert_ops import InvalidChange
 from sentinel.store.base import NotFound, VersionConflict
@@ -37,28 +43,9 @@ router = APIRouter(prefix="/api", tags=["response"])
 # Who may change alerts and start playbooks; who may approve side effects and mute detections.
 ANALYST_ROLES = frozenset({"admin", "soc_lead", "soc_analyst"})
 LEAD_ROLES = frozenset({"admin", "soc_lead"})
-_build_lock = threading.Lock()
 
 
-def response_stage(request: Request) -> ResponseService:
-    """The app's response stage, built on first use (playbooks, settings, ``respond.db``)."""
-    state = request.app.state
-    stage = getattr(state, "response", None)
-    if stage is None:
-        with _build_lock:
-            stage = getattr(request.app.state, "response", None)
-            if stage is None:
-                try:
-                    stage = ResponseService.build(state.settings, state.store, address_plan=state.runtime.address_plan)
-                except ContentError as exc:
-                    raise HTTPException(status_code=503, detail=f"response stage unavailable: {exc}") from None
-                request.app.state.response = stage
-    return stage
-
-
-Stage = Annotated[ResponseService, Depends(response_stage)]
 Caller = Annotated[Principal, Depends(current_principal)]
-View = Annotated[RoleView, Depends(role_view)]
 
 
 def require_role(principal: Principal, roles: frozenset[str], what: str) -> None:
@@ -78,13 +65,6 @@ def if_match_version(if_match: str | None) -> int:
         raise HTTPException(status_code=400, detail=f"If-Match {if_match!r} is not a version") from None
 
 
-def visible_alert(request: Request, view: RoleView, alert_id: str) -> Alert:
-    alert = request.app.state.store.get_alert(alert_id)
-    if alert is None or not view.in_scope(alert.labels):
-        raise HTTPException(status_code=404, detail=f"no alert with id {alert_id}")
-    return alert
-
-
 # -- analyst actions ---------------------------------------------------------------------------------
 @router.post("/alerts/{alert_id}/actions")
 def act_on_alert(
@@ -94,12 +74,12 @@ def act_on_alert(
     response: Response,
     principal: Caller,
     view: View,
+    scoped: ScopedAlert,
     if_match: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     """Acknowledge, start, close (disposition + reason), reopen, assign, note, tag, untag or rate one alert."""
     require_role(principal, ANALYST_ROLES, "change alerts")
     expected = if_match_version(if_match)
-    visible_alert(request, view, alert_id)
     try:
         alert = apply_action(request.app.state.store, alert_id, expected, act, principal.name, request.app.state.audit)
     except NotFound:
@@ -139,9 +119,8 @@ def bulk_action(body: BulkIn, request: Request, principal: Caller, view: View) -
 
 
 @router.get("/alerts/{alert_id}/notifications")
-def alert_notifications(alert_id: str, request: Request, view: View, stage: Stage) -> list[dict]:
-    visible_alert(request, view, alert_id)
-    return stage.escalator.history(alert_id)
+def alert_notifications(alert: ScopedAlert, stage: Stage) -> list[dict]:
+    return stage.escalator.history(alert.id)
 
 
 # -- playbooks and runs ----------------------------------------------------------------------------
@@ -169,8 +148,7 @@ def get_playbook(playbook_id: str, principal: Caller, stage: Stage) -> dict[str,
 
 
 @router.get("/alerts/{alert_id}/playbooks")
-def playbooks_for_alert(alert_id: str, request: Request, view: View, stage: Stage) -> list[dict[str, str]]:
-    alert = visible_alert(request, view, alert_id)
+def playbooks_for_alert(alert: ScopedAlert, stage: Stage) -> list[dict[str, str]]:
     return [{"id": pb.id, "name": pb.name} for pb in stage.playbooks.for_alert(alert)]
 
 
@@ -207,20 +185,22 @@ def start_run(
 
 @router.get("/runs")
 def list_runs(
-    principal: Caller,
+    request: Request,
+    view: View,
     stage: Stage,
     alert_id: str | None = None,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
-    return [r.model_dump() for r in stage.runner.list(alert_id=alert_id, status=status, limit=limit)]
+    """Runs of the alerts the caller sees (the scope is applied before the limit is counted)."""
+    if alert_id is not None:
+        visible_alert(request, view, alert_id)
+    runs = stage.runner.list(alert_id=alert_id, status=status, limit=limit if not view.scope else 5000)
+    return [r.model_dump() for r in visible_runs(request, view, runs)[:limit]]
 
 
 @router.get("/runs/{run_id}")
-def get_run(run_id: str, response: Response, principal: Caller, stage: Stage) -> dict[str, Any]:
-    run = stage.runner.get(run_id)
-    if run is None:
-        raise HTTPException(status_code=404, detail=f"no playbook run with id {run_id}")
+def get_run(run: ScopedRun, response: Response) -> dict[str, Any]:
     return _run_out(run, response)
 
 
@@ -232,6 +212,7 @@ class DecisionIn(BaseModel):
 @router.post("/runs/{run_id}/decision")
 def decide_run(
     run_id: str,
+    run: ScopedRun,
     body: DecisionIn,
     response: Response,
     principal: Caller,
@@ -240,9 +221,6 @@ def decide_run(
 ) -> dict[str, Any]:
     """Approve (the step then runs) or reject the step a run waits on. Side effects need a SOC lead."""
     expected = if_match_version(if_match)
-    run = stage.runner.get(run_id)
-    if run is None:
-        raise HTTPException(status_code=404, detail=f"no playbook run with id {run_id}")
     pending = stage.playbooks.get(run.playbook_id)
     step = pending.workflow.get(run.pending_step or "") if pending else None
     spec = stage.runner.actions.get(getattr(step, "action", "")) if step else None
@@ -260,19 +238,25 @@ def decide_run(
 
 # -- suppressions ------------------------------------------------------------------------------------
 @router.get("/suppressions", response_model=list[Suppression])
-def list_suppressions(principal: Caller, stage: Stage, include_expired: bool = False) -> list[Suppression]:
-    return stage.suppressions.list(include_expired=include_expired)
+def list_suppressions(view: View, stage: Stage, include_expired: bool = False) -> list[Suppression]:
+    """The suppressions within the caller's scope."""
+    return visible_suppressions(view, stage.suppressions.list(include_expired=include_expired))
 
 
 @router.post("/suppressions", status_code=201, response_model=Suppression)
-def create_suppression(body: dict[str, Any], response: Response, principal: Caller, stage: Stage) -> Suppression:
-    """A suppression window or exception: ``rule_id`` and/or ``match``, a ``reason`` and an ``expires`` time."""
+def create_suppression(
+    body: dict[str, Any], response: Response, principal: Caller, view: View, stage: Stage
+) -> Suppression:
+    """A suppression window or exception: ``rule_id`` and/or ``match``, a ``reason`` and an ``expires`` time.
+
+    It matches only alerts within its author's scope (a provincial lead mutes their own province only).
+    """
     require_role(principal, LEAD_ROLES, "create suppressions")
     try:
         spec = parse_suppression(body)
     except ValueError as exc:
         raise unprocessable(str(exc)) from None
-    item = stage.suppressions.create(spec, principal.name)
+    item = stage.suppressions.create(spec, principal.name, author_scope(view))
     response.headers["ETag"] = f'"{item.version}"'
     return item
 
@@ -283,7 +267,12 @@ class EndIn(BaseModel):
 
 @router.post("/suppressions/{suppression_id}/end", response_model=Suppression)
 def end_suppression(
-    suppression_id: str, body: EndIn, principal: Caller, stage: Stage, if_match: Annotated[str | None, Header()] = None
+    suppression_id: str,
+    body: EndIn,
+    principal: Caller,
+    stage: Stage,
+    scoped: ScopedSuppression,
+    if_match: Annotated[str | None, Header()] = None,
 ) -> Suppression:
     require_role(principal, LEAD_ROLES, "end suppressions")
     expected = if_match_version(if_match)
@@ -298,16 +287,19 @@ def end_suppression(
 # -- reports and audit -------------------------------------------------------------------------------
 @router.get("/reports/shifts")
 def shifts(
-    request: Request, principal: Caller, stage: Stage, days: Annotated[int, Query(ge=1, le=90)] = 7
+    request: Request, view: View, stage: Stage, days: Annotated[int, Query(ge=1, le=90)] = 7
 ) -> list[dict[str, Any]]:
-    """Alerts, time to acknowledge and time to close (median, p90, seconds) per shift over the last days."""
+    """Alerts, time to acknowledge and time to close (median, p90, seconds) per shift over the last days,
+    counting the alerts within the caller's scope only."""
     since = datetime.now(UTC) - timedelta(days=days)
-    return shift_report(request.app.state.store, stage.config, since)
+    return shift_report(request.app.state.store, stage.config, since, labels=view.scope_labels)
 
 
 @router.get("/response/audit")
 def response_audit(
+    request: Request,
     principal: Caller,
+    view: View,
     stage: Stage,
     kind: str | None = None,
     record_id: str | None = None,
@@ -315,4 +307,4 @@ def response_audit(
 ) -> list[dict[str, Any]]:
     """Who changed suppressions and playbook runs, when, with values before and after."""
     require_role(principal, LEAD_ROLES | {"auditor"}, "read the response audit")
-    return stage.db.audit_trail(kind, record_id, limit)
+    return visible_audit(request, view, stage, stage.db.audit_trail(kind, record_id, limit))

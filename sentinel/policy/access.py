@@ -119,6 +119,11 @@ class RoleView:
             out[SCOPE_FIELDS["commune"]] = p.commune
         return out
 
+    @property
+    def scope_labels(self) -> dict[str, str]:
+        """The caller's scope as alert labels (``{"province": ...}``; empty: everywhere)."""
+        return {field.split(".", 1)[1]: value for field, value in self.scope.items()}
+
     def in_scope(self, labels: Mapping[str, Any] | None) -> bool:
         """Whether a record with these ``labels`` (``province``, ``commune``) is within the caller's scope."""
         labels = labels or {}

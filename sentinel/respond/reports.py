@@ -74,13 +74,21 @@ def _within(shift: Shift, t: object) -> bool:
 
 
 def shift_report(
-    store: Store, config: RespondConfig, since: datetime, until: datetime | None = None, now: datetime | None = None
+    store: Store,
+    config: RespondConfig,
+    since: datetime,
+    until: datetime | None = None,
+    now: datetime | None = None,
+    labels: dict[str, str] | None = None,
 ) -> list[dict]:
-    """One row per (day, shift) with counts, TTA/TTC median and p90 in seconds, late acknowledgements."""
+    """One row per (day, shift) with counts, TTA/TTC median and p90 in seconds, late acknowledgements.
+
+    ``labels`` confines it to alerts of one place (the caller's scope).
+    """
     alerts: list[Alert] = []
     offset = 0
     while True:
-        page = store.list_alerts(AlertQuery(since=since, until=until, limit=PAGE, offset=offset))
+        page = store.list_alerts(AlertQuery(since=since, until=until, labels=labels or {}, limit=PAGE, offset=offset))
         alerts.extend(page)
         if len(page) < PAGE:
             break

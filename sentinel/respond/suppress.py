@@ -85,13 +85,18 @@ class Suppression(BaseModel):
     ended_reason: str | None = None
     hits: int = 0
     version: int = 1
+    # The author's place labels (province, commune): the suppression matches only alerts inside them,
+    # so a provincial lead cannot mute another province's detections. Empty: national.
+    scope: dict[str, str] = Field(default_factory=dict)
 
     def active(self, now: datetime) -> bool:
         return ecs.parse_ts(self.starts) <= now < ecs.parse_ts(self.expires)
 
     def matches(self, alert: Alert, values: AlertValues | None = None) -> bool:
-        """True when the alert is this suppression's rule and every field matches one of its values."""
+        """True when the alert is inside this suppression's scope, of its rule, and every field matches one value."""
         if self.rule_id and alert.rule.id != self.rule_id:
+            return False
+        if any(alert.labels.get(name) != value for name, value in self.scope.items()):
             return False
         values = values or AlertValues(alert)
         return all(_any_matches(values, field, wanted) for field, wanted in self._compiled.items())
@@ -203,7 +208,8 @@ class Suppressions:
         self._cache: tuple[float, list[Suppression]] | None = None
         self._cache_lock = threading.Lock()
 
-    def create(self, spec: SuppressionIn, actor: str) -> Suppression:
+    def create(self, spec: SuppressionIn, actor: str, scope: Mapping[str, str] | None = None) -> Suppression:
+        """Store a suppression confined to ``scope`` (its author's place labels; empty or None: national)."""
         now = ecs.now_ts()
         item = Suppression(
             id=secrets.token_hex(8),
@@ -215,6 +221,7 @@ class Suppressions:
             expires=ecs.format_ts(spec.expires),
             created_by=actor,
             created_at=now,
+            scope=dict(scope or {}),
         )
         with self.db.write() as conn:
             conn.execute(

@@ -18,7 +18,8 @@ from sentinel.api.console.i18n import language
 from sentinel.api.console.pages import Caller, PageError, Stage, View, console_router, guarded, require, see_other
 from sentinel.api.console.rendering import render
 from sentinel.api.console.rules import attack_tags
-from sentinel.api.respond import ANALYST_ROLES, LEAD_ROLES, visible_alert
+from sentinel.api.respond import ANALYST_ROLES, LEAD_ROLES
+from sentinel.api.scope import visible_alert
 from sentinel.respond.alert_fields import alert_place
 from sentinel.respond.lifecycle import AlertAction, apply_action
 from sentinel.store.base import VersionConflict

@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import Query, Request
 from fastapi.responses import Response
 
-from sentinel.api.classifications import READERS, classification_store
+from sentinel.api.classifications import classification_store
 from sentinel.api.console.pages import Caller, Stage, View, console_router, guarded
 from sentinel.api.console.rendering import render
+from sentinel.api.permissions import allowed_roles
 from sentinel.respond import dashboard
 from sentinel.respond.reports import shift_rows
 from sentinel.store.base import AlertQuery
@@ -18,6 +19,7 @@ from sentinel.store.base import AlertQuery
 DASHBOARD_LIMIT = 5000
 
 router = console_router()
+COVERAGE_ROLES = allowed_roles("GET", "/api/classifications")
 
 
 @router.get("/dashboard")
@@ -29,7 +31,8 @@ def dashboard_page(
     since = now - timedelta(days=days)
     alerts, total = view.list_alerts(request.app.state.store, AlertQuery(since=since, limit=DASHBOARD_LIMIT))
     masked_sources = dashboard.top_sources(alerts) if not view.field_hidden("source.ip") else None
-    coverage = classification_store(request).list_datasets() if principal.role in READERS else None
+    # the same roles as GET /api/classifications: the permission table decides, not a second list
+    coverage = classification_store(request).list_datasets() if principal.role in COVERAGE_ROLES else None
     return render(
         request,
         "dashboard.html",

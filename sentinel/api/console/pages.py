@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from sentinel.api.auth import current_principal
 from sentinel.api.console.rendering import render
-from sentinel.api.respond import response_stage
+from sentinel.api.scope import response_stage
 from sentinel.api.views import role_view
 from sentinel.identity import Principal
 from sentinel.policy.access import RoleView

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import Form, Request
 from fastapi.responses import Response
 
-from sentinel.api.console.pages import Caller, PageError, Stage, View, console_router, guarded, require, see_other
+from sentinel.api.console.pages import Caller, Stage, View, console_router, guarded, require, see_other
 from sentinel.api.console.rendering import render
-from sentinel.api.respond import ANALYST_ROLES, LEAD_ROLES, visible_alert
+from sentinel.api.respond import ANALYST_ROLES, LEAD_ROLES
+from sentinel.api.scope import visible_run, visible_runs
 from sentinel.store.base import VersionConflict
 
 router = console_router()
@@ -17,8 +18,9 @@ router = console_router()
 
 @router.get("/runs")
 @guarded
-def runs_page(request: Request, principal: Caller, stage: Stage) -> Response:
-    return render(request, "runs.html", principal, runs=stage.runner.list(status="awaiting_approval"))
+def runs_page(request: Request, principal: Caller, view: View, stage: Stage) -> Response:
+    runs = visible_runs(request, view, stage.runner.list(status="awaiting_approval", limit=5000))[:100]
+    return render(request, "runs.html", principal, runs=runs)
 
 
 @router.get("/runs/{run_id}")
@@ -26,10 +28,7 @@ def runs_page(request: Request, principal: Caller, stage: Stage) -> Response:
 def run_page(
     run_id: str, request: Request, principal: Caller, view: View, stage: Stage, conflict: str = ""
 ) -> Response:
-    run = stage.runner.get(run_id)
-    if run is None:
-        raise PageError(404, f"no playbook run with id {run_id}")
-    visible_alert(request, view, run.alert_id)
+    run = visible_run(request, view, stage, run_id)
     pb = stage.playbooks.get(run.playbook_id)
     pending = pb.workflow.get(run.pending_step) if pb and run.pending_step else None
     spec = stage.runner.actions.get(getattr(pending, "action", "")) if pending else None
@@ -57,10 +56,7 @@ def run_decision(
     decision: Annotated[str, Form()],
     comment: Annotated[str, Form()] = "",
 ) -> Response:
-    run = stage.runner.get(run_id)
-    if run is None:
-        raise PageError(404, f"no playbook run with id {run_id}")
-    visible_alert(request, view, run.alert_id)
+    run = visible_run(request, view, stage, run_id)
     pb = stage.playbooks.get(run.playbook_id)
     step = pb.workflow.get(run.pending_step or "") if pb else None
     spec = stage.runner.actions.get(getattr(step, "action", "")) if step else None

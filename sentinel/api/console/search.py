@@ -29,7 +29,7 @@ from sentinel.api.console.eventsearch import (
 )
 from sentinel.api.console.pages import Caller, Stage, View, console_router, guarded
 from sentinel.api.console.rendering import render
-from sentinel.api.respond import visible_alert
+from sentinel.api.scope import visible_alert
 from sentinel.store.base import EventQuery
 from sentinel.store.expr import And, Expr, Or, Term
 from sentinel.store.query import QuerySyntaxError, parse_expression

@@ -9,9 +9,10 @@ from fastapi import Form, Request
 from fastapi.responses import Response
 
 from sentinel import ecs
-from sentinel.api.console.pages import Caller, PageError, Stage, console_router, guarded, require, see_other
+from sentinel.api.console.pages import Caller, PageError, Stage, View, console_router, guarded, require, see_other
 from sentinel.api.console.rendering import render
 from sentinel.api.respond import LEAD_ROLES
+from sentinel.api.scope import author_scope, visible_suppression, visible_suppressions
 from sentinel.respond.suppress import parse_suppression
 from sentinel.store.base import VersionConflict
 
@@ -21,13 +22,13 @@ router = console_router()
 @router.get("/suppressions")
 @guarded
 def suppressions_page(
-    request: Request, principal: Caller, stage: Stage, rule: str = "", field: str = "", value: str = ""
+    request: Request, principal: Caller, view: View, stage: Stage, rule: str = "", field: str = "", value: str = ""
 ) -> Response:
     return render(
         request,
         "suppressions.html",
         principal,
-        items=stage.suppressions.list(include_expired=True, limit=200),
+        items=visible_suppressions(view, stage.suppressions.list(include_expired=True, limit=200)),
         now=ecs.now_ts(),
         prefill={"rule": rule, "match": f"{field}={value}" if field and value else ""},
         can_edit=principal.role in LEAD_ROLES,
@@ -52,6 +53,7 @@ def _parse_match(text: str) -> dict[str, list[str]]:
 def suppressions_create(
     request: Request,
     principal: Caller,
+    view: View,
     stage: Stage,
     kind: Annotated[str, Form()],
     reason: Annotated[str, Form()],
@@ -72,7 +74,7 @@ def suppressions_create(
         )
     except ValueError as exc:
         raise PageError(422, str(exc)) from None
-    stage.suppressions.create(spec, principal.name)
+    stage.suppressions.create(spec, principal.name, author_scope(view))
     return see_other("/console/suppressions")
 
 
@@ -82,11 +84,13 @@ def suppressions_end(
     suppression_id: str,
     request: Request,
     principal: Caller,
+    view: View,
     stage: Stage,
     version: Annotated[int, Form()],
     reason: Annotated[str, Form()],
 ) -> Response:
     require(principal, LEAD_ROLES, "end suppressions")
+    visible_suppression(view, stage, suppression_id)
     try:
         stage.suppressions.end(suppression_id, version, principal.name, reason)
     except VersionConflict as exc:

@@ -116,7 +116,7 @@ def test_a_broken_audit_chain_exits_1_and_names_the_record(home: Path) -> None:
     log = home / "data" / "audit.log"
     lines = log.read_bytes().splitlines(keepends=True)
     record = orjson.loads(lines[1])
-    record["target"] = "someone-else"
+    record["object"] = "someone-else"
     lines[1] = orjson.dumps(record) + b"\n"
     log.write_bytes(b"".join(lines))
     broken = sentinel(home, "audit", "verify")

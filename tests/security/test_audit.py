@@ -36,8 +36,20 @@ def test_a_record_keeps_who_did_what_to_what(tmp_path):
     assert a.head() is None and a.verify() == VerifyResult(True, 0)  # nothing written yet: an empty, intact log
     first = a.record("lan", "alert.update", "alert-7", status="closed", reason="fp")
     second = a.record("minh", "user.add", "binh")
-    assert set(first) == {"seq", "at", "actor", "action", "target", "details", "prev", "hash"}
-    assert (first["seq"], first["actor"], first["action"], first["target"]) == (1, "lan", "alert.update", "alert-7")
+    assert set(first) == {
+        "seq",
+        "at",
+        "actor",
+        "role",
+        "scope",
+        "client",
+        "action",
+        "object",
+        "details",
+        "prev",
+        "hash",
+    }
+    assert (first["seq"], first["actor"], first["action"], first["object"]) == (1, "lan", "alert.update", "alert-7")
     assert first["details"] == {"status": "closed", "reason": "fp"} and first["prev"] == "0" * 64
     assert (second["seq"], second["prev"], second["details"]) == (2, first["hash"], {})
     assert list(a) == [first, second]  # what is returned is what is written

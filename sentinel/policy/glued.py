@@ -18,12 +18,12 @@ import re
 from collections.abc import Iterator
 
 # A run of 9-12 digits (CMND, phone, BHXH, MST, CCCD) not inside a longer run, with its country prefix.
-_DIGITS = re.compile(r"(?<![\d+])(?:\+84|0084)?\d{9,12}(?!\d)")
+_DIGITS = re.compile(r"(?<!\d)(?:\+84|0084)?\d{9,12}(?!\d)")
 # What the recognisers' patterns refuse just before / after an identifier: a piece so glued needs its own line.
 _GLUE_BEFORE = re.compile(r"[\w/+-]")
 _GLUE_AFTER = re.compile(r"[\w/-]")
 # An ``@`` token, liberally: the address is somewhere inside, between separators the recognisers stop at.
-_AT_TOKEN = re.compile(r"[^\s@\"'<>()\[\]{},;:\\|]{1,128}@[^\s@\"'<>()\[\]{},;:\\|]{3,255}")
+_AT_TOKEN = re.compile(r"[^\s\"'<>()\[\]{},;:\\|]{1,128}@[^\s@\"'<>()\[\]{},;:\\|]{3,255}")
 _LOCAL_CUT = re.compile(r"[^A-Za-z0-9]")  # a local part may start after any of these
 _DOMAIN_CUT = re.compile(r"[._/-]")  # a domain may end before any of these
 MAX_EMAIL_CANDIDATES = 24
@@ -47,7 +47,7 @@ def email_candidates(token: str) -> list[str]:
     recogniser then accepts the ones with a real domain; the caller keeps the
     longest it accepts, so the whole glued address is replaced.
     """
-    local, _, domain = token.partition("@")
+    local, _, domain = token.rpartition("@")  # "user@nguyen@example.vn": the address is after the last glue
     locals_ = [local] + [local[m.end() :] for m in _LOCAL_CUT.finditer(local) if m.end() < len(local)]
     domains = [domain] + [domain[: m.start()] for m in _DOMAIN_CUT.finditer(domain) if "." in domain[: m.start()]]
     seen: dict[str, None] = {}

@@ -215,3 +215,24 @@ def test_masked_view_rescans_for_every_hidden_entity(loaded):
     shown = orjson.dumps(view.mask_alert(alert))
     assert b"001099012345" not in shown and b"0983417265" not in shown
     assert b"Th\xc3\xa0nh ph\xe1\xbb\x91 H\xc3\xa0 N\xe1\xbb\x99i" in shown  # the scope label stays readable
+
+
+@pytest.mark.parametrize(
+    ("text", "piece"),
+    [
+        ("cut off .+0861611818pdf", "0861611818"),  # a "+" that is no country code is glue like any other
+        ("giay-to]-+031056141091.!", "031056141091"),
+        ("x+84912834571", "+84912834571"),
+    ],
+)
+def test_a_plus_is_glue_unless_it_starts_a_country_code(text: str, piece: str) -> None:
+    from sentinel.policy.glued import glued_digits
+
+    assert list(glued_digits(text)) == [piece]
+
+
+def test_an_address_after_a_second_at_sign_is_a_candidate() -> None:
+    from sentinel.policy.glued import at_tokens, email_candidates
+
+    (token,) = at_tokens("login userhs@zgxzmg.304@example.vn :tmp")
+    assert "zgxzmg.304@example.vn" in email_candidates(token)

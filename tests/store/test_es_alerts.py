@@ -132,7 +132,7 @@ def test_a_writer_between_claiming_the_group_and_writing_its_alert_is_waited_for
 
     first = make_alert(first="e1")
     pointer = {"rule_id": first.rule.id, "group_key": first.group_key, "alert_id": first.id, "claimed_at": _time.time()}
-    alert_store.client.create(index=alert_store.names.open_alerts, id=_pointer_id(first.rule.id, first.group_key),
+    alert_store.client.create(index=alert_store.names.open_alerts, id=_pointer_id(first),
                               document=pointer)  # fmt: skip
 
     def finish_first_writer() -> None:

@@ -37,6 +37,8 @@ import time
 from pathlib import Path
 from urllib.parse import quote_plus
 
+import orjson
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -169,7 +171,7 @@ def floor(path: Path, work: Path) -> tuple[float, float]:
     return n / seconds, n / cpu
 
 
-def stages(path: Path, work: Path, limit: int) -> tuple[dict[str, tuple[float, float]], int]:
+def stages(path: Path, work: Path, limit: int) -> tuple[dict[str, tuple[float, float]], list[dict]]:
     """Wall and CPU microseconds per line of each pipeline stage, in this process, over the first ``limit`` lines.
 
     The name tagger's model is loaded first (once per process, not per line)."""
@@ -187,6 +189,7 @@ def stages(path: Path, work: Path, limit: int) -> tuple[dict[str, tuple[float, f
     enrich, protect = pipeline.transforms if len(pipeline.transforms) == 2 else (None, pipeline.transforms[0])
     spent = dict.fromkeys(("parse", "address plan", "protection", "store", "detection"), 0.0)
     cpu = dict.fromkeys(spent, 0.0)
+    protected: list[dict] = []
     n = 0
     source = str(path.resolve())
     with path.open("rb") as f:
@@ -201,6 +204,7 @@ def stages(path: Path, work: Path, limit: int) -> tuple[dict[str, tuple[float, f
                     events = [enrich(e) for e in events]
                 marks.append((time.perf_counter(), time.process_time()))
                 events = [protect(e) for e in events]
+                protected.extend(events)
                 marks.append((time.perf_counter(), time.process_time()))
                 result = store.append_events(events)
                 marks.append((time.perf_counter(), time.process_time()))
@@ -214,15 +218,65 @@ def stages(path: Path, work: Path, limit: int) -> tuple[dict[str, tuple[float, f
                 if n >= limit:
                     break
     store.close()
-    return {k: (v / n * 1e6, cpu[k] / n * 1e6) for k, v in spent.items()}, n
+    return {k: (v / n * 1e6, cpu[k] / n * 1e6) for k, v in spent.items()}, protected
 
 
-def end_to_end(path: Path, work: Path, workers: int | None) -> tuple[float, float, float, str]:
-    """``sentinel ingest FILE`` in a fresh data directory: (seconds, CPU seconds, peak MB, its summary line)."""
-    data = work / f"e2e-{workers}"
+def store_steps(events: list[dict], work: Path) -> dict[str, float]:
+    """CPU microseconds per event of each step of the embedded store's append, on protected events.
+
+    The same steps as ``SQLiteStore.append_events``, timed apart: de-duplication within the batch and
+    against the store, hot-field extraction (indexed columns and the full-text body), JSON, the row
+    insert and the FTS5 insert (one transaction per batch).
+    """
+    from sentinel.store.base import unique_by_event_id
+    from sentinel.store.sqlite import COLUMNS, SQLiteStore, _existing, _ts_ms, stored_fields
+
+    store = SQLiteStore(work / "steps.db")
+    conn = store._conn()
+    names = ("dedupe", "hot fields + FTS text", "JSON (orjson)", "row insert", "FTS5 insert", "commit")
+    spent = dict.fromkeys(names, 0.0)
+    cols, marks = ",".join(COLUMNS.values()), ",".join("?" * (len(COLUMNS) + 3))
+    for start in range(0, len(events), BATCH):
+        clock = [time.process_time()]
+        batch, _ = unique_by_event_id(events[start : start + BATCH])
+        conn.execute("BEGIN IMMEDIATE")
+        for eid in _existing(conn, list(batch)):
+            del batch[eid]
+        clock.append(time.process_time())
+        cells = [(eid, _ts_ms(doc), stored_fields(doc)) for eid, doc in batch.items()]
+        clock.append(time.process_time())
+        blobs = [orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS) for doc in batch.values()]
+        clock.append(time.process_time())
+        first = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0] + 1
+        rows = [(eid, ts, *fields, blob) for (eid, ts, (fields, _)), blob in zip(cells, blobs, strict=True)]
+        conn.executemany(f"INSERT INTO events(id, ts, {cols}, doc) VALUES ({marks})", rows)
+        clock.append(time.process_time())
+        conn.executemany(
+            "INSERT INTO events_fts(rowid, body) VALUES (?, ?)", ((first + i, c[2][1]) for i, c in enumerate(cells))
+        )
+        clock.append(time.process_time())
+        conn.execute("COMMIT")
+        clock.append(time.process_time())
+        for name, (a, b) in zip(names, itertools.pairwise(clock), strict=True):
+            spent[name] += b - a
+    store.close()
+    return {k: v / len(events) * 1e6 for k, v in spent.items()}
+
+
+def end_to_end(
+    path: Path, work: Path, workers: int | None, tree: Path | None = None
+) -> tuple[float, float, float, str]:
+    """``sentinel ingest FILE`` in a fresh data directory: (seconds, CPU seconds, peak MB, its summary line).
+
+    ``tree``: run the ``sentinel`` package of that checkout instead (the baseline: an earlier commit).
+    """
+    data = work / f"e2e-{workers}-{tree is not None}"
     shutil.rmtree(data, ignore_errors=True)
     env = {**os.environ, "SENTINEL_DATA_DIR": str(data)}
     cmd = [str(Path(sys.executable).with_name("sentinel")), "ingest", str(path)]
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+        cmd = [sys.executable, "-c", "from sentinel.cli.main import main; main()", "ingest", str(path)]
     if workers is not None:
         cmd += ["--workers", str(workers)]
     started = time.perf_counter()
@@ -246,6 +300,11 @@ def main() -> None:
     parser.add_argument("--stage-lines", type=int, default=20_000)
     parser.add_argument("--workers", default="", help="comma-separated worker counts for `sentinel ingest` (e.g. 1,2)")
     parser.add_argument("--keep", help="write the generated log here and keep it")
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help="a checkout of an earlier commit (git worktree add DIR COMMIT): its `sentinel ingest` runs first",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
     try:
@@ -257,7 +316,8 @@ def main() -> None:
             f"floor (raw lines, primary key + FTS5 row): {rate:,.0f} lines/s, {floor_cpu:,.0f} per CPU-second   "
             f"[{load()}]"
         )
-        per, done = stages(path, work, min(args.stage_lines, n))
+        per, protected = stages(path, work, min(args.stage_lines, n))
+        done = len(protected)
         wall = sum(w for w, _ in per.values())
         cpu = sum(c for _, c in per.values())
         print(f"stages over {done:,} lines, µs per line (wall / CPU)   [{load()}]")
@@ -266,8 +326,20 @@ def main() -> None:
         print(
             f"  {'sum':<14} {wall:8.1f} {cpu:8.1f}  = {1e6 / wall:,.0f} lines/s wall, {1e6 / cpu:,.0f} per CPU-second"
         )
+        steps = store_steps(protected, work)
+        print(f"store steps on the same {done:,} protected events, CPU µs per event   [{load()}]")
+        for k, v in steps.items():
+            print(f"  {k:<24} {v:8.1f}")
+        print(f"  {'sum':<24} {sum(steps.values()):8.1f}")
         counts = [int(w) for w in args.workers.split(",") if w] or [None]
         results = {}
+        if args.baseline_tree is not None:
+            seconds, cpu_s, peak, summary = end_to_end(path, work, None, args.baseline_tree)
+            print(
+                f"baseline ({args.baseline_tree}) sentinel ingest: {seconds:.1f} s = {n / seconds:,.0f} lines/s; "
+                f"{cpu_s:.1f} CPU s = {n / cpu_s:,.0f} lines per CPU-second; peak {peak:.0f} MB   [{load()}]\n"
+                f"    {summary}"
+            )
         for w in counts:
             seconds, cpu_s, peak, summary = end_to_end(path, work, w)
             results[w] = seconds

@@ -40,7 +40,7 @@ def build_pipeline(
         if workers > 0:
             from sentinel.ingest.workers import TransformWorkers
 
-            pool = TransformWorkers(runtime.settings, workers)
+            pool = TransformWorkers(runtime.settings, workers, transforms)
     detector = None
     if detect:
         from sentinel.respond.db import ResponseDB

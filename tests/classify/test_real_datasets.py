@@ -187,3 +187,20 @@ def test_folded_spellings_do_not_collide(text: str, entity: str, value: str) -> 
 )
 def test_document_symbols_and_streets_are_not_offices(text: str) -> None:
     assert "ORGANIZATION" not in {s.type for s in analyze_text(text)}
+
+
+@pytest.mark.parametrize(
+    ("note", "entity"),
+    [
+        ("Công dân là người dân tộc Tày, cần phiên dịch", "ETHNICITY"),
+        ("Gia đình theo đạo Công giáo, hẹn lại ngày khác", "RELIGION"),
+        ("Người nộp có tiền án, chuyển bộ phận xác minh", "CRIMINAL_RECORD"),
+        ("Hoàn phí vào STK 0451001938274 Vietcombank", "VN_BANK_ACCOUNT"),
+    ],
+)
+def test_one_sensitive_note_in_twenty_five_makes_the_column_sensitive(
+    classifier: FieldClassifier, note: str, entity: str
+) -> None:
+    report = classifier.classify_field("ghi_chu_xu_ly", ["Đã tiếp nhận, hẹn trả kết quả đúng hạn"] * 24 + [note])
+    assert report.category == "sensitive"
+    assert [(e.type, e.sparse) for e in report.entities] == [(entity, True)]

@@ -75,13 +75,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="release-bench-"))
+    with tempfile.TemporaryDirectory(prefix="release-bench-") as folder:
+        measure(Path(folder), args.rows)
+
+
+def measure(work: Path, sizes: list[int]) -> None:
+    """Release and stream tables of each size in ``work``, one row of figures each."""
     write_table(work / "warm.csv", 100)
     run(["--check", str(work / "warm.csv")], work / "data")  # load the analyzer and the gazetteer once
     print("| rows | release (s) | rows/s | k | left out | loss | unique before -> after | generalisation | "
           "analytics_export stream (s) |")  # fmt: skip
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for rows in args.rows:
+    for rows in sizes:
         src = work / f"dossiers-{rows}.csv"
         write_table(src, rows)
         out = work / f"open-{rows}.csv"

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import orjson
 
 from sentinel.ecs import now_ts
-from sentinel.localdb import private_dir, private_file
+from sentinel.localdb import private_dir, write_private
 
 GENESIS = "0" * 64
 AUDIT_FILE = "audit.log"
@@ -171,10 +171,7 @@ class AuditLog:
                 data += orjson.dumps(record, default=str) + b"\n"
             os.write(fd, data)
             os.fsync(fd)
-            tmp = self.head_path.with_suffix(".tmp")
-            private_file(tmp)
-            tmp.write_bytes(orjson.dumps({"seq": seq, "hash": prev}))
-            os.replace(tmp, self.head_path)
+            write_private(self.head_path, orjson.dumps({"seq": seq, "hash": prev}))
             return out
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)

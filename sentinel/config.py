@@ -64,6 +64,11 @@ class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    # Origins besides the server's own whose pages may send state-changing requests
+    # (the public URL of a reverse proxy that rewrites Host), e.g. "https://soc.example.gov.vn".
+    origins: list[str] = Field(default_factory=list)
+    # Proxies (addresses or networks) whose X-Forwarded-For names the client; anyone else's is ignored.
+    trusted_proxies: list[str] = Field(default_factory=list)
 
 
 class OidcSettings(BaseModel):
@@ -85,14 +90,15 @@ class OidcSettings(BaseModel):
 class AuthSettings(BaseModel):
     """How callers are authenticated.
 
-    ``auto``: local accounts, tokens and OIDC once any account or token exists;
-    before that, on a loopback address only, every caller is the local SOC lead
-    (the single-user demo). ``accounts`` always requires credentials.
+    ``accounts`` (the default): every route but the login page and liveness needs credentials:
+    local accounts, API tokens or OIDC JWTs; ``sentinel serve`` creates a first administrator
+    when there is none. ``demo``: every caller on a loopback address is the local SOC lead, for
+    ``sentinel demo`` and ``sentinel serve --demo`` only; never on another address.
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: Literal["auto", "accounts"] = "auto"
+    mode: Literal["accounts", "demo"] = "accounts"
     oidc: OidcSettings | None = None
     session_hours: float = Field(12, gt=0, le=24 * 30)
     lockout_threshold: int = Field(5, ge=1)

@@ -32,7 +32,13 @@ FILE_MODE = 0o600
 def private_dir(path: Path, error: type[SentinelError] = Unavailable) -> Path:
     """Create ``path`` (and parents) and make it owner-only; an existing folder is tightened too."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        missing, probe = [], path
+        while not probe.exists() and probe != probe.parent:
+            missing.append(probe)
+            probe = probe.parent
+        for folder in reversed(missing):  # each folder created here is owner-only, not only the last
+            folder.mkdir(exist_ok=True)
+            folder.chmod(DIR_MODE)
         if stat.S_IMODE(path.stat().st_mode) & 0o077:
             path.chmod(DIR_MODE)
     except OSError as exc:
@@ -48,6 +54,22 @@ def private_file(path: Path) -> None:
             os.fchmod(fd, FILE_MODE)
     finally:
         os.close(fd)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically, the file 0600 and its folder owner-only whatever the umask.
+
+    For the small state files beside the databases: offsets, collector status, the audit head.
+    """
+    private_dir(path.parent)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
 
 
 def connect(

@@ -11,12 +11,14 @@ from fastapi.responses import JSONResponse
 from sentinel import __version__
 from sentinel.api import alerts, cases, console, events
 from sentinel.api import classifications as classifications_api
+from sentinel.api import docs as docs_api
 from sentinel.api import ingest as ingest_api
 from sentinel.api import login as login_api
 from sentinel.api import respond as respond_api
 from sentinel.api.accounts import Accounts
 from sentinel.api.auth import Authenticator, LocalOperator, SentinelAuthenticator
 from sentinel.api.limits import BodySizeLimit
+from sentinel.api.origin import SameOrigin
 from sentinel.api.permissions import authorize
 from sentinel.audit import AuditLog
 from sentinel.config import Settings
@@ -36,15 +38,18 @@ HTTP_STATUS: dict[type[SentinelError], int] = {
 
 
 def default_authenticator(settings: Settings, accounts: Accounts) -> Authenticator:
-    """Real authentication, except for the single-user demo: no account yet and listening on loopback only."""
+    """Real authentication; the anonymous single-user demo only when asked for (``auth.mode: demo``) on loopback."""
+    if settings.auth.mode == "demo":
+        if settings.api.host not in LOOPBACK:
+            raise Invalid(
+                f"demo mode lets every caller act as the SOC lead: it serves loopback only, not {settings.api.host}"
+            )
+        return LocalOperator()
     oidc = None
     if settings.auth.oidc is not None:
         from sentinel.api.oidc import OidcValidator
 
         oidc = OidcValidator(settings.auth.oidc)
-    demo = settings.auth.mode == "auto" and oidc is None and accounts.is_empty()
-    if demo and settings.api.host in LOOPBACK:
-        return LocalOperator()
     return SentinelAuthenticator(accounts, oidc)
 
 
@@ -52,11 +57,14 @@ def create_app(settings: Settings, store: Store | None = None, authenticator: Au
     """Build the app around a store (opened from ``settings`` when not given)."""
     app = FastAPI(
         dependencies=[Depends(authorize)],  # deny by default: see sentinel/api/permissions.py
+        docs_url=None,  # /docs and /redoc are served offline and behind login by sentinel.api.docs
+        redoc_url=None,
         title="Sentinel",
         version=__version__,
         description="Security monitoring and personal-data classification for Vietnam's e-government.",
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    app.add_middleware(SameOrigin, allowed=settings.api.origins)
     app.state.runtime = Runtime(settings)
     app.state.settings = settings
     app.state.store = store or open_store(settings)
@@ -83,6 +91,7 @@ def create_app(settings: Settings, store: Store | None = None, authenticator: Au
         return JSONResponse(status_code=status, content={"detail": detail})
 
     app.include_router(login_api.router)
+    app.include_router(docs_api.router)
     app.include_router(events.router)
     app.include_router(alerts.router)
     app.include_router(respond_api.router)

@@ -6,8 +6,8 @@
   API token or an OIDC JWT, or the console's session cookie. Requests
   authenticated by cookie must also carry the session's CSRF token (header
   ``X-CSRF-Token`` or form field ``csrf_token``) on every state-changing method.
-- :class:`LocalOperator` (the single-user demo on loopback, before any account
-  exists): every caller is the local SOC lead.
+- :class:`LocalOperator` (the single-user demo on loopback, ``auth.mode: demo`` only):
+  every caller is the local SOC lead.
 """
 
 from __future__ import annotations

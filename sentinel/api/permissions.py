@@ -27,6 +27,8 @@ OVERSIGHT = LEADS | {"auditor"}
 # (method, route path template) -> roles allowed
 PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/auth/whoami"): ALL,
+    ("GET", "/docs"): ALL,  # the API's own description, for anyone who may call it
+    ("GET", "/redoc"): ALL,
     ("POST", "/auth/logout"): ALL,
     ("GET", "/api/events"): READERS,
     ("GET", "/api/events/{event_id}"): READERS,
@@ -96,6 +98,7 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/auth/login"),
         ("POST", "/auth/login"),
         ("GET", "/console/static/{name}"),
+        ("GET", "/docs/assets/{name}"),  # Swagger UI and ReDoc bundles
         ("GET", "/"),  # a redirect to the console, which asks to log in
         ("GET", "/favicon.ico"),
     }
@@ -122,7 +125,7 @@ async def authorize(request: Request) -> None:
     try:
         principal = await current_principal(request)
     except HTTPException as exc:
-        if exc.status_code == 401 and path.startswith("/console"):
+        if exc.status_code == 401 and (path.startswith("/console") or path in ("/docs", "/redoc")):
             # a browser without a session is sent to the login page, and back afterwards
             target = quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""), safe="")
             raise HTTPException(

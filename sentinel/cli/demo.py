@@ -84,11 +84,11 @@ def demo(
     click.echo(f"  search          http://{host}:{port}/console/search?q=source.ip:{ip}&span=30d")
     click.echo(f"  one address     http://{host}:{port}/console/entities/ip/{ip}")
     if serve:
-        ctx.invoke(_serve_command(), host=host, port=port)
+        ctx.invoke(_serve_command(), host=host, port=port, demo=True)
     else:
         click.echo(
             "\nThe console is not running (--no-serve). Start it with:\n"
-            f"  {env_name('data_dir')}={settings.data_dir} sentinel serve --host {host} --port {port}\n"
+            f"  {env_name('data_dir')}={settings.data_dir} sentinel serve --demo --host {host} --port {port}\n"
             "(from a checkout set up by scripts/setup.sh: .venv/bin/sentinel serve ...), then open "
             f"http://{host}:{port}/console/"
         )

@@ -33,6 +33,7 @@ from sentinel.collect.parsers import build_event, parse_line
 from sentinel.collect.parsers.common import decode
 from sentinel.collect.source import Batch, Source, SourceStatus
 from sentinel.collect.syslog_parse import expand_repeats, parse_syslog
+from sentinel.localdb import write_private
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +78,7 @@ class OffsetFile:
             "files": {k: v.__dict__ for k, v in self.files.items()},
             "truncated": [v.__dict__ for v in self.truncated[-32:]],
         }
-        tmp = self.path.with_suffix(".tmp")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(orjson.dumps(data))
-        os.replace(tmp, self.path)
+        write_private(self.path, orjson.dumps(data))
 
 
 @dataclass

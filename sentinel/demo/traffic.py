@@ -26,6 +26,8 @@ from pathlib import Path
 
 from vietnam_provinces import Province, Ward
 
+from sentinel.localdb import write_private
+
 VN_TZ = timezone(timedelta(hours=7))
 # Consumer ranges of Vietnamese ISPs (VNPT, Viettel, FPT): where citizens come from.
 CITIZEN_NETS = [
@@ -219,14 +221,14 @@ class DemoDay:
     places: list[Place] = field(default_factory=list)
 
     def write(self, folder: Path) -> dict[str, Path]:
-        folder.mkdir(parents=True, exist_ok=True)
         paths = {
             "access": folder / "portal-access.log",
             "app": folder / "portal-app.jsonl",
             "address_plan": folder / "address-plan.yaml",
         }
-        paths["access"].write_text("".join(line + "\n" for line in self.access_lines), encoding="utf-8")
-        paths["app"].write_text("".join(line + "\n" for line in self.app_lines), encoding="utf-8")
+        # the logs hold (synthetic) citizens' personal data: owner-only, as everything under the data folder
+        write_private(paths["access"], "".join(line + "\n" for line in self.access_lines).encode())
+        write_private(paths["app"], "".join(line + "\n" for line in self.app_lines).encode())
         plan = ["# the demo's commune office networks (collectors/address-plan.yaml format)", "networks:"]
         for p in self.places:
             plan += [
@@ -234,7 +236,7 @@ class DemoDay:
                 f"    commune_code: {p.commune_code}",
                 f"    unit: Trung tâm Phục vụ hành chính công {p.commune}",
             ]
-        paths["address_plan"].write_text("\n".join(plan) + "\n", encoding="utf-8")
+        write_private(paths["address_plan"], ("\n".join(plan) + "\n").encode())
         return paths
 
 

@@ -35,9 +35,11 @@ import orjson
 from sentinel import ecs
 from sentinel.collect.source import Source
 from sentinel.config import Settings
+from sentinel.errors import Unavailable
 from sentinel.ingest.pipeline import IngestCounts
 from sentinel.ingest.queue import DiskQueue, Lease, QueueError
 from sentinel.ingest.sinks import Sink, SinkRejected, SinkUnavailable
+from sentinel.localdb import write_private
 
 log = logging.getLogger(__name__)
 
@@ -298,12 +300,9 @@ class Runner:
         stats = self.status()
         if self.status_path is not None:
             doc = {**stats.as_dict(), "pid": os.getpid(), "updated": ecs.now_ts()}
-            tmp = self.status_path.with_suffix(".tmp")
             try:
-                self.status_path.parent.mkdir(parents=True, exist_ok=True)
-                tmp.write_bytes(orjson.dumps(doc))
-                os.replace(tmp, self.status_path)
-            except OSError as exc:  # disk full: the status is for operators, the events matter more
+                write_private(self.status_path, orjson.dumps(doc))
+            except (OSError, Unavailable) as exc:  # disk full: the status is for operators, the events matter more
                 log.warning("%s: cannot write the status file %s: %s", self.name, self.status_path, exc)
         return stats
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from sentinel.config import hint
 from sentinel.content import ContentError
+from sentinel.errors import Unavailable
+from sentinel.localdb import private_dir
 
 MIN_KEY_CHARS = 32
 
@@ -58,12 +60,15 @@ def load_keys(key_file: Path, secret: str | None = None) -> PolicyKeys:
 
 def _key_file(path: Path) -> bytes:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.fchmod(fd, 0o600)  # whatever the umask
     except FileExistsError:
         return _read_key_file(path)
-    except OSError as exc:
-        reason = f"cannot create the policy key: {exc.strerror}; set {hint('policy_key')} instead"
+    except (OSError, Unavailable) as exc:
+        reason = (
+            f"cannot create the policy key: {getattr(exc, 'strerror', None) or exc}; set {hint('policy_key')} instead"
+        )
         raise PolicyKeyError(path, reason) from None
     with os.fdopen(fd, "w") as f:
         f.write(secrets.token_hex(32) + "\n")

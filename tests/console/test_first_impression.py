@@ -30,9 +30,9 @@ def test_root_leads_to_the_console_and_the_icon_is_served(client):
 
 
 def test_root_without_a_session_reaches_the_login_page(settings, store):
-    from sentinel.api.auth import SentinelAuthenticator
+    from sentinel.api.auth import LocalOperator, SentinelAuthenticator
 
-    app = create_app(settings, store)
+    app = create_app(settings, store, authenticator=LocalOperator())
     app.state.authenticator = SentinelAuthenticator(app.state.accounts, None)
     with TestClient(app) as http:
         r = http.get("/", follow_redirects=True)

@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sentinel.api.app import create_app
+from sentinel.api.auth import LocalOperator
 from sentinel.config import load_settings
 from sentinel.models import Alert, RuleRef, alert_id
 from sentinel.store.sqlite import SQLiteStore
@@ -35,7 +36,7 @@ def store(tmp_path):
 @pytest.fixture
 def client(store, tmp_path):
     settings = load_settings(env={"SENTINEL_DATA_DIR": str(tmp_path)})
-    return TestClient(create_app(settings, store))
+    return TestClient(create_app(settings, store, authenticator=LocalOperator()))
 
 
 def make_alert(event_id: str, group: str = "203.0.113.9") -> Alert:

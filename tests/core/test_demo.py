@@ -27,6 +27,6 @@ def test_demo_detects_every_attack_and_classifies_the_form_fields(tmp_path, monk
     assert re.search(r"form\.so_dien_thoai\s+basic\s+\w+\s+VN_PHONE", out)
     assert "0 kept as parse errors" in out
     assert "The console is not running (--no-serve). Start it with:" in out
-    assert re.search(r"SENTINEL_DATA_DIR=\S+ sentinel serve --host 127\.0\.0\.1 --port \d+", out)
+    assert re.search(r"SENTINEL_DATA_DIR=\S+ sentinel serve --demo --host 127\.0\.0\.1 --port \d+", out)
     again = CliRunner().invoke(cli, args, catch_exceptions=False).output
     assert re.search(r"stored 0, parse_errors 0, duplicates [\d,]+, alerts 0", again), again

@@ -16,6 +16,7 @@ from sentinel.api.accounts import Accounts, LockedOut, LoginFailed
 from sentinel.api.app import create_app
 from sentinel.api.auth import SESSION_COOKIE, LocalOperator, SentinelAuthenticator
 from sentinel.config import load_settings
+from sentinel.errors import Invalid
 from sentinel.store.sqlite import SQLiteStore
 
 PASSWORD = "mat-khau-rat-dai-2026"
@@ -34,14 +35,16 @@ def app_and_accounts(tmp_path):
     return app, accounts
 
 
-def test_demo_mode_only_without_accounts_and_on_loopback(tmp_path):
-    app = create_app(settings_for(tmp_path), SQLiteStore(tmp_path / "s.db"))
-    assert isinstance(app.state.authenticator, LocalOperator)
-    exposed = create_app(settings_for(tmp_path, SENTINEL_API_HOST="0.0.0.0"), SQLiteStore(tmp_path / "s.db"))
-    assert isinstance(exposed.state.authenticator, SentinelAuthenticator)
-    assert TestClient(exposed).get("/api/events").status_code == 401
-    strict = create_app(settings_for(tmp_path, SENTINEL_AUTH_MODE="accounts"), SQLiteStore(tmp_path / "s.db"))
-    assert TestClient(strict).get("/api/alerts").status_code == 401
+def test_anonymous_access_only_in_demo_mode_and_only_on_loopback(tmp_path):
+    # no account yet, on loopback: still closed unless demo mode is asked for
+    closed = create_app(settings_for(tmp_path), SQLiteStore(tmp_path / "s.db"))
+    assert isinstance(closed.state.authenticator, SentinelAuthenticator)
+    assert TestClient(closed).get("/api/alerts").status_code == 401
+    demo = create_app(settings_for(tmp_path, SENTINEL_AUTH_MODE="demo"), SQLiteStore(tmp_path / "s.db"))
+    assert isinstance(demo.state.authenticator, LocalOperator)
+    assert TestClient(demo).get("/api/alerts").status_code == 200
+    with pytest.raises(Invalid, match="loopback only"):
+        create_app(settings_for(tmp_path, SENTINEL_AUTH_MODE="demo", SENTINEL_API_HOST="0.0.0.0"))
 
 
 def test_login_session_and_csrf(app_and_accounts):

@@ -14,6 +14,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from sentinel.api.app import create_app
+from sentinel.api.auth import LocalOperator
 from sentinel.config import load_settings
 from sentinel.demo.traffic import generate
 from sentinel.ingest.assemble import build_pipeline
@@ -43,7 +44,7 @@ def _app():
     with paths["access"].open("rb") as access, paths["app"].open("rb") as app:
         ingest_streams(pipeline, [(str(paths["access"]), access), (str(paths["app"]), app)])
     pipeline.finish()
-    return create_app(cfg, store)
+    return create_app(cfg, store, authenticator=LocalOperator())
 
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", _app())

@@ -15,7 +15,7 @@ from sentinel.api.views import forbidden, role_view
 from sentinel.identity import Principal
 from sentinel.models import Alert, AlertChange
 from sentinel.policy.access import AccessDenied, RoleView
-from sentinel.respond.lifecycle import audited_update
+from sentinel.respond.lifecycle import apply_patch
 from sentinel.store.alert_ops import InvalidChange
 from sentinel.store.base import AlertQuery, NotFound, VersionConflict
 
@@ -88,7 +88,12 @@ def update_alert(
     view: Annotated[RoleView, Depends(role_view)],
     if_match: Annotated[str | None, Header(description="the ETag (version) you read")] = None,
 ) -> dict[str, Any]:
-    """Change status, assignee, disposition, ... Requires ``If-Match`` with the version read; 409 when stale."""
+    """Change status (closing: with a disposition and a reason), assignee, tags, severity, or add a note.
+
+    Each change is the console's validated action (:func:`~sentinel.respond.lifecycle.actions_for_patch`):
+    labels cannot be set and notes are only appended, under the caller's name. Requires ``If-Match``
+    with the version read; 409 when stale.
+    """
     if not if_match:
         raise HTTPException(status_code=428, detail="send If-Match with the ETag you read, so no update is lost")
     try:
@@ -96,15 +101,9 @@ def update_alert(
     except ValueError:
         raise HTTPException(status_code=400, detail=f"If-Match {if_match!r} is not an alert version") from None
     visible_alert(request, view, alert_id)
-    store = request.app.state.store
     try:
-        current = store.get_alert(alert_id)
-        if current is None:
-            raise NotFound(alert_id)
-        if current.version != expected:
-            raise VersionConflict(alert_id, expected, current.version)
-        alert, entry = audited_update(store, current, changes, principal.name, "update", {"fields": sorted(changes)})
-        request.app.state.audit.append(principal.name, [entry])
+        store, audit = request.app.state.store, request.app.state.audit
+        alert = apply_patch(store, alert_id, expected, changes, principal.name, audit)
     except NotFound:
         raise HTTPException(status_code=404, detail=f"no alert with id {alert_id}") from None
     except VersionConflict as exc:

@@ -10,10 +10,11 @@ history row and of the alert's state. Rules that the store does not know about, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from sentinel import ecs
 from sentinel.audit import AuditLog, Entry, Row
@@ -92,8 +93,99 @@ def changes_for(alert: Alert, act: AlertAction, actor: str) -> dict[str, Any]:
         case "rate":
             severity = act.severity or alert.severity
             score = act.risk_score if act.risk_score is not None else LEVEL_RISK[severity]
-            return {"severity": severity, "risk_score": score}
+            changes = {"severity": severity, "risk_score": score}
+            if LEVEL_RISK[severity] < LEVEL_RISK[alert.severity] or score < alert.risk_score:
+                # lowering is how an alert is hidden from the queue: it needs a reason, kept as the rater's note
+                reason = (act.reason or "").strip()
+                if not reason:
+                    raise InvalidChange("lowering an alert's severity or risk score needs a reason")
+                text = f"severity lowered to {severity} (risk {score}): {reason}"
+                changes["notes"] = [*alert.notes, {"at": ecs.now_ts(), "author": actor, "text": text}]
+            return changes
     raise InvalidChange(f"unknown action {act.action}")
+
+
+# PATCH fields -> the action that changes them; anything else is refused with the reason.
+_STATUS_ACTION = {"acknowledged": "acknowledge", "in_progress": "start", "closed": "close", "open": "reopen"}
+PATCHABLE = ("status", "disposition", "reason", "close_reason", "assignee", "note", "tags", "severity", "risk_score")
+_REFUSED = {
+    "labels": "labels are the alert's scope and come from its evidence; they cannot be edited",
+    "notes": 'notes are append-only: send {"note": "text"} (the author is you)',
+}
+
+
+def actions_for_patch(alert: Alert, changes: Mapping[str, Any]) -> list[AlertAction]:
+    """The validated actions a ``PATCH /api/alerts/{id}`` body stands for, in the order they apply.
+
+    The JSON route accepts field changes for convenience, but every change goes
+    through the same actions as the console: closing needs a disposition and a
+    reason, notes are appended under the caller's name, labels cannot be set.
+    """
+    for name, why in _REFUSED.items():
+        if name in changes:
+            raise InvalidChange(why)
+    unknown = sorted(set(changes) - set(PATCHABLE))
+    if unknown:
+        raise InvalidChange(f"cannot change {', '.join(unknown)}; allowed: {', '.join(PATCHABLE)}")
+    data = dict(changes)
+    reason = data.pop("reason", None) or data.pop("close_reason", None)
+    plan: list[dict[str, Any]] = []
+    status = data.pop("status", None)
+    if status is not None:
+        if status not in _STATUS_ACTION:
+            raise InvalidChange(f"status {status!r}: use one of {', '.join(_STATUS_ACTION)}")
+        step: dict[str, Any] = {"action": _STATUS_ACTION[status]}
+        if status == "closed":
+            step |= {"disposition": data.pop("disposition", None), "reason": reason}
+        plan.append(step)
+    if "disposition" in data:
+        raise InvalidChange("a disposition is given when closing: send status closed with a disposition and a reason")
+    if "assignee" in data:
+        plan.append({"action": "assign", "assignee": data.pop("assignee") or ""})
+    if "severity" in data or "risk_score" in data:
+        plan.append(
+            {"action": "rate", "severity": data.pop("severity", None), "risk_score": data.pop("risk_score", None)}
+            | ({"reason": reason} if reason else {})
+        )
+    if "tags" in data:
+        wanted = data.pop("tags") or []
+        if not isinstance(wanted, list):
+            raise InvalidChange("tags: give the list of tags the alert should have")
+        if added := [t for t in wanted if t not in alert.tags]:
+            plan.append({"action": "tag", "tags": added})
+        if removed := [t for t in alert.tags if t not in wanted]:
+            plan.append({"action": "untag", "tags": removed})
+    if "note" in data:
+        plan.append({"action": "note", "text": data.pop("note")})
+    try:
+        return [AlertAction.model_validate({k: v for k, v in step.items() if v is not None}) for step in plan]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InvalidChange(str(err["msg"]).removeprefix("Value error, ")) from None
+
+
+def apply_patch(
+    store: Store, alert_id: str, expected_version: int, changes: Mapping[str, Any], actor: str, audit: AuditLog
+) -> Alert:
+    """Apply a PATCH body as its actions in one versioned, audited update (see :func:`actions_for_patch`)."""
+    alert = store.get_alert(alert_id)
+    if alert is None:
+        raise NotFound(f"no alert with id {alert_id}")
+    if alert.version != expected_version:
+        raise VersionConflict(alert_id, expected_version, alert.version)
+    acts = actions_for_patch(alert, changes)
+    if not acts:
+        raise InvalidChange(f"nothing to change; send one of {', '.join(PATCHABLE)}")
+    merged: dict[str, Any] = {}
+    state = alert
+    for act in acts:
+        step = changes_for(state, act, actor)
+        merged |= step
+        state = state.model_copy(update=step)
+    details = {"actions": [_action_details(a) | {"action": a.action} for a in acts]}
+    new, entry = audited_update(store, alert, merged, actor, "update", details)
+    audit.append(actor, [entry])
+    return new
 
 
 def alert_state(alert: Alert) -> dict[str, Any]:

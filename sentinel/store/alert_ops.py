@@ -24,8 +24,7 @@ UPDATABLE = {
     "tags",
     "close_reason",
     "notes",
-    "labels",
-}
+}  # not labels: an alert's scope comes from its evidence (detect/alerts.py), never from an edit
 
 
 class InvalidChange(Invalid):

@@ -8,6 +8,7 @@ the result alone: no Elasticsearch URL means the embedded SQLite store in
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -69,6 +70,16 @@ class ApiSettings(BaseModel):
     origins: list[str] = Field(default_factory=list)
     # Proxies (addresses or networks) whose X-Forwarded-For names the client; anyone else's is ignored.
     trusted_proxies: list[str] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an address or network (10.0.0.5, 10.0.0.0/24)") from None
+        return value
 
 
 class OidcSettings(BaseModel):

@@ -5,8 +5,10 @@
   their SHA-256 is stored, so a copy of the database does not give access.
 - Sessions are random ids in an HttpOnly cookie, stored hashed, each with its
   own CSRF token; they expire.
-- After ``lockout_threshold`` failed logins an account is locked for
-  ``lockout_minutes``; the failure counter resets on success.
+- After ``lockout_threshold`` failed logins for one user name from one address, that name is
+  locked for ``lockout_minutes`` *from that address only*: an attacker elsewhere cannot lock
+  the owner out. Unknown names are counted and locked the same way, so the answers do not tell
+  which names exist. A success clears the counter.
 """
 
 from __future__ import annotations
@@ -42,9 +44,17 @@ CREATE TABLE IF NOT EXISTS sessions (
     id_hash TEXT PRIMARY KEY, user TEXT NOT NULL REFERENCES users(name), csrf TEXT NOT NULL,
     created REAL NOT NULL, expires REAL NOT NULL
 );
-"""
+""",
+    # 2: failed logins per user name and client address (the users' own counters are no longer used)
+    """
+CREATE TABLE login_failures (
+    name TEXT NOT NULL, address TEXT NOT NULL, failed INTEGER NOT NULL, locked_until REAL NOT NULL,
+    PRIMARY KEY (name, address)
+);
+""",
 ]
 MIN_PASSWORD = 12
+MAX_NAME = 64  # user names are cut here before anything is looked up or logged
 
 
 class AccountError(Invalid):
@@ -106,6 +116,8 @@ class Accounts:
         _check_role(role)
         if not name or not name.replace(".", "").replace("_", "").replace("-", "").isalnum():
             raise AccountError("a user name uses letters, digits, '.', '_' and '-' only")
+        if len(name) > MAX_NAME:
+            raise AccountError(f"a user name has at most {MAX_NAME} characters")
         if len(password) < MIN_PASSWORD:
             raise AccountError(f"the password must have at least {MIN_PASSWORD} characters")
         with self._lock:
@@ -118,7 +130,10 @@ class Accounts:
                 raise AccountError(f"user {name!r} exists already") from None
 
     def list_users(self) -> list[dict]:
-        rows = self._db.execute("SELECT name, role, province, commune, disabled, locked_until FROM users ORDER BY name")
+        rows = self._db.execute(
+            "SELECT name, role, province, commune, disabled,"
+            " (SELECT MAX(locked_until) FROM login_failures f WHERE f.name = users.name) FROM users ORDER BY name"
+        )
         return [
             {
                 "name": r[0],
@@ -126,7 +141,7 @@ class Accounts:
                 "province": r[2],
                 "commune": r[3],
                 "disabled": bool(r[4]),
-                "locked": r[5] > time.time(),
+                "locked": (r[5] or 0) > time.time(),  # from some address
             }
             for r in rows
         ]
@@ -137,30 +152,38 @@ class Accounts:
                 raise AccountError(f"no user {name!r}")
             self._db.execute("DELETE FROM sessions WHERE user = ?", (name,))
 
-    def login(self, name: str, password: str, now: float | None = None) -> Principal:
-        """Check a password; count failures and lock the account after too many."""
+    def login(self, name: str, password: str, address: str = "unknown", now: float | None = None) -> Principal:
+        """Check a password; count failures per user name and address, and lock that pair after too many."""
         now = time.time() if now is None else now
+        name = name[:MAX_NAME]
         with self._lock:
-            row = self._db.execute(
-                "SELECT pw_hash, role, province, commune, disabled, failed, locked_until FROM users WHERE name = ?",
-                (name,),
+            failure = self._db.execute(
+                "SELECT failed, locked_until FROM login_failures WHERE name = ? AND address = ?", (name, address)
             ).fetchone()
+            failed, locked_until = failure or (0, 0.0)
+            if locked_until > now:
+                self._verify(self._dummy, password)  # the same time whether or not the name exists
+                raise LockedOut(locked_until - now)
+            row = self._db.execute(
+                "SELECT pw_hash, role, province, commune, disabled FROM users WHERE name = ?", (name,)
+            ).fetchone()
+            ok = row is not None and self._verify(row[0], password) and not row[4]
             if row is None:
                 self._verify(self._dummy, password)
-                raise LoginFailed("wrong user name or password")
-            pw_hash, role, province, commune, disabled, failed, locked_until = row
-            if locked_until > now:
-                raise LockedOut(locked_until - now)
-            if disabled or not self._verify(pw_hash, password):
+            if not ok:
                 failed += 1
-                lock = now + self.lockout_seconds if failed >= self.lockout_threshold else 0
+                lock = now + self.lockout_seconds if failed >= self.lockout_threshold else 0.0
                 self._db.execute(
-                    "UPDATE users SET failed = ?, locked_until = ? WHERE name = ?", (0 if lock else failed, lock, name)
+                    "INSERT INTO login_failures(name, address, failed, locked_until) VALUES (?,?,?,?)"
+                    " ON CONFLICT(name, address) DO UPDATE SET failed = excluded.failed,"
+                    " locked_until = excluded.locked_until",
+                    (name, address, 0 if lock else failed, lock),
                 )
                 if lock:
                     raise LockedOut(self.lockout_seconds)
                 raise LoginFailed("wrong user name or password")
-            self._db.execute("UPDATE users SET failed = 0, locked_until = 0 WHERE name = ?", (name,))
+            self._db.execute("DELETE FROM login_failures WHERE name = ? AND address = ?", (name, address))
+            pw_hash, role, province, commune, _ = row
             if self._hasher.check_needs_rehash(pw_hash):
                 self._db.execute("UPDATE users SET pw_hash = ? WHERE name = ?", (self._hasher.hash(password), name))
         return Principal(name=name, role=role, province=province, commune=commune)

@@ -76,6 +76,7 @@ def create_app(settings: Settings, store: Store | None = None, authenticator: Au
         session_hours=settings.auth.session_hours,
     )
     app.state.login_limiter = login_api._RateLimiter(settings.auth.login_attempts_per_minute)
+    app.state.login_refusals = login_api._Refusals()
     app.state.authenticator = authenticator or default_authenticator(settings, app.state.accounts)
 
     @app.get("/health", tags=["health"])

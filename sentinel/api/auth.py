@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from typing import TYPE_CHECKING, Protocol
 
 from fastapi import HTTPException, Request
@@ -119,5 +120,32 @@ async def current_principal(request: Request) -> Principal:
 
 
 def client_address(request: Request) -> str:
-    """The caller's address as the audit trail and the login limits see it."""
-    return request.client.host if request.client else "unknown"
+    """The caller's address as the audit trail and the login limits see it.
+
+    ``X-Forwarded-For`` is believed only from a proxy listed in ``api.trusted_proxies``: then the
+    client is the right-most address in it that is not itself a trusted proxy. From anyone else
+    the header is ignored, so a caller cannot pick the address its failures are counted under.
+    """
+    peer = request.client.host if request.client else "unknown"
+    proxies = request.app.state.settings.api.trusted_proxies
+    forwarded = request.headers.get("x-forwarded-for")
+    if not proxies or not forwarded or not _trusted(peer, proxies):
+        return peer
+    for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+        if not _trusted(hop, proxies):
+            return hop[:64]
+    return peer
+
+
+def _trusted(address: str, proxies: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # a peer named rather than numbered (a Unix socket, a test client)
+        return address in proxies
+    networks = []
+    for p in proxies:
+        try:
+            networks.append(ipaddress.ip_network(p, strict=False))
+        except ValueError:
+            continue
+    return any(ip in net for net in networks)

@@ -1,8 +1,11 @@
 """/auth: console login and logout, and who-am-I for scripts and pages.
 
 Logins are rate limited per client address (a sliding minute) on top of the
-per-account lockout in :mod:`sentinel.api.accounts`, and every attempt is
-written to the audit trail.
+lockout per user name and address in :mod:`sentinel.api.accounts`. Successful logins
+are written to the audit trail one by one; refused ones are counted per address and
+written at most once a minute per address with their count, so a flood of attempts
+cannot grow the trail (or its fsyncs) without bound. User names are cut at
+``MAX_NAME`` characters before anything is looked up or written.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from sentinel.api.accounts import LockedOut, LoginFailed
-from sentinel.api.auth import SESSION_COOKIE, current_principal
+from sentinel.api.accounts import MAX_NAME, LockedOut, LoginFailed
+from sentinel.api.auth import SESSION_COOKIE, client_address, current_principal
 from sentinel.identity import Principal
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -54,6 +57,26 @@ class _RateLimiter:
         return True
 
 
+class _Refusals:
+    """Refused logins per client address; says when to write them to the audit trail (once a minute each)."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, tuple[float, int]] = {}  # address -> (when last written, refusals since)
+
+    def note(self, client: str) -> int | None:
+        """Count one refusal; the number to write now (this one included), or None to keep counting."""
+        now = time.monotonic()
+        if len(self.pending) > 10_000:  # forget the quiet addresses rather than grow without bound
+            self.pending = {a: v for a, v in self.pending.items() if now - v[0] < 60}
+        written, count = self.pending.get(client, (now - 61, 0))
+        count += 1
+        if now - written >= 60:
+            self.pending[client] = (now, 0)
+            return count
+        self.pending[client] = (written, count)
+        return None
+
+
 def _safe_next(value: str | None) -> str:
     # only local paths: never an open redirect to another site
     if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
@@ -82,23 +105,23 @@ async def login(request: Request) -> Response:
     data: Any = await request.json() if is_json else dict(await request.form())
     if not isinstance(data, dict):
         raise HTTPException(status_code=422, detail="send username and password")
-    username, password = str(data.get("username", "")), str(data.get("password", ""))
-    client = request.client.host if request.client else "unknown"
+    username, password = str(data.get("username", ""))[:MAX_NAME], str(data.get("password", ""))
+    client = client_address(request)
     limiter: _RateLimiter = app.state.login_limiter
     if not limiter.allow(client):
-        app.state.audit.record(username or "-", "login.rate_limited", client)
+        _refused(app, client, username, "rate_limited")
         raise HTTPException(
             status_code=429,
             detail="too many login attempts from this address; wait a minute",
             headers={"Retry-After": "60"},
         )
     try:
-        principal = accounts.login(username, password)
+        principal = accounts.login(username, password, client)
     except LockedOut as exc:
-        app.state.audit.record(username, "login.locked", client)
+        _refused(app, client, username, "locked")
         return _login_failure(is_json, str(exc), 423, data.get("next"))
     except LoginFailed as exc:
-        app.state.audit.record(username or "-", "login.failed", client)
+        _refused(app, client, username, "failed")
         return _login_failure(is_json, str(exc), 401, data.get("next"))
     sid, csrf = accounts.create_session(principal)
     app.state.audit.record(principal.name, "login", client, role=principal.role)
@@ -117,6 +140,12 @@ async def login(request: Request) -> Response:
         max_age=int(app.state.settings.auth.session_hours * 3600),
     )
     return response
+
+
+def _refused(app: Any, client: str, username: str, why: str) -> None:
+    count = app.state.login_refusals.note(client)
+    if count is not None:
+        app.state.audit.record(username or "-", "login.refused", client, reason=why, refusals=count)
 
 
 def _login_failure(is_json: bool, message: str, status: int, next_url: Any) -> Response:

@@ -96,6 +96,11 @@ def number(text: str) -> float | None:
     return value if value == value and abs(value) != float("inf") else None
 
 
+# Terms one query may hold: each becomes a clause (SQLite) or a query (Elasticsearch), whose own limits
+# (expression depth, max_clause_count) would otherwise fail the search with an error instead of an answer.
+MAX_TERMS = 256
+
+
 class _Parser:
     """Recursive descent over the text; positions are 0-based inside, 1-based in errors."""
 
@@ -103,6 +108,7 @@ class _Parser:
         self.text = text
         self.pos = 0
         self.depth = 0
+        self.terms = 0
 
     # -- helpers ------------------------------------------------------------------------------------
     def fail(self, reason: str, at: int | None = None) -> QuerySyntaxError:
@@ -171,6 +177,9 @@ class _Parser:
         return self.primary(field)
 
     def primary(self, field: str | None) -> Expr:
+        self.terms += 1
+        if self.terms > MAX_TERMS:
+            raise self.fail(f"too many terms: a query holds at most {MAX_TERMS}; narrow it or split it")
         c = self.peek()
         if c == "(":
             return self.group(field)

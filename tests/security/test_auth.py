@@ -82,19 +82,23 @@ def test_form_login_redirects_only_to_local_paths(app_and_accounts):
     assert "<script>alert(1)" not in page.text
 
 
-def test_lockout_after_repeated_failures(tmp_path):
+def test_lockout_per_name_and_address_and_alike_for_unknown_names(tmp_path):
     acc = Accounts(tmp_path / "a.db", lockout_threshold=3, lockout_minutes=1)
     acc.add_user("binh", PASSWORD, "dpo")
-    for _ in range(2):
-        with pytest.raises(LoginFailed):
-            acc.login("binh", "wrong-password-1")
-    with pytest.raises(LockedOut):
-        acc.login("binh", "wrong-password-1")
-    with pytest.raises(LockedOut):  # even the right password, while locked
-        acc.login("binh", PASSWORD)
-    assert acc.login("binh", PASSWORD, now=time.time() + 61).role == "dpo"
-    with pytest.raises(LoginFailed):
-        acc.login("nobody", PASSWORD)
+    for name in ("binh", "nobody"):  # an existing and an unknown name behave alike
+        for _ in range(2):
+            with pytest.raises(LoginFailed):
+                acc.login(name, "wrong-password-1", "198.51.100.9")
+        with pytest.raises(LockedOut):
+            acc.login(name, "wrong-password-1", "198.51.100.9")
+        with pytest.raises(LockedOut):  # even the right password, while locked
+            acc.login(name, PASSWORD, "198.51.100.9")
+    # the attacker's address is locked, not the account: its owner logs in from elsewhere
+    assert acc.login("binh", PASSWORD, "10.0.0.5").role == "dpo"
+    assert acc.list_users()[0]["locked"]  # locked from some address, shown to admins
+    assert acc.login("binh", PASSWORD, "198.51.100.9", now=time.time() + 61).role == "dpo"
+    with pytest.raises(ValueError, match="at most 64"):
+        acc.add_user("a" * 65, PASSWORD, "dpo")
 
 
 def test_weak_passwords_and_unknown_roles_are_refused(tmp_path):
@@ -108,15 +112,49 @@ def test_weak_passwords_and_unknown_roles_are_refused(tmp_path):
         acc.add_user("x", PASSWORD, "dpo")
 
 
-def test_login_rate_limit_per_address(tmp_path):
+def test_login_rate_limit_per_address_and_refusals_written_once_a_minute(tmp_path):
     settings = load_settings(env={"SENTINEL_DATA_DIR": str(tmp_path)})
     settings = settings.model_copy(update={"auth": settings.auth.model_copy(update={"login_attempts_per_minute": 3})})
     Accounts(settings.accounts_path).add_user("an", PASSWORD, "soc_analyst")
     c = TestClient(create_app(settings, SQLiteStore(tmp_path / "s.db")))
-    codes = [c.post("/auth/login", json={"username": "an", "password": "bad-password-x"}).status_code for _ in range(4)]
-    assert codes == [401, 401, 401, 429]
-    actions = [r["action"] for r in c.app.state.audit]
-    assert actions.count("login.failed") == 3 and "login.rate_limited" in actions
+    codes = [c.post("/auth/login", json={"username": "an", "password": "bad-password-x"}).status_code for _ in range(6)]
+    assert codes == [401, 401, 401, 429, 429, 429]
+    refused = [r for r in c.app.state.audit if r["action"].startswith("login")]
+    assert len(refused) == 1 and refused[0]["action"] == "login.refused" and refused[0]["object"] == "testclient"
+
+
+def test_long_user_names_are_cut_before_they_are_counted_or_written(tmp_path):
+    settings = load_settings(env={"SENTINEL_DATA_DIR": str(tmp_path)})
+    c = TestClient(create_app(settings, SQLiteStore(tmp_path / "s.db")))
+    r = c.post("/auth/login", json={"username": "x" * 100_000, "password": "bad-password-x"})
+    assert r.status_code == 401
+    (rec,) = [r for r in c.app.state.audit if r["action"] == "login.refused"]
+    assert rec["actor"] == "x" * 64
+
+
+def test_forwarded_for_is_believed_only_from_a_configured_proxy(tmp_path):
+    def failures(proxies: list[str]) -> list[tuple[str, str]]:
+        data = tmp_path / str(len(proxies))
+        settings = load_settings(env={"SENTINEL_DATA_DIR": str(data)})
+        settings = settings.model_copy(update={"api": settings.api.model_copy(update={"trusted_proxies": proxies})})
+        app = create_app(settings, SQLiteStore(data / "s.db"))
+        c = TestClient(app)
+        c.post("/auth/login", json={"username": "an", "password": "bad-password-x"},
+               headers={"X-Forwarded-For": "203.0.113.50, 198.51.100.1"})  # fmt: skip
+        return app.state.accounts._db.execute("SELECT name, address FROM login_failures").fetchall()
+
+    assert failures([]) == [("an", "testclient")]  # the header is ignored from anyone
+    # from a trusted proxy: the right-most hop that is not itself a trusted proxy
+    assert failures(["testclient", "198.51.100.0/24"]) == [("an", "203.0.113.50")]
+
+
+def test_thousands_of_field_filters_get_a_400_with_the_limit(tmp_path):
+    settings = load_settings(env={"SENTINEL_DATA_DIR": str(tmp_path)})
+    c = TestClient(create_app(settings, SQLiteStore(tmp_path / "s.db"), authenticator=LocalOperator()))
+    q = " ".join(f"user.name:u{i}" for i in range(3000))
+    r = c.get("/api/events", params={"q": q})
+    assert r.status_code == 400 and "at most 256" in r.json()["detail"]
+    assert c.get("/api/events", params={"q": " OR ".join(f"user.name:u{i}" for i in range(256))}).status_code == 200
 
 
 def test_api_tokens(app_and_accounts):

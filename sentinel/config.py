@@ -96,6 +96,9 @@ class OidcSettings(BaseModel):
     name_claim: str = "preferred_username"
     province_claim: str | None = None
     commune_claim: str | None = None
+    # A token without a province claim (or with an empty one) gets no access unless this says such users are
+    # national: a missing claim must not widen a provincial employee's view to the whole country.
+    claimless_national: bool = False
 
 
 class AuthSettings(BaseModel):

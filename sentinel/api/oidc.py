@@ -2,16 +2,24 @@
 
 The signature, issuer, audience and expiry are all checked (PyJWT); the
 Sentinel role comes from a claim, mapped through ``role_map`` so the identity
-provider's group names need not match ours. A token whose role maps to nothing
-is refused: deny by default.
+provider's group names need not match ours. Only ``role_map`` grants a role (a
+group named ``admin`` is not the admin role unless the map says so), and a token
+whose groups map to nothing is refused: deny by default. The province and
+commune claims must be names of the 2025 gazetteer; a token without a province
+claim is refused unless ``claimless_national`` says such users are national.
 """
 
 from __future__ import annotations
+
+import logging
 
 import jwt
 
 from sentinel.config import OidcSettings
 from sentinel.identity import ROLES, Principal
+from sentinel.places import UnknownPlace, check_scope
+
+log = logging.getLogger(__name__)
 
 
 class OidcValidator:
@@ -38,10 +46,24 @@ class OidcValidator:
         values = claims.get(self.cfg.roles_claim) or []
         if isinstance(values, str):
             values = [values]
-        role = next((self.cfg.role_map.get(v, v) for v in values if self.cfg.role_map.get(v, v) in ROLES), None)
+        mapped = (self.cfg.role_map.get(v) for v in values if isinstance(v, str))
+        role = next((r for r in mapped if r in ROLES), None)
         if role is None:
             return None
         name = str(claims.get(self.cfg.name_claim) or claims["sub"])
-        province = claims.get(self.cfg.province_claim) if self.cfg.province_claim else None
-        commune = claims.get(self.cfg.commune_claim) if self.cfg.commune_claim else None
+        province = _claim(claims, self.cfg.province_claim)
+        commune = _claim(claims, self.cfg.commune_claim)
+        if province is None and (commune is not None or not self.cfg.claimless_national):
+            log.warning("OIDC token of %s refused: no province claim (set claimless_national for national staff)", name)
+            return None
+        try:
+            check_scope(province, commune)
+        except UnknownPlace as exc:
+            log.warning("OIDC token of %s refused: %s", name, exc)
+            return None
         return Principal(name=name, role=role, province=province, commune=commune)
+
+
+def _claim(claims: dict, name: str | None) -> str | None:
+    value = claims.get(name) if name else None
+    return (value.strip() or None) if isinstance(value, str) else None

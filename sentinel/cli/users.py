@@ -10,6 +10,7 @@ from sentinel.api.accounts import Accounts
 from sentinel.audit import AuditLog
 from sentinel.cli.common import cli_actor, settings_from
 from sentinel.identity import ROLES
+from sentinel.places import check_scope
 
 
 def _accounts(ctx: click.Context) -> tuple[Accounts, AuditLog]:
@@ -44,6 +45,7 @@ def add_user(
     ctx: click.Context, name: str, role: str, province: str | None, commune: str | None, password_stdin: bool
 ) -> None:
     """Create user NAME; the password is asked for (or read from standard input)."""
+    check_scope(province, commune)  # a misspelt place would give a user who silently sees nothing
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -88,6 +90,7 @@ def create_token(
     ctx: click.Context, name: str, role: str, province: str | None, commune: str | None, days: float | None
 ) -> None:
     """Create token NAME and print it once (store it in the collector's or CI's secrets)."""
+    check_scope(province, commune)
     accounts, audit = _accounts(ctx)
     token = accounts.create_token(name, role, province, commune, days)
     audit.record(cli_actor(), "token.create", name, role=role, province=province, commune=commune)

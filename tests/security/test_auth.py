@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -221,7 +222,7 @@ def test_oidc_bearer_jwts(tmp_path, jwks_server):
             "preferred_username": "chi",
             "exp": int(time.time()) + 300,
             "roles": ["SOC-Analysts"],
-            "tinh": "Đà Nẵng",
+            "tinh": "Thành phố Đà Nẵng",
         }
         return jwt.encode({**base, **claims}, key, algorithm="RS256", headers={"kid": "k1"})
 
@@ -229,7 +230,7 @@ def test_oidc_bearer_jwts(tmp_path, jwks_server):
         return c.get("/auth/whoami", headers={"Authorization": f"Bearer {t}"})
 
     ok = who(token()).json()
-    assert ok["name"] == "chi" and ok["role"] == "soc_analyst" and ok["province"] == "Đà Nẵng"
+    assert ok["name"] == "chi" and ok["role"] == "soc_analyst" and ok["province"] == "Thành phố Đà Nẵng"
     assert who(token(aud="other")).status_code == 401
     assert who(token(iss="https://evil.example")).status_code == 401
     assert who(token(exp=int(time.time()) - 3600)).status_code == 401
@@ -264,3 +265,66 @@ def test_oversized_bodies_are_refused_before_reading(tmp_path):
     streamed = c.post("/auth/login", content=chunks(), headers={"content-type": "application/json"})
     assert streamed.status_code == 413
     assert c.get("/health").status_code == 200
+
+
+def test_oidc_roles_only_through_the_map_and_scope_from_the_gazetteer(tmp_path, jwks_server):
+    """A group named like a role is not that role; no or a misspelt province claim gives no access."""
+    key, url = jwks_server
+    base_oidc = {
+        "issuer": "https://sso.gov.example",
+        "audience": "sentinel",
+        "jwks_url": url,
+        "role_map": {"SOC-Analysts": "soc_analyst"},
+        "province_claim": "tinh",
+    }
+
+    def client(**extra):
+        settings = load_settings(env={"SENTINEL_DATA_DIR": str(tmp_path / str(len(extra)))})
+        auth = settings.auth.model_validate({"oidc": {**base_oidc, **extra}})
+        return TestClient(create_app(settings.model_copy(update={"auth": auth}), SQLiteStore(tmp_path / "s.db")))
+
+    def token(**claims):
+        base = {
+            "iss": "https://sso.gov.example",
+            "aud": "sentinel",
+            "sub": "u1",
+            "preferred_username": "chi",
+            "exp": int(time.time()) + 300,
+            "roles": ["SOC-Analysts"],
+            "tinh": "Thành phố Đà Nẵng",
+        }
+        return jwt.encode({k: v for k, v in {**base, **claims}.items() if v is not None}, key, algorithm="RS256",
+                          headers={"kid": "k1"})  # fmt: skip
+
+    c = client()
+    who = lambda t: c.get("/auth/whoami", headers={"Authorization": f"Bearer {t}"})  # noqa: E731
+    assert who(token(roles=["admin"])).status_code == 401  # not in role_map: no fallback to the claim's value
+    assert who(token(roles=["admin", "SOC-Analysts"])).json()["role"] == "soc_analyst"
+    assert who(token(tinh=None)).status_code == 401  # no province claim: no access
+    assert who(token(tinh="  ")).status_code == 401
+    assert who(token(tinh="Da Nang")).status_code == 401  # not a gazetteer name
+    national = client(claimless_national=True)
+    answer = national.get("/auth/whoami", headers={"Authorization": f"Bearer {token(tinh=None)}"})
+    assert answer.status_code == 200 and answer.json()["province"] is None
+
+
+def test_users_and_tokens_are_scoped_to_gazetteer_places_only(tmp_path):
+    """`sentinel users add` / `tokens create` refuse a place the gazetteer does not know, naming the nearest."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SENTINEL_DATA_DIR": str(tmp_path)}
+
+    def run(*args, stdin=""):
+        command = [sys.executable, "-m", "sentinel.cli.main", *args]
+        return subprocess.run(command, input=stdin, capture_output=True, text=True, env=env, timeout=120)
+
+    typo = run("users", "add", "an", "--role", "soc_analyst", "--province", "Ha Noi", "--password-stdin",
+               stdin="a-long-password-1\n")  # fmt: skip
+    assert typo.returncode == 2 and "Thành phố Hà Nội" in typo.stderr
+    commune = run("tokens", "create", "edge", "--role", "collector", "--province", "Thành phố Hà Nội",
+                  "--commune", "Phuong Ba Dinh")  # fmt: skip
+    assert commune.returncode == 2 and "Phường Ba Đình" in commune.stderr
+    ok = run("users", "add", "an", "--role", "soc_analyst", "--province", "Thành phố Hà Nội", "--commune",
+             "Phường Ba Đình", "--password-stdin", stdin="a-long-password-1\n")  # fmt: skip
+    assert ok.returncode == 0, ok.stderr

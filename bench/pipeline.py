@@ -281,7 +281,8 @@ def end_to_end(
         cmd += ["--workers", str(workers)]
     started = time.perf_counter()
     with (work / "out.txt").open("w+") as out, (work / "err.txt").open("w+") as err:
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err)
+        # from the tree's own folder: `python -c` puts the working folder first on the module path
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err, cwd=tree)
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
         proc.returncode = os.waitstatus_to_exitcode(status)

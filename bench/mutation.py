@@ -44,9 +44,11 @@ TARGETS: dict[str, Target] = {
     "validators": Target("sentinel/classify/validators.py", ("tests/classify/test_validators.py",)),
     "protect": Target("sentinel/policy/protect.py", ("tests/policy/test_operators.py", "tests/policy/test_ingest.py")),
     "candidates": Target("sentinel/policy/candidates.py", ("tests/policy/test_candidates.py",)),
-    "permissions": Target("sentinel/api/permissions.py", ("tests/security/test_permissions.py",)),
+    "permissions": Target(
+        "sentinel/api/permissions.py", ("tests/security/test_permissions.py", "tests/security/test_scope_matrix.py")
+    ),
     "access": Target("sentinel/policy/access.py", ("tests/policy/test_model.py", "tests/policy/test_api.py")),
-    "audit": Target("sentinel/audit.py", ("tests/security/test_audit.py",)),
+    "audit": Target("sentinel/audit.py", ("tests/security/test_audit.py", "tests/security/test_audit_actions.py")),
     "accounts": Target("sentinel/api/accounts.py", ("tests/security/test_auth.py",)),
     "alert_ops": Target(
         "sentinel/store/alert_ops.py", ("tests/store/test_contract.py", "tests/respond/test_lifecycle.py")
@@ -171,7 +173,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the scores to this file")
     args = parser.parse_args()
     if not MUTMUT.exists():
-        print(f"mutmut is not installed next to {sys.executable}: pip install 'mutmut>=3.8'", file=sys.stderr)
+        print(f"mutmut is not installed next to {sys.executable}: pip install -e '.[mutation]'", file=sys.stderr)
         return 2
     print(f"load average before: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores", flush=True)
     print(

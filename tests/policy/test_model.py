@@ -73,3 +73,19 @@ def test_ingest_purpose_is_required(tmp_path, policy_text):
     path = write_policy(tmp_path, policy_text.replace("  ingest:\n", "  intake:\n"))
     with pytest.raises(ContentError, match="define the 'ingest' purpose"):
         load_policy(path)
+
+
+def test_role_view_scope_reading_and_labels(loaded):
+    from sentinel.identity import Principal
+    from sentinel.policy.access import AccessDenied, RoleView
+
+    local = RoleView(loaded, Principal(name="an", role="soc_analyst", province="Huế", commune="Thuận Hóa"))
+    national = RoleView(loaded, Principal(name="lead", role="soc_lead"))
+    assert local.scope_labels == {"province": "Huế", "commune": "Thuận Hóa"} and national.scope_labels == {}
+    assert local.in_scope({"province": "Huế", "commune": "Thuận Hóa", "other": "x"})
+    assert not local.in_scope({"province": "Huế"}) and not local.in_scope(None)  # unlabelled: not provably local
+    assert national.in_scope(None) and national.in_scope({"province": "Huế"})
+    local.require_read()
+    national.require_read()
+    with pytest.raises(AccessDenied, match="may not read events or alerts"):
+        RoleView(loaded, Principal(name="ci", role="ci")).require_read()

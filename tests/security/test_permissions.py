@@ -95,6 +95,15 @@ def test_no_credentials_means_401_and_console_redirects_to_login(settings):
     client = TestClient(app)
     assert client.get("/api/alerts").status_code == 401
     page = client.get("/console/alerts", follow_redirects=False)
-    assert page.status_code == 303 and page.headers["location"].startswith("/auth/login?next=")
+    assert page.status_code == 303 and page.headers["location"] == "/auth/login?next=%2Fconsole%2Falerts"
+    back = client.get("/console/alerts?status=open&q=a b", follow_redirects=False)  # back to the same filtered page
+    assert back.headers["location"] == "/auth/login?next=%2Fconsole%2Falerts%3Fstatus%3Dopen%26q%3Da%2520b"
     assert client.get("/health").status_code == 200
     assert client.get("/auth/login").status_code == 200
+
+
+def test_head_is_allowed_exactly_where_get_is():
+    """HEAD reads like GET: the same roles (Starlette answers 405 before authorisation on routes without HEAD)."""
+    assert allowed_roles("HEAD", "/api/alerts") == allowed_roles("GET", "/api/alerts") != frozenset()
+    assert allowed_roles("HEAD", "/auth/whoami") == allowed_roles("GET", "/auth/whoami") != frozenset()
+    assert allowed_roles("HEAD", "/api/no-such-route") == frozenset()

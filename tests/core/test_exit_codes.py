@@ -158,7 +158,7 @@ from sentinel.cli import main as entry
 @click.command()
 def crash():
     {}.get("x").upper()
-entry.COMMANDS["crash"] = "__main__:crash"
+entry.COMMANDS["crash"] = ("__main__:crash", "a command with a bug in it")
 sys.argv = ["sentinel", "crash"]
 entry.main()
 """

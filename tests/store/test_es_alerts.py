@@ -83,7 +83,7 @@ def test_write_race_between_read_and_write_is_a_conflict(sim, alert_store):
 
 def test_api_returns_409_for_a_conflict(alert_store, tmp_path):
     a = alert_store.record_alert(make_alert())
-    app = create_app(Settings(data_dir=tmp_path), store=alert_store)
+    app = create_app(Settings(data_dir=tmp_path, auth={"mode": "demo"}), store=alert_store)  # the demo operator
     with TestClient(app) as http:
         ok = http.patch(f"/api/alerts/{a.id}", json={"status": "acknowledged"}, headers={"If-Match": '"1"'})
         assert ok.status_code == 200 and ok.headers["ETag"] == '"2"'

@@ -35,6 +35,9 @@ def to_lucene(pattern: str, ignore_case: bool = False) -> str:
     """A Lucene regex matching a whole value exactly when ``pattern`` matches somewhere in it."""
     if pattern.startswith("(?i)"):
         pattern, ignore_case = pattern[4:], True
+    alternatives = _alternatives(pattern)
+    if len(alternatives) > 1:  # a|b matches somewhere when one of them does, each with its own anchors
+        return "|".join("(" + to_lucene(a, ignore_case) + ")" for a in alternatives)
     head, body, tail = _split_anchor_groups(pattern)
     core = _translate(body, ignore_case)
     if head is None:

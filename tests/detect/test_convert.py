@@ -45,6 +45,8 @@ PATTERNS = [
     r"a@b#c<d>e~f&g",
     r'x"y',
     r"[^a-c]x?$",
+    r"ab|cd",  # top-level alternation: each alternative is searched on its own
+    r"^ab|cd$|x\d",
 ]
 ALPHABET = "aAbBcCxXyY0123456789&=.%/_-+*@#<>~\"' TtuUnNiIoOsSeElLpPgGzZ:fFhHjJ"
 

@@ -176,6 +176,7 @@ def main() -> int:
     parser.add_argument("--survivors", action="store_true", help="print the diff of each surviving mutant")
     parser.add_argument("--keep", action="store_true", help="keep the working copies (to run `mutmut browse` there)")
     parser.add_argument("--json", type=Path, help="also write the scores to this file")
+    parser.add_argument("--tests", nargs="+", help="run these tests instead of the module's related ones")
     args = parser.parse_args()
     if not MUTMUT.exists():
         print(f"mutmut is not installed next to {sys.executable}: pip install -e '.[mutation]'", file=sys.stderr)
@@ -189,7 +190,8 @@ def main() -> int:
     scores = []
     for name in args.module or list(TARGETS):
         try:
-            s = measure(name, TARGETS[name], args.sample, args.max_children, args.survivors, args.keep)
+            target = TARGETS[name] if not args.tests else Target(TARGETS[name].path, tuple(args.tests))
+            s = measure(name, target, args.sample, args.max_children, args.survivors, args.keep)
         except RuntimeError as exc:
             print(f"{name:<12} not measured: {exc}", flush=True)
             continue

@@ -53,7 +53,13 @@ TARGETS: dict[str, Target] = {
     # the contract's Elasticsearch simulator needs Elastic's specification beside the checkout: SQLite half only
     "alert_ops": Target(
         "sentinel/store/alert_ops.py",
-        ("tests/store/test_contract.py", "tests/respond/test_lifecycle.py", "-k", "not simulator"),
+        (
+            "tests/store/test_alert_ops.py",
+            "tests/store/test_contract.py",
+            "tests/respond/test_lifecycle.py",
+            "-k",
+            "not simulator",
+        ),
     ),
     "correlation": Target("sentinel/detect/correlation.py", ("tests/detect/test_correlation.py",)),
     "suppress": Target("sentinel/respond/suppress.py", ("tests/respond/test_suppress.py",)),

@@ -70,6 +70,9 @@ TARGETS: dict[str, Target] = {
 EQUIVALENT: dict[str, str] = {
     "sentinel.audit.xǁAuditLogǁ_last__mutmut_12": "reads 128 KiB from the end at first, not 64 KiB: speed only",
     "sentinel.audit.xǁAuditLogǁrecord__mutmut_50": "the head's temporary file is named .TMP instead of .tmp",
+    # Starlette answers HEAD on a GET-only route with 405 before any dependency runs: authorize never sees HEAD
+    "sentinel.api.permissions.x_route_key__mutmut_6": "HEAD mapped to GET only where a route accepts HEAD (none)",
+    "sentinel.api.permissions.x_route_key__mutmut_8": "HEAD mapped to another name only where a route accepts HEAD",
     # scope fields are "labels.province" and "labels.commune": one dot, so every split gives the same name
     "sentinel.policy.access.xǁRoleViewǁlist_alerts__mutmut_7": "split('.') on a field with one dot",
     "sentinel.policy.access.xǁRoleViewǁlist_alerts__mutmut_10": "split('.', 2) on a field with one dot",

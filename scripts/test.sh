@@ -14,8 +14,24 @@ ldconfig -p 2>/dev/null | grep -q libpcap.so || need+=(libpcap0.8)
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v softflowd >/dev/null 2>&1 || need+=(softflowd)
 command -v faketime >/dev/null 2>&1 || need+=(faketime)
+# apt-get waiting for another install (unattended upgrades, a parallel setup) to release its locks, up to
+# 15 minutes, rather than failing at once and leaving the browser tests skipped.
+apt_wait() {
+  local out rc waited=0
+  while :; do
+    out=$(apt-get -o DPkg::Lock::Timeout=60 "$@" 2>&1) && rc=0 || rc=$?
+    if [ $rc -eq 0 ] || ! grep -qiE "could not get lock|unable to acquire|is another process using it" <<<"$out"; then
+      [ $rc -eq 0 ] || echo "$out" >&2
+      return $rc
+    fi
+    [ $waited -ge 900 ] && { echo "$out" >&2; return $rc; }
+    [ $waited -eq 0 ] && echo "waiting for another package install to finish ..." >&2
+    sleep 15
+    waited=$((waited + 15))
+  done
+}
 if [ ${#need[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null) \
+  (apt_wait update -qq && DEBIAN_FRONTEND=noninteractive apt_wait install -y -qq "${need[@]}" >/dev/null) \
     || echo "warning: could not install ${need[*]}; the tests needing them will be skipped" >&2
 fi
 .venv/bin/ruff check .

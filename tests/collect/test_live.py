@@ -23,13 +23,13 @@ def _open(**kw) -> LiveSource:
         pytest.skip(str(exc))
 
 
-def _http_exchange(port_holder: list[int], ready: threading.Event) -> None:
-    with socket.socket() as srv:
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(1)
-        port_holder.append(srv.getsockname()[1])
-        ready.set()
-        conn, _ = srv.accept()
+def _http_exchange(srv: socket.socket) -> None:
+    with srv:
+        srv.settimeout(10)  # never wait for ever: the thread ends even if the client never comes
+        try:
+            conn, _ = srv.accept()
+        except TimeoutError:
+            return
         with conn:
             conn.recv(4096)
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
@@ -57,13 +57,17 @@ def _capture(source: LiveSource, traffic) -> list[dict]:
 
 
 def test_bpf_filter_and_http_on_loopback():
-    ports: list[int] = []
-    ready = threading.Event()
-    server = threading.Thread(target=_http_exchange, args=(ports, ready))
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+    try:
+        source = _open(bpf_filter=f"tcp port {port}")  # may skip: before any thread is started
+    except BaseException:
+        srv.close()
+        raise
+    server = threading.Thread(target=_http_exchange, args=(srv,), daemon=True)
     server.start()
-    ready.wait(5)
-    port = ports[0]
-    source = _open(bpf_filter=f"tcp port {port}")
 
     def traffic() -> None:
         with socket.create_connection(("127.0.0.1", port)) as c:
@@ -72,8 +76,11 @@ def test_bpf_filter_and_http_on_loopback():
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:  # filtered out in the kernel
             u.sendto(b"x", ("127.0.0.1", port + 1 if port < 65535 else port - 1))
 
-    events = _capture(source, traffic)
-    server.join(5)
+    try:
+        events = _capture(source, traffic)
+    finally:
+        server.join(15)
+    assert not server.is_alive()
     (http,) = [e for e in events if e["event"]["dataset"] == "network.http"]
     assert http["url"]["path"] == "/live" and http["url"]["domain"] == "sentinel.local"
     assert http["event"]["module"] == "live"

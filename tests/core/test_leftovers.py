@@ -1,0 +1,28 @@
+"""The session-end check finds a thread or a child process a test left behind, and nothing otherwise."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import leftovers
+
+
+def test_a_leftover_thread_and_process_are_named_then_gone():
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait, name="forgotten-server")
+    t.start()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        found = leftovers(grace=0.2)
+        assert any("forgotten-server (non-daemon)" in f for f in found)
+        assert any(f.startswith(f"process {child.pid} ") for f in found)
+    finally:
+        stop.set()
+        t.join()
+        child.kill()
+        child.wait()
+    assert not [f for f in leftovers(grace=2) if "forgotten-server" in f or str(child.pid) in f]

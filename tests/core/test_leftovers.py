@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import leftovers
+# the session-wide conftest, loaded by path: every test folder has a module named conftest
+_spec = importlib.util.spec_from_file_location("session_conftest", Path(__file__).resolve().parents[1] / "conftest.py")
+_session = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_session)
+leftovers = _session.leftovers
 
 
 def test_a_leftover_thread_and_process_are_named_then_gone():

@@ -14,6 +14,7 @@ Every file under the data directory (the event store, ``respond.db``, ``classify
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import stat
@@ -87,8 +88,9 @@ def connect(
         private_file(path)
         for suffix in ("-wal", "-shm"):  # left by an older version or another umask
             side = path.with_name(path.name + suffix)
-            if side.exists() and stat.S_IMODE(side.stat().st_mode) != FILE_MODE:
-                side.chmod(FILE_MODE)
+            with contextlib.suppress(FileNotFoundError):  # another connection may remove it meanwhile
+                if stat.S_IMODE(side.stat().st_mode) != FILE_MODE:
+                    side.chmod(FILE_MODE)
         conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
         for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", "busy_timeout=30000", *pragmas):
             conn.execute(f"PRAGMA {pragma}")

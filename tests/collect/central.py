@@ -10,6 +10,7 @@ from pathlib import Path
 import uvicorn
 
 from sentinel.api.app import create_app
+from sentinel.api.auth import LocalOperator
 from sentinel.config import Settings
 from sentinel.store.sqlite import SQLiteStore
 
@@ -28,7 +29,7 @@ class Central:
     def __init__(self, data_dir: Path, port: int) -> None:
         self.settings = Settings(data_dir=data_dir, ingest_token=TOKEN)
         self.store = SQLiteStore(data_dir / "central.db")
-        app = create_app(self.settings, store=self.store)
+        app = create_app(self.settings, store=self.store, authenticator=LocalOperator())  # readers: the demo's
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = f"http://127.0.0.1:{port}"

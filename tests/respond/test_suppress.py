@@ -69,12 +69,15 @@ def test_expired_and_ended_suppressions_do_not_apply(response):
     for stale in (s.version - 1, s.version + 1):  # behind or ahead: both are someone else's view
         with pytest.raises(VersionConflict):
             sup.end(s.id, stale, "lead", "done early")
-    ended = sup.end(s.id, s.version, "lead", "pentest finished")
-    assert ended.ended_by == "lead" and ended.version == 2
+    with pytest.raises(ValueError, match="say why the suppression is ended early"):
+        sup.end(s.id, s.version, "lead", " ok ")  # two characters once trimmed
+    ended = sup.end(s.id, s.version, "lead", "fin")  # three are enough
+    assert ended.ended_by == "lead" and ended.version == 2 and ended.ended_reason == "fin"
     assert len(sup.filter([make_alert()])) == 1
     assert sup.list() == [] and len(sup.list(include_expired=True)) == 1
     trail = response.db.audit_trail("suppression", s.id)
     assert [t["action"] for t in trail] == ["end", "create"] and trail[0]["actor"] == "lead"
+    assert trail[0]["after"] == {"expires": ended.expires, "reason": "fin"}  # the trail says why and until when
 
 
 def test_future_window_is_not_active_yet(response):

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from sentinel.cli.common import settings_from, store_from
-from sentinel.config import Settings, env_name, hint
+from sentinel.config import Settings, env_name
 from sentinel.demo.traffic import VN_TZ, generate
 from sentinel.ingest.assemble import build_pipeline
 from sentinel.ingest.stream import ingest_streams
@@ -77,7 +77,7 @@ def demo(
     click.echo(f"  events (JSON)   http://{host}:{port}/api/events?q=source.ip:{traffic.attacks['sql_injection'][0]}")
     click.echo(f"  API docs        http://{host}:{port}/docs")
     click.echo(
-        f"  from the shell  sentinel search 'event.dataset:portal.app' --limit 5    ({hint('data_dir')}="
+        f"  from the shell  sentinel search 'event.dataset:portal.app' --limit 5    ({env_name('data_dir')}="
         f"{settings.data_dir})"
     )
     ip = traffic.attacks["sql_injection"][0]

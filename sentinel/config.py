@@ -14,10 +14,10 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from sentinel.content import ContentError, load_yaml
 
@@ -38,6 +38,19 @@ def default_data_dir() -> Path:
 
 # Content folders (rules/, classifiers/, ...) sit beside the package in a checkout.
 DEFAULT_CONTENT_DIR = PACKAGE_ROOT.parent
+
+
+def _networks(value: list[str]) -> list[str]:
+    for entry in value:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an address or network (10.0.0.5, 10.0.0.0/24)") from None
+    return value
+
+
+# A list of addresses or networks in a settings file, checked when it is loaded.
+Networks = Annotated[list[str], AfterValidator(_networks)]
 
 
 class ElasticsearchSettings(BaseModel):
@@ -69,17 +82,7 @@ class ApiSettings(BaseModel):
     # (the public URL of a reverse proxy that rewrites Host), e.g. "https://soc.example.gov.vn".
     origins: list[str] = Field(default_factory=list)
     # Proxies (addresses or networks) whose X-Forwarded-For names the client; anyone else's is ignored.
-    trusted_proxies: list[str] = Field(default_factory=list)
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _networks(cls, value: list[str]) -> list[str]:
-        for entry in value:
-            try:
-                ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                raise ValueError(f"{entry!r} is not an address or network (10.0.0.5, 10.0.0.0/24)") from None
-        return value
+    trusted_proxies: Networks = Field(default_factory=list)
 
 
 class OidcSettings(BaseModel):

@@ -8,7 +8,6 @@ variable that holds its token or password.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from datetime import time, timedelta
 from typing import Annotated, Literal
@@ -16,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from sentinel.config import TELEGRAM_TOKEN_ENV, Settings
+from sentinel.config import TELEGRAM_TOKEN_ENV, Networks, Settings
 from sentinel.content import load_model
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -121,20 +120,10 @@ class Firewall(_Strict):
     nft_set: str = "sentinel_blocked"
     iptables_chain: str = "INPUT"
     block_for: Duration = timedelta(hours=24)
-    never_block: list[str] = Field(
+    never_block: Networks = Field(
         default_factory=lambda: ["127.0.0.0/8", "::1/128"],
         description="own networks and partners that must never be blocked",
     )
-
-    @field_validator("never_block")
-    @classmethod
-    def _nets(cls, v: list[str]) -> list[str]:
-        for net in v:
-            try:
-                ipaddress.ip_network(net, strict=False)
-            except ValueError:
-                raise ValueError(f"{net!r} is not an address or range") from None
-        return v
 
     @field_validator("nft_family", "nft_table", "nft_set", "iptables_chain")
     @classmethod

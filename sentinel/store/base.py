@@ -7,7 +7,6 @@ contract is exercised by ``tests/store/test_contract.py`` against every backend.
 from __future__ import annotations
 
 import abc
-import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -165,21 +164,14 @@ class Store(abc.ABC):
     def count_events(self, query: EventQuery) -> int:
         """How many events match ``query`` (ignores limit and cursor)."""
 
+    @abc.abstractmethod
     def histogram(self, query: EventQuery, start: datetime, step: timedelta, buckets: int) -> list[int]:
         """Matches of ``query`` in each of ``buckets`` spans of ``step`` from ``start`` (its time range too).
 
-        This default counts span by span, which any backend can do; a backend
-        that aggregates in one pass (SQLite's GROUP BY) overrides it.
+        One aggregation in the backend (SQLite's GROUP BY, Elasticsearch's
+        ``date_histogram``), not a count per span: the search page draws up to
+        48 bars on every load.
         """
-        out = []
-        for i in range(buckets):
-            lo, hi = start + i * step, start + (i + 1) * step
-            if query.since is not None:
-                lo = max(lo, query.since)
-            if query.until is not None:
-                hi = min(hi, query.until)
-            out.append(self.count_events(dataclasses.replace(query, since=lo, until=hi, cursor=None)) if lo < hi else 0)
-        return out
 
     @abc.abstractmethod
     def get_event(self, event_id: str) -> dict[str, Any] | None: ...

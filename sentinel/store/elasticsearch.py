@@ -23,7 +23,8 @@ import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -94,6 +95,36 @@ def alert_query(q: AlertQuery) -> dict[str, Any]:
     for name in label_names(q):
         filters.append({"term": {f"labels.{name}": q.labels[name]}})
     return {"bool": {"filter": filters}} if filters else {"match_all": {}}
+
+
+HISTOGRAM_AGG = "over_time"
+
+
+def histogram_request(query: EventQuery, start: datetime, step: timedelta) -> dict[str, Any]:
+    """The search body counting ``query``'s events per ``step`` from ``start``: one ``date_histogram``, no hits.
+
+    Fixed intervals are aligned on the epoch; ``offset`` moves them onto
+    ``start`` so each bucket key is the start of one of the caller's spans.
+    Empty buckets are left out of the answer (``min_doc_count`` 1): the caller
+    fills them with zeros.
+    """
+    width = int(step.total_seconds() * 1000)
+    if width <= 0:
+        raise InvalidQuery("a histogram step must be longer than zero")
+    shift = int(start.timestamp() * 1000) % width
+    histogram: dict[str, Any] = {
+        "field": "@timestamp",
+        "fixed_interval": f"{width // 1000}s" if width % 1000 == 0 else f"{width}ms",
+        "min_doc_count": 1,
+    }
+    if shift:
+        histogram["offset"] = f"{shift}ms"
+    return {
+        "query": event_query(query),
+        "size": 0,
+        "track_total_hits": False,
+        "aggs": {HISTOGRAM_AGG: {"date_histogram": histogram}},
+    }
 
 
 def encode_cursor(pit_id: str | None, after: list[Any]) -> str:
@@ -364,6 +395,26 @@ class ElasticsearchStore(Store):
                 allow_no_indices=True,
             )
         return int(resp["count"])
+
+    def histogram(self, query: EventQuery, start: datetime, step: timedelta, buckets: int) -> list[int]:
+        """One ``date_histogram`` aggregation over the matching events instead of a count per bucket."""
+        end = start + buckets * step
+        since = start if query.since is None else max(start, query.since)
+        until = end if query.until is None else min(end, query.until)
+        out = [0] * buckets
+        if since >= until:
+            return out
+        body = histogram_request(replace(query, since=since, until=until, cursor=None), start, step)
+        with self.errors():
+            resp = self.client.search(
+                index=self.names.events_pattern, ignore_unavailable=True, allow_no_indices=True, **body
+            )
+        width, origin = int(step.total_seconds() * 1000), int(start.timestamp() * 1000)
+        for bucket in (resp.get("aggregations") or {}).get(HISTOGRAM_AGG, {}).get("buckets", []):
+            i = (int(bucket["key"]) - origin) // width
+            if 0 <= i < buckets:
+                out[i] += int(bucket["doc_count"])
+        return out
 
     def get_event(self, event_id: str) -> dict[str, Any] | None:
         with self.errors():

@@ -599,7 +599,39 @@ class MiniCluster:
             present.sort(key=lambda h, n=name: ecs.get_field(h["_source"], n), reverse=desc)
             hits = present + [h for h in hits if ecs.get_field(h.get("_source", {}), name) is None]
         start = body.get("from", 0)
-        return 200, self._search_response(hits[start : start + body.get("size", 10)])
+        extra = {"aggregations": self._aggregations(body["aggs"], hits)} if body.get("aggs") else {}
+        return 200, self._search_response(hits[start : start + body.get("size", 10)], **extra)
+
+    def _aggregations(self, aggs: dict[str, Any], hits: list[dict[str, Any]]) -> dict[str, Any]:
+        """``date_histogram`` with a ``fixed_interval`` and ``offset``: bucket keys are ``offset + n * interval``
+        (epoch milliseconds), oldest first; ``min_doc_count`` 0 (the default) fills the gaps between the first
+        and last non-empty buckets, as Elasticsearch does without ``extended_bounds``."""
+        out: dict[str, Any] = {}
+        for name, spec in aggs.items():
+            ((kind, params),) = spec.items()
+            if kind != "date_histogram" or "fixed_interval" not in params:
+                raise ValueError(f"sim does not know the aggregation {spec}")
+            width = int(_seconds(params["fixed_interval"]) * 1000)
+            offset = params.get("offset", "0ms")
+            shift = int(_seconds(offset.lstrip("+-")) * 1000) * (-1 if offset.startswith("-") else 1)
+            counts: dict[int, int] = {}
+            for h in hits:
+                value = ecs.get_field(h.get("_source", {}), params["field"])
+                if value is not None:
+                    ms = int(ecs.parse_ts(value).timestamp() * 1000)
+                    key = (ms - shift) // width * width + shift
+                    counts[key] = counts.get(key, 0) + 1
+            if params.get("min_doc_count", 0) == 0 and counts:
+                for key in range(min(counts), max(counts), width):
+                    counts.setdefault(key, 0)
+            out[name] = {
+                "buckets": [
+                    {"key_as_string": ecs.format_ts(datetime.fromtimestamp(k / 1000, UTC)), "key": k, "doc_count": n}
+                    for k, n in sorted(counts.items())
+                    if n >= params.get("min_doc_count", 0)
+                ]
+            }
+        return out
 
     @staticmethod
     def _search_response(hits: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:

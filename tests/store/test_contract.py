@@ -192,6 +192,19 @@ def test_time_range_and_count(store):
     assert store.count_events(EventQuery(filters={"event.dataset": ["nginx.access"]})) == 10
 
 
+def test_histogram_counts_each_span(store):
+    """Bars of a time span (SQLite: one GROUP BY; Elasticsearch: one date_histogram), buckets starting off the
+    epoch's grid, the query's own range clipping the first and last bucket, an empty bucket in the middle."""
+    store.append_events([ev(n, source__ip="203.0.113.7") for n in (0, 1, 4, 5, 6, 13, 14, 29)])
+    store.append_events([ev(2, source__ip="198.51.100.1")])
+    q = EventQuery(
+        filters={"source.ip": ["203.0.113.7"]}, since=T0 + timedelta(minutes=1), until=T0 + timedelta(minutes=14)
+    )
+    # spans of 5 minutes from 07:57: [-3,2) [2,7) [7,12) [12,17) [17,22) [22,27)
+    assert store.histogram(q, T0 - timedelta(minutes=3), timedelta(minutes=5), 6) == [1, 3, 0, 1, 0, 0]
+    assert store.histogram(EventQuery(), T0 + timedelta(hours=1), timedelta(minutes=5), 2) == [0, 0]
+
+
 # -- alerts -----------------------------------------------------------------------------------
 
 

@@ -33,6 +33,7 @@ from sentinel.store.elasticsearch import ElasticsearchStore
 from sentinel.store.es_bulk import BulkLimits, DeadLetter
 from sentinel.store.es_templates import TemplateOptions, build_plan
 from sentinel.store.es_version import CLIENT_MAJOR, ClusterInfo, compatibility
+from sentinel.store.query import parse_expression
 from tests.store.es_sim import RELEASES, MiniCluster, SimServer
 from tests.store.es_spec import Spec
 
@@ -376,3 +377,27 @@ def test_scheduler_reports_a_client_that_does_not_fit(es_spec, tmp_path):
     finally:
         store.close()
         server.close()
+
+
+def test_the_histogram_is_one_date_histogram_search(sim, sim_client, tmp_path):
+    """The search page's bars: one aggregation the specification accepts, whatever the number of bars."""
+    store = _store(sim_client, tmp_path)
+    store.append_events([_event(n) for n in range(0, 60, 7)] + [_event(3, source={"ip": "198.51.100.1"})])
+    query = EventQuery(where=parse_expression("source.ip:203.0.113.9"), since=T0 + timedelta(minutes=2))
+    before = len(sim.cluster.requests)
+    # spans of 10 minutes from 07:55 (not on the epoch's 10-minute grid): the offset moves the buckets onto it
+    counts = store.histogram(query, T0 - timedelta(minutes=5), timedelta(minutes=10), 8)
+    sent = sim.cluster.requests[before:]
+    assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in sent] == [("POST", "_search")]
+    body = orjson.loads(sent[0].body)
+    assert body["size"] == 0 and body["aggs"]["over_time"]["date_histogram"] == {
+        "field": "@timestamp",
+        "fixed_interval": "600s",
+        "min_doc_count": 1,
+        "offset": "300000ms",
+    }
+    minutes = [n for n in range(0, 60, 7) if n >= 2]
+    expected = [sum(1 for n in minutes if -5 + 10 * i <= n < 5 + 10 * i) for i in range(8)]
+    assert counts == expected and sum(counts) == len(minutes)
+    assert store.histogram(query, T0 - timedelta(hours=2), timedelta(minutes=10), 3) == [0, 0, 0]  # nothing to ask
+    store.dead_letter.close()

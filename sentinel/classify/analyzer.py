@@ -25,6 +25,7 @@ from sentinel.classify.catalog import DEFAULT_CLASSIFIERS_DIR, Catalog, load_cat
 from sentinel.classify.context import FoldedContextEnhancer
 from sentinel.classify.gazetteer import Gazetteer
 from sentinel.classify.recognizers import LANGUAGE, CrfPersonRecognizer, build_recognizers
+from sentinel.classify.structure import blank_structure
 
 _NONE: frozenset[str] = frozenset()
 
@@ -134,6 +135,7 @@ def analyze_text(
             raise ValueError(f"unknown entities {', '.join(sorted(unknown))}; known: {', '.join(eng.entities)}")
     if not text or text.isspace():
         return []
+    original, text = text, blank_structure(text, classifiers_dir)  # same length: offsets hold in both
     if not any(c.isdigit() for c in text):
         wanted -= eng.digit_only
     recognizers = [
@@ -164,7 +166,7 @@ def analyze_text(
     kept = resolve_overlaps([r for r in results if r.score >= threshold], eng.rank)
     # shadowing recognizers and promoted matches may have produced entities nobody asked for
     return [
-        Span(r.entity_type, r.start, r.end, r.score, text[r.start : r.end]) for r in kept if r.entity_type in wanted
+        Span(r.entity_type, r.start, r.end, r.score, original[r.start : r.end]) for r in kept if r.entity_type in wanted
     ]
 
 

@@ -111,8 +111,32 @@ class AnalyzerSettings(_Strict):
     )
 
 
+class StructuralToken(_Strict):
+    """Text that has the shape of personal data but is protocol or format structure (a vendor's log code,
+    an SSH algorithm name): blanked before any recogniser reads a text."""
+
+    name: str
+    literal: str = Field(min_length=1, description="text the regex can match only where this is (a cheap pre-check)")
+    regex: str
+    examples: list[str] = Field(min_length=1, description="real text the regex must find, each holding the literal")
+
+    @model_validator(mode="after")
+    def _examples_match(self) -> StructuralToken:
+        try:
+            compiled = re.compile(self.regex)
+        except re.error as exc:
+            raise ValueError(f"invalid regex: {exc}") from None
+        for example in self.examples:
+            if self.literal not in example or not compiled.search(example):
+                raise ValueError(f"example {example!r} must contain {self.literal!r} and match the regex")
+        return self
+
+
 class RecognizersFile(_Strict):
     settings: AnalyzerSettings = AnalyzerSettings()
+    structure: list[StructuralToken] = Field(
+        [], description="protocol and format tokens no recogniser may read as personal data"
+    )
     recognizers: list[RecognizerSpec]
 
     @model_validator(mode="after")

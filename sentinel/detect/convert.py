@@ -46,6 +46,30 @@ from sentinel.detect.pipelines import sigma_pipeline
 # The data streams the Elasticsearch store writes (logs-sentinel.<dataset>-<namespace>).
 DEFAULT_INDEX = "logs-sentinel.*"
 
+# Fields that may hold several values: ECS's array fields and the lists Sentinel's parsers write. ES|QL's
+# LIKE, RLIKE and TO_LOWER return null for a multi-valued input, where Sigma (and the streaming engine) match
+# when any value does; on these fields the ES|QL backend compares the values joined by MV_SEPARATOR instead.
+# tests/detect/test_convert_semantics.py checks every list in the pack's test events is named here.
+MULTI_VALUED_FIELDS = frozenset(
+    {
+        "event.category",
+        "event.type",
+        "related.ip",
+        "related.user",
+        "related.hosts",
+        "related.hash",
+        "tags",
+        "user.roles",
+        "process.args",
+        "dns.answers.data",
+        "nginx.access.remote_ip_list",
+        "normalized.headers",
+    }
+)
+# Joins the values of a multi-valued field (U+241F SYMBOL FOR UNIT SEPARATOR: visible in a printed query, absent
+# from logs); a value holding it could only add a false match, never hide one.
+MV_SEPARATOR = "\u241f"
+
 
 class SigmaESQLBackend(ESQLBackend):
     """ES|QL with Sigma's matching semantics: case-insensitive strings, unanchored regular expressions."""
@@ -96,13 +120,39 @@ class SigmaESQLBackend(ESQLBackend):
     def convert_condition_field_eq_val_str(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> Any:
+        if cond.field in MULTI_VALUED_FIELDS:
+            return self._any_value(cond, cased=False)
         lowered = copy.copy(cond)
         lowered.value = _lower(cond.value)
         return super().convert_condition_field_eq_val_str(lowered, state)
 
+    def convert_condition_field_eq_val_str_case_sensitive(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> Any:
+        if cond.field in MULTI_VALUED_FIELDS:
+            return self._any_value(cond, cased=True)
+        return super().convert_condition_field_eq_val_str_case_sensitive(cond, state)
+
+    def _any_value(self, cond: ConditionFieldEqualsValueExpression, *, cased: bool) -> str:
+        """True when any value of a multi-valued field matches: the values joined and searched as one string.
+
+        ``CONCAT(sep, MV_CONCAT(TO_STRING(f), sep), sep) rlike ".*sep<value>sep.*"``, where the value's
+        wildcards never cross a separator, so each value is matched whole, as LIKE matches a single value.
+        """
+        sep = MV_SEPARATOR
+        joined = f'MV_CONCAT(TO_STRING({self.escape_and_quote_field(cond.field)}), "{sep}")'
+        if not cased:
+            joined = f"TO_LOWER({joined})"
+        value = cond.value if cased else _lower(cond.value)
+        regex = "".join(_lucene_value_part(part, sep) for part in value.s)
+        pattern = f".*{sep}{regex}{sep}.*".replace("\\", "\\\\").replace('"', '\\"')
+        return f'CONCAT("{sep}", {joined}, "{sep}") rlike "{pattern}"'
+
     def convert_condition_field_eq_val_re(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> Any:
+        if cond.field in MULTI_VALUED_FIELDS:
+            raise NotImplementedError(f"a regular expression on the multi-valued field {cond.field} (ES|QL)")
         pattern = _sigma_regex_to_lucene(cond.value)
         quoted = pattern.replace("\\", "\\\\").replace('"', '\\"')
         # TO_STRING lets a pattern apply to dates (e.g. hour-of-day on @timestamp) and numbers as in the stream.
@@ -169,6 +219,17 @@ def _lucene_regex_part(part: Any) -> str:
         else:
             out.append("\\" + ch)
     return "".join(out)
+
+
+def _lucene_value_part(part: Any, separator: str) -> str:
+    """One part of a Sigma string as Lucene regex within one value of a joined list: wildcards stop at ``separator``."""
+    if part == SpecialChars.WILDCARD_MULTI:
+        return f"[^{separator}]*"
+    if part == SpecialChars.WILDCARD_SINGLE:
+        return f"[^{separator}]"
+    if not isinstance(part, str):
+        raise NotImplementedError(f"placeholder {part} must be expanded before conversion")
+    return "".join(ch if ch.isalnum() else "\\" + ch for ch in part)
 
 
 def _sigma_regex_to_lucene(value: Any) -> str:

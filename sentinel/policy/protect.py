@@ -32,6 +32,7 @@ from urllib.parse import quote, unquote_plus
 
 import orjson
 
+from sentinel.classify.structure import structure_for
 from sentinel.policy.finder import Finder
 from sentinel.policy.glued import at_tokens, email_candidates, glued_digits
 from sentinel.policy.model import LoadedPolicy, OperatorSpec
@@ -227,9 +228,11 @@ class Protector:
         """
         if not self.actions:
             return
-        free = list(dict.fromkeys(texts))
+        # protocol and format tokens (a vendor's log code, SSH algorithm names) are not read, glued or not
+        blank = structure_for(self.loaded.classifiers_dir).blank
+        free = list(dict.fromkeys(map(blank, texts)))
         in_free = set(free)
-        rest = [t for t in dict.fromkeys(structured) if t not in in_free]
+        rest = [t for t in dict.fromkeys(map(blank, structured)) if t not in in_free]
         seen: set[str] = set()
         text = "\n".join(free)
         found = [(h.entity, text[h.start : h.end]) for h in self.find(text)] if text else []

@@ -128,7 +128,8 @@ def test_regex_goes_through_the_lucene_translation_and_to_string():
 def test_logsource_becomes_conditions_from_the_engines_routing_table():
     q = _esql("  sel:\n    event.outcome: failure\n  condition: sel", "{product: portal, category: authentication}")
     assert q.startswith(f"from {DEFAULT_INDEX} metadata _id, _index, _version | where ")
-    assert 'TO_LOWER(event.category) like "authentication"' in q
+    # event.category is a list: any of its values, joined (ES|QL's LIKE is null on a multi-valued field)
+    assert 'CONCAT("␟", TO_LOWER(MV_CONCAT(TO_STRING(event.category), "␟")), "␟") rlike ".*␟authentication␟.*"' in q
     assert '(TO_LOWER(event.dataset) like "portal.access" or TO_LOWER(event.dataset) like "portal.app"' in q
     unrouted = _esql("  sel:\n    a: b\n  condition: sel", "{product: nothing_routes_here}")
     assert 'sentinel.unrouted_logsource.product) like "nothing_routes_here"' in unrouted

@@ -238,7 +238,7 @@ def test_failing_rule_is_reported_and_its_window_retried(fake_es, pack, tmp_path
     scheduled, _ = _rules(pack, sqli, xss)
     fake_es.add([_web_event(5, "id=1 union select 2")])
     sched = Scheduler(fake_es.client, SQLiteStore(tmp_path / "s.db"), scheduled, settle=0, lookback=600)
-    fake_es.fail_when = "rlike"  # only the SQL injection rule (a regex) fails
+    fake_es.fail_when = "[sS][eE][lL][eE][cC][tT]"  # only the SQL injection rule (its regex) fails
     first = sched.run_once(now=T0 + timedelta(minutes=5))
     assert [a.rule.title for a in first] == [xss]  # the others still run (the fake matches every event)
     (failed_id,) = sched.errors
@@ -246,7 +246,7 @@ def test_failing_rule_is_reported_and_its_window_retried(fake_es, pack, tmp_path
     fake_es.fail_when = None
     second = sched.run_once(now=T0 + timedelta(minutes=6))
     assert [a.rule.title for a in second] == [sqli] and sched.errors == {}
-    retry = next(q for q in fake_es.queries[2:] if "rlike" in q)
+    retry = next(q for q in fake_es.queries[2:] if "[sS][eE][lL][eE][cC][tT]" in q)
     assert 'TO_DATETIME("2026-07-01T01:55:00.000Z")' in retry  # the failed window is searched again
 
 

@@ -41,6 +41,9 @@ DOMAINS = ["example.vn", "dichvucong.gov.vn", "mail.example.com"]
 PUNCT = "-_/.:=#?&@+~%!*,;()[]{}<>|\\'\" "
 WORDS = ["x", "req", "CCCD", "ho-so", "giay-to", "file", "id", "user", "tmp", "abc", "pdf", "Nguyen", "hs"]
 FILLER = ["GET", "POST", "/api/ho-so", "status=200", "portal", "login", "ok", "Hà Nội", "phường Cửa Nam", "nộp"]
+# Structural tokens (classifiers/recognizers.yaml: structure) beside the value: blanked, never a way past protection.
+FILLER += ['logid="0316013056"', "Their offer: aes128-cbc,rijndael-cbc@lysator.liu.se"]
+FILLER += ["kex curve25519-sha256@libssh.org"]
 
 cccds = st.builds(
     lambda p, g, y, rest: f"{p}{g}{y:02d}{rest:06d}",

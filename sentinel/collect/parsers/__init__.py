@@ -77,7 +77,7 @@ def parse_line(
         return build_event(None, raw, source=source, position=position, dataset=ds, error="empty line")
     try:
         fields = FORMATS[kind](decode(raw))
-        if kind == "access":
+        if kind == "access" or fields.get("event", {}).get("type") == ["access"]:  # JSON access logs too
             (profile or default_profile()).tag(fields)
     except ParseError as exc:
         return build_event(None, raw, source=source, position=position, dataset=ds, error=str(exc))

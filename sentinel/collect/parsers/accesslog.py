@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from sentinel.collect.parsers.common import ParseError
-from sentinel.collect.parsers.normalize import normalized_fields
+from sentinel.collect.parsers.normalize import header_name, normalized_fields, normalized_headers
 from sentinel.ecs import format_ts
 
 _Q = r'"([^"\\]*(?:\\.[^"\\]*)*)"'  # a quoted string, "unrolled" so each character is looked at once
@@ -52,7 +52,7 @@ MONTHS = {
 
 
 @lru_cache(maxsize=4096)
-def _parse_time(text: str) -> str:
+def access_time(text: str) -> str:
     """``10/Oct/2026:13:55:36 +0700`` -> ECS UTC time; hand-parsed (strptime costs more than the rest of the line)."""
     try:
         if len(text) != 26 or text[2] != "/" or text[6] != "/" or text[11] != ":" or text[21] not in "+-":
@@ -156,7 +156,7 @@ def parse_access_line(line: str) -> dict[str, Any]:
     else:
         target = request  # garbage requests (TLS to a plain port, scanners) are kept verbatim
     event: dict[str, Any] = {
-        "@timestamp": _parse_time(ts),
+        "@timestamp": access_time(ts),
         "event": ev,
         "http": http,
         "source": {"ip": addr, "address": addr} if _is_ip(addr) else {"address": addr},
@@ -181,7 +181,7 @@ def parse_access_line(line: str) -> dict[str, Any]:
         _apply_tail(event, _tail_fields(tail))
     normalized = normalized_fields(target or None, event.get("user_agent", {}).get("original"), req.get("referrer"))
     if normalized:
-        event["normalized"] = normalized
+        event.setdefault("normalized", {}).update(normalized)
     return event
 
 
@@ -223,7 +223,20 @@ def _apply_tail(event: dict[str, Any], extra: dict[str, str]) -> None:
         nginx["upstream"] = upstream
     if host := extra.pop("host", None):
         event.setdefault("url", {})["domain"] = host
+    headers: dict[str, str] = {}
+    for key in [k for k in extra if k != "extra"]:
+        if (name := header_name(key)) is not None:
+            headers[name] = extra.pop(key)
+        elif key.lower().startswith("cookie_"):  # nginx's $cookie_NAME: one cookie's value
+            cookie = f"{key[7:]}={extra.pop(key)}"
+            headers["cookie"] = f"{headers['cookie']}; {cookie}" if "cookie" in headers else cookie
+    if headers:
+        event["http"]["request"]["headers"] = headers
     if extra:
         nginx["extra"] = extra
     if nginx:
         event["nginx"] = {"access": nginx}
+    # what else the client may have sent (named headers, unnamed quoted values, unknown fields), for the rules
+    sent = normalized_headers([*([xff] if xff else []), *headers.values(), *extra.values()])
+    if sent:
+        event.setdefault("normalized", {})["headers"] = sent

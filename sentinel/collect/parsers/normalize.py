@@ -8,6 +8,9 @@ the user agent and the referrer (percent-decoding repeated until stable, ``+`` a
 space in the query, ``%uXXXX``/``\\uXXXX``/``\\xNN`` escapes) into ``normalized.url``,
 ``normalized.user_agent`` and ``normalized.referrer``, only when decoding changes
 something: the raw fields stay as they were, as evidence, and rules match either.
+Other logged headers (``X-Forwarded-For``, ``X-Api-Version``, cookies, custom ones)
+are kept under ``http.request.headers.<name>`` and their decoded values listed in
+``normalized.headers``, which rules read for injection "in any header".
 Case is left alone (Sigma matching is case-insensitive; a folded copy of a citizen's
 name would escape the personal-data protection, which replaces exact values).
 """
@@ -15,6 +18,7 @@ name would escape the personal-data protection, which replaces exact values).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
@@ -47,6 +51,52 @@ def decode_target(target: str) -> str:
     """A request target (path and query) decoded: ``+`` is a space in the query only."""
     path, qmark, query = target.partition("?")
     return decode(path) + qmark + decode(query, query=True)
+
+
+# Logged request headers (and cookies) under their own names: ``$http_x_api_version`` -> ``x_api_version``.
+# Names that are headers without nginx's ``http_`` prefix; any ``x_...`` name is one too.
+HEADER_NAMES = frozenset(
+    {
+        "cookie",
+        "authorization",
+        "origin",
+        "accept",
+        "accept_language",
+        "accept_encoding",
+        "content_type",
+        "content_length",
+        "forwarded",
+        "via",
+        "true_client_ip",
+        "client_ip",
+        "cf_connecting_ip",
+        "api_version",
+    }
+)
+
+
+def header_name(key: str) -> str | None:
+    """The header a logged field holds (``http_x_api_version``, ``X-Api-Version``, ``cookie``), or None."""
+    name = key.lower().replace("-", "_")
+    name = name.removeprefix("http_")
+    if name in ("user_agent", "referer", "referrer", "host"):
+        return None  # ECS fields of their own (user_agent.original, http.request.referrer, url.domain)
+    if name in HEADER_NAMES or name.startswith("x_") or key.lower().startswith("http_"):
+        return name
+    return None
+
+
+def normalized_headers(values: Iterable[str]) -> list[str]:
+    """``normalized.headers``: every other value the client may have sent, decoded, each once.
+
+    Unlike the other ``normalized`` fields it is written whether or not decoding changes a value:
+    headers have no one ECS field, so rules that look for an exploit in "any header" read this list.
+    """
+    out: dict[str, None] = {}
+    for value in values:
+        if value and value != "-":
+            out[decode(value)] = None
+    return list(out)
 
 
 def normalized_fields(target: str | None, user_agent: str | None, referrer: str | None) -> dict[str, Any]:

@@ -17,7 +17,7 @@ the highest of its entities.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,8 +162,13 @@ class FieldClassifier:
             if spec.validator:
                 self.validators.setdefault(spec.entity, []).append(spec.validator)
 
-    def classify_records(self, records: Iterable[Mapping[str, Any]]) -> list[FieldReport]:
-        """One report per field path seen in ``records``, in first-seen order."""
+    def classify_records(
+        self, records: Iterable[Mapping[str, Any]], progress: Callable[[int, int], Any] | None = None
+    ) -> list[FieldReport]:
+        """One report per field path seen in ``records``, in first-seen order.
+
+        ``progress(fields_done, fields)`` is called after each field: a wide table takes a while.
+        """
         values: dict[str, list[Any]] = {}
         count = 0
         for record in records:
@@ -171,10 +176,13 @@ class FieldClassifier:
             for path, value in iter_fields(record):
                 values.setdefault(path, []).append(value)
         banks = [p for p, vals in values.items() if self.profiler.names_banks(_texts(vals, 200))]
-        return [
-            self.classify_field(path, vals, sampled=count, bank_column=next((b for b in banks if b != path), None))
-            for path, vals in values.items()
-        ]
+        reports = []
+        for path, vals in values.items():
+            bank = next((b for b in banks if b != path), None)
+            reports.append(self.classify_field(path, vals, sampled=count, bank_column=bank))
+            if progress is not None:
+                progress(len(reports), len(values))
+        return reports
 
     def classify_field(
         self, name: str, values: list[Any], sampled: int | None = None, bank_column: str | None = None

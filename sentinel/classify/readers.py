@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 from typing import Any
 
 from sentinel.records import Sample, SourceError
@@ -45,12 +46,15 @@ def _redact(url: str) -> str:
         return url.split("@")[-1]
 
 
-def read_sql(url: str, table: str | None, size: int, seed: int) -> list[Sample]:
-    """One sample per table (or for ``table`` only)."""
+def read_sql(url: str, table: str | None, size: int, seed: int) -> Iterator[Sample]:
+    """One sample per table (or for ``table`` only), read as the caller asks for the next one.
+
+    A database of many tables is sampled table by table, so the caller can classify each
+    and report progress while it holds only one sample.
+    """
     import sqlalchemy as sa
 
     engine, names = _sql_tables(url, table)
-    samples = []
     try:
         with engine.connect() as conn:
             for name in names:
@@ -58,12 +62,11 @@ def read_sql(url: str, table: str | None, size: int, seed: int) -> list[Sample]:
                 total = conn.execute(sa.select(sa.func.count()).select_from(tbl)).scalar_one()
                 rows, method = _sql_sample(conn, tbl, total, size, seed)
                 records = [dict(r._mapping) for r in rows]
-                samples.append(Sample(f"{_redact(url)}#{name}", records, total, method))
+                yield Sample(f"{_redact(url)}#{name}", records, total, method)
     except sa.exc.SQLAlchemyError as exc:
         raise SourceError(f"cannot read {_redact(url)}: {exc}") from None
     finally:
         engine.dispose()
-    return samples
 
 
 def _sql_sample(conn: Any, tbl: Any, total: int, size: int, seed: int) -> tuple[list[Any], str]:

@@ -15,6 +15,7 @@ decisions attach to.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,23 +71,24 @@ def sample_source(
     table: str | None = None,
     es_client: Any = None,
     store: Any = None,
-) -> list[Sample]:
-    """Samples for every dataset named by ``source`` (several for a database without ``table``)."""
+) -> Iterator[Sample]:
+    """Samples for every dataset named by ``source`` (several for a database without ``table``), one at a time."""
     if size < 1:
         raise SourceError("the sample size must be at least 1")
     if source.startswith("events:"):
         if store is None:
             raise SourceError("scanning stored events needs the Sentinel store (run through `sentinel classify`)")
-        return [read_store_events(store, source.removeprefix("events:") or None, size)]
-    if source.startswith("es:"):
+        yield read_store_events(store, source.removeprefix("events:") or None, size)
+    elif source.startswith("es:"):
         if es_client is None:
             raise SourceError(f"scanning an Elasticsearch index needs {hint('elasticsearch.url')} set")
-        return [read_elasticsearch(es_client, source.removeprefix("es:"), size, seed)]
-    if is_sql_url(source):
-        return read_sql(source, table, size, seed)
-    if table is not None:
+        yield read_elasticsearch(es_client, source.removeprefix("es:"), size, seed)
+    elif is_sql_url(source):
+        yield from read_sql(source, table, size, seed)
+    elif table is not None:
         raise SourceError("--table applies to database URLs only")
-    return [sample_file(Path(source), size, seed)]
+    else:
+        yield sample_file(Path(source), size, seed)
 
 
 def dataset_name(sample: Sample) -> str:
@@ -95,9 +97,12 @@ def dataset_name(sample: Sample) -> str:
     return str(path.resolve()) if path.exists() else sample.source
 
 
-def classify_sample(sample: Sample, classifier: FieldClassifier) -> ScanResult:
+def classify_sample(
+    sample: Sample, classifier: FieldClassifier, progress: Callable[[int, int], Any] | None = None
+) -> ScanResult:
+    """``progress(fields_done, fields)`` is called as each field of the sample is classified."""
     started = time.perf_counter()
-    reports = classifier.classify_records(sample.records)
+    reports = classifier.classify_records(sample.records, progress)
     return ScanResult(
         dataset=dataset_name(sample),
         source=sample.source,
@@ -121,8 +126,24 @@ def scan(
     classifiers_dir: Path | None = None,
     es_client: Any = None,
     store: Any = None,
+    progress: Callable[[int, int, str], Any] | None = None,
 ) -> list[ScanResult]:
-    """Sample and classify every dataset named by ``source``."""
+    """Sample and classify every dataset named by ``source``, one dataset after the other.
+
+    ``progress(fields_done, fields_known, dataset)`` follows the classification, the slow part;
+    the fields of a database's next table are known once that table is sampled.
+    """
     classifier = FieldClassifier(classifiers_dir)
-    samples = sample_source(source, size=size, seed=seed, table=table, es_client=es_client, store=store)
-    return [classify_sample(s, classifier) for s in samples]
+    results: list[ScanResult] = []
+    done = 0
+    for sample in sample_source(source, size=size, seed=seed, table=table, es_client=es_client, store=store):
+        on_field = None
+        if progress is not None:
+
+            def on_field(n: int, fields: int, base: int = done, label: str = sample.source) -> None:
+                progress(base + n, base + fields, label)
+
+        result = classify_sample(sample, classifier, on_field)
+        results.append(result)
+        done += len(result.fields)
+    return results

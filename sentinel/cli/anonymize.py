@@ -3,8 +3,8 @@
 Most purposes stream record by record (constant memory whatever the size)
 through the same protector the ingest path uses: columns and keys the policy
 names get their operator, everything else is scanned by the recognisers.
-Progress goes to standard error for large inputs; the output goes to ``-o`` or
-standard output. A purpose with a ``release`` (``open_data``) publishes the
+Progress (bytes read) goes to standard error on a terminal; the output goes to
+``-o`` or standard output. A purpose with a ``release`` (``open_data``) publishes the
 table by measured risk instead (:mod:`sentinel.policy.open_data`), and
 ``--check FILE`` measures the risk of any table. Files are read through
 :mod:`sentinel.records`.
@@ -17,7 +17,6 @@ import io
 import itertools
 import os
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -27,6 +26,7 @@ import orjson
 
 from sentinel.classify.fields import FieldClassifier
 from sentinel.cli.common import audit_from, cli_actor, runtime_from, settings_from
+from sentinel.cli.progress import Meter, quiet_option
 from sentinel.config import Settings
 from sentinel.policy.hierarchies import load_generalizer
 from sentinel.policy.model import LoadedPolicy, load_policy
@@ -36,36 +36,18 @@ from sentinel.policy.purposes import policy_path, purpose_protector
 from sentinel.policy.release import ColumnPlan
 from sentinel.records import RowReader, SourceError, delimiter_of, format_of
 
-# Inputs at least this large report progress on standard error.
-PROGRESS_BYTES = 32 * 1024 * 1024
-PROGRESS_SECONDS = 2.0
+UPDATE_EVERY = 1000  # lines between progress updates (an update costs more than a line)
 
 
-class _Progress:
-    """Counts bytes read from the input and reports every few seconds when the input is large."""
-
-    def __init__(self, raw: IO[bytes], total: int | None, progress: bool = False) -> None:
-        self.raw = raw
-        self.total = total
-        self.done = 0
-        self.records = 0
-        self.show = progress or (total or 0) >= PROGRESS_BYTES
-        self.started = self.last = time.monotonic()
-
-    def lines(self) -> Iterator[bytes]:
-        for line in self.raw:
-            self.done += len(line)
-            yield line
-
-    def tick(self) -> None:
-        self.records += 1
-        if self.show and self.records % 1000 == 0 and time.monotonic() - self.last >= PROGRESS_SECONDS:
-            self.last = time.monotonic()
-            rate = self.done / max(self.last - self.started, 1e-9) / 1e6
-            pct = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
-            click.echo(
-                f"anonymize: {self.done / 1e6:,.0f} MB{pct}, {self.records:,} records, {rate:,.1f} MB/s", err=True
-            )
+def _lines(raw: IO[bytes], meter: Meter) -> Iterator[str]:
+    """The input's lines as text, counting the bytes read into ``meter``."""
+    done = 0
+    for n, line in enumerate(raw, 1):
+        done += len(line)
+        if n % UPDATE_EVERY == 0:
+            meter.update(done)
+        yield line.decode("utf-8", "backslashreplace")
+    meter.update(done)
 
 
 def _format_of(path: str, fmt: str, head: bytes) -> str:
@@ -79,18 +61,18 @@ def _format_of(path: str, fmt: str, head: bytes) -> str:
     return found
 
 
-def _csv(progress: _Progress, out: IO[str], protector: Protector, delimiter: str) -> int:
-    text = (line.decode("utf-8", "backslashreplace") for line in progress.lines())
+def _csv(text: Iterator[str], out: IO[str], protector: Protector, delimiter: str) -> tuple[int, int]:
+    """Records written and malformed ones among them."""
     reader = RowReader("csv", delimiter)
     rows = reader.rows(text)
     first = next(rows, None)
     if reader.header is None:
-        return 0
+        return 0, 0
     header = reader.header
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
     writer.writerow(header)
     unique = len(set(header)) == len(header)
-    problems = 0
+    records = problems = 0
     for row in itertools.chain([first] if first else [], rows):
         cells = row.cells or []
         if row.problem:
@@ -104,13 +86,13 @@ def _csv(progress: _Progress, out: IO[str], protector: Protector, delimiter: str
             values = [protector.protect_value(h, c) or "" for h, c in zip(header, named, strict=False)]
         # cells beyond the header have no column name: scanned as text
         writer.writerow(values + [protector.protect_value(None, c) or "" for c in cells[len(header) :]])
-        progress.tick()
-    return problems
+        records += 1
+    return records, problems
 
 
-def _jsonl(progress: _Progress, out: IO[str], protector: Protector) -> int:
-    problems = 0
-    text = (line.decode("utf-8", "backslashreplace") for line in progress.lines())
+def _jsonl(text: Iterator[str], out: IO[str], protector: Protector) -> tuple[int, int]:
+    """Records written and malformed ones among them."""
+    records = problems = 0
     for row in RowReader("jsonl").rows(text):
         if row.record is not None:
             out.write(orjson.dumps(protector.protect(row.record)).decode() + "\n")
@@ -119,8 +101,8 @@ def _jsonl(progress: _Progress, out: IO[str], protector: Protector) -> int:
             problems += 1
             click.echo(f"line {row.line}: {row.problem}; anonymised as plain text", err=True)
             out.write((protector.protect_value(None, row.text) or "") + "\n")
-        progress.tick()
-    return problems
+        records += 1
+    return records, problems
 
 
 @click.command()
@@ -141,6 +123,7 @@ def _jsonl(progress: _Progress, out: IO[str], protector: Protector) -> int:
 @click.option("--l", "l_div", type=click.IntRange(min=1), help="Release: distinct sensitive values per group.")
 @click.option("--max-suppression", type=click.FloatRange(0, 1), help="Release: share of records that may be left out.")
 @click.option("--report", "report_fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@quiet_option
 @click.pass_context
 def anonymize(
     ctx: click.Context,
@@ -154,6 +137,7 @@ def anonymize(
     l_div: int | None,
     max_suppression: float | None,
     report_fmt: str,
+    quiet: bool,
 ) -> None:
     """Anonymise a CSV or JSON-lines INPUT (``-`` for standard input) for one purpose of the data policy.
 
@@ -189,12 +173,11 @@ def anonymize(
         suppression = spec.max_suppression if max_suppression is None else max_suppression
         _release(settings, loaded, protector, Path(input_path), output, k or spec.k, l_div or spec.l, suppression)
         return
-    _stream(input_path, output, fmt, purpose, protector, settings.progress)
+    with Meter("anonymize", None, "bytes", show=not quiet, forced=settings.progress) as meter:
+        _stream(input_path, output, fmt, purpose, protector, meter)
 
 
-def _stream(
-    input_path: str, output: str | None, fmt: str, purpose: str, protector: Protector, progress: bool = False
-) -> None:
+def _stream(input_path: str, output: str | None, fmt: str, purpose: str, protector: Protector, meter: Meter) -> None:
     """Record by record through the purpose's protector, in constant memory."""
     try:
         raw: IO[bytes] = sys.stdin.buffer if input_path == "-" else open(input_path, "rb")  # noqa: SIM115
@@ -202,8 +185,7 @@ def _stream(
         raise click.BadParameter(f"{input_path}: {exc.strerror}", param_hint="INPUT") from None
     head = raw.peek(4096)[:4096] if hasattr(raw, "peek") else b""
     fmt = _format_of(input_path, fmt, head) if input_path != "-" else (fmt if fmt != "auto" else "jsonl")
-    total = None if input_path == "-" else os.fstat(raw.fileno()).st_size
-    meter = _Progress(raw, total, progress)
+    meter.update(0, None if input_path == "-" else os.fstat(raw.fileno()).st_size)
     target = Path(output) if output else None
     tmp = target.with_name(target.name + ".partial") if target else None
     out: IO[str] = (
@@ -214,9 +196,9 @@ def _stream(
     try:
         if fmt == "csv":
             first = head.split(b"\n", 1)[0].decode("utf-8-sig", "replace")
-            problems = _csv(meter, out, protector, delimiter_of(first, input_path))
+            records, problems = _csv(_lines(raw, meter), out, protector, delimiter_of(first, input_path))
         else:
-            problems = _jsonl(meter, out, protector)
+            records, problems = _jsonl(_lines(raw, meter), out, protector)
     finally:
         raw.close()
         out.flush()
@@ -226,10 +208,14 @@ def _stream(
             out.detach()  # standard output stays open for whoever runs us
     if tmp and target:
         tmp.replace(target)  # a reader never sees a half-written output under the final name
-    summary = ", ".join(f"{e} {n:,}" for e, n in sorted(protector.counts.items())) or "none found"
-    click.echo(f"anonymize: {meter.records:,} records for {purpose}; values protected: {summary}", err=True)
-    if problems:
-        click.echo(f"anonymize: {problems:,} malformed records were anonymised as text, not dropped", err=True)
+    meter.close()
+    protected = ", ".join(f"{e} {n:,}" for e, n in sorted(protector.counts.items())) or "none found"
+    malformed = f", {problems:,} malformed records anonymised as text, not dropped" if problems else ""
+    click.echo(
+        f"anonymize: {records:,} records for {purpose} written to {output or 'standard output'}{malformed}; "
+        f"values protected: {protected}; {meter.timing(records, 'records')}",
+        err=True,
+    )
 
 
 def _table(path: Path, settings: Settings, loaded: LoadedPolicy) -> tuple[Table, list[ColumnPlan]]:

@@ -8,12 +8,14 @@ masked example (review decisions recorded through the API take precedence).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 import orjson
 
 from sentinel.cli.common import settings_from, store_from
+from sentinel.cli.progress import Meter, quiet_option
 
 
 def _dump(obj: Any) -> None:
@@ -32,8 +34,11 @@ def classify() -> None:
 @click.option("--seed", type=int, default=20260101, show_default=True, help="sampling seed (same seed, same rows)")
 @click.option("--table", default=None, help="one table of a database URL (default: every table)")
 @click.option("--save/--no-save", default=True, show_default=True, help="record the result for review in classify.db")
+@quiet_option
 @click.pass_context
-def scan_cmd(ctx: click.Context, source: str, fmt: str, size: int, seed: int, table: str | None, save: bool) -> None:
+def scan_cmd(
+    ctx: click.Context, source: str, fmt: str, size: int, seed: int, table: str | None, save: bool, quiet: bool
+) -> None:
     """Classify the fields of SOURCE.
 
     SOURCE is a file (.csv .tsv .json .jsonl .parquet), an SQLAlchemy URL
@@ -52,15 +57,17 @@ def scan_cmd(ctx: click.Context, source: str, fmt: str, size: int, seed: int, ta
         es_client = ElasticsearchStore.from_settings(settings).client
     store = store_from(ctx, read_only=True) if source.startswith("events:") else None
     classifiers_dir = settings.classifiers_dir
-    results = scan(
-        source,
-        size=size,
-        seed=seed,
-        table=table,
-        classifiers_dir=classifiers_dir,
-        es_client=es_client,
-        store=store,
-    )
+    with Meter("classify scan", None, "fields", show=not quiet, forced=settings.progress) as meter:
+        results = scan(
+            source,
+            size=size,
+            seed=seed,
+            table=table,
+            classifiers_dir=classifiers_dir,
+            es_client=es_client,
+            store=store,
+            progress=lambda done, known, dataset: meter.update(done, known, f"classify scan {_short(dataset)}"),
+        )
     if save:
         cstore = open_classification_store(settings.classify_db_path, load_taxonomy(classifiers_dir))
         try:
@@ -80,6 +87,21 @@ def scan_cmd(ctx: click.Context, source: str, fmt: str, size: int, seed: int, ta
         _dump(out)
     else:
         _print_table(out)
+    fields = sum(len(r.fields) for r in results)
+    personal = sum(1 for r in results for f in r.fields if f.category != "none")
+    datasets = f"{len(results):,} dataset{'' if len(results) == 1 else 's'}"
+    click.echo(
+        f"classify scan: {datasets}, {sum(r.sampled for r in results):,} rows sampled "
+        f"({sum(r.skipped for r in results):,} malformed skipped), {fields:,} fields, {personal:,} with personal data"
+        f"{', saved for review' if save else ''}; {meter.timing(fields, 'fields')}",
+        err=True,
+    )
+
+
+def _short(dataset: str) -> str:
+    """A database's table or a file's name, for the progress line (a whole URL would crowd out the bar)."""
+    name = dataset.rsplit("#", 1)[-1] if "#" in dataset else Path(dataset).name
+    return name if len(name) <= 24 else name[:23] + "…"
 
 
 def _entity_label(e: dict[str, Any]) -> str:

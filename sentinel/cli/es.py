@@ -11,6 +11,7 @@ import click
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from sentinel.cli.common import runtime_from, settings_from
+from sentinel.cli.progress import Meter, quiet_option
 from sentinel.config import hint
 from sentinel.content import load_model
 from sentinel.store.base import StoreError
@@ -231,11 +232,14 @@ def dl_list(ctx: click.Context, limit: int, as_json: bool) -> None:
 @dead_letter.command("replay")
 @click.option("--limit", default=10_000, show_default=True, help="At most this many events per run.")
 @click.option("--detect/--no-detect", default=True, show_default=True, help="Run detection on what gets stored.")
+@quiet_option
 @click.pass_context
-def dl_replay(ctx: click.Context, limit: int, detect: bool) -> None:
+def dl_replay(ctx: click.Context, limit: int, detect: bool, quiet: bool) -> None:
     """Send dead-lettered events again (after fixing the cause); stored ones leave the file."""
     store = _es_store(ctx)
-    result = store.replay_dead_letter(limit=limit)
+    meter = Meter("dead-letter replay", None, "events", show=not quiet, forced=settings_from(ctx).progress)
+    with meter:
+        result = store.replay_dead_letter(limit=limit, progress=meter.update)
     alerts = 0
     if detect and result.stored:
         from sentinel.ingest.assemble import build_pipeline
@@ -246,8 +250,8 @@ def dl_replay(ctx: click.Context, limit: int, detect: bool) -> None:
                 store.record_alert(alert)
                 alerts += 1
     click.echo(
-        f"stored {len(result.stored)}, already present {result.duplicates}, still failing {result.still_failing}, "
-        f"alerts {alerts}"
+        f"read {meter.done:,}, stored {len(result.stored):,}, already present {result.duplicates:,}, "
+        f"still failing {result.still_failing:,}, alerts {alerts:,}; {meter.timing(meter.done, 'events')}"
     )
     if result.still_failing:
         raise StoreError(f"{result.still_failing} event(s) still refused; see `sentinel es dead-letter list`")

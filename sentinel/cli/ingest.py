@@ -119,9 +119,7 @@ def ingest(
         )
     pipeline.finish()
     totals = pipeline.totals
-    seconds = meter.elapsed()
     click.echo(
         f"read {totals.read:,}  stored {totals.stored:,}  parse errors {totals.parse_errors:,}  "
-        f"duplicates skipped {totals.duplicates:,}  alerts {totals.alerts:,}  "
-        f"in {seconds:,.1f} s ({totals.read / seconds if seconds else 0:,.0f} lines/s)"
+        f"duplicates skipped {totals.duplicates:,}  alerts {totals.alerts:,}  {meter.timing(totals.read, 'lines')}"
     )

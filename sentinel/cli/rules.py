@@ -9,6 +9,7 @@ import click
 import orjson
 
 from sentinel.cli.common import settings_from
+from sentinel.cli.progress import Meter, quiet_option
 from sentinel.config import hint
 
 FORMATS = ("table", "jsonl")
@@ -121,7 +122,11 @@ def lint_cmd(ctx: click.Context, paths: tuple[str, ...], strict: bool) -> None:
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--problems-only", is_flag=True, help="List only the rules that cannot be evaluated.")
-def check_cmd(paths: tuple[str, ...], pipeline: str, fmt: str, problems_only: bool) -> None:
+@quiet_option
+@click.pass_context
+def check_cmd(
+    ctx: click.Context, paths: tuple[str, ...], pipeline: str, fmt: str, problems_only: bool, quiet: bool
+) -> None:
     """Report, for every Sigma rule under PATHS (e.g. a SigmaHQ checkout), whether the engine can evaluate it.
 
     Rules that cannot be evaluated are listed with the reason; the command
@@ -129,7 +134,8 @@ def check_cmd(paths: tuple[str, ...], pipeline: str, fmt: str, problems_only: bo
     """
     from sentinel.detect.engine import Engine
 
-    engine = Engine.from_paths(list(paths), pipeline=pipeline)
+    with Meter("rules check", None, "files", show=not quiet, forced=settings_from(ctx).progress) as meter:
+        engine = Engine.from_paths(list(paths), pipeline=pipeline, progress=meter.update)
     rows: list[dict] = []
     if not problems_only:
         rows += [
@@ -154,7 +160,11 @@ def check_cmd(paths: tuple[str, ...], pipeline: str, fmt: str, problems_only: bo
             click.echo(f"{status:13} {row['path'] or '-'}  {row['rule.title'] or row['rule.id']}{reason}")
     ok = len(engine.rules) + len(engine.correlations.correlations)
     total = ok + len(engine.problems)
-    click.echo(f"{total} rules: {ok} evaluable, {len(engine.problems)} not evaluable", err=fmt == "jsonl")
+    click.echo(
+        f"{total} rules: {ok} evaluable, {len(engine.problems)} not evaluable; "
+        f"{meter.done:,} files {meter.timing(meter.done, 'files')}",
+        err=fmt == "jsonl",
+    )
     if total == 0:
         click.echo("error: no Sigma rules found under the given paths", err=True)
         sys.exit(1)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,7 @@ class Engine:
         pipeline: str = "ecs",
         lateness_seconds: float = 60.0,
         placeholders: Mapping[str, list[str]] | None = None,
+        progress: Callable[[int, int], Any] | None = None,
     ) -> Engine:
         """Load every .yml/.yaml rule (files or folders; correlation rules too).
 
@@ -106,10 +107,12 @@ class Engine:
         'none' evaluates fields exactly as named and applies every rule to every
         event whatever its log source. A file that is not valid Sigma becomes a
         :class:`RuleProblem`; a path that does not exist raises ``FileNotFoundError``.
+        ``progress(files_done, files)`` follows the reading, most of the time taken for a large tree.
         """
         problems: list[RuleProblem] = []
         collections = []
-        for file in _rule_files(paths):
+        files = _rule_files(paths)
+        for done, file in enumerate(files, 1):
             try:
                 text = file.read_text(encoding="utf-8")
                 collections.append(
@@ -126,6 +129,8 @@ class Engine:
             except Exception as exc:  # pySigma failing on odd input must not stop every other rule
                 reason = f"cannot load rule file (pySigma failed: {type(exc).__name__}: {exc})"
                 problems.append(RuleProblem(None, None, str(file), reason))
+            if progress is not None:
+                progress(done, len(files))
         merged = SigmaCollection.merge(collections, resolve_references=False) if collections else SigmaCollection([])
         engine = cls._build(merged, pipeline, lateness_seconds, placeholders or {}, copy_rules=False)
         engine.problems[:0] = problems

@@ -21,7 +21,7 @@ import base64
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -68,6 +68,9 @@ class ESAppendResult(AppendResult):
     """As :class:`AppendResult`, plus how many events went to the dead-letter file."""
 
     dead_lettered: int = 0
+
+
+REPLAY_BATCH = 1000  # dead-lettered events sent per bulk round of a replay
 
 
 @dataclass
@@ -323,20 +326,37 @@ class ElasticsearchStore(Store):
             dead_lettered=len(outcome.failed),
         )
 
-    def replay_dead_letter(self, limit: int = 10_000) -> ReplayResult:
-        """Send dead-lettered events again; those stored (or already present) leave the file."""
-        entries: list[DeadLetterEntry] = self.dead_letter.entries(limit=limit)
-        if not entries:
-            return ReplayResult([], 0, 0)
-        self._check_setup()
-        with self.errors():
-            outcome = self.writer.write({e.event_id: (e.target, e.doc) for e in entries})
-        self.dead_letter.remove(outcome.created + outcome.duplicates)
-        if outcome.failed:
-            self.dead_letter.add(outcome.failed)
-        created = set(outcome.created)
-        stored = [_without_stream_fields(e.doc) for e in entries if e.event_id in created]
-        return ReplayResult(stored, len(outcome.duplicates), len(outcome.failed))
+    def replay_dead_letter(
+        self, limit: int = 10_000, progress: Callable[[int, int], Any] | None = None
+    ) -> ReplayResult:
+        """Send dead-lettered events again, oldest first, a batch at a time; those stored (or already present)
+        leave the file. ``progress(events_done, events)`` is called after each batch.
+        """
+        total = min(limit, self.dead_letter.count())
+        if total:
+            self._check_setup()
+        stored: list[dict[str, Any]] = []
+        duplicates = failing = done = after = 0
+        while done < total:
+            entries: list[DeadLetterEntry] = self.dead_letter.entries(
+                limit=min(REPLAY_BATCH, total - done), after_seq=after
+            )
+            if not entries:
+                break
+            with self.errors():
+                outcome = self.writer.write({e.event_id: (e.target, e.doc) for e in entries})
+            self.dead_letter.remove(outcome.created + outcome.duplicates)
+            if outcome.failed:
+                self.dead_letter.add(outcome.failed)  # the same rows, a later attempt: their order stays
+            created = set(outcome.created)
+            stored += [_without_stream_fields(e.doc) for e in entries if e.event_id in created]
+            duplicates += len(outcome.duplicates)
+            failing += len(outcome.failed)
+            done += len(entries)
+            after = entries[-1].seq
+            if progress is not None:
+                progress(done, total)
+        return ReplayResult(stored, duplicates, failing)
 
     def _sort(self, ascending: bool) -> list[dict[str, Any]]:
         order = "asc" if ascending else "desc"

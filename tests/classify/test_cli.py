@@ -19,7 +19,7 @@ def run(args: list[str], tmp_path: Path, stdin: str | None = None):
 def test_scan_json_contract(tmp_path: Path, citizens_csv: Path) -> None:
     result = run(["classify", "scan", str(citizens_csv), "--format", "json"], tmp_path)
     assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     assert out["source"] == str(citizens_csv)
     fields = {f["field"]: f for f in out["fields"]}
     for f in out["fields"]:

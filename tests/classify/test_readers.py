@@ -117,13 +117,13 @@ def _sqlite_db(path: Path, rows: int) -> str:
 
 def test_sqlite_through_sqlalchemy(tmp_path: Path) -> None:
     url = _sqlite_db(tmp_path / "portal.db", 3000)
-    samples = read_sql(url, None, 100, 9)
+    samples = list(read_sql(url, None, 100, 9))
     assert [s.source.rsplit("#", 1)[1] for s in samples] == ["citizens", "dossiers"]
     citizens = samples[0]
     assert (len(citizens.records), citizens.total, citizens.method) == (100, 3000, "random rowids")
-    assert citizens.records == read_sql(url, "citizens", 100, 9)[0].records
+    assert citizens.records == next(read_sql(url, "citizens", 100, 9)).records
     with pytest.raises(SourceError, match="no table 'people'"):
-        read_sql(url, "people", 10, 1)
+        next(read_sql(url, "people", 10, 1))
     results = scan(url, size=100)
     by_field = {f.field: f for f in results[0].fields}
     assert by_field["so_cccd"].entities[0].type == "VN_CCCD"
@@ -133,7 +133,7 @@ def test_sqlite_through_sqlalchemy(tmp_path: Path) -> None:
 
 def test_bad_database_url_is_a_clear_error() -> None:
     with pytest.raises(SourceError, match="cannot open database"):
-        read_sql("nosuchdriver://x/y", None, 10, 1)
+        next(read_sql("nosuchdriver://x/y", None, 10, 1))
 
 
 def _free_port() -> int:

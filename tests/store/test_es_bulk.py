@@ -268,7 +268,28 @@ def test_dead_letter_cli_lists_and_replays(sim, tmp_path):
     assert "1 event(s)" in listed.output and "failed to parse [source.ip]" in listed.output
     replayed = CliRunner().invoke(cli, ["es", "dead-letter", "replay", "--no-detect"], env=env)
     assert replayed.exit_code == 0, replayed.output
-    assert "stored 1, already present 0, still failing 0" in replayed.output
+    assert "read 1, stored 1, already present 0, still failing 0" in replayed.output
     assert ids_in_stream(sim.cluster) == [e["event"]["id"]]
     again = CliRunner().invoke(cli, ["es", "dead-letter", "list"], env=env)
     assert "0 event(s)" in again.output
+
+
+def test_dead_letter_replay_goes_in_batches_and_shows_progress_on_a_terminal(sim, tmp_path):
+    from sentinel.store.elasticsearch import REPLAY_BATCH
+    from sentinel.store.es_bulk import Failure
+    from tests.terminal import assert_progress_only_on_a_terminal, sentinel_env, three_ways
+
+    events = [event(i) for i in range(REPLAY_BATCH + 200)]
+
+    def refused() -> None:
+        dl = DeadLetter(tmp_path / "es-dead-letter.sqlite")
+        dl.add([Failure(e["event"]["id"], STREAM, 400, "document_parsing_exception", "bad", e) for e in events])
+        dl.close()
+
+    env = sentinel_env(tmp_path, SENTINEL_ES_URL=sim.url)
+    seen = three_ways(["es", "dead-letter", "replay", "--no-detect"], env, tmp_path, prepare=refused)
+    assert_progress_only_on_a_terminal(seen, "dead-letter replay", f"read {len(events):,}, ")
+    assert f"stored {len(events):,}, already present 0" in seen.terminal  # the first run stores them all
+    assert f"stored 0, already present {len(events):,}, still failing 0" in seen.piped  # the later ones find them
+    assert sorted(ids_in_stream(sim.cluster)) == sorted(e["event"]["id"] for e in events)
+    assert [len(ids) for ids in bulk_items(sim.cluster)] == [REPLAY_BATCH, 200]  # one bulk round per batch

@@ -63,9 +63,17 @@ def playbooks() -> None:
 @click.argument("folder", required=False, type=click.Path(file_okay=False))
 @click.pass_context
 def validate(ctx: click.Context, folder: str | None) -> None:
-    """Check every playbook: structure, steps, actions, variables (errors as file:line: reason)."""
+    """Check every playbook: structure, steps, actions, variables, translations (errors as file:line: reason).
+
+    Exits 1 when a playbook has no translation table for one of the console's languages.
+    """
     where = folder or settings_from(ctx).playbooks_dir
     lib = PlaybookLibrary.load(where)
+    missing = lib.untranslated()
+    for line in missing:
+        click.echo(line, err=True)
+    if missing:
+        ctx.exit(1)
     click.echo(f"{len(lib)} playbooks valid in {where}")
 
 

@@ -20,6 +20,12 @@ deterministic ``event.id``.
 
 Tests run through the streaming engine with the ``ecs`` pipeline, so the rule's
 log source must route the test event to it exactly as in production.
+
+A rule's title and description in the console's other languages are a
+``translations`` table, another custom attribute (see :mod:`sentinel.translations`)::
+
+    translations:
+      vi: {title: "Dò quét lỗ hổng bằng công cụ tự động", description: "..."}
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from sigma.rule import SigmaRule
 
 from sentinel import ecs
 from sentinel.content import ContentError, YamlDocument, iter_yaml_files, load_yaml_documents
+from sentinel.translations import LANGUAGE_NAMES, TRANSLATED, check_languages
 
 TEST_EPOCH = datetime(2026, 7, 1, 2, 0, tzinfo=UTC)
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
@@ -111,10 +118,27 @@ class RuleTests(BaseModel):
         return [Scenario.model_validate(c) if isinstance(c, dict) and "steps" in c else c for c in v]
 
 
-class _TestsSection(BaseModel):
+class RuleText(BaseModel):
+    """A rule's title and description in one language (an entry of its ``translations`` table)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+
+
+class _CustomSection(BaseModel):
+    """Our custom attributes of a rule document (Sigma keeps unknown top-level keys as custom attributes)."""
+
     model_config = ConfigDict(extra="allow")
 
     tests: RuleTests | None = None
+    translations: dict[str, RuleText] | None = None
+
+    @field_validator("translations")
+    @classmethod
+    def _languages(cls, v: dict[str, RuleText] | None) -> dict[str, RuleText] | None:
+        return None if v is None else dict(check_languages(v))
 
 
 @dataclass
@@ -126,6 +150,7 @@ class PackRule:
     line: int
     doc: YamlDocument
     tests: RuleTests | None
+    translations: dict[str, RuleText] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -199,6 +224,32 @@ def load_pack(paths: Sequence[str | Path]) -> Pack:
     return pack
 
 
+def rule_translations(paths: Sequence[str | Path]) -> dict[str, dict[str, RuleText]]:
+    """Rule id -> its ``translations`` table, from the YAML alone (no Sigma parsing: what a page needs).
+
+    A file or table that does not load is left out here, the rule then shows in
+    English; ``sentinel rules lint`` reports it with its line.
+    """
+    out: dict[str, dict[str, RuleText]] = {}
+    for path in _files(paths):
+        try:
+            docs = load_yaml_documents(path)
+        except ContentError:
+            continue
+        for doc in docs:
+            data = doc.data
+            if not isinstance(data, dict) or not data.get("translations"):
+                continue
+            try:
+                table = doc.validate(_CustomSection).translations
+            except ContentError:
+                continue
+            rid = data.get("id") or data.get("name") or data.get("title")
+            if rid and table:
+                out.setdefault(str(rid), table)
+    return out
+
+
 def _files(paths: Sequence[str | Path]) -> list[Path]:
     files: list[Path] = []
     for p in map(Path, paths):
@@ -227,7 +278,7 @@ def _load_document(pack: Pack, path: Path, doc: YamlDocument) -> None:
         return
     try:
         _check_scenarios(doc)
-        tests = doc.validate(_TestsSection).tests
+        custom = doc.validate(_CustomSection)
     except ContentError as exc:
         pack.errors.append(exc)
         return
@@ -245,7 +296,11 @@ def _load_document(pack: Pack, path: Path, doc: YamlDocument) -> None:
         if rule.errors:
             pack.errors.append(ContentError(path, line, "; ".join(str(e) for e in rule.errors)))
             continue
-        pack.rules.append(PackRule(rule=rule, path=path, line=line, doc=doc, tests=tests))
+        pack.rules.append(
+            PackRule(
+                rule=rule, path=path, line=line, doc=doc, tests=custom.tests, translations=custom.translations or {}
+            )
+        )
 
 
 def _check_scenarios(doc: YamlDocument) -> None:
@@ -384,6 +439,7 @@ def lint(pack: Pack) -> list[LintIssue]:
         for e in pack.errors
     ]
     issues += _metadata_issues(pack)
+    issues += _translation_issues(pack)
     issues += _attack_issues(pack)
     issues += _uniqueness_issues(pack)
     issues += _test_issues(pack)
@@ -408,6 +464,34 @@ def _metadata_issues(pack: Pack) -> list[LintIssue]:
                 issues.append(_issue(r, "metadata", f"missing {key}"))
         if not r.is_correlation and not data.get("logsource"):
             issues.append(_issue(r, "metadata", "missing logsource"))
+    return issues
+
+
+def _translation_issues(pack: Pack) -> list[LintIssue]:
+    """Every rule speaks every console language: a missing entry is an error, an untranslated copy a warning."""
+    issues = []
+    for r in pack.rules:
+        for lang in TRANSLATED:
+            text = r.translations.get(lang)
+            if text is None:
+                issues.append(
+                    _issue(
+                        r,
+                        "translation",
+                        f"no {LANGUAGE_NAMES[lang]} title and description: add "
+                        f"translations: {{{lang}: {{title: ..., description: ...}}}}",
+                    )
+                )
+            elif text.title.strip() == r.title.strip():
+                issues.append(
+                    _issue(
+                        r,
+                        "translation",
+                        f"the {lang} title is the English one",
+                        ("translations", lang, "title"),
+                        "warning",
+                    )
+                )
     return issues
 
 

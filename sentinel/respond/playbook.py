@@ -8,6 +8,11 @@ or a ``manual`` instruction) and ``if-condition``. ``x_sentinel_triggers``
 ATT&CK tag. Loading checks that every step exists and is reachable, the graph
 has no cycle (runs always end), actions and their arguments are known, every
 ``__variable__`` used is defined, and approval is kept for actions that need it.
+
+``x_sentinel_translations`` (another extension property) holds the playbook's
+name, description and each step's name, description and manual instruction in
+the console's other languages (:mod:`sentinel.translations`); a table that is
+there must translate every text the English has, nothing it lacks.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from sentinel.content import ContentError, YamlDocument, iter_yaml_files, load_y
 from sentinel.models import Alert
 from sentinel.respond.actions import registry
 from sentinel.respond.conditions import ConditionError, compile_condition, variables_in
+from sentinel.translations import LANGUAGE_NAMES, TRANSLATED, check_languages, pick
 
 VAR = re.compile(r"__([a-z][a-z0-9_]*?)__")
 ID = r"^[a-z][a-z0-9-]*--[a-z0-9][a-z0-9-]*$"
@@ -105,6 +111,26 @@ class Triggers(BaseModel):
         return [t.lower() for t in v]
 
 
+class StepText(BaseModel):
+    """A step's texts in one language: its name, description and, for a manual step, the instruction."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1)
+    description: str | None = Field(None, min_length=1)
+    instruction: str | None = Field(None, min_length=1)
+
+
+class PlaybookText(BaseModel):
+    """A playbook's texts in one language (an entry of ``x_sentinel_translations``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    description: str | None = Field(None, min_length=1)
+    steps: dict[str, StepText] = Field(default_factory=dict)
+
+
 class Playbook(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -122,6 +148,12 @@ class Playbook(BaseModel):
     playbook_variables: dict[str, Variable] = Field(default_factory=dict)
     workflow_start: str
     workflow: dict[str, Step] = Field(min_length=2)
+    x_sentinel_translations: dict[str, PlaybookText] = Field(default_factory=dict)
+
+    @field_validator("x_sentinel_translations")
+    @classmethod
+    def _languages(cls, v: dict[str, PlaybookText]) -> dict[str, PlaybookText]:
+        return dict(check_languages(v))
 
     @field_validator("playbook_variables")
     @classmethod
@@ -148,7 +180,47 @@ class Playbook(BaseModel):
                     raise ValueError(f"step {sid} goes to {target!r}, which is not a step of the workflow")
         self._check_acyclic_and_reachable()
         self._check_actions_and_variables()
+        self._check_translations()
         return self
+
+    def _check_translations(self) -> None:
+        """Each table translates exactly the texts the English has; an instruction keeps to its variables."""
+        for lang, table in self.x_sentinel_translations.items():
+            where = f"x_sentinel_translations.{lang}"
+            if bool(table.description) != bool(self.description):
+                missing = "has no description" if self.description else "gives a description the playbook lacks"
+                raise ValueError(f"{where} {missing}")
+            for sid in table.steps:
+                if sid not in self.workflow:
+                    raise ValueError(f"{where}.steps: {sid!r} is not a step of the workflow")
+            for sid, step in self.workflow.items():
+                text = table.steps.get(sid) or StepText()
+                english = {"name": step.name, "description": step.description, "instruction": _instruction(step)}
+                for key, original in english.items():
+                    given = getattr(text, key)
+                    if original and not given:
+                        raise ValueError(f"{where}.steps.{sid}: no {LANGUAGE_NAMES[lang]} {key} (the step has one)")
+                    if given and not original:
+                        raise ValueError(f"{where}.steps.{sid}.{key}: the step has no {key} to translate")
+                if text.instruction:
+                    extra = set(VAR.findall(text.instruction)) - set(VAR.findall(english["instruction"] or ""))
+                    if extra:
+                        names = ", ".join(f"__{v}__" for v in sorted(extra))
+                        raise ValueError(f"{where}.steps.{sid}.instruction uses {names}, which the English does not")
+
+    def untranslated(self) -> list[str]:
+        """The languages this playbook has no table for."""
+        return [lang for lang in TRANSLATED if lang not in self.x_sentinel_translations]
+
+    def text(self, lang: str, key: str, step_id: str | None = None) -> str:
+        """The playbook's (or one step's) ``name``, ``description`` or ``instruction`` in ``lang``, else English."""
+        table = self.x_sentinel_translations.get(lang)
+        if step_id is None:
+            return pick(getattr(self, key) or "", {lang: table} if table else None, lang, key)
+        step = self.workflow.get(step_id)
+        original = (_instruction(step) if key == "instruction" else getattr(step, key, None)) if step else None
+        steps = {lang: table.steps[step_id]} if table and step_id in table.steps else None
+        return pick(original or "", steps, lang, key)
 
     def _check_acyclic_and_reachable(self) -> None:
         state: dict[str, int] = {}  # 1 = on the current path, 2 = done
@@ -232,6 +304,14 @@ def successors(step: BaseModel) -> list[str]:
     return []
 
 
+def _instruction(step: BaseModel) -> str | None:
+    """What a manual step tells the analyst to do (its ``instruction`` argument)."""
+    if isinstance(step, ActionStep) and step.action == "manual":
+        value = step.args.get("instruction")
+        return str(value) if value else None
+    return None
+
+
 def _text_of(value: Any) -> str:
     if isinstance(value, dict):
         return " ".join(_text_of(v) for v in value.values())
@@ -243,8 +323,9 @@ def _text_of(value: Any) -> str:
 class PlaybookLibrary:
     """All playbooks of a folder, by id."""
 
-    def __init__(self, playbooks: Iterable[Playbook]) -> None:
+    def __init__(self, playbooks: Iterable[Playbook], sources: dict[str, Path] | None = None) -> None:
         self.by_id: dict[str, Playbook] = {}
+        self.sources = sources or {}  # playbook id -> the file it came from
         for pb in playbooks:
             self.by_id[pb.id] = pb
 
@@ -265,7 +346,16 @@ class PlaybookLibrary:
                 raise ContentError(path, doc.line_of(("id",)), f"playbook id {pb.id} is also used by {seen[pb.id]}")
             seen[pb.id] = path
             books.append(pb)
-        return cls(books)
+        return cls(books, seen)
+
+    def untranslated(self) -> list[str]:
+        """``file: reason`` for each playbook without a table for one of the console's languages."""
+        return [
+            f"{self.sources.get(pb.id, pb.id)}: no {LANGUAGE_NAMES[lang]} translation: add "
+            f"x_sentinel_translations: {{{lang}: {{name: ..., description: ..., steps: {{...}}}}}}"
+            for pb in self.by_id.values()
+            for lang in pb.untranslated()
+        ]
 
     def get(self, playbook_id: str) -> Playbook | None:
         return self.by_id.get(playbook_id)
@@ -282,6 +372,9 @@ def _located(doc: YamlDocument, exc: ContentError) -> ContentError:
     if not exc.reason.startswith("(document): "):
         return exc
     reason = exc.reason.removeprefix("(document): ").removeprefix("Value error, ")
+    table = re.match(r"x_sentinel_translations(?:\.[\w-]+)*", reason)
+    if table:
+        return ContentError(exc.file, doc.line_of(tuple(table.group(0).split("."))), reason)
     m = re.search(r"step (\S+--\S+?)[ :,]", reason)
     if m and isinstance(doc.data, dict) and m.group(1) in (doc.data.get("workflow") or {}):
         return ContentError(exc.file, doc.line_of(("workflow", m.group(1))), reason)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from sentinel.detect.pack import (
     lint,
     load_pack,
     parse_duration,
+    rule_translations,
     run_tests,
 )
 
@@ -139,6 +141,52 @@ def test_lint_warns_when_technique_and_tactic_disagree(tmp_path):
     issues = lint(load_pack([path]))
     assert [(i.check, i.severity) for i in issues] == [("attack", "warning")]
     assert "T1595.002 belongs to reconnaissance" in issues[0].message
+
+
+def test_every_rule_has_its_vietnamese_title_and_description(pack):
+    table = rule_translations([RULES])
+    assert set(table) == {r.id for r in pack.rules}
+    for r in pack.rules:
+        vi = r.translations["vi"]
+        assert vi == table[r.id]["vi"]
+        assert vi.title != r.title and vi.description.strip() != str(r.rule.description).strip()
+        # a rule is "quy tắc" to a Vietnamese analyst; "Luật" is only a law's name
+        assert not re.search(r"luật(?! Bảo vệ| \d)", vi.title + vi.description, re.I), r.where
+
+
+def test_translations_are_validated_with_file_and_line(tmp_path):
+    source = (RULES / "web" / "web_unusual_http_method.yml").read_text(encoding="utf-8")
+    assert "\n  vi:\n" in source
+    cases = {
+        "fr": (source.replace("\n  vi:\n", "\n  fr:\n"), "'fr' is not a language to translate into: use vi"),
+        "typo": (source.replace("\n    title: ", "\n    titel: "), "translations.vi.titel: Extra inputs"),
+        "empty": (source.replace("\n    description: >-\n", "\n    description: ''\n    x: >-\n"), "translations.vi"),
+    }
+    for name, (text, reason) in cases.items():
+        path = tmp_path / f"rule_{name}.yml"
+        path.write_text(text, encoding="utf-8")
+        pack = load_pack([path])
+        assert pack.rules == [], name
+        (err,) = pack.errors
+        assert reason in str(err), (name, str(err))
+        assert err.line and err.line > 1 and str(err).startswith(f"{path}:{err.line}: "), (name, str(err))
+        assert rule_translations([path]) == {}  # the page shows the English text; lint says why
+
+
+def test_lint_wants_every_language_and_flags_a_copied_title(tmp_path):
+    source = (RULES / "web" / "web_unusual_http_method.yml").read_text(encoding="utf-8")
+    start = source.index("translations:")
+    without = tmp_path / "rule_without.yml"
+    without.write_text(source[:start] + source[source.index("author:") :], encoding="utf-8")
+    (issue,) = lint(load_pack([without]))
+    assert (issue.check, issue.severity) == ("translation", "error")
+    assert "no Vietnamese title and description: add translations: {vi: {title: ..., description: ...}}" in str(issue)
+    copied = tmp_path / "rule_copied.yml"
+    title = source.split("\n", 1)[0].removeprefix("title: ")
+    copied.write_text(source.replace(source[start:].split("\n")[2], f'    title: "{title}"', 1), encoding="utf-8")
+    (issue,) = lint(load_pack([copied]))
+    assert (issue.check, issue.severity, issue.message) == ("translation", "warning", "the vi title is the English one")
+    assert issue.where == f"{copied}:{source[:start].count(chr(10)) + 3}"
 
 
 def test_case_events_expand_steps_deterministically():

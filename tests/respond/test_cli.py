@@ -38,6 +38,11 @@ def test_validate_good_and_bad(env, tmp_path):
     (bad / "x.yml").write_text("type: playbook\nid: nope\n")
     res = run("playbooks", "validate", str(bad))
     assert isinstance(res.exception, ContentError) and str(res.exception).startswith(f"{bad / 'x.yml'}:")
+    source = (REPO / "playbooks" / "web_attack.yml").read_text(encoding="utf-8")
+    (bad / "x.yml").write_text(source[: source.index("x_sentinel_translations:")], encoding="utf-8")
+    untranslated = run("playbooks", "validate", str(bad))
+    assert untranslated.exit_code == 1 and "1 playbooks valid" not in untranslated.output
+    assert f"{bad / 'x.yml'}: no Vietnamese translation: add x_sentinel_translations: {{vi:" in untranslated.output
 
 
 def test_run_and_decide_from_the_shell(env):

@@ -108,6 +108,63 @@ def test_invalid_playbooks_report_file_line_reason(tmp_path, change, line, reaso
     assert str(err.value).startswith(str(folder / "t.yml") + f":{line}: ")
 
 
+MANUAL = GOOD.replace(
+    "    action: enrich_address\n    args: {ip: __source_ip__}\n",
+    "    name: Check the address\n    action: manual\n    args: {instruction: 'Look at __source_ip__'}\n"
+    "    requires_approval: true\n",
+)
+VI = """\
+x_sentinel_translations:
+  vi:
+    name: Kiểm tra
+    steps:
+      action--b:
+        name: Kiểm tra địa chỉ
+        instruction: Xem __source_ip__
+"""
+
+
+def test_a_translation_table_gives_each_text_in_the_readers_language(tmp_path):
+    pb = PlaybookLibrary.load(write(tmp_path, MANUAL + VI)).get("playbook--t")
+    assert pb.text("vi", "name") == "Kiểm tra" and pb.text("en", "name") == "T"
+    assert pb.text("vi", "name", "action--b") == "Kiểm tra địa chỉ"
+    assert pb.text("en", "instruction", "action--b") == "Look at __source_ip__"
+    assert pb.text("vi", "instruction", "action--b") == "Xem __source_ip__"
+    assert pb.text("vi", "name", "end--c") == ""  # the step has no name in any language
+    assert pb.untranslated() == []
+    assert PlaybookLibrary.load(write(tmp_path, MANUAL)).get("playbook--t").untranslated() == ["vi"]
+
+
+@pytest.mark.parametrize(
+    ("change", "line", "reason"),
+    [
+        (("  vi:", "  fr:"), 21, "'fr' is not a language to translate into: use vi (Vietnamese)"),
+        (("      action--b:", "      action--x:"), 24, "x_sentinel_translations.vi.steps: 'action--x' is not a step"),
+        (("        name: Kiểm tra địa chỉ\n", ""), 25, "steps.action--b: no Vietnamese name (the step has one)"),
+        (("__source_ip__\n", "__source_ip__ __url__\n"), 27, "instruction uses __url__, which the English does not"),
+        (("    name: Kiểm tra\n", "    name: Kiểm tra\n    description: Mô tả\n"), 22, "gives a description"),
+        (("    steps:\n", "    steps:\n      end--c: {name: Kết thúc}\n"), 25, "end--c.name: the step has no name"),
+        (("        name: Kiểm tra địa chỉ", "        title: Kiểm tra địa chỉ"), 26, "title: Extra inputs"),
+    ],
+)
+def test_translation_tables_are_checked_with_file_and_line(tmp_path, change, line, reason):
+    folder = write(tmp_path, MANUAL + VI.replace(*change))
+    with pytest.raises(ContentError) as err:
+        PlaybookLibrary.load(folder)
+    assert reason in err.value.reason, err.value.reason
+    assert str(err.value).startswith(str(folder / "t.yml") + f":{line}: "), str(err.value)
+
+
+def test_shipped_playbooks_speak_vietnamese():
+    lib = PlaybookLibrary.load(REPO / "playbooks")
+    assert lib.untranslated() == []
+    for pb in lib.by_id.values():
+        assert pb.text("vi", "name") != pb.name
+        for sid, step in pb.workflow.items():
+            if step.name:
+                assert pb.text("vi", "name", sid) not in ("", step.name), (pb.id, sid)
+
+
 def test_unreachable_step_is_reported(tmp_path):
     text = GOOD + "  end--orphan:\n    type: end\n"
     with pytest.raises(ContentError, match="cannot be reached"):

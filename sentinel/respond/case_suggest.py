@@ -8,12 +8,12 @@ addresses). Alerts already in a case are left out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sentinel import ecs
-from sentinel.models import Alert
+from sentinel.models import Alert, RuleRef
 from sentinel.respond.cases import OBSERVABLE_FIELDS
 
 SEVERITY_ORDER = ["informational", "low", "medium", "high", "critical"]
@@ -34,9 +34,14 @@ class Suggestion:
 
     @property
     def title(self) -> str:
+        return self.titled(lambda rule: rule.title)
+
+    def titled(self, rule_title: Callable[[RuleRef], str]) -> str:
+        """The case title this grouping proposes, naming rules with ``rule_title`` (the console: the reader's
+        language)."""
         if self.kind == "campaign":
-            return f"{self.key}: {len(self.alerts)}"
-        rules = sorted({a.rule.title for a in self.alerts})
+            return f"{rule_title(self.alerts[0].rule)}: {len(self.alerts)}"
+        rules = sorted({rule_title(a.rule) for a in self.alerts})
         return f"{self.key}: {', '.join(rules[:3])}{'…' if len(rules) > 3 else ''}"
 
 

@@ -74,8 +74,10 @@ def over_time(
     series: Callable[[Alert], str] = rule_of,
     width: int = 760,
     height: int = 220,
+    other: str = "other",
 ) -> StackedChart:
-    """Alerts per time bucket stacked by ``series`` (the top values by count, the rest as "other")."""
+    """Alerts per time bucket stacked by ``series`` (the top values by count, the rest as ``other``, the legend's
+    word for them in the reader's language)."""
     starts, step = buckets(now, days, tz)
     keys = {a.id: series(a) for a in alerts}
     by_rule = Counter(keys.values())
@@ -91,7 +93,7 @@ def over_time(
     chart = StackedChart(width, height)
     chart.legend = [(f"s{i}", r) for i, r in enumerate(top)]
     if len(by_rule) > len(top):
-        chart.legend.append((f"s{PALETTE - 1}", "other"))
+        chart.legend.append((f"s{PALETTE - 1}", other))
     chart.max_value = max((sum(c.values()) for c in grid.values()), default=0)
     scale = (height - 30) / chart.max_value if chart.max_value else 0
     slot = (width - 40) / len(starts)
@@ -102,7 +104,7 @@ def over_time(
             n = grid[idx][series]
             h = n * scale
             y -= h
-            label = chart.legend[series][1] if series < len(top) else "other"
+            label = chart.legend[series][1] if series < len(top) else other
             chart.bars.append(
                 Bar(
                     round(x + 1, 1),

@@ -30,7 +30,11 @@ def test_query_counts_and_histogram(client, events):
 def test_malformed_query_is_shown_with_its_position(client, events):
     r = client.get("/console/search", params={"q": "source.ip:203.0.113.7 AND (status"})
     assert r.status_code == 400
-    assert "position 27: &#39;(&#39; is never closed" in r.text
+    assert "Không đọc được truy vấn ở vị trí 27." in r.text and "&#39;(&#39; is never closed" in r.text
+    pointer = re.search(r'id="query-pointer">(.*?)</pre>', r.text, re.S).group(1).split("\n")
+    assert pointer[1].index("^") == pointer[0].index("(")  # the caret sits under the unclosed parenthesis
+    english = client.get("/console/search", params={"q": "a:1 OR", "lang": "en"})
+    assert "The query cannot be read at position 5." in english.text and "OR needs a term after it" in english.text
     assert 'value="source.ip:203.0.113.7 AND (status"' in r.text  # the form keeps what was typed
 
 
@@ -40,7 +44,7 @@ def test_time_spans_relative_and_absolute(client, events):
     n_15m = int(re.search(r"(\d+) sự kiện khớp", r.text).group(1))
     assert 0 < n_15m < 35
     bad = client.get("/console/search", params={"start": "2026-07-02T10:00", "end": "2026-07-01T10:00"})
-    assert bad.status_code == 400 and "before its end" in bad.text
+    assert bad.status_code == 400 and "Thời điểm bắt đầu phải trước thời điểm kết thúc." in bad.text
     none = client.get("/console/search", params={"start": "2020-01-01T00:00", "end": "2020-01-02T00:00"})
     assert 'id="no-events"' in none.text
 

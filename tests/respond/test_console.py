@@ -102,7 +102,8 @@ def test_playbook_dry_run_and_approval_pages(client, store):
     assert "nft" in page and "dry_run" in page
     assert "action--check-app" in page  # now waiting on the manual step
     assert client.get("/console/runs").text.count("playbook--") == 0  # ids are not shown, names are
-    assert "Web application attack" in client.get("/console/runs").text
+    assert "Tấn công ứng dụng web vào cổng" in client.get("/console/runs").text
+    assert "Web application attack" in client.get("/console/runs?lang=en").text
 
 
 def test_suppression_forms(client):
@@ -123,7 +124,7 @@ def test_suppression_forms(client):
     bad = client.post(
         "/console/suppressions", data={"kind": "window", "match": "nonsense", "reason": "x y z", "hours": 1}
     )
-    assert bad.status_code == 422 and "field=value" in bad.text
+    assert bad.status_code == 422 and "viết trường=giá trị" in bad.text
 
 
 def test_dashboard_draws_charts(client, store):
@@ -143,7 +144,7 @@ def test_browser_without_session_goes_to_login(settings, store):
         assert r.headers["location"] == "/auth/login?next=%2Fconsole%2Falerts%3Fstatus%3Dopen"
         http.post("/auth/login", data={"username": "lan", "password": "correct horse battery"})
         page = http.get("/console/alerts").text
-        assert "<strong>lan</strong>" in page and "soc_analyst" in page
+        assert "<strong>lan</strong>" in page and "chuyên viên phân tích SOC" in page
         a = store.record_alert(make_alert())
         # a cookie session must send the CSRF token the page carries
         no_token = http.post(f"/console/alerts/{a.id}/action", data={"version": 1, "action": "acknowledge"})

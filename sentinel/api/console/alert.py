@@ -35,7 +35,7 @@ def action_from_form(form: dict[str, Any]) -> AlertAction:
         return AlertAction.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise PageError(422, err["msg"].removeprefix("Value error, ")) from None
+        raise PageError(422, detail=err["msg"].removeprefix("Value error, ")) from None
 
 
 def _timeline(history: list[Any], runs: list[Any], notifications: list[dict]) -> list[dict[str, Any]]:
@@ -127,7 +127,7 @@ def alert_action(
     tags: Annotated[str, Form()] = "",
     severity: Annotated[str, Form()] = "",
 ) -> Response:
-    require(principal, ANALYST_ROLES, "change alerts")
+    require(principal, ANALYST_ROLES, "may_change_alerts")
     visible_alert(request, view, alert_id)
     act = action_from_form(
         {
@@ -159,7 +159,7 @@ def alert_run(
     mode: Annotated[str, Form()] = "dry",
 ) -> Response:
     live = mode == "live"
-    require(principal, LEAD_ROLES if live else ANALYST_ROLES, "start live playbook runs" if live else "run playbooks")
+    require(principal, LEAD_ROLES if live else ANALYST_ROLES, "may_run_live" if live else "may_run_playbooks")
     visible_alert(request, view, alert_id)
     run = stage.runner.start(playbook_id, alert_id, principal.name, dry_run=not live)
     return see_other(f"/console/runs/{run.id}")

@@ -27,7 +27,7 @@ SEARCH_FIELD = {kind: field for field, kind in reversed(OBSERVABLE_FIELDS.items(
 
 
 def _validation(exc: ValidationError) -> PageError:
-    return PageError(422, exc.errors()[0]["msg"].removeprefix("Value error, "))
+    return PageError(422, detail=exc.errors()[0]["msg"].removeprefix("Value error, "))
 
 
 @router.get("/cases")
@@ -63,7 +63,7 @@ def cases_create(
     description: Annotated[str, Form()] = "",
     sel: Annotated[list[str], Form()] = [],  # noqa: B006
 ) -> Response:
-    require(principal, ANALYST_ROLES, "open cases")
+    require(principal, ANALYST_ROLES, "may_open_cases")
     try:
         data = CaseIn(title=title, severity=severity, description=description, alert_ids=sel)
     except ValidationError as exc:
@@ -127,7 +127,7 @@ def case_action(
     resolution: Annotated[str, Form()] = "",
     summary: Annotated[str, Form()] = "",
 ) -> Response:
-    require(principal, ANALYST_ROLES, "change cases")
+    require(principal, ANALYST_ROLES, "may_change_cases")
     fields: dict[str, Any] = {
         "action": action,
         "assignee": assignee if action == "assign" else None,
@@ -150,6 +150,6 @@ def case_action(
         return see_other(f"/console/cases/{case_id}?conflict={exc.actual}")
     except HTTPException as exc:
         if exc.status_code == 404 and action in ("add_alerts", "remove_alert"):
-            raise PageError(422, str(exc.detail)) from None
+            raise PageError(422, detail=str(exc.detail)) from None
         raise
     return see_other(f"/console/cases/{case_id}")

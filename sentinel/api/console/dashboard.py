@@ -9,8 +9,10 @@ from fastapi import Query, Request
 from fastapi.responses import Response
 
 from sentinel.api.classifications import classification_store
+from sentinel.api.console.i18n import language, translator
 from sentinel.api.console.pages import Caller, Stage, View, console_router, guarded
 from sentinel.api.console.rendering import render
+from sentinel.api.console.texts import rule_texts
 from sentinel.api.permissions import allowed_roles
 from sentinel.respond import dashboard
 from sentinel.respond.reports import shift_rows
@@ -33,6 +35,9 @@ def dashboard_page(
     masked_sources = dashboard.top_sources(alerts) if not view.field_hidden("source.ip") else None
     # the same roles as GET /api/classifications: the permission table decides, not a second list
     coverage = classification_store(request).list_datasets() if principal.role in COVERAGE_ROLES else None
+    lang = language(request)
+    title, _ = rule_texts(request.app.state.settings.rules_dir, lang)
+    other = translator(lang)("other")
     return render(
         request,
         "dashboard.html",
@@ -40,8 +45,10 @@ def dashboard_page(
         days=days,
         total=total,
         sampled=len(alerts),
-        chart=dashboard.over_time(alerts, now, days, stage.config.tz),
-        chart_province=dashboard.over_time(alerts, now, days, stage.config.tz, series=dashboard.province_of),
+        chart=dashboard.over_time(alerts, now, days, stage.config.tz, series=lambda a: title(a.rule), other=other),
+        chart_province=dashboard.over_time(
+            alerts, now, days, stage.config.tz, series=dashboard.province_of, other=other
+        ),
         provinces=dashboard.horizontal(dashboard.by_province(alerts)),
         sources=dashboard.horizontal(masked_sources) if masked_sources is not None else None,
         statuses=dashboard.status_counts(alerts),

@@ -22,7 +22,7 @@ router = console_router()
 
 def _classifications(request: Request, principal: Principal, roles: set[str], what: str) -> Any:
     if principal.role not in roles:
-        raise PageError(403, f"role {principal.role} may not {what}")
+        raise PageError(403, "err_role", role=principal.role, what=what)
     return classification_store(request)
 
 
@@ -30,18 +30,18 @@ def _classifications(request: Request, principal: Principal, roles: set[str], wh
 @guarded
 def dpo_page(request: Request, principal: Caller, contains: str = "") -> Response:
     """Datasets with their latest scan and review progress."""
-    store = _classifications(request, principal, READERS, "read classifications")
+    store = _classifications(request, principal, READERS, "may_read_classifications")
     return render(request, "dpo.html", principal, datasets=store.list_datasets(contains or None), contains=contains)
 
 
 @router.get("/dpo/{dataset:path}")
 @guarded
 def dpo_dataset(request: Request, principal: Caller, dataset: str, conflict: str = "", accepted: int = 0) -> Response:
-    store = _classifications(request, principal, READERS, "read classifications")
+    store = _classifications(request, principal, READERS, "may_read_classifications")
     try:
         view = store.dataset_view(dataset)
     except NotFound as exc:
-        raise PageError(404, str(exc)) from None
+        raise PageError(404, detail=str(exc)) from None
     return render(
         request,
         "dpo_dataset.html",
@@ -69,7 +69,7 @@ def dpo_review(
     entities: Annotated[str, Form()] = "",
 ) -> Response:
     """Accept or override one field's classification (the classifier's review store keeps version and audit)."""
-    store = _classifications(request, principal, REVIEWERS, "review classifications")
+    store = _classifications(request, principal, REVIEWERS, "may_review_classifications")
     data: dict[str, Any] = {"decision": decision, "reason": reason.strip()}
     if decision == "override":
         if category:
@@ -79,11 +79,11 @@ def dpo_review(
     try:
         store.review(dataset, field, ReviewIn.model_validate(data), version, actor=principal.name)
     except ValidationError as exc:
-        raise PageError(422, exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+        raise PageError(422, detail=exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
     except NotFound as exc:
-        raise PageError(404, str(exc)) from None
+        raise PageError(404, detail=str(exc)) from None
     except ReviewError as exc:
-        raise PageError(422, str(exc)) from None
+        raise PageError(422, detail=str(exc)) from None
     except VersionConflict as exc:
         return see_other(f"/console/dpo/{quote(dataset)}?conflict={exc.actual}#f-{quote(field)}")
     return see_other(f"/console/dpo/{quote(dataset)}#f-{quote(field)}")
@@ -93,10 +93,10 @@ def dpo_review(
 @guarded
 def dpo_accept_all(request: Request, principal: Caller, dataset: Annotated[str, Form()]) -> Response:
     """Accept the classifier's suggestion for every field of a dataset nobody has reviewed yet."""
-    store = _classifications(request, principal, REVIEWERS, "review classifications")
+    store = _classifications(request, principal, REVIEWERS, "may_review_classifications")
     reason = translator(language(request))("accept_all_reason")
     try:
         accepted = store.accept_all(dataset, reason, actor=principal.name)
     except NotFound as exc:
-        raise PageError(404, str(exc)) from None
+        raise PageError(404, detail=str(exc)) from None
     return see_other(f"/console/dpo/{quote(dataset)}?accepted={accepted}")

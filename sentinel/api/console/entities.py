@@ -20,7 +20,6 @@ from sentinel import ecs
 from sentinel.api.console.eventsearch import (
     ENTITY_FIELDS,
     RELATIVE,
-    SearchRefused,
     cells,
     entity_url,
     histogram,
@@ -102,30 +101,27 @@ def entity_page(
     end: str = "",
 ) -> Response:
     if kind not in KIND_FIELDS:
-        raise PageError(404, f"no entity kind {kind!r}: use ip, user or host")
+        raise PageError(404, "err_entity_kind", kind=kind)
     if kind == "ip":
         try:
             name = str(ipaddress.ip_address(name))
         except ValueError:
-            raise PageError(404, f"{name!r} is not an IP address") from None
+            raise PageError(404, "err_not_ip", name=name) from None
     fields = KIND_FIELDS[kind]
     tz = stage.config.tz
     store = request.app.state.store
     where = Or(tuple(Term(f, name) for f in fields))
-    try:
-        window = time_window(span, start, end, tz, default="7d")
-        every_time = scoped(view, EventQuery(where=where, limit=1))
-        _, first = run_search(store, view, dataclasses.replace(every_time, ascending=True))
-        _, last = run_search(store, view, every_time)
-        query = scoped(view, EventQuery(where=where, since=window.since, until=window.until, limit=EVENTS_SHOWN))
-        _, events = run_search(store, view, query)
-        chart = histogram(store, query, window, tz)
-        total = chart["total"]
-        sample_query = scoped(view, EventQuery(where=where, since=window.since, until=window.until))
-        sample_query.limit = RELATED_SAMPLE
-        _, sample = run_search(store, view, sample_query)
-    except SearchRefused as exc:
-        raise PageError(exc.status, str(exc)) from None
+    window = time_window(span, start, end, tz, default="7d")
+    every_time = scoped(view, EventQuery(where=where, limit=1))
+    _, first = run_search(store, view, dataclasses.replace(every_time, ascending=True))
+    _, last = run_search(store, view, every_time)
+    query = scoped(view, EventQuery(where=where, since=window.since, until=window.until, limit=EVENTS_SHOWN))
+    _, events = run_search(store, view, query)
+    chart = histogram(store, query, window, tz)
+    total = chart["total"]
+    sample_query = scoped(view, EventQuery(where=where, since=window.since, until=window.until))
+    sample_query.limit = RELATED_SAMPLE
+    _, sample = run_search(store, view, sample_query)
     alerts, _ = view.list_alerts(store, AlertQuery(limit=ALERT_LIMIT))
     mine = entity_alerts(alerts, fields, name)
     playbooks: dict[str, Any] = {}

@@ -16,8 +16,10 @@ from typing import Any
 from urllib.parse import quote
 
 from sentinel import ecs
+from sentinel.api.console.pages import PageError
 from sentinel.policy.access import AccessDenied, RoleView
 from sentinel.store.base import EventPage, EventQuery, InvalidQuery, Store
+from sentinel.store.query import QuerySyntaxError
 
 RELATIVE = {"15m": 900, "1h": 3600, "4h": 4 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 # Bucket widths the histogram picks from: the smallest giving at most MAX_BUCKETS bars.
@@ -39,12 +41,8 @@ ENTITY_FIELDS = {
 }
 
 
-class SearchRefused(Exception):
+class SearchRefused(PageError):
     """The query cannot run for this caller: unreadable (400) or not allowed (403); the message says why."""
-
-    def __init__(self, status: int, message: str) -> None:
-        self.status = status
-        super().__init__(message)
 
 
 @dataclass
@@ -65,11 +63,11 @@ def time_window(relative: str, start: str, end: str, tz: tzinfo, default: str = 
         since = _local(start, tz, "start") if start else now - timedelta(seconds=RELATIVE[default])
         until = _local(end, tz, "end") if end else now
         if since >= until:
-            raise SearchRefused(400, "the start of the time span must be before its end")
+            raise SearchRefused(400, "err_span_order")
         return Window(since, until, "", _picker(since, tz), _picker(until, tz))
     seconds = RELATIVE.get(relative or default)
     if seconds is None:
-        raise SearchRefused(400, f"unknown time span {relative!r}: use one of {', '.join(RELATIVE)}")
+        raise SearchRefused(400, "err_span_unknown", span=relative, choices=", ".join(RELATIVE))
     since = now - timedelta(seconds=seconds)
     return Window(since, now, relative or default, _picker(since, tz), _picker(now, tz))
 
@@ -78,8 +76,15 @@ def _local(text: str, tz: tzinfo, what: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise SearchRefused(400, f"the {what} {text!r} is not a time (YYYY-MM-DDTHH:MM)") from None
+        raise SearchRefused(400, f"err_span_{what}", text=text) from None
     return (value if value.tzinfo else value.replace(tzinfo=tz)).astimezone(UTC)
+
+
+def refused_query(exc: InvalidQuery) -> SearchRefused:
+    """A query the store cannot run: where it stops reading (a syntax error's position) and the parser's reason."""
+    if isinstance(exc, QuerySyntaxError) and exc.position:
+        return SearchRefused(400, "err_query_at", detail=exc.reason, position=exc.position)
+    return SearchRefused(400, "err_query", detail=str(exc))
 
 
 def _picker(t: datetime, tz: tzinfo) -> str:
@@ -97,7 +102,7 @@ def scoped(view: RoleView, query: EventQuery) -> EventQuery:
     try:
         return view.restrict(query)
     except AccessDenied as exc:
-        raise SearchRefused(403, str(exc)) from None
+        raise SearchRefused(403, "err_search_denied", detail=str(exc)) from None
 
 
 def run_search(store: Store, view: RoleView, query: EventQuery) -> tuple[EventPage, list[dict[str, Any]]]:
@@ -105,7 +110,7 @@ def run_search(store: Store, view: RoleView, query: EventQuery) -> tuple[EventPa
     try:
         page = store.search_events(query)
     except InvalidQuery as exc:
-        raise SearchRefused(400, str(exc)) from None
+        raise refused_query(exc) from None
     return page, [view.mask_event(e) for e in page.events]
 
 
@@ -123,7 +128,7 @@ def histogram(store: Store, query: EventQuery, window: Window, tz: tzinfo) -> di
     try:
         counts = store.histogram(bucketed, first, timedelta(seconds=step), len(edges))
     except InvalidQuery as exc:
-        raise SearchRefused(400, str(exc)) from None
+        raise refused_query(exc) from None
     width, height, left = 760, 120, 44
     bar = (width - left) / max(1, len(edges))
     top = max(counts, default=0) or 1

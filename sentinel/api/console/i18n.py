@@ -1,7 +1,8 @@
 """Console languages: the message catalogue and the caller's language.
 
 Language: ``?lang=vi|en`` (remembered in a cookie), else the cookie, else
-``Accept-Language``; Vietnamese by default.
+``Accept-Language``; Vietnamese by default. The languages are
+:data:`sentinel.translations.LANGUAGES`, the same the rule and playbook files translate into.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from sentinel.content import load_model
+from sentinel.translations import LANGUAGES as LANGS
 
 CATALOGUE = Path(__file__).resolve().parent.parent / "templates" / "i18n.yml"
-LANGS = ("vi", "en")
 
 
 class Catalogue(BaseModel):
@@ -56,11 +57,24 @@ def language(request: Request) -> str:
 
 
 def translator(lang: str) -> Callable[..., str]:
+    """``t(key, **values)``: a catalogue message in ``lang``. An unknown key is a bug (KeyError), never English."""
     messages = catalogue()
 
     def t(key: str, **values: Any) -> str:
-        texts = messages.get(key)
-        text = texts[lang] if texts else key
+        text = messages[key][lang]
         return text.format(**values) if values else text
 
     return t
+
+
+def value_translator(lang: str) -> Callable[[str, Any], str]:
+    """``tr(prefix, value)``: the message ``prefix + value`` for a value from data (a status, an action name,
+    an HTTP status), or the value itself when the catalogue has no message for it (a name a later version
+    added); ``tests/console/test_language.py`` checks every value the code can produce has its message."""
+    messages = catalogue()
+
+    def tr(prefix: str, value: Any) -> str:
+        texts = messages.get(f"{prefix}{value}")
+        return texts[lang] if texts else str(value)
+
+    return tr

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import RedirectResponse, Response
 
 from sentinel.api.auth import current_principal
+from sentinel.api.console.i18n import translator, value_translator
 from sentinel.api.console.rendering import render
 from sentinel.api.scope import response_stage
 from sentinel.api.views import role_view
@@ -27,10 +28,33 @@ View = Annotated[RoleView, Depends(role_view)]
 
 
 class PageError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    """An expected failure, shown as a page in the reader's language.
+
+    ``key`` names a catalogue message filled with ``values`` (None: the status's
+    own sentence, ``error_<status>``); ``detail`` is text from below the console
+    (a validation, store or run message, written in English), shown beneath it
+    as technical detail.
+    """
+
+    def __init__(self, status: int, key: str | None = None, detail: str = "", **values: Any) -> None:
         self.status = status
-        self.message = message
-        super().__init__(message)
+        self.key = key
+        self.detail = detail
+        self.values = values
+        super().__init__(detail or key or str(status))
+
+    def message(self, lang: str) -> str | None:
+        """The catalogue message in ``lang`` (None without a key); a ``role`` and a refused act (``what``, a
+        ``may_*`` key) are translated too."""
+        if self.key is None:
+            return None
+        t, tr = translator(lang), value_translator(lang)
+        values = dict(self.values)
+        if "role" in values:
+            values["role"] = tr("role_", values["role"])
+        if "what" in values:
+            values["what"] = t(values["what"])
+        return t(self.key, **values)
 
 
 def guarded(handler: Callable[..., Response]) -> Callable[..., Response]:
@@ -41,16 +65,17 @@ def guarded(handler: Callable[..., Response]) -> Callable[..., Response]:
         try:
             return handler(*args, **kwargs)
         except PageError as exc:
-            status, message = exc.status, exc.message
+            error = exc
         except HTTPException as exc:
-            status, message = exc.status_code, _detail(exc.detail)
+            error = PageError(exc.status_code, detail=_detail(exc.detail))
         except NotFound as exc:
-            status, message = 404, str(exc)
+            error = PageError(404, detail=str(exc))
         except (InvalidChange, RunError) as exc:
-            status, message = 422, str(exc)
+            error = PageError(422, detail=str(exc))
         return render(
-            kwargs["request"], "error.html", kwargs["principal"], status_code=status, status=status, message=message
-        )
+            kwargs["request"], "error.html", kwargs["principal"], status_code=error.status, status=error.status,
+            error=error,
+        )  # fmt: skip
 
     return wrapper
 
@@ -62,9 +87,10 @@ def _detail(detail: Any) -> str:
     return str(detail)
 
 
-def require(principal: Principal, roles: frozenset[str], what: str) -> None:
+def require(principal: Principal, roles: frozenset[str] | set[str], what: str) -> None:
+    """403 unless the caller's role is one of ``roles``; ``what`` is the catalogue key of the act (``may_*``)."""
     if principal.role not in roles:
-        raise PageError(403, f"role {principal.role} may not {what}")
+        raise PageError(403, "err_role", role=principal.role, what=what)
 
 
 def see_other(url: str) -> RedirectResponse:

@@ -12,8 +12,10 @@ from fastapi.responses import Response
 from sentinel.api.cases import open_case
 from sentinel.api.console.alert import action_from_form
 from sentinel.api.console.eventsearch import entity_links
+from sentinel.api.console.i18n import language
 from sentinel.api.console.pages import Caller, PageError, View, console_router, guarded, require, see_other
 from sentinel.api.console.rendering import render
+from sentinel.api.console.texts import rule_texts
 from sentinel.api.respond import ANALYST_ROLES
 from sentinel.models import Alert
 from sentinel.policy.access import RoleView
@@ -78,7 +80,7 @@ def queue(
     (said on the page).
     """
     if sort not in SORTS:
-        raise PageError(422, f"cannot sort by {sort!r}: use {', '.join(SORTS)}")
+        raise PageError(422, "err_sort", sort=sort, choices=", ".join(SORTS))
     statuses = status or ["open", "acknowledged", "in_progress"]
     if status == ["all"]:
         statuses = []
@@ -86,6 +88,7 @@ def queue(
     severities = severity or ["low", "medium", "high", "critical"]
     since = datetime.now(UTC) - timedelta(days=days)
     store = request.app.state.store
+    title_of, _ = rule_texts(request.app.state.settings.rules_dir, language(request))
     query = AlertQuery(status=statuses, severity=severities, since=since)
     local = bool(province or assignee or rule)
     if local or group == "rule" or (sort, order) != ("last_seen", "desc"):
@@ -97,7 +100,8 @@ def queue(
             every = [
                 r
                 for r in every
-                if r["alert"].rule.id == rule or all(w in r["alert"].rule.title.casefold() for w in words)
+                if r["alert"].rule.id == rule
+                or all(w in f"{r['alert'].rule.title} {title_of(r['alert'].rule)}".casefold() for w in words)
             ]
         if province:
             every = [r for r in every if r["province"] == province]
@@ -141,7 +145,7 @@ def queue(
         ),
         back=request.url.remove_query_params(["done"]).query,
         provinces=sorted({r["province"] for r in every if r["province"]}),
-        rule_titles=sorted({r["alert"].rule.title for r in every}),
+        rule_titles=sorted({title_of(r["alert"].rule) for r in every}),
         users=user_names(request),
         done=done,
         page=page,
@@ -200,9 +204,9 @@ def queue_bulk(
     back: Annotated[str, Form()] = "",
 ) -> Response:
     """Apply one action to the selected alerts; the queue comes back with the filters it had."""
-    require(principal, ANALYST_ROLES, "change alerts")
+    require(principal, ANALYST_ROLES, "may_change_alerts")
     if not sel:
-        raise PageError(422, "select at least one alert")
+        raise PageError(422, "err_select_alert")
     if action == "case":
         return _case_from_selection(request, principal.name, view, [item.rpartition(":")[0] for item in sel])
     act = action_from_form({"action": action, "assignee": assignee, "disposition": disposition, "reason": reason})
@@ -210,7 +214,7 @@ def queue_bulk(
     for item in sel:
         alert_id, _, version = item.rpartition(":")
         if not alert_id or not version.isdigit():
-            raise PageError(422, f"malformed selection {item!r}")
+            raise PageError(422, "err_selection", item=item)
         targets[alert_id] = int(version)
     store = request.app.state.store
     for alert_id in list(targets):
@@ -227,8 +231,9 @@ def _case_from_selection(request: Request, actor: str, view: RoleView, alert_ids
     """Open one case of the selected alerts (each must be visible to the caller) and show it."""
     first = request.app.state.store.get_alert(alert_ids[0]) if alert_ids else None
     if first is None:
-        raise PageError(404, f"no alert with id {alert_ids[0] if alert_ids else ''}")
+        raise PageError(404, "err_no_alert", id=alert_ids[0] if alert_ids else "")
     more = f" (+{len(alert_ids) - 1})" if len(alert_ids) > 1 else ""
-    data = CaseIn(title=f"{first.rule.title}{more}"[:300], severity=first.severity, alert_ids=alert_ids)
+    title, _ = rule_texts(request.app.state.settings.rules_dir, language(request))
+    data = CaseIn(title=f"{title(first.rule)}{more}"[:300], severity=first.severity, alert_ids=alert_ids)
     case = open_case(request, view, data, actor)
     return see_other(f"/console/cases/{case.id}")

@@ -19,7 +19,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from sentinel import ecs
-from sentinel.api.console.i18n import LANGS, language, translator
+from sentinel.api.console.i18n import LANGS, language, translator, value_translator
+from sentinel.api.console.texts import playbook_text, rule_texts
 from sentinel.api.permissions import allowed_roles
 from sentinel.identity import Principal
 
@@ -77,6 +78,7 @@ def render(request: Request, template: str, principal: Principal, status_code: i
     lang = language(request)
     stage = getattr(request.app.state, "response", None)
     tz = stage.config.tz if stage is not None else UTC
+    rule_title, rule_description = rule_texts(request.app.state.settings.rules_dir, lang)
     html = (
         environment()
         .get_template(template)
@@ -85,6 +87,10 @@ def render(request: Request, template: str, principal: Principal, status_code: i
             principal=principal,
             lang=lang,
             t=translator(lang),
+            tr=value_translator(lang),
+            rule_title=rule_title,
+            rule_description=rule_description,
+            pb_text=playbook_text(stage.playbooks if stage is not None else None, lang),
             dt=lambda value: _short_time(value, tz),
             csrf_field=lambda: _csrf_field(request),
             csrf_token=getattr(request.state, "session_csrf", None) or "",

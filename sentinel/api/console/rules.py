@@ -98,6 +98,6 @@ def rule_page(rule_id: str, request: Request, principal: Caller) -> Response:
     rules_dir = request.app.state.settings.rules_dir
     found = rule_source(rules_dir, rule_id)
     if found is None:
-        raise PageError(404, f"no rule file in {rules_dir.name}/ defines the rule {rule_id}")
+        raise PageError(404, "err_no_rule_file", folder=rules_dir.name, id=rule_id)
     file, text = found
     return render(request, "rule.html", principal, rule_id=rule_id, file=file, source=text)

@@ -60,7 +60,7 @@ def run_decision(
     pb = stage.playbooks.get(run.playbook_id)
     step = pb.workflow.get(run.pending_step or "") if pb else None
     spec = stage.runner.actions.get(getattr(step, "action", "")) if step else None
-    require(principal, LEAD_ROLES if spec and spec.side_effect else ANALYST_ROLES, "decide on this step")
+    require(principal, LEAD_ROLES if spec and spec.side_effect else ANALYST_ROLES, "may_decide_step")
     try:
         stage.runner.decide(run_id, version, principal.name, decision == "approve", comment[:2000])
     except VersionConflict as exc:

@@ -22,6 +22,7 @@ from sentinel.api.console.eventsearch import (
     cells,
     field_counts,
     histogram,
+    refused_query,
     run_search,
     scoped,
     time_window,
@@ -111,7 +112,7 @@ def search_page(
         if page.next_cursor:
             context["next_url"] = str(request.url.include_query_params(cursor=page.next_cursor))
     except SearchRefused as exc:
-        status, context["error"] = exc.status, str(exc)
+        status, context["error"] = exc.status, exc
     return render(
         request,
         "search.html",
@@ -127,7 +128,7 @@ def _expression(q: str) -> Expr | None:
     try:
         return parse_expression(q)
     except QuerySyntaxError as exc:
-        raise SearchRefused(400, str(exc)) from None
+        raise refused_query(exc) from None
 
 
 def _url_with(request: Request, **changes: Any) -> str:

@@ -43,7 +43,7 @@ def _parse_match(text: str) -> dict[str, list[str]]:
             continue
         field, sep, values = line.partition("=")
         if not sep or not field.strip() or not values.strip():
-            raise PageError(422, f"match line {n}: write field=value (several values separated by commas)")
+            raise PageError(422, "err_match_line", n=n)
         out.setdefault(field.strip(), []).extend(v.strip() for v in values.split(",") if v.strip())
     return out
 
@@ -61,7 +61,7 @@ def suppressions_create(
     rule_id: Annotated[str, Form()] = "",
     match: Annotated[str, Form()] = "",
 ) -> Response:
-    require(principal, LEAD_ROLES, "create suppressions")
+    require(principal, LEAD_ROLES, "may_create_suppressions")
     try:
         spec = parse_suppression(
             {
@@ -73,7 +73,7 @@ def suppressions_create(
             }
         )
     except ValueError as exc:
-        raise PageError(422, str(exc)) from None
+        raise PageError(422, detail=str(exc)) from None
     stage.suppressions.create(spec, principal.name, author_scope(view))
     return see_other("/console/suppressions")
 
@@ -89,12 +89,12 @@ def suppressions_end(
     version: Annotated[int, Form()],
     reason: Annotated[str, Form()],
 ) -> Response:
-    require(principal, LEAD_ROLES, "end suppressions")
+    require(principal, LEAD_ROLES, "may_end_suppressions")
     visible_suppression(view, stage, suppression_id)
     try:
         stage.suppressions.end(suppression_id, version, principal.name, reason)
     except VersionConflict as exc:
-        raise PageError(409, str(exc)) from None
+        raise PageError(409, detail=str(exc)) from None
     except ValueError as exc:
-        raise PageError(422, str(exc)) from None
+        raise PageError(422, detail=str(exc)) from None
     return see_other("/console/suppressions")

@@ -1,0 +1,53 @@
+"""Content in the reader's language: rule titles and descriptions, playbook names, steps and instructions.
+
+Alerts keep the English title and description of their rule as it was when
+they fired (the API and exports show those); the console looks the rule up by
+id in the rule files' ``translations`` tables, so an improved translation
+reaches old alerts too. Playbook texts come from the loaded playbooks'
+``x_sentinel_translations``. A rule or playbook without a table shows in English.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sentinel.detect.pack import RuleText, rule_translations
+from sentinel.models import RuleRef
+from sentinel.respond.playbook import PlaybookLibrary
+from sentinel.respond.runs import render as fill_variables
+from sentinel.translations import pick
+
+
+@cache
+def _rule_tables(rules_dir: Path) -> dict[str, dict[str, RuleText]]:
+    return rule_translations([rules_dir]) if rules_dir.is_dir() else {}
+
+
+def rule_text(rules_dir: Path, rule: RuleRef, lang: str, key: str) -> str:
+    """The rule's ``title`` or ``description`` in ``lang`` (the alert's English text when not translated)."""
+    return pick(getattr(rule, key) or "", _rule_tables(rules_dir).get(rule.id), lang, key)
+
+
+def rule_texts(rules_dir: Path, lang: str) -> tuple[Callable[[RuleRef], str], Callable[[RuleRef], str]]:
+    """``title(rule)`` and ``description(rule)`` for one reader: what templates and charts call."""
+    return (lambda r: rule_text(rules_dir, r, lang, "title"), lambda r: rule_text(rules_dir, r, lang, "description"))
+
+
+def playbook_text(library: PlaybookLibrary | None, lang: str) -> Callable[..., str]:
+    """``text(playbook_id, key, step=None, default="", variables=None)``: a playbook's or a step's text in ``lang``.
+
+    ``default`` is what a run recorded (its playbook or step name) for a playbook
+    no longer loaded; ``variables`` fill the ``__variables__`` of an instruction.
+    """
+
+    def text(
+        playbook_id: str, key: str, step: str | None = None, default: str = "", variables: dict[str, Any] | None = None
+    ) -> str:
+        pb = library.get(playbook_id) if library is not None else None
+        value = (pb.text(lang, key, step) if pb is not None else "") or default
+        return str(fill_variables(value, variables)) if variables and value else value
+
+    return text

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from sentinel.content import ContentError, load_yaml
 
@@ -70,6 +70,43 @@ class ElasticsearchSettings(BaseModel):
         if v and not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://, e.g. https://es.example:9200")
         return v or None
+
+
+class PartitionSettings(BaseModel):
+    """Several central workers sharing the correlation state by key (``docs/architecture.md``, "Past one machine").
+
+    Every worker lists the same ``peers`` (base URLs, its own included) in the same order and its own
+    place in that list as ``index``; a stable hash of each correlation group picks the worker that owns
+    it. No peers (the default): one process owns every group.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    peers: list[str] = Field(default_factory=list)
+    index: int = Field(0, ge=0)
+
+    @field_validator("peers", mode="before")
+    @classmethod
+    def _split(cls, v: object) -> object:
+        if isinstance(v, str):  # SENTINEL_PARTITION_PEERS: a comma-separated list
+            return [p.strip() for p in v.split(",") if p.strip()]
+        return v
+
+    @field_validator("peers")
+    @classmethod
+    def _urls(cls, v: list[str]) -> list[str]:
+        for url in v:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"peer {url!r} must be a base URL starting with http:// or https://")
+        if len(set(v)) != len(v):
+            raise ValueError("a peer is listed twice")
+        return v
+
+    @model_validator(mode="after")
+    def _index(self) -> PartitionSettings:
+        if self.peers and self.index >= len(self.peers):
+            raise ValueError(f"index {self.index} is not a position in the {len(self.peers)} peers (counted from 0)")
+        return self
 
 
 class ApiSettings(BaseModel):
@@ -150,6 +187,7 @@ class Settings(BaseModel):
     elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
     api: ApiSettings = ApiSettings()
     auth: AuthSettings = AuthSettings()
+    partition: PartitionSettings = PartitionSettings()
     batch_size: int = Field(5000, ge=1, le=1_000_000)
     # Zone of log timestamps that carry none (BSD syslog), for commands that read files.
     timezone: str = "+07:00"
@@ -265,6 +303,8 @@ ENV_VARS = {
     "SENTINEL_INGEST_TOKEN": "ingest_token",
     "SENTINEL_RESPOND_CONFIG": "respond_config",
     "SENTINEL_PROGRESS": "progress",
+    "SENTINEL_PARTITION_PEERS": "partition.peers",
+    "SENTINEL_PARTITION_INDEX": "partition.index",
 }
 CONFIG_ENV = "SENTINEL_CONFIG"
 INGEST_TOKEN_ENV = "SENTINEL_INGEST_TOKEN"

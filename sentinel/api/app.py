@@ -5,6 +5,9 @@ Each stage contributes a router from its own module; ``create_app`` mounts them.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -53,9 +56,16 @@ def default_authenticator(settings: Settings, accounts: Accounts) -> Authenticat
     return SentinelAuthenticator(accounts, oidc)
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    ingest_api.close_pipeline(app)  # a partitioned worker's forwarding threads end with the server
+
+
 def create_app(settings: Settings, store: Store | None = None, authenticator: Authenticator | None = None) -> FastAPI:
     """Build the app around a store (opened from ``settings`` when not given)."""
     app = FastAPI(
+        lifespan=_lifespan,
         dependencies=[Depends(authorize)],  # deny by default: see sentinel/api/permissions.py
         docs_url=None,  # /docs and /redoc are served offline and behind login by sentinel.api.docs
         redoc_url=None,

@@ -106,6 +106,14 @@ def _pipeline(request: Request) -> tuple[Pipeline, threading.Lock]:
     return state.ingest_pipeline, state.ingest_lock
 
 
+def close_pipeline(app: Any) -> None:
+    """Close the app's ingest pipeline if a batch built it (the server is stopping)."""
+    pipeline = getattr(app.state, "ingest_pipeline", None)
+    if pipeline is not None:
+        app.state.ingest_pipeline = None
+        pipeline.close()
+
+
 @router.post("/api/ingest", response_model=IngestOut)
 async def ingest(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> IngestOut:
     """Store a batch of ECS events (gzip JSON lines) from a collector; the counts let it acknowledge its queue.
@@ -130,6 +138,48 @@ async def ingest(request: Request, principal: Annotated[Principal, Depends(curre
         parse_errors=counts.parse_errors,
         rejected_lines=bad,
         alerts=counts.alerts,
+    )
+
+
+def _matches(text: bytes) -> list[dict[str, Any]]:
+    """Forwarded matches from JSON lines; anything else is the sender's bug, refused whole (400)."""
+    matches = []
+    for lineno, line in enumerate(text.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            doc = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise HTTPException(400, detail=f"line {lineno} is not JSON: {exc}") from None
+        if not (
+            isinstance(doc, dict)
+            and isinstance(doc.get("rule"), str)
+            and isinstance(doc.get("correlation"), str)
+            and isinstance(doc.get("event"), dict)
+        ):
+            raise HTTPException(400, detail=f"line {lineno} is not a match (rule, correlation, event)")
+        matches.append(doc)
+    return matches
+
+
+@router.post("/api/correlate", response_model=IngestOut)
+async def correlate(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> IngestOut:
+    """Correlation matches another worker of a partitioned deployment forwards to the owner of their groups.
+
+    Gzip JSON lines ``{"rule", "correlation", "event"}``; the events were stored by the worker that
+    received them, so here they are only correlated (:mod:`sentinel.ingest.partition`).
+    """
+    body = await request.body()
+    matches = _matches(_decompress(body, request.headers.get("content-encoding", "").lower()))
+
+    def process() -> Any:
+        pipeline, lock = _pipeline(request)
+        with lock:
+            return pipeline.correlate(matches)
+
+    counts = await run_in_threadpool(process)
+    return IngestOut(
+        received=len(matches), stored=len(matches), duplicates=0, parse_errors=0, rejected_lines=0, alerts=counts.alerts
     )
 
 

@@ -63,6 +63,7 @@ PERMISSIONS: dict[tuple[str, str], frozenset[str]] = {
     ("GET", "/api/classifications/{dataset:path}/fields/{field}/history"): DPO_READ,
     ("POST", "/api/classifications/{dataset:path}/fields/{field}/review"): DPO | {"soc_lead"},
     ("POST", "/api/ingest"): frozenset({"collector", "admin"}),
+    ("POST", "/api/correlate"): frozenset({"collector", "admin"}),
     ("GET", "/api/collect/status"): SOC_READ,
     # the console: the same rules as the JSON routes behind each page
     ("GET", "/console"): READERS,

@@ -30,6 +30,12 @@ Two ways to decide:
 A sliding window that stays true would otherwise alert for every event: one
 alert is raised per group and *episode*; the episode lasts while the condition
 keeps holding and ends after a full timespan without it holding.
+
+Several processes share the groups out with a :class:`Router`
+(:mod:`sentinel.ingest.partition`): a match of a group another process owns is
+handed to the router instead of being kept, and the owner observes it with
+``only=`` that correlation. Each group's state lives in one process, so counts do
+not depend on how many processes run.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sigma.correlations import (
     CorrelationConditionAND,
@@ -288,6 +294,18 @@ class _Group:
     window_start: float | None = None  # open tumbling window (non-monotone conditions)
 
 
+class Router(Protocol):
+    """Who owns each correlation group when several processes share them (:mod:`sentinel.ingest.partition`)."""
+
+    def owns(self, correlation: str, group: tuple[Any, ...]) -> bool:
+        """Whether this process keeps the state of ``group`` of ``correlation``."""
+        ...
+
+    def forward(self, correlation: str, group: tuple[Any, ...], rule: str, event: dict[str, Any]) -> None:
+        """Hand a match of ``rule`` for a group another process owns to that process."""
+        ...
+
+
 # Event clocks this much ahead of ours are normal drift; beyond it they are counted as future-dated.
 FUTURE_TOLERANCE = 300.0
 
@@ -295,10 +313,13 @@ FUTURE_TOLERANCE = 300.0
 class CorrelationEngine:
     """Streaming state of every correlation rule, fed with the matches of the rules they reference."""
 
-    def __init__(self, correlations: list[CompiledCorrelation], lateness_seconds: float = 60.0) -> None:
+    def __init__(
+        self, correlations: list[CompiledCorrelation], lateness_seconds: float = 60.0, router: Router | None = None
+    ) -> None:
         if lateness_seconds < 0:
             raise ValueError("lateness_seconds must be zero or more")
         self.correlations = correlations
+        self.router = router
         self.lateness = float(lateness_seconds)
         self.feeds: dict[str, list[tuple[CompiledCorrelation, int]]] = {}
         for corr in correlations:
@@ -307,14 +328,20 @@ class CorrelationEngine:
         self.groups: dict[tuple[str, tuple[Any, ...]], _Group] = {}
         self.max_ts = -math.inf
         self.seq = 0
-        self.stats = {"late": 0, "overflow": 0, "no_timestamp": 0, "future": 0}
+        self.stats = {"late": 0, "overflow": 0, "no_timestamp": 0, "future": 0, "forwarded": 0}
 
     @property
     def watermark(self) -> float:
         return self.max_ts - self.lateness
 
-    def observe(self, rule: CompiledRule, event: dict[str, Any], flat: Mapping[str, Any]) -> list[Alert]:
-        """Record that ``rule`` matched ``event``; alerts for correlations this completes."""
+    def observe(
+        self, rule: CompiledRule, event: dict[str, Any], flat: Mapping[str, Any], only: str | None = None
+    ) -> list[Alert]:
+        """Record that ``rule`` matched ``event``; alerts for correlations this completes.
+
+        ``only``: the correlation a match forwarded by another process is for (its owner is this one);
+        otherwise every correlation the rule feeds, groups owned elsewhere going to the router.
+        """
         from sentinel.detect.engine import event_id_of, event_time
 
         try:
@@ -332,7 +359,13 @@ class CorrelationEngine:
         eid = event_id_of(event, flat)
         alerts = []
         for corr, pos in self.feeds.get(rule.id, ()):
+            if only is not None and corr.id != only:
+                continue
             gkey = tuple(_group_value(flat.get(f)) for f in corr.group_fields[pos].values())
+            if only is None and self.router is not None and not self.router.owns(corr.id, gkey):
+                self.router.forward(corr.id, gkey, rule.id, event)
+                self.stats["forwarded"] += 1
+                continue
             vfield = corr.value_fields[pos]
             self.seq += 1
             m = Match(ts, self.seq, event_time(flat), pos, eid, event, flat.get(vfield) if vfield else None)

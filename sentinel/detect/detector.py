@@ -7,6 +7,7 @@ an alert is recorded. Both depend on this module, neither on the pipeline.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from sentinel.models import Alert
@@ -21,4 +22,8 @@ class Detector(Protocol):
 
     def flush(self) -> list[Alert]:
         """Alerts still pending in open windows, at the end of finite input."""
+        ...
+
+    def receive(self, matches: Sequence[Mapping[str, Any]]) -> list[Alert]:
+        """Alerts from correlation matches another worker forwarded to this one (it owns their groups)."""
         ...

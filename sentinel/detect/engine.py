@@ -42,6 +42,7 @@ from sentinel.detect.pipelines import sigma_pipeline
 from sentinel.detect.prefilter import Prefilter
 from sentinel.detect.values import CompileError
 from sentinel.detect.view import EventView
+from sentinel.errors import Invalid
 from sentinel.models import LEVEL_RISK, Alert, RuleRef
 
 # Who an alert is about, in order of preference: the first of these the event carries.
@@ -85,6 +86,7 @@ class Engine:
         self.pipeline = pipeline
         self.correlations = correlations
         self._feeds = correlations.feeds  # rule id -> correlations it feeds
+        self._by_id = {r.id: r for r in rules}
         # The rules that apply to each log-source signature seen, each set with its prefilter.
         self._sets: dict[tuple[Any, ...], Prefilter] = {}
         self._all = Prefilter(rules)
@@ -285,6 +287,27 @@ class Engine:
     def flush(self) -> list[Alert]:
         """Close open correlation windows at the end of finite input."""
         return self.correlations.flush()
+
+    def receive(self, matches: Sequence[Mapping[str, Any]]) -> list[Alert]:
+        """Alerts from matches another process forwarded for correlation groups this one owns.
+
+        Each match is ``{"rule": id, "correlation": id, "event": {...}}``: the event (stored by the
+        process that received it) matched that rule there, and the group of that correlation is
+        kept here (see :class:`~sentinel.detect.correlation.Router`).
+        """
+        alerts: list[Alert] = []
+        for match in matches:
+            rule = self._by_id.get(match["rule"])
+            correlation = match["correlation"]
+            if rule is None or not any(c.id == correlation for c, _ in self._feeds.get(rule.id, ())):
+                raise Invalid(
+                    f"a forwarded match names rule {match['rule']!r} feeding correlation {correlation!r}, "
+                    "which this worker's rules do not have: every worker must run the same rule pack"
+                )
+            event = match["event"]
+            alerts.extend(self.correlations.observe(rule, event, EventView(event), only=correlation))
+        alerts.extend(self.correlations.advance())
+        return alerts
 
     def _ruleset(self, view: EventView) -> Prefilter:
         """The rule set for the event's log sources (built on first sight of a signature)."""

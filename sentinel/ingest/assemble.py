@@ -42,14 +42,22 @@ def build_pipeline(
 
             pool = TransformWorkers(runtime.settings, workers, transforms)
     detector = None
+    forwarder = None
     if detect:
         from sentinel.respond.db import ResponseDB
         from sentinel.respond.suppress import SuppressingDetector, Suppressions
 
         # suppression windows and exceptions decided by analysts apply before an alert is recorded
         suppressions = Suppressions(ResponseDB(runtime.settings.respond_db_path))
-        detector = SuppressingDetector(runtime.engine(), suppressions)
-    return Pipeline(store, transforms=transforms, detector=detector, workers=pool)
+        engine = runtime.engine()
+        if runtime.settings.partition.peers:  # one of several workers: correlation groups are shared out by key
+            from sentinel.ingest.partition import Forwarder
+
+            token = runtime.settings.ingest_token
+            forwarder = Forwarder(runtime.settings, token.get_secret_value() if token else "")
+            engine.correlations.router = forwarder
+        detector = SuppressingDetector(engine, suppressions)
+    return Pipeline(store, transforms=transforms, detector=detector, workers=pool, forwarder=forwarder)
 
 
 def edge_transform(

@@ -21,6 +21,7 @@ from sentinel.models import Alert
 from sentinel.store.base import Store
 
 if TYPE_CHECKING:
+    from sentinel.ingest.partition import Forwarder
     from sentinel.ingest.workers import TransformWorkers
 
 Transform = Callable[[dict[str, Any]], dict[str, Any]]
@@ -49,11 +50,13 @@ class Pipeline:
         transforms: Iterable[Transform] = (),
         detector: Detector | None = None,
         workers: TransformWorkers | None = None,
+        forwarder: Forwarder | None = None,
     ) -> None:
         self.store = store
         self.transforms = list(transforms)
         self.detector = detector
         self.workers = workers
+        self.forwarder = forwarder  # correlation groups other workers own (partitioned deployments)
         self.totals = IngestCounts()
 
     def process(self, events: list[dict[str, Any]]) -> IngestCounts:
@@ -89,9 +92,11 @@ class Pipeline:
             yield self._commit_parts(*pending.popleft())
 
     def close(self) -> None:
-        """Stop the worker processes, if any."""
+        """Stop the worker processes and the forwarding to other workers, if any."""
         if self.workers is not None:
             self.workers.close()
+        if self.forwarder is not None:
+            self.forwarder.close()
 
     def _new(self, events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], IngestCounts]:
         """The events the store does not hold yet, and the batch's counts so far."""
@@ -113,6 +118,16 @@ class Pipeline:
         if self.detector is not None and result.stored:
             wanted = [e for e in result.stored if e.get("event", {}).get("kind") != "pipeline_error"]
             counts.alerts = self._record(self.detector.process(wanted))
+        if self.forwarder is not None:  # queued for their owners before the sender hears the batch is in
+            self.forwarder.flush()
+        self.totals.add(counts)
+        return counts
+
+    def correlate(self, matches: list[dict[str, Any]]) -> IngestCounts:
+        """Correlate matches another worker forwarded (groups this one owns) and record the alerts."""
+        counts = IngestCounts(read=len(matches))
+        if self.detector is not None:
+            counts.alerts = self._record(self.detector.receive(matches))
         self.totals.add(counts)
         return counts
 
@@ -121,6 +136,8 @@ class Pipeline:
         counts = IngestCounts()
         if self.detector is not None:
             counts.alerts = self._record(self.detector.flush())
+        if self.forwarder is not None:
+            self.forwarder.flush()
         self.totals.add(counts)
         return counts
 

@@ -84,13 +84,18 @@ RETRYABLE = {408, 425, 429, 500, 502, 503, 504}
 
 
 class HttpSink:
-    """Ship to a central Sentinel at ``url`` (its base address): ``POST /api/ingest``, gzip JSON lines, bearer token."""
+    """Ship to a central Sentinel at ``url`` (its base address): ``POST /api/ingest``, gzip JSON lines, bearer token.
+
+    ``path`` names another endpoint taking lines the same way (a worker forwarding correlation
+    matches to their owner posts to ``/api/correlate``).
+    """
 
     def __init__(
         self,
         url: str,
         token: str,
         *,
+        path: str = "/api/ingest",
         timeout: float = 30.0,
         verify: bool | str = True,
         compress_level: int = 6,
@@ -100,7 +105,7 @@ class HttpSink:
             raise ValueError(f"output url {url!r} must start with http:// or https://")
         if not token:
             raise ValueError("the HTTP output needs a token (set the variable named by token_env)")
-        self.url = url.rstrip("/") + "/api/ingest"
+        self.url = url.rstrip("/") + path
         self.name = self.url
         self.compress_level = compress_level
         self._client = httpx.Client(

@@ -14,7 +14,7 @@ import ipaddress
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any, Literal
@@ -354,6 +354,9 @@ class SuppressingDetector:
 
     def flush(self) -> list[Alert]:
         return self.suppressions.filter(self.inner.flush())
+
+    def receive(self, matches: Sequence[Mapping[str, Any]]) -> list[Alert]:
+        return self.suppressions.filter(self.inner.receive(matches))
 
 
 def parse_suppression(data: Mapping[str, Any]) -> SuppressionIn:

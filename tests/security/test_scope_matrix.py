@@ -250,6 +250,7 @@ UNRELATED = {
     ("GET", "/api/playbooks"),
     ("GET", "/api/playbooks/{playbook_id}"),
     ("POST", "/api/ingest"),
+    ("POST", "/api/correlate"),  # matches between workers of one deployment: no stored object is read
     ("GET", "/api/collect/status"),
     ("GET", "/console"),
     ("GET", "/console/"),

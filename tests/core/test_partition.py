@@ -1,0 +1,190 @@
+"""Correlation state shared out between workers by group key gives the alerts of one process.
+
+The property: any stream, cut into batches each handled by any of N workers (as edge
+collectors post to whichever worker they are configured for), with matches of groups a
+worker does not own forwarded to their owner, raises exactly the alerts one engine
+raises on the same stream, for every kind of correlation the engine has.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sigma.collection import SigmaCollection
+
+from sentinel.detect import Engine
+from sentinel.errors import Invalid
+from sentinel.ingest.partition import owner
+
+RULES = """
+title: Failed login
+id: 00000000-0000-4000-8000-0000000fa001
+name: failed
+logsource: {product: portal}
+level: low
+detection:
+  sel: {event.action: login, event.outcome: failure}
+  condition: sel
+---
+title: Good login
+id: 00000000-0000-4000-8000-0000000fa002
+name: good
+logsource: {product: portal}
+level: low
+detection:
+  sel: {event.action: login, event.outcome: success}
+  condition: sel
+---
+title: Download
+id: 00000000-0000-4000-8000-0000000fa003
+name: download
+logsource: {product: portal}
+level: medium
+detection:
+  sel: {event.action: download}
+  condition: sel
+"""
+
+
+def _corr(n: int, body: dict[str, Any]) -> str:
+    doc = {"title": f"corr {n}", "id": f"00000000-0000-4000-8000-0000000fc00{n}", "level": "high", "correlation": body}
+    return yaml.safe_dump(doc)
+
+
+# every kind the engine evaluates, over different group-by keys (one, two fields, an alias)
+CORRELATIONS = [
+    {"type": "event_count", "rules": ["failed"], "group-by": ["source.ip"], "timespan": "1m", "condition": {"gte": 3}},
+    {"type": "value_count", "rules": ["failed"], "group-by": ["source.ip"], "timespan": "2m",
+     "condition": {"gte": 2, "field": "user.name"}},
+    {"type": "event_count", "rules": ["failed", "download"], "group-by": ["user.name", "source.ip"],
+     "timespan": "90s", "condition": {"gte": 2}},
+    {"type": "temporal_ordered", "rules": ["failed", "good"], "group-by": ["user.name"], "timespan": "1m"},
+    {"type": "temporal", "rules": ["good", "download"], "group-by": ["account"], "timespan": "2m",
+     "aliases": {"account": {"good": "user.name", "download": "user.target"}}},
+    {"type": "value_sum", "rules": ["download"], "group-by": ["user.name"], "timespan": "1m",
+     "condition": {"gt": 50, "field": "bytes"}},
+    {"type": "event_count", "rules": ["good"], "group-by": ["source.ip"], "timespan": "1m", "condition": {"lt": 2}},
+]  # fmt: skip
+COLLECTION = SigmaCollection.from_yaml(RULES + "".join("---\n" + _corr(i, c) for i, c in enumerate(CORRELATIONS)))
+T0 = datetime(2025, 6, 2, 1, 0, 0, tzinfo=UTC)
+
+
+def _engine(lateness: float) -> Engine:
+    engine = Engine.from_collection(COLLECTION, pipeline="none", lateness_seconds=lateness)
+    assert engine.problems == [] and len(engine.correlations.correlations) == len(CORRELATIONS)
+    return engine
+
+
+class Outbox:
+    """A worker's router: its own groups stay, the others' matches wait for delivery to their owner."""
+
+    def __init__(self, index: int, count: int) -> None:
+        self.index, self.count = index, count
+        self.pending: dict[int, list[dict[str, Any]]] = {}
+
+    def owns(self, correlation: str, group: tuple) -> bool:
+        return owner(correlation, group, self.count) == self.index
+
+    def forward(self, correlation: str, group: tuple, rule: str, event: dict) -> None:
+        target = owner(correlation, group, self.count)
+        self.pending.setdefault(target, []).append({"rule": rule, "correlation": correlation, "event": event})
+
+
+def _partitioned(batches: list[tuple[int, list[dict]]], count: int, lateness: float) -> list:
+    engines = [_engine(lateness) for _ in range(count)]
+    outboxes = [Outbox(i, count) for i in range(count)]
+    for engine, box in zip(engines, outboxes, strict=True):
+        engine.correlations.router = box
+    alerts = []
+    for worker, batch in batches:
+        alerts += engines[worker % count].process(batch)
+        box = outboxes[worker % count]
+        for target, matches in box.pending.items():  # what the forwarder ships after the batch
+            assert target != worker % count
+            alerts += engines[target].receive(matches)
+        box.pending.clear()
+    for engine in engines:
+        alerts += engine.flush()
+    return alerts
+
+
+def _single(batches: list[tuple[int, list[dict]]], lateness: float) -> list:
+    engine = _engine(lateness)
+    alerts = [a for _, batch in batches for a in engine.process(batch)]
+    return alerts + engine.flush()
+
+
+def _key(alert: Any) -> tuple:
+    return (alert.id, alert.rule.id, alert.group_key, tuple(alert.event_ids), alert.first_seen, alert.last_seen)
+
+
+IPS = ["203.0.113.1", "203.0.113.2", "198.51.100.7", "2001:db8::5"]
+USERS = ["an", "binh", "chi"]
+
+
+@st.composite
+def streams(draw: st.DrawFn, ordered: bool) -> list[tuple[int, list[dict]]]:
+    n = draw(st.integers(1, 70))
+    seconds = draw(st.lists(st.integers(0, 400), min_size=n, max_size=n))
+    if ordered:
+        seconds.sort()
+    events = []
+    for i, sec in enumerate(seconds):
+        action, outcome = draw(st.sampled_from([("login", "failure"), ("login", "success"), ("download", "success")]))
+        events.append(
+            {
+                "@timestamp": (T0 + timedelta(seconds=sec)).isoformat().replace("+00:00", "Z"),
+                "event": {"id": f"e{i}", "action": action, "outcome": outcome},
+                "source": {"ip": draw(st.sampled_from(IPS))},
+                "user": {"name": draw(st.sampled_from(USERS)), "target": draw(st.sampled_from(USERS))},
+                "bytes": draw(st.integers(0, 40)),
+            }
+        )
+    cuts = sorted(draw(st.sets(st.integers(1, max(1, n - 1)), max_size=6)))
+    parts = [events[a:b] for a, b in zip([0, *cuts], [*cuts, n], strict=True) if events[a:b]]
+    return [(draw(st.integers(0, 5)), part) for part in parts]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams(ordered=False), st.integers(2, 4))
+def test_any_stream_within_the_lateness_gives_the_alerts_of_one_process(batches: list, workers: int) -> None:
+    # events up to 400 s out of order, all within the lateness: a single process places every one
+    alone = _single(batches, lateness=600)
+    shared = _partitioned(batches, workers, lateness=600)
+    assert sorted(map(_key, shared)) == sorted(map(_key, alone))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(streams(ordered=True), st.integers(2, 4))
+def test_ordered_streams_with_eviction_give_the_alerts_of_one_process(batches: list, workers: int) -> None:
+    # a short lateness: windows close, state is evicted and episodes end while the stream runs
+    alone = _single(batches, lateness=5)
+    shared = _partitioned(batches, workers, lateness=5)
+    assert sorted(map(_key, shared)) == sorted(map(_key, alone))
+
+
+def test_the_owner_is_stable_spread_and_within_range() -> None:
+    # fixed values: the same in every process and every run (Python's hash() of a str is salted per process)
+    ips = [(f"203.0.113.{i}",) for i in range(8)]
+    assert [owner("00000000-0000-4000-8000-0000000fc000", ip, 5) for ip in ips] == [2, 1, 4, 3, 0, 4, 4, 3]
+    assert owner("c", ("203.0.113.1",), 3) == owner("c", ["203.0.113.1"], 3)  # a tuple or a list of values
+    counts = [0] * 4
+    for i in range(4000):
+        counts[owner("c", (f"10.{i // 250}.0.{i % 250}",), 4)] += 1
+    assert all(800 < c < 1200 for c in counts), counts
+    with pytest.raises(ValueError):
+        owner("c", ("x",), 0)
+
+
+def test_a_forwarded_match_for_a_rule_this_worker_lacks_is_refused() -> None:
+    engine = _engine(60)
+    event = {"@timestamp": "2025-06-02T01:00:00Z", "event": {"id": "e1", "action": "login", "outcome": "failure"}}
+    with pytest.raises(Invalid, match="same rule pack"):
+        engine.receive([{"rule": "no-such-rule", "correlation": "c", "event": event}])
+    with pytest.raises(Invalid, match="same rule pack"):
+        engine.receive([{"rule": "00000000-0000-4000-8000-0000000fa001", "correlation": "other", "event": event}])

@@ -177,6 +177,12 @@ def parse_timezone(value: str) -> tzinfo:
         ) from None
 
 
+# The zone people read times in unless ``display_timezone`` says otherwise: Sentinel's users are Vietnam's SOC
+# staff and data-protection officers, the whole country keeps one zone (UTC+7, no daylight saving), and every
+# time shown carries its zone, so a reader elsewhere is never misled.
+DEFAULT_DISPLAY_TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
 class Settings(BaseModel):
     """Validated configuration; build it with :func:`load_settings`."""
 
@@ -201,6 +207,20 @@ class Settings(BaseModel):
     @property
     def tz(self) -> tzinfo:
         return parse_timezone(self.timezone)
+
+    # Zone of every time shown to people: CLI tables and summaries, console pages, notifications
+    # (sentinel/timefmt.py). Stored and exchanged times (JSON, ECS) stay UTC.
+    display_timezone: str = DEFAULT_DISPLAY_TIMEZONE
+
+    @field_validator("display_timezone")
+    @classmethod
+    def _display_timezone(cls, v: str) -> str:
+        parse_timezone(v)
+        return v
+
+    @property
+    def display_tz(self) -> tzinfo:
+        return parse_timezone(self.display_timezone)
 
     # An address plan other than ``<content_dir>/collectors/address-plan.yaml``.
     address_plan: Path | None = None
@@ -298,6 +318,7 @@ ENV_VARS = {
     "SENTINEL_API_PORT": "api.port",
     "SENTINEL_AUTH_MODE": "auth.mode",
     "SENTINEL_TIMEZONE": "timezone",
+    "SENTINEL_DISPLAY_TIMEZONE": "display_timezone",
     "SENTINEL_ADDRESS_PLAN": "address_plan",
     "SENTINEL_POLICY_KEY": "policy_key",
     "SENTINEL_INGEST_TOKEN": "ingest_token",

@@ -19,6 +19,7 @@ import logging
 import os
 import signal
 import threading
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 import click
@@ -41,10 +42,24 @@ from sentinel.ingest.definitions import (
 )
 from sentinel.ingest.sinks import HttpSink, Sink, StoreSink
 from sentinel.runtime import Runtime, settle_heap
+from sentinel.timefmt import show_time
 
 
-def _setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+class _ZonedFormatter(logging.Formatter):
+    """A collector's log lines carry their time in the display zone, with the zone, like every time shown."""
+
+    def __init__(self, tz: tzinfo) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.tz = tz
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return show_time(datetime.fromtimestamp(record.created, UTC), self.tz)
+
+
+def _setup_logging(ctx: click.Context) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_ZonedFormatter(settings_from(ctx).display_tz))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
 def _enricher(plan_path: str | None, runtime: Runtime) -> AddressPlan | None:
@@ -169,7 +184,7 @@ def collect(ctx: click.Context, definition: str | None, once: bool) -> None:
         return
     if not definition:
         raise click.UsageError("give --config collectors/NAME.yaml, or a quick form: file, syslog, pcap, netflow")
-    _setup_logging()
+    _setup_logging(ctx)
     defn = load_collector(definition)
     run_definition(runtime_from(ctx), defn, once=once)
 
@@ -224,7 +239,7 @@ def collect_file(
     no_detect: bool,
 ) -> None:
     """Tail files and globs (quote globs so the shell leaves them to the collector)."""
-    _setup_logging()
+    _setup_logging(ctx)
     settings = settings_from(ctx)
     once = once or bool(ctx.parent and ctx.parent.params.get("once"))
     name = name or "file"
@@ -268,7 +283,7 @@ def collect_syslog(
     no_detect: bool,
 ) -> None:
     """Receive syslog (RFC 3164/5424, FortiGate, pfSense, iptables/nftables) over UDP, TCP or TLS."""
-    _setup_logging()
+    _setup_logging(ctx)
     try:
         addrs = [Listen.parse(s) for s in listens]
         options = SyslogOptions(

@@ -77,7 +77,7 @@ def pcap(
     no_detect: bool,
 ) -> None:
     """Read pcap/pcapng captures into flow, DNS, HTTP and TLS events (reading a file again stores nothing new)."""
-    _setup_logging()
+    _setup_logging(ctx)
     settings = settings_from(ctx)
     once = once or bool(ctx.parent and ctx.parent.params.get("once"))
     plan = _enricher(address_plan, runtime_from(ctx))
@@ -119,7 +119,7 @@ def netflow(
     no_detect: bool,
 ) -> None:
     """Receive NetFlow v5/v9 and IPFIX exports over UDP; observer.ip is the exporter."""
-    _setup_logging()
+    _setup_logging(ctx)
     settings = settings_from(ctx)
     plan = _enricher(address_plan, runtime_from(ctx))
     try:
@@ -154,7 +154,7 @@ def live(
     no_detect: bool,
 ) -> None:
     """Capture live traffic into flow, DNS, HTTP and TLS events (needs root or CAP_NET_RAW)."""
-    _setup_logging()
+    _setup_logging(ctx)
     settings = settings_from(ctx)
     plan = _enricher(address_plan, runtime_from(ctx))
     source = LiveSource(

@@ -16,6 +16,7 @@ import gzip
 import heapq
 import sys
 from collections.abc import Iterator
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -25,6 +26,7 @@ import orjson
 from sentinel import ecs
 from sentinel.cli.common import format_options, portal_profile_option, settings_from, timezone_option
 from sentinel.models import Alert
+from sentinel.timefmt import show_time
 
 BATCH = 2000
 
@@ -90,17 +92,18 @@ def detect(
         "year": year,
         "profile": portal_profile_option(profile_path),
     }
+    tz = settings_from(ctx).display_tz if table else None
     if table:
-        click.echo(f"{'@timestamp':24} {'level':13} {'count':>5}  {'entity':28} rule")
+        click.echo(f"{'@timestamp':26} {'level':13} {'count':>5}  {'entity':28} rule")
     batch: list[dict[str, Any]] = []
     for event in _events(inputs, pipeline, counts, reading):
         batch.append(event)
         if len(batch) >= BATCH:
-            _emit(engine.process(batch), table, counts)
+            _emit(engine.process(batch), tz, counts)
             batch = []
     if batch:
-        _emit(engine.process(batch), table, counts)
-    _emit(engine.flush(), table, counts)
+        _emit(engine.process(batch), tz, counts)
+    _emit(engine.flush(), tz, counts)
     click.echo(
         f"{counts['events']:,} events, {counts['errors']:,} unparsable lines, {counts['alerts']:,} alerts",
         err=True,
@@ -114,17 +117,17 @@ def detect(
         )
 
 
-def _emit(alerts: list[Alert], table: bool, counts: dict[str, int]) -> None:
+def _emit(alerts: list[Alert], table_tz: tzinfo | None, counts: dict[str, int]) -> None:
+    """Alerts as table rows (times in ``table_tz``, the display zone) or, without one, as JSON lines."""
     counts["alerts"] += len(alerts)
     for alert in alerts:
-        if table:
+        if table_tz is not None:
             entity = ",".join(f"{v}" for v in alert.entity.values()) or "-"
-            click.echo(
-                f"{alert.timestamp:24} {alert.rule.level:13} {alert.count:>5}  {entity[:28]:28} {alert.rule.title}"
-            )
+            when = show_time(alert.timestamp, table_tz)
+            click.echo(f"{when:26} {alert.rule.level:13} {alert.count:>5}  {entity[:28]:28} {alert.rule.title}")
         else:
             sys.stdout.buffer.write(orjson.dumps(alert.to_doc(), option=orjson.OPT_APPEND_NEWLINE))
-    if not table:
+    if table_tz is None:
         sys.stdout.buffer.flush()
 
 

@@ -15,6 +15,7 @@ from sentinel.cli.progress import Meter, quiet_option
 from sentinel.config import hint
 from sentinel.content import load_model
 from sentinel.store.base import StoreError
+from sentinel.timefmt import show_time
 
 
 def _es_store(ctx: click.Context) -> Any:
@@ -220,9 +221,11 @@ def dl_list(ctx: click.Context, limit: int, as_json: bool) -> None:
                 click.echo(json.dumps(e.__dict__, ensure_ascii=False))
             return
         click.echo(f"{dl.count()} event(s) in {path}")
+        tz = settings_from(ctx).display_tz
         for e in entries:
             click.echo(
-                f"{e.event_id}  {e.target}  status={e.status}  attempts={e.attempts}  last={e.last_failed}\n"
+                f"{e.event_id}  {e.target}  status={e.status}  attempts={e.attempts}  "
+                f"last={show_time(e.last_failed, tz)}\n"
                 f"    {e.error_type}: {e.reason}"
             )
     finally:

@@ -7,6 +7,7 @@ import click
 from sentinel import __version__
 from sentinel.cli.common import settings_from
 from sentinel.config import env_name
+from sentinel.timefmt import zone_label
 
 
 @click.command("info")
@@ -43,6 +44,7 @@ def info(ctx: click.Context) -> None:
         rows.append(("policy key", f"{settings.policy_key_path} ({state}; back it up)"))
     rows.append(("accounts", _accounts(settings.accounts_path)))
     rows.append(("API", f"http://{settings.api.host}:{settings.api.port}/"))
+    rows.append(("times shown in", f"{zone_label(settings.display_tz)}  (set by {env_name('display_timezone')})"))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key.ljust(width)}  {value}")

@@ -21,6 +21,7 @@ from sentinel.respond.runs import Run
 from sentinel.respond.service import ResponseService
 from sentinel.respond.settings import load_respond_config
 from sentinel.respond.suppress import parse_suppression
+from sentinel.timefmt import show_time
 
 
 def _actor(value: str | None) -> str:
@@ -227,16 +228,17 @@ def suppress(
     except ValueError as exc:
         raise Invalid(str(exc)) from None
     item = _stage(ctx).suppressions.create(spec, _actor(actor))
-    click.echo(f"suppression {item.id} until {item.expires}")
+    click.echo(f"suppression {item.id} until {show_time(item.expires, settings_from(ctx).display_tz)}")
 
 
 @respond.command("suppressions")
 @click.option("--all", "include_expired", is_flag=True, help="include expired and ended ones")
 @click.pass_context
 def suppressions(ctx: click.Context, include_expired: bool) -> None:
+    tz = settings_from(ctx).display_tz
     for s in _stage(ctx).suppressions.list(include_expired=include_expired):
         match = "; ".join(f"{k}={','.join(v)}" for k, v in s.match.items()) or "-"
         click.echo(
-            f"{s.id} {s.kind:<9} rule={s.rule_id or '*'} {match} until {s.expires} hits={s.hits} "
+            f"{s.id} {s.kind:<9} rule={s.rule_id or '*'} {match} until {show_time(s.expires, tz)} hits={s.hits} "
             f"by {s.created_by}: {s.reason}"
         )

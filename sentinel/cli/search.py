@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 import orjson
 
-from sentinel.cli.common import parse_time, store_from
+from sentinel.cli.common import parse_time, settings_from, store_from
 from sentinel.ecs import get_field
 from sentinel.store.base import InvalidQuery
 from sentinel.store.query import QuerySyntaxError, parse_query
+from sentinel.timefmt import show_time
 
 TABLE_FIELDS = (
     "@timestamp",
@@ -56,7 +57,10 @@ def search(
         for event in page.events:
             click.echo(orjson.dumps(event).decode())
         return
-    rows = [[_cell(get_field(e, f)) for f in TABLE_FIELDS] for e in page.events]
+    tz = settings_from(ctx).display_tz  # the table is for people: times in the display zone, with it
+    rows = [
+        [show_time(e.get("@timestamp"), tz)] + [_cell(get_field(e, f)) for f in TABLE_FIELDS[1:]] for e in page.events
+    ]
     widths = [max([len(f)] + [len(r[i]) for r in rows]) for i, f in enumerate(TABLE_FIELDS)]
     widths[-1] = min(widths[-1], 80)
     click.echo("  ".join(f.ljust(w) for f, w in zip(TABLE_FIELDS, widths, strict=True)))

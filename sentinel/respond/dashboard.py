@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from sentinel import ecs
 from sentinel.models import Alert
 from sentinel.respond.alert_fields import alert_field, alert_place
+from sentinel.timefmt import show_time
 
 TOP_RULES = 5
 PALETTE = 6  # CSS classes s0..s5; s5 is "other"
@@ -121,8 +122,7 @@ def over_time(
 
 
 def _label(t: datetime, step: timedelta, tz: tzinfo) -> str:
-    local = t.astimezone(tz)
-    return local.strftime("%H:00") if step < timedelta(days=1) else local.strftime("%d/%m")
+    return show_time(t, tz, "clock" if step < timedelta(days=1) else "day")
 
 
 def horizontal(counts: Counter, width: int = 360, row: int = 22, limit: int = 10) -> list[HBar]:

@@ -22,6 +22,7 @@ from sentinel.respond.db import ResponseDB
 from sentinel.respond.notify import DeliveryError, send
 from sentinel.respond.settings import RespondConfig
 from sentinel.store.base import AlertQuery, Store
+from sentinel.timefmt import show_time
 
 log = logging.getLogger(__name__)
 MAX_OPEN = 10_000  # alerts considered per tick; a queue larger than this is a flood, handled oldest-first
@@ -60,7 +61,7 @@ def message(config: RespondConfig, alert: Alert, level: int) -> tuple[str, str]:
         f"Severity: {alert.severity} (risk {alert.risk_score}); matches: {alert.count}",
         f"Entity: {entity}",
         f"Place: {province or '-'} / {commune or '-'}",
-        f"First seen: {alert.first_seen}; last seen: {alert.last_seen}",
+        f"First seen: {show_time(alert.first_seen, config.tz)}; last seen: {show_time(alert.last_seen, config.tz)}",
         f"Status: {alert.status}; assignee: {alert.assignee or '-'}",
         f"Open: {config.console_url.rstrip('/')}/alerts/{alert.id}",
     ]

@@ -9,13 +9,12 @@ variable that holds its token or password.
 from __future__ import annotations
 
 import re
-from datetime import time, timedelta
+from datetime import time, timedelta, tzinfo
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from sentinel.config import TELEGRAM_TOKEN_ENV, Networks, Settings
+from sentinel.config import DEFAULT_DISPLAY_TIMEZONE, TELEGRAM_TOKEN_ENV, Networks, Settings, parse_timezone
 from sentinel.content import load_model
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -142,7 +141,10 @@ class Hooks(_Strict):
 
 class RespondConfig(_Strict):
     console_url: str = Field("http://127.0.0.1:8080/console", description="links in notifications")
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: str | None = Field(
+        None,
+        description="zone of shift hours, report days and the times in notifications (default: display_timezone)",
+    )
     channels: dict[str, Channel] = Field(default_factory=dict)
     routes: list[Route] = Field(default_factory=list)
     escalation: Escalation = Escalation()
@@ -161,11 +163,9 @@ class RespondConfig(_Strict):
 
     @field_validator("timezone")
     @classmethod
-    def _tz(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Asia/Ho_Chi_Minh") from None
+    def _tz(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_timezone(v)
         return v
 
     @model_validator(mode="after")
@@ -181,8 +181,8 @@ class RespondConfig(_Strict):
         return self
 
     @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
+    def tz(self) -> tzinfo:
+        return parse_timezone(self.timezone or DEFAULT_DISPLAY_TIMEZONE)
 
 
 def load_respond_config(settings: Settings) -> RespondConfig:
@@ -192,5 +192,9 @@ def load_respond_config(settings: Settings) -> RespondConfig:
     """
     path = settings.respond_config_path
     if not path.exists() and settings.respond_config is None:
-        return RespondConfig()
-    return load_model(path, RespondConfig)
+        config = RespondConfig()
+    else:
+        config = load_model(path, RespondConfig)
+    if config.timezone is None:  # one zone for people unless the SOC's shifts keep another
+        config = config.model_copy(update={"timezone": settings.display_timezone})
+    return config

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from sentinel.api.classifications import classification_store
 from sentinel.api.console.i18n import language, translator
 from sentinel.api.console.pages import Caller, Stage, View, console_router, guarded
-from sentinel.api.console.rendering import render
+from sentinel.api.console.rendering import display_zone, render
 from sentinel.api.console.texts import rule_texts
 from sentinel.api.permissions import allowed_roles
 from sentinel.respond import dashboard
@@ -38,6 +38,7 @@ def dashboard_page(
     lang = language(request)
     title, _ = rule_texts(request.app.state.settings.rules_dir, lang)
     other = translator(lang)("other")
+    zone = display_zone(request)
     return render(
         request,
         "dashboard.html",
@@ -45,10 +46,8 @@ def dashboard_page(
         days=days,
         total=total,
         sampled=len(alerts),
-        chart=dashboard.over_time(alerts, now, days, stage.config.tz, series=lambda a: title(a.rule), other=other),
-        chart_province=dashboard.over_time(
-            alerts, now, days, stage.config.tz, series=dashboard.province_of, other=other
-        ),
+        chart=dashboard.over_time(alerts, now, days, zone, series=lambda a: title(a.rule), other=other),
+        chart_province=dashboard.over_time(alerts, now, days, zone, series=dashboard.province_of, other=other),
         provinces=dashboard.horizontal(dashboard.by_province(alerts)),
         sources=dashboard.horizontal(masked_sources) if masked_sources is not None else None,
         statuses=dashboard.status_counts(alerts),

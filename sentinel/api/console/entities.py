@@ -26,13 +26,13 @@ from sentinel.api.console.eventsearch import (
     run_search,
     scoped,
     time_window,
-    zone_label,
 )
 from sentinel.api.console.pages import Caller, PageError, Stage, View, console_router, guarded
-from sentinel.api.console.rendering import render
+from sentinel.api.console.rendering import display_zone, render
 from sentinel.models import Alert
 from sentinel.store.base import AlertQuery, EventQuery
 from sentinel.store.expr import Or, Term
+from sentinel.timefmt import zone_label
 
 Kind = Literal["ip", "user", "host"]
 # Where an entity is looked up: fields every store indexes (SQLite's hot columns), so a page stays fast
@@ -108,7 +108,7 @@ def entity_page(
         except ValueError:
             raise PageError(404, "err_not_ip", name=name) from None
     fields = KIND_FIELDS[kind]
-    tz = stage.config.tz
+    tz = display_zone(request)
     store = request.app.state.store
     where = Or(tuple(Term(f, name) for f in fields))
     window = time_window(span, start, end, tz, default="7d")

@@ -20,6 +20,7 @@ from sentinel.api.console.pages import PageError
 from sentinel.policy.access import AccessDenied, RoleView
 from sentinel.store.base import EventPage, EventQuery, InvalidQuery, Store
 from sentinel.store.query import QuerySyntaxError
+from sentinel.timefmt import show_time
 
 RELATIVE = {"15m": 900, "1h": 3600, "4h": 4 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 # Bucket widths the histogram picks from: the smallest giving at most MAX_BUCKETS bars.
@@ -91,12 +92,6 @@ def _picker(t: datetime, tz: tzinfo) -> str:
     return t.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
 
 
-def zone_label(tz: tzinfo) -> str:
-    """``Asia/Ho_Chi_Minh (UTC+07:00)``: the zone every time on the page is in."""
-    offset = datetime.now(UTC).astimezone(tz).strftime("%z")
-    return f"{getattr(tz, 'key', str(tz))} (UTC{offset[:3]}:{offset[3:]})"
-
-
 def scoped(view: RoleView, query: EventQuery) -> EventQuery:
     """The query narrowed by the caller's policy view (scope, masked-field rules), as /api/events does."""
     try:
@@ -132,12 +127,11 @@ def histogram(store: Store, query: EventQuery, window: Window, tz: tzinfo) -> di
     width, height, left = 760, 120, 44
     bar = (width - left) / max(1, len(edges))
     top = max(counts, default=0) or 1
-    fmt = "%d/%m" if step >= 86400 else ("%d/%m %H:%M" if span > 86400 else "%H:%M")
+    tick = "day" if step >= 86400 else ("day-clock" if span > 86400 else "clock")
     bars, ticks = [], []
     every = max(1, len(edges) // 8)
     for i, (b, n) in enumerate(zip(edges, counts, strict=True)):
         h = round((height - 24) * n / top, 1)
-        local = b.astimezone(tz)
         bars.append(
             {
                 "x": round(left + i * bar, 1),
@@ -145,13 +139,13 @@ def histogram(store: Store, query: EventQuery, window: Window, tz: tzinfo) -> di
                 "w": round(max(bar - 1, 1), 1),
                 "h": h,
                 "count": n,
-                "title": f"{local.strftime('%d/%m/%Y %H:%M')}: {n}",
+                "title": f"{show_time(b, tz, 'minute')}: {n}",
                 "start": _picker(b, tz),
                 "end": _picker(b + timedelta(seconds=step), tz),
             }
         )
         if i % every == 0:
-            ticks.append((round(left + i * bar, 1), local.strftime(fmt)))
+            ticks.append((round(left + i * bar, 1), show_time(b, tz, tick)))
     return {
         "bars": bars,
         "ticks": ticks,

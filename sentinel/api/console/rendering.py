@@ -7,7 +7,7 @@ user-controlled text.
 
 from __future__ import annotations
 
-from datetime import UTC, tzinfo
+from datetime import tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,11 +18,11 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from sentinel import ecs
 from sentinel.api.console.i18n import LANGS, language, translator, value_translator
 from sentinel.api.console.texts import playbook_text, rule_texts
 from sentinel.api.permissions import allowed_roles
 from sentinel.identity import Principal
+from sentinel.timefmt import show_time
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 STATIC = TEMPLATES.parent / "static"
@@ -46,17 +46,9 @@ def environment() -> Environment:
     return env
 
 
-def _short_time(value: str | None, tz: tzinfo) -> str:
-    """A stored UTC timestamp in the SOC's time zone, with the zone's offset (``13:05:00 +07``)."""
-    if not value:
-        return "-"
-    try:
-        t = ecs.parse_ts(value).astimezone(tz)
-    except ValueError:
-        return str(value)
-    offset = t.strftime("%z")
-    zone = "UTC" if offset == "+0000" else offset[:3] + (f":{offset[3:]}" if offset[3:] != "00" else "")
-    return t.strftime("%d/%m/%Y %H:%M:%S ") + zone
+def display_zone(request: Request) -> tzinfo:
+    """The zone every time on a page is shown in: the ``display_timezone`` setting."""
+    return request.app.state.settings.display_tz
 
 
 def _duration(seconds: float | None) -> str:
@@ -77,7 +69,7 @@ def _pretty(value: Any) -> str:
 def render(request: Request, template: str, principal: Principal, status_code: int = 200, **context: Any) -> Response:
     lang = language(request)
     stage = getattr(request.app.state, "response", None)
-    tz = stage.config.tz if stage is not None else UTC
+    tz = display_zone(request)
     rule_title, rule_description = rule_texts(request.app.state.settings.rules_dir, lang)
     html = (
         environment()
@@ -91,7 +83,7 @@ def render(request: Request, template: str, principal: Principal, status_code: i
             rule_title=rule_title,
             rule_description=rule_description,
             pb_text=playbook_text(stage.playbooks if stage is not None else None, lang),
-            dt=lambda value: _short_time(value, tz),
+            dt=lambda value: show_time(value, tz),
             csrf_field=lambda: _csrf_field(request),
             csrf_token=getattr(request.state, "session_csrf", None) or "",
             path=request.url.path,

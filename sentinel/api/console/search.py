@@ -26,14 +26,14 @@ from sentinel.api.console.eventsearch import (
     run_search,
     scoped,
     time_window,
-    zone_label,
 )
-from sentinel.api.console.pages import Caller, Stage, View, console_router, guarded
-from sentinel.api.console.rendering import render
+from sentinel.api.console.pages import Caller, View, console_router, guarded
+from sentinel.api.console.rendering import display_zone, render
 from sentinel.api.scope import visible_alert
 from sentinel.store.base import EventQuery
 from sentinel.store.expr import And, Expr, Or, Term
 from sentinel.store.query import QuerySyntaxError, parse_expression
+from sentinel.timefmt import zone_label
 
 DEFAULT_COLUMNS = [
     "event.dataset",
@@ -55,7 +55,6 @@ def search_page(
     request: Request,
     principal: Caller,
     view: View,
-    stage: Stage,
     q: str = "",
     span: str = "",
     start: str = "",
@@ -64,7 +63,7 @@ def search_page(
     alert: str = "",
     cursor: str = "",
 ) -> Response:
-    tz = stage.config.tz
+    tz = display_zone(request)
     columns = [c for c in dict.fromkeys(col) if c and c != "@timestamp"][:MAX_COLUMNS] or DEFAULT_COLUMNS
     context: dict[str, Any] = {
         "q": q,

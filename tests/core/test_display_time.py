@@ -1,0 +1,103 @@
+"""One display zone for every time shown to people: the CLI (a real process) and the console say the same."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sentinel.api.app import create_app
+from sentinel.api.auth import LocalOperator
+from sentinel.config import load_settings
+from sentinel.store.sqlite import SQLiteStore
+from sentinel.timefmt import show_time, zone_label
+from tests.terminal import REPO, sentinel_env
+
+# 10:00:05 in Hà Nội is 03:00:05 UTC and 08:30:05 in Kolkata
+LINE = '203.0.113.9 - - [01/Jul/2026:10:00:05 +0700] "GET /dvc/tra-cuu HTTP/1.1" 200 512 "-" "Mozilla/5.0"\n'
+SHOWN = {
+    None: "2026-07-01 10:00:05 +07",  # the default: Vietnam's zone, named
+    "UTC": "2026-07-01 03:00:05 UTC",
+    "Asia/Kolkata": "2026-07-01 08:30:05 +05:30",
+    "-03:00": "2026-07-01 00:00:05 -03",
+}
+
+
+def test_show_time_names_the_zone_whatever_it_is_given() -> None:
+    hanoi = ZoneInfo("Asia/Ho_Chi_Minh")
+    assert show_time("2026-12-02T08:04:05.123Z", hanoi) == "2026-12-02 15:04:05 +07"
+    assert show_time(datetime(2026, 12, 2, 8, 4, 5), hanoi, "minute") == "2026-12-02 15:04 +07"  # naive is UTC
+    assert show_time(datetime(2026, 12, 2, 8, 4, tzinfo=UTC), UTC, "clock") == "08:04 UTC"
+    assert show_time(None, hanoi) == "-" and show_time("not a time", hanoi) == "not a time"
+    assert zone_label(hanoi) == "Asia/Ho_Chi_Minh (UTC+07:00)"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data directory holding one event, ingested by the real command."""
+    home = tmp_path_factory.mktemp("display")
+    log = home / "access.log"
+    log.write_text(LINE, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "sentinel.cli.main", "ingest", "--no-detect", str(log)],
+        env=sentinel_env(home / "data"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return home / "data"
+
+
+@pytest.mark.parametrize("zone", list(SHOWN), ids=[str(z) for z in SHOWN])
+def test_the_setting_moves_the_cli_and_the_console_together(data_dir: Path, zone: str | None) -> None:
+    extra = {"SENTINEL_DISPLAY_TIMEZONE": zone} if zone else {}
+    cli = subprocess.run(
+        [sys.executable, "-m", "sentinel.cli.main", "search", "source.ip:203.0.113.9"],
+        env=sentinel_env(data_dir, **extra),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert SHOWN[zone] in cli.stdout, cli.stdout
+
+    settings = load_settings(env={"SENTINEL_DATA_DIR": str(data_dir), "SENTINEL_CONTENT_DIR": str(REPO), **extra})
+    store = SQLiteStore(settings.sqlite_path)
+    try:
+        with TestClient(create_app(settings, store, authenticator=LocalOperator())) as http:
+            page = http.get("/console/entities/ip/203.0.113.9")
+    finally:
+        store.close()
+    assert page.status_code == 200
+    assert f'<dd id="first-seen">{SHOWN[zone]}</dd>' in page.text  # the same words as the CLI's
+    assert zone_label(settings.display_tz) in page.text  # and the caption names the zone
+
+
+@pytest.mark.parametrize("how", ["environment", "file"])
+def test_a_zone_that_does_not_exist_is_one_line_and_exit_2(tmp_path: Path, how: str) -> None:
+    env = sentinel_env(tmp_path / "data")
+    args = ["search", "x"]
+    if how == "environment":
+        env["SENTINEL_DISPLAY_TIMEZONE"] = "Mars/Olympus_Mons"
+    else:
+        config = tmp_path / "sentinel.yml"
+        config.write_text("display_timezone: Mars/Olympus_Mons\n", encoding="utf-8")
+        args = ["--config", str(config), *args]
+    done = subprocess.run(
+        [sys.executable, "-m", "sentinel.cli.main", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert "Mars/Olympus_Mons" in lines[0] and "Asia/Ho_Chi_Minh" in lines[0]  # what was wrong, what to write
+    assert ("SENTINEL_DISPLAY_TIMEZONE" if how == "environment" else f"{tmp_path / 'sentinel.yml'}:1") in lines[0]

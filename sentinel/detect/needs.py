@@ -174,10 +174,34 @@ def _exact_item(op: Any, av: Any) -> set[str] | None:
     return None
 
 
+# The ASCII characters of ``\s`` (the gap between words an injection pattern allows anywhere); its other,
+# non-ASCII characters need no listing: literals from a regex are trusted only on pure-ASCII text (ascii_only).
+_SPACE = frozenset(" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f")
+
+
+def _gap(op: Any, av: Any) -> frozenset[str] | None:
+    r"""The characters of an optional run of few characters (``\s*``, ``[ +]*``), or None."""
+    if op not in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT) or av[0] != 0 or len(av[2]) != 1:
+        return None
+    ((inner, arg),) = list(av[2])
+    if inner is sre.IN and all(o is sre.LITERAL or (o is sre.CATEGORY and a is sre.CATEGORY_SPACE) for o, a in arg):
+        chars = {chr(a).lower() for o, a in arg if o is sre.LITERAL}
+        return frozenset(chars | (_SPACE if any(o is sre.CATEGORY for o, _ in arg) else set()))
+    if inner is sre.CATEGORY and arg is sre.CATEGORY_SPACE:
+        return _SPACE
+    return frozenset({chr(arg).lower()}) if inner is sre.LITERAL else None
+
+
 def _required(items: list[tuple[Any, Any]]) -> list[frozenset[str]]:
-    """Sets of strings such that any match of this sequence contains one string of each set."""
+    r"""Sets of strings such that any match of this sequence contains one string of each set.
+
+    An optional gap of few characters (``'\s*or``) does not end a run: what follows it is preceded
+    either by the run itself (an empty gap) or by one of the gap's characters, so ``['"]\s*or``
+    needs one of ``'or``, ``"or``, `` or``, ``\tor``...
+    """
     found: list[frozenset[str]] = []
     run: set[str] = {""}
+    gap: frozenset[str] = frozenset()
 
     def close() -> None:
         if "" not in run:  # a run that may match nothing requires nothing
@@ -186,7 +210,8 @@ def _required(items: list[tuple[Any, Any]]) -> list[frozenset[str]]:
     for op, av in items:
         alt = _exact_item(op, av)
         if alt is not None:
-            longer = {a + b for a in run for b in alt}
+            longer = {a + b for a in run | gap for b in alt}
+            gap = frozenset()
             if len(longer) <= MAX_EXACT:
                 run = longer
             else:
@@ -194,7 +219,11 @@ def _required(items: list[tuple[Any, Any]]) -> list[frozenset[str]]:
                 run = alt
             continue
         close()
-        run = {""}
+        chars = _gap(op, av)
+        if chars is not None and "" not in run and not gap and len(run) + len(chars) <= MAX_EXACT:
+            gap = chars  # the run goes on across the gap
+            continue
+        run, gap = {""}, frozenset()
         if op is sre.SUBPATTERN:
             found.extend(_required(list(av[-1])))
         elif op is sre.ATOMIC_GROUP:

@@ -130,3 +130,42 @@ def test_a_portal_profile_names_its_own_paths(tmp_path: Path) -> None:
     for target, kind in (("/cong-dan/vao", "login"), ("/xem?hs=abc", "record"), ("/tin/123", None)):
         e = parse_line(line("203.0.113.1", "GET", target, 200, 0).encode(), source="t", position=0, profile=profile)
         assert e.get("labels", {}).get("request_kind") == kind, target
+
+
+def _with_user(text: str, user: str) -> str:
+    ip, rest = text.split(" - - ", 1)
+    return f"{ip} - {user} {rest}"
+
+
+@pytest.mark.parametrize("layout", ["A", "B"])
+def test_per_account_rules_where_the_log_names_the_account(tmp_path: Path, layout: str) -> None:
+    """Accounts from a login's query string (GET form) and from $remote_user (HTTP authentication)."""
+    login, admin = LAYOUTS[layout]["login"], LAYOUTS[layout]["admin"]
+    lines = []
+    # one account guessed from rotating addresses (each under the per-address threshold), then taken over
+    for i in range(12):
+        lines.append(line(f"198.51.100.{30 + i}", "GET", f"{login}?username=can.bo.07&password=x{i}", 403, i * 20))
+    lines.append(line("198.51.100.99", "POST", f"{login}?username=can.bo.07", 302, 250))
+    # spraying: one address, twelve accounts, one try each, slowly
+    for i in range(12):
+        target = f"{login}?user=u{i:02d}%40x.vn&password=Spring2026"
+        lines.append(line("203.0.113.50", "GET", target, 401, 300 + i * 60))
+    # HTTP authentication of an admin area guessed for one account ($remote_user)
+    for i in range(15):
+        lines.append(_with_user(line("203.0.113.60", "GET", admin, 401, 1000 + i * 5), "admin"))
+    # hard negatives: an officer mistyping twice, an authenticated officer at work
+    lines += [line("14.161.5.5", "GET", f"{login}?username=can.bo.08", 403, 1200 + i) for i in range(2)]
+    lines += [_with_user(line("10.20.1.5", "GET", admin, 200, 1300 + i * 30), "can.bo.09") for i in range(20)]
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(sorted(lines, key=lambda text: text.split("[", 1)[1][:26])) + "\n")
+    result = CliRunner().invoke(cli, ["detect", "--rules", str(RULES), str(log)])
+    assert result.exit_code == 0, result.output
+    found: dict[str, set[str]] = {}
+    for text in result.stdout.splitlines():
+        alert = json.loads(text)
+        found.setdefault(alert["rule"]["title"], set()).add(alert["events"][-1].get("user", {}).get("name"))
+    assert found["Password guessing against one portal account (from the access log)"] == {"can.bo.07", "admin"}
+    assert found["One portal account refused from many addresses (from the access log)"] == {"can.bo.07"}
+    assert len(found["Password spraying across portal accounts from one address (from the access log)"]) == 1
+    assert found["Portal account accepted after refused logins (from the access log)"] == {"can.bo.07"}
+    assert not any({"can.bo.08", "can.bo.09"} & users for users in found.values())

@@ -82,3 +82,17 @@ def test_events_with_dotted_keys_take_the_general_path_with_the_same_result() ->
     partly = {"url": {"path.x": 1}, "url.path": "/a/shell.php"}
     assert [len(built.process([e])) for e in (nested, dotted, partly)] == [1, 1, 1]
     assert built.process([{"url": {"path": "/a/shell.js"}}]) == []
+
+
+def test_an_optional_gap_does_not_end_a_run() -> None:
+    """``'\\s*or``: what follows the gap is preceded by the run itself or by a gap character, never by nothing."""
+    need = regex_need("f", r"['\"]\s*or\s+1=1", 2)
+    lits = literals_of(need)
+    assert {"'or", '"or', " or", "\tor", "\x1for"} <= set(lits)
+    assert all(len(lit) >= 3 for lit in lits)
+    built = engine({"sel": {"q|re|i": r"['\"]\s*(?:or|\|\|)\s*true"}, "condition": "sel"})
+    assert built.rules[0].need is not None  # was evaluated on every event before
+    for text in ("x' or true", "x'OR true", "x'\t\tor true", "x'||true", 'x"||  true'):
+        assert admitted(built, {"q": text}) and built.process([{"q": text}]), repr(text)
+    assert not admitted(built, {"q": "tra-cuu ho so"})
+    assert built.process([{"q": "x'\u00a0or true"}])  # a non-ASCII space: evaluated anyway, still found

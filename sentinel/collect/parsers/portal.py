@@ -4,7 +4,9 @@ Behaviour rules (credential stuffing, id enumeration, scraping) must not be boun
 URLs. A profile names which paths are logins, record lookups, downloads, admin areas, static
 assets and health probes; :meth:`PortalProfile.tag` writes the kind to ``labels.request_kind``
 (one value, so Elasticsearch queries on it behave like the engine) and the record id a request
-names to ``labels.record_id``. The shipped default (``portal_profile.yaml`` beside this module)
+names to ``labels.record_id``; a login request that names its account in the query string
+(``account_params``) gets it as ``user.name``, so login rules can count per account. The shipped
+default (``portal_profile.yaml`` beside this module)
 works on a portal nobody described; a portal's own file has the same shape and is validated
 with ``file:line`` errors.
 """
@@ -15,6 +17,7 @@ import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -77,6 +80,14 @@ class PortalProfile(BaseModel):
     name: str
     kinds: list[KindRule] = Field(min_length=1)
     ids: IdRules = IdRules()
+    account_params: list[str] = Field(
+        default_factory=list,
+        description="query parameters of a login request that name the account tried (its user.name)",
+    )
+
+    @cached_property
+    def account_names(self) -> frozenset[str]:
+        return frozenset(p.lower() for p in self.account_params)
 
     def tag(self, event: dict[str, Any]) -> None:
         """Set ``labels.request_kind`` (and ``labels.record_id``) of an access event from its URL."""
@@ -94,10 +105,22 @@ class PortalProfile(BaseModel):
             ):
                 labels = event.setdefault("labels", {})
                 labels["request_kind"] = rule.kind
+                if rule.kind == "login" and url.get("query") and "name" not in event.get("user", {}):
+                    self._account(event, url["query"])
                 if record_id is None and rule.kind in ("download", "record"):
                     record_id = self._record_id(path, url.get("query"))
                 if record_id is not None:
                     labels["record_id"] = record_id
+                return
+
+    def _account(self, event: dict[str, Any], query: str) -> None:
+        """The account a login request names in its query string (a form logged with GET, ``?username=``)."""
+        for pair in query.split("&"):
+            name, _, value = pair.partition("=")
+            if value and name.lower() in self.account_names:
+                account = unquote_plus(value).strip()
+                if account:
+                    event.setdefault("user", {})["name"] = account[:256]
                 return
 
     def _record_id(self, path: str, query: str | None) -> str | None:

@@ -14,29 +14,32 @@ import time
 from collections import defaultdict, deque
 from html import escape
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from sentinel.api.accounts import MAX_NAME, LockedOut, LoginFailed
 from sentinel.api.auth import SESSION_COOKIE, client_address, current_principal
+from sentinel.api.console.i18n import LANGS, language, translator
 from sentinel.identity import Principal
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 LOGIN_PAGE = """<!doctype html>
-<html lang="vi"><head><meta charset="utf-8"><title>Sentinel — Đăng nhập / Log in</title>
+<html lang="{lang}"><head><meta charset="utf-8"><title>Sentinel — {title}</title>
 <link rel="icon" href="/console/static/favicon.svg" type="image/svg+xml">
 <style>*{{box-sizing:border-box}}body{{font-family:system-ui,sans-serif;background:#0f172a;color:#e2e8f0;display:flex;justify-content:center;
 padding-top:12vh}}form{{background:#1e293b;padding:2rem;border-radius:8px;min-width:320px}}label{{display:block;
 margin:.8rem 0 .2rem}}input{{width:100%;padding:.5rem;border-radius:4px;border:1px solid #475569;background:#0f172a;
 color:#e2e8f0}}button{{margin-top:1.2rem;width:100%;padding:.6rem;background:#2563eb;color:white;border:0;
-border-radius:4px}}.err{{color:#fca5a5}}</style></head>
+border-radius:4px}}.err{{color:#fca5a5}}.lang{{margin-top:1rem;text-align:right}}.lang a{{color:#93c5fd}}</style></head>
 <body><form method="post" action="/auth/login"><h1>Sentinel</h1>{error}
 <input type="hidden" name="next" value="{next}">
-<label for="username">Tên đăng nhập / User name</label><input id="username" name="username" autocomplete="username"
- required><label for="password">Mật khẩu / Password</label><input id="password" name="password" type="password"
- autocomplete="current-password" required><button type="submit">Đăng nhập / Log in</button></form></body></html>"""
+<label for="username">{user_label}</label><input id="username" name="username" autocomplete="username"
+ required><label for="password">{password_label}</label><input id="password" name="password" type="password"
+ autocomplete="current-password" required><button type="submit">{submit}</button>
+<p class="lang">{languages}</p></form></body></html>"""
 
 
 class _RateLimiter:
@@ -85,9 +88,34 @@ def _safe_next(value: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-def login_page(next: str | None = None, error: str | None = None) -> HTMLResponse:
-    msg = f'<p class="err">{escape(error)}</p>' if error else ""
-    return HTMLResponse(LOGIN_PAGE.format(error=msg, next=escape(_safe_next(next))))
+def login_page(request: Request, next: str | None = None) -> HTMLResponse:
+    return _login_html(request, next, None)
+
+
+def _login_html(request: Request, next_url: str | None, error: str | None) -> HTMLResponse:
+    """The login form in the console's language for this browser (``?lang=``, its cookie, Accept-Language)."""
+    lang = language(request)
+    t = translator(lang)
+    target = _safe_next(next_url)
+    links = " ".join(
+        f'<a href="/auth/login?{escape(urlencode({"next": target, "lang": code}))}">{code.upper()}</a>'
+        for code in LANGS
+    )
+    page = HTMLResponse(
+        LOGIN_PAGE.format(
+            lang=lang,
+            title=escape(t("login_title")),
+            error=f'<p class="err" id="login-error">{escape(error)}</p>' if error else "",
+            next=escape(target),
+            user_label=escape(t("login_user")),
+            password_label=escape(t("login_password")),
+            submit=escape(t("login_submit")),
+            languages=links,
+        )
+    )
+    if request.query_params.get("lang") in LANGS:
+        page.set_cookie("sentinel_lang", lang, max_age=365 * 86400, samesite="strict", httponly=True)
+    return page
 
 
 @router.post("/login", include_in_schema=False)
@@ -119,10 +147,11 @@ async def login(request: Request) -> Response:
         principal = accounts.login(username, password, client)
     except LockedOut as exc:
         _refused(app, client, username, "locked")
-        return _login_failure(is_json, str(exc), 423, data.get("next"))
+        minutes = int(exc.seconds // 60) + 1
+        return _login_failure(request, is_json, str(exc), ("login_locked", {"minutes": minutes}), 423, data)
     except LoginFailed as exc:
         _refused(app, client, username, "failed")
-        return _login_failure(is_json, str(exc), 401, data.get("next"))
+        return _login_failure(request, is_json, str(exc), ("login_failed", {}), 401, data)
     sid, csrf = accounts.create_session(principal)
     app.state.audit.record(principal.name, "login", client, role=principal.role)
     response: Response
@@ -148,10 +177,15 @@ def _refused(app: Any, client: str, username: str, why: str) -> None:
         app.state.audit.record(username or "-", "login.refused", client, reason=why, refusals=count)
 
 
-def _login_failure(is_json: bool, message: str, status: int, next_url: Any) -> Response:
+def _login_failure(
+    request: Request, is_json: bool, message: str, shown: tuple[str, dict[str, Any]], status: int, data: dict
+) -> Response:
+    """The refusal: ``message`` to a script, the catalogue's ``shown`` message on the form in the reader's language."""
     if is_json:
         return JSONResponse({"detail": message}, status_code=status)
-    page = login_page(next=str(next_url) if next_url else None, error=message)
+    key, values = shown
+    next_url = data.get("next")
+    page = _login_html(request, str(next_url) if next_url else None, translator(language(request))(key, **values))
     page.status_code = status
     return page
 

@@ -78,7 +78,13 @@ def test_form_login_redirects_only_to_local_paths(app_and_accounts):
     )
     assert r.status_code == 303 and r.headers["location"] == "/console/"
     bad = c.post("/auth/login", data={"username": "an", "password": "nope", "next": "/console/"})
-    assert bad.status_code == 401 and "wrong user name or password" in bad.text
+    assert bad.status_code == 401 and "Sai tên đăng nhập hoặc mật khẩu." in bad.text
+    english = c.post("/auth/login", data={"username": "an", "password": "nope"}, headers={"Accept-Language": "en"})
+    assert english.status_code == 401 and "Wrong user name or password." in english.text and 'lang="en"' in english.text
+    assert "Mật khẩu" in c.get("/auth/login").text and "Password" not in c.get("/auth/login").text
+    switched = c.get("/auth/login", params={"next": "/console/cases", "lang": "en"})
+    assert "Password" in switched.text and switched.cookies.get("sentinel_lang") == "en"
+    assert 'href="/auth/login?next=%2Fconsole%2Fcases&amp;lang=vi"' in switched.text  # the switch keeps where to go
     page = c.get("/auth/login", params={"next": '"><script>alert(1)</script>'})
     assert "<script>alert(1)" not in page.text
 

@@ -17,7 +17,7 @@ def shot(page, name: str) -> None:
 
 def test_login_and_queue_shows_hostile_log_text_as_text(login, site):
     page = login("lan")
-    assert "lan" in page.inner_text("#principal") and "soc_analyst" in page.inner_text("#principal")
+    assert "lan" in page.inner_text("#principal") and "chuyên viên phân tích SOC" in page.inner_text("#principal")
     assert page.locator("#queue tbody tr").count() == 9
     shot(page, "01-queue")
     page.goto(site["url"] + "/console/alerts?group=rule&lang=en")
@@ -80,7 +80,7 @@ def test_playbook_dry_run_with_approval(login, site):
     lead.fill("#decision-comment", "Nguồn tấn công xác nhận; chặn 24 giờ")
     lead.click("#do-approve")
     block = lead.locator("tr[data-step='action--block']").last
-    assert "dry_run" in block.inner_text() and "lead" in block.inner_text() and "nft" in block.inner_text()
+    assert "Chạy thử" in block.inner_text() and "lead" in block.inner_text() and "nft" in block.inner_text()
     # the manual check comes next and an analyst may confirm it
     analyst.goto(run_url)
     analyst.fill("#decision-comment", "Không thấy web shell")

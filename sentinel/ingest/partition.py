@@ -70,7 +70,8 @@ class Forwarder:
             if j == self.index:
                 continue
             name = f"partition-{self.index}-to-{j}"
-            queue = DiskQueue(collector_dir(settings, name) / "queue.db")
+            # "normal": survives a killed process; a power cut loses the owner's in-memory windows anyway
+            queue = DiskQueue(collector_dir(settings, name) / "queue.db", sync="normal")
             sink = HttpSink(url, token, path=CORRELATE_PATH)
             self._queues[j] = queue
             status = status_dir(settings) / f"{name}.json"

@@ -93,13 +93,18 @@ def _read_text(path: Path) -> str:
         raise ContentError(path, None, f"cannot read: {exc.strerror}") from None
 
 
+# libyaml's parser when PyYAML was built with it: the same nodes and line marks, four to five times faster
+# (the console reads every rule file for its translations on its first page).
+_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load_yaml_documents(path: str | Path) -> list[YamlDocument]:
     """Parse every YAML document in ``path``, reporting syntax errors with their line."""
     p = Path(path)
     text = _read_text(p)
     docs = []
     try:
-        for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
+        for node in yaml.compose_all(text, Loader=_COMPOSER):
             loader = yaml.SafeLoader("")
             data = loader.construct_document(node) if node is not None else None
             docs.append(YamlDocument(p, node, data))

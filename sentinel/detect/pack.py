@@ -127,18 +127,23 @@ class RuleText(BaseModel):
     description: str = Field(min_length=1)
 
 
-class _CustomSection(BaseModel):
-    """Our custom attributes of a rule document (Sigma keeps unknown top-level keys as custom attributes)."""
+class _TranslationSection(BaseModel):
+    """A rule document's ``translations`` table (the rest of the document is not looked at)."""
 
     model_config = ConfigDict(extra="allow")
 
-    tests: RuleTests | None = None
     translations: dict[str, RuleText] | None = None
 
     @field_validator("translations")
     @classmethod
     def _languages(cls, v: dict[str, RuleText] | None) -> dict[str, RuleText] | None:
         return None if v is None else dict(check_languages(v))
+
+
+class _CustomSection(_TranslationSection):
+    """Our custom attributes of a rule document (Sigma keeps unknown top-level keys as custom attributes)."""
+
+    tests: RuleTests | None = None
 
 
 @dataclass
@@ -241,8 +246,8 @@ def rule_translations(paths: Sequence[str | Path]) -> dict[str, dict[str, RuleTe
             if not isinstance(data, dict) or not data.get("translations"):
                 continue
             try:
-                table = doc.validate(_CustomSection).translations
-            except ContentError:
+                table = _TranslationSection.model_validate({"translations": data["translations"]}).translations
+            except ValidationError:
                 continue
             rid = data.get("id") or data.get("name") or data.get("title")
             if rid and table:

@@ -61,7 +61,7 @@ def test_triage_alert_end_to_end(login, site):
     assert (alert.status, alert.disposition, alert.status_by) == ("closed", "true_positive", "lan")
     assert "đã chặn nguồn" in page.inner_text("#alert-close-reason")
     timeline = page.inner_text("#timeline")
-    assert "acknowledge" in timeline and "close" in timeline
+    assert "tiếp nhận" in timeline and "Trạng thái: Đã tiếp nhận → Đã đóng" in timeline
     shot(page, "03-alert-closed")
 
 

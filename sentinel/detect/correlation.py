@@ -47,6 +47,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from uuid import UUID
 
 from sigma.correlations import (
     CorrelationConditionAND,
@@ -223,7 +224,7 @@ def compile_correlation(rule: SigmaCorrelationRule, compiled: Mapping[int, Compi
         if alias is None:
             return name
         for key, mapped in alias.mapping.items():
-            if key.reference == ref.reference or getattr(key, "rule", None) is getattr(ref, "rule", 0):
+            if _names_rule(key.reference, ref):
                 return mapped
         raise CompileError(f"alias {name!r} has no field for rule {ref.reference!r}")
 
@@ -262,6 +263,21 @@ def compile_correlation(rule: SigmaCorrelationRule, compiled: Mapping[int, Compi
         expression=expression,
         monotone=monotone,
     )
+
+
+def _names_rule(reference: str, ref: SigmaRuleReference) -> bool:
+    """Whether ``reference`` names the rule ``ref`` resolved to: by the same text, the rule's name or its id.
+
+    pySigma resolves the rules list but not the keys of an alias mapping, so an alias may name a rule by
+    its id where the rules list names it by name (or the other way round).
+    """
+    rule = ref.rule
+    if reference in (ref.reference, rule.name):
+        return True
+    try:
+        return rule.id is not None and UUID(reference) == rule.id
+    except ValueError:
+        return False
 
 
 def _expression(node: Any, index: Mapping[str, int]) -> tuple[Callable[[set[int]], bool], bool]:

@@ -268,3 +268,147 @@ def test_the_window_includes_both_ends_of_the_timespan(last: float, fires: bool)
     e = engine(BRUTE)  # 5 failures within 1m
     events = [ev(sec, "login", i=i) for i, sec in enumerate([0, 15, 30, 45, last])]
     assert len(corr_alerts(e.process(events) + e.flush())) == int(fires)
+
+
+@pytest.mark.parametrize(
+    "good_login", ["good_login", "00000000-0000-4000-8000-00000000f002", "00000000-0000-4000-8000-00000000F002"]
+)
+def test_an_alias_names_a_rule_by_name_or_by_id(good_login: str) -> None:
+    """The rules list names rules by name; an alias may name the same rule by its id (any case) or its name."""
+    e = engine(
+        corr({"type": "temporal", "rules": ["good_login", "export"], "group-by": ["who"], "timespan": "10m",
+              "aliases": {"who": {good_login: "user.name", "export": "target.user"}}})
+    )  # fmt: skip
+    export = ev(10, "export", "success", user="someone-else")
+    export["target"] = {"user": "mai"}
+    alerts = corr_alerts(e.process([ev(0, "login", "success", user="mai"), export]))
+    assert [a.entity for a in alerts] == [{"who": "mai"}]
+
+
+def test_an_alias_without_a_field_for_a_listed_rule_is_reported() -> None:
+    text = BASE + "---\n" + corr(
+        {"type": "temporal", "rules": ["good_login", "export"], "group-by": ["who"], "timespan": "10m",
+         "aliases": {"who": {"failed_login": "user.name", "export": "target.user"}}}
+    )  # fmt: skip
+    e = Engine.from_collection(SigmaCollection.from_yaml(text))
+    assert [p.reason for p in e.problems] == ["alias 'who' has no field for rule 'good_login'"]
+
+
+def test_a_list_valued_group_field_is_one_group_of_its_joined_values() -> None:
+    e = engine(
+        corr({"type": "event_count", "rules": ["failed_login"], "group-by": ["user.name"], "timespan": "1m",
+              "condition": {"gte": 5}})
+    )  # fmt: skip
+    pair = [ev(i, "login", user=["alice", "bob"], i=i) for i in range(4)]
+    assert corr_alerts(e.process([*pair, ev(5, "login", user="alice", i=9)])) == []  # "alice" is another group
+    (alert,) = corr_alerts(e.process([ev(6, "login", user=["alice", "bob"], i=10)]))
+    assert alert.entity == {"user.name": "alice,bob"} and alert.count == 5
+
+
+# values of http.response.bytes in one window (one event without it): sum 124, mean 31, median 10, 25th percentile 7
+AGGREGATES = [("value_sum", None, 124), ("value_avg", None, 31), ("value_median", None, 10),
+              ("value_percentile", 25, 7), ("value_percentile", None, 10)]  # fmt: skip
+
+
+# at the value and one beyond it, from above and from below
+AROUND = [("gte", 0, True), ("gt", 0, False), ("gte", 1, False), ("lte", 0, True), ("lt", 0, False), ("lte", -1, False)]
+
+
+@pytest.mark.parametrize(("kind", "percentile", "value"), AGGREGATES)
+@pytest.mark.parametrize(("op", "delta", "fires"), AROUND)
+def test_aggregates_are_exact_at_the_threshold(
+    kind: str, percentile: int | None, value: int, op: str, delta: int, fires: bool
+) -> None:
+    condition: dict[str, Any] = {op: value + delta, "field": "http.response.bytes"}
+    if percentile is not None:
+        condition["percentile"] = percentile
+    e = engine(
+        corr({"type": kind, "rules": ["export"], "group-by": ["user.name"], "timespan": "10m", "condition": condition})
+    )  # fmt: skip
+    events = []
+    for i, size in enumerate([100, 4, "8", None, 12]):  # numeric text counts, a missing value does not
+        event = ev(i * 10, "export", "success", i=i)
+        if size is not None:
+            event["http"] = {"response": {"bytes": size}}
+        events.append(event)
+    assert corr_alerts(e.process(events)) == []  # judged when the window closes
+    assert len(corr_alerts(e.flush())) == int(fires)
+
+
+def test_an_extended_temporal_condition_fires_with_the_event_that_completes_it() -> None:
+    e = engine(corr({"type": "temporal", "group-by": ["user.name"], "timespan": "10m",
+                     "condition": "good_login and export"}))  # fmt: skip
+    assert corr_alerts(e.process([ev(0, "login", "success", user="an")])) == []
+    export = ev(30, "export", "success", user="an")
+    (alert,) = corr_alerts(e.process([export]))
+    assert alert.timestamp == export["@timestamp"] and alert.count == 2
+
+
+def test_an_extended_condition_with_not_is_judged_on_the_closed_window() -> None:
+    e = engine(corr({"type": "temporal", "group-by": ["user.name"], "timespan": "10m",
+                     "condition": "good_login and not export"}))  # fmt: skip
+    alone = ev(0, "login", "success", user="binh")
+    both = [ev(5, "login", "success", user="chi"), ev(9, "export", "success", user="chi")]
+    assert corr_alerts(e.process([alone, *both])) == []
+    assert [a.entity for a in corr_alerts(e.flush())] == [{"user.name": "binh"}]
+
+
+def test_each_closed_window_of_a_group_is_judged() -> None:
+    """A group with events in two successive tumbling windows: both are judged, not only the first."""
+    e = engine(
+        corr({"type": "event_count", "rules": ["good_login"], "group-by": ["user.name"], "timespan": "1m",
+              "condition": {"lt": 2}}),
+        lateness=60,
+    )  # fmt: skip
+    assert corr_alerts(e.process([ev(0, "login", "success", user="lan"), ev(70, "login", "success", user="lan")])) == []
+    closed = corr_alerts(e.process([ev(300, "login", "success", user="other")]))
+    assert [(a.entity["user.name"], a.first_seen) for a in closed] == [
+        ("lan", ev(0, "login")["@timestamp"]),
+        ("lan", ev(70, "login")["@timestamp"]),
+    ]
+
+
+def test_events_without_a_timestamp_are_counted() -> None:
+    e = engine(BRUTE)
+    undated = [ev(i, "login", i=i) for i in range(7)]
+    for event in undated:
+        del event["@timestamp"]
+    assert corr_alerts(e.process(undated)) == []
+    assert e.correlations.stats["no_timestamp"] == 7
+
+
+def test_a_condition_over_several_fields_is_reported() -> None:
+    text = BASE + "---\n" + corr(
+        {"type": "value_count", "rules": ["failed_login"], "group-by": ["source.ip"], "timespan": "5m",
+         "condition": {"gte": 3, "field": ["user.name", "source.port"]}}
+    )  # fmt: skip
+    e = Engine.from_collection(SigmaCollection.from_yaml(text))
+    assert [p.reason for p in e.problems] == ["a condition over several fields is not supported; name one field"]
+
+
+def test_an_event_matching_two_referenced_rules_is_evidence_once() -> None:
+    any_login = """
+title: Any login
+id: 00000000-0000-4000-8000-00000000f009
+name: any_login
+logsource: {product: portal, service: application}
+level: informational
+detection:
+  sel: {event.action: login}
+  condition: sel
+"""
+    e = engine(
+        corr({"type": "temporal", "rules": ["failed_login", "any_login"], "group-by": ["source.ip"], "timespan": "1m"}),
+        base=BASE + "---\n" + any_login,
+    )  # fmt: skip
+    failure = ev(0, "login")
+    (alert,) = corr_alerts(e.process([failure]))
+    assert alert.event_ids == [failure["event"]["id"]] and alert.count == 1
+
+
+def test_events_dated_in_the_future_are_counted_and_still_correlated() -> None:
+    e = engine(BRUTE)
+    ahead = (datetime.now(UTC) + timedelta(hours=2) - T0).total_seconds()
+    drift = (datetime.now(UTC) + timedelta(seconds=200) - T0).total_seconds()  # within the tolerance
+    alerts = corr_alerts(e.process([ev(ahead + i, "login", i=i) for i in range(5)] + [ev(drift, "login", i=9)]))
+    assert len(alerts) == 1 and e.correlations.stats["future"] == 5

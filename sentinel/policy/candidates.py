@@ -45,8 +45,8 @@ def _plate_digits_follow(shape: bytes, pos: int) -> bool:
     """Digits then a capital is a plate only when four or five digits follow it closely.
 
     Every plate form the recogniser knows (``30A-123.45``, ``51G 12345``, ``29-B1 123.45``) has at least
-    four digits within nine characters of the series letter; ``20T01:15`` or the ``15E148`` in every
-    iPhone browser's user agent do not.
+    four digits within nine characters of the series letter; the ``15E148`` in every iPhone browser's
+    user agent does not (timestamps such as ``20T01:15:03`` are blanked before the search).
     """
     return shape[pos + 3 : pos + 12].count(b"9") >= 4
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+from pathlib import Path
+
 import pytest
 
 from sentinel.classify.analyzer import analyze_text
 from sentinel.classify.catalog import load_catalog
-from sentinel.policy.candidates import candidate_lines
+from sentinel.policy.candidates import Prefilter, candidate_lines, prefilter_for
+
+REPO = Path(__file__).resolve().parents[2]
 
 # Realistic spellings of every pattern-recognised entity.
 EXAMPLES = {
@@ -58,3 +64,97 @@ def test_candidates_reach_the_recogniser():
 def test_line_offsets():
     data = b"nothing here\nphone 0983417265 ok\nlast"
     assert [data[c.start : c.end] for c in candidate_lines(data)] == [b"phone 0983417265 ok"]
+
+
+WANTED = ["PERSON", "HEALTH", "LOCATION", "VN_CCCD", "EMAIL_ADDRESS", "CREDIT_CARD", "IP_ADDRESS", "NOT_AN_ENTITY"]
+
+
+@pytest.fixture(scope="module")
+def prefilter() -> Prefilter:
+    return Prefilter(WANTED, None)  # built here, not taken from prefilter_for's cache
+
+
+def test_the_prefilter_sorts_entities_by_how_they_are_found(prefilter):
+    assert prefilter.shaped == {"VN_CCCD", "EMAIL_ADDRESS", "CREDIT_CARD"} and prefilter.addresses == {"IP_ADDRESS"}
+    assert prefilter_for(frozenset(WANTED), None) is prefilter_for(frozenset(WANTED), None)  # built once per set
+    assert Prefilter([], None).entities_in("Nguyễn Văn An 001099012345 lan@example.vn 203.0.113.5") == set()
+
+
+def test_the_prefilter_reads_the_term_lists_of_its_classifiers_folder(tmp_path):
+    """A deployment's own term lists: a health term added, the street keywords left out."""
+    folder = tmp_path / "classifiers"
+    shutil.copytree(REPO / "classifiers", folder)
+    terms = folder / "terms.yaml"
+    text = terms.read_text(encoding="utf-8").replace("  health: [ung thư,", "  health: [zqxv, ung thư,")
+    terms.write_text(re.sub(r"(?ms)^  street_keywords:.*?(?=^  admin_keywords:)", "", text), encoding="utf-8")
+    own = Prefilter(["HEALTH", "LOCATION"], folder)
+    assert own.entities_in("bị zqxv") == {"HEALTH"} and own.entities_in("ngõ 5, phường 2") == {"LOCATION"}
+    assert own.entities_in("ngõ 5") == set()
+    assert Prefilter(["HEALTH"], None).entities_in("bị zqxv") == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "entities"),
+    [
+        ("hồ sơ 001099012345 đã nhận", {"VN_CCCD", "EMAIL_ADDRESS", "CREDIT_CARD"}),  # a shape: every shaped entity
+        ("gửi lan@example.vn", {"VN_CCCD", "EMAIL_ADDRESS", "CREDIT_CARD"}),
+        ('{"@timestamp": 1}', set()),  # an @ that is not a mailbox's
+        ("from 203.0.113.5", {"IP_ADDRESS"}),
+        ("client fe80::1", {"IP_ADDRESS"}),
+        ("version 1.2.3", set()),
+        ("bệnh nhân mắc ung thư", {"HEALTH"}),
+        ("BENH NHAN MAC UNG THU", {"HEALTH", "PERSON"}),  # without accents too ("Ung" is also a surname)
+        ("bung thư", set()),  # a term inside a longer word is not the term
+        ("ung thưa", set()),
+        ("gặp Nguyễn Văn An", {"PERSON"}),
+        ("gặp nguyễn văn an", set()),  # a surname only with its capital
+        ("İzmir nguyễn", {"PERSON"}),  # where lower-casing moves the offsets the capital cannot be checked: kept
+        ("phường Ba Đình", {"LOCATION"}),
+        ("tp Huế", set()),  # two-letter words are everywhere
+        ("nothing here", set()),
+    ],
+)
+def test_which_entities_could_be_in_a_text(prefilter, text, entities):
+    assert prefilter.entities_in(text) == entities
+
+
+def test_word_lines_name_each_line_and_its_entities(prefilter):
+    text = "dòng một\nbệnh nhân mắc ung thư\nNguyễn Văn An, phường 5\nnguyễn thường\nxung thư"
+    second, third = text.index("bệnh"), text.index("Nguyễn")
+    assert prefilter.word_lines(text) == {second: {"HEALTH"}, third: {"PERSON", "LOCATION"}}
+    assert prefilter.word_lines("İzmir nguyễn") == {0: {"PERSON"}}
+    assert Prefilter(["VN_CCCD"], None).word_lines(text) == {}  # no word-based entity: no automaton
+
+
+def spans(data: bytes) -> list[bytes]:
+    return [data[c.start : c.end] for c in candidate_lines(data)]
+
+
+def test_lines_at_either_end_of_the_data():
+    assert spans(b"001099012345 first") == [b"001099012345 first"]
+    assert spans(b"x\nsinh ngay 1990-03-15") == [b"sinh ngay 1990-03-15"]  # an ISO date that ends the data
+    assert spans(b"x\n2026-11-20 08:00") == []  # the date part of a timestamp
+
+
+def test_a_rejected_place_does_not_end_the_search_for_that_shape():
+    assert spans(b"at @ home\nlan@example.vn") == [b"lan@example.vn"]
+    assert spans(b"Mobile/15E148 Safari/604.1\n30A-123.45") == [b"30A-123.45"]
+
+
+def test_timestamps_with_an_offset_are_blanked_in_place():
+    data = b"2026-11-20T08:00:00.123+07:00 ok\n2026-11-20T08:00:01+0700 call 0983417265\n2026-11-20 08:00:02 end"
+    assert spans(data) == [b"2026-11-20T08:00:01+0700 call 0983417265"]
+
+
+@pytest.mark.parametrize(
+    ("line", "layout"),
+    [
+        (b'{"trace_id":"001099012345"}', b'{"trace_id":"'),
+        (b"GET /api/ho-so/req-001099012345 HTTP/1.1", b"GET /api/ho-so/"),  # the glued token starts at "req-"
+        (b"x" * 40 + b" id " + b"y" * 30 + b"0983417265", b"x" * 12 + b" id "),
+        (b"k=" + b"a" * 100 + b"0983417265", b"a" * 16),  # a token longer than 64 bytes is cut at 64
+    ],
+)
+def test_the_layout_is_what_precedes_the_candidates_token(line, layout):
+    (candidate,) = candidate_lines(b"first line\n" + line)
+    assert candidate.layout == layout

@@ -9,7 +9,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from sentinel.audit import AuditLog, VerifyResult, _digest
+from sentinel.audit import Actor, AuditLog, Entry, VerifyResult, _digest, acting_as, digest
 from sentinel.cli.main import cli
 
 
@@ -56,6 +56,27 @@ def test_a_record_keeps_who_did_what_to_what(tmp_path):
     assert a.head_path.name == "audit.log.head" and a.head() == {"seq": 2, "hash": second["hash"]}
     assert stat.S_IMODE(a.path.stat().st_mode) == 0o600  # who acted on which citizen's record is personal data
     assert set(a.path.parent.iterdir()) == {a.path, a.head_path}  # the head's temporary file was renamed
+
+
+def test_entries_are_chained_with_digests_of_their_state_and_the_acting_callers_role(tmp_path):
+    a = AuditLog(tmp_path / "audit.log")
+    before, after = {"status": "open", "assignee": None}, {"status": "closed", "assignee": "lan"}
+    entries = [
+        Entry("alert.update", "alert:a1", version=3, before=before, after=after, row="f" * 64),
+        Entry("alert.note", "alert:a2", details={"text": "seen"}),
+    ]
+    with acting_as(Actor("lan", "soc_analyst", "Hà Nội", "203.0.113.7")):
+        first, second = a.append("lan", entries)
+        (other,) = a.append("minh", [Entry("alert.note", "alert:a3")])  # another name: not the acting caller
+    assert {k: first[k] for k in ("seq", "actor", "role", "scope", "client", "object", "version", "row")} == {
+        "seq": 1, "actor": "lan", "role": "soc_analyst", "scope": "Hà Nội", "client": "203.0.113.7",
+        "object": "alert:a1", "version": 3, "row": "f" * 64,
+    }  # fmt: skip
+    assert (first["before"], first["after"]) == (digest(before), digest(after)) and first["before"] != first["after"]
+    assert not {"version", "before", "after", "row"} & set(second) and second["details"] == {"text": "seen"}
+    assert (second["prev"], other["prev"]) == (first["hash"], second["hash"])
+    assert (other["actor"], other["role"], other["scope"], other["client"]) == ("minh", None, None, None)
+    assert list(a) == [first, second, other] and a.verify() == VerifyResult(True, 3)
 
 
 def test_the_chain_survives_reserialisation_with_sorted_keys(log):

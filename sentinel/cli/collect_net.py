@@ -55,7 +55,7 @@ def _report_progress(src: PcapSource) -> None:
 
 
 @click.command("pcap")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--engine", type=click.Choice(["fast", "scapy"]), default="fast", show_default=True,
               help="fast struct decoding, or scapy's full dissection (~100x slower, more link types)")  # fmt: skip
 @click.option("--once", is_flag=True, help="stop when the files have been read")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -138,3 +141,14 @@ def portal_profile_option(path: str | None) -> PortalProfile | None:
     from sentinel.collect.parsers.portal import load_profile
 
     return load_profile(path) if path else None
+
+
+def typed_command() -> str:
+    """How to type ``sentinel`` for the next command: the bare name when the shell finds this same program,
+    else the path it was run by (``/srv/sentinel/.venv/bin/sentinel`` after ``scripts/setup.sh``: not on the PATH).
+    """
+    me = Path(sys.argv[0])
+    if me.name != "sentinel":  # python -m sentinel.cli.main, a test runner: the installed name is the best guess
+        return "sentinel"
+    found = shutil.which("sentinel")
+    return "sentinel" if found and Path(found).resolve() == me.resolve() else str(me.resolve())

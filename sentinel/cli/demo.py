@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from sentinel.cli.common import settings_from, store_from
+from sentinel.cli.common import settings_from, store_from, typed_command
 from sentinel.config import Settings, env_name
 from sentinel.demo.traffic import VN_TZ, generate
 from sentinel.ingest.assemble import build_pipeline
@@ -76,21 +76,23 @@ def demo(
     click.echo(f"  alerts (JSON)   http://{host}:{port}/api/alerts")
     click.echo(f"  events (JSON)   http://{host}:{port}/api/events?q=source.ip:{traffic.attacks['sql_injection'][0]}")
     click.echo(f"  API docs        http://{host}:{port}/docs")
-    click.echo(
-        f"  from the shell  sentinel search 'event.dataset:portal.app' --limit 5    ({env_name('data_dir')}="
-        f"{settings.data_dir})"
-    )
     ip = traffic.attacks["sql_injection"][0]
     click.echo(f"  search          http://{host}:{port}/console/search?q=source.ip:{ip}&span=30d")
     click.echo(f"  one address     http://{host}:{port}/console/entities/ip/{ip}")
+    # the demo's data directory and the command as this shell can run it: copied as printed, it works
+    sentinel = f"{env_name('data_dir')}={settings.data_dir} {typed_command()}"
+    next_step = f"{sentinel} search 'source.ip:{ip}'"
     if serve:
-        ctx.invoke(_serve_command(), host=host, port=port, demo=True)
+        click.echo(f"\nWhen you stop the console (Ctrl-C), search from the shell:\n  {next_step}\n")
+        try:
+            ctx.invoke(_serve_command(), host=host, port=port, demo=True)
+        finally:
+            click.echo(f"\nNext, search the demo's events from the shell:\n  {next_step}")
     else:
         click.echo(
             "\nThe console is not running (--no-serve). Start it with:\n"
-            f"  {env_name('data_dir')}={settings.data_dir} sentinel serve --demo --host {host} --port {port}\n"
-            "(from a checkout set up by scripts/setup.sh: .venv/bin/sentinel serve ...), then open "
-            f"http://{host}:{port}/console/"
+            f"  {sentinel} serve --demo --host {host} --port {port}\n"
+            f"then open http://{host}:{port}/console/. Or search from the shell:\n  {next_step}"
         )
 
 

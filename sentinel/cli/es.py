@@ -23,9 +23,8 @@ def _es_store(ctx: click.Context) -> Any:
 
     settings = settings_from(ctx)
     if not settings.uses_elasticsearch:
-        raise click.UsageError(
-            f"no Elasticsearch configured: set {hint('elasticsearch.url')} and credentials, or use --print"
-        )
+        offline = " (or use --print: it needs no cluster)" if "print_only" in ctx.params else ""
+        raise click.UsageError(f"no Elasticsearch configured: set {hint('elasticsearch.url')} and credentials{offline}")
     store = ElasticsearchStore.from_settings(settings)
     ctx.call_on_close(store.close)
     return store

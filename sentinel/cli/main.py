@@ -88,10 +88,15 @@ def exit_code_for(exc: SentinelError) -> int:
 def main() -> None:
     """Entry point: the command's own exit code; expected errors as one line; a bug as one line and a report."""
     try:
-        code = cli(standalone_mode=False)  # returns ctx.exit()'s code, e.g. 1 from `audit verify`
+        code = cli(prog_name="sentinel", standalone_mode=False)  # returns ctx.exit()'s code, e.g. 1 from `audit verify`
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:  # one line: what was wrong, and where the command's options are listed
+        where = exc.ctx.command_path if exc.ctx is not None else "sentinel"
+        first, _, pointer = exc.format_message().partition("\n")  # a query's error points at the spot below
+        click.echo(f"error: {first} (see '{where} --help')" + (f"\n{pointer}" if pointer else ""), err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

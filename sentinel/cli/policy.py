@@ -38,6 +38,8 @@ def validate(ctx: click.Context, policy_file: str | None) -> None:
     from sentinel.policy.check import policy_findings
 
     path = _policy_file(ctx, policy_file)
+    if not path.is_file():  # nothing to validate is the caller's mistake (exit 2), not a finding (exit 1)
+        raise click.BadParameter(f"{path}: no such file", param_hint="--policy")
     loaded, findings = policy_findings(path, settings_from(ctx).classifiers_dir)
     for f in findings:
         click.echo(f"{f.path}:{f.line}: {f.message}" if f.line else f"{f.path}: {f.message}", err=True)

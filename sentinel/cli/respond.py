@@ -61,7 +61,7 @@ def playbooks() -> None:
 
 
 @playbooks.command("validate")
-@click.argument("folder", required=False, type=click.Path(file_okay=False))
+@click.argument("folder", required=False, type=click.Path(exists=True, file_okay=False))
 @click.pass_context
 def validate(ctx: click.Context, folder: str | None) -> None:
     """Check every playbook: structure, steps, actions, variables, translations (errors as file:line: reason).

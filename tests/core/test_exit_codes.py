@@ -79,15 +79,48 @@ MISTAKES = [
     (["serve", "--port", "http"], "--port"),
     (["demo", "--seed", "x"], "--seed"),
     (["es", "check"], "SENTINEL_ES_URL"),
+    (["es", "setup"], "or use --print"),
+    (["es", "dead-letter", "replay"], "SENTINEL_ES_URL"),
+    (["es", "dead-letter", "list", "--limit", "all"], "--limit"),
+    (["info", "--verbose"], "No such option '--verbose'"),
+    (["tokens", "create", "edge-01", "--role", "emperor"], "--role"),
+    (["tokens", "list", "--all"], "No such option '--all'"),
+    (["users", "list", "--role", "dpo"], "No such option '--role'"),
+    (["audit", "head", "--json"], "No such option '--json'"),
+    (["audit", "verify", "extra"], "unexpected extra argument"),
+    (["rules", "check"], "Missing argument 'PATHS...'"),
+    (["rules", "check", "missing-rules"], "does not exist"),
+    (["rules", "lint", "missing-rules"], "does not exist"),
+    (["classify", "entities", "--format", "json"], "No such option '--format'"),
+    (["collect", "file", "--start-at", "middle", "x.log"], "--start-at"),
+    (["collect", "syslog", "--listen", "udp://0.0.0.0:99999"], "give a host and a port"),
+    (["collect", "pcap", "missing.pcap", "--once"], "missing.pcap' does not exist"),
+    (["collect", "live", "--interface", "eth0"], "Did you mean"),
+    (["policy", "validate", "--policy", "missing.yaml"], "missing.yaml: no such file"),
+    (["policy", "field-access", "--policy", "missing.yaml"], "missing.yaml: file not found"),
+    (["anonymize", "--check", "missing.csv"], "missing.csv: no such file"),
+    (["playbooks", "validate", "missing-folder"], "'missing-folder' does not exist"),
+    (["playbooks", "list", "--folder", "x"], "No such option '--folder'"),
+    (["playbooks", "decide", "no-such-run", "--version", "1", "--approve"], "no playbook run with id no-such-run"),
+    (["respond", "report", "--days", "0"], "--days"),
+    (["respond", "suppressions", "--expired"], "No such option '--expired'"),
+    (["respond", "check-config"], "unknown channel(s) nowhere"),
 ]
 
 
-@pytest.mark.parametrize(("args", "phrase"), MISTAKES, ids=[" ".join(a[:2]) for a, _ in MISTAKES])
+@pytest.mark.parametrize(("args", "phrase"), MISTAKES, ids=[" ".join(a[:3]) for a, _ in MISTAKES])
 def test_a_mistake_exits_2_with_one_line_saying_what_to_fix(home: Path, args: list[str], phrase: str) -> None:
     (home / "rows.csv").write_text("id,so_cccd\n1,001099012345\n", encoding="utf-8")
-    result = sentinel(home, *args, stdin="")
+    respond = home / "respond.yml"  # a route to a channel never defined: what check-config is for
+    respond.write_text("routes:\n  - channels: [nowhere]\n", encoding="utf-8")
+    env = {"SENTINEL_RESPOND_CONFIG": str(respond)} if args[:2] == ["respond", "check-config"] else {}
+    result = sentinel(home, *args, stdin="", env=env)
     assert result.returncode == 2, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr and phrase in result.stderr, result.stderr
+    if args[0] == "search" and "(" in args[1]:  # the line, then the query with a caret
+        first, query, caret = result.stderr.splitlines()
+        assert phrase in first and query.strip() == args[1] and caret.strip() == "^"
+    else:
+        assert phrase in one_line(result.stderr), result.stderr
     assert not list((home / "tmp").iterdir())  # no crash report: a mistake is not a bug
 
 

@@ -93,7 +93,8 @@ def test_search_counts_boolean_queries_and_refuses_malformed_ones(logfile):
         text=True,
     )
     assert proc.returncode == 2 and proc.stdout == ""
-    assert "position 1: '(' is never closed\n  (source.ip:" in proc.stderr and proc.stderr.endswith("\n  ^\n")
+    assert "position 1: '(' is never closed (see 'sentinel search --help')\n  (source.ip:" in proc.stderr
+    assert proc.stderr.endswith("\n  ^\n")
     proc = subprocess.run(
         [sys.executable, "-m", "sentinel.cli.main", "search", "@timestamp:[yesterday TO now]", "--count"],
         capture_output=True,

@@ -83,3 +83,20 @@ def test_a_configuration_mistake_lists_every_problem_and_exits_2(tmp_path: Path)
     problems = [line for line in done.stderr.splitlines() if str(config) in line]
     assert len(problems) == 3, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_shell_completion_for_bash_and_zsh_knows_the_lazy_commands(tmp_path: Path) -> None:
+    """What the README tells operators to put in ~/.bashrc or ~/.zshrc, through the entry point (named sentinel)."""
+    script = [sys.executable, "-m", "sentinel.cli.main"]
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SENTINEL_")}
+
+    def complete(env: dict[str, str]) -> str:
+        done = subprocess.run(script, env={**base, **env}, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "_sentinel_completion()" in complete({"_SENTINEL_COMPLETE": "bash_source"})
+    assert complete({"_SENTINEL_COMPLETE": "zsh_source"}).startswith("#compdef sentinel")
+    words = {"_SENTINEL_COMPLETE": "bash_complete", "COMP_WORDS": "sentinel classify s", "COMP_CWORD": "2"}
+    assert complete(words).split() == ["plain,scan"]  # a subcommand of a group loaded only when asked
+    assert "plain,classify" in complete({**words, "COMP_WORDS": "sentinel cl", "COMP_CWORD": "1"}).split()

@@ -254,3 +254,5 @@ def test_every_page_speaks_only_the_readers_language(walked):
         walked["vi"]["/console/search?q=source.ip:203.0.113.7%20AND%20(x"]
     )
     assert "không phải địa chỉ IP" in visible(walked["vi"]["/console/entities/ip/not-an-ip"])
+    assert "Quy tắc: Chèn mã SQL bằng UNION SELECT" in visible(walked["vi"][f"/console/rules/{SQLI}"])
+    assert f"Rule: {SQLI_TITLE}" in visible(walked["en"][f"/console/rules/{SQLI}"])

@@ -18,11 +18,13 @@ from pydantic import BaseModel, ConfigDict
 from sentinel.api.console.pages import Caller, PageError, console_router, guarded
 from sentinel.api.console.rendering import render
 from sentinel.content import load_model
+from sentinel.models import RuleRef
 
 ATTACK_TABLE = Path(__file__).resolve().parent / "attack.yml"
 TECHNIQUE = re.compile(r"^attack\.(t\d{4})(?:\.(\d{3}))?$", re.I)
 DOCUMENT_SPLIT = re.compile(r"^---[ \t]*$", re.M)
 RULE_ID = re.compile(r"^id:\s*['\"]?([\w.-]+)['\"]?\s*$", re.M)
+RULE_TITLE = re.compile(r"^title:\s*(.+?)\s*$", re.M)
 
 router = console_router()
 
@@ -100,4 +102,6 @@ def rule_page(rule_id: str, request: Request, principal: Caller) -> Response:
     if found is None:
         raise PageError(404, "err_no_rule_file", folder=rules_dir.name, id=rule_id)
     file, text = found
-    return render(request, "rule.html", principal, rule_id=rule_id, file=file, source=text)
+    title = RULE_TITLE.search(text)
+    rule = RuleRef(id=rule_id, title=title.group(1).strip(" '\"") if title else rule_id)
+    return render(request, "rule.html", principal, rule=rule, file=file, source=text)

@@ -149,6 +149,8 @@ def test_every_rule_has_its_vietnamese_title_and_description(pack):
     for r in pack.rules:
         vi = r.translations["vi"]
         assert vi == table[r.id]["vi"]
+        # pySigma keeps the table as a custom attribute: the file stays valid Sigma for other tools
+        assert r.rule.custom_attributes["translations"]["vi"]["title"] == vi.title
         assert vi.title != r.title and vi.description.strip() != str(r.rule.description).strip()
         # a rule is "quy tắc" to a Vietnamese analyst; "Luật" is only a law's name
         assert not re.search(r"luật(?! Bảo vệ| \d)", vi.title + vi.description, re.I), r.where

@@ -25,6 +25,7 @@ from sentinel.models import AlertStatus, Disposition, Level
 from sentinel.respond.cases import CaseActionName, CaseStatus
 from sentinel.respond.lifecycle import ActionName
 from sentinel.respond.runs import RunStatus, StepStatus
+from sentinel.store.base import AlertQuery
 from tests.console.conftest import web_event
 from tests.respond.conftest import REPO, make_alert
 
@@ -256,3 +257,18 @@ def test_every_page_speaks_only_the_readers_language(walked):
     assert "không phải địa chỉ IP" in visible(walked["vi"]["/console/entities/ip/not-an-ip"])
     assert "Quy tắc: Chèn mã SQL bằng UNION SELECT" in visible(walked["vi"][f"/console/rules/{SQLI}"])
     assert f"Rule: {SQLI_TITLE}" in visible(walked["en"][f"/console/rules/{SQLI}"])
+
+
+def test_the_queue_finds_a_rule_by_its_name_in_either_language(client, store):
+    store.record_alert(make_alert(rule_id=SQLI, title=SQLI_TITLE))
+    store.record_alert(make_alert(rule_id="web-other", title="Something else", ip="198.51.100.9"))
+    for words in ("chèn mã sql", "UNION SELECT portal"):
+        page = client.get("/console/alerts", params={"rule": words}).text
+        assert page.count('name="sel"') == 1, words
+    vi = client.get("/console/alerts").text
+    assert '<option value="Chèn mã SQL bằng UNION SELECT trong chuỗi truy vấn của cổng">' in vi  # the name list
+    case = client.post(
+        "/console/alerts/bulk",
+        data={"action": "case", "sel": [f"{a.id}:{a.version}" for a in store.list_alerts(AlertQuery(rule_id=SQLI))]},
+    )
+    assert "Chèn mã SQL bằng UNION SELECT trong chuỗi truy vấn của cổng" in case.text  # the case is named in it too

@@ -190,3 +190,17 @@ def test_no_request_line_and_odd_extensions():
     for target, ext in (("/a.PHP", "php"), ("/v1.2/ho-so", None), ("/a.b;jsessionid=1", None), ("/.env", None)):
         e = parse(f'203.0.113.9 - - [01/Jul/2026:10:00:00 +0700] "GET {target} HTTP/1.1" 200 0 "-" "-"'.encode())
         assert e["url"].get("extension") == ext, target
+
+
+def test_a_request_line_without_protocol_keeps_its_method():
+    """Apache cuts a request line at its limit (the WebDAV SEARCH overflow of 2003-2004), HTTP/0.9 sends none."""
+    from sentinel.collect.parsers.accesslog import parse_access_line
+
+    head = '203.0.113.9 - - [21/Apr/2004:12:45:13 -0400] "'
+    cut = parse_access_line(head + 'SEARCH /\\x90\\x02\\xb1\\x02\\xb1" 414 349 "-" "-"')
+    assert cut["http"]["request"]["method"] == "SEARCH" and cut["url"]["original"] == "/\\x90\\x02\\xb1\\x02\\xb1"
+    spaced = parse_access_line(head + 'GET /a b.php HTTP/1.0" 404 1 "-" "-"')
+    assert spaced["http"]["request"]["method"] == "GET" and spaced["http"]["version"] == "1.0"
+    assert spaced["url"]["path"] == "/a b.php"
+    tls = parse_access_line(head + '\\x16\\x03\\x01\\x02" 400 0 "-" "-"')
+    assert "method" not in tls["http"]["request"]

@@ -153,6 +153,11 @@ def parse_access_line(line: str) -> dict[str, Any]:
         method, target, proto = parts
         req["method"] = method
         http["version"] = proto[5:]
+    elif (loose := _LOOSE_REQUEST.fullmatch(request)) is not None:
+        # no protocol (cut at the server's line limit, HTTP/0.9) or blanks in the target: still a method and a target
+        req["method"], target = loose.group(1), loose.group(2)
+        if loose.group(3):
+            http["version"] = loose.group(3)
     else:
         target = request  # garbage requests (TLS to a plain port, scanners) are kept verbatim
     event: dict[str, Any] = {
@@ -186,6 +191,8 @@ def parse_access_line(line: str) -> dict[str, Any]:
 
 
 _EXTENSION = re.compile(r"\.([A-Za-z0-9]{1,8})$")
+# "METHOD target" without a protocol, or with blanks inside the target: a token of capitals, then the rest.
+_LOOSE_REQUEST = re.compile(r"([A-Z][A-Z_-]{1,19}) (\S.*?)(?: HTTP/(\d(?:\.\d)?))?", re.DOTALL)
 
 
 def _url(target: str) -> dict[str, Any]:

@@ -14,11 +14,12 @@ Public API (used by the policy stage at ingest and the CI check):
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from presidio_analyzer import AnalyzerEngine, RecognizerRegistry, RecognizerResult
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
 from sentinel.classify.catalog import DEFAULT_CLASSIFIERS_DIR, Catalog, load_catalog
@@ -28,6 +29,7 @@ from sentinel.classify.recognizers import LANGUAGE, CrfPersonRecognizer, build_r
 from sentinel.classify.structure import blank_structure
 
 _NONE: frozenset[str] = frozenset()
+_DIGIT = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,21 @@ class _Engine:
         self.shadowing = {spec.name: set(spec.shadows) for spec in catalog.recognizers.recognizers if spec.shadows}
         order = settings.priority
         self.rank = {e: (order.index(e) if e in order else len(order)) for e in self.entities}
+        self.known = frozenset(self.entities)
+        self._chosen: dict[tuple[frozenset[str], bool], list[EntityRecognizer]] = {}
+
+    def recognizers_for(self, wanted: frozenset[str], free_text: bool) -> list[EntityRecognizer]:
+        """The recognizers that can report one of ``wanted`` (or shadow one), in order; remembered per request."""
+        key = (wanted, free_text)
+        chosen = self._chosen.get(key)
+        if chosen is None:
+            chosen = self._chosen[key] = [
+                r
+                for r in self.recognizers
+                if (wanted.intersection(r.supported_entities) or wanted & self.shadowing.get(r.name, _NONE))
+                and (free_text or r.name not in self.free_text_only)
+            ]
+        return chosen
 
 
 @lru_cache(maxsize=16)
@@ -127,23 +144,18 @@ def analyze_text(
     """
     eng = _engine(classifiers_dir)
     if entities is None:
-        wanted = set(eng.entities)
+        wanted = eng.known
     else:
-        wanted = set(entities)
-        unknown = wanted - set(eng.entities)
+        wanted = frozenset(entities)
+        unknown = wanted - eng.known
         if unknown:
             raise ValueError(f"unknown entities {', '.join(sorted(unknown))}; known: {', '.join(eng.entities)}")
     if not text or text.isspace():
         return []
     original, text = text, blank_structure(text, classifiers_dir)  # same length: offsets hold in both
-    if not any(c.isdigit() for c in text):
+    if eng.digit_only and _DIGIT.search(text) is None:  # the digit-only recognizers' patterns cannot match
         wanted -= eng.digit_only
-    recognizers = [
-        r
-        for r in eng.recognizers
-        if (wanted.intersection(r.supported_entities) or wanted & eng.shadowing.get(r.name, _NONE))
-        and (free_text or r.name not in eng.free_text_only)
-    ]
+    recognizers = eng.recognizers_for(wanted, free_text)
     if not recognizers:
         return []
     # The same steps as AnalyzerEngine.analyze (recognizers, context, threshold, overlaps) without its

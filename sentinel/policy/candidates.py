@@ -121,18 +121,49 @@ class Candidate:
     layout: bytes
 
 
-def candidate_lines(data: bytes) -> Iterator[Candidate]:
-    """The lines of ``data`` that may hold an identifier, each once."""
+def _shape(data: bytes) -> bytes:
+    """The shape of ``data`` (see the module docstring), timestamps blanked out."""
     shape = data.translate(SHAPE_TABLE)
     for stamp in _COMMON_STAMPS:  # the usual forms at memory speed, then any other form
         shape = shape.replace(stamp, b"_" * len(stamp))
-    shape = _TIMESTAMP.sub(_blank, shape)
+    return _TIMESTAMP.sub(_blank, shape)
+
+
+def candidate_lines(data: bytes) -> Iterator[Candidate]:
+    """The lines of ``data`` that may hold an identifier, each once."""
+    shape = _shape(data)
     raw = data.replace(b'"@timestamp"', b'"_timestamp"')
     starts: set[int] = set()
     for needle, accept in SHAPES:
         yield from _lines_with(shape, data, needle, accept, starts)
     for needle, accept in RAW:
         yield from _lines_with(raw, data, needle, accept, starts)
+
+
+_SHAPE_NEEDLES = ahocorasick_rs.BytesAhoCorasick([needle for needle, _ in SHAPES])
+_RAW_NEEDLES = ahocorasick_rs.BytesAhoCorasick([needle for needle, _ in RAW])
+# Up to this size a text is searched for every shape in one automaton pass (its matches are listed at once).
+_ONE_PASS_BYTES = 4096
+
+
+def has_candidate(data: bytes) -> bool:
+    """Whether :func:`candidate_lines` would yield a line of ``data``: one pass for all shapes on short texts.
+
+    Ingest asks this of every field of every event, where a search per shape cost more than the answer.
+    """
+    if len(data) > _ONE_PASS_BYTES:
+        return next(candidate_lines(data), None) is not None
+    shape = _shape(data)
+    for index, start, _ in _SHAPE_NEEDLES.find_matches_as_indexes(shape, overlapping=True):
+        accept = SHAPES[index][1]
+        if accept is None or accept(shape, start):
+            return True
+    raw = data.replace(b'"@timestamp"', b'"_timestamp"')
+    for index, start, _ in _RAW_NEEDLES.find_matches_as_indexes(raw, overlapping=True):
+        accept = RAW[index][1]
+        if accept is None or accept(raw, start):
+            return True
+    return False
 
 
 _SEPARATORS = frozenset(b" \t\"'=:,;/?&()[]{}<>|")
@@ -195,16 +226,19 @@ class Prefilter:
                 self.addresses.add(spec.entity)
                 continue
             capital = spec.builtin == "person_names"
+            by_context = False
             if spec.terms:
                 terms = catalog.terms[spec.terms]
             elif spec.builtin in _BUILTIN_TERMS:
                 terms = [t for name in _BUILTIN_TERMS[spec.builtin] for t in catalog.terms.get(name, [])]
             else:
-                terms = spec.context
+                terms, by_context = spec.context, True
             for term in terms:
                 for variant in {term.lower(), fold(term)}:
-                    # two-letter words ("số", "tp") are everywhere; a name's surname must also be capitalised
-                    if len(variant.strip()) >= 3 or (capital and variant.strip()):
+                    # two-letter words ("số", "tp") are everywhere; a name's surname must also be capitalised; a
+                    # title that alone lets a recogniser report ("bà" before a name) counts as written
+                    short = capital or (by_context and not variant.isascii())
+                    if len(variant.strip()) >= 3 or (short and variant.strip()):
                         words.setdefault((variant, capital), set()).add(spec.entity)
         # one entry per word: the entities it may signal, and whether every one of them needs a capital
         entries: dict[str, tuple[frozenset[str], bool]] = {}
@@ -239,7 +273,7 @@ class Prefilter:
 
     def entities_in(self, text: str) -> set[str]:
         found: set[str] = set()
-        if self.shaped and next(candidate_lines(text.encode("utf-8", "surrogatepass")), None) is not None:
+        if self.shaped and has_candidate(text.encode("utf-8", "surrogatepass")):
             found |= self.shaped
         if self.addresses and (_IPV4_TEXT.search(text) or _IPV6_TEXT.search(text)):
             found |= self.addresses

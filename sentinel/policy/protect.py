@@ -21,18 +21,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import accumulate
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
 import orjson
 
 from sentinel.classify.structure import structure_for
+from sentinel.policy.candidates import prefilter_for
 from sentinel.policy.finder import Finder
 from sentinel.policy.glued import at_tokens, email_candidates, glued_digits
 from sentinel.policy.model import LoadedPolicy, OperatorSpec
@@ -45,9 +44,30 @@ _PARAM = re.compile(r"(?:(?<=[?&;])|^)([^=&?;#\s\"']{1,64})=([^&;#\s\"']*)")
 _BIG_INT = 10**7  # integers this large may be identifiers and are scanned as text
 # Values that are never a Mapping or a list: the walk tells them apart without an ABC check.
 _LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
-_CACHE_SIZE = 100_000
+# Entries each remembered-findings table keeps before it starts afresh (memory stays bounded).
+_CACHE_SIZE = 50_000
 # Strings at least this long are blanked out of a structured string that holds them (read on their own).
 _MIN_BLANKED = 8
+# An IPv4 address, with a port or not: no shape an identifier, a name or a term needs is in it.
+_ADDRESS = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?")
+# A glued identifier is a run of nine digits or more: looked for in the ASCII digits' shape, at memory speed.
+_DIGIT_SHAPE = bytes(0x39 if 0x30 <= c <= 0x39 else 0x5F for c in range(256))
+_NINE_DIGITS = b"9" * 9
+
+
+def _digest(text: str, kind: bytes = b"") -> bytes:
+    """The key a string is remembered by: a digest, so no table holds a raw value."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16, person=kind).digest()
+
+
+class _Memo(dict):
+    """Findings remembered per string digest, bounded: a full table starts afresh."""
+
+    def put(self, key: bytes, value: Any) -> Any:
+        if len(self) >= _CACHE_SIZE:
+            self.clear()
+        self[key] = value
+        return value
 
 
 Action = OperatorSpec | str  # an operator, or DROP
@@ -87,9 +107,12 @@ class Protector:
         self.skip = frozenset(skip)
         self.structured = frozenset(loaded.policy.structured_fields)
         self.counts: Counter[str] = Counter()  # entity -> values protected, over this protector's life
-        self._cache: dict[bytes, str] = {}
-        # structured text (a user agent, a referrer) -> what the recognisers found in it; keyed by a digest
-        self._found: dict[bytes, tuple[tuple[str, int, int], ...]] = {}
+        self._cache = _Memo()  # (entity, raw) digest -> its replacement
+        self._found = _Memo()  # string digest -> what the recognisers found in it, (entity, start, end)
+        self._pieces = _Memo()  # string digest -> its glued candidate pieces
+        self._accepted = _Memo()  # piece digest -> the entity it is, whole ("" for none)
+        self._query = _Memo()  # string digest -> (named URL parameters, query values that are words)
+        self._reads_addresses = bool(prefilter_for(frozenset(self.actions), loaded.classifiers_dir).addresses)
         self._entity_of = lru_cache(maxsize=4096)(self._entity_of_uncached)
 
     # -- field names -------------------------------------------------------------
@@ -111,12 +134,10 @@ class Protector:
         if action.op == "encrypt":  # random IV: equal values must not give equal ciphertexts
             return self.ops.apply(entity, raw)
         # The same identifier recurs in a line and across lines; keyed by a digest so no raw value is held.
-        key = hashlib.blake2b(f"{entity}\0{raw}".encode(), digest_size=16).digest()
+        key = _digest(f"{entity}\0{raw}")
         new = self._cache.get(key)
         if new is None:
-            if len(self._cache) >= _CACHE_SIZE:
-                self._cache.clear()
-            new = self._cache[key] = self.ops.apply(entity, raw)
+            new = self._cache.put(key, self.ops.apply(entity, raw))
         return new
 
     def _span_value(self, entity: str, raw: str) -> str:
@@ -133,11 +154,28 @@ class Protector:
         texts = _Texts(self.structured - {"event.original"} if failed else self.structured)
         originals: dict[str, Any] = {}
         self._collect(doc, "", changes, texts, originals)
+        free = list(dict.fromkeys(texts.free))
+        in_free = set(free)
+        rest = [t for t in dict.fromkeys(texts.structured) if t not in in_free]
+        # what a structured string holds of the others (a raw line holds its URL and user agent) is read with them
+        blanked = _blank_each(rest, free)
+        for text in free:
+            if "=" in text:
+                self._params(text, changes)
+        for text in blanked:
+            if "=" in text:  # search terms and form values in a URL are free text
+                for word in self._params(text, changes):
+                    if word not in in_free:
+                        in_free.add(word)
+                        free.append(word)
         known = _pattern(changes.values)
         if known is not None:  # values named fields already gave need no recogniser to find them again
-            texts.free = [known.sub(lambda m: changes.values[m.group(0)], t) for t in texts.free]
-            texts.structured = [known.sub(lambda m: changes.values[m.group(0)], t) for t in texts.structured]
-        self._scan(texts.free, changes, texts.structured)
+            free = list(dict.fromkeys(known.sub(lambda m: changes.values[m.group(0)], t) for t in free))
+            in_free = set(free)
+            rest = [t for t in dict.fromkeys(known.sub(lambda m: changes.values[m.group(0)], t) for t in rest)]
+            rest = [t for t in rest if t not in in_free]
+            blanked = _blank_each(rest, free)
+        self._scan(free, changes, rest, blanked)
         self.counts.update(changes.found)
         if not changes.values:  # nothing to replace (most events): skip the rewrite walk
             return dict(doc)
@@ -186,14 +224,14 @@ class Protector:
                             originals[sub] = parsed
                             self._collect(parsed, "", changes, texts, originals)
                             continue
-                    self._text(value, changes, texts, sub)
+                    texts.add(sub, value)
                 elif value is not None:
                     self._collect(value, sub, changes, texts, originals)
         elif isinstance(node, list):
             for item in node:
                 self._collect(item, path, changes, texts, originals)
         elif isinstance(node, str):
-            self._text(node, changes, texts, path)
+            texts.add(path, node)
         elif isinstance(node, int) and not isinstance(node, bool) and abs(node) >= _BIG_INT:
             texts.free.append(str(node))
 
@@ -205,96 +243,124 @@ class Protector:
             new = self._span_value(entity, raw)
             changes.add(entity, raw, new)
 
-    def _text(self, text: str, changes: _Changes, texts: _Texts, path: str) -> None:
-        if "=" in text:
+    def _params(self, text: str, changes: _Changes) -> tuple[str, ...]:
+        """Values of URL parameters the policy names (``?ho_ten=...``) into ``changes``; the values that are words.
+
+        Both are remembered per string: a portal's URLs and referrers recur.
+        """
+        key = _digest(text, b"q")
+        found = self._query.get(key)
+        if found is None:
+            params = []
             for match in _PARAM.finditer(text):
                 entity = self.entity_of(match.group(1))
-                if entity is None or entity not in self.actions or not match.group(2):
-                    continue
-                encoded = match.group(2)
-                decoded = unquote_plus(encoded)
-                new = self._span_value(entity, decoded)
-                changes.add(entity, decoded, new)
-                if encoded != decoded:
-                    changes.values[encoded] = quote(new, safe="-_.~=")
-        texts.add(path, text)
+                if entity is not None and entity in self.actions and match.group(2):
+                    params.append((entity, unquote_plus(match.group(2)), match.group(2)))
+            found = self._query.put(key, (tuple(params), tuple(_query_words(text))))
+        for entity, decoded, encoded in found[0]:
+            new = self._span_value(entity, decoded)
+            changes.add(entity, decoded, new)
+            if encoded != decoded:
+                changes.values[encoded] = quote(new, safe="-_.~=")
+        return found[1]
 
-    def _scan(self, texts: list[str], changes: _Changes, structured: Sequence[str] = ()) -> None:
-        """One recogniser call over every distinct free string, one over the structured ones, then the glued pieces.
+    def _scan(self, free: list[str], changes: _Changes, rest: Sequence[str] = (), blanked: Sequence[str] = ()) -> None:
+        """Every distinct string read on its own, then the glued pieces; what each string holds is remembered.
 
-        A string inside a longer one is still read alone: inside the longer one it may be glued to
-        other characters (``req-001099012345``) that make the recognisers refuse it. Structured
-        strings (user agents, URLs, raw lines) are read without the name tagger.
+        ``free`` are distinct free strings, ``rest`` the structured ones not among them and ``blanked`` the
+        same with the other strings they hold blanked out. A string inside a longer one is still read
+        alone: inside the longer one it may be glued to other characters (``req-001099012345``) that
+        make the recognisers refuse it. Each string is its own context (a field's value, not its
+        neighbours in the document), so what the recognisers find in it depends on the string alone
+        and is remembered per string: user names, user agents, referrers and paths recur from line to
+        line. Structured strings (user agents, URLs, raw lines) are read without the name tagger. An
+        address with a port is read by nobody when no operator acts on IP addresses: it holds no
+        other shape the recognisers know.
         """
         if not self.actions:
             return
         # protocol and format tokens (a vendor's log code, SSH algorithm names) are not read, glued or not
         blank = structure_for(self.loaded.classifiers_dir).blank
-        free = list(dict.fromkeys(map(blank, texts)))
-        in_free = set(free)
-        rest = [t for t in dict.fromkeys(map(blank, structured)) if t not in in_free]
+        free = list(dict.fromkeys(map(blank, free)))
+        rest, blanked = [blank(t) for t in rest], [blank(t) for t in blanked]
+        if not self._reads_addresses:
+            free = [t for t in free if not _ADDRESS.fullmatch(t)]
+            kept = [i for i, t in enumerate(rest) if not _ADDRESS.fullmatch(t)]
+            rest, blanked = [rest[i] for i in kept], [blanked[i] for i in kept]
         seen: set[str] = set()
-        text = "\n".join(free)
-        found = [(h.entity, text[h.start : h.end]) for h in self.find(text)] if text else []
-        for raw_text in rest:
-            found.extend(self._structured_hits(raw_text, free, rest))
+        found: list[tuple[str, str]] = []
+        for text in free:
+            found.extend(self._free_hits(text))
+        for text, hidden in zip(rest, blanked, strict=True):
+            found.extend(self._structured_hits(text, hidden))
         for entity, raw in found:
             if entity in self.actions:
                 seen.add(raw)
                 changes.add(entity, raw, self._span_value(entity, raw))
-        self._scan_glued(free + rest, changes, seen)
+        self._scan_glued([*free, *rest], changes, seen)
 
-    def _structured_hits(self, text: str, free: list[str], rest: list[str]) -> list[tuple[str, str]]:
+    def _free_hits(self, text: str) -> list[tuple[str, str]]:
+        """(entity, raw) in one free string, read alone and remembered."""
+        key = _digest(text)
+        spans = self._found.get(key)
+        if spans is None:
+            spans = self._found.put(key, tuple((h.entity, h.start, h.end) for h in self.find(text)))
+        return [(entity, text[start:end]) for entity, start, end in spans]
+
+    def _structured_hits(self, text: str, blanked: str) -> list[tuple[str, str]]:
         """(entity, raw) in one structured string, read alone and remembered: user agents and URLs repeat.
 
         The other strings of the document that it holds (the user agent inside the raw line) are read on
-        their own, so they are blanked here: what is left of a parsed line is mostly addresses and numbers.
+        their own, so they are blanked out of it (``blanked``, the same length): what is left of a parsed
+        line is mostly addresses and numbers.
         """
-        blanked = text
-        for other in (*free, *rest):
-            if len(other) >= _MIN_BLANKED and other != text and other in blanked:
-                blanked = blanked.replace(other, " " * len(other))
-        key = hashlib.blake2b(blanked.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        key = _digest(blanked, b"s")
         spans = self._found.get(key)
         if spans is None:
-            if len(self._found) >= _CACHE_SIZE:
-                self._found.clear()
-            spans = self._found[key] = tuple((h.entity, h.start, h.end) for h in self.find(blanked, free_text=False))
+            spans = self._found.put(key, tuple((h.entity, h.start, h.end) for h in self.find(blanked, free_text=False)))
         return [(entity, text[start:end]) for entity, start, end in spans]
 
     def _scan_glued(self, texts: list[str], changes: _Changes, seen: set[str]) -> None:
-        """Identifiers glued to other characters (path segments, file names, tokens), each read on its own line."""
-        lines: list[str] = []
-        groups: list[int] = []  # the candidates of one ``@`` token share a group: the longest accepted wins
-        for t in texts:
-            for digits in glued_digits(t):
-                if digits not in seen:
-                    lines.append(digits)
-                    groups.append(len(lines))
-            for token in at_tokens(t):
-                if token in seen:
-                    continue
-                group = -len(lines) - 1
-                for candidate in email_candidates(token):
-                    lines.append(candidate)
-                    groups.append(group)
-        if not lines:
-            return
-        text = "\n".join(lines)
-        starts = list(accumulate((len(line) + 1 for line in lines[:-1]), initial=0))
-        best: dict[int, tuple[str, str]] = {}  # group -> (entity, raw)
-        for hit in self.find(text):
-            index = bisect_right(starts, hit.start) - 1
-            line = lines[index]
-            if hit.entity not in self.actions or hit.start != starts[index] or hit.end - hit.start != len(line):
-                continue  # only a whole piece is a value that occurs as such in the event
-            group = groups[index]
-            if group not in best or len(line) > len(best[group][1]):
-                best[group] = (hit.entity, line)
-        for entity, raw in best.values():
+        """Identifiers glued to other characters (path segments, file names, tokens), each piece read on its own.
+
+        The pieces of a string and what the recognisers say of each piece are remembered (a user name
+        like ``cd825125200`` recurs on every line of a session); of the candidates of one ``@`` token
+        the longest accepted wins.
+        """
+        joined = "\n".join(texts)
+        if joined.isascii() and "@" not in joined and _NINE_DIGITS not in joined.encode().translate(_DIGIT_SHAPE):
+            return  # no digit run an identifier needs and no address in any string: most events
+        best: list[tuple[str, str]] = []
+        for text in texts:
+            for group in self._glued_pieces(text):
+                accepted = [(entity, piece) for piece in group if (entity := self._piece_entity(piece)) is not None]
+                if accepted:
+                    best.append(max(accepted, key=lambda hit: len(hit[1])))
+        for entity, raw in best:
             if raw not in seen:
                 seen.add(raw)
                 changes.add(entity, raw, self._span_value(entity, raw))
+
+    def _glued_pieces(self, text: str) -> tuple[tuple[str, ...], ...]:
+        """The candidate pieces of ``text``, in groups: a glued digit run alone, an ``@`` token's addresses."""
+        if text.isascii() and "@" not in text and _NINE_DIGITS not in text.encode().translate(_DIGIT_SHAPE):
+            return ()  # no digit run an identifier needs, no address: the usual string
+        key = _digest(text, b"g")
+        groups = self._pieces.get(key)
+        if groups is None:
+            found = [(digits,) for digits in dict.fromkeys(glued_digits(text))]
+            found += [tuple(email_candidates(token)) for token in dict.fromkeys(at_tokens(text))]
+            groups = self._pieces.put(key, tuple(g for g in found if g))
+        return groups
+
+    def _piece_entity(self, piece: str) -> str | None:
+        """The entity the recognisers accept ``piece`` as, whole; None when they accept it as nothing we act on."""
+        key = _digest(piece, b"p")
+        entity = self._accepted.get(key)
+        if entity is None:
+            whole = [h.entity for h in self.find(piece) if h.start == 0 and h.end == len(piece)]
+            entity = self._accepted.put(key, next((e for e in whole if e in self.actions), ""))
+        return entity or None
 
     # -- phase 2: rewrite ---------------------------------------------------------
     def _rewrite(
@@ -355,8 +421,6 @@ class _Texts:
             self.free.append(text)
             return
         self.structured.append(text)
-        if "=" in text:  # search terms and form values in a URL are free text
-            self.free.extend(_query_words(text))
 
 
 _QUERY_VALUE = re.compile(r"(?:^|[?&;])[^=&;#?\s]{1,64}=([^&;#]+)")
@@ -375,6 +439,24 @@ def _query_words(text: str) -> list[str]:
         if _LETTERS.search(value) and _WORDS.fullmatch(value):
             words.append(value)
     return words
+
+
+def _blank_each(texts: Sequence[str], others: Sequence[str]) -> list[str]:
+    """Each of ``texts`` with the other strings it holds (of ``_MIN_BLANKED`` characters or more) blanked out.
+
+    Longest first, so a URL inside a raw line goes as a whole, not after its path.
+    """
+    if not texts:
+        return []
+    pieces = sorted({t for t in (*others, *texts) if len(t) >= _MIN_BLANKED}, key=len, reverse=True)
+    out = []
+    for text in texts:
+        blanked = text
+        for other in pieces:
+            if len(other) < len(text) and other in blanked:
+                blanked = blanked.replace(other, " " * len(other))
+        out.append(blanked)
+    return out
 
 
 def _json_object(text: str) -> dict[str, Any] | None:

@@ -7,10 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sentinel.classify.analyzer import analyze_text
 from sentinel.classify.catalog import load_catalog
-from sentinel.policy.candidates import Prefilter, candidate_lines, prefilter_for
+from sentinel.policy.candidates import Prefilter, candidate_lines, has_candidate, prefilter_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -158,3 +160,24 @@ def test_timestamps_with_an_offset_are_blanked_in_place():
 def test_the_layout_is_what_precedes_the_candidates_token(line, layout):
     (candidate,) = candidate_lines(b"first line\n" + line)
     assert candidate.layout == layout
+
+
+# the pieces identifiers and their look-alikes are made of: digit groups, separators, capitals, "@", "ngày", stamps
+PIECES = ["0", "12", "345", "2026", "0983417265", " ", "-", ".", "/", ":", "\n", "A", "B1", "x", "@", "(0", "ngày ",
+          "T", "Z", '"@timestamp"', "2026-11-20T08:00:00Z", "Ngày ", "é", "+84"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=40).map("".join))
+def test_the_one_pass_answer_is_the_candidate_pass_answer(text):
+    data = text.encode()
+    assert has_candidate(data) == bool(list(candidate_lines(data)))
+
+
+def test_the_one_pass_answer_on_examples_and_long_texts():
+    for ts in EXAMPLES.values():
+        for t in ts:
+            assert has_candidate(f"ho so {t} da tiep nhan".encode()), t
+    assert not has_candidate(b"Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) Version/17.6 Mobile/15E148")
+    long = b"x" * 5000
+    assert not has_candidate(long) and has_candidate(long + b" 0983417265")

@@ -62,8 +62,17 @@ class Pipeline:
     def process(self, events: list[dict[str, Any]]) -> IngestCounts:
         """Store one batch and run detection on what was new. Returns this batch's counts."""
         events, counts = self._new(events)
+        return self._commit(self.transform(events), counts)
+
+    def transform(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The transforms (enrichment, protection) applied to ``events``, in this process."""
         for transform in self.transforms:
             events = [transform(e) for e in events]
+        return events
+
+    def process_transformed(self, events: list[dict[str, Any]]) -> IngestCounts:
+        """:meth:`process` for a batch the transforms already ran on (in the worker processes that parsed it)."""
+        events, counts = self._new(events)
         return self._commit(events, counts)
 
     # batches a stream processes in this process before handing the rest to its workers

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import heapq
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from datetime import tzinfo
+from multiprocessing.pool import AsyncResult
 from typing import Any, BinaryIO
 
 from sentinel.collect.parsers import LineReader
@@ -18,6 +20,7 @@ from sentinel.collect.parsers.common import MAX_LINE_BYTES
 from sentinel.collect.parsers.portal import PortalProfile
 from sentinel.collect.syslog_parse import stream_anchor
 from sentinel.ingest.pipeline import IngestCounts, Pipeline
+from sentinel.ingest.workers import TransformWorkers
 
 
 def iter_lines(f: BinaryIO, start: int = 0) -> Iterator[tuple[int, bytes]]:
@@ -39,18 +42,65 @@ def iter_lines(f: BinaryIO, start: int = 0) -> Iterator[tuple[int, bytes]]:
         offset += consumed
 
 
-def _timed_events(
-    f: BinaryIO, source: str, index: int, reader: LineReader
-) -> Iterator[tuple[tuple[str, int, int], dict[str, Any]]]:
-    """Parsed events keyed for merging: (event time, stream, line); a parse error keeps its place in its stream."""
+Keyed = Iterator[tuple[tuple[str, int, int], dict[str, Any]]]
+
+
+def _keyed(events: Iterator[dict[str, Any]], index: int) -> Keyed:
+    """Events keyed for merging: (event time, stream, line); a parse error keeps its place in its stream."""
     last = ""
-    n = 0
+    for n, event in enumerate(events):
+        if event["event"]["kind"] != "pipeline_error":
+            last = event.get("@timestamp") or last
+        yield (last, index, n), event
+
+
+def _parsed(f: BinaryIO, source: str, reader: LineReader) -> Iterator[dict[str, Any]]:
     for offset, line in iter_lines(f):
-        for event in reader.parse(line, source=source, position=offset):
-            if event["event"]["kind"] != "pipeline_error":
-                last = event.get("@timestamp") or last
-            yield (last, index, n), event
-            n += 1
+        yield from reader.parse(line, source=source, position=offset)
+
+
+def _transformed(
+    workers: TransformWorkers, pipeline: Pipeline, f: BinaryIO, source: str, reader: LineReader, chunk: int
+) -> Iterator[dict[str, Any]]:
+    """The stream's events parsed and transformed by the workers, ``chunk`` lines a task, in order.
+
+    A few tasks per worker are in flight, so memory stays bounded. A part holding a syslog line (which
+    needs the lines before it) is parsed here with the stream's own reader, and so is the rest of the
+    stream from then on; the workers still transform it.
+    """
+    pending: deque[tuple[list[tuple[int, bytes]], AsyncResult]] = deque()
+    alone = True  # False once the stream showed a line that needs its own reader
+
+    def parse_here(lines: list[tuple[int, bytes]]) -> list[dict[str, Any]]:
+        return [e for offset, line in lines for e in reader.parse(line, source=source, position=offset)]
+
+    def submit(lines: list[tuple[int, bytes]]) -> None:
+        if alone:
+            pending.append((lines, workers.submit_lines(reader, source, lines)))
+        else:
+            pending.append((lines, workers.submit(parse_here(lines))))
+
+    def done() -> list[dict[str, Any]]:
+        nonlocal alone
+        lines, result = pending.popleft()
+        events = result.get()
+        if events is None:  # this part needs the stream's reader, and so may every later one
+            alone = False
+            events = pipeline.transform(parse_here(lines))
+        return events
+
+    lines: list[tuple[int, bytes]] = []
+    for item in iter_lines(f):
+        lines.append(item)
+        if len(lines) >= chunk:
+            submit(lines)
+            lines = []
+            if len(pending) >= workers.depth * workers.count:
+                yield from done()
+    if lines:
+        submit(lines)
+    while pending:
+        yield from done()
 
 
 def ingest_streams(
@@ -81,12 +131,19 @@ def ingest_streams(
     """
     counts = IngestCounts()
     started = time.monotonic()
-    keyed = [
-        _timed_events(
-            f, source, i, LineReader(fmt, dataset=dataset, tz=tz, anchor=stream_anchor(f), year=year, profile=profile)
-        )
-        for i, (source, f) in enumerate(streams)
+    readers = [
+        (source, f, LineReader(fmt, dataset=dataset, tz=tz, anchor=stream_anchor(f), year=year, profile=profile))
+        for source, f in streams
     ]
+    workers = pipeline.workers
+    # with workers, lines go to them raw and come back parsed and transformed (syslog files are parsed here)
+    ahead = workers is not None and fmt != "syslog"
+    if ahead:
+        chunk = max(1, batch_size // workers.count)
+        sources = [_transformed(workers, pipeline, f, source, reader, chunk) for source, f, reader in readers]
+    else:
+        sources = [_parsed(f, source, reader) for source, f, reader in readers]
+    keyed = [_keyed(events, i) for i, events in enumerate(sources)]
 
     def batches() -> Iterator[list[dict]]:
         batch: list[dict] = []
@@ -98,7 +155,8 @@ def ingest_streams(
         if batch:
             yield batch
 
-    for done in pipeline.process_stream(batches()):
+    done_batches = map(pipeline.process_transformed, batches()) if ahead else pipeline.process_stream(batches())
+    for done in done_batches:
         counts.add(done)
         if progress is not None and done.read >= batch_size:
             progress(counts, time.monotonic() - started)

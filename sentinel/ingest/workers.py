@@ -21,6 +21,7 @@ import os
 from multiprocessing.pool import AsyncResult, Pool
 from typing import Any
 
+from sentinel.collect.parsers import LineReader
 from sentinel.config import Settings
 
 _STAGES: list[Any] = []
@@ -53,6 +54,17 @@ def _run(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return events
 
 
+def _read(reader: LineReader, source: str, lines: list[tuple[int, bytes]]) -> list[dict[str, Any]] | None:
+    """Parse a part of a stream, then transform it; None when a line needs the stream's own reader (syslog)."""
+    events: list[dict[str, Any]] = []
+    for offset, line in lines:
+        parsed = reader.parse_alone(line, source=source, position=offset)
+        if parsed is None:
+            return None
+        events.extend(parsed)
+    return _run(events)
+
+
 class TransformWorkers:
     """A pool of processes running the pipeline's transforms on whole batches."""
 
@@ -68,6 +80,9 @@ class TransformWorkers:
 
     def submit(self, events: list[dict[str, Any]]) -> AsyncResult:
         """Transform ``events`` in a worker; the processes start on the first call."""
+        return self._apply(_run, (events,))
+
+    def _apply(self, func: Any, args: tuple[Any, ...]) -> AsyncResult:
         if self._closed:
             raise RuntimeError("the transform workers are closed")
         if self._pool is None:
@@ -75,7 +90,16 @@ class TransformWorkers:
                 self._pool = multiprocessing.get_context("fork").Pool(self.count, _adopt, (self._stages,))
             else:
                 self._pool = multiprocessing.get_context("spawn").Pool(self.count, _build, (self._settings,))
-        return self._pool.apply_async(_run, (events,))
+        return self._pool.apply_async(func, args)
+
+    def submit_lines(self, reader: LineReader, source: str, lines: list[tuple[int, bytes]]) -> AsyncResult:
+        """Parse ``(offset, line)`` pairs of ``source`` with a copy of ``reader`` and transform them, in a worker.
+
+        Raw lines cost next to nothing to send, parsed events several times more: parsing where the
+        transforms run leaves this process reading, storing and detecting. The result is None when a
+        line needs the stream's own reader (a syslog line): the caller parses that part itself.
+        """
+        return self._apply(_read, (reader, source, lines))
 
     def close(self) -> None:
         """Stop the workers (waits for them; idempotent)."""

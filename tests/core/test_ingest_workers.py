@@ -21,13 +21,8 @@ def _sentinel(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_worker_processes_store_and_detect_what_one_process_does(tmp_path):
-    day = generate(seed=3, sessions=60, provinces=2)
-    log = tmp_path / "access.log"
-    # a citizen's phone and name in a search, so protection in the workers has something to change
-    search = day.access_lines[0].replace("GET /", "GET /tim-kiem?tu-khoa=ho+so+cua+ba+Giap+Thu+Ngan+0983417265&x=/", 1)
-    lines = [search, *day.access_lines[:1500]]
-    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+def _ingest_both_ways(tmp_path: Path, *args: str) -> dict[str, tuple[str, list[dict]]]:
+    """``sentinel ingest ARGS`` in one process and with two workers: (summary, stored events) of each."""
     results = {}
     for workers in ("0", "2"):
         config = tmp_path / f"sentinel-{workers}.yaml"
@@ -35,17 +30,53 @@ def test_worker_processes_store_and_detect_what_one_process_does(tmp_path):
         config.write_text(
             f"data_dir: {tmp_path / ('data-' + workers)}\nbatch_size: 200\npolicy_key: {'k' * 40}\n", encoding="utf-8"
         )
-        ingest = _sentinel(config, "ingest", "--workers", workers, str(log))
+        ingest = _sentinel(config, "ingest", "--workers", workers, *args)
         assert ingest.returncode == 0, ingest.stderr
         found = _sentinel(config, "search", "--format", "jsonl", "--limit", "5000")
         docs = [orjson.loads(line) for line in found.stdout.splitlines()]
         for doc in docs:
             del doc["event"]["ingested"]
+            doc["event"].pop("created", None)  # when a syslog line was read
+            if doc["event"]["kind"] == "pipeline_error":
+                del doc["@timestamp"]  # a line that failed to parse is stamped when it was read
         results[workers] = (
             ingest.stdout.strip().splitlines()[-1].split("  in ")[0],
             sorted(docs, key=lambda d: d["event"]["id"]),
         )
+    return results
+
+
+def test_worker_processes_store_and_detect_what_one_process_does(tmp_path):
+    day = generate(seed=3, sessions=60, provinces=2)
+    log = tmp_path / "access.log"
+    # a citizen's phone and name in a search, so protection in the workers has something to change
+    search = day.access_lines[0].replace("GET /", "GET /tim-kiem?tu-khoa=ho+so+cua+ba+Giap+Thu+Ngan+0983417265&x=/", 1)
+    lines = [search, *day.access_lines[:1500]]
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    results = _ingest_both_ways(tmp_path, str(log))
     assert results["0"][0].startswith(f"read {len(lines):,}  stored {len(lines):,}")
     assert results["2"] == results["0"]
     text = orjson.dumps(results["2"][1]).decode()
     assert "0983417265" not in text and "pz-vn_phone-" in text
+
+
+def test_syslog_lines_in_a_stream_the_workers_read_go_through_the_streams_reader(tmp_path):
+    """Workers parse what needs no earlier line; a syslog line (the year, a repeated message) is read here, in order."""
+    day = generate(seed=4, sessions=30, provinces=1)
+    access = day.access_lines[:700]
+    auth = [
+        "Dec 31 23:59:50 srv-a sshd[10]: Failed password for root from 203.0.113.7 port 1 ssh2",
+        "Dec 31 23:59:59 srv-a sshd[10]: last message repeated 3 times",
+        "Jan  1 00:00:05 srv-a sshd[10]: Failed password for admin from 203.0.113.7 port 2 ssh2",
+    ]
+    mixed = tmp_path / "mixed.log"  # access lines, then syslog lines across a new year, then access lines again
+    mixed.write_text("\n".join([*access[:450], *auth, "not a log line at all", *access[450:]]) + "\n", encoding="utf-8")
+    other = tmp_path / "other.log"  # a second stream, merged by time
+    other.write_text("\n".join(day.access_lines[700:1000]) + "\n", encoding="utf-8")
+    results = _ingest_both_ways(tmp_path, "--year", "2025", str(mixed), str(other))
+    total = len(access) + 300 + 2 + 3 + 1  # "last message repeated 3 times" stands for three events
+    assert results["0"][0].startswith(f"read {total:,}  stored {total:,}")
+    assert results["2"] == results["0"]
+    stamps = sorted(d["@timestamp"] for d in results["2"][1] if d["event"]["dataset"] == "system.auth")
+    # 2025 from --year, then the new year in Vietnam (UTC+7): the stream's own sequence decides
+    assert stamps == ["2025-12-31T16:59:50.000Z"] + ["2025-12-31T16:59:59.000Z"] * 3 + ["2025-12-31T17:00:05.000Z"]

@@ -137,6 +137,19 @@ class LineReader:
         kind = sniff_format(raw) if self.fmt == "auto" else self.fmt
         if kind == "syslog":
             return self._syslog.parse(raw, source=source, position=position)
+        return self._parse_as(kind, raw, source, position)
+
+    def parse_alone(self, raw: bytes, *, source: str, position: int | str) -> list[dict[str, Any]] | None:
+        """:meth:`parse` for a line that needs nothing of the lines before it; None for a syslog line, which does.
+
+        Lines of the other formats parse the same wherever they are read, so a worker process may read a
+        part of a stream with a copy of this reader; a syslog line must go through the stream's own reader.
+        """
+        raw = strip_eol(raw)
+        kind = sniff_format(raw) if self.fmt == "auto" else self.fmt
+        return None if kind == "syslog" else self._parse_as(kind, raw, source, position)
+
+    def _parse_as(self, kind: str, raw: bytes, source: str, position: int | str) -> list[dict[str, Any]]:
         if kind == "firewall":
             return [self._firewall(raw, source, position)]
         return [parse_line(raw, source=source, position=position, fmt=kind, dataset=self.dataset, profile=self.profile)]

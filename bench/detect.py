@@ -21,6 +21,7 @@ match these events and the engine skips them by log source too); correlation
 rules are evaluated by the engine (included in its time) but not by SQLite.
 
 Usage: python bench/detect.py [--events 1000000] [--sqlite-events 100000] [--extra-rules 500] [--rounds 3]
+       python bench/detect.py --engine-only --events 100000 --rounds 2 [--rules DIR]
 """
 
 from __future__ import annotations
@@ -356,10 +357,23 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=5000)
     ap.add_argument("--rounds", type=int, default=3, help="engine runs over all events; the median is reported")
     ap.add_argument("--rules", type=Path, default=ROOT / "rules")
+    ap.add_argument(
+        "--engine-only",
+        action="store_true",
+        help="only the engine over --rules, each round a fresh engine: events/s/core per round and alerts "
+        "(run it from two checkouts with PYTHONPATH=<checkout> to compare code on the same events)",
+    )
     args = ap.parse_args()
     t0 = time.perf_counter()
     events = make_events(args.events)
     print(f"generated {len(events):,} events in {time.perf_counter() - t0:.1f}s", flush=True)
+    if args.engine_only:
+        rates = []
+        for _ in range(args.rounds):
+            _, cpu, alerts = run_engine(Engine.from_paths([args.rules]), events, args.batch)
+            rates.append(len(events) / cpu)
+        print(f"engine over {args.rules}: {' / '.join(f'{r:,.0f}' for r in rates)} ev/s/core; {alerts:,} alerts")
+        return
     sql_events = events[: args.sqlite_events]
     results = [
         bench("shipped pack", [args.rules], [], events, sql_events, args.batch, args.rounds),

@@ -1,6 +1,6 @@
 """Commune edge collectors posting to partitioned central workers on loopback, with link outages.
 
-    python bench/edge_sim.py [--edges 300] [--lines 30000] [--rate 1.0] [--workers 2] [--outages 4]
+    python bench/edge_sim.py [--edges 300] [--lines 30000] [--rate 1.0] [--linger 0] [--workers 2] [--outages 4]
 
 What runs, all real code on 127.0.0.1:
 
@@ -189,7 +189,8 @@ def run_edges(spec_path: str) -> None:
         def status(self) -> SourceStatus:
             return SourceStatus(self.name, read=self.read, lag=float(len(self.lines) - self.read))
 
-    options = RunOptions(ship_batch=500, retry_initial=0.2, retry_max=2.0, status_interval=3600, queue_sync="normal")
+    options = RunOptions(ship_batch=500, ship_linger=spec["linger"], retry_initial=0.2, retry_max=2.0,
+                         status_interval=3600, queue_sync="normal")  # fmt: skip
     results: dict[str, Any] = {}
 
     def one(edge: dict[str, Any]) -> None:
@@ -291,6 +292,7 @@ def main() -> int:
     ap.add_argument("--edges", type=int, default=300)
     ap.add_argument("--lines", type=int, default=30_000, help="access lines of the generated day to send in all")
     ap.add_argument("--rate", type=float, default=1.0, help="lines per second per edge")
+    ap.add_argument("--linger", type=float, default=0.0, help="the edges' ship_linger (seconds)")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--edge-processes", type=int, default=4)
     ap.add_argument("--outages", type=int, default=4, help="link outages, spread over the run, alternating workers")
@@ -347,7 +349,8 @@ def main() -> int:
             t0 = time.monotonic()
             for p in range(args.edge_processes):
                 spec = root / f"edges-{p}.json"
-                spec.write_bytes(orjson.dumps({"rate": args.rate, "edges": edges[p :: args.edge_processes]}))
+                share = edges[p :: args.edge_processes]
+                spec.write_bytes(orjson.dumps({"rate": args.rate, "linger": args.linger, "edges": share}))
                 err = (root / f"edges-{p}.log").open("wb")
                 proc = subprocess.Popen([sys.executable, __file__, "_edges", str(spec)], env=_env(root / "unused"),
                                         stdout=subprocess.PIPE, stderr=err, cwd=REPO)  # fmt: skip
@@ -440,6 +443,7 @@ def _drive(args: argparse.Namespace, relays: Relays, edge_procs: list, db: Path,
         "workers": args.workers,
         "lines": args.lines,
         "offered_events_per_s": round(args.edges * args.rate, 1),
+        "linger": args.linger,
         "outages": sum(r.outages for r in relays.relays),
         "outage_seconds": args.outage_seconds,
         "run_seconds": round(samples[-1][0], 1),

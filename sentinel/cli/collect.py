@@ -202,6 +202,7 @@ def run_definition(runtime: Runtime, defn: CollectorFile, *, once: bool) -> RunS
         sink = StoreSink.configured(runtime, detect=out.detect, at_edge=True)  # the runner enriches and protects
     options = RunOptions(
         ship_batch=defn.ship_batch,
+        ship_linger=defn.ship_linger,
         full_wait=defn.queue.full_wait,
         retry_initial=defn.retry.initial,
         retry_max=defn.retry.max,

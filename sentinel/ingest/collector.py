@@ -20,6 +20,7 @@ Status (queue depth, lag, errors, dropped) goes to the log and to
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import socket
@@ -51,6 +52,10 @@ class RunOptions:
     """Tuning of one collector run (defaults suit a commune edge)."""
 
     ship_batch: int = 5000  # events per sink call
+    # Seconds the shipper waits for a fuller batch while fewer than ship_batch events are queued: a commune
+    # edge reading one event a second then sends one request per ship_linger seconds, not one per event
+    # (each request costs the central worker milliseconds whatever its size; bench/RESULTS.md, issue 18).
+    ship_linger: float = 0.0
     full_wait: float = 10.0  # seconds of backpressure before the queue-full alert
     retry_initial: float = 0.5
     retry_max: float = 60.0
@@ -337,6 +342,7 @@ class Runner:
         for t in threads:
             t.start()
         reporter.start()
+        shipped_at = -math.inf
         try:
             while True:
                 with self._lock:
@@ -345,8 +351,13 @@ class Runner:
                     break  # what is still queued stays on disk for the next start
                 lease = self.queue.peek(self.options.ship_batch)
                 if lease is not None:
+                    wait = shipped_at + self.options.ship_linger - time.monotonic()
+                    if wait > 0 and len(lease.events) < self.options.ship_batch and not (stop.is_set() or all_done):
+                        stop.wait(min(wait, 0.25))  # let the batch fill; look again soon (a full one goes at once)
+                        continue
                     if not self._ship(lease, stop):
                         break
+                    shipped_at = time.monotonic()
                     continue
                 if all_done and once:
                     break

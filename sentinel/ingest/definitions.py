@@ -71,6 +71,7 @@ class CollectorFile(Strict):
     queue: QueueDef = QueueDef()
     retry: RetryDef = RetryDef()
     ship_batch: int = Field(5000, ge=1, le=100_000)
+    ship_linger: float = Field(0.0, ge=0, le=60)
     status_interval: float = Field(5.0, gt=0)
 
     @model_validator(mode="after")

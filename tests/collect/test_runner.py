@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from central import TOKEN, Central, free_port
 
 from sentinel.collect.files import FileOptions, FileSource
+from sentinel.collect.source import Batch, Source, SourceStatus
 from sentinel.collect.syslog import Listen, SyslogOptions, SyslogSource
 from sentinel.ingest.collector import Runner, RunOptions
 from sentinel.ingest.pipeline import IngestCounts, Pipeline
@@ -190,3 +191,37 @@ def test_udp_input_that_cannot_be_kept_is_counted_and_alerted(tmp_path: Path) ->
     assert kept + stats.dropped == 3000  # every datagram is either stored or counted
     drops = store.search_events(EventQuery(filters={"event.action": ["collector-events-dropped"]})).events
     assert drops and "could not keep" in drops[0]["message"]
+
+
+class Trickle(Source):
+    """A live source reading one event every ``gap`` seconds (a quiet commune firewall)."""
+
+    name = "trickle"
+
+    def __init__(self, n: int, gap: float) -> None:
+        self.n, self.gap, self.read = n, gap, 0
+
+    def batches(self, stop: threading.Event) -> Iterator[Batch]:
+        while self.read < self.n and not stop.wait(self.gap):
+            self.read += 1
+            yield Batch([{"event": {"id": f"t{self.read}"}, "@timestamp": "2026-07-01T00:00:00Z"}])
+
+    def status(self) -> SourceStatus:
+        return SourceStatus(self.name, read=self.read)
+
+
+@pytest.mark.parametrize("linger", [0.0, 0.4])
+def test_ship_linger_sends_fewer_fuller_batches_and_loses_nothing(tmp_path: Path, linger: float) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    sink = StoreSink(Pipeline(store))
+    sizes: list[int] = []
+    real_send = sink.send
+    sink.send = lambda events: (sizes.append(len(events)), real_send(events))[1]  # type: ignore[method-assign]
+    runner = Runner("edge", [Trickle(40, 0.03)], sink, DiskQueue(tmp_path / "q.db"),
+                    options=RunOptions(ship_linger=linger, **FAST))  # fmt: skip
+    stats = runner.run(once=True)
+    assert stats.stored == store.count_events(EventQuery()) == sum(sizes) == 40
+    if linger:  # about 1.2 s of input: a request per 0.4 s, plus the rest once the source ends
+        assert len(sizes) <= 6 and max(sizes) >= 8, sizes
+    else:  # every event as it is queued
+        assert len(sizes) >= 15, sizes

@@ -382,9 +382,11 @@ def main() -> int:
                 orjson.loads(p.read_bytes()).get("shipped", 0)
                 for p in (central / "collect" / "status").glob("partition-*.json")
             )
-            t = time.monotonic()
+            t, cpu = time.monotonic(), time.process_time()
             ref = _reference(root / "reference", emitted)
             figures["reference_seconds"] = round(time.monotonic() - t, 1)
+            # the same events through one in-process pipeline (building it included): the baseline per event
+            figures["reference_cpu_us_per_event"] = round((time.process_time() - cpu) / len(emitted) * 1e6)
             figures.update(_compare(central / "sentinel.db", ref))
         finally:
             for proc in started:

@@ -65,7 +65,10 @@ class Forwarder:
         self._threads: list[threading.Thread] = []
         self._queues: dict[int, DiskQueue] = {}
         self._runners: dict[int, Runner] = {}
-        opts = options or RunOptions(ship_batch=2000, retry_initial=0.2, retry_max=5.0, status_interval=2.0)
+        # matches wait up to half a second to travel together: one request per peer and half second, not per batch
+        opts = options or RunOptions(
+            ship_batch=2000, ship_linger=0.5, retry_initial=0.2, retry_max=5.0, status_interval=2.0
+        )
         for j, url in enumerate(peers):
             if j == self.index:
                 continue

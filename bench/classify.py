@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from sentinel.classify.analyzer import analyze_text, build_analyzer  # noqa: E402
 from sentinel.classify.fields import FieldClassifier  # noqa: E402
-from sentinel.classify.scan import scan  # noqa: E402
+from sentinel.classify.scan import scan_dataset  # noqa: E402
 from sentinel.classify.taxonomy import load_taxonomy  # noqa: E402
 from sentinel.records import sample_file  # noqa: E402
 
@@ -307,7 +307,7 @@ def scale_test(rows: int, sample: int) -> None:
         del data
         for label, source in (("csv", str(csv_path)), ("sqlite", f"sqlite:///{db}")):
             started = time.perf_counter()
-            result = scan(source, size=sample)[0]
+            result = scan_dataset(source, size=sample)[0]
             sec = time.perf_counter() - started
             size_mb = (csv_path if label == "csv" else db).stat().st_size / 1e6
             print(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 from functools import lru_cache
 
-from sentinel.classify.normalize import fold
+from sentinel.classify import fold
 from sentinel.errors import Invalid
 
 _PREFIXES = ("thanh pho ", "tinh ", "phuong ", "xa ", "dac khu ", "thi tran ")

@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING
 from sentinel.config import Settings
 
 if TYPE_CHECKING:
-    from sentinel.collect.addressplan import AddressPlan
-    from sentinel.detect.engine import Engine
-    from sentinel.policy.keys import PolicyKeys
-    from sentinel.policy.model import LoadedPolicy
-    from sentinel.store.base import Store
+    from sentinel.collect import AddressPlan
+    from sentinel.detect import Engine
+    from sentinel.policy import LoadedPolicy, PolicyKeys
+    from sentinel.store import Store
 
 # Allocations between young-generation collections (CPython's default is 700).
 YOUNG_THRESHOLD = 50_000
@@ -39,14 +38,14 @@ class Runtime:
     @cached_property
     def policy(self) -> LoadedPolicy:
         """The data policy of the configured content folder, checked against its taxonomy."""
-        from sentinel.policy.purposes import policy_for
+        from sentinel.policy import policy_for
 
         return policy_for(self.settings)
 
     @cached_property
     def keys(self) -> PolicyKeys:
         """The keys of pseudonyms and encryption (the ``policy_key`` setting, else ``<data_dir>/policy.key``)."""
-        from sentinel.policy.keys import load_keys
+        from sentinel.policy import load_keys
 
         secret = self.settings.policy_key
         return load_keys(self.settings.policy_key_path, secret.get_secret_value() if secret else None)
@@ -54,7 +53,7 @@ class Runtime:
     @cached_property
     def address_plan(self) -> AddressPlan | None:
         """The configured address plan, else the content folder's, else none."""
-        from sentinel.collect.addressplan import AddressPlan
+        from sentinel.collect import AddressPlan
 
         path = self.settings.address_plan_path
         return AddressPlan.load(path) if path is not None else None
@@ -67,7 +66,7 @@ class Runtime:
 
     def engine(self) -> Engine:
         """A new detection engine over the configured rules (each pipeline keeps its own correlation state)."""
-        from sentinel.detect.engine import Engine
+        from sentinel.detect import Engine
 
         return Engine.from_paths([self.settings.rules_dir])
 

@@ -12,12 +12,12 @@ from sentinel.api.auth import current_principal
 from sentinel.api.errors import unprocessable
 from sentinel.api.scope import visible_alert
 from sentinel.api.views import forbidden, role_view
+from sentinel.errors import NotFound, VersionConflict
 from sentinel.identity import Principal
 from sentinel.models import Alert, AlertChange
-from sentinel.policy.access import AccessDenied, RoleView
-from sentinel.respond.lifecycle import apply_patch
-from sentinel.store.alert_ops import InvalidChange
-from sentinel.store.base import AlertQuery, NotFound, VersionConflict
+from sentinel.policy import AccessDenied, RoleView
+from sentinel.respond import apply_patch
+from sentinel.store import AlertQuery, InvalidChange
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 

@@ -18,14 +18,12 @@ from sentinel.api.auth import current_principal
 from sentinel.api.errors import unprocessable
 from sentinel.api.scope import visible_alert
 from sentinel.api.views import forbidden, role_view
+from sentinel.errors import VersionConflict
 from sentinel.identity import Principal
 from sentinel.models import Alert
-from sentinel.policy.access import AccessDenied, RoleView
-from sentinel.respond.case_store import CaseStore
-from sentinel.respond.case_suggest import Suggestion, suggest
-from sentinel.respond.cases import Case, CaseAction, CaseIn, case_changes, new_case
-from sentinel.store.alert_ops import InvalidChange
-from sentinel.store.base import AlertQuery, VersionConflict
+from sentinel.policy import AccessDenied, RoleView
+from sentinel.respond import Case, CaseAction, CaseIn, CaseStore, Suggestion, case_changes, new_case, suggest
+from sentinel.store import AlertQuery, InvalidChange
 
 SUGGESTION_ALERTS = 2000
 

@@ -14,13 +14,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 
 from sentinel.api.auth import current_principal
 from sentinel.api.errors import unprocessable
-from sentinel.classify.review import (
-    ClassificationStore,
-    ReviewError,
-    ReviewIn,
-    open_classification_store,
-)
-from sentinel.classify.taxonomy import load_taxonomy
+from sentinel.classify import ClassificationStore, ReviewError, ReviewIn, load_taxonomy, open_classification_store
 from sentinel.errors import NotFound, VersionConflict
 from sentinel.identity import Principal
 

@@ -9,9 +9,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel
 
 from sentinel.api.views import forbidden, role_view
-from sentinel.policy.access import AccessDenied, RoleView
-from sentinel.store.base import InvalidQuery
-from sentinel.store.query import QuerySyntaxError, parse_query
+from sentinel.policy import AccessDenied, RoleView
+from sentinel.store import InvalidQuery, QuerySyntaxError, parse_query
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 

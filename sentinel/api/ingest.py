@@ -23,10 +23,9 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from sentinel.api.auth import current_principal
-from sentinel.collect.parsers import build_event
+from sentinel.collect import build_event
 from sentinel.identity import Principal
-from sentinel.ingest.collector import status_dir
-from sentinel.ingest.pipeline import Pipeline
+from sentinel.ingest import Pipeline, status_dir
 
 router = APIRouter(tags=["collect"])
 
@@ -99,7 +98,7 @@ def _pipeline(request: Request) -> tuple[Pipeline, threading.Lock]:
     state = request.app.state
     with _BUILD_LOCK:
         if getattr(state, "ingest_pipeline", None) is None:
-            from sentinel.ingest.assemble import build_pipeline
+            from sentinel.ingest import build_pipeline
 
             state.ingest_pipeline = build_pipeline(state.runtime, state.store)
             state.ingest_lock = threading.Lock()

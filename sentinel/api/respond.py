@@ -30,13 +30,19 @@ from sentinel.api.scope import (
     visible_runs,
     visible_suppressions,
 )
+from sentinel.errors import NotFound, VersionConflict
 from sentinel.identity import Principal
-from sentinel.respond.lifecycle import AlertAction, apply_action, apply_bulk
-from sentinel.respond.reports import shift_report
-from sentinel.respond.runs import Run, RunError
-from sentinel.respond.suppress import Suppression, parse_suppression
-from sentinel.store.alert_ops import InvalidChange
-from sentinel.store.base import NotFound, VersionConflict
+from sentinel.respond import (
+    AlertAction,
+    Run,
+    RunError,
+    Suppression,
+    apply_action,
+    apply_bulk,
+    parse_suppression,
+    shift_report,
+)
+from sentinel.store import InvalidChange
 
 router = APIRouter(prefix="/api", tags=["response"])
 

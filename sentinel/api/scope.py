@@ -22,10 +22,8 @@ from fastapi import Depends, HTTPException, Request
 from sentinel.api.views import role_view
 from sentinel.content import ContentError
 from sentinel.models import Alert
-from sentinel.policy.access import RoleView
-from sentinel.respond.runs import Run
-from sentinel.respond.service import ResponseService
-from sentinel.respond.suppress import Suppression
+from sentinel.policy import RoleView
+from sentinel.respond import ResponseService, Run, Suppression
 
 _build_lock = threading.Lock()
 

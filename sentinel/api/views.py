@@ -14,8 +14,7 @@ from fastapi import Depends, HTTPException, Request
 from sentinel.api.auth import current_principal
 from sentinel.content import ContentError
 from sentinel.identity import Principal
-from sentinel.policy.access import AccessDenied, RoleView
-from sentinel.policy.model import LoadedPolicy
+from sentinel.policy import AccessDenied, LoadedPolicy, RoleView
 
 
 def app_policy(request: Request) -> LoadedPolicy:

@@ -7,3 +7,30 @@ field-level classification of structured datasets (``fields``, ``readers``,
 words, field-name hints, the gazetteer and the taxonomy are YAML in
 ``classifiers/`` so DPOs can change them without touching code.
 """
+
+from sentinel.lazy import lazy_exports
+
+_EXPORTS = {
+    "ClassificationStore": "review",
+    "DEFAULT_CLASSIFIERS_DIR": "catalog",
+    "FieldClassifier": "fields",
+    "FieldReport": "fields",
+    "ReviewError": "review",
+    "ReviewIn": "review",
+    "ReviewWitness": "review",
+    "Taxonomy": "taxonomy",
+    "analyze_text": "analyzer",
+    "birth_date": "distribution",
+    "dumps_value": "readers",
+    "fold": "normalize",
+    "iter_fields": "fields",
+    "load_catalog": "catalog",
+    "load_taxonomy": "taxonomy",
+    "name_tokens": "normalize",
+    "open_classification_store": "review",
+    "scan_dataset": "scan",
+    "structure_for": "structure",
+    "supported_entities": "analyzer",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

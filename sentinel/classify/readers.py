@@ -112,7 +112,7 @@ def read_elasticsearch(client: Any, index: str, size: int, seed: int) -> Sample:
 
 def read_store_events(store: Any, dataset: str | None, size: int) -> Sample:
     """The most recent stored ECS events, optionally of one ``event.dataset``."""
-    from sentinel.store.base import EventQuery
+    from sentinel.store import EventQuery
 
     filters = {"event.dataset": [dataset]} if dataset else {}
     page = store.search_events(EventQuery(filters=filters, limit=size))

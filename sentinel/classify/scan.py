@@ -117,7 +117,7 @@ def classify_sample(
     )
 
 
-def scan(
+def scan_dataset(
     source: str,
     *,
     size: int = DEFAULT_SAMPLE,

@@ -24,16 +24,24 @@ from typing import IO
 import click
 import orjson
 
-from sentinel.classify.fields import FieldClassifier
+from sentinel.classify import FieldClassifier
 from sentinel.cli.common import audit_from, cli_actor, runtime_from, settings_from
 from sentinel.cli.progress import Meter, quiet_option
 from sentinel.config import Settings
-from sentinel.policy.hierarchies import load_generalizer
-from sentinel.policy.model import LoadedPolicy, load_policy
-from sentinel.policy.open_data import Table, check_file, check_text, plan_table, release_file
-from sentinel.policy.protect import Protector
-from sentinel.policy.purposes import policy_path, purpose_protector
-from sentinel.policy.release import ColumnPlan
+from sentinel.policy import (
+    ColumnPlan,
+    LoadedPolicy,
+    Protector,
+    Table,
+    check_file,
+    check_text,
+    load_generalizer,
+    load_policy,
+    plan_table,
+    policy_path,
+    purpose_protector,
+    release_file,
+)
 from sentinel.records import RowReader, SourceError, delimiter_of, format_of
 
 UPDATE_EVERY = 1000  # lines between progress updates (an update costs more than a line)

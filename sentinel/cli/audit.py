@@ -27,12 +27,12 @@ def _witnesses(ctx: click.Context, settings: Settings, kinds: set[str], stack: E
     """Readers for the kinds of object the chain names, over the databases that exist in the data folder."""
 
     def alerts() -> Witness:
-        from sentinel.respond.lifecycle import AlertWitness
+        from sentinel.respond import AlertWitness
 
         return AlertWitness(store_from(ctx))
 
     def cases() -> Witness | None:
-        from sentinel.respond.case_store import CaseStore, CaseWitness
+        from sentinel.respond import CaseStore, CaseWitness
 
         if not settings.cases_db_path.exists():
             return None
@@ -41,9 +41,7 @@ def _witnesses(ctx: click.Context, settings: Settings, kinds: set[str], stack: E
         return CaseWitness(store)
 
     def respond(kind: str) -> Witness | None:
-        from sentinel.respond.db import ResponseDB
-        from sentinel.respond.runs import RunWitness
-        from sentinel.respond.suppress import Suppressions, SuppressionWitness
+        from sentinel.respond import ResponseDB, RunWitness, Suppressions, SuppressionWitness
 
         if not settings.respond_db_path.exists():
             return None
@@ -52,8 +50,7 @@ def _witnesses(ctx: click.Context, settings: Settings, kinds: set[str], stack: E
         return SuppressionWitness(Suppressions(db)) if kind == "suppression" else RunWitness(db)
 
     def reviews() -> Witness | None:
-        from sentinel.classify.review import ReviewWitness, open_classification_store
-        from sentinel.classify.taxonomy import load_taxonomy
+        from sentinel.classify import ReviewWitness, load_taxonomy, open_classification_store
 
         if not settings.classify_db_path.exists():
             return None

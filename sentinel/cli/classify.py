@@ -45,20 +45,18 @@ def scan_cmd(
     (sqlite:///file.db, postgresql://user@host/db), es:INDEX for an
     Elasticsearch index, or events:[DATASET] for events in the Sentinel store.
     """
-    from sentinel.classify.review import open_classification_store
-    from sentinel.classify.scan import scan
-    from sentinel.classify.taxonomy import load_taxonomy
+    from sentinel.classify import load_taxonomy, open_classification_store, scan_dataset
 
     settings = settings_from(ctx)
     es_client = None
     if source.startswith("es:"):
-        from sentinel.store.elasticsearch import ElasticsearchStore
+        from sentinel.store import ElasticsearchStore
 
         es_client = ElasticsearchStore.from_settings(settings).client
     store = store_from(ctx, read_only=True) if source.startswith("events:") else None
     classifiers_dir = settings.classifiers_dir
     with Meter("classify scan", None, "fields", show=not quiet, forced=settings.progress) as meter:
-        results = scan(
+        results = scan_dataset(
             source,
             size=size,
             seed=seed,
@@ -135,7 +133,7 @@ def text_cmd(
     ctx: click.Context, file: Any, fmt: str, entities: str | None, threshold: float | None, show_text: bool
 ) -> None:
     """Personal-data spans in FILE (or standard input), with character offsets."""
-    from sentinel.classify.analyzer import analyze_text
+    from sentinel.classify import analyze_text
 
     settings = settings_from(ctx)
     text = file.read()
@@ -156,7 +154,7 @@ def text_cmd(
 @click.pass_context
 def entities_cmd(ctx: click.Context) -> None:
     """The entity types, their category, sensitivity level and role in an open-data release."""
-    from sentinel.classify.taxonomy import load_taxonomy
+    from sentinel.classify import load_taxonomy
 
     taxonomy = load_taxonomy(settings_from(ctx).classifiers_dir)
     for name, entry in sorted(taxonomy.entities.items()):

@@ -25,22 +25,33 @@ from pathlib import Path
 import click
 
 from sentinel.cli.common import runtime_from, settings_from
-from sentinel.collect.addressplan import AddressPlan
-from sentinel.collect.files import FILE_FORMATS, FileOptions, FileSource
-from sentinel.collect.source import Source
-from sentinel.collect.syslog import Listen, SyslogOptions, SyslogSource
-from sentinel.config import INGEST_TOKEN_ENV, Settings, read_secret
-from sentinel.ingest.assemble import edge_transform
-from sentinel.ingest.collector import RunOptions, RunStats, collector_dir, run_sources
-from sentinel.ingest.definitions import (
-    CollectorFile,
-    HttpOutput,
+from sentinel.collect import (
+    FILE_FORMATS,
+    AddressPlan,
+    FileOptions,
+    FileSource,
+    Listen,
+    Source,
+    SyslogOptions,
+    SyslogSource,
     build_source,
-    load_collector,
     parse_offset,
     parse_size,
 )
-from sentinel.ingest.sinks import HttpSink, Sink, StoreSink
+from sentinel.config import INGEST_TOKEN_ENV, Settings, read_secret
+from sentinel.ingest import (
+    CollectorFile,
+    HttpOutput,
+    HttpSink,
+    RunOptions,
+    RunStats,
+    Sink,
+    StoreSink,
+    collector_dir,
+    edge_transform,
+    load_collector,
+    run_sources,
+)
 from sentinel.runtime import Runtime, settle_heap
 from sentinel.timefmt import show_time
 

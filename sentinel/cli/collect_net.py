@@ -19,9 +19,7 @@ import click
 
 from sentinel.cli.collect import _enricher, _quick_sink, _setup_logging, common_options, execute
 from sentinel.cli.common import runtime_from, settings_from
-from sentinel.collect.live import LiveSource
-from sentinel.collect.netflow import NetflowSource
-from sentinel.collect.traffic import PcapSource
+from sentinel.collect import LiveSource, NetflowSource, PcapSource
 from sentinel.errors import Unavailable
 
 log = logging.getLogger("sentinel.collect.net")

@@ -15,7 +15,7 @@ from sentinel.audit import Actor, AuditLog, set_actor
 from sentinel.config import Settings, hint, load_settings, parse_timezone
 
 if TYPE_CHECKING:
-    from sentinel.collect.parsers.portal import PortalProfile
+    from sentinel.collect import PortalProfile
 from sentinel.ecs import parse_ts
 from sentinel.errors import Invalid
 from sentinel.runtime import Runtime
@@ -94,7 +94,7 @@ def format_options(flag: str = "--format") -> Callable[[Callable[..., Any]], Cal
 
 
 def _format_options(command: Callable[..., Any], flag: str) -> Callable[..., Any]:
-    from sentinel.collect.parsers import LINE_FORMATS
+    from sentinel.collect import LINE_FORMATS
 
     command = click.option(
         "--portal-profile",
@@ -138,7 +138,7 @@ def timezone_option(value: str | None, settings: Settings) -> tzinfo:
 
 def portal_profile_option(path: str | None) -> PortalProfile | None:
     """The ``--portal-profile`` file, validated (a mistake is a ``file:line`` content error, exit 2)."""
-    from sentinel.collect.parsers.portal import load_profile
+    from sentinel.collect import load_profile
 
     return load_profile(path) if path else None
 

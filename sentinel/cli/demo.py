@@ -10,11 +10,10 @@ import click
 
 from sentinel.cli.common import settings_from, store_from, typed_command
 from sentinel.config import Settings, env_name
-from sentinel.demo.traffic import VN_TZ, generate
-from sentinel.ingest.assemble import build_pipeline
-from sentinel.ingest.stream import ingest_streams
+from sentinel.demo import VN_TZ, generate
+from sentinel.ingest import build_pipeline, ingest_streams
 from sentinel.runtime import Runtime, settle_heap
-from sentinel.store.base import AlertQuery, EventQuery, Store
+from sentinel.store import AlertQuery, EventQuery, Store
 
 
 @click.command()
@@ -121,12 +120,10 @@ def _show_alerts(store: Store, attacks: dict[str, list[str]]) -> None:
 
 def _show_classification(settings: Settings, app_log: Path) -> None:
     """Classify the fields of the raw application log (the dossier forms carry citizens' data) for DPO review."""
-    from sentinel.classify.review import open_classification_store
-    from sentinel.classify.scan import scan
-    from sentinel.classify.taxonomy import load_taxonomy
+    from sentinel.classify import load_taxonomy, open_classification_store, scan_dataset
 
     click.echo(f"\nClassifying the fields of {app_log.name} (the raw log, before protection) ...")
-    results = scan(str(app_log), classifiers_dir=settings.classifiers_dir)
+    results = scan_dataset(str(app_log), classifiers_dir=settings.classifiers_dir)
     cstore = open_classification_store(settings.classify_db_path, load_taxonomy(settings.classifiers_dir))
     try:
         for result in results:

@@ -69,7 +69,7 @@ def detect(
     @timestamp and the matched events in full. Lines that cannot be parsed are
     reported on standard error with their file and line number.
     """
-    from sentinel.detect.engine import Engine
+    from sentinel.detect import Engine
 
     paths = list(rule_paths) or [str(settings_from(ctx).rules_dir)]
     try:
@@ -150,9 +150,8 @@ def _events(
 def _file_events(
     name: str, index: int, pipeline: str, counts: dict[str, int], reading: dict[str, Any]
 ) -> Iterator[tuple[tuple[float, int, int, int], dict[str, Any]]]:
-    from sentinel.collect.parsers import LineReader
-    from sentinel.collect.syslog_parse import stream_anchor
-    from sentinel.ingest.stream import iter_lines
+    from sentinel.collect import LineReader, stream_anchor
+    from sentinel.ingest import iter_lines
 
     last = float("-inf")
     with _open(name) as (source, f):

@@ -14,12 +14,12 @@ from sentinel.cli.common import runtime_from, settings_from
 from sentinel.cli.progress import Meter, quiet_option
 from sentinel.config import hint
 from sentinel.content import load_model
-from sentinel.store.base import StoreError
+from sentinel.store import StoreError
 from sentinel.timefmt import show_time
 
 
 def _es_store(ctx: click.Context) -> Any:
-    from sentinel.store.elasticsearch import ElasticsearchStore
+    from sentinel.store import ElasticsearchStore
 
     settings = settings_from(ctx)
     if not settings.uses_elasticsearch:
@@ -65,7 +65,7 @@ def plan_options(f: Any) -> Any:
 def _plan(
     retention: str, warm_after: str, rollover_max_age: str, shards: int, replicas: int, datasets: tuple[str, ...]
 ) -> dict[str, Any]:
-    from sentinel.store.es_templates import TemplateOptions, build_plan
+    from sentinel.store import TemplateOptions, build_plan
 
     try:
         opts = TemplateOptions(
@@ -87,7 +87,7 @@ def _plan(
 @click.pass_context
 def setup(ctx: click.Context, print_only: bool, **plan_args: Any) -> None:
     """Create the ILM policy, component/index templates and alert indices (safe to run again)."""
-    from sentinel.store.es_templates import apply_plan
+    from sentinel.store import apply_plan
 
     plan = _plan(**plan_args)
     if print_only:
@@ -111,8 +111,7 @@ def check(ctx: click.Context, policy_path: str | None, as_json: bool, **plan_arg
 
     Exit status 0 when the cluster is ready, 1 when something is missing, differs or is refused.
     """
-    from sentinel.store.es_check import check_cluster
-    from sentinel.store.es_roles import service_roles
+    from sentinel.store import check_cluster, service_roles
 
     plan = _plan(**plan_args)
     roles = {**_policy_roles(ctx, policy_path, None), **service_roles()}
@@ -159,7 +158,7 @@ class FieldAccessFile(RootModel[dict[str, RoleFields]]):
 @click.pass_context
 def roles(ctx: click.Context, policy_path: str | None, access_path: str | None, service: bool, apply_: bool) -> None:
     """Elasticsearch roles with field-level security, from the data policy (printed as JSON)."""
-    from sentinel.store.es_roles import apply_roles, service_roles
+    from sentinel.store import apply_roles, service_roles
 
     bodies = _policy_roles(ctx, policy_path, access_path)
     if service:
@@ -175,7 +174,7 @@ def roles(ctx: click.Context, policy_path: str | None, access_path: str | None, 
 
 def _policy_roles(ctx: click.Context, policy_path: str | None, access_path: str | None) -> dict[str, Any]:
     """The ``sentinel_<role>`` bodies from the data policy, or from a hand-written field-access file."""
-    from sentinel.store.es_roles import export_roles
+    from sentinel.store import export_roles
 
     if policy_path and access_path:
         raise click.UsageError("give --policy or --access, not both")
@@ -184,8 +183,7 @@ def _policy_roles(ctx: click.Context, policy_path: str | None, access_path: str 
         access = {r: {"grant": f.grant, "except": f.except_} for r, f in parsed.items()}
         scopes: dict[str, str] = {}
     else:
-        from sentinel.policy.access import field_access
-        from sentinel.policy.model import load_policy
+        from sentinel.policy import field_access, load_policy
 
         settings = settings_from(ctx)
         path = Path(policy_path) if policy_path else settings.classifiers_dir / "policy.yaml"
@@ -206,7 +204,7 @@ def dead_letter() -> None:
 @click.pass_context
 def dl_list(ctx: click.Context, limit: int, as_json: bool) -> None:
     """Show dead-lettered events with why they were refused."""
-    from sentinel.store.es_bulk import DeadLetter
+    from sentinel.store import DeadLetter
 
     path = settings_from(ctx).dead_letter_path
     if not path.exists():
@@ -244,7 +242,7 @@ def dl_replay(ctx: click.Context, limit: int, detect: bool, quiet: bool) -> None
         result = store.replay_dead_letter(limit=limit, progress=meter.update)
     alerts = 0
     if detect and result.stored:
-        from sentinel.ingest.assemble import build_pipeline
+        from sentinel.ingest import build_pipeline
 
         detector = build_pipeline(runtime_from(ctx), store).detector
         if detector is not None:

@@ -14,10 +14,7 @@ import click
 
 from sentinel.cli.common import format_options, portal_profile_option, runtime_from, store_from, timezone_option
 from sentinel.cli.progress import Meter, quiet_option
-from sentinel.ingest.assemble import build_pipeline
-from sentinel.ingest.pipeline import IngestCounts
-from sentinel.ingest.stream import ingest_streams
-from sentinel.ingest.workers import default_workers
+from sentinel.ingest import IngestCounts, build_pipeline, default_workers, ingest_streams
 from sentinel.runtime import settle_heap
 
 

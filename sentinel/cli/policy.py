@@ -11,11 +11,11 @@ import orjson
 from sentinel.cli.common import audit_from, cli_actor, runtime_from, settings_from
 from sentinel.cli.progress import Meter, quiet_option
 from sentinel.errors import Invalid
-from sentinel.policy.report import FORMATS
+from sentinel.policy import FORMATS
 
 
 def _policy_file(ctx: click.Context, given: str | None) -> Path:
-    from sentinel.policy.purposes import policy_path
+    from sentinel.policy import policy_path
 
     return Path(given) if given else policy_path(settings_from(ctx))
 
@@ -35,7 +35,7 @@ def policy() -> None:
 @click.pass_context
 def validate(ctx: click.Context, policy_file: str | None) -> None:
     """Validate the policy file; list every problem as file:line: reason (exit 1 if any)."""
-    from sentinel.policy.check import policy_findings
+    from sentinel.policy import policy_findings
 
     path = _policy_file(ctx, policy_file)
     if not path.is_file():  # nothing to validate is the caller's mistake (exit 2), not a finding (exit 1)
@@ -75,8 +75,7 @@ def check(
     holds unmasked personal data the policy forbids there, or the policy is
     inconsistent; 0 on a clean tree.
     """
-    from sentinel.policy.check import run_check
-    from sentinel.policy.report import render
+    from sentinel.policy import render, run_check
 
     settings = settings_from(ctx)
     with Meter("policy check", None, "files", show=not quiet, forced=settings.progress) as meter:
@@ -101,8 +100,7 @@ def check(
 @click.pass_context
 def field_access_cmd(ctx: click.Context, policy_file: str | None) -> None:
     """Print the Elasticsearch field-level security each role gets from the policy (JSON)."""
-    from sentinel.policy.access import field_access
-    from sentinel.policy.model import load_policy
+    from sentinel.policy import field_access, load_policy
 
     settings = settings_from(ctx)
     loaded = load_policy(_policy_file(ctx, policy_file), classifiers_dir=settings.classifiers_dir)
@@ -115,7 +113,7 @@ def field_access_cmd(ctx: click.Context, policy_file: str | None) -> None:
 @click.pass_context
 def reveal(ctx: click.Context, tokens: tuple[str, ...], reason: str) -> None:
     """Decrypt ``pe-...`` tokens (the lawful re-identification path); each use is chained in the audit trail first."""
-    from sentinel.policy.operators import reveal as decrypt
+    from sentinel.policy import reveal as decrypt
 
     keys = runtime_from(ctx).keys
     audit, actor = audit_from(ctx), cli_actor()

@@ -15,12 +15,7 @@ import click
 
 from sentinel.cli.common import runtime_from, settings_from, store_from
 from sentinel.errors import Invalid, NotFound
-from sentinel.respond.playbook import PlaybookLibrary
-from sentinel.respond.reports import shift_report
-from sentinel.respond.runs import Run
-from sentinel.respond.service import ResponseService
-from sentinel.respond.settings import load_respond_config
-from sentinel.respond.suppress import parse_suppression
+from sentinel.respond import PlaybookLibrary, ResponseService, Run, load_respond_config, parse_suppression, shift_report
 from sentinel.timefmt import show_time
 
 

@@ -45,7 +45,7 @@ def test_cmd(ctx: click.Context, paths: tuple[str, ...], fmt: str, verbose: bool
     PATHS are rule folders or files (default: the configured rules/ folder).
     Exits 1 if a case fails or a rule file does not load.
     """
-    from sentinel.detect.pack import load_pack, run_tests
+    from sentinel.detect import load_pack, run_tests
 
     pack = load_pack(_paths(ctx, paths))
     chosen = pack.rules
@@ -98,7 +98,7 @@ def lint_cmd(ctx: click.Context, paths: tuple[str, ...], strict: bool) -> None:
     passing, every rule evaluable by the streaming engine. Exits 1 on errors
     (and on warnings with --strict).
     """
-    from sentinel.detect.pack import lint, load_pack
+    from sentinel.detect import lint, load_pack
 
     pack = load_pack(_paths(ctx, paths))
     issues = lint(pack)
@@ -132,7 +132,7 @@ def check_cmd(
     Rules that cannot be evaluated are listed with the reason; the command
     itself succeeds unless nothing at all could be loaded.
     """
-    from sentinel.detect.engine import Engine
+    from sentinel.detect import Engine
 
     with Meter("rules check", None, "files", show=not quiet, forced=settings_from(ctx).progress) as meter:
         engine = Engine.from_paths(list(paths), pipeline=pipeline, progress=meter.update)
@@ -187,9 +187,7 @@ def convert_cmd(ctx: click.Context, paths: tuple[str, ...], target: str, index: 
     Rules that cannot be converted to the target are listed on standard error
     with the reason (e.g. correlations need esql). Exits 1 if none converted.
     """
-    from sentinel.detect.attack_data import install_offline
-    from sentinel.detect.convert import DEFAULT_INDEX, convert_rules, converted_lines
-    from sentinel.detect.pack import load_pack
+    from sentinel.detect import DEFAULT_INDEX, convert_rules, converted_lines, install_offline, load_pack
 
     install_offline()
     pack = load_pack(_paths(ctx, paths))
@@ -235,8 +233,7 @@ def schedule_cmd(
     import threading
 
     from sentinel.cli.common import store_from
-    from sentinel.detect.convert import DEFAULT_INDEX
-    from sentinel.detect.scheduler import Scheduler
+    from sentinel.detect import DEFAULT_INDEX, Scheduler
 
     settings = settings_from(ctx)
     if not settings.uses_elasticsearch:

@@ -7,8 +7,7 @@ import orjson
 
 from sentinel.cli.common import parse_time, settings_from, store_from
 from sentinel.ecs import get_field
-from sentinel.store.base import InvalidQuery
-from sentinel.store.query import QuerySyntaxError, parse_query
+from sentinel.store import InvalidQuery, QuerySyntaxError, parse_query
 from sentinel.timefmt import show_time
 
 TABLE_FIELDS = (

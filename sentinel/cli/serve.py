@@ -13,7 +13,7 @@ import threading
 
 import click
 
-from sentinel.api.accounts import Accounts
+from sentinel.api import Accounts
 from sentinel.cli.common import audit_from, cli_actor, settings_from
 from sentinel.config import Settings
 from sentinel.runtime import settle_heap
@@ -44,7 +44,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, demo: bool) ->
     """Serve the JSON API (/api, /docs) and the web console, and run alert escalation."""
     import uvicorn
 
-    from sentinel.api.app import create_app
+    from sentinel.api import create_app
 
     settings = settings_from(ctx)
     host = host or settings.api.host
@@ -65,7 +65,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, demo: bool) ->
             f"  and disable this one ('sentinel users disable {FIRST_ADMIN}').\n"
         )
     # the response stage's scheduler (escalation, re-notification, housekeeping) runs beside the API
-    from sentinel.respond.service import ResponseService
+    from sentinel.respond import ResponseService
 
     app.state.response = ResponseService.build(settings, app.state.store, address_plan=app.state.runtime.address_plan)
     settle_heap()

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from sentinel.api.accounts import Accounts
+from sentinel.api import Accounts
 from sentinel.audit import AuditLog
 from sentinel.cli.common import cli_actor, settings_from
 from sentinel.identity import ROLES

@@ -44,7 +44,7 @@ from sentinel.detect.alerts import build_alert, group_key_of
 from sentinel.detect.convert import DEFAULT_INDEX, convert_rules
 from sentinel.detect.engine import rule_alert, rule_ref
 from sentinel.models import LEVEL_RISK, MAX_EVIDENCE_EVENTS, SCOPE_LABELS, Alert
-from sentinel.store.base import Store, StoreError
+from sentinel.store import Store, StoreError
 
 log = logging.getLogger(__name__)
 

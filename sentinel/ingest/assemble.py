@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sentinel.collect.addressplan import AddressPlan
+from sentinel.collect import AddressPlan
 from sentinel.ingest.pipeline import Pipeline, Transform
 from sentinel.runtime import Runtime
-from sentinel.store.base import Store
+from sentinel.store import Store
 
 
 def build_pipeline(
@@ -44,8 +44,7 @@ def build_pipeline(
     detector = None
     forwarder = None
     if detect:
-        from sentinel.respond.db import ResponseDB
-        from sentinel.respond.suppress import SuppressingDetector, Suppressions
+        from sentinel.respond import ResponseDB, SuppressingDetector, Suppressions
 
         # suppression windows and exceptions decided by analysts apply before an alert is recorded
         suppressions = Suppressions(ResponseDB(runtime.settings.respond_db_path))
@@ -76,7 +75,7 @@ def edge_transform(
 
 def edge_stages(runtime: Runtime, plan: AddressPlan | None) -> list[Transform]:
     """Enrichment with ``plan`` (if any), then protection: the transforms of every ingest path."""
-    from sentinel.policy.purposes import ingest_transform
+    from sentinel.policy import ingest_transform
 
     stages: list[Transform] = []
     if plan is not None:  # province, commune, unit and direction

@@ -34,7 +34,7 @@ from typing import Any
 import orjson
 
 from sentinel import ecs
-from sentinel.collect.source import Source
+from sentinel.collect import Source
 from sentinel.config import Settings
 from sentinel.errors import Unavailable
 from sentinel.ingest.pipeline import IngestCounts

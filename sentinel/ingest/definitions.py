@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sentinel.collect.registry import NAME, SourceDef, Strict, build_source, parse_offset, parse_size
+from sentinel.collect import NAME, SourceDef, Strict, build_source, parse_offset, parse_size
 from sentinel.config import INGEST_TOKEN_ENV
 from sentinel.content import load_model
 

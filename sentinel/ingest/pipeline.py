@@ -16,9 +16,9 @@ from multiprocessing.pool import AsyncResult
 from typing import TYPE_CHECKING, Any
 
 from sentinel import ecs
-from sentinel.detect.detector import Detector
+from sentinel.detect import Detector
 from sentinel.models import Alert
-from sentinel.store.base import Store
+from sentinel.store import Store
 
 if TYPE_CHECKING:
     from sentinel.ingest.partition import Forwarder

@@ -18,7 +18,7 @@ import orjson
 from sentinel.errors import Invalid, Unavailable
 from sentinel.ingest.pipeline import IngestCounts, Pipeline
 from sentinel.runtime import Runtime
-from sentinel.store.base import StoreError
+from sentinel.store import StoreError
 
 
 class SinkUnavailable(Unavailable):

@@ -15,10 +15,7 @@ from datetime import tzinfo
 from multiprocessing.pool import AsyncResult
 from typing import Any, BinaryIO
 
-from sentinel.collect.parsers import LineReader
-from sentinel.collect.parsers.common import MAX_LINE_BYTES
-from sentinel.collect.parsers.portal import PortalProfile
-from sentinel.collect.syslog_parse import stream_anchor
+from sentinel.collect import MAX_LINE_BYTES, LineReader, PortalProfile, stream_anchor
 from sentinel.ingest.pipeline import IngestCounts, Pipeline
 from sentinel.ingest.workers import TransformWorkers
 

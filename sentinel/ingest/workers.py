@@ -21,7 +21,7 @@ import os
 from multiprocessing.pool import AsyncResult, Pool
 from typing import Any
 
-from sentinel.collect.parsers import LineReader
+from sentinel.collect import LineReader
 from sentinel.config import Settings
 
 _STAGES: list[Any] = []

@@ -9,3 +9,34 @@
 - ``access`` / ``http``: role and scope decisions for the API, Elasticsearch field security;
 - ``check`` / ``report``: ``sentinel policy check`` and its text, JSON, SARIF and JUnit output.
 """
+
+from sentinel.lazy import lazy_exports
+
+_EXPORTS = {
+    "AccessDenied": "access",
+    "ColumnPlan": "release",
+    "FORMATS": "report",
+    "LoadedPolicy": "model",
+    "PolicyKeys": "keys",
+    "Protector": "protect",
+    "RoleView": "access",
+    "Table": "open_data",
+    "check_file": "open_data",
+    "check_text": "open_data",
+    "field_access": "access",
+    "ingest_transform": "purposes",
+    "load_generalizer": "hierarchies",
+    "load_keys": "keys",
+    "load_policy": "model",
+    "plan_table": "open_data",
+    "policy_findings": "check",
+    "policy_for": "purposes",
+    "policy_path": "purposes",
+    "purpose_protector": "purposes",
+    "release_file": "open_data",
+    "render": "report",
+    "reveal": "operators",
+    "run_check": "check",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -25,7 +25,7 @@ from sentinel.policy.finder import classifier_finder
 from sentinel.policy.model import INGEST, Decision, LoadedPolicy, RoleAccess
 from sentinel.policy.operators import OperatorSet
 from sentinel.policy.protect import DROP, Action, Protector
-from sentinel.store.base import AlertQuery, EventQuery, Store
+from sentinel.store import AlertQuery, EventQuery, Store
 
 SCOPE_FIELDS = {"province": "labels.province", "commune": "labels.commune"}
 # Alert fields that are the alert's own bookkeeping, never a citizen's data: masking leaves them alone.

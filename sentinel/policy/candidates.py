@@ -208,8 +208,7 @@ class Prefilter:
     """
 
     def __init__(self, entities: Iterable[str], classifiers_dir: Path | None) -> None:
-        from sentinel.classify.catalog import load_catalog
-        from sentinel.classify.normalize import fold
+        from sentinel.classify import fold, load_catalog
 
         wanted = set(entities)
         catalog = load_catalog(classifiers_dir)  # the same term lists the recognizers use

@@ -175,8 +175,7 @@ class Checker:
     """Checks one file at a time against a loaded policy (one per process)."""
 
     def __init__(self, loaded: LoadedPolicy, root: Path) -> None:
-        from sentinel.classify.catalog import load_catalog
-        from sentinel.classify.fields import FieldClassifier
+        from sentinel.classify import FieldClassifier, load_catalog
 
         self.loaded, self.root = loaded, root
         repo = loaded.policy.repository
@@ -283,7 +282,7 @@ class Checker:
     def _fields(
         self, rel: str, header: list[str] | None, records: list[tuple[int | None, dict[str, Any]]], result: FileResult
     ) -> None:
-        from sentinel.classify.fields import iter_fields
+        from sentinel.classify import iter_fields
 
         values: dict[str, list[tuple[int | None, str]]] = {name: [] for name in header or []}
         for line, record in records:
@@ -393,7 +392,7 @@ class Checker:
     # -- free text
     def _word_hits(self, rel: str, segments: list[Segment], hits: dict[str, list[int | None]]) -> None:
         """Names, addresses and sensitive terms in free text: the lines holding one of their words, analysed."""
-        from sentinel.classify.analyzer import analyze_text
+        from sentinel.classify import analyze_text
 
         if not self.word_entities:
             return
@@ -426,7 +425,7 @@ class Checker:
                     return
 
     def _text(self, rel: str, segments: list[Segment], result: FileResult) -> None:
-        from sentinel.classify.analyzer import analyze_text
+        from sentinel.classify import analyze_text
 
         hits: dict[str, list[int | None]] = {}
         self._word_hits(rel, segments, hits)

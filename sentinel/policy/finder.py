@@ -34,7 +34,7 @@ class Finder(Protocol):
 
 def classifier_finder(entities: Iterable[str], min_score: float, classifiers_dir: Path | None) -> Finder:
     """A finder over the analyzer built from ``classifiers_dir`` for ``entities`` with score >= ``min_score``."""
-    from sentinel.classify.analyzer import analyze_text, supported_entities
+    from sentinel.classify import analyze_text, supported_entities
 
     wanted = sorted(set(entities) & set(supported_entities(classifiers_dir)))
     prefilter = prefilter_for(frozenset(wanted), classifiers_dir)

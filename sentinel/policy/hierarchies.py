@@ -24,9 +24,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sentinel.classify.catalog import DEFAULT_CLASSIFIERS_DIR, load_catalog
-from sentinel.classify.distribution import birth_date
-from sentinel.classify.normalize import fold
+from sentinel.classify import DEFAULT_CLASSIFIERS_DIR, birth_date, fold, load_catalog
 from sentinel.content import ContentError, load_model
 
 TOP = "*"

@@ -170,7 +170,7 @@ class LoadedPolicy:
 
 def normalize_name(name: str) -> str:
     """Field names compare without case, separators or diacritics: ``soDienThoai`` == ``so_dien_thoai``."""
-    from sentinel.classify.normalize import name_tokens
+    from sentinel.classify import name_tokens
 
     return "".join(name_tokens(name))
 
@@ -255,7 +255,7 @@ def load_policy(path: str | Path, *, strict: bool = True, classifiers_dir: Path 
     With ``strict`` the first consistency problem raises :class:`ContentError`;
     the CI check passes ``strict=False`` and reports them all itself.
     """
-    from sentinel.classify.taxonomy import load_taxonomy
+    from sentinel.classify import load_taxonomy
     from sentinel.identity import ROLES
 
     file = Path(path)

@@ -24,9 +24,7 @@ from typing import IO, Any
 import orjson
 
 from sentinel import ecs
-from sentinel.classify.fields import FieldClassifier
-from sentinel.classify.readers import dumps_value
-from sentinel.classify.taxonomy import Taxonomy
+from sentinel.classify import FieldClassifier, Taxonomy, dumps_value
 from sentinel.policy.hierarchies import Generalizer
 from sentinel.policy.release import ColumnPlan, Release, Risk, plan_columns
 from sentinel.records import RowReader, SourceError, delimiter_of, format_of, sample_file

@@ -30,7 +30,7 @@ from urllib.parse import quote, unquote_plus
 
 import orjson
 
-from sentinel.classify.structure import structure_for
+from sentinel.classify import structure_for
 from sentinel.policy.candidates import prefilter_for
 from sentinel.policy.finder import Finder
 from sentinel.policy.glued import at_tokens, email_candidates, glued_digits

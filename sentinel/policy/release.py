@@ -35,8 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sentinel.classify.fields import FieldReport
-from sentinel.classify.taxonomy import Taxonomy
+from sentinel.classify import FieldReport, Taxonomy
 from sentinel.policy.hierarchies import PLACE, PROVINCE, Generalizer, Hierarchy, hierarchy_for
 
 ROLE_RANK = {"identifying": 3, "quasi": 2, "sensitive": 1, "insensitive": 0}

@@ -20,9 +20,10 @@ import orjson
 
 from sentinel import ecs
 from sentinel.audit import AuditLog, Entry, Row, digest
+from sentinel.errors import NotFound, VersionConflict
 from sentinel.localdb import ThreadConnections, migrate, transaction
 from sentinel.respond.cases import Case
-from sentinel.store.base import NotFound, StoreError, VersionConflict
+from sentinel.store import StoreError
 
 MIGRATIONS = [
     """

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sentinel import ecs
 from sentinel.models import Alert, Disposition, Level
-from sentinel.store.alert_ops import InvalidChange
+from sentinel.store import InvalidChange
 
 CaseStatus = Literal["open", "in_progress", "closed"]
 MAX_TEXT = 10_000

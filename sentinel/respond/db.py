@@ -22,7 +22,7 @@ import orjson
 from sentinel import ecs
 from sentinel.audit import AuditLog, Entry, Row, digest
 from sentinel.localdb import ThreadConnections, migrate, transaction
-from sentinel.store.base import StoreError
+from sentinel.store import StoreError
 
 MIGRATIONS: list[str] = [
     # 1: suppressions, playbook runs, notifications, audit

@@ -21,7 +21,7 @@ from sentinel.respond.alert_fields import alert_place
 from sentinel.respond.db import ResponseDB
 from sentinel.respond.notify import DeliveryError, send
 from sentinel.respond.settings import RespondConfig
-from sentinel.store.base import AlertQuery, Store
+from sentinel.store import AlertQuery, Store
 from sentinel.timefmt import show_time
 
 log = logging.getLogger(__name__)

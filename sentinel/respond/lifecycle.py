@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sentinel import ecs
 from sentinel.audit import AuditLog, Entry, Row
+from sentinel.errors import NotFound, VersionConflict
 from sentinel.models import LEVEL_RISK, Alert, Disposition, Level
-from sentinel.store.alert_ops import InvalidChange
-from sentinel.store.base import NotFound, Store, VersionConflict
+from sentinel.store import InvalidChange, Store
 
 ActionName = Literal["acknowledge", "start", "close", "reopen", "assign", "note", "tag", "untag", "rate"]
 

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from sentinel import ecs
 from sentinel.models import Alert
 from sentinel.respond.settings import RespondConfig, Shift
-from sentinel.store.base import AlertQuery, Store
+from sentinel.store import AlertQuery, Store
 
 PAGE = 1000
 

@@ -22,8 +22,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from sentinel import ecs
 from sentinel.audit import Row
-from sentinel.collect.addressplan import AddressPlan
-from sentinel.errors import Invalid
+from sentinel.collect import AddressPlan
+from sentinel.errors import Invalid, NotFound, VersionConflict
 from sentinel.models import Alert
 from sentinel.respond.actions import ActionContext, ActionFailed, registry
 from sentinel.respond.alert_fields import alert_field
@@ -32,7 +32,7 @@ from sentinel.respond.db import ResponseDB
 from sentinel.respond.notify import DeliveryError, send
 from sentinel.respond.playbook import VAR, ActionStep, EndStep, IfStep, Playbook, PlaybookLibrary, StartStep
 from sentinel.respond.settings import RespondConfig
-from sentinel.store.base import NotFound, Store, VersionConflict
+from sentinel.store import Store
 
 log = logging.getLogger(__name__)
 RunStatus = Literal["running", "awaiting_approval", "completed", "failed", "rejected"]

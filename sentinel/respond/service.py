@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sentinel.collect.addressplan import AddressPlan
+from sentinel.collect import AddressPlan
 from sentinel.config import Settings
 from sentinel.respond.db import ResponseDB
 from sentinel.respond.escalation import Escalator
@@ -15,7 +15,7 @@ from sentinel.respond.playbook import PlaybookLibrary
 from sentinel.respond.runs import PlaybookRunner
 from sentinel.respond.settings import RespondConfig, load_respond_config
 from sentinel.respond.suppress import Suppressions
-from sentinel.store.base import Store
+from sentinel.store import Store
 
 log = logging.getLogger(__name__)
 

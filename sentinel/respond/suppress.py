@@ -24,10 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from sentinel import ecs
 from sentinel.audit import Row
-from sentinel.detect.detector import Detector
+from sentinel.detect import Detector
+from sentinel.errors import NotFound, VersionConflict
 from sentinel.models import Alert, RuleRef
 from sentinel.respond.db import ResponseDB
-from sentinel.store.base import NotFound, VersionConflict
 
 MAX_DURATION = timedelta(days=366)
 

@@ -2,31 +2,42 @@
 
 from __future__ import annotations
 
-from sentinel.config import Settings
-from sentinel.store.base import (
-    AlertQuery,
-    AppendResult,
-    EventPage,
-    EventQuery,
-    InvalidQuery,
-    NotFound,
-    Store,
-    StoreError,
-    VersionConflict,
-)
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "AlertQuery",
-    "AppendResult",
-    "EventPage",
-    "EventQuery",
-    "InvalidQuery",
-    "NotFound",
-    "Store",
-    "StoreError",
-    "VersionConflict",
-    "open_store",
-]
+from sentinel.config import Settings
+from sentinel.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from sentinel.store.base import Store
+
+_EXPORTS = {
+    "AlertQuery": "base",
+    "And": "expr",
+    "AppendResult": "base",
+    "DeadLetter": "es_bulk",
+    "ElasticsearchStore": "elasticsearch",
+    "EventPage": "base",
+    "EventQuery": "base",
+    "Expr": "expr",
+    "InvalidChange": "alert_ops",
+    "InvalidQuery": "base",
+    "Or": "expr",
+    "QuerySyntaxError": "query",
+    "Store": "base",
+    "StoreError": "base",
+    "TemplateOptions": "es_templates",
+    "Term": "expr",
+    "apply_plan": "es_templates",
+    "apply_roles": "es_roles",
+    "build_plan": "es_templates",
+    "check_cluster": "es_check",
+    "export_roles": "es_roles",
+    "parse_expression": "query",
+    "parse_query": "query",
+    "service_roles": "es_roles",
+}
+__all__ = [*sorted(_EXPORTS), "open_store"]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 def open_store(settings: Settings) -> Store:

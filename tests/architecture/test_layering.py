@@ -104,3 +104,58 @@ def test_settings_variables_are_read_in_the_settings_module_only() -> None:
             if "SENTINEL_" in line or "os.environ" in line or "getenv(" in line:
                 offenders.append(f"{rel}:{lineno}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
+
+
+def _packages() -> list[str]:
+    return sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists())
+
+
+def _reaching_inside(source: str, rel: str) -> list[str]:
+    """Imports in module ``rel`` of another package's modules (``sentinel.store.sqlite``), not the package."""
+    unit = rel.split("/")[0].removesuffix(".py")
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules = [node.module]
+        elif isinstance(node, ast.Import):
+            modules = [a.name for a in node.names]
+        else:
+            continue
+        for module in modules:
+            parts = module.split(".")
+            if parts[0] == "sentinel" and len(parts) > 2 and parts[1] != unit:
+                found.append(f"{rel}:{node.lineno}: {module}")
+    return found
+
+
+def test_packages_are_imported_through_their_public_names() -> None:
+    """Another package's names come from the package (its ``__all__``), never from its modules."""
+    offenders = [
+        line
+        for path in PACKAGE.rglob("*.py")
+        for line in _reaching_inside(path.read_text(encoding="utf-8"), path.relative_to(PACKAGE).as_posix())
+    ]
+    assert not offenders, "import these names through their package:\n  " + "\n  ".join(offenders)
+
+
+def test_the_import_check_finds_a_planted_reach_inside() -> None:
+    planted = "from sentinel.store.sqlite import SQLiteStore\nfrom sentinel.store import Store\n"
+    assert _reaching_inside(planted, "ingest/x.py") == ["ingest/x.py:1: sentinel.store.sqlite"]
+    assert _reaching_inside(planted, "store/x.py") == []
+
+
+def test_every_public_name_resolves_to_the_module_that_defines_it() -> None:
+    """``__all__`` is true: each name loads, lives where the table says, and is not shadowed by a module."""
+    import importlib
+    import inspect
+
+    for name in _packages():
+        package = importlib.import_module(f"sentinel.{name}")
+        exports = getattr(package, "_EXPORTS", {})
+        assert set(exports) <= set(package.__all__), name
+        modules = {p.stem for p in (PACKAGE / name).iterdir()}
+        assert not set(package.__all__) & modules, f"sentinel.{name}: a public name is also a module's name"
+        for public, module in exports.items():
+            value = getattr(package, public)
+            if inspect.isclass(value) or inspect.isfunction(value):
+                assert value.__module__ == f"sentinel.{name}.{module}", (name, public, value.__module__)

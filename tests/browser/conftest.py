@@ -78,7 +78,7 @@ class Server:
 def site(tmp_path_factory) -> Iterator[dict]:
     from sentinel.api.accounts import Accounts
     from sentinel.api.app import create_app
-    from sentinel.classify.scan import scan
+    from sentinel.classify.scan import scan_dataset
     from sentinel.config import Settings
     from sentinel.store.sqlite import SQLiteStore
 
@@ -93,7 +93,7 @@ def site(tmp_path_factory) -> Iterator[dict]:
     store = SQLiteStore(settings.sqlite_path)
     alerts = seed_alerts(store)
     app = create_app(settings, store)
-    cstore_dataset = seed_dataset(app, root, scan)
+    cstore_dataset = seed_dataset(app, root, scan_dataset)
     SHOTS.mkdir(parents=True, exist_ok=True)
     with Server(app, _free_port()) as server:
         yield {"url": server.url, "store": store, "alerts": alerts, "dataset": cstore_dataset}

@@ -59,7 +59,7 @@ def seed_alerts(store) -> dict[str, str]:
     return out
 
 
-def seed_dataset(app, root: Path, scan) -> str:
+def seed_dataset(app, root: Path, scan_dataset) -> str:
     """Scan a small citizen-dossier CSV with the real classifier and save it where the console reads it."""
     from sentinel.api.classifications import classification_store
 
@@ -72,6 +72,6 @@ def seed_dataset(app, root: Path, scan) -> str:
         "Lê Văn Cường,031098007654,0356789012,HS-2026-0003,Xác nhận cư trú\n",
         encoding="utf-8",
     )
-    for result in scan(str(csv)):
+    for result in scan_dataset(str(csv)):
         cstore.save_scan(result)
     return cstore.list_datasets()[0]["dataset"]

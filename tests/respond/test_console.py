@@ -160,7 +160,7 @@ def test_browser_without_session_goes_to_login(settings, store):
 
 
 def test_dpo_review_pages(client, settings, tmp_path):
-    from sentinel.classify.scan import scan
+    from sentinel.classify.scan import scan_dataset
 
     csv = tmp_path / "ho_so_cong_dan.csv"
     csv.write_text(
@@ -170,7 +170,7 @@ def test_dpo_review_pages(client, settings, tmp_path):
     )
     client.get("/console/dpo")  # opens the classification store
     cstore = client.app.state.classification_store
-    for result in scan(str(csv)):
+    for result in scan_dataset(str(csv)):
         cstore.save_scan(result)
     dataset = cstore.list_datasets()[0]["dataset"]
     listing = client.get("/console/dpo").text

@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 from sentinel.api.app import create_app
 from sentinel.audit import AuditLog
 from sentinel.classify.review import open_classification_store
-from sentinel.classify.scan import scan
+from sentinel.classify.scan import scan_dataset
 from sentinel.classify.taxonomy import load_taxonomy
 from sentinel.config import load_settings
 from sentinel.identity import Principal
@@ -57,7 +57,7 @@ def acted(tmp_path_factory) -> dict:
     with table.open("w", encoding="utf-8", newline="") as fh:
         csv.writer(fh).writerows([["ho_ten", "so_cccd"], ["Nguyễn Văn An", "001099012345"]])
     cstore = open_classification_store(settings.classify_db_path, load_taxonomy())
-    dataset = scan(str(table))[0]
+    dataset = scan_dataset(str(table))[0]
     cstore.save_scan(dataset)
     cstore.close()
     store = SQLiteStore(settings.sqlite_path)

@@ -20,9 +20,8 @@ from sentinel.api.console.rendering import render
 from sentinel.api.console.rules import attack_tags
 from sentinel.api.respond import ANALYST_ROLES, LEAD_ROLES
 from sentinel.api.scope import visible_alert
-from sentinel.respond.alert_fields import alert_place
-from sentinel.respond.lifecycle import AlertAction, apply_action
-from sentinel.store.base import VersionConflict
+from sentinel.errors import VersionConflict
+from sentinel.respond import AlertAction, alert_place, apply_action
 
 router = console_router()
 

@@ -18,8 +18,8 @@ from sentinel.api.console.pages import Caller, PageError, View, console_router, 
 from sentinel.api.console.queue import user_names
 from sentinel.api.console.rendering import render
 from sentinel.api.respond import ANALYST_ROLES
-from sentinel.respond.cases import OBSERVABLE_FIELDS, CaseAction, CaseIn
-from sentinel.store.base import VersionConflict
+from sentinel.errors import VersionConflict
+from sentinel.respond import OBSERVABLE_FIELDS, CaseAction, CaseIn
 
 router = console_router()
 # the field an observable type is searched by, for the "search" link

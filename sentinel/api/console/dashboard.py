@@ -14,9 +14,8 @@ from sentinel.api.console.pages import Caller, Stage, View, console_router, guar
 from sentinel.api.console.rendering import display_zone, render
 from sentinel.api.console.texts import rule_texts
 from sentinel.api.permissions import allowed_roles
-from sentinel.respond import dashboard
-from sentinel.respond.reports import shift_rows
-from sentinel.store.base import AlertQuery
+from sentinel.respond import dashboard, shift_rows
+from sentinel.store import AlertQuery
 
 DASHBOARD_LIMIT = 5000
 

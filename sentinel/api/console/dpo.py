@@ -13,7 +13,7 @@ from sentinel.api.classifications import READERS, REVIEWERS, classification_stor
 from sentinel.api.console.i18n import language, translator
 from sentinel.api.console.pages import Caller, PageError, console_router, guarded, see_other
 from sentinel.api.console.rendering import render
-from sentinel.classify.review import ReviewError, ReviewIn
+from sentinel.classify import ReviewError, ReviewIn
 from sentinel.errors import NotFound, VersionConflict
 from sentinel.identity import Principal
 

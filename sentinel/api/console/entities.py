@@ -30,8 +30,7 @@ from sentinel.api.console.eventsearch import (
 from sentinel.api.console.pages import Caller, PageError, Stage, View, console_router, guarded
 from sentinel.api.console.rendering import display_zone, render
 from sentinel.models import Alert
-from sentinel.store.base import AlertQuery, EventQuery
-from sentinel.store.expr import Or, Term
+from sentinel.store import AlertQuery, EventQuery, Or, Term
 from sentinel.timefmt import zone_label
 
 Kind = Literal["ip", "user", "host"]

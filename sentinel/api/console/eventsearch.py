@@ -17,9 +17,8 @@ from urllib.parse import quote
 
 from sentinel import ecs
 from sentinel.api.console.pages import PageError
-from sentinel.policy.access import AccessDenied, RoleView
-from sentinel.store.base import EventPage, EventQuery, InvalidQuery, Store
-from sentinel.store.query import QuerySyntaxError
+from sentinel.policy import AccessDenied, RoleView
+from sentinel.store import EventPage, EventQuery, InvalidQuery, QuerySyntaxError, Store
 from sentinel.timefmt import show_time
 
 RELATIVE = {"15m": 900, "1h": 3600, "4h": 4 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}

@@ -14,12 +14,11 @@ from sentinel.api.console.i18n import translator, value_translator
 from sentinel.api.console.rendering import render
 from sentinel.api.scope import response_stage
 from sentinel.api.views import role_view
+from sentinel.errors import NotFound
 from sentinel.identity import Principal
-from sentinel.policy.access import RoleView
-from sentinel.respond.runs import RunError
-from sentinel.respond.service import ResponseService
-from sentinel.store.alert_ops import InvalidChange
-from sentinel.store.base import NotFound
+from sentinel.policy import RoleView
+from sentinel.respond import ResponseService, RunError
+from sentinel.store import InvalidChange
 
 Stage = Annotated[ResponseService, Depends(response_stage)]
 # a browser without a session is redirected to the login page by the app-wide authorisation

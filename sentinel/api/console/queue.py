@@ -18,12 +18,9 @@ from sentinel.api.console.rendering import render
 from sentinel.api.console.texts import rule_texts
 from sentinel.api.respond import ANALYST_ROLES
 from sentinel.models import Alert
-from sentinel.policy.access import RoleView
-from sentinel.respond.alert_fields import alert_place
-from sentinel.respond.case_suggest import CAMPAIGN_MIN
-from sentinel.respond.cases import CaseIn
-from sentinel.respond.lifecycle import apply_bulk
-from sentinel.store.base import AlertQuery
+from sentinel.policy import RoleView
+from sentinel.respond import CAMPAIGN_MIN, CaseIn, alert_place, apply_bulk
+from sentinel.store import AlertQuery
 
 QUEUE_LIMIT = 2000
 PAGE_SIZE = 100

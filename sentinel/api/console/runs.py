@@ -11,7 +11,7 @@ from sentinel.api.console.pages import Caller, Stage, View, console_router, guar
 from sentinel.api.console.rendering import render
 from sentinel.api.respond import ANALYST_ROLES, LEAD_ROLES
 from sentinel.api.scope import visible_run, visible_runs
-from sentinel.store.base import VersionConflict
+from sentinel.errors import VersionConflict
 
 router = console_router()
 

@@ -30,9 +30,7 @@ from sentinel.api.console.eventsearch import (
 from sentinel.api.console.pages import Caller, View, console_router, guarded
 from sentinel.api.console.rendering import display_zone, render
 from sentinel.api.scope import visible_alert
-from sentinel.store.base import EventQuery
-from sentinel.store.expr import And, Expr, Or, Term
-from sentinel.store.query import QuerySyntaxError, parse_expression
+from sentinel.store import And, EventQuery, Expr, Or, QuerySyntaxError, Term, parse_expression
 from sentinel.timefmt import zone_label
 
 DEFAULT_COLUMNS = [

@@ -13,8 +13,8 @@ from sentinel.api.console.pages import Caller, PageError, Stage, View, console_r
 from sentinel.api.console.rendering import render
 from sentinel.api.respond import LEAD_ROLES
 from sentinel.api.scope import author_scope, visible_suppression, visible_suppressions
-from sentinel.respond.suppress import parse_suppression
-from sentinel.store.base import VersionConflict
+from sentinel.errors import VersionConflict
+from sentinel.respond import parse_suppression
 
 router = console_router()
 

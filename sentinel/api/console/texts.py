@@ -16,10 +16,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sentinel.detect.pack import RuleText, rule_translations
+from sentinel.detect import RuleText, rule_translations
 from sentinel.models import RuleRef
-from sentinel.respond.playbook import PlaybookLibrary
-from sentinel.respond.runs import render as fill_variables
+from sentinel.respond import PlaybookLibrary
+from sentinel.respond import render as fill_variables
 from sentinel.translations import pick
 
 

@@ -14,11 +14,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from sentinel.collect.addressplan import AddressPlan
+from sentinel.collect import AddressPlan
 from sentinel.errors import Unavailable
 from sentinel.models import Alert
 from sentinel.respond.settings import RespondConfig
-from sentinel.store.base import Store
+from sentinel.store import Store
 
 
 @dataclass

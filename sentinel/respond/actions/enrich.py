@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sentinel import ecs
 from sentinel.respond.actions import ActionContext, ActionFailed, ActionSpec
 from sentinel.respond.settings import Duration, parse_duration
-from sentinel.store.base import AlertQuery, EventQuery
+from sentinel.store import AlertQuery, EventQuery
 
 HISTORY_FIELDS = ("source.ip", "user.name", "labels.commune", "destination.ip", "host.name")
 

@@ -39,6 +39,8 @@ from sentinel.classify.scan import scan_dataset  # noqa: E402
 from sentinel.classify.taxonomy import load_taxonomy  # noqa: E402
 from sentinel.records import sample_file  # noqa: E402
 
+CLASSIFIERS = ROOT / "classifiers"
+
 DATA = ROOT / "bench" / "data" / "classify"
 HOLDOUT = ROOT / "bench" / "data" / "classify_holdout"
 _MARK = re.compile(r"\{([A-Z_]+)\|([^{}]+)\}")
@@ -134,7 +136,7 @@ def micro(counts: dict[str, list[int]], types: list[str]) -> tuple[float, float,
 
 def text_eval(items: list[dict], stock) -> dict:
     gold = [it["spans"] for it in items]
-    ours = [[(s.type, s.start, s.end) for s in analyze_text(it["text"])] for it in items]
+    ours = [[(s.type, s.start, s.end) for s in analyze_text(it["text"], classifiers_dir=CLASSIFIERS)] for it in items]
     results = {"ours": ours}
     if stock is not None:
         preds = []
@@ -185,8 +187,8 @@ def stock_column_entity(stock, values: list[str]) -> str | None:
 
 def field_eval(stock, sample: int, data: Path = DATA) -> dict:
     labels = json.loads((data / "tables.json").read_text(encoding="utf-8"))
-    taxonomy = load_taxonomy()
-    classifier = FieldClassifier()
+    taxonomy = load_taxonomy(classifiers_dir=CLASSIFIERS)
+    classifier = FieldClassifier(classifiers_dir=CLASSIFIERS)
     out = {"ours": [0, 0, 0], "stock": [0, 0, 0]}  # correct category, correct entity set, total
     errors = []
     n_fields = 0
@@ -256,11 +258,13 @@ def speed_text(items: list[dict], stock, repeat: int) -> None:
         print(f"{label:<44} {len(texts) * repeat / sec:>9.0f} texts/s {chars / sec / 1e6:>7.2f} MB/s")
 
     run("ours, all entities", analyze_text)
-    run("ours, identifiers only (ingest fast path)", lambda t: analyze_text(t, IDENTIFIERS))
+    run(
+        "ours, identifiers only (ingest fast path)", lambda t: analyze_text(t, IDENTIFIERS, classifiers_dir=CLASSIFIERS)
+    )
     logs = [f"GET /api/v1/dossiers?page={i} 200 {i % 97} ms ua=Mozilla/5.0" for i in range(len(texts))]
     started = time.perf_counter()
     for t in logs:
-        analyze_text(t, ["VN_CCCD", "VN_PHONE", "EMAIL_ADDRESS"])
+        analyze_text(t, ["VN_CCCD", "VN_PHONE", "EMAIL_ADDRESS"], classifiers_dir=CLASSIFIERS)
     sec = time.perf_counter() - started
     print(f"{'ours, 3 identifiers on log fields':<44} {len(logs) / sec:>9.0f} texts/s")
     if stock is not None:
@@ -307,7 +311,7 @@ def scale_test(rows: int, sample: int) -> None:
         del data
         for label, source in (("csv", str(csv_path)), ("sqlite", f"sqlite:///{db}")):
             started = time.perf_counter()
-            result = scan_dataset(source, size=sample)[0]
+            result = scan_dataset(source, size=sample, classifiers_dir=CLASSIFIERS)[0]
             sec = time.perf_counter() - started
             size_mb = (csv_path if label == "csv" else db).stat().st_size / 1e6
             print(
@@ -346,7 +350,7 @@ def main() -> None:
     parser.add_argument("--holdout-only", action="store_true", help="only the held-out set (with the baseline)")
     args = parser.parse_args()
     started = time.perf_counter()
-    build_analyzer()
+    build_analyzer(classifiers_dir=CLASSIFIERS)
     print(f"analyzer built in {time.perf_counter() - started:.2f} s")
     stock = None if args.quick and not args.holdout_only else stock_analyzer()
     holdout(stock, args.sample)

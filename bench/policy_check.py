@@ -31,7 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-POLICY = Path(__file__).resolve().parents[1] / "classifiers" / "policy.yaml"
+CLASSIFIERS = Path(__file__).resolve().parents[1] / "classifiers"
+POLICY = CLASSIFIERS / "policy.yaml"
 
 SEED = 20261120
 SURNAMES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi"]
@@ -180,12 +181,12 @@ def naive_rate(root: Path, sample_bytes: int = 1_000_000) -> float:
     from sentinel.classify.analyzer import analyze_text
     from sentinel.policy.model import load_policy
 
-    forbid = sorted(load_policy(POLICY).policy.repository.forbid)
+    forbid = sorted(load_policy(POLICY, classifiers_dir=CLASSIFIERS).policy.repository.forbid)
     text = next((root / "ops" / "archive").glob("access-*.log")).read_text(encoding="utf-8")[:sample_bytes]
-    analyze_text("warm up", entities=forbid)
+    analyze_text("warm up", entities=forbid, classifiers_dir=CLASSIFIERS)
     started = time.perf_counter()
     for i in range(0, len(text), 64_000):
-        analyze_text(text[i : i + 64_000], entities=forbid, score_threshold=0.5)
+        analyze_text(text[i : i + 64_000], entities=forbid, score_threshold=0.5, classifiers_dir=CLASSIFIERS)
     return len(text) / (time.perf_counter() - started) / 1e6
 
 
@@ -243,7 +244,9 @@ def bench_ingest(n: int = 4000) -> None:
     from sentinel.policy.purposes import purpose_protector
 
     rng = random.Random(SEED)
-    protector = purpose_protector(load_policy(POLICY), INGEST, PolicyKeys.from_master(b"b" * 32, "bench"))
+    protector = purpose_protector(
+        load_policy(POLICY, classifiers_dir=CLASSIFIERS), INGEST, PolicyKeys.from_master(b"b" * 32, "bench")
+    )
     kinds = {
         "access, no personal data": [access_line(rng, i) for i in range(n)],
         "access, name+CCCD+phone in URL": [

@@ -12,7 +12,6 @@ from sentinel.lazy import lazy_exports
 
 _EXPORTS = {
     "ClassificationStore": "review",
-    "DEFAULT_CLASSIFIERS_DIR": "catalog",
     "FieldClassifier": "fields",
     "FieldReport": "fields",
     "ReviewError": "review",

@@ -22,7 +22,7 @@ from pathlib import Path
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
 from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
-from sentinel.classify.catalog import DEFAULT_CLASSIFIERS_DIR, Catalog, load_catalog
+from sentinel.classify.catalog import Catalog, load_catalog
 from sentinel.classify.context import FoldedContextEnhancer
 from sentinel.classify.gazetteer import Gazetteer
 from sentinel.classify.recognizers import LANGUAGE, CrfPersonRecognizer, build_recognizers
@@ -103,9 +103,8 @@ class _Engine:
 
 
 @lru_cache(maxsize=16)
-def _engine(classifiers_dir: Path | None) -> _Engine:
-    folder = Path(classifiers_dir) if classifiers_dir else DEFAULT_CLASSIFIERS_DIR
-    return _engine_for(folder.resolve())
+def _engine(classifiers_dir: Path) -> _Engine:
+    return _engine_for(Path(classifiers_dir).resolve())
 
 
 @lru_cache(maxsize=4)
@@ -113,12 +112,12 @@ def _engine_for(folder: Path) -> _Engine:
     return _Engine(load_catalog(folder))
 
 
-def build_analyzer(classifiers_dir: Path | None = None) -> AnalyzerEngine:
+def build_analyzer(classifiers_dir: Path) -> AnalyzerEngine:
     """The configured Presidio ``AnalyzerEngine`` (cached per folder; language ``"vi"``)."""
     return _engine(classifiers_dir).engine
 
 
-def supported_entities(classifiers_dir: Path | None = None) -> list[str]:
+def supported_entities(classifiers_dir: Path) -> list[str]:
     """Entity names the analyzer can report."""
     return list(_engine(classifiers_dir).entities)
 
@@ -129,7 +128,7 @@ def analyze_text(
     *,
     context: list[str] | None = None,
     score_threshold: float | None = None,
-    classifiers_dir: Path | None = None,
+    classifiers_dir: Path,
     free_text: bool = True,
 ) -> list[Span]:
     """Personal data in ``text`` as non-overlapping spans, ordered by position.

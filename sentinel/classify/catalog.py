@@ -23,10 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sentinel.config import DEFAULT_CONTENT_DIR
 from sentinel.content import ContentError, load_model
-
-DEFAULT_CLASSIFIERS_DIR = DEFAULT_CONTENT_DIR / "classifiers"
 
 ENTITY_NAME = r"^[A-Z][A-Z0-9_]*$"
 
@@ -270,9 +267,13 @@ class Catalog:
                 raise ContentError(self.folder / "taxonomy.yaml", None, f"entity {hint.entity} (field hint) is missing")
 
 
-def load_catalog(folder: Path | None = None) -> Catalog:
-    """Load and validate ``classifiers/`` (cached per folder; default: the checkout's ``classifiers/``)."""
-    return _load_catalog((Path(folder) if folder else DEFAULT_CLASSIFIERS_DIR).resolve())
+def load_catalog(folder: Path) -> Catalog:
+    """Load and validate a ``classifiers/`` folder (cached per folder).
+
+    The folder is always given: it comes from the settings (``classifiers_dir``), so
+    the recognizers follow the configured content like every other stage.
+    """
+    return _load_catalog(Path(folder).resolve())
 
 
 @lru_cache(maxsize=8)

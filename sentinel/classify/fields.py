@@ -149,7 +149,7 @@ class NameHints:
 class FieldClassifier:
     """Classifies fields from sampled values and names, using the catalog in ``classifiers_dir``."""
 
-    def __init__(self, classifiers_dir: Path | None = None) -> None:
+    def __init__(self, classifiers_dir: Path) -> None:
         catalog = load_catalog(classifiers_dir)
         self.classifiers_dir = classifiers_dir
         self.decision: FieldDecision = catalog.field_names.decision

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from sentinel.classify.catalog import DEFAULT_CLASSIFIERS_DIR, Catalog
+from sentinel.classify.catalog import Catalog
 from sentinel.classify.normalize import fold
 
 _PROVINCE_PREFIXES = ("Thành phố ", "Tỉnh ")
@@ -85,7 +85,9 @@ class Gazetteer:
 
 
 def main() -> None:
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CLASSIFIERS_DIR / "gazetteer.yaml"
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m sentinel.classify.gazetteer CLASSIFIERS_DIR/gazetteer.yaml")
+    target = Path(sys.argv[1])
     count = write_gazetteer(target)
     print(f"wrote {target} ({count} communes)")
 

@@ -123,7 +123,7 @@ def scan_dataset(
     size: int = DEFAULT_SAMPLE,
     seed: int = DEFAULT_SEED,
     table: str | None = None,
-    classifiers_dir: Path | None = None,
+    classifiers_dir: Path,
     es_client: Any = None,
     store: Any = None,
     progress: Callable[[int, int, str], Any] | None = None,

@@ -56,7 +56,7 @@ class Taxonomy:
         return category, level
 
 
-def load_taxonomy(classifiers_dir: Path | None = None) -> Taxonomy:
-    """The taxonomy from ``classifiers_dir`` (default: the ``classifiers/`` folder of this checkout)."""
+def load_taxonomy(classifiers_dir: Path) -> Taxonomy:
+    """The taxonomy from ``classifiers_dir``."""
     spec = load_catalog(classifiers_dir).taxonomy
     return Taxonomy(entities=dict(spec.entities), levels={lv.level: lv for lv in spec.levels})

@@ -192,7 +192,7 @@ class RoleView:
         # Every entity the role may not see is looked for again in the whole document, not only those
         # ingest keeps readable: a value that slipped through ingest must not reach this screen in clear.
         finder = classifier_finder(list(actions), view.min_score, self.loaded.classifiers_dir)
-        return Protector(self.loaded, actions, OperatorSet(specs, None), finder)
+        return Protector(self.loaded, actions, OperatorSet(specs, None, self.loaded.classifiers_dir), finder)
 
     def mask_event(self, event: Mapping[str, Any]) -> dict[str, Any]:
         if not self.hidden:

@@ -207,7 +207,7 @@ class Prefilter:
     as the CRF name tagger -- its context words.
     """
 
-    def __init__(self, entities: Iterable[str], classifiers_dir: Path | None) -> None:
+    def __init__(self, entities: Iterable[str], classifiers_dir: Path) -> None:
         from sentinel.classify import fold, load_catalog
 
         wanted = set(entities)
@@ -292,6 +292,6 @@ class Prefilter:
 
 
 @lru_cache(maxsize=32)
-def prefilter_for(entities: frozenset[str], classifiers_dir: Path | None) -> Prefilter:
+def prefilter_for(entities: frozenset[str], classifiers_dir: Path) -> Prefilter:
     """A shared :class:`Prefilter` per entity set and folder (building one reads the classifier's term lists)."""
     return Prefilter(entities, classifiers_dir)

@@ -299,7 +299,7 @@ class Checker:
         covered = self.covered_entity(name)
         if covered is not None:
             if self.forbidden(rel, covered):
-                raw = [(line, v) for line, v in items if not is_protected(covered, v)]
+                raw = [(line, v) for line, v in items if not is_protected(covered, v, self.loaded.classifiers_dir)]
                 if raw:
                     result.findings.append(_unmasked(rel, raw[0][0], name, covered, len(raw), len(items)))
             return
@@ -331,7 +331,7 @@ class Checker:
             entity = finding.type
             if entity not in entities or not self.forbidden(rel, entity) or not report.non_empty:
                 continue
-            raw = [(line, v) for line, v in items if not is_protected(entity, v)]
+            raw = [(line, v) for line, v in items if not is_protected(entity, v, self.loaded.classifiers_dir)]
             if raw:
                 held = min(len(raw), max(1, round(finding.ratio * report.non_empty)))
                 result.findings.append(_unmasked(rel, raw[0][0], name, entity, held, len(items)))
@@ -500,14 +500,14 @@ def _unmasked(rel: str, line: int | None, name: str, entity: str, n: int, of: in
 _MASKED = re.compile(r"^[*xX#•]+.{0,8}$|^<[A-Z_]+>$|^\[[A-Z_ ]+\]$")
 
 
-def is_protected(entity: str, value: str) -> bool:
+def is_protected(entity: str, value: str, classifiers_dir: Path) -> bool:
     """Whether a value is already a pseudonym, an encrypted token, a mask or a generalisation."""
     v = value.strip()
     if not v or TOKEN.fullmatch(v) or _MASKED.match(v):
         return True
     if entity == "DATE_OF_BIRTH" and re.fullmatch(r"(19|20)\d\d", v):
         return True
-    return entity == "LOCATION" and province_of(v) == v
+    return entity == "LOCATION" and province_of(v, classifiers_dir) == v
 
 
 def _schema_names(doc: Any) -> list[str] | None:
@@ -541,7 +541,7 @@ def _schema_names(doc: Any) -> list[str] | None:
 _worker: Checker | None = None
 
 
-def _init_worker(policy_path: str, classifiers_dir: Path | None, root: str) -> None:
+def _init_worker(policy_path: str, classifiers_dir: Path, root: str) -> None:
     global _worker
     _worker = Checker(load_policy(policy_path, strict=False, classifiers_dir=classifiers_dir), Path(root))
 
@@ -556,9 +556,7 @@ def _default_jobs() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
-def policy_findings(
-    policy_file: Path, classifiers_dir: Path | None = None
-) -> tuple[LoadedPolicy | None, list[Finding]]:
+def policy_findings(policy_file: Path, classifiers_dir: Path) -> tuple[LoadedPolicy | None, list[Finding]]:
     """Load the policy for checking: PD003 findings for every problem, and the policy if it can be used."""
     from sentinel.identity import ROLES
 
@@ -574,8 +572,8 @@ def run_check(
     policy_file: Path,
     *,
     jobs: int | None = None,
+    classifiers_dir: Path,
     root: Path | None = None,
-    classifiers_dir: Path | None = None,
     progress: Callable[[int, int], Any] | None = None,
 ) -> CheckReport:
     """Check ``paths`` against the policy in ``policy_file`` with the recognizers of ``classifiers_dir``.

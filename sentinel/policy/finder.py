@@ -32,7 +32,7 @@ class Finder(Protocol):
     def __call__(self, text: str, free_text: bool = True) -> list[Hit]: ...
 
 
-def classifier_finder(entities: Iterable[str], min_score: float, classifiers_dir: Path | None) -> Finder:
+def classifier_finder(entities: Iterable[str], min_score: float, classifiers_dir: Path) -> Finder:
     """A finder over the analyzer built from ``classifiers_dir`` for ``entities`` with score >= ``min_score``."""
     from sentinel.classify import analyze_text, supported_entities
 

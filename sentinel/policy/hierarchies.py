@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sentinel.classify import DEFAULT_CLASSIFIERS_DIR, birth_date, fold, load_catalog
+from sentinel.classify import birth_date, fold, load_catalog
 from sentinel.content import ContentError, load_model
 
 TOP = "*"
@@ -137,9 +137,9 @@ def _band(year: int) -> str:
     return f"{start}-{start + 4}"
 
 
-def load_generalizer(classifiers_dir: Path | None = None) -> Generalizer:
+def load_generalizer(classifiers_dir: Path) -> Generalizer:
     """The hierarchies of ``classifiers_dir`` bound to its gazetteer (cached per folder)."""
-    return _load((Path(classifiers_dir) if classifiers_dir else DEFAULT_CLASSIFIERS_DIR).resolve())
+    return _load(Path(classifiers_dir).resolve())
 
 
 @lru_cache(maxsize=4)

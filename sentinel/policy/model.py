@@ -149,7 +149,7 @@ class LoadedPolicy:
     path: Path
     categories: dict[str, str]  # entity -> "basic" | "sensitive" (from the classifier taxonomy)
     document: YamlDocument
-    classifiers_dir: Path | None = None  # the recognizers and taxonomy this policy was loaded with
+    classifiers_dir: Path  # the recognizers and taxonomy this policy was loaded with
 
     def sensitivity(self, entity: str) -> Sensitivity:
         return "sensitive" if self.categories.get(entity) == "sensitive" else "basic"
@@ -249,7 +249,7 @@ def consistency_problems(loaded: LoadedPolicy, known_roles: tuple[str, ...]) -> 
     return out
 
 
-def load_policy(path: str | Path, *, strict: bool = True, classifiers_dir: Path | None = None) -> LoadedPolicy:
+def load_policy(path: str | Path, *, classifiers_dir: Path, strict: bool = True) -> LoadedPolicy:
     """Load and validate the policy at ``path`` against the taxonomy in ``classifiers_dir``.
 
     With ``strict`` the first consistency problem raises :class:`ContentError`;
@@ -263,7 +263,7 @@ def load_policy(path: str | Path, *, strict: bool = True, classifiers_dir: Path 
     policy = doc.validate(Policy)
     taxonomy = load_taxonomy(classifiers_dir)
     categories = {e: taxonomy.category(e) for e in taxonomy.personal_entities()}
-    loaded = LoadedPolicy(policy, file, categories, doc, classifiers_dir)
+    loaded = LoadedPolicy(policy, file, categories, doc, Path(classifiers_dir))
     if strict:
         problems = consistency_problems(loaded, ROLES)
         if problems:

@@ -20,6 +20,7 @@ import hmac
 import re
 import unicodedata
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from presidio_anonymizer import AnonymizerEngine
@@ -128,11 +129,12 @@ class Generalize(Operator):
             match = _YEAR.search(text)
             return match.group(1) if match else f"<{entity}>"
         if entity == "LOCATION":
-            return province_of(text) or f"<{entity}>"
+            return province_of(text, Path(_param(params, "classifiers_dir"))) or f"<{entity}>"
         return f"<{entity}>"
 
     def validate(self, params: dict | None = None) -> None:
         _param(params, "entity_type")
+        _param(params, "classifiers_dir")
 
     def operator_name(self) -> str:
         return "sentinel_generalize"
@@ -141,7 +143,7 @@ class Generalize(Operator):
         return OperatorType.Anonymize
 
 
-def province_of(address: str) -> str | None:
+def province_of(address: str, classifiers_dir: Path) -> str | None:
     """The province an address names (2025 provincial units, short name), or None.
 
     The place hierarchy of open-data releases knows the gazetteer: a province
@@ -149,7 +151,7 @@ def province_of(address: str) -> str | None:
     """
     from sentinel.policy.hierarchies import load_generalizer
 
-    return load_generalizer().province_of(address)
+    return load_generalizer(classifiers_dir).province_of(address)
 
 
 def reveal(token: str, keys: PolicyKeys) -> str:
@@ -171,14 +173,14 @@ def reveal(token: str, keys: PolicyKeys) -> str:
 class OperatorSet:
     """One purpose's operators bound to the policy keys, applied through one Presidio engine."""
 
-    def __init__(self, specs: Mapping[str, OperatorSpec], keys: PolicyKeys | None) -> None:
+    def __init__(self, specs: Mapping[str, OperatorSpec], keys: PolicyKeys | None, classifiers_dir: Path) -> None:
         self.engine = AnonymizerEngine()
         for cls in (Pseudonym, MaskKeepLast, TokenEncrypt, Generalize):
             self.engine.add_anonymizer(cls)
-        self.configs = {entity: self._config(entity, spec, keys) for entity, spec in specs.items()}
+        self.configs = {entity: self._config(entity, spec, keys, classifiers_dir) for entity, spec in specs.items()}
 
     @staticmethod
-    def _config(entity: str, spec: OperatorSpec, keys: PolicyKeys | None) -> OperatorConfig:
+    def _config(entity: str, spec: OperatorSpec, keys: PolicyKeys | None, classifiers_dir: Path) -> OperatorConfig:
         if spec.op in ("pseudonym", "encrypt") and keys is None:
             raise ValueError(f"{entity} uses {spec.op}, which needs the policy key")
         match spec.op:
@@ -193,7 +195,7 @@ class OperatorSet:
             case "encrypt":
                 return OperatorConfig("sentinel_encrypt", {"key": keys.encryption})
             case "generalize":
-                return OperatorConfig("sentinel_generalize")
+                return OperatorConfig("sentinel_generalize", {"classifiers_dir": str(classifiers_dir)})
         raise ValueError(f"unknown operator {spec.op}")
 
     def keeps(self, entity: str) -> bool:

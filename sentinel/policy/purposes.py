@@ -43,7 +43,7 @@ def purpose_protector(
     return Protector(
         loaded,
         actions,
-        OperatorSet(actions, keys),
+        OperatorSet(actions, keys, loaded.classifiers_dir),
         finder or classifier_finder(acting, spec.min_score, loaded.classifiers_dir),
     )
 

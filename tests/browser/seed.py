@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+from tests.content import CLASSIFIERS
 from tests.respond.conftest import make_alert
 
 XSS = "<script>alert('xss')</script>"
@@ -72,6 +73,6 @@ def seed_dataset(app, root: Path, scan_dataset) -> str:
         "Lê Văn Cường,031098007654,0356789012,HS-2026-0003,Xác nhận cư trú\n",
         encoding="utf-8",
     )
-    for result in scan_dataset(str(csv)):
+    for result in scan_dataset(str(csv), classifiers_dir=CLASSIFIERS):
         cstore.save_scan(result)
     return cstore.list_datasets()[0]["dataset"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from sentinel.classify.analyzer import build_analyzer
+from tests.content import CLASSIFIERS
 
 CITIZENS = [
     ["id", "hoTen", "so_cccd", "soDienThoai", "ngay_sinh", "dia_chi_thuong_tru", "dan_toc", "ma_ho_so", "so_tien"],
@@ -25,7 +26,7 @@ CITIZENS = [
 @pytest.fixture(scope="session", autouse=True)
 def warm_analyzer() -> None:
     """Build the analyzer once per session (loading the gazetteer takes about a second)."""
-    build_analyzer()
+    build_analyzer(classifiers_dir=CLASSIFIERS)
 
 
 @pytest.fixture

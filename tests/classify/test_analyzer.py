@@ -7,6 +7,7 @@ import pytest
 from sentinel.classify.analyzer import _engine as engine_for
 from sentinel.classify.analyzer import analyze_text, build_analyzer, resolve_overlaps, supported_entities
 from sentinel.classify.taxonomy import load_taxonomy
+from tests.content import CLASSIFIERS
 
 REQUIRED = {
     "PERSON", "VN_CCCD", "VN_CMND", "VN_BHXH", "VN_MST", "VN_PHONE", "VN_PASSPORT", "VN_LICENSE_PLATE",
@@ -21,15 +22,15 @@ COMPLAINT = (
 
 
 def found(text: str, **kw) -> dict[str, str]:
-    return {s.type: s.text for s in analyze_text(text, **kw)}
+    return {s.type: s.text for s in analyze_text(text, classifiers_dir=CLASSIFIERS, **kw)}
 
 
 def test_required_entities_are_supported() -> None:
-    assert set(supported_entities()) >= REQUIRED
+    assert set(supported_entities(classifiers_dir=CLASSIFIERS)) >= REQUIRED
 
 
 def test_spans_are_character_offsets_into_the_input() -> None:
-    spans = analyze_text(COMPLAINT)
+    spans = analyze_text(COMPLAINT, classifiers_dir=CLASSIFIERS)
     assert {s.type for s in spans} >= {"PERSON", "DATE_OF_BIRTH", "VN_CCCD", "VN_PHONE", "EMAIL_ADDRESS", "LOCATION"}
     for s in spans:
         assert COMPLAINT[s.start : s.end] == s.text
@@ -47,15 +48,17 @@ def test_bank_account_needs_context_and_context_works_without_diacritics(label: 
 
 
 def test_context_words_really_raise_the_score() -> None:
-    bare = analyze_text("0100109106", score_threshold=0)
-    boosted = analyze_text("mã số thuế: 0100109106", score_threshold=0)
+    bare = analyze_text("0100109106", score_threshold=0, classifiers_dir=CLASSIFIERS)
+    boosted = analyze_text("mã số thuế: 0100109106", score_threshold=0, classifiers_dir=CLASSIFIERS)
     assert bare[0].type == boosted[0].type == "VN_MST"
     assert boosted[0].score > bare[0].score + 0.3
-    assert not analyze_text("0011004123456")  # the same account number without context is not reported
+    assert not analyze_text(
+        "0011004123456", classifiers_dir=CLASSIFIERS
+    )  # the same account number without context is not reported
 
 
 def test_caller_context_such_as_a_field_name_counts() -> None:
-    assert not analyze_text("125678934")
+    assert not analyze_text("125678934", classifiers_dir=CLASSIFIERS)
     assert found("125678934", context=["so cmnd"])["VN_CMND"] == "125678934"
 
 
@@ -73,8 +76,8 @@ def test_caller_context_such_as_a_field_name_counts() -> None:
     ],
 )
 def test_hard_negatives_are_not_personal_data(text: str) -> None:
-    taxonomy = load_taxonomy()
-    assert [s for s in analyze_text(text) if taxonomy.category(s.type) != "none"] == []
+    taxonomy = load_taxonomy(classifiers_dir=CLASSIFIERS)
+    assert [s for s in analyze_text(text, classifiers_dir=CLASSIFIERS) if taxonomy.category(s.type) != "none"] == []
 
 
 @pytest.mark.parametrize("name", ["Nguyễn Thị Mai", "NGUYỄN THỊ MAI", "Nguyen Thi Mai", "Lò Văn Páo"])
@@ -83,9 +86,9 @@ def test_names_with_and_without_diacritics_and_upper_case(name: str) -> None:
 
 
 def test_street_and_place_names_are_not_people() -> None:
-    spans = analyze_text("Nhà ở 17/4 Lý Thường Kiệt, phường Cửa Nam, Hà Nội")
+    spans = analyze_text("Nhà ở 17/4 Lý Thường Kiệt, phường Cửa Nam, Hà Nội", classifiers_dir=CLASSIFIERS)
     assert [s.type for s in spans] == ["LOCATION"]
-    assert not analyze_text("Hà Nội mùa thu")
+    assert not analyze_text("Hà Nội mùa thu", classifiers_dir=CLASSIFIERS)
 
 
 def test_former_province_names_in_old_records() -> None:
@@ -108,7 +111,7 @@ def test_identifier_formats() -> None:
         "xe 30A-123.45 và 29-B1 123.45, MST chi nhánh 0100109106-001, ĐT (024) 3825 1234, IP 203.113.45.12, "
         "thẻ tín dụng 4111 1111 1111 1111"
     )
-    got = [(s.type, s.text) for s in analyze_text(text)]
+    got = [(s.type, s.text) for s in analyze_text(text, classifiers_dir=CLASSIFIERS)]
     assert got == [
         ("VN_CMND", "125678934"),
         ("VN_BHXH", "0123987456"),
@@ -124,21 +127,21 @@ def test_identifier_formats() -> None:
 
 
 def test_entity_filter_and_unknown_entities() -> None:
-    assert {s.type for s in analyze_text(COMPLAINT, ["VN_PHONE"])} == {"VN_PHONE"}
-    assert analyze_text("no digits here at all", ["VN_CCCD", "VN_PHONE"]) == []
+    assert {s.type for s in analyze_text(COMPLAINT, ["VN_PHONE"], classifiers_dir=CLASSIFIERS)} == {"VN_PHONE"}
+    assert analyze_text("no digits here at all", ["VN_CCCD", "VN_PHONE"], classifiers_dir=CLASSIFIERS) == []
     with pytest.raises(ValueError, match="unknown entities VN_SSN"):
-        analyze_text("x", ["VN_SSN"])
+        analyze_text("x", ["VN_SSN"], classifiers_dir=CLASSIFIERS)
 
 
 def test_fast_path_gives_the_same_result_as_the_presidio_engine() -> None:
-    engine, rank = build_analyzer(), engine_for(None).rank
+    engine, rank = build_analyzer(classifiers_dir=CLASSIFIERS), engine_for(CLASSIFIERS).rank
     texts = [
         COMPLAINT,
         "Bà Lò Thị Xuân, dân tộc Thái, quê quán xã Mường Phăng, tỉnh Điện Biên, STK 0011004123456 BIDV",
         "Mã hồ sơ 000.00.12.H26-250101-0001, số tiền 1250000 đồng, SĐT 0983 217 465",
     ]
     for text in texts:
-        fast = [(s.type, s.start, s.end, round(s.score, 6)) for s in analyze_text(text)]
+        fast = [(s.type, s.start, s.end, round(s.score, 6)) for s in analyze_text(text, classifiers_dir=CLASSIFIERS)]
         slow = resolve_overlaps(engine.analyze(text=text, language="vi"), rank)
         assert fast == [(r.entity_type, r.start, r.end, round(r.score, 6)) for r in slow]
 
@@ -169,7 +172,7 @@ def test_the_name_tagger_reads_only_candidates_that_context_could_report() -> No
     # a capitalised run far from any context phrase scores below the threshold whatever the tagger says
     heading = "Thủ Tục Nhận Con Nuôi " + "x" * 60 + " Giấy Phép Xây Dựng"
     before = _tagged_people.cache_info()
-    assert analyze_text(heading) == []
+    assert analyze_text(heading, classifiers_dir=CLASSIFIERS) == []
     assert _tagged_people.cache_info().misses == before.misses
     # the same run near a title, or with a field name as context, is read and reported
     assert found("x " * 30 + "bà Khổng Thu Ngân")["PERSON"] == "Khổng Thu Ngân"
@@ -189,7 +192,9 @@ def test_the_name_tagger_answers_a_repeated_text_from_its_cache() -> None:
 
 
 def test_the_nearer_phrase_decides_between_positive_and_negative_context() -> None:
-    assert analyze_text("Chuyển khoản phí dịch vụ, nội dung ghi mã hồ sơ 250312000045") == []
+    assert (
+        analyze_text("Chuyển khoản phí dịch vụ, nội dung ghi mã hồ sơ 250312000045", classifiers_dir=CLASSIFIERS) == []
+    )
     got = found("Chuyển 2.000.000 đồng vào TK 1903 5678 9012 34 Techcombank, chủ TK Vũ Minh Khoa.")
     assert got == {"VN_BANK_ACCOUNT": "1903 5678 9012 34", "PERSON": "Vũ Minh Khoa"}
 

@@ -5,21 +5,22 @@ from pathlib import Path
 
 import pytest
 
-from sentinel.classify.catalog import DEFAULT_CLASSIFIERS_DIR, load_catalog
+from sentinel.classify.catalog import load_catalog
 from sentinel.classify.gazetteer import build_gazetteer_data
 from sentinel.classify.taxonomy import load_taxonomy
 from sentinel.content import ContentError
+from tests.content import CLASSIFIERS
 
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     target = tmp_path / "classifiers"
-    shutil.copytree(DEFAULT_CLASSIFIERS_DIR, target)
+    shutil.copytree(CLASSIFIERS, target)
     return target
 
 
 def test_shipped_catalog_is_valid_and_complete() -> None:
-    catalog = load_catalog()
+    catalog = load_catalog(CLASSIFIERS)
     assert len(catalog.terms["ethnicity"]) >= 54
     assert len(catalog.former_provinces) == 63
     assert len({p.cccd for p in catalog.former_provinces}) == 63
@@ -32,13 +33,13 @@ def test_shipped_catalog_is_valid_and_complete() -> None:
 
 def test_gazetteer_file_is_what_the_generator_writes() -> None:
     data = build_gazetteer_data()
-    shipped = load_catalog().gazetteer
+    shipped = load_catalog(CLASSIFIERS).gazetteer
     assert [p["name"] for p in data["provinces"]] == [p.name for p in shipped.provinces]
     assert [p["communes"] for p in data["provinces"]] == [p.communes for p in shipped.provinces]
 
 
 def test_taxonomy_categories() -> None:
-    tx = load_taxonomy()
+    tx = load_taxonomy(classifiers_dir=CLASSIFIERS)
     assert tx.category("VN_CCCD") == "basic"
     assert tx.category("HEALTH") == "sensitive"
     assert tx.category("UNKNOWN") == "none"
@@ -65,7 +66,7 @@ def test_unknown_validator_and_missing_taxonomy_entry(folder: Path) -> None:
     _replace(folder / "recognizers.yaml", "validator: cccd", "validator: luhn9")
     with pytest.raises(ContentError, match="unknown validator 'luhn9'"):
         load_catalog(folder)
-    shutil.copy(DEFAULT_CLASSIFIERS_DIR / "recognizers.yaml", folder / "recognizers.yaml")
+    shutil.copy(CLASSIFIERS / "recognizers.yaml", folder / "recognizers.yaml")
     _replace(folder / "taxonomy.yaml", "  HEALTH:", "  HEALTHY:")
     with pytest.raises(ContentError, match=r"entity HEALTH .* is missing"):
         load_catalog(folder)

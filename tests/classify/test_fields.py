@@ -5,11 +5,12 @@ import pytest
 from sentinel.classify.catalog import load_catalog
 from sentinel.classify.fields import FieldClassifier, NameHints, iter_fields
 from sentinel.classify.masking import mask_span
+from tests.content import CLASSIFIERS
 
 
 @pytest.fixture(scope="module")
 def classifier() -> FieldClassifier:
-    return FieldClassifier()
+    return FieldClassifier(classifiers_dir=CLASSIFIERS)
 
 
 @pytest.mark.parametrize(
@@ -31,7 +32,7 @@ def classifier() -> FieldClassifier:
     ],
 )
 def test_name_hints_across_spellings(name: str, entity: str) -> None:
-    hints = NameHints(load_catalog().field_names.hints)
+    hints = NameHints(load_catalog(CLASSIFIERS).field_names.hints)
     assert entity in hints.entities(name)
 
 
@@ -39,7 +40,7 @@ def test_name_hints_across_spellings(name: str, entity: str) -> None:
     "name", ["ten_thu_tuc", "dia_chi_ip_may_chu_email_address", "created_at", "content", "so_tien"]
 )
 def test_name_hints_exclusions_and_non_matches(name: str) -> None:
-    hints = NameHints(load_catalog().field_names.hints)
+    hints = NameHints(load_catalog(CLASSIFIERS).field_names.hints)
     assert "PERSON" not in hints.entities(name)
     assert "LOCATION" not in hints.entities(name)
 

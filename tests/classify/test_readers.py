@@ -17,6 +17,7 @@ from sentinel import records
 from sentinel.classify.readers import read_sql
 from sentinel.classify.scan import scan_dataset
 from sentinel.records import SourceError, sample_file
+from tests.content import CLASSIFIERS
 
 
 def _write_csv(path: Path, rows: list[list[str]]) -> Path:
@@ -124,7 +125,7 @@ def test_sqlite_through_sqlalchemy(tmp_path: Path) -> None:
     assert citizens.records == next(read_sql(url, "citizens", 100, 9)).records
     with pytest.raises(SourceError, match="no table 'people'"):
         next(read_sql(url, "people", 10, 1))
-    results = scan_dataset(url, size=100)
+    results = scan_dataset(url, size=100, classifiers_dir=CLASSIFIERS)
     by_field = {f.field: f for f in results[0].fields}
     assert by_field["so_cccd"].entities[0].type == "VN_CCCD"
     assert by_field["ho_ten"].category == "basic"
@@ -185,14 +186,14 @@ def test_postgresql_tablesample(pg_url: str) -> None:
         )
     engine.dispose()
     started = time.perf_counter()
-    result = scan_dataset(pg_url, size=100, table="cong_dan")[0]
+    result = scan_dataset(pg_url, size=100, table="cong_dan", classifiers_dir=CLASSIFIERS)[0]
     assert time.perf_counter() - started < 30
     assert result.sample_method == "tablesample system"
     assert result.total_rows == 20000
     by_field = {f.field: f for f in result.fields}
     assert by_field["so_dien_thoai"].entities[0].type == "VN_PHONE"
     assert by_field["ho_ten"].entities[0].type == "PERSON"
-    again = scan_dataset(pg_url, size=100, table="cong_dan")[0]
+    again = scan_dataset(pg_url, size=100, table="cong_dan", classifiers_dir=CLASSIFIERS)[0]
     assert again.sampled == result.sampled
 
 
@@ -215,7 +216,7 @@ def test_stored_events(tmp_path: Path) -> None:
                 }
             )
         store.append_events(events)
-        result = scan_dataset("events:portal.auth", size=10, store=store)[0]
+        result = scan_dataset("events:portal.auth", size=10, store=store, classifiers_dir=CLASSIFIERS)[0]
     finally:
         store.close()
     by_field = {f.field: f for f in result.fields}
@@ -237,7 +238,7 @@ def test_elasticsearch_index(tmp_path: Path) -> None:
         for i in range(30):
             client.index(index=index, document={"ho_ten": "Nguyễn Văn An", "sdt": f"09830{i:05d}"})
         client.indices.refresh(index=index)
-        result = scan_dataset(f"es:{index}", size=20, es_client=client)[0]
+        result = scan_dataset(f"es:{index}", size=20, es_client=client, classifiers_dir=CLASSIFIERS)[0]
         by_field = {f.field: f for f in result.fields}
         assert by_field["ho_ten"].entities[0].type == "PERSON"
     finally:

@@ -11,6 +11,7 @@ from sentinel.classify.scan import scan_dataset
 from sentinel.classify.taxonomy import load_taxonomy
 from sentinel.config import load_settings
 from sentinel.identity import Principal
+from tests.content import CLASSIFIERS
 
 
 class RoleAuth:
@@ -24,8 +25,8 @@ class RoleAuth:
 @pytest.fixture
 def setup(tmp_path: Path, citizens_csv: Path):
     settings = load_settings(env={"SENTINEL_DATA_DIR": str(tmp_path / "data")})
-    store = open_classification_store(settings.classify_db_path, load_taxonomy())
-    result = scan_dataset(str(citizens_csv))[0]
+    store = open_classification_store(settings.classify_db_path, load_taxonomy(classifiers_dir=CLASSIFIERS))
+    result = scan_dataset(str(citizens_csv), classifiers_dir=CLASSIFIERS)[0]
     store.save_scan(result)
     store.close()
     client = TestClient(create_app(settings, authenticator=RoleAuth()))
@@ -94,8 +95,8 @@ def test_override_is_versioned_audited_and_survives_rescans(setup) -> None:
     history = client.get(url(dataset, "/fields/ma_ho_so/history")).json()["reviews"]
     assert [(h["version"], h["decision"], h["by"]) for h in history] == [(1, "override", "dpo1"), (2, "accept", "dpo2")]
     # a later scan does not undo the decision
-    store = open_classification_store(settings.classify_db_path, load_taxonomy())
-    store.save_scan(scan_dataset(str(csv_path))[0])
+    store = open_classification_store(settings.classify_db_path, load_taxonomy(classifiers_dir=CLASSIFIERS))
+    store.save_scan(scan_dataset(str(csv_path), classifiers_dir=CLASSIFIERS)[0])
     store.close()
     audit = client.get(url(dataset, "/audit")).json()["entries"]
     assert [(a["action"], a["actor"]) for a in audit] == [("review.accept", "dpo2"), ("review.override", "dpo1")]
@@ -123,9 +124,9 @@ def test_bad_reviews_are_refused(setup) -> None:
 
 
 def test_override_to_none_drops_personal_entities_and_level(tmp_path: Path, citizens_csv: Path) -> None:
-    store = open_classification_store(tmp_path / "data" / "classify.db", load_taxonomy())
+    store = open_classification_store(tmp_path / "data" / "classify.db", load_taxonomy(classifiers_dir=CLASSIFIERS))
     try:
-        dataset = scan_dataset(str(citizens_csv))[0]
+        dataset = scan_dataset(str(citizens_csv), classifiers_dir=CLASSIFIERS)[0]
         store.save_scan(dataset)
         field = store.review(
             dataset.dataset,

@@ -6,8 +6,9 @@ import pytest
 
 from sentinel.classify import validators as v
 from sentinel.classify.catalog import load_catalog
+from tests.content import CLASSIFIERS
 
-CODES = frozenset(p.cccd for p in load_catalog().former_provinces)
+CODES = frozenset(p.cccd for p in load_catalog(CLASSIFIERS).former_provinces)
 
 
 @pytest.mark.parametrize(

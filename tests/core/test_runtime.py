@@ -153,3 +153,38 @@ def test_no_module_below_the_entry_points_loads_settings(tmp_path: Path) -> None
         if "load_settings(" in p.read_text(encoding="utf-8")
     )
     assert callers == ["sentinel/cli/common.py", "sentinel/config.py"]
+
+
+def test_generalising_an_address_reads_the_configured_gazetteer(tmp_path: Path) -> None:
+    """The generalise operator finds the province in the configured content's gazetteer, not the checkout's."""
+    from sentinel.policy.model import OperatorSpec
+    from sentinel.policy.operators import OperatorSet
+
+    content = tmp_path / "classifiers"
+    shutil.copytree(REPO / "classifiers", content)
+    gazetteer = content / "gazetteer.yaml"
+    text = gazetteer.read_text(encoding="utf-8")
+    assert "  communes: [Phường Ba Đình," in text
+    gazetteer.write_text(text.replace("  communes: [Phường Ba Đình,", "  communes: [Xã Xyzzy, Phường Ba Đình,", 1))
+    address = "Xã Xyzzy"
+    spec = {"LOCATION": OperatorSpec(op="generalize")}
+    assert OperatorSet(spec, None, classifiers_dir=REPO / "classifiers").apply("LOCATION", address) == "<LOCATION>"
+    assert OperatorSet(spec, None, classifiers_dir=content).apply("LOCATION", address) == "Hà Nội"
+
+
+def test_no_library_function_falls_back_to_a_content_folder() -> None:
+    """Every function that reads content takes its folder from the caller (who has it from settings)."""
+    import ast
+
+    offenders = []
+    for path in (REPO / "sentinel").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                args = node.args
+                defaults = dict(
+                    zip([a.arg for a in args.args][len(args.args) - len(args.defaults) :], args.defaults, strict=True)
+                ) | {a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None}
+                for name in defaults:
+                    if name in ("classifiers_dir", "content_dir", "rules_dir", "playbooks_dir"):
+                        offenders.append(f"{path.relative_to(REPO)}:{node.lineno}: {node.name}({name}=...)")
+    assert not offenders, "\n".join(offenders)

@@ -20,6 +20,7 @@ from sentinel.collect.syslog_parse import parse_syslog
 from sentinel.content import ContentError
 from sentinel.policy.model import load_policy
 from sentinel.respond.playbook import PlaybookLibrary
+from tests.content import CLASSIFIERS
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 7, 1, 3, 0, tzinfo=UTC)
@@ -137,6 +138,6 @@ def test_a_changed_policy_loads_or_fails_with_file_line_reason(tmp_path_factory,
     doc = _mutate(yaml.safe_load(yaml.safe_dump(POLICY)), where, value)
     path.write_text(yaml.safe_dump(doc, allow_unicode=True))
     try:
-        load_policy(path)
+        load_policy(path, classifiers_dir=CLASSIFIERS)
     except ContentError as exc:  # file:line: reason, the line of the changed key
         assert exc.line is not None and str(exc).startswith(f"{path}:{exc.line}: ") and exc.reason

@@ -8,6 +8,7 @@ import pytest
 
 from sentinel.policy.keys import PolicyKeys
 from sentinel.policy.model import LoadedPolicy, load_policy
+from tests.content import CLASSIFIERS
 
 POLICY = Path(__file__).resolve().parents[2] / "classifiers" / "policy.yaml"
 
@@ -20,7 +21,7 @@ NAME = "Nguyễn Văn An"
 
 @pytest.fixture(scope="session")
 def loaded() -> LoadedPolicy:
-    return load_policy(POLICY)
+    return load_policy(POLICY, classifiers_dir=CLASSIFIERS)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sentinel.classify.analyzer import analyze_text
 from sentinel.classify.catalog import load_catalog
 from sentinel.policy.candidates import Prefilter, candidate_lines, has_candidate, prefilter_for
+from tests.content import CLASSIFIERS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -34,7 +35,7 @@ EXAMPLES = {
 
 
 def test_examples_cover_every_pattern_entity():
-    catalog = load_catalog()
+    catalog = load_catalog(CLASSIFIERS)
     pattern_entities = {s.entity for s in catalog.recognizers.recognizers if s.patterns}
     assert pattern_entities <= set(EXAMPLES)
 
@@ -58,9 +59,9 @@ def test_ordinary_log_lines_are_not_candidates():
 
 def test_candidates_reach_the_recogniser():
     data = "\n".join(f"x {t} y" for ts in EXAMPLES.values() for t in ts).encode()
-    found = {s.type for s in analyze_text(data.decode(), score_threshold=0.3)}
+    found = {s.type for s in analyze_text(data.decode(), score_threshold=0.3, classifiers_dir=CLASSIFIERS)}
     lines = b"\n".join(data[c.start : c.end] for c in candidate_lines(data)).decode()
-    assert found == {s.type for s in analyze_text(lines, score_threshold=0.3)}
+    assert found == {s.type for s in analyze_text(lines, score_threshold=0.3, classifiers_dir=CLASSIFIERS)}
 
 
 def test_line_offsets():

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from sentinel.cli.main import cli
 from sentinel.policy.check import RULES, run_check
+from tests.content import CLASSIFIERS
 
 from .conftest import CCCD, PHONE, POLICY, write_policy
 
@@ -41,7 +42,7 @@ CLEAN = {
 
 
 def check(root: Path, policy: Path | None = None):
-    return run_check([root], policy or POLICY, root=root, jobs=1)
+    return run_check([root], policy or POLICY, root=root, jobs=1, classifiers_dir=CLASSIFIERS)
 
 
 def rules_of(report) -> set[tuple[str, str]]:
@@ -129,8 +130,8 @@ def test_bad_input_is_reported_not_fatal(tmp_path):
 def test_parallel_run_gives_the_same_findings(tmp_path):
     files = {f"d{i}/rows.csv": f"id,so_cccd\n{i},{CCCD}\n" for i in range(70)}
     root = repo(tmp_path, files)
-    one = run_check([root], POLICY, root=root, jobs=1)
-    two = run_check([root], POLICY, root=root, jobs=2)
+    one = run_check([root], POLICY, root=root, jobs=1, classifiers_dir=CLASSIFIERS)
+    two = run_check([root], POLICY, root=root, jobs=2, classifiers_dir=CLASSIFIERS)
     assert sorted(map(str, one.findings)) == sorted(map(str, two.findings)) and len(one.findings) == 70
 
 
@@ -204,8 +205,8 @@ def test_the_shipped_policy_forbids_every_sensitive_entity(tmp_path, policy_text
     from sentinel.classify.taxonomy import load_taxonomy
     from sentinel.policy.model import load_policy
 
-    forbid = set(load_policy(POLICY).policy.repository.forbid)
-    taxonomy = load_taxonomy()
+    forbid = set(load_policy(POLICY, classifiers_dir=CLASSIFIERS).policy.repository.forbid)
+    taxonomy = load_taxonomy(classifiers_dir=CLASSIFIERS)
     assert {e for e in taxonomy.entities if taxonomy.category(e) == "sensitive"} <= forbid
     loose = policy_text.replace("RELIGION, HEALTH,", "HEALTH,")
     assert loose != policy_text
@@ -217,5 +218,5 @@ def test_the_shipped_policy_forbids_every_sensitive_entity(tmp_path, policy_text
 
 def test_this_repository_passes_its_own_check():
     root = Path(__file__).resolve().parents[2]
-    report = run_check([root], POLICY, root=root, jobs=1)
+    report = run_check([root], POLICY, root=root, jobs=1, classifiers_dir=CLASSIFIERS)
     assert [f"{f.path}:{f.line}: {f.message}" for f in report.findings] == []

@@ -7,6 +7,7 @@ import pytest
 from sentinel.content import ContentError
 from sentinel.identity import ROLES
 from sentinel.policy.model import consistency_problems, load_policy
+from tests.content import CLASSIFIERS
 
 from .conftest import write_policy
 
@@ -22,14 +23,14 @@ def test_unknown_operator_is_reported_with_its_line(tmp_path, policy_text):
     path = write_policy(tmp_path, text)
     line = text.splitlines().index("      VN_BANK_ACCOUNT: {op: scramble}") + 1
     with pytest.raises(ContentError) as err:
-        load_policy(path)
+        load_policy(path, classifiers_dir=CLASSIFIERS)
     assert err.value.line == line and "op" in err.value.reason and str(path) in str(err.value)
 
 
 def test_keep_last_only_with_mask(tmp_path, policy_text):
     path = write_policy(tmp_path, policy_text.replace("{op: mask, keep_last: 3}", "{op: redact, keep_last: 3}", 1))
     with pytest.raises(ContentError, match="keep_last applies to op: mask only"):
-        load_policy(path)
+        load_policy(path, classifiers_dir=CLASSIFIERS)
 
 
 OPEN_DATA = "    release: {k: 5, l: 2, max_suppression: 0.05}\n    default: "
@@ -47,7 +48,7 @@ def test_inconsistencies_are_all_listed_with_lines(tmp_path, policy_text):
     )
     path = write_policy(tmp_path, text)
     lines = text.splitlines()
-    loaded = load_policy(path, strict=False)
+    loaded = load_policy(path, strict=False, classifiers_dir=CLASSIFIERS)
     problems = {p.message: p.line for p in consistency_problems(loaded, ROLES)}
     joined = "\n".join(problems)
     assert "soc_analyst' sees sensitive data (allow) more openly than basic data (deny)" in joined
@@ -57,7 +58,7 @@ def test_inconsistencies_are_all_listed_with_lines(tmp_path, policy_text):
     analyst = next(m for m in problems if "soc_analyst" in m)
     assert lines[problems[analyst] - 1].strip().startswith("soc_analyst:")
     with pytest.raises(ContentError) as err:
-        load_policy(path)
+        load_policy(path, classifiers_dir=CLASSIFIERS)
     # every problem, each on its own file:line, not "and N more"
     assert len(err.value.problems) == len(problems) >= 4
     assert str(err.value).count(f"{path}:") == len(problems)
@@ -66,13 +67,13 @@ def test_inconsistencies_are_all_listed_with_lines(tmp_path, policy_text):
 def test_sensitive_entity_cannot_be_kept_raw_at_ingest(tmp_path, policy_text):
     path = write_policy(tmp_path, policy_text.replace("HEALTH: {op: redact}", "HEALTH: {op: keep}", 1))
     with pytest.raises(ContentError, match="sensitive HEALTH would be stored raw at ingest"):
-        load_policy(path)
+        load_policy(path, classifiers_dir=CLASSIFIERS)
 
 
 def test_ingest_purpose_is_required(tmp_path, policy_text):
     path = write_policy(tmp_path, policy_text.replace("  ingest:\n", "  intake:\n"))
     with pytest.raises(ContentError, match="define the 'ingest' purpose"):
-        load_policy(path)
+        load_policy(path, classifiers_dir=CLASSIFIERS)
 
 
 def test_role_view_scope_reading_and_labels(loaded):

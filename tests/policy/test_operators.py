@@ -9,12 +9,13 @@ from hypothesis import strategies as st
 from sentinel.policy.keys import PolicyKeys
 from sentinel.policy.model import OperatorSpec
 from sentinel.policy.operators import TOKEN, OperatorSet, province_of, reveal
+from tests.content import CLASSIFIERS
 
 from .conftest import CCCD
 
 
 def ops(keys, **specs):
-    return OperatorSet({e: OperatorSpec(**s) for e, s in specs.items()}, keys)
+    return OperatorSet({e: OperatorSpec(**s) for e, s in specs.items()}, keys, classifiers_dir=CLASSIFIERS)
 
 
 def test_pseudonym_is_keyed_stable_and_normalised(keys):
@@ -49,7 +50,7 @@ def test_encryption_round_trip_and_wrong_key(keys):
 
 def test_pseudonym_and_encryption_need_the_key():
     with pytest.raises(ValueError, match="needs the policy key"):
-        OperatorSet({"VN_CCCD": OperatorSpec(op="pseudonym")}, None)
+        OperatorSet({"VN_CCCD": OperatorSpec(op="pseudonym")}, None, classifiers_dir=CLASSIFIERS)
 
 
 def test_generalisation(keys):
@@ -60,7 +61,7 @@ def test_generalisation(keys):
     assert o.apply("LOCATION", "12 Lý Thường Kiệt, phường Cửa Nam, Thành phố Hà Nội") == "Hà Nội"
     assert o.apply("LOCATION", "so 5 duong Tran Phu, xa Ea Kar, tinh Dak Lak") == "Đắk Lắk"
     assert o.apply("LOCATION", "ấp 3, không rõ") == "<LOCATION>"
-    assert province_of("Quận 1, TP Hồ Chí Minh") == "Hồ Chí Minh"
+    assert province_of("Quận 1, TP Hồ Chí Minh", classifiers_dir=CLASSIFIERS) == "Hồ Chí Minh"
 
 
 @settings(max_examples=60, deadline=None)

@@ -16,12 +16,13 @@ from sentinel.cli.main import cli
 from sentinel.content import ContentError
 from sentinel.policy.hierarchies import DATE, ETHNICITY, PLACE, PROVINCE, VALUE, load_generalizer
 from sentinel.policy.release import ColumnPlan, Release
+from tests.content import CLASSIFIERS
 
 QUASI = ["ngay_sinh", "gioi_tinh", "tinh", "xa", "thu_tuc"]
 
 
 def test_hierarchies_climb_dates_places_and_groups() -> None:
-    g = load_generalizer()
+    g = load_generalizer(classifiers_dir=CLASSIFIERS)
     assert g.chain(DATE, "15/03/1987") == ["1987-03-15", "1987-03", "1987", "1985-1989", "*"]
     assert g.chain(DATE, "1990-07-21") == ["1990-07-21", "1990-07", "1990", "1990-1994", "*"]
     assert g.chain(PLACE, "Phường Hoàn Kiếm") == ["Phường Hoàn Kiếm", "Hà Nội", "Đồng bằng sông Hồng", "*"]
@@ -37,10 +38,10 @@ def test_hierarchies_climb_dates_places_and_groups() -> None:
 def test_hierarchy_content_is_checked_against_the_gazetteer(tmp_path: Path) -> None:
     import shutil
 
-    from sentinel.classify.catalog import DEFAULT_CLASSIFIERS_DIR
+    from tests.content import CLASSIFIERS
 
     folder = tmp_path / "classifiers"
-    shutil.copytree(DEFAULT_CLASSIFIERS_DIR, folder)
+    shutil.copytree(CLASSIFIERS, folder)
     text = (folder / "hierarchies.yaml").read_text(encoding="utf-8").replace("Tây Nguyên: [Gia Lai,", "Tây Nguyên: [")
     (folder / "hierarchies.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(ContentError, match="provinces without a region: Gia Lai"):
@@ -50,7 +51,9 @@ def test_hierarchy_content_is_checked_against_the_gazetteer(tmp_path: Path) -> N
 def _release(rows: list[dict], quasi: list[tuple[str, object]], sensitive=(), **kw) -> Release:
     plans = [ColumnPlan(name, "quasi", [], "generalised", "", h) for name, h in quasi]
     plans += [ColumnPlan(name, "sensitive", [], "kept l-diverse", "") for name in sensitive]
-    release = Release(plans, load_generalizer(), **{"k": 3, "l": 1, "max_suppression": 0.0, **kw})
+    release = Release(
+        plans, load_generalizer(classifiers_dir=CLASSIFIERS), **{"k": 3, "l": 1, "max_suppression": 0.0, **kw}
+    )
     for row in rows:
         release.add(row)
     return release

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sentinel.api.accounts import Accounts
 from sentinel.api.app import create_app
 from sentinel.api.auth import LocalOperator
+from tests.content import CLASSIFIERS
 
 from .conftest import make_alert
 
@@ -170,7 +171,7 @@ def test_dpo_review_pages(client, settings, tmp_path):
     )
     client.get("/console/dpo")  # opens the classification store
     cstore = client.app.state.classification_store
-    for result in scan_dataset(str(csv)):
+    for result in scan_dataset(str(csv), classifiers_dir=CLASSIFIERS):
         cstore.save_scan(result)
     dataset = cstore.list_datasets()[0]["dataset"]
     listing = client.get("/console/dpo").text

@@ -28,6 +28,7 @@ from sentinel.classify.taxonomy import load_taxonomy
 from sentinel.config import load_settings
 from sentinel.identity import Principal
 from sentinel.store.sqlite import SQLiteStore
+from tests.content import CLASSIFIERS
 from tests.respond.conftest import make_alert
 
 
@@ -56,8 +57,8 @@ def acted(tmp_path_factory) -> dict:
     table = root / "dossiers.csv"
     with table.open("w", encoding="utf-8", newline="") as fh:
         csv.writer(fh).writerows([["ho_ten", "so_cccd"], ["Nguyễn Văn An", "001099012345"]])
-    cstore = open_classification_store(settings.classify_db_path, load_taxonomy())
-    dataset = scan_dataset(str(table))[0]
+    cstore = open_classification_store(settings.classify_db_path, load_taxonomy(classifiers_dir=CLASSIFIERS))
+    dataset = scan_dataset(str(table), classifiers_dir=CLASSIFIERS)[0]
     cstore.save_scan(dataset)
     cstore.close()
     store = SQLiteStore(settings.sqlite_path)
@@ -190,7 +191,9 @@ def test_policy_reveal_is_chained_with_its_actor_and_no_side_file(tmp_path):
 
     data = tmp_path / "data"
     keys = Runtime(load_settings(env={"SENTINEL_DATA_DIR": str(data)})).keys
-    token = OperatorSet({"VN_BANK_ACCOUNT": OperatorSpec(op="encrypt")}, keys).apply("VN_BANK_ACCOUNT", "0123456789")
+    token = OperatorSet({"VN_BANK_ACCOUNT": OperatorSpec(op="encrypt")}, keys, classifiers_dir=CLASSIFIERS).apply(
+        "VN_BANK_ACCOUNT", "0123456789"
+    )
     env = {**os.environ, "SENTINEL_DATA_DIR": str(data)}
     cmd = [sys.executable, "-m", "sentinel.cli.main", "policy", "reveal", token, "--reason", "court order 12/2026"]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)

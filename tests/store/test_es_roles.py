@@ -9,6 +9,7 @@ import pytest
 
 from sentinel.store.es_roles import RoleExportError, apply_roles, export_roles, service_roles
 from sentinel.store.es_templates import ALERTS_ALIAS, EVENTS_PATTERN
+from tests.content import CLASSIFIERS
 
 ACCESS = {
     "soc_lead": {"grant": ["*"], "except": []},
@@ -98,7 +99,9 @@ def test_policy_field_access_exports():
     from sentinel.policy.access import field_access
     from sentinel.policy.model import load_policy
 
-    access = field_access(load_policy(Path(__file__).resolve().parents[2] / "classifiers" / "policy.yaml"))
+    access = field_access(
+        load_policy(Path(__file__).resolve().parents[2] / "classifiers" / "policy.yaml", classifiers_dir=CLASSIFIERS)
+    )
     roles = export_roles(access)
     assert set(roles) == {f"sentinel_{r}" for r in access}
     for name, body in roles.items():

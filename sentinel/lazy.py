@@ -2,7 +2,7 @@
 
 Each package of ``sentinel`` lists in its ``__init__`` the names other packages
 may import, and the module each lives in; other packages import them through
-the package (``from sentinel.store import SQLiteStore``), never from its
+the package (``from sentinel.store import Store``), never from its
 modules, so a package can reorganise its modules without touching its callers.
 
 The module behind a name is imported only when the name is first used

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import atheris
 
 with atheris.instrument_imports(include=["sentinel"]):
@@ -10,11 +12,13 @@ with atheris.instrument_imports(include=["sentinel"]):
 
 import harness
 
+CLASSIFIERS = Path(__file__).resolve().parents[1] / "classifiers"
+
 
 def test_one_input(data: bytes) -> None:
     path = harness.scratch_file("policy.yaml", data)
     try:
-        loaded = load_policy(path, strict=False)
+        loaded = load_policy(path, strict=False, classifiers_dir=CLASSIFIERS)
     except ContentError as exc:
         assert str(exc).startswith(str(path)), str(exc)
         assert exc.reason

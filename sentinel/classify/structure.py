@@ -37,12 +37,12 @@ class Structure:
 
 
 @lru_cache(maxsize=8)
-def structure_for(classifiers_dir: Path | None = None) -> Structure:
-    """The structural tokens declared in ``classifiers_dir`` (default: the shipped classifiers)."""
+def structure_for(classifiers_dir: Path) -> Structure:
+    """The structural tokens declared in ``classifiers_dir``."""
     catalog = load_catalog(classifiers_dir)
     return Structure([(t.literal, t.regex) for t in catalog.recognizers.structure])
 
 
-def blank_structure(text: str, classifiers_dir: Path | None = None) -> str:
+def blank_structure(text: str, classifiers_dir: Path) -> str:
     """``text`` with the structural tokens of ``classifiers_dir`` blanked out (see the module docstring)."""
     return structure_for(classifiers_dir).blank(text)

@@ -74,13 +74,14 @@ WANTED = ["PERSON", "HEALTH", "LOCATION", "VN_CCCD", "EMAIL_ADDRESS", "CREDIT_CA
 
 @pytest.fixture(scope="module")
 def prefilter() -> Prefilter:
-    return Prefilter(WANTED, None)  # built here, not taken from prefilter_for's cache
+    return Prefilter(WANTED, CLASSIFIERS)  # built here, not taken from prefilter_for's cache
 
 
 def test_the_prefilter_sorts_entities_by_how_they_are_found(prefilter):
     assert prefilter.shaped == {"VN_CCCD", "EMAIL_ADDRESS", "CREDIT_CARD"} and prefilter.addresses == {"IP_ADDRESS"}
-    assert prefilter_for(frozenset(WANTED), None) is prefilter_for(frozenset(WANTED), None)  # built once per set
-    assert Prefilter([], None).entities_in("Nguyễn Văn An 001099012345 lan@example.vn 203.0.113.5") == set()
+    # built once per set
+    assert prefilter_for(frozenset(WANTED), CLASSIFIERS) is prefilter_for(frozenset(WANTED), CLASSIFIERS)
+    assert Prefilter([], CLASSIFIERS).entities_in("Nguyễn Văn An 001099012345 lan@example.vn 203.0.113.5") == set()
 
 
 def test_the_prefilter_reads_the_term_lists_of_its_classifiers_folder(tmp_path):
@@ -93,7 +94,7 @@ def test_the_prefilter_reads_the_term_lists_of_its_classifiers_folder(tmp_path):
     own = Prefilter(["HEALTH", "LOCATION"], folder)
     assert own.entities_in("bị zqxv") == {"HEALTH"} and own.entities_in("ngõ 5, phường 2") == {"LOCATION"}
     assert own.entities_in("ngõ 5") == set()
-    assert Prefilter(["HEALTH"], None).entities_in("bị zqxv") == set()
+    assert Prefilter(["HEALTH"], CLASSIFIERS).entities_in("bị zqxv") == set()
 
 
 @pytest.mark.parametrize(
@@ -126,7 +127,7 @@ def test_word_lines_name_each_line_and_its_entities(prefilter):
     second, third = text.index("bệnh"), text.index("Nguyễn")
     assert prefilter.word_lines(text) == {second: {"HEALTH"}, third: {"PERSON", "LOCATION"}}
     assert prefilter.word_lines("İzmir nguyễn") == {0: {"PERSON"}}
-    assert Prefilter(["VN_CCCD"], None).word_lines(text) == {}  # no word-based entity: no automaton
+    assert Prefilter(["VN_CCCD"], CLASSIFIERS).word_lines(text) == {}  # no word-based entity: no automaton
 
 
 def spans(data: bytes) -> list[bytes]:

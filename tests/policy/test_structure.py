@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from sentinel.classify.analyzer import analyze_text
-from sentinel.classify.catalog import DEFAULT_CLASSIFIERS_DIR, StructuralToken, load_catalog
+from sentinel.classify.catalog import StructuralToken, load_catalog
 from sentinel.classify.structure import blank_structure
 from sentinel.collect.parsers import LineReader
 from sentinel.content import ContentError, load_model
@@ -119,7 +119,7 @@ def test_identifiers_beside_structure_are_still_protected(protect, fmt, line, ra
 
 def test_blanking_keeps_offsets_and_other_text():
     text = f'logid="0316013056" msg="{PHONE}" offer kex aes256-gcm@openssh.com {EMAIL}'
-    blanked = blank_structure(text)
+    blanked = blank_structure(text, CLASSIFIERS)
     assert len(blanked) == len(text)
     assert "0316013056" not in blanked and "openssh" not in blanked
     assert PHONE in blanked and EMAIL in blanked
@@ -128,7 +128,7 @@ def test_blanking_keeps_offsets_and_other_text():
 
 
 def test_the_shipped_tokens_load_and_a_wrong_example_is_refused(tmp_path):
-    names = [t.name for t in load_catalog(DEFAULT_CLASSIFIERS_DIR).recognizers.structure]
+    names = [t.name for t in load_catalog(CLASSIFIERS).recognizers.structure]
     assert names == ["fortigate_logid", "ssh_algorithm_offer", "ssh_vendor_algorithm"]
     bad = tmp_path / "token.yaml"
     bad.write_text("name: t\nliteral: logid=\nregex: 'logid=\\d{10}'\nexamples: ['logid=123']\n", encoding="utf-8")

@@ -261,10 +261,10 @@ def test_the_installed_client_against_each_major(es_spec, tmp_path, cluster_majo
         server.close()
 
 
-def test_a_refused_header_is_explained_even_without_the_probe(sim, sim_client):
+def test_a_refused_header_is_explained_even_without_the_probe(sim, sim_client, tmp_path):
     """Elasticsearch 8 refuses compatible-with=9 (400 media_type_header_exception); the message says what to do."""
     sim.cluster.major = 7  # a cluster that accepts neither 9 nor 8
-    store = ElasticsearchStore(sim_client, dead_letter=DeadLetter(":memory:"), url="sim")
+    store = ElasticsearchStore(sim_client, dead_letter=DeadLetter(tmp_path / "dead.db"), url="sim")
     store._cluster = ClusterInfo("8.15.0", "sim", "default")  # connected before the cluster changed
     with pytest.raises(StoreError, match=r"refused the headers.*sentinel-vn\[es8\]"):
         store.count_events(EventQuery())

@@ -1,14 +1,16 @@
-"""Session-wide checks: a test run leaves no thread or child process behind.
+"""Session-wide checks: a test run leaves no thread, child process or stray file behind.
 
 A non-daemon thread left running keeps the interpreter from exiting (the run prints its summary and
 never returns), and a leftover process or daemon thread keeps sockets, files and CPU. At the end
 of the session every thread but the main one and every child process must have ended; whatever
-is still there after a short grace is named and the run fails.
+is still there after a short grace is named and the run fails. A file a test writes into the
+checkout (instead of its own temporary folder) fails the run too: it gets committed by accident.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -61,9 +63,39 @@ def leftovers(grace: float = GRACE_SECONDS) -> list[str]:
         time.sleep(0.1)
 
 
+def checkout_changes() -> set[str] | None:
+    """Untracked and changed files of the checkout (``git status``), or None outside a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=all"],
+            cwd=Path(__file__).parent.parent,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return set(out.stdout.splitlines()) if out.returncode == 0 else None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_CHECKOUT] = checkout_changes()
+
+
+_CHECKOUT = pytest.StashKey[set[str] | None]()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not os.path.isdir("/proc") or session.config.getoption("collectonly"):
         return
+    before = session.config.stash.get(_CHECKOUT, None)
+    after = checkout_changes()
+    if before is not None and after is not None and after - before:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = "tests wrote into the checkout (use tmp_path):\n  " + "\n  ".join(sorted(after - before))
+        if reporter is not None:
+            reporter.write_line(message, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     left = leftovers()
     if left:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -30,3 +30,19 @@ def test_a_leftover_thread_and_process_are_named_then_gone():
         child.kill()
         child.wait()
     assert not [f for f in leftovers(grace=2) if "forgotten-server" in f or str(child.pid) in f]
+
+
+def test_a_file_written_into_the_checkout_is_seen_then_gone():
+    before = _session.checkout_changes()
+    if before is None:
+        import pytest
+
+        pytest.skip("not a git checkout")
+    stray = Path(__file__).resolve().parents[2] / "stray-written-by-a-test.db"
+    stray.write_bytes(b"")
+    try:
+        after = _session.checkout_changes()
+        assert after - before == {"?? stray-written-by-a-test.db"}
+    finally:
+        stray.unlink()
+    assert _session.checkout_changes() == before

@@ -100,7 +100,7 @@ def _pipeline(request: Request) -> tuple[Pipeline, threading.Lock]:
         if getattr(state, "ingest_pipeline", None) is None:
             from sentinel.ingest import build_pipeline
 
-            state.ingest_pipeline = build_pipeline(state.runtime, state.store)
+            state.ingest_pipeline = build_pipeline(state.runtime, state.store, partitioned=True)
             state.ingest_lock = threading.Lock()
     return state.ingest_pipeline, state.ingest_lock
 

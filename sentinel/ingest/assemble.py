@@ -24,14 +24,23 @@ from sentinel.store import Store
 
 
 def build_pipeline(
-    runtime: Runtime, store: Store, *, detect: bool = True, at_edge: bool = False, workers: int = 0
+    runtime: Runtime,
+    store: Store,
+    *,
+    detect: bool = True,
+    at_edge: bool = False,
+    workers: int = 0,
+    partitioned: bool = False,
 ) -> Pipeline:
     """The configured pipeline: transforms, the store and (unless ``detect=False``) the Sigma engine.
 
     ``at_edge=True`` when a collector's runner already enriched (with the definition's own plan)
     and protected the events with :func:`edge_transform`, so neither runs twice on one path.
     ``workers`` > 0 runs the transforms in that many processes for :meth:`Pipeline.process_stream`
-    (close the pipeline when done).
+    (close the pipeline when done). ``partitioned=True`` (the API's ingest, the one pipeline of a
+    central worker) shares correlation groups with the other workers of ``partition.peers``
+    (:mod:`sentinel.ingest.partition`; close the pipeline when done); every other pipeline correlates
+    its own input, so a command run beside a worker never ships the worker's forwarding queues.
     """
     transforms: list[Transform] = []
     pool = None
@@ -49,7 +58,7 @@ def build_pipeline(
         # suppression windows and exceptions decided by analysts apply before an alert is recorded
         suppressions = Suppressions(ResponseDB(runtime.settings.respond_db_path))
         engine = runtime.engine()
-        if runtime.settings.partition.peers:  # one of several workers: correlation groups are shared out by key
+        if partitioned and runtime.settings.partition.peers:  # one of several workers: groups shared out by key
             from sentinel.ingest.partition import Forwarder
 
             token = runtime.settings.ingest_token

@@ -49,7 +49,8 @@ class Forwarder:
     Matches of groups other workers own are collected while a batch is detected; :meth:`flush`
     (the pipeline calls it before answering the batch's sender) writes them to one disk queue per
     peer, and a runner thread per peer ships them in order, deleting them only once the owner
-    accepted them. A restarted worker ships what its queues still hold.
+    accepted them. A restarted worker ships what its queues still hold. :meth:`forward` and :meth:`flush`
+    are called by the one thread that runs detection (the engine's state is not shared between threads).
     """
 
     def __init__(self, settings: Settings, token: str, options: RunOptions | None = None) -> None:
@@ -79,7 +80,6 @@ class Forwarder:
             self._queues[j] = queue
             status = status_dir(settings) / f"{name}.json"
             self._runners[j] = Runner(name, [], sink, queue, options=opts, status_path=status)
-        self.forwarded = 0
         # matches left queued by a previous run are shipped now
         if any(q.depth for q in self._queues.values()):
             self._start()
@@ -91,22 +91,14 @@ class Forwarder:
         target = owner(correlation, group, self.count)
         self._pending.setdefault(target, []).append({"rule": rule, "correlation": correlation, "event": event})
 
-    def flush(self) -> int:
-        """Queue the matches collected since the last flush (durably); returns how many."""
-        n = 0
+    def flush(self) -> None:
+        """Queue the matches collected since the last flush (durably) and make sure they are being shipped."""
+        if not self._pending:
+            return
         for target, matches in self._pending.items():
             self._queues[target].put(matches)  # blocks while the peer's queue is full: backpressure
-            n += len(matches)
         self._pending.clear()
-        if n:
-            self.forwarded += n
-            self._start()
-        return n
-
-    @property
-    def queued(self) -> int:
-        """Matches waiting in the queues for their owners."""
-        return sum(q.depth for q in self._queues.values())
+        self._start()
 
     def _start(self) -> None:
         if self._threads or self._stop.is_set():

@@ -9,6 +9,7 @@ raises on the same stream, for every kind of correlation the engine has.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sigma.collection import SigmaCollection
 
+from sentinel.config import load_settings
+from sentinel.content import ContentError
 from sentinel.detect import Engine
 from sentinel.errors import Invalid
-from sentinel.ingest.partition import owner
+from sentinel.ingest.assemble import build_pipeline
+from sentinel.ingest.partition import Forwarder, owner
+from sentinel.runtime import Runtime
 
 RULES = """
 title: Failed login
@@ -188,3 +193,50 @@ def test_a_forwarded_match_for_a_rule_this_worker_lacks_is_refused() -> None:
         engine.receive([{"rule": "no-such-rule", "correlation": "c", "event": event}])
     with pytest.raises(Invalid, match="same rule pack"):
         engine.receive([{"rule": "00000000-0000-4000-8000-0000000fa001", "correlation": "other", "event": event}])
+
+
+PEERS = "http://127.0.0.1:9,http://127.0.0.1:10"
+
+
+def test_only_the_api_pipeline_of_a_worker_forwards(tmp_path: Path) -> None:
+    """A command run beside a worker (ingest, dead-letter replay) correlates its own input and never opens
+    the worker's forwarding queues; the API's pipeline does, and closing it ends the shipping threads."""
+    env = {"SENTINEL_DATA_DIR": str(tmp_path), "SENTINEL_INGEST_TOKEN": "t" * 32, "SENTINEL_POLICY_KEY": "k" * 40,
+           "SENTINEL_PARTITION_PEERS": PEERS, "SENTINEL_PARTITION_INDEX": "1"}  # fmt: skip
+    runtime = Runtime(load_settings(env=env))
+    store = runtime.open_store()
+    try:
+        alone = build_pipeline(runtime, store)
+        assert alone.forwarder is None and alone.detector.inner.correlations.router is None
+        worker = build_pipeline(runtime, store, partitioned=True)
+        assert isinstance(worker.forwarder, Forwarder) and worker.detector.inner.correlations.router is worker.forwarder
+        assert (worker.forwarder.index, worker.forwarder.count) == (1, 2)
+        assert (tmp_path / "collect" / "partition-1-to-0" / "queue.db").exists()
+        worker.close()
+    finally:
+        store.close()
+
+
+def test_a_worker_needs_the_token_to_forward(tmp_path: Path) -> None:
+    env = {"SENTINEL_DATA_DIR": str(tmp_path), "SENTINEL_POLICY_KEY": "k" * 40,
+           "SENTINEL_PARTITION_PEERS": PEERS}  # fmt: skip
+    runtime = Runtime(load_settings(env=env))
+    store = runtime.open_store()
+    try:
+        with pytest.raises(Invalid, match="SENTINEL_INGEST_TOKEN"):
+            build_pipeline(runtime, store, partitioned=True)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("peers", "index", "message"),
+    [
+        ("http://a:1,http://b:1", "2", "not a position"),
+        ("http://a:1,a:2", "0", "must be a base URL"),
+        ("http://a:1,http://a:1", "0", "listed twice"),
+    ],
+)
+def test_partition_settings_are_checked(peers: str, index: str, message: str) -> None:
+    with pytest.raises(ContentError, match=message):
+        load_settings(env={"SENTINEL_PARTITION_PEERS": peers, "SENTINEL_PARTITION_INDEX": index})

@@ -42,19 +42,21 @@ def glued_digits(text: str) -> Iterator[str]:
 def email_candidates(token: str) -> list[str]:
     """Addresses that ``token`` (``x.nguyen@example.vn.pdf``) may contain, longest first.
 
-    Local parts start at the token's start or after a non-alphanumeric character;
-    domains end at the token's end or before ``.``, ``-``, ``_`` or ``/``. The
-    recogniser then accepts the ones with a real domain; the caller keeps the
-    longest it accepts, so the whole glued address is replaced.
+    Every ``@`` of the token may be the address's own: ``user@nguyen@example.vn`` holds one after
+    its last ``@``, ``nguyen@example.vn_@abc`` one before it. Local parts start at the token's start
+    or after a non-alphanumeric character; domains end at the next ``@``, at the token's end, or
+    before ``.``, ``-``, ``_`` or ``/``. The recogniser then accepts the ones with a real domain;
+    the caller keeps the longest it accepts, so the whole glued address is replaced.
     """
-    local, _, domain = token.rpartition("@")  # "user@nguyen@example.vn": the address is after the last glue
-    locals_ = [local] + [local[m.end() :] for m in _LOCAL_CUT.finditer(local) if m.end() < len(local)]
-    domains = [domain] + [domain[: m.start()] for m in _DOMAIN_CUT.finditer(domain) if "." in domain[: m.start()]]
     seen: dict[str, None] = {}
-    for loc in locals_:
-        for dom in domains:
-            if loc and dom and loc[0].isalnum() and dom[-1].isalnum():
-                seen.setdefault(f"{loc}@{dom}", None)
+    for at in (i for i, c in enumerate(token) if c == "@"):
+        local, domain = token[:at], token[at + 1 :].split("@", 1)[0]
+        locals_ = [local] + [local[m.end() :] for m in _LOCAL_CUT.finditer(local) if m.end() < len(local)]
+        domains = [domain] + [domain[: m.start()] for m in _DOMAIN_CUT.finditer(domain) if "." in domain[: m.start()]]
+        for loc in locals_:
+            for dom in domains:
+                if loc and dom and loc[0].isalnum() and dom[-1].isalnum() and "@" not in loc:
+                    seen.setdefault(f"{loc}@{dom}", None)
     return sorted(seen, key=len, reverse=True)[:MAX_EMAIL_CANDIDATES]
 
 

@@ -239,3 +239,24 @@ def test_an_address_after_a_second_at_sign_is_a_candidate() -> None:
 
     (token,) = at_tokens("login userhs@zgxzmg.304@example.vn :tmp")
     assert "zgxzmg.304@example.vn" in email_candidates(token)
+
+
+@pytest.mark.parametrize(
+    "text, address",
+    [
+        ("(aaa.217@example.vn__@hsabc login", "aaa.217@example.vn"),  # found by the property above
+        ("a.b@example.vn_@abc", "a.b@example.vn"),
+        ("x@y@lan.nguyen@example.vn.pdf", "lan.nguyen@example.vn"),
+    ],
+)
+def test_an_address_before_a_later_at_sign_is_a_candidate(text: str, address: str) -> None:
+    from sentinel.policy.glued import at_tokens, email_candidates
+
+    assert any(address in email_candidates(token) for token in at_tokens(text))
+
+
+def test_an_address_glued_before_another_at_sign_is_protected(loaded, keys) -> None:
+    protector = purpose_protector(loaded, INGEST, keys)
+    event = {"message": "(aaa.217@example.vn__@hsabc login", "event": {"original": "a.b@example.vn_@abc"}}
+    out = orjson.dumps(protector.protect(event))
+    assert b"aaa.217@example.vn" not in out and b"a.b@example.vn" not in out

@@ -16,7 +16,7 @@ import click
 from sentinel.cli.common import runtime_from, settings_from, store_from
 from sentinel.errors import Invalid, NotFound
 from sentinel.respond import PlaybookLibrary, ResponseService, Run, load_respond_config, parse_suppression, shift_report
-from sentinel.timefmt import show_time
+from sentinel.timefmt import show_time, zone_label
 
 
 def _actor(value: str | None) -> str:
@@ -168,6 +168,7 @@ def report(ctx: click.Context, days: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
+    click.echo(f"days and shifts in {zone_label(stage.config.tz)}")
     click.echo(
         f"{'day':<11} {'shift':<8} {'alerts':>6} {'acked':>6} {'closed':>6} {'late':>5} "
         f"{'TTA p50':>8} {'TTA p90':>8} {'TTC p50':>8}"

@@ -35,9 +35,10 @@ def text(report: CheckReport) -> str:
     s = report.summary()
     counts = ", ".join(f"{rule} {n}" for rule, n in s["findings"].items() if n) or "no findings"
     verdict = "FAILED" if report.failed else "passed"
+    rate = s["bytes_read"] / 1e6 / s["seconds"] if s["seconds"] else 0.0
     lines.append(
-        f"policy check {verdict}: {s['files']} files ({s['sampled_files']} sampled, "
-        f"{s['bytes_read'] / 1e6:.1f} MB read) in {s['seconds']:.1f}s; {counts}"
+        f"policy check {verdict}: {s['files']:,} files ({s['sampled_files']:,} sampled, "
+        f"{s['bytes_read'] / 1e6:.1f} MB read) in {s['seconds']:.1f}s ({rate:,.1f} MB/s); {counts}"
     )
     return "\n".join(lines) + "\n"
 

@@ -101,3 +101,27 @@ def test_a_zone_that_does_not_exist_is_one_line_and_exit_2(tmp_path: Path, how: 
     assert done.returncode == 2 and len(lines) == 1, done.stderr
     assert "Mars/Olympus_Mons" in lines[0] and "Asia/Ho_Chi_Minh" in lines[0]  # what was wrong, what to write
     assert ("SENTINEL_DISPLAY_TIMEZONE" if how == "environment" else f"{tmp_path / 'sentinel.yml'}:1") in lines[0]
+
+
+def test_notifications_and_the_cli_replies_use_the_display_zone(tmp_path: Path) -> None:
+    from sentinel.respond.escalation import message
+    from sentinel.respond.settings import load_respond_config
+    from tests.respond.conftest import make_alert
+
+    settings = load_settings(env={"SENTINEL_DATA_DIR": str(tmp_path), "SENTINEL_DISPLAY_TIMEZONE": "UTC"})
+    alert = make_alert(when=datetime(2026, 7, 1, 3, 0, 5, tzinfo=UTC))
+    _, body = message(load_respond_config(settings), alert, 0)
+    assert "First seen: 2026-07-01 03:00:05 UTC; last seen: 2026-07-01 03:00:05 UTC" in body
+    _, body = message(load_respond_config(load_settings(env={"SENTINEL_DATA_DIR": str(tmp_path)})), alert, 0)
+    assert "First seen: 2026-07-01 10:00:05 +07" in body  # the default zone, named
+
+    args = ["respond", "suppress", "--rule", "web-sqli", "--hours", "2", "--reason", "maintenance"]
+    done = subprocess.run(
+        [sys.executable, "-m", "sentinel.cli.main", *args],
+        env=sentinel_env(tmp_path / "data", SENTINEL_DISPLAY_TIMEZONE="Asia/Kolkata"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith(" +05:30")  # "suppression ... until 2026-12-02 16:34:05 +05:30"

@@ -195,6 +195,9 @@ class Settings(BaseModel):
     auth: AuthSettings = AuthSettings()
     partition: PartitionSettings = PartitionSettings()
     batch_size: int = Field(5000, ge=1, le=1_000_000)
+    # Processes that parse and protect ingest batches (ingest, collect, the API's ingest endpoint);
+    # unset: one per core; 0: in the ingesting process itself.
+    workers: int | None = Field(None, ge=0, le=256)
     # Zone of log timestamps that carry none (BSD syslog), for commands that read files.
     timezone: str = "+07:00"
 
@@ -324,6 +327,7 @@ ENV_VARS = {
     "SENTINEL_INGEST_TOKEN": "ingest_token",
     "SENTINEL_RESPOND_CONFIG": "respond_config",
     "SENTINEL_PROGRESS": "progress",
+    "SENTINEL_WORKERS": "workers",
     "SENTINEL_PARTITION_PEERS": "partition.peers",
     "SENTINEL_PARTITION_INDEX": "partition.index",
 }

@@ -78,6 +78,8 @@ def create_app(settings: Settings, store: Store | None = None, authenticator: Au
     app.state.runtime = Runtime(settings)
     app.state.settings = settings
     app.state.store = store or open_store(settings)
+    # processes protecting POST /api/ingest batches: the setting, else none (`sentinel serve`: one per core)
+    app.state.ingest_workers = settings.workers or 0
     app.state.audit = AuditLog(settings.audit_path)
     app.state.accounts = Accounts(
         settings.accounts_path,

@@ -11,6 +11,7 @@ retries the whole batch, which the deterministic ids make harmless.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
@@ -25,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from sentinel.api.auth import current_principal
 from sentinel.collect import build_event
 from sentinel.identity import Principal
-from sentinel.ingest import Pipeline, status_dir
+from sentinel.ingest import BatchWriter, status_dir
 
 router = APIRouter(tags=["collect"])
 
@@ -93,24 +94,24 @@ def _events(text: bytes, collector: str) -> tuple[list[dict[str, Any]], int]:
 _BUILD_LOCK = threading.Lock()
 
 
-def _pipeline(request: Request) -> tuple[Pipeline, threading.Lock]:
-    """The app's ingest pipeline, built on first use (loading rules and classifiers takes seconds)."""
+def _writer(request: Request) -> BatchWriter:
+    """The app's ingest writer and pipeline, built on first use (loading rules and classifiers takes seconds)."""
     state = request.app.state
     with _BUILD_LOCK:
-        if getattr(state, "ingest_pipeline", None) is None:
+        if getattr(state, "ingest_writer", None) is None:
             from sentinel.ingest import build_pipeline
 
-            state.ingest_pipeline = build_pipeline(state.runtime, state.store, partitioned=True)
-            state.ingest_lock = threading.Lock()
-    return state.ingest_pipeline, state.ingest_lock
+            pipeline = build_pipeline(state.runtime, state.store, workers=state.ingest_workers, partitioned=True)
+            state.ingest_writer = BatchWriter(pipeline)
+    return state.ingest_writer
 
 
 def close_pipeline(app: Any) -> None:
-    """Close the app's ingest pipeline if a batch built it (the server is stopping)."""
-    pipeline = getattr(app.state, "ingest_pipeline", None)
-    if pipeline is not None:
-        app.state.ingest_pipeline = None
-        pipeline.close()
+    """Write what is queued and close the app's ingest pipeline if a batch built it (the server is stopping)."""
+    writer = getattr(app.state, "ingest_writer", None)
+    if writer is not None:
+        app.state.ingest_writer = None
+        writer.close()
 
 
 @router.post("/api/ingest", response_model=IngestOut)
@@ -124,12 +125,9 @@ async def ingest(request: Request, principal: Annotated[Principal, Depends(curre
     text = _decompress(body, request.headers.get("content-encoding", "").lower())
     events, bad = _events(text, principal.name)
 
-    def process() -> Any:
-        pipeline, lock = _pipeline(request)
-        with lock:
-            return pipeline.process(events)
-
-    counts = await run_in_threadpool(process)
+    # the writer stores batches in turn; this request waits for its own without holding a thread
+    writer = await run_in_threadpool(_writer, request)
+    counts = await asyncio.wrap_future(await run_in_threadpool(writer.submit, events))
     return IngestOut(
         received=len(events),
         stored=counts.stored,
@@ -171,12 +169,8 @@ async def correlate(request: Request, principal: Annotated[Principal, Depends(cu
     body = await request.body()
     matches = _matches(_decompress(body, request.headers.get("content-encoding", "").lower()))
 
-    def process() -> Any:
-        pipeline, lock = _pipeline(request)
-        with lock:
-            return pipeline.correlate(matches)
-
-    counts = await run_in_threadpool(process)
+    writer = await run_in_threadpool(_writer, request)
+    counts = await asyncio.wrap_future(writer.call(lambda pipeline: pipeline.correlate(matches)))
     return IngestOut(
         received=len(matches), stored=len(matches), duplicates=0, parse_errors=0, rejected_lines=0, alerts=counts.alerts
     )

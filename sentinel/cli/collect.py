@@ -47,10 +47,13 @@ from sentinel.ingest import (
     RunStats,
     Sink,
     StoreSink,
+    TransformWorkers,
     collector_dir,
+    edge_stages,
     edge_transform,
     load_collector,
     run_sources,
+    worker_count,
 )
 from sentinel.runtime import Runtime, settle_heap
 from sentinel.timefmt import show_time
@@ -103,8 +106,12 @@ def execute(
         logging.getLogger("sentinel.collect").info("stopping (signal %d); queued events stay on disk", signum)
         stop.set()
 
-    edge = edge_transform(runtime, plan)  # enrichment and protection, before the disk queue
+    stages = edge_stages(runtime, plan)  # enrichment and protection, before the disk queue
     settle_heap()  # the pipeline (rules, policy, classifier) is loaded: keep the collector from re-scanning it
+    count = worker_count(runtime.settings)
+    workers = TransformWorkers(runtime.settings, count, stages, plan) if count else None
+    if workers is not None:
+        workers.start(wait=True)  # forked now, before the sources' threads start, sharing the loaded stages
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         stats = run_sources(
@@ -113,11 +120,13 @@ def execute(
             once=once,
             sink=sink,
             name=name,
-            enrich=edge,
+            enrich=workers.transform if workers is not None else edge_transform(stages),
             options=options,
             stop=stop,
         )
     finally:
+        if workers is not None:
+            workers.close()
         sink.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

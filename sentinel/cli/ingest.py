@@ -14,7 +14,7 @@ import click
 
 from sentinel.cli.common import format_options, portal_profile_option, runtime_from, store_from, timezone_option
 from sentinel.cli.progress import Meter, quiet_option
-from sentinel.ingest import IngestCounts, build_pipeline, default_workers, ingest_streams
+from sentinel.ingest import IngestCounts, build_pipeline, ingest_streams, worker_count
 from sentinel.runtime import settle_heap
 
 
@@ -55,8 +55,8 @@ def _open(path: str) -> tuple[str, BinaryIO]:
     "--workers",
     type=click.IntRange(min=0),
     default=None,
-    help="Processes that enrich and protect batches (default: one per core; 0: in this process). "
-    "Storing and detection stay in this process, in input order.",
+    help="Processes that parse, enrich and protect batches (default: the workers setting, else one per core; "
+    "0: in this process). Storing and detection stay in this process, in input order.",
 )
 @click.pass_context
 def ingest(
@@ -81,9 +81,7 @@ def ingest(
     settings = runtime.settings
     tz = timezone_option(tz_name, settings)
     store = store_from(ctx)
-    pipeline = build_pipeline(
-        runtime, store, detect=not no_detect, workers=default_workers() if workers is None else workers
-    )
+    pipeline = build_pipeline(runtime, store, detect=not no_detect, workers=worker_count(settings, workers))
     ctx.call_on_close(pipeline.close)
     settle_heap()
 

@@ -16,6 +16,7 @@ import click
 from sentinel.api import Accounts
 from sentinel.cli.common import audit_from, cli_actor, settings_from
 from sentinel.config import Settings
+from sentinel.ingest import worker_count
 from sentinel.runtime import settle_heap
 
 FIRST_ADMIN = "admin"
@@ -54,6 +55,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, demo: bool) ->
         update["auth"] = settings.auth.model_copy(update={"mode": "demo"})
     settings = settings.model_copy(update=update)
     app = create_app(settings)
+    app.state.ingest_workers = worker_count(settings)  # spawned on the first ingest batch
     click.echo(f"Sentinel API on http://{host}:{port}/  (OpenAPI: /docs, store: {app.state.store.backend})")
     if settings.auth.mode == "demo":
         click.echo("  demo mode: no logins, every caller on this machine acts as the local SOC lead")

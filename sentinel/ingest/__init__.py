@@ -8,6 +8,7 @@ assembly), the durable :class:`DiskQueue`, sinks, and the collector :class:`Runn
 from sentinel.lazy import lazy_exports
 
 _EXPORTS = {
+    "BatchWriter": "writer",
     "CollectorFile": "definitions",
     "HttpOutput": "definitions",
     "HttpSink": "sinks",
@@ -20,12 +21,15 @@ _EXPORTS = {
     "build_pipeline": "assemble",
     "collector_dir": "collector",
     "default_workers": "workers",
+    "edge_stages": "assemble",
     "edge_transform": "assemble",
     "ingest_streams": "stream",
     "iter_lines": "stream",
     "load_collector": "definitions",
     "run_sources": "collector",
     "status_dir": "collector",
+    "TransformWorkers": "workers",
+    "worker_count": "workers",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

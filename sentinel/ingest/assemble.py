@@ -5,7 +5,7 @@ personal-data protection (so raw values never reach the store), then store and
 detection. Stages add their transform here, in one place; what they are built from
 comes from the :class:`~sentinel.runtime.Runtime`.
 
-A collector does the first two stages itself (:func:`edge_transform`) before its
+A collector does the first two stages itself (:func:`edge_stages`, in its worker processes) before its
 disk queue, so neither the queue nor its dead letter ever holds a raw value; its
 local store sink then skips them (``at_edge=True``). A central node receiving
 events over HTTP runs them again: protection is idempotent, and a node does not
@@ -36,8 +36,8 @@ def build_pipeline(
 
     ``at_edge=True`` when a collector's runner already enriched (with the definition's own plan)
     and protected the events with :func:`edge_transform`, so neither runs twice on one path.
-    ``workers`` > 0 runs the transforms in that many processes for :meth:`Pipeline.process_stream`
-    (close the pipeline when done). ``partitioned=True`` (the API's ingest, the one pipeline of a
+    ``workers`` > 0 runs the transforms in that many processes (``pipeline.workers``; close the
+    pipeline when done). ``partitioned=True`` (the API's ingest, the one pipeline of a
     central worker) shares correlation groups with the other workers of ``partition.peers``
     (:mod:`sentinel.ingest.partition`; close the pipeline when done); every other pipeline correlates
     its own input, so a command run beside a worker never ships the worker's forwarding queues.
@@ -49,7 +49,7 @@ def build_pipeline(
         if workers > 0:
             from sentinel.ingest.workers import TransformWorkers
 
-            pool = TransformWorkers(runtime.settings, workers, transforms)
+            pool = TransformWorkers(runtime.settings, workers, transforms, runtime.address_plan)
     detector = None
     forwarder = None
     if detect:
@@ -68,11 +68,8 @@ def build_pipeline(
     return Pipeline(store, transforms=transforms, detector=detector, workers=pool, forwarder=forwarder)
 
 
-def edge_transform(
-    runtime: Runtime, plan: AddressPlan | None
-) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
-    """What a collector does to each batch before queueing it: enrichment with ``plan``, then protection."""
-    stages = edge_stages(runtime, plan)
+def edge_transform(stages: list[Transform]) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
+    """What a collector does to each batch before queueing it: the :func:`edge_stages`, in this process."""
 
     def edge(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for stage in stages:

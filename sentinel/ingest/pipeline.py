@@ -61,8 +61,8 @@ class Pipeline:
 
     def process(self, events: list[dict[str, Any]]) -> IngestCounts:
         """Store one batch and run detection on what was new. Returns this batch's counts."""
-        events, counts = self._new(events)
-        return self._commit(self.transform(events), counts)
+        events, counts = self.admit(events)
+        return self.commit(self.transform(events), counts)
 
     def transform(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The transforms (enrichment, protection) applied to ``events``, in this process."""
@@ -72,8 +72,8 @@ class Pipeline:
 
     def process_transformed(self, events: list[dict[str, Any]]) -> IngestCounts:
         """:meth:`process` for a batch the transforms already ran on (in the worker processes that parsed it)."""
-        events, counts = self._new(events)
-        return self._commit(events, counts)
+        events, counts = self.admit(events)
+        return self.commit(events, counts)
 
     # batches a stream processes in this process before handing the rest to its workers
     INLINE_BATCHES = 2
@@ -90,11 +90,9 @@ class Pipeline:
         for batch in itertools.islice(batches, self.INLINE_BATCHES):
             yield self.process(batch)
         pending: deque[tuple[list[AsyncResult], IngestCounts]] = deque()
-        share = self.workers.count
         for batch in batches:
-            events, counts = self._new(batch)
-            size = max(1, -(-len(events) // share))  # each worker takes a part of every batch
-            pending.append(([self.workers.submit(events[i : i + size]) for i in range(0, len(events), size)], counts))
+            events, counts = self.admit(batch)
+            pending.append((self.workers.submit_parts(events), counts))  # each worker takes a part of every batch
             if len(pending) >= self.workers.depth:
                 yield self._commit_parts(*pending.popleft())
         while pending:
@@ -107,8 +105,8 @@ class Pipeline:
         if self.forwarder is not None:
             self.forwarder.close()
 
-    def _new(self, events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], IngestCounts]:
-        """The events the store does not hold yet, and the batch's counts so far."""
+    def admit(self, events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], IngestCounts]:
+        """The events of a batch the store does not hold yet, and the batch's counts so far."""
         counts = IngestCounts(read=len(events))
         counts.parse_errors = sum(1 for e in events if e.get("event", {}).get("kind") == "pipeline_error")
         known = self.store.known_ids([eid for e in events if isinstance(eid := ecs.get_field(e, "event.id"), str)])
@@ -118,9 +116,10 @@ class Pipeline:
         return events, counts
 
     def _commit_parts(self, parts: list[AsyncResult], counts: IngestCounts) -> IngestCounts:
-        return self._commit([event for part in parts for event in part.get()], counts)
+        return self.commit([event for part in parts for event in part.get()], counts)
 
-    def _commit(self, events: list[dict[str, Any]], counts: IngestCounts) -> IngestCounts:
+    def commit(self, events: list[dict[str, Any]], counts: IngestCounts) -> IngestCounts:
+        """Store transformed ``events`` (admitted with ``counts``), detect on what was new, record the alerts."""
         result = self.store.append_events(events)
         counts.stored = result.stored_count
         counts.duplicates += result.duplicates

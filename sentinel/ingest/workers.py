@@ -1,16 +1,17 @@
-"""Enrichment and protection of ingest batches in worker processes, results in input order.
+"""Parsing, enrichment and protection of ingest batches in worker processes, results in input order.
 
-Protection (the recognisers) costs several times what parsing, storing and detection
-cost together, and Python runs one core per process, so ``sentinel ingest --workers N``
-hands the transforms of each batch to a pool of processes while the calling process
-keeps what must stay single: reading and merging the streams, the one writer of the
-store, and detection, fed in input order (correlations need one timeline). At most
-``depth`` batches are in flight, so memory stays bounded whatever the input size.
+Protection (the recognisers) and parsing cost more than storing and detection together, and
+Python runs one core per process, so ``sentinel ingest``, ``sentinel collect`` and the API's
+ingest endpoint hand them to a pool of processes (``workers`` setting, default one per core)
+while the calling process keeps what must stay single: reading and merging the streams, the one
+writer of the store, and detection, fed in input order (correlations need one timeline). A few
+tasks per worker are in flight, so memory stays bounded whatever the input size.
 
-Where the platform forks, workers are forked from the caller once it has built its stages
-(the policy, the recognisers, the name tagger's model if it ran): they start in milliseconds
-and share those pages instead of each spending seconds of CPU loading them again. Elsewhere
-they are spawned and build the stages from the same :class:`Settings`, so either way they
+Where the platform forks and the caller has no other thread yet, workers are forked once the
+caller has built its stages (the policy, the recognisers, the name tagger's model if it ran):
+they start in milliseconds and share those pages instead of each spending seconds of CPU
+loading them again. Otherwise (a server already running threads, or no fork) they are spawned
+and build the same stages from the :class:`Settings` and address plan, so either way they
 protect with the same policy and keys. Workers never touch the store.
 """
 
@@ -18,10 +19,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from multiprocessing.pool import AsyncResult, Pool
 from typing import Any
 
-from sentinel.collect import LineReader
+from sentinel.collect import AddressPlan, LineReader
 from sentinel.config import Settings
 
 _STAGES: list[Any] = []
@@ -33,19 +35,29 @@ def default_workers() -> int:
     return cores if cores > 1 else 0
 
 
+def worker_count(settings: Settings, given: int | None = None) -> int:
+    """How many workers: ``given`` (a command's ``--workers``), else the ``workers`` setting, else one per core."""
+    if given is not None:
+        return given
+    return default_workers() if settings.workers is None else settings.workers
+
+
 def _adopt(stages: list[Any]) -> None:
     """A forked worker: the caller's stages, already built."""
     _STAGES[:] = stages
 
 
-def _build(settings: Settings) -> None:
-    """A spawned worker: build the stages from the settings."""
+def _build(settings: Settings, plan: AddressPlan | None) -> None:
+    """A spawned worker: build the stages from the settings and the address plan."""
     from sentinel.ingest.assemble import edge_stages
     from sentinel.runtime import Runtime, settle_heap
 
-    runtime = Runtime(settings)
-    _STAGES[:] = edge_stages(runtime, runtime.address_plan)
+    _STAGES[:] = edge_stages(Runtime(settings), plan)
     settle_heap()
+
+
+def _ready() -> bool:
+    return True
 
 
 def _run(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -66,31 +78,54 @@ def _read(reader: LineReader, source: str, lines: list[tuple[int, bytes]]) -> li
 
 
 class TransformWorkers:
-    """A pool of processes running the pipeline's transforms on whole batches."""
+    """A pool of processes running the pipeline's transforms (and parsing, given raw lines)."""
 
-    def __init__(self, settings: Settings, count: int, stages: list[Any]) -> None:
+    def __init__(self, settings: Settings, count: int, stages: list[Any], plan: AddressPlan | None) -> None:
         if count < 1:
             raise ValueError("TransformWorkers needs at least one worker")
         self.count = count
         self.depth = 2  # batches in flight, each shared by all workers: one being protected, one queued
         self._settings = settings
         self._stages = stages
+        self._plan = plan  # what a spawned worker enriches with
         self._pool: Pool | None = None
         self._closed = False
+        self._lock = threading.Lock()
+
+    def start(self, *, wait: bool = False) -> None:
+        """Start the processes now (they start on the first task otherwise): before the caller starts threads.
+
+        ``wait``: return once a worker has taken a task (spawned ones load for seconds), so a live
+        source reading after this never waits on workers that are still loading.
+        """
+        self._start()
+        if wait:
+            self._apply(_ready, ()).get()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the transform workers are closed")
+            if self._pool is None:
+                if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+                    self._pool = multiprocessing.get_context("fork").Pool(self.count, _adopt, (self._stages,))
+                else:  # forking a process that runs threads may copy a lock another thread holds
+                    self._pool = multiprocessing.get_context("spawn").Pool(
+                        self.count, _build, (self._settings, self._plan)
+                    )
 
     def submit(self, events: list[dict[str, Any]]) -> AsyncResult:
-        """Transform ``events`` in a worker; the processes start on the first call."""
+        """Transform ``events`` in a worker."""
         return self._apply(_run, (events,))
 
-    def _apply(self, func: Any, args: tuple[Any, ...]) -> AsyncResult:
-        if self._closed:
-            raise RuntimeError("the transform workers are closed")
-        if self._pool is None:
-            if "fork" in multiprocessing.get_all_start_methods():
-                self._pool = multiprocessing.get_context("fork").Pool(self.count, _adopt, (self._stages,))
-            else:
-                self._pool = multiprocessing.get_context("spawn").Pool(self.count, _build, (self._settings,))
-        return self._pool.apply_async(func, args)
+    def submit_parts(self, events: list[dict[str, Any]]) -> list[AsyncResult]:
+        """Transform ``events`` in every worker, a part each (in order)."""
+        size = max(1, -(-len(events) // self.count))
+        return [self.submit(events[i : i + size]) for i in range(0, len(events), size)]
+
+    def transform(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``events`` transformed by the workers, a part each; waits for them (callers on several threads)."""
+        return [event for part in self.submit_parts(events) for event in part.get()]
 
     def submit_lines(self, reader: LineReader, source: str, lines: list[tuple[int, bytes]]) -> AsyncResult:
         """Parse ``(offset, line)`` pairs of ``source`` with a copy of ``reader`` and transform them, in a worker.
@@ -101,10 +136,16 @@ class TransformWorkers:
         """
         return self._apply(_read, (reader, source, lines))
 
+    def _apply(self, func: Any, args: tuple[Any, ...]) -> AsyncResult:
+        self._start()
+        assert self._pool is not None
+        return self._pool.apply_async(func, args)
+
     def close(self) -> None:
         """Stop the workers (waits for them; idempotent)."""
-        self._closed = True
-        if self._pool is not None:
-            self._pool.close()
-            self._pool.join()
-            self._pool = None
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+            pool.join()

@@ -123,3 +123,38 @@ def test_collector_status(central) -> None:  # type: ignore[no-untyped-def]
     assert by_name["edge"]["running"] is True and by_name["edge"]["queue_depth"] == 7
     assert by_name["old"]["running"] is False
     assert "unreadable" in by_name["bad"]["error"]
+
+
+def test_concurrent_batches_are_protected_in_worker_processes_and_stored_by_one_writer(tmp_path: Path) -> None:
+    """With workers (as `sentinel serve` runs), batches from several collectors at once are each answered."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = Settings(data_dir=tmp_path, api={"host": "0.0.0.0"}, ingest_token=TOKEN, workers=1)
+    store = SQLiteStore(tmp_path / "s.db")
+    cccd = "001099012345"
+    batches = [
+        [
+            {
+                "@timestamp": "2026-07-01T03:00:00Z",
+                "event": {"id": f"b{b}-{i}", "kind": "event"},
+                "message": f"hồ sơ {i} của công dân CCCD {cccd}",
+            }
+            for i in range(40)
+        ]
+        for b in range(4)
+    ]
+    try:
+        with TestClient(create_app(settings, store=store)) as client, ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda batch: _post(client, _body(batch)), [*batches, batches[0]]))
+    finally:
+        store.close()
+    assert [r.status_code for r in answers] == [200] * 5
+    assert sorted(r.json()["stored"] for r in answers) == [0, 40, 40, 40, 40]  # the repeated batch: duplicates
+    assert sum(r.json()["duplicates"] for r in answers) == 40
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        docs = store.search_events(EventQuery(limit=500)).events
+    finally:
+        store.close()
+    assert len(docs) == 160 and all("pz-vn_cccd-" in d["message"] for d in docs)
+    assert cccd not in orjson.dumps(docs).decode()

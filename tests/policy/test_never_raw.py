@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from sentinel.classify import validators
 from sentinel.collect.parsers import parse_line
 from sentinel.config import Settings
-from sentinel.ingest.assemble import build_pipeline, edge_transform
+from sentinel.ingest.assemble import build_pipeline, edge_stages, edge_transform
 from sentinel.ingest.queue import DiskQueue
 from sentinel.policy.model import INGEST
 from sentinel.policy.purposes import purpose_protector
@@ -112,7 +112,7 @@ class Node:
         self.runtime = Runtime(self.settings)
         self.store = SQLiteStore(self.settings.sqlite_path)
         self.pipeline = build_pipeline(self.runtime, self.store, detect=False)
-        self.edge = edge_transform(self.runtime, None)
+        self.edge = edge_transform(edge_stages(self.runtime, None))
         self.queue = DiskQueue(self.settings.data_dir / "collect" / "portal" / "queue.db")
         self.log_path = root / "sentinel.log"
         self.handler = logging.FileHandler(self.log_path, encoding="utf-8")

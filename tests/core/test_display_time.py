@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,7 +14,7 @@ from sentinel.api.auth import LocalOperator
 from sentinel.config import load_settings
 from sentinel.store.sqlite import SQLiteStore
 from sentinel.timefmt import show_time, zone_label
-from tests.terminal import REPO, sentinel_env
+from tests.terminal import REPO, piped, sentinel_env
 
 # 10:00:05 in Hà Nội is 03:00:05 UTC and 08:30:05 in Kolkata
 LINE = '203.0.113.9 - - [01/Jul/2026:10:00:05 +0700] "GET /dvc/tra-cuu HTTP/1.1" 200 512 "-" "Mozilla/5.0"\n'
@@ -43,13 +41,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("display")
     log = home / "access.log"
     log.write_text(LINE, encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-m", "sentinel.cli.main", "ingest", "--no-detect", str(log)],
-        env=sentinel_env(home / "data"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = piped(["ingest", "--no-detect", str(log)], sentinel_env(home / "data"), home)
     assert done.returncode == 0, done.stderr
     return home / "data"
 
@@ -57,13 +49,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("zone", list(SHOWN), ids=[str(z) for z in SHOWN])
 def test_the_setting_moves_the_cli_and_the_console_together(data_dir: Path, zone: str | None) -> None:
     extra = {"SENTINEL_DISPLAY_TIMEZONE": zone} if zone else {}
-    cli = subprocess.run(
-        [sys.executable, "-m", "sentinel.cli.main", "search", "source.ip:203.0.113.9"],
-        env=sentinel_env(data_dir, **extra),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    cli = piped(["search", "source.ip:203.0.113.9"], sentinel_env(data_dir, **extra), data_dir)
     assert cli.returncode == 0, cli.stderr
     assert SHOWN[zone] in cli.stdout, cli.stdout
 
@@ -89,14 +75,7 @@ def test_a_zone_that_does_not_exist_is_one_line_and_exit_2(tmp_path: Path, how: 
         config = tmp_path / "sentinel.yml"
         config.write_text("display_timezone: Mars/Olympus_Mons\n", encoding="utf-8")
         args = ["--config", str(config), *args]
-    done = subprocess.run(
-        [sys.executable, "-m", "sentinel.cli.main", *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = piped(args, env, tmp_path)
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 2 and len(lines) == 1, done.stderr
     assert "Mars/Olympus_Mons" in lines[0] and "Asia/Ho_Chi_Minh" in lines[0]  # what was wrong, what to write
@@ -116,12 +95,6 @@ def test_notifications_and_the_cli_replies_use_the_display_zone(tmp_path: Path) 
     assert "First seen: 2026-07-01 10:00:05 +07" in body  # the default zone, named
 
     args = ["respond", "suppress", "--rule", "web-sqli", "--hours", "2", "--reason", "maintenance"]
-    done = subprocess.run(
-        [sys.executable, "-m", "sentinel.cli.main", *args],
-        env=sentinel_env(tmp_path / "data", SENTINEL_DISPLAY_TIMEZONE="Asia/Kolkata"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = piped(args, sentinel_env(tmp_path / "data", SENTINEL_DISPLAY_TIMEZONE="Asia/Kolkata"), tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.rstrip().endswith(" +05:30")  # "suppression ... until 2026-12-02 16:34:05 +05:30"

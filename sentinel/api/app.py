@@ -8,8 +8,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
 
 from sentinel import __version__
 from sentinel.api import alerts, cases, console, events
@@ -102,6 +104,15 @@ def create_app(settings: Settings, store: Store | None = None, authenticator: Au
         status = next((code for kind, code in HTTP_STATUS.items() if isinstance(exc, kind)), 500)
         detail = f"store unavailable: {exc}" if isinstance(exc, StoreError) else str(exc)
         return JSONResponse(status_code=status, content={"detail": detail})
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        """A console page refused by the role table is a page in the reader's language; the rest is JSON."""
+        return console.refused_page(request, exc) or await http_exception_handler(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        return console.refused_page(request, exc) or await request_validation_exception_handler(request, exc)
 
     app.include_router(login_api.router)
     app.include_router(docs_api.router)

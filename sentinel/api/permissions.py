@@ -133,5 +133,6 @@ async def authorize(request: Request) -> None:
                 303, detail="log in first", headers={"Location": f"/auth/login?next={target}"}
             ) from None
         raise
+    request.state.principal = principal  # a refused console page is rendered for this caller
     if principal.role not in allowed_roles(method, path):
         raise HTTPException(status_code=403, detail=f"role {principal.role!r} may not {method} {path}")

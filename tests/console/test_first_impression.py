@@ -57,6 +57,20 @@ def test_navigation_shows_only_pages_the_role_may_use(settings, store, role, sho
             assert f'href="{href}"' not in nav, (role, href)
 
 
+def test_a_page_the_role_may_not_open_says_so_in_its_language(settings, store):
+    with TestClient(create_app(settings, store, authenticator=As("dpo"))) as http:
+        assert http.get("/console/", follow_redirects=False).headers["location"] == "/console/dpo"
+        page = http.get("/console/alerts")
+        assert page.status_code == 403 and page.headers["content-type"].startswith("text/html")
+        assert "Vai trò cán bộ bảo vệ dữ liệu cá nhân không được mở trang này." in page.text
+        assert 'href="/console/" id="back"' in page.text  # back to the role's own start page
+        assert "Role data-protection officer may not open this page." in http.get("/console/cases?lang=en").text
+        api = http.get("/api/alerts")  # scripts keep their JSON answer
+        assert api.status_code == 403 and api.json()["detail"] == "role 'dpo' may not GET /api/alerts"
+        bad = http.get("/console/dashboard", params={"days": "many"})  # the cookie set by ?lang=en holds
+        assert bad.status_code == 422 and "The action cannot be done" in bad.text and "valid integer" in bad.text
+
+
 def test_times_carry_their_zone(client, store):
     a = store.record_alert(make_alert())
     page = client.get(f"/console/alerts/{a.id}").text

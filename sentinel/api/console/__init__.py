@@ -25,9 +25,10 @@ from sentinel.api.console import (
     suppressions,
 )
 from sentinel.api.console.i18n import catalogue
+from sentinel.api.console.pages import refused_page
 from sentinel.api.console.rendering import TEMPLATES
 
-__all__ = ["TEMPLATES", "catalogue", "router"]
+__all__ = ["TEMPLATES", "catalogue", "refused_page", "router"]
 
 router = APIRouter()
 router.include_router(home.root)

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 
 from sentinel.api.auth import current_principal
@@ -77,6 +78,21 @@ def guarded(handler: Callable[..., Response]) -> Callable[..., Response]:
         )  # fmt: skip
 
     return wrapper
+
+
+def refused_page(request: Request, exc: HTTPException | RequestValidationError) -> Response | None:
+    """A console page the app refused before its route ran (the role table, a malformed parameter), as a page in
+    the reader's language; None outside the console or before the caller is known (the JSON answer stands)."""
+    principal = getattr(request.state, "principal", None)
+    if principal is None or not request.url.path.startswith("/console") or request.method not in ("GET", "HEAD"):
+        return None
+    if isinstance(exc, RequestValidationError):
+        error = PageError(422, detail=_detail(list(exc.errors())))
+    elif exc.status_code == 403:
+        error = PageError(403, "err_page_forbidden", role=principal.role)
+    else:
+        return None
+    return render(request, "error.html", principal, status_code=error.status, status=error.status, error=error)
 
 
 def _detail(detail: Any) -> str:

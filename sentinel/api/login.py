@@ -21,7 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from sentinel.api.accounts import MAX_NAME, LockedOut, LoginFailed
 from sentinel.api.auth import SESSION_COOKIE, client_address, current_principal
-from sentinel.api.console.i18n import LANGS, language, translator
+from sentinel.api.console.i18n import LANGS, language, remember_language, translator
 from sentinel.identity import Principal
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -113,8 +113,7 @@ def _login_html(request: Request, next_url: str | None, error: str | None) -> HT
             languages=links,
         )
     )
-    if request.query_params.get("lang") in LANGS:
-        page.set_cookie("sentinel_lang", lang, max_age=365 * 86400, samesite="strict", httponly=True)
+    remember_language(request, page)
     return page
 
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
+from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from sentinel.content import load_model
@@ -54,6 +54,13 @@ def language(request: Request) -> str:
         if code in LANGS:
             return code
     return "vi"
+
+
+def remember_language(request: Request, response: Response) -> None:
+    """Keep a language picked with ``?lang=`` in a cookie, so the next pages speak it too."""
+    lang = request.query_params.get("lang")
+    if lang in LANGS:
+        response.set_cookie("sentinel_lang", lang, max_age=365 * 86400, samesite="strict", httponly=True)
 
 
 def translator(lang: str) -> Callable[..., str]:

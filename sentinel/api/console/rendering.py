@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from sentinel.api.console.i18n import LANGS, language, translator, value_translator
+from sentinel.api.console.i18n import language, remember_language, translator, value_translator
 from sentinel.api.console.texts import playbook_text, rule_texts
 from sentinel.api.permissions import allowed_roles
 from sentinel.identity import Principal
@@ -96,8 +96,7 @@ def render(request: Request, template: str, principal: Principal, status_code: i
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Referrer-Policy"] = "same-origin"
     resp.headers["Cache-Control"] = "no-store"
-    if request.query_params.get("lang") in LANGS:
-        resp.set_cookie("sentinel_lang", lang, max_age=365 * 86400, samesite="strict", httponly=True)
+    remember_language(request, resp)
     return resp
 
 

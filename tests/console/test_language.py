@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from sentinel.api.app import create_app
 from sentinel.api.auth import LocalOperator
 from sentinel.api.console import TEMPLATES, catalogue
-from sentinel.classify.scan import scan
+from sentinel.classify import scan_dataset
 from sentinel.identity import ROLES
 from sentinel.models import AlertStatus, Disposition, Level
 from sentinel.respond.cases import CaseActionName, CaseStatus
@@ -27,6 +27,7 @@ from sentinel.respond.lifecycle import ActionName
 from sentinel.respond.runs import RunStatus, StepStatus
 from sentinel.store.base import AlertQuery
 from tests.console.conftest import web_event
+from tests.content import CLASSIFIERS
 from tests.respond.conftest import REPO, make_alert
 
 # Words a template may hold as they are: the product's name, a schema's, a field name, the language switch.
@@ -198,7 +199,7 @@ def walked(settings, store, tmp_path):
         classifications = http.app.state.classification_store
         csv = tmp_path / "ho_so.csv"
         csv.write_text("ho_ten,so_cccd\nNguyễn Văn An,001203004567\nTrần Thị Bình,079195001234\n", encoding="utf-8")
-        for result in scan(str(csv)):
+        for result in scan_dataset(str(csv), classifiers_dir=CLASSIFIERS):
             classifications.save_scan(result)
         dataset = classifications.list_datasets()[0]["dataset"]
         post("/console/dpo-review", data={"dataset": dataset, "field": "so_cccd", "version": 0, "decision": "accept",

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import click
 import orjson
 
 from sentinel.audit import AuditLog, Finding, Witness, check_objects, record_object
-from sentinel.cli.common import settings_from, store_from
+from sentinel.cli.common import existing_data_dir, settings_from, store_from
 from sentinel.config import Settings
 
 
@@ -20,7 +21,12 @@ def audit() -> None:
 
 
 def _log(ctx: click.Context, path: str | None) -> AuditLog:
-    return AuditLog(path or settings_from(ctx).audit_path)
+    """The audit log the reading commands (verify, head, show) read: never one they would create."""
+    if path is None:
+        return AuditLog(existing_data_dir(ctx).audit_path)
+    if not Path(path).is_file():
+        raise click.BadParameter(f"{path}: no such file", param_hint="--log")
+    return AuditLog(path)
 
 
 def _witnesses(ctx: click.Context, settings: Settings, kinds: set[str], stack: ExitStack) -> list[Witness]:

@@ -54,6 +54,21 @@ def store_from(ctx: click.Context, *, read_only: bool = False) -> Store:
     return obj["store"]
 
 
+def existing_data_dir(ctx: click.Context) -> Settings:
+    """The settings of a command that only reads, after checking its data directory exists.
+
+    Reading from a directory that does not exist would create it and answer "nothing": a wrong
+    ``data_dir`` looks like an empty installation. The refusal names the directory and how to set it.
+    """
+    settings = settings_from(ctx)
+    if not settings.data_dir.is_dir():
+        raise Invalid(
+            f"no data directory {settings.data_dir}: point {hint('data_dir')} at Sentinel's data directory "
+            "(`sentinel info` shows the settings)"
+        )
+    return settings
+
+
 def cli_actor() -> str:
     """Who acts from a shell: ``cli:<login name>``, recorded with the client ``local`` in the audit trail."""
     import getpass

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from sentinel.cli.common import runtime_from, settings_from, store_from
+from sentinel.cli.common import existing_data_dir, runtime_from, settings_from, store_from
 from sentinel.errors import Invalid, NotFound
 from sentinel.respond import PlaybookLibrary, ResponseService, Run, load_respond_config, parse_suppression, shift_report
 from sentinel.timefmt import show_time, zone_label
@@ -112,6 +112,7 @@ def decide(ctx: click.Context, run_id: str, version: int, approve: bool, comment
 @click.argument("run_id")
 @click.pass_context
 def show_run(ctx: click.Context, run_id: str) -> None:
+    existing_data_dir(ctx)
     run = _stage(ctx).runner.get(run_id)
     if run is None:
         raise NotFound(f"no playbook run with id {run_id}")
@@ -163,6 +164,7 @@ def check_config(ctx: click.Context) -> None:
 @click.pass_context
 def report(ctx: click.Context, days: int, as_json: bool) -> None:
     """Time to acknowledge and time to close per shift."""
+    existing_data_dir(ctx)
     stage = _stage(ctx)
     rows = shift_report(store_from(ctx), stage.config, datetime.now(UTC) - timedelta(days=days))
     if as_json:
@@ -231,6 +233,7 @@ def suppress(
 @click.option("--all", "include_expired", is_flag=True, help="include expired and ended ones")
 @click.pass_context
 def suppressions(ctx: click.Context, include_expired: bool) -> None:
+    existing_data_dir(ctx)
     tz = settings_from(ctx).display_tz
     for s in _stage(ctx).suppressions.list(include_expired=include_expired):
         match = "; ".join(f"{k}={','.join(v)}" for k, v in s.match.items()) or "-"

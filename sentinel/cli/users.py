@@ -8,7 +8,7 @@ import click
 
 from sentinel.api import Accounts
 from sentinel.audit import AuditLog
-from sentinel.cli.common import cli_actor, settings_from
+from sentinel.cli.common import cli_actor, existing_data_dir, settings_from
 from sentinel.identity import ROLES
 from sentinel.places import check_scope
 
@@ -59,6 +59,7 @@ def add_user(
 @users.command("list")
 @click.pass_context
 def list_users(ctx: click.Context) -> None:
+    existing_data_dir(ctx)
     for u in _accounts(ctx)[0].list_users():
         scope = "/".join(x for x in (u["province"], u["commune"]) if x) or "all"
         state = "disabled" if u["disabled"] else "locked" if u["locked"] else "active"
@@ -100,6 +101,7 @@ def create_token(
 @tokens.command("list")
 @click.pass_context
 def list_tokens(ctx: click.Context) -> None:
+    existing_data_dir(ctx)
     for t in _accounts(ctx)[0].list_tokens():
         click.echo(f"{t['name']:<24} {t['role']:<18} {'revoked' if t['revoked'] else 'active'}")
 

@@ -110,6 +110,7 @@ MISTAKES = [
 
 @pytest.mark.parametrize(("args", "phrase"), MISTAKES, ids=[" ".join(a[:3]) for a, _ in MISTAKES])
 def test_a_mistake_exits_2_with_one_line_saying_what_to_fix(home: Path, args: list[str], phrase: str) -> None:
+    (home / "data").mkdir(mode=0o700)  # an installation: the mistake is the only thing wrong
     (home / "rows.csv").write_text("id,so_cccd\n1,001099012345\n", encoding="utf-8")
     respond = home / "respond.yml"  # a route to a channel never defined: what check-config is for
     respond.write_text("routes:\n  - channels: [nowhere]\n", encoding="utf-8")

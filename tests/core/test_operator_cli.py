@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 
 from sentinel.cli.main import COMMANDS
 
@@ -55,11 +56,25 @@ def test_every_command_in_the_table_resolves_to_a_command() -> None:
         assert 0 < len(line) <= 80, name
 
 
-def test_a_read_only_command_refuses_a_missing_data_directory(tmp_path: Path) -> None:
+READ_ONLY = [
+    ["search", "sqlmap"],
+    ["classify", "scan", "events:"],
+    ["audit", "verify"],
+    ["audit", "show"],
+    ["users", "list"],
+    ["tokens", "list"],
+    ["respond", "report"],
+    ["respond", "suppressions"],
+    ["playbooks", "show-run", "run-1"],
+]
+
+
+@pytest.mark.parametrize("args", READ_ONLY, ids=[" ".join(a[:2]) for a in READ_ONLY])
+def test_a_read_only_command_refuses_a_missing_data_directory(tmp_path: Path, args: list[str]) -> None:
     data = tmp_path / "nowhere"
-    done = _sentinel("search", "sqlmap", cwd=tmp_path, env={"SENTINEL_DATA_DIR": str(data)})
+    done = _sentinel(*args, cwd=tmp_path, env={"SENTINEL_DATA_DIR": str(data)})
     assert done.returncode == 2
-    assert str(data) in done.stderr and "SENTINEL_DATA_DIR" in done.stderr
+    assert str(data) in done.stderr and "SENTINEL_DATA_DIR" in done.stderr and len(done.stderr.splitlines()) == 1
     assert not data.exists() and not (tmp_path / "data").exists()  # nothing created, here or there
 
 

@@ -285,25 +285,26 @@ def test_every_list_field_of_the_pack_is_known_as_multi_valued():
     assert lists <= MULTI_VALUED_FIELDS, lists - MULTI_VALUED_FIELDS
 
 
-def test_a_regex_on_a_list_is_refused_not_converted_wrongly():
+def _convert_web_rule(detection: str) -> Any:
+    """ES|QL of a web-server rule whose detection section is ``detection`` (YAML lines)."""
     from sigma.collection import SigmaCollection
 
     rules = SigmaCollection.from_yaml(
-        "title: t\nid: 5f1c1d5e-1111-4222-8333-444455556668\nlogsource: {category: webserver}\ndetection:\n"
-        "  sel: {tags|re: 'a.*b'}\n  condition: sel\n"
+        "title: t\nid: 5f1c1d5e-1111-4222-8333-444455556667\nlogsource: {category: webserver}\ndetection:\n" + detection
     ).rules
     (res,) = convert_rules(rules, "esql")
+    return res
+
+
+def test_a_regex_on_a_list_is_refused_not_converted_wrongly():
+    res = _convert_web_rule("  sel: {tags|re: 'a.*b'}\n  condition: sel\n")
     assert res.error and "multi-valued field tags" in res.error
 
 
 def test_not_on_a_missing_field_holds_as_in_sigma():
-    from sigma.collection import SigmaCollection
-
-    rules = SigmaCollection.from_yaml(
-        "title: t\nid: 5f1c1d5e-1111-4222-8333-444455556667\nlogsource: {category: webserver}\ndetection:\n"
+    res = _convert_web_rule(
         "  sel: {cs-method: POST}\n  internal: {c-ip|cidr: 10.0.0.0/8}\n  condition: sel and not internal\n"
-    ).rules
-    (res,) = convert_rules(rules, "esql")
+    )
     where = where_clause(res.queries[0])
     event = {"event.category": ["web"], "http.request.method": "POST"}  # no source.ip at all
     assert Where(where, event).run() is True

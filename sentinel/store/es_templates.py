@@ -138,6 +138,11 @@ ECS_FIELDS: dict[str, dict[str, Any]] = {
     "url.port": {"type": "long"},
     "url.extension": KW,
     "user_agent.original": {**KW, "fields": {"text": TEXT}},
+    # decoded copies the web rules search with wildcards anywhere in the value; headers can be long
+    "normalized.url": {"type": "wildcard"},
+    "normalized.user_agent": {"type": "wildcard"},
+    "normalized.referrer": {"type": "wildcard"},
+    "normalized.headers": {"type": "wildcard"},
     "user_agent.name": KW,
     "user_agent.version": KW,
     "user_agent.os.name": KW,

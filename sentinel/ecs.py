@@ -173,8 +173,8 @@ def compile_reader(
         name = names[prefix] = f"n{len(names)}"
         lines.append(f"    {name} = {parent}.get({prefix[-1]!r})")
         lines.append(f"    if type({name}) is not dict:")
-        if len(prefix) > 1:  # missing here: the rest of the path may be one dotted key of the parent
-            lines.append(f"        if {name} is None and {parent} is not _EMPTY and _dotted({parent}):")
+        if len(prefix) > 1:  # missing or a leaf here: the rest of the path may be one dotted key of the parent
+            lines.append(f"        if {parent} is not _EMPTY and _dotted({parent}):")
             lines.append("            return None")
         lines.append(f"        {name} = _EMPTY")
         return name

@@ -6,7 +6,7 @@ import base64
 import sqlite3
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sigma.backends.sqlite import sqliteBackend
 from sigma.collection import SigmaCollection
@@ -188,6 +188,7 @@ def test_event_view_reads_what_get_field_gives(doc: dict[str, Any], path: str) -
 
 @settings(max_examples=300, deadline=None)
 @given(doc=documents, wanted=st.lists(paths, min_size=1, max_size=5))
+@example(doc={"a": {"b.c": 0, "a": None, "b": 0}}, wanted=["a.b.c"])  # a leaf on the way, the rest one dotted key
 def test_field_reader_agrees_with_the_view(doc: dict[str, Any], wanted: list[str]) -> None:
     from sentinel.detect.view import EventView, FieldReader
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sentinel import ecs
 from sentinel.store.base import EventQuery, InvalidQuery
@@ -34,13 +35,48 @@ RELATIVE = re.compile(r"now(?:-(\d+)([smhdw]))?")
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-class QuerySyntaxError(InvalidQuery, ValueError):
-    """A query that cannot be read; ``position`` is 1-based in the query text (0 when not about one place)."""
+# Why the parser stops, by code: the console shows each in the reader's language (``query_error_<code>`` in its
+# catalogue, whose English a test holds to these), the CLI and the API show these.
+REASONS = {
+    "unmatched_close": "')' has no matching '('",
+    "unexpected": "unexpected text",
+    "term_after": "{op} needs a term after it",
+    "term_before": "{op} needs a term before it",
+    "too_many_terms": "too many terms: a query holds at most {limit}; narrow it or split it",
+    "too_deep": "parentheses nested too deeply (50 levels at most)",
+    "empty_parens": "empty parentheses: put a term inside",
+    "unclosed_paren": "'(' is never closed",
+    "value_after_colon": "give a value after the colon, e.g. {field}:something",
+    "unclosed_quote": "the quote opened here is never closed",
+    "trailing_backslash": "a backslash at the end escapes nothing",
+    "expected_term": "expected a term",
+    "free_text_wildcard": "in free text a wildcard works at the end of a word (admin*); use field:val*ue",
+    "range_lower": "the range needs a lower bound",
+    "range_upper": "the range needs an upper bound",
+    "range_value": "the range needs a value",
+    "bound_wildcard": "a range bound is a value or * (unbounded), not a wildcard",
+    "range_form": "write a range as [low TO high] ({{}} excludes a bound, * leaves it open)",
+    "unclosed_range": "the range opened here is never closed with ] or }}",
+    "value_after_op": "give a value after {op}, e.g. {field}:{op}100",
+    "op_star": "give a value after {op}, not *",
+}
 
-    def __init__(self, reason: str, position: int = 0, text: str = "") -> None:
+
+class QuerySyntaxError(InvalidQuery, ValueError):
+    """A query that cannot be read; ``position`` is 1-based in the query text (0 when not about one place).
+
+    ``code`` names the parser's reason in :data:`REASONS` (with ``values`` filling it), so a page can say it
+    in another language; errors raised elsewhere carry only their text.
+    """
+
+    def __init__(
+        self, reason: str, position: int = 0, text: str = "", code: str = "", values: dict[str, Any] | None = None
+    ) -> None:
         self.reason = reason
         self.position = position
         self.text = text
+        self.code = code
+        self.values = values or {}
         super().__init__(f"position {position}: {reason}" if position else reason)
 
     def pointer(self) -> str:
@@ -111,8 +147,9 @@ class _Parser:
         self.terms = 0
 
     # -- helpers ------------------------------------------------------------------------------------
-    def fail(self, reason: str, at: int | None = None) -> QuerySyntaxError:
-        return QuerySyntaxError(reason, (self.pos if at is None else at) + 1, self.text)
+    def fail(self, code: str, at: int | None = None, **values: Any) -> QuerySyntaxError:
+        position = (self.pos if at is None else at) + 1
+        return QuerySyntaxError(REASONS[code].format(**values), position, self.text, code, values)
 
     def skip_space(self) -> None:
         while self.pos < len(self.text) and self.text[self.pos].isspace():
@@ -135,9 +172,9 @@ class _Parser:
             return None
         expr = self.or_(None)
         if self.peek() == ")":
-            raise self.fail("')' has no matching '('")
+            raise self.fail("unmatched_close")
         if self.peek():  # pragma: no cover - or_ consumes until ')' or the end
-            raise self.fail("unexpected text")
+            raise self.fail("unexpected")
         return expr
 
     def or_(self, field: str | None) -> Expr:
@@ -146,7 +183,7 @@ class _Parser:
             at = self.pos
             self.pos += 2
             if self.peek() in ("", ")") or self.at_operator("OR") or self.at_operator("AND"):
-                raise self.fail("OR needs a term after it", at)
+                raise self.fail("term_after", at, op="OR")
             parts.append(self.and_(field))
         return parts[0] if len(parts) == 1 else Or(tuple(parts))
 
@@ -160,7 +197,7 @@ class _Parser:
                 at = self.pos
                 self.pos += 3
                 if self.peek() in ("", ")") or self.at_operator("OR") or self.at_operator("AND"):
-                    raise self.fail("AND needs a term after it", at)
+                    raise self.fail("term_after", at, op="AND")
             parts.append(self.unary(field))
         return parts[0] if len(parts) == 1 else And(tuple(parts))
 
@@ -169,22 +206,22 @@ class _Parser:
             at = self.pos
             self.pos += 3
             if self.peek() in ("", ")") or self.at_operator("OR") or self.at_operator("AND"):
-                raise self.fail("NOT needs a term after it", at)
+                raise self.fail("term_after", at, op="NOT")
             return Not(self.unary(field))
         for op in ("AND", "OR"):
             if self.at_operator(op):
-                raise self.fail(f"{op} needs a term before it")
+                raise self.fail("term_before", op=op)
         return self.primary(field)
 
     def primary(self, field: str | None) -> Expr:
         self.terms += 1
         if self.terms > MAX_TERMS:
-            raise self.fail(f"too many terms: a query holds at most {MAX_TERMS}; narrow it or split it")
+            raise self.fail("too_many_terms", limit=MAX_TERMS)
         c = self.peek()
         if c == "(":
             return self.group(field)
         if c == ")":
-            raise self.fail("')' has no matching '('")
+            raise self.fail("unmatched_close")
         if c == '"':
             return Term(field, self.quoted(), "exact", phrase=True)
         if field is None:
@@ -201,15 +238,15 @@ class _Parser:
         start = self.pos
         self.depth += 1
         if self.depth > 50:
-            raise self.fail("parentheses nested too deeply (50 levels at most)")
+            raise self.fail("too_deep")
         self.pos += 1
         if self.peek() == ")":
-            raise self.fail("empty parentheses: put a term inside", start)
+            raise self.fail("empty_parens", start)
         if not self.peek():
-            raise self.fail("'(' is never closed", start)
+            raise self.fail("unclosed_paren", start)
         expr = self.or_(field)
         if self.peek() != ")":
-            raise self.fail("'(' is never closed", start)
+            raise self.fail("unclosed_paren", start)
         self.pos += 1
         self.depth -= 1
         return expr
@@ -217,7 +254,7 @@ class _Parser:
     def value(self, field: str, field_at: int) -> Expr:
         """What follows ``field:``: a value, a phrase, a range, a comparison or a parenthesised group."""
         if self.pos >= len(self.text) or self.text[self.pos].isspace():
-            raise self.fail(f"give a value after the colon, e.g. {field}:something", field_at)
+            raise self.fail("value_after_colon", field_at, field=field)
         c = self.text[self.pos]
         if c == "(":
             return self.group(field)
@@ -228,7 +265,7 @@ class _Parser:
         if c in "<>":
             return self.comparison(field)
         if c == ")":
-            raise self.fail(f"give a value after the colon, e.g. {field}:something", field_at)
+            raise self.fail("value_after_colon", field_at, field=field)
         return self.word(field)
 
     def quoted(self) -> str:
@@ -246,7 +283,7 @@ class _Parser:
                 return "".join(out)
             out.append(c)
             self.pos += 1
-        raise self.fail("the quote opened here is never closed", start)
+        raise self.fail("unclosed_quote", start)
 
     def raw_word(self, ends: frozenset[str]) -> tuple[str, bool]:
         """Read a bare word; returns it in wildcard syntax (escapes kept) and whether it has a wildcard."""
@@ -258,7 +295,7 @@ class _Parser:
                 break
             if c == "\\":
                 if self.pos + 1 >= len(self.text):
-                    raise self.fail("a backslash at the end escapes nothing")
+                    raise self.fail("trailing_backslash")
                 nxt = self.text[self.pos + 1]
                 out.append("\\" + nxt if nxt in "*?\\" else nxt)
                 self.pos += 2
@@ -273,21 +310,22 @@ class _Parser:
         start = self.pos
         raw, wild = self.raw_word(WORD_END)
         if not raw:  # pragma: no cover - callers check for a word character first
-            raise self.fail("expected a term")
+            raise self.fail("expected_term")
         if not wild:
             return Term(field, _unescape(raw))
         if field is None:
             if not is_prefix(raw) or raw == "*":
-                raise self.fail("in free text a wildcard works at the end of a word (admin*); use field:val*ue", start)
+                raise self.fail("free_text_wildcard", start)
             return Term(None, raw, "wildcard")
         if raw == "*":
             return Term(field, "", "exists")
         return Term(field, raw, "wildcard")
 
     def bound(self, what: str) -> str | None:
+        """One bound of a range; ``what`` (lower, upper, value) names it in the reason when it is missing."""
         self.skip_space()
         if self.pos >= len(self.text):
-            raise self.fail(f"the range needs {what}")
+            raise self.fail(f"range_{what}")
         if self.text[self.pos] == '"':
             return self.quoted()
         start = self.pos
@@ -295,23 +333,23 @@ class _Parser:
         if raw == "*":
             return None
         if not raw:
-            raise self.fail(f"the range needs {what}")
+            raise self.fail(f"range_{what}")
         if wild:
-            raise self.fail("a range bound is a value or * (unbounded), not a wildcard", start)
+            raise self.fail("bound_wildcard", start)
         return _unescape(raw)
 
     def range(self, field: str) -> Range:
         start = self.pos
         include_low = self.text[self.pos] == "["
         self.pos += 1
-        low = self.bound("a lower bound")
+        low = self.bound("lower")
         if not self.at_operator("TO"):
-            raise self.fail("write a range as [low TO high] ({} excludes a bound, * leaves it open)", start)
+            raise self.fail("range_form", start)
         self.pos += 2
-        high = self.bound("an upper bound")
+        high = self.bound("upper")
         self.skip_space()
         if self.pos >= len(self.text) or self.text[self.pos] not in BOUND_END:
-            raise self.fail("the range opened here is never closed with ] or }", start)
+            raise self.fail("unclosed_range", start)
         include_high = self.text[self.pos] == "]"
         self.pos += 1
         return Range(field, low, high, include_low, include_high)
@@ -322,10 +360,10 @@ class _Parser:
         op = op or self.text[self.pos]
         self.pos += len(op)
         if self.pos >= len(self.text) or self.text[self.pos].isspace():
-            raise self.fail(f"give a value after {op}, e.g. {field}:{op}100", start)
-        value = self.bound("a value")
+            raise self.fail("value_after_op", start, op=op, field=field)
+        value = self.bound("value")
         if value is None:
-            raise self.fail(f"give a value after {op}, not *", start)
+            raise self.fail("op_star", start, op=op)
         if op.startswith(">"):
             return Range(field, value, None, include_low=op == ">=")
         return Range(field, None, value, include_high=op == "<=")

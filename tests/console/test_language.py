@@ -114,6 +114,18 @@ def test_every_value_a_page_shows_has_its_message():
     assert not missing, missing
 
 
+def test_every_reason_the_query_parser_gives_is_in_both_languages():
+    """The console's English for a query error is the parser's own (what the CLI and the API say)."""
+    from sentinel.store.query import REASONS
+
+    messages = catalogue()
+    assert {k.removeprefix("query_error_") for k in messages if k.startswith("query_error_")} == set(REASONS)
+    for code, reason in REASONS.items():
+        assert messages[f"query_error_{code}"]["en"] == "Position {position}: " + reason, code
+        fields = set(re.findall(r"\{(\w+)\}", messages[f"query_error_{code}"]["vi"]))
+        assert fields == {"position"} | set(re.findall(r"\{(\w+)\}", reason)), code
+
+
 def test_an_unknown_message_key_is_an_error_not_english():
     from sentinel.api.console.i18n import translator, value_translator
 
@@ -252,7 +264,7 @@ def test_every_page_speaks_only_the_readers_language(walked):
     assert "Check the application" in visible(en_run)
     vi_run = next(p for u, p in walked["vi"].items() if u.startswith("/console/runs/"))
     assert "Kiểm tra URL bị nhắm tới (/dich-vu-cong/tra-cuu" in visible(vi_run)  # the instruction, variables filled
-    assert "Không đọc được truy vấn ở vị trí" in visible(
+    assert "Vị trí 27: dấu '(' không được đóng." in visible(
         walked["vi"]["/console/search?q=source.ip:203.0.113.7%20AND%20(x"]
     )
     assert "không phải địa chỉ IP" in visible(walked["vi"]["/console/entities/ip/not-an-ip"])

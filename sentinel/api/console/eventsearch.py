@@ -82,6 +82,8 @@ def _local(text: str, tz: tzinfo, what: str) -> datetime:
 
 def refused_query(exc: InvalidQuery) -> SearchRefused:
     """A query the store cannot run: where it stops reading (a syntax error's position) and the parser's reason."""
+    if isinstance(exc, QuerySyntaxError) and exc.code:  # the parser's own reason, said in the reader's language
+        return SearchRefused(400, f"query_error_{exc.code}", position=exc.position, **exc.values)
     if isinstance(exc, QuerySyntaxError) and exc.position:
         return SearchRefused(400, "err_query_at", detail=exc.reason, position=exc.position)
     return SearchRefused(400, "err_query", detail=str(exc))

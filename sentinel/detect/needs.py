@@ -83,8 +83,10 @@ def _selectivity(group: Group) -> tuple[int, float, int, str]:
     """Sort key, most selective first: the shortest literal long, then literals long on average, then few.
 
     A literal anchored at one end counts four characters more (``.php`` ending a
-    value is far rarer than ``.php`` anywhere in it); a whole-value literal does
-    not, since short whole values are usually enumerations (``GET``, ``200``).
+    value is far rarer than ``.php`` anywhere in it); a whole-value literal counts
+    two less: short whole values are enumerations most events carry one of (an
+    HTTP method: ``POST`` alone admitted a fifth of all access events to the
+    login rules, where the status ``401`` admits a few in a hundred).
     """
     weights = [_weight(lit) for _, lit, _ in group]
     return -min(weights), -sum(weights) / len(weights), len(group), min(lit for _, lit, _ in group)
@@ -92,7 +94,8 @@ def _selectivity(group: Group) -> tuple[int, float, int, str]:
 
 def _weight(literal: str) -> int:
     core = literal.strip(SEP)
-    return len(core) + (4 if len(literal) - len(core) == 1 else 0)
+    anchors = len(literal) - len(core)
+    return len(core) + (4 if anchors == 1 else -2 if anchors == 2 else 0)
 
 
 def number_need(field: str, number: int | float) -> Need:

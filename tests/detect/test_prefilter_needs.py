@@ -96,3 +96,12 @@ def test_an_optional_gap_does_not_end_a_run() -> None:
         assert admitted(built, {"q": text}) and built.process([{"q": text}]), repr(text)
     assert not admitted(built, {"q": "tra-cuu ho so"})
     assert built.process([{"q": "x'\u00a0or true"}])  # a non-ASCII space: evaluated anyway, still found
+
+
+def test_an_enumerated_whole_value_is_not_the_literal_a_rule_is_looked_up_by() -> None:
+    """A refused login: the method (POST on many requests) is checked after the status is found, not before."""
+    built = engine({"sel": {"m": "POST", "s": [401, 403]}, "condition": "sel"})
+    (first, *_rest) = built.rules[0].need
+    assert {lit for _, lit, _ in first} == {"401", "403"}
+    assert not admitted(built, {"m": "POST", "s": 200})
+    assert built.process([{"m": "post", "s": 401}])

@@ -8,10 +8,15 @@ raises on the same stream, for every kind of correlation the engine has.
 
 from __future__ import annotations
 
+import socket
+import sqlite3
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -240,3 +245,74 @@ def test_a_worker_needs_the_token_to_forward(tmp_path: Path) -> None:
 def test_partition_settings_are_checked(peers: str, index: str, message: str) -> None:
     with pytest.raises(ContentError, match=message):
         load_settings(env={"SENTINEL_PARTITION_PEERS": peers, "SENTINEL_PARTITION_INDEX": index})
+
+
+# the pack's "burst of 404 responses to one source" correlation and the base rule it counts
+NOT_FOUND_RULE = "85f37042-ec1c-4587-916b-e26cef3aeca8"
+NOT_FOUND_BURST = "43a54c0c-a91b-4c7a-95ab-32ba456b8a5d"
+
+
+def test_matches_wait_on_disk_while_their_owner_is_down_and_reach_it_after_a_restart(tmp_path: Path) -> None:
+    """Worker 0 forwards 40 matches of a group worker 1 owns while worker 1 is down, then stops (its
+    queue stays on disk); started again, it ships them, and worker 1 raises the correlation alert."""
+    import uvicorn
+
+    from sentinel.api.app import create_app
+    from sentinel.api.auth import LocalOperator
+    from sentinel.collect.parsers import parse_line
+    from sentinel.ingest.collector import RunOptions
+    from sentinel.store import AlertQuery
+
+    port = _free_port()
+    token = "t" * 32
+    peers = f"http://127.0.0.1:{_free_port()},http://127.0.0.1:{port}"
+    settings = load_settings(env={"SENTINEL_DATA_DIR": str(tmp_path / "w0"), "SENTINEL_POLICY_KEY": "k" * 40,
+                                  "SENTINEL_PARTITION_PEERS": peers, "SENTINEL_PARTITION_INDEX": "0"})  # fmt: skip
+    ip = next(f"203.0.113.{i}" for i in range(1, 255) if owner(NOT_FOUND_BURST, (f"203.0.113.{i}",), 2) == 1)
+    now = datetime.now(UTC)
+    line = '{ip} - - [{t}] "GET /wp-admin/x{i}.php HTTP/1.1" 404 12 "-" "scanner"'
+    events = [
+        parse_line(line.format(ip=ip, i=i, t=(now + timedelta(seconds=i)).strftime("%d/%b/%Y:%H:%M:%S %z")).encode(),
+                   source="edge", position=i, fmt="access")
+        for i in range(40)
+    ]  # fmt: skip
+    fast = RunOptions(ship_batch=2000, ship_linger=0.0, retry_initial=0.05, retry_max=0.2, status_interval=0.2)
+    first = Forwarder(settings, token, fast)
+    for event in events:
+        first.forward(NOT_FOUND_BURST, (ip,), NOT_FOUND_RULE, event)
+    first.flush()
+    time.sleep(0.5)  # the shipper tries the owner, which is down, and keeps the matches
+    first.close()
+    status = orjson.loads((tmp_path / "w0" / "collect" / "status" / "partition-0-to-1.json").read_bytes())
+    assert status["retries"] > 0 and not status["sink_ok"] and status["queue_depth"] == 40
+    queue = tmp_path / "w0" / "collect" / "partition-0-to-1" / "queue.db"
+    with sqlite3.connect(queue) as conn:
+        assert conn.execute("SELECT COALESCE(SUM(n), 0) FROM batches").fetchone()[0] == 40
+
+    owner_settings = load_settings(env={"SENTINEL_DATA_DIR": str(tmp_path / "w1"), "SENTINEL_POLICY_KEY": "k" * 40,
+                                        "SENTINEL_INGEST_TOKEN": token})  # fmt: skip
+    app = create_app(owner_settings, authenticator=LocalOperator())
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="owner-worker")
+    thread.start()
+    second = Forwarder(settings, token, fast)  # a restart: what the queue holds is shipped at once
+    try:
+        deadline = time.monotonic() + 60
+        while not [a for a in app.state.store.list_alerts(AlertQuery()) if a.rule.id == NOT_FOUND_BURST]:
+            assert time.monotonic() < deadline, "the owner never raised the correlation alert"
+            time.sleep(0.1)
+        (alert,) = [a for a in app.state.store.list_alerts(AlertQuery()) if a.rule.id == NOT_FOUND_BURST]
+        assert alert.group_key == f"source.ip={ip}" and alert.count == 40
+    finally:
+        second.close()
+        server.should_exit = True
+        thread.join(30)
+        app.state.store.close()
+    with sqlite3.connect(queue) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM batches").fetchone()[0] == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -18,7 +18,11 @@ import pytest
 
 CHROMIUM = os.environ.get("SENTINEL_CHROMIUM", "/usr/bin/chromium")
 # Screenshots of every page the tests visit, for a person to look at; rewritten on each run.
-SHOTS = Path(os.environ.get("SENTINEL_SCREENSHOTS") or Path(tempfile.gettempdir()) / "sentinel-console-screenshots")
+# (under the system temporary folder, not the test run's own, which is removed when the run ends)
+SHOTS = Path(
+    os.environ.get("SENTINEL_SCREENSHOTS")
+    or Path(os.environ.get("PYTEST_DEBUG_TEMPROOT") or tempfile.gettempdir()) / "sentinel-console-screenshots"
+)
 ARGS = [
     "--headless",
     "--no-sandbox",

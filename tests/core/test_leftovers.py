@@ -1,10 +1,11 @@
-"""The session-end check finds a thread or a child process a test left behind, and nothing otherwise."""
+"""The session-end check names a thread, child process or temporary folder a test left behind, and nothing else."""
 
 from __future__ import annotations
 
 import importlib.util
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -46,3 +47,16 @@ def test_a_file_written_into_the_checkout_is_seen_then_gone():
     finally:
         stray.unlink()
     assert _session.checkout_changes() == before
+
+
+def test_a_leftover_temporary_folder_is_named_then_gone():
+    run_temp = Path(tempfile.gettempdir())
+    assert run_temp.name.startswith("sentinel-test-run-")  # the run's own folder, in this process
+    child = subprocess.run([sys.executable, "-c", "import tempfile; print(tempfile.gettempdir())"], capture_output=True)
+    assert child.stdout.decode().strip() == str(run_temp)  # and in the processes it starts
+    left = Path(tempfile.mkdtemp(prefix="forgotten-"))
+    try:
+        assert f"temporary {left}" in _session.temporary_leftovers(run_temp)
+    finally:
+        left.rmdir()
+    assert not [f for f in _session.temporary_leftovers(run_temp) if "forgotten-" in f]

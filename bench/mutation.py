@@ -44,7 +44,15 @@ class Target:
 
 TARGETS: dict[str, Target] = {
     "validators": Target("sentinel/classify/validators.py", ("tests/classify/test_validators.py",)),
-    "protect": Target("sentinel/policy/protect.py", ("tests/policy/test_operators.py", "tests/policy/test_ingest.py")),
+    "protect": Target(
+        "sentinel/policy/protect.py",
+        (
+            "tests/policy/test_protect.py",
+            "tests/policy/test_operators.py",
+            "tests/policy/test_ingest.py",
+            "tests/policy/test_structure.py",
+        ),
+    ),
     "candidates": Target("sentinel/policy/candidates.py", ("tests/policy/test_candidates.py",)),
     "permissions": Target(
         "sentinel/api/permissions.py", ("tests/security/test_permissions.py", "tests/security/test_scope_matrix.py")
@@ -91,6 +99,10 @@ EQUIVALENT: dict[str, str] = {
     "sentinel.policy.candidates.x__mailbox__mutmut_4": "0 <= pos: the slice before position 0 is empty, not alnum",
     "sentinel.policy.candidates.x__lines_with__mutmut_44": "end <= 0: a newline at 0 would have to be the needle",
     "sentinel.policy.candidates.xǁPrefilterǁ__init____mutmut_71": "ahocorasick_rs's default matchkind is STANDARD",
+    # protect: documents are dicts (JSON, orjson, parsers); a non-dict Mapping would be walked by the leaf branch
+    "sentinel.policy.protect.xǁProtectorǁ_collect__mutmut_16": "differs only for a non-dict Mapping in a named field",
+    # the error handler's name is looked up only for a lone surrogate, which parsers and orjson never let through
+    "sentinel.policy.protect.xǁProtectorǁ_structured_hits__mutmut_26": "'SURROGATEPASS': no lone surrogate reaches it",
 }
 
 _LITERAL = re.compile(r'"([^"\\]*)"')

@@ -438,13 +438,13 @@ class Checker:
             while todo and sum(len(v) for v in hits.values()) < MAX_HITS_PER_FILE:
                 batch, pending, rest = [], dict(misses), []
                 for c in todo:  # at most LAYOUT_MISSES lines of a layout until one of them holds something
-                    if pending.get(c.layout, 0) >= LAYOUT_MISSES:
-                        continue
-                    if len(batch) < TEXT_BATCH_LINES:
+                    if misses.get(c.layout, 0) >= LAYOUT_MISSES:
+                        continue  # that many of its lines held nothing: the layout is not read further
+                    if len(batch) < TEXT_BATCH_LINES and pending.get(c.layout, 0) < LAYOUT_MISSES:
                         batch.append(c)
                         pending[c.layout] = pending.get(c.layout, 0) + 1
                     else:
-                        rest.append(c)
+                        rest.append(c)  # a later batch, if this one's lines of the layout hold something
                 if not batch:
                     break
                 todo = rest
@@ -469,7 +469,7 @@ class Checker:
                     misses[c.layout] = 0 if k in hit_lines else misses.get(c.layout, 0) + 1
         for entity, lines_hit in hits.items():
             n = len(lines_hit)
-            count = f"at least {n}" if n >= MAX_HITS_PER_FILE else str(n)
+            count = f"at least {MAX_HITS_PER_FILE}" if n >= MAX_HITS_PER_FILE else str(n)
             result.findings.append(
                 Finding(
                     "PD002",

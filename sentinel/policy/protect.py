@@ -212,7 +212,11 @@ class Protector:
                     continue
                 kind = type(value)
                 if kind is dict or kind is list or (kind not in _LEAF_TYPES and isinstance(value, Mapping | list)):
-                    self._collect(value, sub, changes, texts, originals)
+                    entity = self._entity_of(sub) if _leaves(value) else None
+                    if entity is not None and entity in actions:  # ["0912...", "0983..."] in a named field
+                        self._whole_value(entity, value, changes)
+                    else:
+                        self._collect(value, sub, changes, texts, originals)
                     continue
                 entity = self._entity_of(sub)
                 if entity is not None and entity in actions:
@@ -378,7 +382,7 @@ class Protector:
                 if sub in self.skip:
                     out[key] = value
                     continue
-                entity = self.entity_of(sub) if not isinstance(value, Mapping | list) else None
+                entity = self.entity_of(sub) if not isinstance(value, Mapping | list) or _leaves(value) else None
                 if entity is not None:  # the field is declared to hold this entity: its operator decides alone
                     if self.actions.get(entity) == DROP:
                         continue
@@ -426,6 +430,11 @@ class _Texts:
 _QUERY_VALUE = re.compile(r"(?:^|[?&;])[^=&;#?\s]{1,64}=([^&;#]+)")
 _WORDS = re.compile(r"[\w\s'’.,()\-]+")
 _LETTERS = re.compile(r"[^\W\d_]{2}")
+
+
+def _leaves(value: Any) -> bool:
+    """A list of plain values (not objects or lists): a named field holding several values is protected by its name."""
+    return type(value) is list and all(type(v) in _LEAF_TYPES for v in value)
 
 
 def _query_words(text: str) -> list[str]:

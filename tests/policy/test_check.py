@@ -220,3 +220,93 @@ def test_this_repository_passes_its_own_check():
     root = Path(__file__).resolve().parents[2]
     report = run_check([root], POLICY, root=root, jobs=1, classifiers_dir=CLASSIFIERS)
     assert [f"{f.path}:{f.line}: {f.message}" for f in report.findings] == []
+
+
+def findings_of(report) -> list[tuple]:
+    return sorted((f.rule, f.path, f.entity, f.line) for f in report.findings)
+
+
+def test_an_unreadable_policy_is_one_finding(tmp_path, policy_text):
+    broken = write_policy(tmp_path, policy_text.replace("  min_score: 0.5", "  min_score: many"))
+    report = check(repo(tmp_path, {"a.csv": f"so_cccd\n{CCCD}\n"}), broken)
+    ((rule, path, line),) = [(f.rule, f.path, f.line) for f in report.findings]
+    assert (rule, path) == ("PD003", str(broken)) and line == policy_text.splitlines().index("  min_score: 0.5") + 1
+    assert report.failed and report.files == 0
+
+
+def test_progress_is_reported_per_file(tmp_path):
+    root = repo(tmp_path, {f"d{i}.csv": "id,status\n1,open\n" for i in range(3)})
+    seen: list[tuple[int, int]] = []
+    run_check([root], POLICY, root=root, jobs=1, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_a_raw_value_in_the_sampled_tail_of_a_large_file_has_no_line_number(tmp_path):
+    """The middle and the tail of a sampled file start at a line whose number is not known: none is made up."""
+    # pseudonyms in the head and the middle, raw values through the whole tail (the last quarter of the budget)
+    csv_rows = [f"{i},{TOKEN_CCCD}\n" for i in range(12_000)] + [f"{i},{CCCD}\n" for i in range(12_000, 16_000)]
+    json_rows = [json.dumps({"id": i, "so_cccd": TOKEN_CCCD if i < 9_000 else CCCD}) + "\n" for i in range(11_000)]
+    root = repo(tmp_path, {"big.csv": "id,so_cccd\n" + "".join(csv_rows), "big.jsonl": "".join(json_rows)})
+    report = check(root)
+    assert report.sampled_files == 2
+    assert findings_of(report) == [("PD002", "big.csv", "VN_CCCD", None), ("PD002", "big.jsonl", "VN_CCCD", None)]
+
+
+def test_a_column_keeps_its_forbidden_entity_when_another_is_allowed_there(tmp_path, policy_text):
+    """Phones are expected under fixtures/, citizen IDs are not: the second entity of the column is still reported."""
+    allowed = policy_text.replace(
+        "  allow:\n",
+        '  allow:\n    - paths: ["fixtures/**"]\n      entities: [VN_PHONE]\n      reason: synthetic\n',
+    )
+    phone = f"Công dân hẹn gọi lại số {PHONE} để bổ sung giấy tờ còn thiếu"
+    cccd = f"Đã đối chiếu số CCCD {CCCD} với cơ sở dữ liệu dân cư"
+    notes = [phone] * 5 + [cccd] * 3 + ["Đã nhận đủ giấy tờ và chuyển bộ phận thẩm định hồ sơ trong ngày"] * 2
+    rows = "".join(f"{i},{n}\n" for i, n in enumerate(notes))
+    root = repo(tmp_path, {"fixtures/contacts.csv": "ma,ghi_chu\n" + rows})
+    found = {(f.rule, f.entity) for f in check(root, write_policy(tmp_path, allowed)).findings}
+    assert found == {("PD001", "VN_CCCD"), ("PD002", "VN_CCCD")}
+
+
+def test_values_with_accents_are_ranked_at_their_own_line(tmp_path):
+    """Only 12 values of a column are classified: the three phones among 40 accented notes must be among them."""
+    notes = ["Đã nhận đủ giấy tờ và chuyển bộ phận thẩm định hồ sơ trong ngày"] * 40
+    for row in (33, 35, 38):
+        notes[row] = f"Công dân hẹn gọi lại số {PHONE} để bổ sung giấy tờ còn thiếu"
+    root = repo(tmp_path, {"notes.csv": "ma,ghi_chu\n" + "".join(f"{i},{n}\n" for i, n in enumerate(notes))})
+    found = {(f.rule, f.entity, f.line) for f in check(root).findings}
+    assert ("PD001", "VN_PHONE", 35) in found  # row 33, after the header
+
+
+def test_columns_declared_on_one_line_of_sql(tmp_path):
+    root = repo(
+        tmp_path, {"db/schema.sql": "CREATE TABLE ho_so (id INTEGER PRIMARY KEY, email_lien_he TEXT, ghi_chu TEXT);\n"}
+    )
+    assert findings_of(check(root)) == [("PD001", "db/schema.sql", "EMAIL_ADDRESS", None)]
+
+
+def test_lines_of_one_layout_are_read_on_while_they_hold_identifiers(tmp_path):
+    """Every line of the log holds a citizen ID in the same place: the count goes to the cap, not to 3."""
+    lines = [f'{{"level":"info","msg":"lookup","cccd":"{CCCD[:-3]}{i:03d}"}}' for i in range(40)]
+    root = repo(tmp_path, {"app.log": "\n".join(lines) + "\n"})
+    (finding,) = check(root).findings
+    assert (finding.rule, finding.entity, finding.line) == ("PD002", "VN_CCCD", 1)
+    assert finding.message.startswith("at least 20 unmasked VN_CCCD value(s)")
+    few = repo(tmp_path / "few", {"app.log": "\n".join(lines[:7]) + "\n"})
+    assert check(few).findings[0].message.startswith("7 unmasked VN_CCCD value(s)")
+
+
+def test_the_minimum_score_applies_to_words_and_identifiers(tmp_path, policy_text):
+    log = ["2026-11-20 08:00:00 INFO request ok"] * 10
+    log[3] = "2026-11-20 08:00:03 INFO ho so nop boi Nguyễn Thị Hồng Nhung, goi lai 0983417265"
+    root = repo(tmp_path, {"app.log": "\n".join(log) + "\n"})
+    assert {f.entity for f in check(root).findings} == {"PERSON", "VN_PHONE"}
+    strict = write_policy(tmp_path, policy_text.replace("  min_score: 0.5", "  min_score: 1.0"))
+    assert check(root, strict).findings == []
+
+
+def test_a_file_that_cannot_be_parsed_is_reported_and_read_as_text(tmp_path):
+    # a field beyond the csv module's limit (128 KiB): the file is read as text instead
+    root = repo(tmp_path, {"b.csv": b'id,note\n1,"' + b"x" * 140_000 + b'"\n' + f'2,"CCCD {CCCD}"\n'.encode()})
+    assert findings_of(check(root)) == [("PD002", "b.csv", "VN_CCCD", 3), ("PD004", "b.csv", None, None)]
+    (unparsed,) = [f for f in check(root).findings if f.rule == "PD004"]
+    assert unparsed.message == "cannot parse (Error); checked as text"

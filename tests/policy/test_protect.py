@@ -1,0 +1,126 @@
+"""The protector on single documents: where values hide in a document, and what it replaces them with.
+
+``test_ingest.py`` checks the stored result of the whole ingest pipeline and ``test_never_raw.py`` every
+byte written; here the :class:`~sentinel.policy.protect.Protector` of the ingest purpose is called on one
+document at a time, with the real recognisers, and the result is compared field by field.
+"""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from sentinel.policy.finder import classifier_finder
+from sentinel.policy.model import INGEST
+from sentinel.policy.operators import TOKEN, OperatorSet
+from sentinel.policy.protect import DROP, Protector
+from sentinel.policy.purposes import purpose_protector
+
+from .conftest import CCCD, EMAIL, NAME, PHONE
+
+CARD = "4111111111111111"  # a test card number (valid checksum)
+
+
+@pytest.fixture
+def protector(loaded, keys) -> Protector:
+    # one per test (the recognisers are shared): every test that uses it runs its construction
+    return purpose_protector(loaded, INGEST, keys)
+
+
+def pseudonym(protector: Protector, entity: str, raw: str) -> str:
+    return protector.ops.apply(entity, raw)
+
+
+def test_a_named_field_holding_a_list_has_each_value_replaced_by_its_name(protector):
+    """Values no recogniser would find alone (a short name, an ethnicity) are protected because of the field."""
+    doc = {
+        "form": {"so_cccd": [CCCD, None], "ho_ten": ["Lò", "Pá"], "dan_toc": ["Kinh", ""]},
+        "message": f"ho so {CCCD}",
+    }
+    out = protector.protect(doc)
+    assert out["form"] == {
+        "so_cccd": [pseudonym(protector, "VN_CCCD", CCCD), None],
+        "ho_ten": [pseudonym(protector, "PERSON", "Lò"), pseudonym(protector, "PERSON", "Pá")],
+        "dan_toc": ["<ETHNICITY>", ""],
+    }
+    assert out["message"] == f"ho so {pseudonym(protector, 'VN_CCCD', CCCD)}"  # the same value elsewhere too
+
+
+def test_a_denied_named_field_is_removed_whole_even_as_a_list(loaded):
+    """A role that may not see phones: the field goes, and the number is redacted where else it occurs."""
+    finder = classifier_finder(["VN_PHONE"], 0.5, None)
+    deny = Protector(loaded, {"VN_PHONE": DROP}, OperatorSet({}, None), finder)
+    doc = {"so_dien_thoai": [PHONE, "0912345678"], "message": f"gọi {PHONE}", "ma": "HS-1"}
+    assert deny.protect(doc) == {"message": "gọi <VN_PHONE>", "ma": "HS-1"}
+
+
+def test_strings_in_lists_and_large_numbers_are_read(protector):
+    out = protector.protect({"tags": ["gọi " + PHONE, "ok"], "ref": int(CARD), "count": 12, "ok": True})
+    assert out["tags"] == ["gọi " + pseudonym(protector, "VN_PHONE", PHONE), "ok"]
+    assert isinstance(out["ref"], str) and out["ref"].startswith("pe-credit_card-")  # encrypted, not stored raw
+    assert (out["count"], out["ok"]) == (12, True)
+
+
+def test_a_longer_value_is_replaced_whole_before_a_shorter_one_inside_it(protector):
+    """ "Nguyễn Văn" is also a value here: the message must not keep "An" after a half-replaced name."""
+    doc = {"ho_ten": NAME, "nguoi_nop": "Nguyễn Văn", "message": f"nộp bởi {NAME} hôm nay"}
+    out = protector.protect(doc)
+    assert out["message"] == f"nộp bởi {pseudonym(protector, 'PERSON', NAME)} hôm nay"
+
+
+def test_a_json_original_is_rewritten_by_its_field_names(protector):
+    """Inside a JSON ``event.original`` a named field is replaced even where no recogniser would see its value."""
+    original = orjson.dumps({"ho_ten": "Lò", "thu_tuc": "1.001612"}).decode()
+    out = protector.protect({"event": {"original": original}})
+    assert orjson.loads(out["event"]["original"]) == {
+        "ho_ten": pseudonym(protector, "PERSON", "Lò"),
+        "thu_tuc": "1.001612",
+    }
+
+
+def test_an_identifier_only_in_a_structured_string_is_found(protector):
+    line = f"203.0.113.9 GET /dvc/tra-cuu 200 lien he {PHONE}"
+    out = protector.protect({"event": {"original": line}, "source": {"ip": "203.0.113.9"}})
+    assert out["event"]["original"] == line.replace(PHONE, pseudonym(protector, "VN_PHONE", PHONE))
+    assert out["source"]["ip"] == "203.0.113.9"  # kept, as the ingest purpose says
+
+
+def test_a_failed_lines_raw_text_is_read_as_free_text(protector):
+    """A line that failed to parse has no parsed fields: names in it are found with the name tagger too.
+
+    "Giáp Thu Ngân" (no common surname) is found only by the tagger, which structured strings do not get.
+    """
+    name = "Giáp Thu Ngân"
+    text = f'{{"msg": "phản ánh của ông {name} đã tiếp nhận", '  # cut short: not JSON
+    failed = protector.protect({"event": {"kind": "pipeline_error", "original": text}})
+    assert failed["event"]["original"] == text.replace(name, pseudonym(protector, "PERSON", name))
+    parsed = protector.protect({"event": {"kind": "event", "original": text}})
+    assert parsed["event"]["original"] == text  # a parsed event's raw line is structure: its fields were read
+
+
+def test_glued_identifiers_are_replaced_whole(protector):
+    text = f"tệp CCCD_{CCCD}.pdf, gửi {EMAIL}, bản sao lan.tran@example.vn.pdf, mã req-{PHONE}x"
+    out = protector.protect({"message": text})
+    expected = (
+        text.replace(CCCD, pseudonym(protector, "VN_CCCD", CCCD))
+        .replace(EMAIL, pseudonym(protector, "EMAIL_ADDRESS", EMAIL))
+        .replace("lan.tran@example.vn", pseudonym(protector, "EMAIL_ADDRESS", "lan.tran@example.vn"))
+        .replace(PHONE, pseudonym(protector, "VN_PHONE", PHONE))
+    )
+    assert out["message"] == expected
+
+
+def test_each_value_is_counted_once_however_often_it_occurs(protector):
+    protector.protect({"so_cccd": CCCD, "message": f"CCCD {CCCD}", "url": {"query": f"id={CCCD}"}})
+    assert protector.counts == {"VN_CCCD": 1}
+
+
+def test_one_cell_by_its_column_or_by_its_text(protector):
+    assert protector.protect_value("so_cccd", CCCD) == pseudonym(protector, "VN_CCCD", CCCD)
+    assert protector.protect_value("so_cccd", "") == ""
+    assert (
+        protector.protect_value("ghi_chu", f"gọi {PHONE} sau") == f"gọi {pseudonym(protector, 'VN_PHONE', PHONE)} sau"
+    )
+    assert protector.protect_value(None, "không có gì") == "không có gì"
+    assert protector.counts == {"VN_CCCD": 1, "VN_PHONE": 1}
+    assert TOKEN.fullmatch(protector.protect_value("so_cccd", pseudonym(protector, "VN_CCCD", CCCD)))

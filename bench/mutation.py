@@ -82,7 +82,10 @@ TARGETS: dict[str, Target] = {
     ),
     "correlation": Target("sentinel/detect/correlation.py", ("tests/detect/test_correlation.py",)),
     "suppress": Target("sentinel/respond/suppress.py", ("tests/respond/test_suppress.py",)),
-    "check": Target("sentinel/policy/check.py", ("tests/policy/test_check.py",)),
+    # the check of the whole checkout would read mutmut's own state file (its timings can look like card numbers)
+    "check": Target(
+        "sentinel/policy/check.py", ("tests/policy/test_check.py", "-k", "not this_repository_passes_its_own_check")
+    ),
 }
 
 # mutant name -> why no test can tell it from the original (kept out of the score's denominator)

@@ -12,7 +12,7 @@ import pytest
 
 from sentinel.policy.finder import classifier_finder
 from sentinel.policy.model import INGEST
-from sentinel.policy.operators import TOKEN, OperatorSet
+from sentinel.policy.operators import TOKEN, OperatorSet, reveal
 from sentinel.policy.protect import DROP, Protector
 from sentinel.policy.purposes import purpose_protector
 
@@ -108,6 +108,34 @@ def test_glued_identifiers_are_replaced_whole(protector):
         .replace(PHONE, pseudonym(protector, "VN_PHONE", PHONE))
     )
     assert out["message"] == expected
+
+
+def test_of_the_addresses_in_a_glued_token_the_longest_the_recognisers_accept_is_replaced(protector):
+    """The first candidate only holds an address inside it; later, whole candidates are still read."""
+    out = protector.protect({"message": "tệp files/lan.tran@example.vn.pdf"})
+    address = "files/lan.tran@example.vn"  # "/" may be part of a local part
+    assert out["message"] == f"tệp {pseudonym(protector, 'EMAIL_ADDRESS', address)}.pdf"
+
+
+def test_objects_inside_lists_are_rewritten(protector):
+    doc = {"contacts": [{"ghi_chu": f"gọi {PHONE}", "so_cccd": CCCD}, {"ghi_chu": "không"}]}
+    assert protector.protect(doc) == {
+        "contacts": [
+            {
+                "ghi_chu": f"gọi {pseudonym(protector, 'VN_PHONE', PHONE)}",
+                "so_cccd": pseudonym(protector, "VN_CCCD", CCCD),
+            },
+            {"ghi_chu": "không"},
+        ]
+    }
+
+
+def test_encrypted_values_are_not_linkable_across_documents(protector, keys):
+    bank = "0451000123456"
+    first, second = (protector.protect({"so_tai_khoan": bank, "note": f"stk {bank}"}) for _ in range(2))
+    assert first["so_tai_khoan"] != second["so_tai_khoan"]  # a random IV each time, no cache
+    assert first["note"] == f"stk {first['so_tai_khoan']}"  # within one document: one replacement everywhere
+    assert reveal(first["so_tai_khoan"], keys) == reveal(second["so_tai_khoan"], keys) == bank
 
 
 def test_each_value_is_counted_once_however_often_it_occurs(protector):

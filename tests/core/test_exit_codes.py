@@ -133,6 +133,12 @@ def test_an_invalid_configuration_names_the_file_and_line(home: Path) -> None:
     assert f"{config}:2" in one_line(result.stderr) and "Mars/Olympus_Mons" in result.stderr
 
 
+def test_info_exits_0_and_creates_nothing(home: Path) -> None:
+    result = sentinel(home, "info")
+    assert result.returncode == 0, result.stderr
+    assert "does not exist yet" in result.stdout and not (home / "data").exists()
+
+
 def test_a_duplicate_user_is_a_mistake_not_a_finding(home: Path) -> None:
     first = sentinel(
         home, "users", "add", "lan", "--role", "soc_analyst", "--password-stdin", stdin="a long passphrase 1\n"

@@ -237,7 +237,7 @@ def test_an_unreadable_policy_is_one_finding(tmp_path, policy_text):
 def test_progress_is_reported_per_file(tmp_path):
     root = repo(tmp_path, {f"d{i}.csv": "id,status\n1,open\n" for i in range(3)})
     seen: list[tuple[int, int]] = []
-    run_check([root], POLICY, root=root, jobs=1, progress=lambda done, total: seen.append((done, total)))
+    run_check([root], POLICY, root=root, jobs=1, classifiers_dir=CLASSIFIERS, progress=lambda d, t: seen.append((d, t)))
     assert seen == [(1, 3), (2, 3), (3, 3)]
 
 

@@ -48,8 +48,8 @@ def test_a_named_field_holding_a_list_has_each_value_replaced_by_its_name(protec
 
 def test_a_denied_named_field_is_removed_whole_even_as_a_list(loaded):
     """A role that may not see phones: the field goes, and the number is redacted where else it occurs."""
-    finder = classifier_finder(["VN_PHONE"], 0.5, None)
-    deny = Protector(loaded, {"VN_PHONE": DROP}, OperatorSet({}, None), finder)
+    finder = classifier_finder(["VN_PHONE"], 0.5, loaded.classifiers_dir)
+    deny = Protector(loaded, {"VN_PHONE": DROP}, OperatorSet({}, None, loaded.classifiers_dir), finder)
     doc = {"so_dien_thoai": [PHONE, "0912345678"], "message": f"gọi {PHONE}", "ma": "HS-1"}
     assert deny.protect(doc) == {"message": "gọi <VN_PHONE>", "ma": "HS-1"}
 

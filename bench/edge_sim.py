@@ -50,6 +50,8 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from tests.faults.nodes import count as _count  # noqa: E402  (the same read the fault tests use)
+
 TOKEN = "edge-sim-ingest-token-0123456789"
 POLICY_KEY = "edge-sim-policy-key-0123456789abcdef"
 
@@ -222,16 +224,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _count(db: Path, sql: str = "SELECT COUNT(*) FROM events") -> int:
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
-            return conn.execute(sql).fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
 
 
 def _cpu_seconds(pid: int) -> float:

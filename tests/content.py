@@ -3,3 +3,4 @@
 from sentinel.config import DEFAULT_CONTENT_DIR
 
 CLASSIFIERS = DEFAULT_CONTENT_DIR / "classifiers"
+RULES = DEFAULT_CONTENT_DIR / "rules"

@@ -14,6 +14,7 @@ _EXPORTS = {
     "install_offline": "attack_data",
     "lint": "pack",
     "load_pack": "pack",
+    "rule_text": "pack",
     "rule_translations": "pack",
     "run_tests": "pack",
 }

@@ -34,6 +34,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,7 +47,8 @@ from sigma.rule import SigmaRule
 
 from sentinel import ecs
 from sentinel.content import ContentError, YamlDocument, iter_yaml_files, load_yaml_documents
-from sentinel.translations import LANGUAGE_NAMES, TRANSLATED, check_languages
+from sentinel.models import RuleRef
+from sentinel.translations import LANGUAGE_NAMES, TRANSLATED, check_languages, pick
 
 TEST_EPOCH = datetime(2026, 7, 1, 2, 0, tzinfo=UTC)
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
@@ -253,6 +255,22 @@ def rule_translations(paths: Sequence[str | Path]) -> dict[str, dict[str, RuleTe
             if rid and table:
                 out.setdefault(str(rid), table)
     return out
+
+
+@cache
+def _translation_tables(rules_dir: Path) -> dict[str, dict[str, RuleText]]:
+    return rule_translations([rules_dir]) if rules_dir.is_dir() else {}
+
+
+def rule_text(rules_dir: Path, rule: RuleRef, lang: str, key: str) -> str:
+    """The ``title`` or ``description`` of an alert's rule in ``lang`` (the alert's English text when not translated).
+
+    Alerts keep the English text of their rule as it was when they fired; readers
+    (the console, notifications) look the rule up by id in the rule files'
+    ``translations`` tables, so an improved translation reaches old alerts too.
+    The tables are read once per process and folder: a change shows after a restart.
+    """
+    return pick(getattr(rule, key) or "", _translation_tables(rules_dir).get(rule.id), lang, key)
 
 
 def _files(paths: Sequence[str | Path]) -> list[Path]:

@@ -14,8 +14,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sentinel import ecs
+from sentinel.detect import rule_text
 from sentinel.models import Alert
 from sentinel.respond.alert_fields import alert_place
 from sentinel.respond.db import ResponseDB
@@ -27,6 +29,58 @@ from sentinel.timefmt import show_time
 log = logging.getLogger(__name__)
 MAX_OPEN = 10_000  # alerts considered per tick; a queue larger than this is a flood, handled oldest-first
 _CONTROL = dict.fromkeys(range(32), " ") | {10: "\n"}
+# The words of a notification, in each language notifications are written in (``respond.yml: language``);
+# severities and statuses as the console names them.
+_WORDS = {
+    "en": {
+        "escalation": "ESCALATION",
+        "late": "Not acknowledged in time: escalation level {level}.",
+        "rule": "Rule",
+        "severity": "Severity",
+        "risk": "risk",
+        "matches": "matches",
+        "entity": "Entity",
+        "place": "Place",
+        "first": "First seen",
+        "last": "last seen",
+        "status": "Status",
+        "assignee": "assignee",
+        "open": "Open",
+        "informational": "informational",
+        "low": "low",
+        "medium": "medium",
+        "high": "high",
+        "critical": "critical",
+        "st_open": "open",
+        "st_acknowledged": "acknowledged",
+        "st_in_progress": "in progress",
+        "st_closed": "closed",
+    },
+    "vi": {
+        "escalation": "CHUYỂN CẤP",
+        "late": "Chưa được tiếp nhận đúng hạn: chuyển lên cấp {level}.",
+        "rule": "Quy tắc",
+        "severity": "Mức độ",
+        "risk": "điểm rủi ro",
+        "matches": "số lần khớp",
+        "entity": "Đối tượng",
+        "place": "Địa bàn",
+        "first": "Thấy lần đầu",
+        "last": "lần cuối",
+        "status": "Trạng thái",
+        "assignee": "người xử lý",
+        "open": "Mở",
+        "informational": "thông tin",
+        "low": "thấp",
+        "medium": "trung bình",
+        "high": "cao",
+        "critical": "nghiêm trọng",
+        "st_open": "mới",
+        "st_acknowledged": "đã tiếp nhận",
+        "st_in_progress": "đang xử lý",
+        "st_closed": "đã đóng",
+    },
+}
 
 
 @dataclass
@@ -50,31 +104,38 @@ def route_channels(config: RespondConfig, alert: Alert) -> list[str]:
     return out
 
 
-def message(config: RespondConfig, alert: Alert, level: int) -> tuple[str, str]:
-    """Subject and plain-text body; log-derived text is stripped of control characters."""
+def message(config: RespondConfig, alert: Alert, level: int, title: str) -> tuple[str, str]:
+    """Subject and plain-text body in ``config.language`` (``title``: the rule's, in that language).
+
+    Log-derived text is stripped of control characters.
+    """
+    w = _WORDS[config.language]
     province, commune = alert_place(alert)
     entity = ", ".join(f"{k}={v}" for k, v in alert.entity.items()) or alert.group_key or "-"
-    head = "ESCALATION " + str(level) + " " if level else ""
-    subject = f"[Sentinel] {head}{alert.severity.upper()}: {alert.rule.title} ({entity})"
+    head = f"{w['escalation']} {level} " if level else ""
+    severity = w[alert.severity]
+    subject = f"[Sentinel] {head}{severity.upper()}: {title} ({entity})"
+    first, last = show_time(alert.first_seen, config.tz), show_time(alert.last_seen, config.tz)
     lines = [
-        f"Rule: {alert.rule.title} [{alert.rule.id}]",
-        f"Severity: {alert.severity} (risk {alert.risk_score}); matches: {alert.count}",
-        f"Entity: {entity}",
-        f"Place: {province or '-'} / {commune or '-'}",
-        f"First seen: {show_time(alert.first_seen, config.tz)}; last seen: {show_time(alert.last_seen, config.tz)}",
-        f"Status: {alert.status}; assignee: {alert.assignee or '-'}",
-        f"Open: {config.console_url.rstrip('/')}/alerts/{alert.id}",
+        f"{w['rule']}: {title} [{alert.rule.id}]",
+        f"{w['severity']}: {severity} ({w['risk']} {alert.risk_score}); {w['matches']}: {alert.count}",
+        f"{w['entity']}: {entity}",
+        f"{w['place']}: {province or '-'} / {commune or '-'}",
+        f"{w['first']}: {first}; {w['last']}: {last}",
+        f"{w['status']}: {w['st_' + alert.status]}; {w['assignee']}: {alert.assignee or '-'}",
+        f"{w['open']}: {config.console_url.rstrip('/')}/alerts/{alert.id}",
     ]
     if level:
-        lines.insert(0, f"Not acknowledged in time: escalation level {level}.")
+        lines.insert(0, w["late"].format(level=level))
     return subject.translate(_CONTROL).replace("\n", " ")[:300], "\n".join(lines).translate(_CONTROL)
 
 
 class Escalator:
-    def __init__(self, db: ResponseDB, store: Store, config: RespondConfig) -> None:
+    def __init__(self, db: ResponseDB, store: Store, config: RespondConfig, rules_dir: Path) -> None:
         self.db = db
         self.store = store
         self.config = config
+        self.rules_dir = rules_dir  # rule titles in the notifications' language come from the rule files
 
     def _state(self, ids: list[str]) -> dict[str, tuple[int, int, int]]:
         """alert id -> (highest level notified, last attempt, first notification), times in ms."""
@@ -128,7 +189,9 @@ class Escalator:
         attempts: list[Sent] = []
         if not channels:
             attempts.append(Sent(alert.id, level, "-", True, "no route matches; nothing sent"))
-        subject, text = message(self.config, alert, level)
+        subject, text = message(
+            self.config, alert, level, rule_text(self.rules_dir, alert.rule, self.config.language, "title")
+        )
         for name in channels:
             try:
                 detail = send(self.config.channels[name], subject, text, {"alert": _summary(alert), "level": level})

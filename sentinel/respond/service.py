@@ -50,7 +50,7 @@ class ResponseService:
             playbooks=playbooks,
             suppressions=Suppressions(db),
             runner=PlaybookRunner(db, store, config, playbooks, address_plan),
-            escalator=Escalator(db, store, config),
+            escalator=Escalator(db, store, config, settings.rules_dir),
         )
 
     def housekeeping(self) -> None:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from sentinel.config import DEFAULT_DISPLAY_TIMEZONE, TELEGRAM_TOKEN_ENV, Networks, Settings, parse_timezone
 from sentinel.content import load_model
+from sentinel.translations import LANGUAGES
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -145,6 +146,9 @@ class RespondConfig(_Strict):
         None,
         description="zone of shift hours, report days and the times in notifications (default: display_timezone)",
     )
+    language: str = Field(
+        LANGUAGES[0], description="language of notifications (escalation messages; rule titles from their translations)"
+    )
     channels: dict[str, Channel] = Field(default_factory=dict)
     routes: list[Route] = Field(default_factory=list)
     escalation: Escalation = Escalation()
@@ -160,6 +164,13 @@ class RespondConfig(_Strict):
     approval_channels: list[str] = Field(
         default_factory=list, description="told when a playbook run waits for a lead to approve a side effect"
     )
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, v: str) -> str:
+        if v not in LANGUAGES:
+            raise ValueError(f"{v!r} is not a language notifications are written in: use one of {', '.join(LANGUAGES)}")
+        return v
 
     @field_validator("timezone")
     @classmethod

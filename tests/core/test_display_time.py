@@ -89,9 +89,11 @@ def test_notifications_and_the_cli_replies_use_the_display_zone(tmp_path: Path) 
 
     settings = load_settings(env={"SENTINEL_DATA_DIR": str(tmp_path), "SENTINEL_DISPLAY_TIMEZONE": "UTC"})
     alert = make_alert(when=datetime(2026, 7, 1, 3, 0, 5, tzinfo=UTC))
-    _, body = message(load_respond_config(settings), alert, 0)
+    english = {"language": "en"}
+    _, body = message(load_respond_config(settings).model_copy(update=english), alert, 0, alert.rule.title)
     assert "First seen: 2026-07-01 03:00:05 UTC; last seen: 2026-07-01 03:00:05 UTC" in body
-    _, body = message(load_respond_config(load_settings(env={"SENTINEL_DATA_DIR": str(tmp_path)})), alert, 0)
+    default = load_respond_config(load_settings(env={"SENTINEL_DATA_DIR": str(tmp_path)}))
+    _, body = message(default.model_copy(update=english), alert, 0, alert.rule.title)
     assert "First seen: 2026-07-01 10:00:05 +07" in body  # the default zone, named
 
     args = ["respond", "suppress", "--rule", "web-sqli", "--hours", "2", "--reason", "maintenance"]

@@ -5,9 +5,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sentinel.content import ContentError
-from sentinel.respond.escalation import Escalator
+from sentinel.detect import rule_text
+from sentinel.respond.escalation import Escalator, message
 from sentinel.respond.lifecycle import AlertAction, apply_action
 from sentinel.respond.settings import RespondConfig, load_respond_config
+from tests.content import RULES
 
 from .conftest import make_alert
 from .servers import HttpReceiver
@@ -43,7 +45,7 @@ def paths(srv, since=0):
 
 def test_route_deadline_renotify_escalate_and_stop_on_ack(response, store, audit):
     with HttpReceiver() as srv:
-        esc = Escalator(response.db, store, config_for(srv.url))
+        esc = Escalator(response.db, store, config_for(srv.url), RULES)
         alert = store.record_alert(make_alert(severity="critical", when=T0))
         hue = store.record_alert(make_alert(severity="low", ip="198.51.100.2", province="Huế", when=T0))
 
@@ -58,7 +60,7 @@ def test_route_deadline_renotify_escalate_and_stop_on_ack(response, store, audit
         n = len(srv.requests)
         esc.tick(T0 + timedelta(minutes=16))
         assert paths(srv, n) == ["/lead"]  # past the 15 minute deadline: level 1
-        assert "ESCALATION 1" in srv.requests[-1]["json"]["subject"]
+        assert "CHUYỂN CẤP 1" in srv.requests[-1]["json"]["subject"]  # notifications speak Vietnamese by default
         n = len(srv.requests)
         esc.tick(T0 + timedelta(minutes=31))
         assert paths(srv, n) == ["/director"]  # two deadlines: level 2
@@ -76,7 +78,7 @@ def test_route_deadline_renotify_escalate_and_stop_on_ack(response, store, audit
 
 def test_failed_delivery_is_logged_not_raised(response, store):
     with HttpReceiver(status=503) as srv:
-        esc = Escalator(response.db, store, config_for(srv.url))
+        esc = Escalator(response.db, store, config_for(srv.url), RULES)
         alert = store.record_alert(make_alert(severity="critical", when=T0))
         sent = esc.tick(T0 + timedelta(minutes=1))
     assert sent and not any(s.ok for s in sent)
@@ -86,7 +88,7 @@ def test_failed_delivery_is_logged_not_raised(response, store):
 def test_old_alert_is_announced_then_escalated_from_the_announcement(response, store):
     """An alert from a replayed old log: the SOC learns of it now, so its deadline runs from now."""
     with HttpReceiver() as srv:
-        esc = Escalator(response.db, store, config_for(srv.url))
+        esc = Escalator(response.db, store, config_for(srv.url), RULES)
         store.record_alert(make_alert(severity="high", ip="198.51.100.3", province="Huế", when=T0))
         later = T0 + timedelta(days=2)
         esc.tick(later)
@@ -140,3 +142,39 @@ def test_scheduler_loop_notifies_and_stops(settings, store):
         assert not loop.is_alive()
         assert sorted(paths(srv)) == ["/hanoi", "/soc"]
         stage.close()
+
+
+UNION_SELECT = "e530a98b-7a64-4149-be86-1464ae83359c"  # rules/web/web_sqli_union_select.yml
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "lines"),
+    [
+        (
+            "vi",
+            "[Sentinel] CHUYỂN CẤP 2 NGHIÊM TRỌNG: Chèn mã SQL bằng UNION SELECT trong chuỗi truy vấn của cổng",
+            ["Chưa được tiếp nhận đúng hạn: chuyển lên cấp 2.", "Mức độ: nghiêm trọng", "Trạng thái: mới"],
+        ),
+        (
+            "en",
+            "[Sentinel] ESCALATION 2 CRITICAL: SQL injection with UNION SELECT (",  # the title the alert fired with
+            ["Not acknowledged in time: escalation level 2.", "Severity: critical", "Status: open"],
+        ),
+    ],
+)
+def test_notifications_are_written_in_the_configured_language(response, store, language, subject, lines):
+    """The words, the severity and the rule's title (from the rule file's translations) in one language."""
+    config = config_for("http://127.0.0.1:9").model_copy(update={"language": language})
+    esc = Escalator(response.db, store, config, RULES)
+    alert = make_alert(severity="critical", when=T0, rule_id=UNION_SELECT, title="SQL injection with UNION SELECT")
+    got_subject, body = message(config, alert, 2, rule_text(RULES, alert.rule, language, "title"))
+    assert got_subject.startswith(subject)
+    assert all(line in body for line in lines), body
+    assert esc.rules_dir == RULES
+
+
+def test_an_unknown_notification_language_is_refused(tmp_path, settings):
+    path = tmp_path / "respond.yml"
+    path.write_text("language: fr\n", encoding="utf-8")
+    with pytest.raises(ContentError, match=r"respond.yml:1: .*'fr' is not a language .* vi, en"):
+        load_respond_config(settings.model_copy(update={"respond_config": path}))

@@ -5,32 +5,20 @@ they fired (the API and exports show those); the console looks the rule up by
 id in the rule files' ``translations`` tables, so an improved translation
 reaches old alerts too. Playbook texts come from the loaded playbooks'
 ``x_sentinel_translations``. A rule or playbook without a table shows in English.
-The rule tables are read once per process (0.1 s for the pack), like the rules
-the detector loads: a changed translation shows after a restart.
+The rule tables are read once per process (0.1 s for the pack; see
+:func:`sentinel.detect.rule_text`): a changed translation shows after a restart.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sentinel.detect import RuleText, rule_translations
+from sentinel.detect import rule_text
 from sentinel.models import RuleRef
 from sentinel.respond import PlaybookLibrary
 from sentinel.respond import render as fill_variables
-from sentinel.translations import pick
-
-
-@cache
-def _rule_tables(rules_dir: Path) -> dict[str, dict[str, RuleText]]:
-    return rule_translations([rules_dir]) if rules_dir.is_dir() else {}
-
-
-def rule_text(rules_dir: Path, rule: RuleRef, lang: str, key: str) -> str:
-    """The rule's ``title`` or ``description`` in ``lang`` (the alert's English text when not translated)."""
-    return pick(getattr(rule, key) or "", _rule_tables(rules_dir).get(rule.id), lang, key)
 
 
 def rule_texts(rules_dir: Path, lang: str) -> tuple[Callable[[RuleRef], str], Callable[[RuleRef], str]]:

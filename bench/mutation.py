@@ -91,7 +91,6 @@ TARGETS: dict[str, Target] = {
 # mutant name -> why no test can tell it from the original (kept out of the score's denominator)
 EQUIVALENT: dict[str, str] = {
     "sentinel.audit.xǁAuditLogǁ_last__mutmut_12": "reads 128 KiB from the end at first, not 64 KiB: speed only",
-    "sentinel.audit.xǁAuditLogǁrecord__mutmut_50": "the head's temporary file is named .TMP instead of .tmp",
     # Starlette answers HEAD on a GET-only route with 405 before any dependency runs: authorize never sees HEAD
     "sentinel.api.permissions.x_route_key__mutmut_6": "HEAD mapped to GET only where a route accepts HEAD (none)",
     "sentinel.api.permissions.x_route_key__mutmut_8": "HEAD mapped to another name only where a route accepts HEAD",
@@ -110,6 +109,18 @@ EQUIVALENT: dict[str, str] = {
     # lexicographic order a value also comes before its prefixes
     "sentinel.policy.protect.x__pattern__mutmut_3": "key=None with reverse=True: a value still precedes its prefixes",
     "sentinel.policy.protect.xǁProtectorǁ_collect__mutmut_71": 'path None for "": both falsy, the keys are the same',
+    # originals are written only for the top-level event.original, which no list item's path can reach
+    "sentinel.policy.protect.xǁProtectorǁ_collect__mutmut_101": "originals None inside lists: never read there",
+    "sentinel.policy.protect.xǁProtectorǁ_collect__mutmut_115": "> 10**7: 10,000,000 (8 digits) is no identifier",
+    # candidates: a quote before the @ already refuses "@timestamp" as a mailbox; the replacement only saves work
+    "sentinel.policy.candidates.x_candidate_lines__mutmut_8": 'speed only: _mailbox refuses "@timestamp" anyway',
+    "sentinel.policy.candidates.x_candidate_lines__mutmut_9": 'speed only: _mailbox refuses "@timestamp" anyway',
+    "sentinel.policy.candidates.xǁPrefilterǁentities_in__mutmut_11": "'SURROGATEPASS': no lone surrogate reaches it",
+    "sentinel.policy.candidates.x_has_candidate__mutmut_35": "the raw needles (@, (0, ngày) cannot overlap each other",
+    # check: with no non-empty value there is no raw value to report; ranks only order; count(..., None) is from 0
+    "sentinel.policy.check.xǁCheckerǁ_field__mutmut_91": "non_empty == 0 means no items, so no raw value either",
+    "sentinel.policy.check.xǁCheckerǁ_promise__mutmut_71": "rank 3 for 2: ranks are only compared, the order stays",
+    "sentinel.policy.check.xǁCheckerǁ_text__mutmut_101": "bytes.count(sub, None, end) counts from 0 as well",
 }
 
 _LITERAL = re.compile(r'"([^"\\]*)"')

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote, unquote_plus
+from urllib.parse import quote, quote_plus, unquote_plus
 
 import orjson
 
@@ -179,6 +179,7 @@ class Protector:
         self.counts.update(changes.found)
         if not changes.values:  # nothing to replace (most events): skip the rewrite walk
             return dict(doc)
+        _add_url_encoded(changes.values)
         pattern = _pattern(changes.values)
         return self._rewrite(doc, "", changes, pattern, originals)
 
@@ -430,6 +431,21 @@ class _Texts:
 _QUERY_VALUE = re.compile(r"(?:^|[?&;])[^=&;#?\s]{1,64}=([^&;#]+)")
 _WORDS = re.compile(r"[\w\s'’.,()\-]+")
 _LETTERS = re.compile(r"[^\W\d_]{2}")
+
+
+def _add_url_encoded(values: dict[str, str]) -> None:
+    """Each value also as a URL carries it (``Gi%C3%A1p+Thu`` for ``Giáp Thu``), so it is replaced there too.
+
+    A name the tagger finds in a decoded search term, or in a message, is often also in ``url.query`` or
+    the raw request line, encoded; the replacement is URL-safe, so it stands in for the encoded form as is.
+    """
+    for raw, new in list(values.items()):
+        forms = {quote_plus(raw, safe="-_.~"), quote(raw, safe="-_.~")}
+        if " " in raw:  # only the spaces encoded, as many logs write a decoded request
+            forms |= {raw.replace(" ", "+"), raw.replace(" ", "%20")}
+        for encoded in forms:
+            if encoded != raw:
+                values.setdefault(encoded, quote_plus(new, safe="-_.~<>"))
 
 
 def _leaves(value: Any) -> bool:

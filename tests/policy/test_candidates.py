@@ -185,3 +185,9 @@ def test_the_one_pass_answer_on_examples_and_long_texts():
     assert not has_candidate(b"Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) Version/17.6 Mobile/15E148")
     long = b"x" * 5000
     assert not has_candidate(long) and has_candidate(long + b" 0983417265")
+
+
+def test_a_refused_shape_does_not_hide_one_overlapping_it():
+    """ "2026-11-20" is refused as a date glued to digits, but "11-201234" inside it is an identifier's grouping."""
+    for data in (b"ma 2026-11-201234", b"so 0912-34-567890"):
+        assert has_candidate(data) and list(candidate_lines(data))

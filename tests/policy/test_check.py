@@ -108,6 +108,8 @@ def test_allow_rule_and_inconsistent_policy(tmp_path, policy_text):
     report = check(root, write_policy(tmp_path, broken))
     pd003 = [f for f in report.findings if f.rule == "PD003"]
     assert len(pd003) == 1 and pd003[0].line and report.failed
+    # a policy that contradicts itself is reported and still used: the files are checked with it
+    assert report.files == 1 and ("PD002", "tests/fixtures/form.jsonl") in rules_of(report)
 
 
 def test_large_file_is_sampled_head_middle_tail(tmp_path):
@@ -310,3 +312,21 @@ def test_a_file_that_cannot_be_parsed_is_reported_and_read_as_text(tmp_path):
     assert findings_of(check(root)) == [("PD002", "b.csv", "VN_CCCD", 3), ("PD004", "b.csv", None, None)]
     (unparsed,) = [f for f in check(root).findings if f.rule == "PD004"]
     assert unparsed.message == "cannot parse (Error); checked as text"
+
+
+def test_the_summary_rounds_seconds_to_milliseconds():
+    from sentinel.policy.check import CheckReport
+
+    assert CheckReport("policy.yaml", [], 2, 10, 0, 1.23456).summary()["seconds"] == 1.235
+
+
+def test_each_hit_of_a_batch_is_placed_on_its_own_line(tmp_path):
+    log = ["2026-11-20 08:00:00 INFO request ok"] * 12
+    log[1] = f"2026-11-20 08:00:01 INFO goi lai so dien thoai {PHONE}"
+    log[4] = "2026-11-20 08:00:04 INFO goi lai so dien thoai 0912345678"
+    log[8] = f"2026-11-20 08:00:08 INFO so CCCD {CCCD} da xac minh"
+    log[2] = "Nguyễn Thị Hồng Nhung nộp hồ sơ lúc 8 giờ"  # a name at the very start of a line
+    log[10] = "2026-11-20 08:00:10 INFO ho so cua ông Trần Văn Bình da tiep nhan"
+    root = repo(tmp_path, {"app.log": "\n".join(log) + "\n"})
+    found = {(f.entity, f.line) for f in check(root).findings}
+    assert found == {("VN_PHONE", 2), ("VN_CCCD", 9), ("PERSON", 3)}

@@ -7,6 +7,8 @@ document at a time, with the real recognisers, and the result is compared field 
 
 from __future__ import annotations
 
+from urllib.parse import quote_plus
+
 import orjson
 import pytest
 
@@ -152,3 +154,32 @@ def test_one_cell_by_its_column_or_by_its_text(protector):
     assert protector.protect_value(None, "không có gì") == "không có gì"
     assert protector.counts == {"VN_CCCD": 1, "VN_PHONE": 1}
     assert TOKEN.fullmatch(protector.protect_value("so_cccd", pseudonym(protector, "VN_CCCD", CCCD)))
+
+
+def test_a_value_is_replaced_where_it_stands_alone_not_inside_a_longer_word(protector):
+    out = protector.protect({"so_ho_chieu": "B1234567", "message": "mã XB1234567 và B1234567"})
+    assert out["message"] == f"mã XB1234567 và {pseudonym(protector, 'VN_PASSPORT', 'B1234567')}"
+
+
+def test_a_named_value_its_operator_leaves_as_it_is_stays(protector):
+    out = protector.protect({"que_quan": "Hà Nội", "ghi_chu": f"gọi {PHONE}"})  # something else changes
+    assert out == {"que_quan": "Hà Nội", "ghi_chu": f"gọi {pseudonym(protector, 'VN_PHONE', PHONE)}"}
+
+
+def test_an_object_in_a_named_field_is_walked_not_replaced_whole(protector):
+    doc = {"dia_chi": {"so_nha": "12", "ghi_chu": "gần chợ"}}
+    assert protector.protect(doc) == doc
+
+
+def test_skipped_fields_are_found_by_their_full_path_inside_lists(protector):
+    """``trace.id`` is structure: kept even when the same digits are a phone number elsewhere in the event."""
+    out = protector.protect({"trace": [{"id": PHONE}], "message": f"gọi {PHONE}"})
+    assert out == {"trace": [{"id": PHONE}], "message": f"gọi {pseudonym(protector, 'VN_PHONE', PHONE)}"}
+
+
+@pytest.mark.parametrize("query", [quote_plus("ông Giáp Thu Ngân"), "ông+Giáp+Thu+Ngân", "ông Giáp Thu Ngân"])
+def test_a_name_in_a_search_term_is_replaced_as_the_url_carries_it(protector, query):
+    """The tagger reads the decoded search term; the name is replaced in the query in the form it has there."""
+    out = protector.protect({"url": {"query": f"q={query}&page=1"}})["url"]["query"]
+    assert "Ng%C3%A2n" not in out and "Ngân" not in out and "pz-person-" in out
+    assert out.startswith("q=") and out.endswith("&page=1")

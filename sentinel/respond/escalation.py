@@ -23,64 +23,13 @@ from sentinel.respond.alert_fields import alert_place
 from sentinel.respond.db import ResponseDB
 from sentinel.respond.notify import DeliveryError, send
 from sentinel.respond.settings import RespondConfig
+from sentinel.respond.wording import WORDS
 from sentinel.store import AlertQuery, Store
 from sentinel.timefmt import show_time
 
 log = logging.getLogger(__name__)
 MAX_OPEN = 10_000  # alerts considered per tick; a queue larger than this is a flood, handled oldest-first
 _CONTROL = dict.fromkeys(range(32), " ") | {10: "\n"}
-# The words of a notification, in each language notifications are written in (``respond.yml: language``);
-# severities and statuses as the console names them.
-_WORDS = {
-    "en": {
-        "escalation": "ESCALATION",
-        "late": "Not acknowledged in time: escalation level {level}.",
-        "rule": "Rule",
-        "severity": "Severity",
-        "risk": "risk",
-        "matches": "matches",
-        "entity": "Entity",
-        "place": "Place",
-        "first": "First seen",
-        "last": "last seen",
-        "status": "Status",
-        "assignee": "assignee",
-        "open": "Open",
-        "informational": "informational",
-        "low": "low",
-        "medium": "medium",
-        "high": "high",
-        "critical": "critical",
-        "st_open": "open",
-        "st_acknowledged": "acknowledged",
-        "st_in_progress": "in progress",
-        "st_closed": "closed",
-    },
-    "vi": {
-        "escalation": "CHUYỂN CẤP",
-        "late": "Chưa được tiếp nhận đúng hạn: chuyển lên cấp {level}.",
-        "rule": "Quy tắc",
-        "severity": "Mức độ",
-        "risk": "điểm rủi ro",
-        "matches": "số lần khớp",
-        "entity": "Đối tượng",
-        "place": "Địa bàn",
-        "first": "Thấy lần đầu",
-        "last": "lần cuối",
-        "status": "Trạng thái",
-        "assignee": "người xử lý",
-        "open": "Mở",
-        "informational": "thông tin",
-        "low": "thấp",
-        "medium": "trung bình",
-        "high": "cao",
-        "critical": "nghiêm trọng",
-        "st_open": "mới",
-        "st_acknowledged": "đã tiếp nhận",
-        "st_in_progress": "đang xử lý",
-        "st_closed": "đã đóng",
-    },
-}
 
 
 @dataclass
@@ -109,7 +58,7 @@ def message(config: RespondConfig, alert: Alert, level: int, title: str) -> tupl
 
     Log-derived text is stripped of control characters.
     """
-    w = _WORDS[config.language]
+    w = WORDS[config.language]
     province, commune = alert_place(alert)
     entity = ", ".join(f"{k}={v}" for k, v in alert.entity.items()) or alert.group_key or "-"
     head = f"{w['escalation']} {level} " if level else ""

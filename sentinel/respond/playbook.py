@@ -112,13 +112,22 @@ class Triggers(BaseModel):
 
 
 class StepText(BaseModel):
-    """A step's texts in one language: its name, description and, for a manual step, the instruction."""
+    """A step's texts in one language: its name, description and the text arguments people read.
+
+    Those arguments (:data:`TEXT_ARGS`) are a manual step's instruction and the subject and message an
+    action sends (``notify``, ``notify_commune``); a run sends them in ``respond.yml: language``.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, min_length=1)
     description: str | None = Field(None, min_length=1)
     instruction: str | None = Field(None, min_length=1)
+    subject: str | None = Field(None, min_length=1)
+    message: str | None = Field(None, min_length=1)
+
+
+TEXT_ARGS = ("instruction", "subject", "message")  # action arguments that are text for people, translated
 
 
 class PlaybookText(BaseModel):
@@ -195,18 +204,20 @@ class Playbook(BaseModel):
                     raise ValueError(f"{where}.steps: {sid!r} is not a step of the workflow")
             for sid, step in self.workflow.items():
                 text = table.steps.get(sid) or StepText()
-                english = {"name": step.name, "description": step.description, "instruction": _instruction(step)}
+                english = {"name": step.name, "description": step.description}
+                english |= {key: _text_arg(step, key) for key in TEXT_ARGS}
                 for key, original in english.items():
                     given = getattr(text, key)
                     if original and not given:
                         raise ValueError(f"{where}.steps.{sid}: no {LANGUAGE_NAMES[lang]} {key} (the step has one)")
                     if given and not original:
                         raise ValueError(f"{where}.steps.{sid}.{key}: the step has no {key} to translate")
-                if text.instruction:
-                    extra = set(VAR.findall(text.instruction)) - set(VAR.findall(english["instruction"] or ""))
+                for key in TEXT_ARGS:
+                    given = getattr(text, key)
+                    extra = set(VAR.findall(given or "")) - set(VAR.findall(english[key] or ""))
                     if extra:
                         names = ", ".join(f"__{v}__" for v in sorted(extra))
-                        raise ValueError(f"{where}.steps.{sid}.instruction uses {names}, which the English does not")
+                        raise ValueError(f"{where}.steps.{sid}.{key} uses {names}, which the English does not")
 
     def untranslated(self) -> list[str]:
         """The languages this playbook has no table for."""
@@ -218,9 +229,17 @@ class Playbook(BaseModel):
         if step_id is None:
             return pick(getattr(self, key) or "", {lang: table} if table else None, lang, key)
         step = self.workflow.get(step_id)
-        original = (_instruction(step) if key == "instruction" else getattr(step, key, None)) if step else None
+        original = (_text_arg(step, key) if key in TEXT_ARGS else getattr(step, key, None)) if step else None
         steps = {lang: table.steps[step_id]} if table and step_id in table.steps else None
         return pick(original or "", steps, lang, key)
+
+    def args_in(self, lang: str, step_id: str) -> dict[str, Any]:
+        """The step's arguments with its text arguments (:data:`TEXT_ARGS`) in ``lang`` where translated."""
+        args = dict(self.workflow[step_id].args)
+        for key in TEXT_ARGS:
+            if key in args:
+                args[key] = self.text(lang, key, step_id)
+        return args
 
     def _check_acyclic_and_reachable(self) -> None:
         state: dict[str, int] = {}  # 1 = on the current path, 2 = done
@@ -304,11 +323,11 @@ def successors(step: BaseModel) -> list[str]:
     return []
 
 
-def _instruction(step: BaseModel) -> str | None:
-    """What a manual step tells the analyst to do (its ``instruction`` argument)."""
-    if isinstance(step, ActionStep) and step.action == "manual":
-        value = step.args.get("instruction")
-        return str(value) if value else None
+def _text_arg(step: BaseModel, key: str) -> str | None:
+    """A text argument of an action step that people read (:data:`TEXT_ARGS`), or None."""
+    if isinstance(step, ActionStep):
+        value = step.args.get(key)
+        return str(value) if isinstance(value, str) and value else None
     return None
 
 

@@ -15,6 +15,7 @@ import logging
 import re
 import secrets
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Literal
 
 import orjson
@@ -23,6 +24,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sentinel import ecs
 from sentinel.audit import Row
 from sentinel.collect import AddressPlan
+from sentinel.detect import rule_text
 from sentinel.errors import Invalid, NotFound, VersionConflict
 from sentinel.models import Alert
 from sentinel.respond.actions import ActionContext, ActionFailed, registry
@@ -32,6 +34,7 @@ from sentinel.respond.db import ResponseDB
 from sentinel.respond.notify import DeliveryError, send
 from sentinel.respond.playbook import VAR, ActionStep, EndStep, IfStep, Playbook, PlaybookLibrary, StartStep
 from sentinel.respond.settings import RespondConfig
+from sentinel.respond.wording import WORDS
 from sentinel.store import Store
 
 log = logging.getLogger(__name__)
@@ -76,8 +79,11 @@ class RunError(Invalid):
     """The run cannot be started or decided as asked (the message says why)."""
 
 
-def alert_variables(alert: Alert, config: RespondConfig) -> dict[str, Any]:
-    """The ``__variables__`` a run starts with, read off the alert (:func:`alert_field`)."""
+def alert_variables(alert: Alert, config: RespondConfig, title: str) -> dict[str, Any]:
+    """The ``__variables__`` a run starts with, read off the alert (:func:`alert_field`).
+
+    ``title`` is the rule's title in the language the run's messages are sent in.
+    """
 
     def pick(field: str) -> Any:
         return alert_field(alert, field)
@@ -85,7 +91,7 @@ def alert_variables(alert: Alert, config: RespondConfig) -> dict[str, Any]:
     return {
         "__alert_id__": alert.id,
         "__rule_id__": alert.rule.id,
-        "__rule_title__": alert.rule.title,
+        "__rule_title__": title,
         "__severity__": alert.severity,
         "__risk_score__": alert.risk_score,
         "__count__": alert.count,
@@ -150,8 +156,10 @@ class PlaybookRunner:
         store: Store,
         config: RespondConfig,
         library: PlaybookLibrary,
+        rules_dir: Path,
         address_plan: AddressPlan | None = None,
     ) -> None:
+        self.rules_dir = rules_dir  # rule titles in the language of the run's messages
         self.address_plan = address_plan
         self.db = db
         self.store = store
@@ -255,7 +263,8 @@ class PlaybookRunner:
         if alert is None:
             raise NotFound(f"no alert with id {alert_id}")
         variables = {k: v.value for k, v in pb.playbook_variables.items()}
-        variables.update(alert_variables(alert, self.config))
+        title = rule_text(self.rules_dir, alert.rule, self.config.language, "title")
+        variables.update(alert_variables(alert, self.config, title))
         run = Run(
             id=secrets.token_hex(8),
             playbook_id=pb.id,
@@ -348,7 +357,7 @@ class PlaybookRunner:
             assert isinstance(step, ActionStep)
             spec = self.actions[step.action]
             try:
-                inputs = render(step.args, run.variables)
+                inputs = render(pb.args_in(self.config.language, step_id), run.variables)
             except ActionFailed as exc:
                 inputs, render_error = dict(step.args), str(exc)
             else:
@@ -406,20 +415,23 @@ class PlaybookRunner:
             run.status, run.finished_at = "failed", ecs.now_ts()
         saved = self._save(run, version, actor, "advance")
         if saved.status == "awaiting_approval" and self.actions[pb.workflow[saved.pending_step].action].side_effect:
-            self._ask_for_approval(saved)
+            self._ask_for_approval(pb, saved)
         return saved
 
-    def _ask_for_approval(self, run: Run) -> None:
+    def _ask_for_approval(self, pb: Playbook, run: Run) -> None:
         """Tell the approval channels a side effect waits for a lead; delivery problems are logged, not fatal."""
         if not self.config.approval_channels:
             return
-        step = run.steps[-1]
-        mode = "dry run" if run.dry_run else "LIVE"
-        subject = f"[Sentinel] approval needed ({mode}): {run.playbook_name}"
+        lang, step = self.config.language, run.steps[-1]
+        w = WORDS[lang]
+        mode = w["dry_run"] if run.dry_run else w["live"]
+        subject = f"[Sentinel] {w['approval']} ({mode}): {pb.text(lang, 'name') or run.playbook_name}"
+        name = pb.text(lang, "name", step.step_id) or step.name or step.step_id
         text = (
-            f"Step {step.name or step.step_id} ({step.action}) waits for approval.\n"
-            f"Inputs: {orjson.dumps(step.inputs).decode()}\nStarted by {run.started_by} on alert {run.alert_id}.\n"
-            f"Open: {self.config.console_url.rstrip('/')}/runs/{run.id}"
+            w["waits"].format(step=name, action=step.action)
+            + f"\n{w['inputs']}: {orjson.dumps(step.inputs).decode()}\n"
+            + w["started"].format(who=run.started_by, alert=run.alert_id)
+            + f"\n{w['open']}: {self.config.console_url.rstrip('/')}/runs/{run.id}"
         )
         for name in self.config.approval_channels:
             try:

@@ -49,7 +49,7 @@ class ResponseService:
             db=db,
             playbooks=playbooks,
             suppressions=Suppressions(db),
-            runner=PlaybookRunner(db, store, config, playbooks, address_plan),
+            runner=PlaybookRunner(db, store, config, playbooks, settings.rules_dir, address_plan),
             escalator=Escalator(db, store, config, settings.rules_dir),
         )
 

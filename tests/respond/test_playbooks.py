@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,44 @@ def test_conditions_are_safe_and_evaluate():
     for bad in ("__import__('os').system('id')", "__a__.b", "[x for x in __a__]", "__a__ + 1 > 2", "lambda: 1"):
         with pytest.raises(ConditionError):
             compile_condition(bad)
+
+
+NOTIFY = GOOD.replace(
+    "    action: enrich_address\n    args: {ip: __source_ip__}\n",
+    "    name: Tell the SOC\n    action: notify\n"
+    "    args: {channel: soc, subject: 'Attack from __source_ip__', message: '__count__ matches'}\n",
+)
+NOTIFY_VI = """\
+x_sentinel_translations:
+  vi:
+    name: Kiểm tra
+    steps:
+      action--b:
+        name: Báo cho SOC
+        subject: Tấn công từ __source_ip__
+        message: __count__ lần khớp
+"""
+
+
+def test_messages_an_action_sends_are_translated_and_checked(tmp_path):
+    pb = PlaybookLibrary.load(write(tmp_path, NOTIFY + NOTIFY_VI)).get("playbook--t")
+    assert pb.args_in("vi", "action--b") == {
+        "channel": "soc",
+        "subject": "Tấn công từ __source_ip__",
+        "message": "__count__ lần khớp",
+    }
+    assert pb.args_in("en", "action--b")["subject"] == "Attack from __source_ip__"
+    for change, reason in [
+        (("        message: __count__ lần khớp\n", ""), "no Vietnamese message (the step has one)"),
+        (("lần khớp", "lần khớp __url__"), "message uses __url__, which the English does not"),
+    ]:
+        with pytest.raises(ContentError, match=re.escape(reason)):
+            PlaybookLibrary.load(write(tmp_path, NOTIFY + NOTIFY_VI.replace(*change)))
+
+
+def test_shipped_messages_speak_vietnamese():
+    for pb in PlaybookLibrary.load(REPO / "playbooks").by_id.values():
+        for sid, step in pb.workflow.items():
+            for key in ("subject", "message"):
+                if key in getattr(step, "args", {}):
+                    assert pb.args_in("vi", sid)[key] != step.args[key], (pb.id, sid, key)

@@ -43,7 +43,8 @@ def test_dry_run_pauses_for_approval_then_renders_block(response, store):
         "}",
     ]
     notify = next(s for s in run.steps if s.step_id == "action--notify-soc")
-    assert notify.status == "dry_run" and notify.inputs["subject"].startswith("Web attack SQL injection")
+    assert notify.status == "dry_run"  # sent in Vietnamese
+    assert notify.inputs["subject"] == "Tấn công web SQL injection in a portal request từ 203.0.113.7"
     # then the manual check waits for confirmation
     assert run.status == "awaiting_approval" and run.pending_step == "action--check-app"
     run = response.runner.decide(run.id, run.version, "minh", approve=True, comment="no shell found")
@@ -188,8 +189,11 @@ def test_leads_are_asked_to_approve_side_effects(settings, store):
         run = resp.runner.start("playbook--web-attack", alert.id, "lan")
         assert [r["path"] for r in hook.requests] == ["/leads"]
         body = hook.requests[0]["json"]
-        assert body["run_id"] == run.id and "approval needed (dry run)" in body["subject"]
-        assert "block_address" in body["text"] and "203.0.113.7" in body["text"]
+        assert body["run_id"] == run.id and "cần phê duyệt (chạy thử)" in body["subject"]  # Vietnamese by default
+        assert body["subject"].endswith(": Tấn công ứng dụng web vào cổng")  # the playbook's name, translated
+        assert (
+            "block_address" in body["text"] and "203.0.113.7" in body["text"] and "đang chờ phê duyệt" in body["text"]
+        )
         resp.runner.decide(run.id, run.version, "lead", approve=True)  # next pause is a manual step: no message
         assert len(hook.requests) == 1
         resp.close()

@@ -111,6 +111,12 @@ EQUIVALENT: dict[str, str] = {
     "sentinel.policy.protect.xǁProtectorǁ_collect__mutmut_71": 'path None for "": both falsy, the keys are the same',
     # originals are written only for the top-level event.original, which no list item's path can reach
     "sentinel.policy.protect.xǁProtectorǁ_collect__mutmut_101": "originals None inside lists: never read there",
+    # caches of what a string holds: a miss recomputes the same answer (speed only); digest kinds only keep caches
+    # apart, and the handler name is looked up only for a lone surrogate
+    "sentinel.policy.protect.xǁProtectorǁ_free_hits__mutmut_4": "cache looked up under None: always a miss, speed only",
+    "sentinel.policy.protect.xǁProtectorǁ_replace__mutmut_25": "cache stored under None: the value is returned as is",
+    "sentinel.policy.protect.xǁProtectorǁ_params__mutmut_7": 'digest kind b"Q" for b"q": no other cache uses it',
+    "sentinel.policy.protect.x__digest__mutmut_14": "'XXsurrogatepassXX': no lone surrogate reaches it",
     "sentinel.policy.protect.xǁProtectorǁ_collect__mutmut_115": "> 10**7: 10,000,000 (8 digits) is no identifier",
     # candidates: a quote before the @ already refuses "@timestamp" as a mailbox; the replacement only saves work
     "sentinel.policy.candidates.x_candidate_lines__mutmut_8": 'speed only: _mailbox refuses "@timestamp" anyway',

@@ -183,3 +183,18 @@ def test_a_name_in_a_search_term_is_replaced_as_the_url_carries_it(protector, qu
     out = protector.protect({"url": {"query": f"q={query}&page=1"}})["url"]["query"]
     assert "Ng%C3%A2n" not in out and "Ngân" not in out and "pz-person-" in out
     assert out.startswith("q=") and out.endswith("&page=1")
+
+
+def test_a_structured_string_is_still_read_after_known_values_are_replaced_in_it(protector):
+    line = f"POST /dvc/nop-ho-so cccd={CCCD} lien he {PHONE}"
+    out = protector.protect({"so_cccd": CCCD, "event": {"original": line}})
+    expected = line.replace(CCCD, pseudonym(protector, "VN_CCCD", CCCD)).replace(
+        PHONE, pseudonym(protector, "VN_PHONE", PHONE)
+    )
+    assert out["event"]["original"] == expected
+
+
+def test_cells_are_counted_each_time(protector):
+    for _ in range(3):
+        protector.protect_value("so_cccd", CCCD)
+    assert protector.counts == {"VN_CCCD": 3}

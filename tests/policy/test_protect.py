@@ -198,3 +198,15 @@ def test_cells_are_counted_each_time(protector):
     for _ in range(3):
         protector.protect_value("so_cccd", CCCD)
     assert protector.counts == {"VN_CCCD": 3}
+
+
+def test_a_structured_string_is_read_without_the_strings_it_holds(protector):
+    """A raw line is read with its message and user agent blanked out: context in one field (an account
+    phrase in the message) does not make a bare number in another (the user agent) an account number."""
+    raw = '1.2.3.4 - - [01/Jul/2026:10:00:00 +0700] "GET / HTTP/1.1" 200 1 "số tài khoản" "0011004123456"'
+    event = {"event": {"original": raw}, "message": "số tài khoản", "user_agent": {"original": "0011004123456"}}
+    assert protector.protect(event) == event
+    # the same words beside the number in one string are an account number, protected everywhere
+    glued = {"event": {"original": raw}, "message": "số tài khoản 0011004123456"}
+    out = orjson.dumps(protector.protect(glued)).decode()
+    assert "0011004123456" not in out and out.count("pe-vn_bank_account-") == 2

@@ -33,6 +33,11 @@ from sentinel.collect.parsers import parse_line
 from sentinel.demo.traffic import generate
 
 TOKEN = "bench-ingest-token"
+INGEST_HEADERS = {
+    "Authorization": f"Bearer {TOKEN}",
+    "Content-Encoding": "gzip",
+    "Content-Type": "application/x-ndjson",
+}
 
 
 def free_port() -> int:
@@ -81,6 +86,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=2000)
     ap.add_argument("--senders", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=300, help="stop sending after this long whatever is left")
+    ap.add_argument("--workers", type=int, help="the server's ingest worker processes (default: its own, one per core)")
     args = ap.parse_args()
 
     batches = make_batches(args.events, args.batch)
@@ -88,8 +94,11 @@ def main() -> None:
     port = free_port()
     env = {**os.environ, "SENTINEL_DATA_DIR": str(work), "SENTINEL_INGEST_TOKEN": TOKEN}
     env.pop("SENTINEL_ES_URL", None)
+    if args.workers is not None:
+        env["SENTINEL_WORKERS"] = str(args.workers)
     server = subprocess.Popen(
-        [sys.executable, "-m", "sentinel.cli.main", "serve", "--port", str(port)],
+        # --demo: the readers are the local SOC lead (loopback); the senders use the ingest token
+        [sys.executable, "-m", "sentinel.cli.main", "serve", "--demo", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -105,23 +114,27 @@ def main() -> None:
         else:
             raise SystemExit("the server did not start: " + server.stderr.read().decode()[-2000:])
 
+        # the server builds its ingest pipeline (rules, classifiers, worker processes) on the first batch:
+        # sent before anything is measured, so the figures are the steady state
+        started = time.perf_counter()
+        first = httpx.post(base + "/api/ingest", content=batches[0], headers=INGEST_HEADERS, timeout=300)
+        first.raise_for_status()
+        print(f"first batch (the server builds its ingest pipeline): {time.perf_counter() - started:.1f} s")
+        warm = first.json()
+        sent, stored, dups = warm["received"], warm["stored"], warm["duplicates"]
+
         idle: list[float] = []
         query_loop(base, threading.Event(), idle, time.monotonic() + 5)
 
         todo: queue.Queue[bytes] = queue.Queue()
-        for b in batches:
+        for b in batches[1:]:
             todo.put(b)
-        sent = stored = dups = 0
         lock = threading.Lock()
         deadline = time.monotonic() + args.seconds
 
         def sender() -> None:
             nonlocal sent, stored, dups
-            headers = {
-                "Authorization": f"Bearer {TOKEN}",
-                "Content-Encoding": "gzip",
-                "Content-Type": "application/x-ndjson",
-            }
+            headers = INGEST_HEADERS
             with httpx.Client(base_url=base, timeout=120) as c:
                 while time.monotonic() < deadline:
                     try:
@@ -152,7 +165,8 @@ def main() -> None:
         total = httpx.get(base + "/api/events", params={"limit": 1, "total": True}, timeout=60).json()["total"]
 
         print(
-            f"ingest: {sent:,} events in {elapsed:.1f}s = {sent / elapsed:,.0f} events/s "
+            f"ingest: {sent - warm['received']:,} events after the first batch in {elapsed:.1f}s = "
+            f"{(sent - warm['received']) / elapsed:,.0f} events/s "
             f"({args.senders} senders, batches of {args.batch}, gzip JSON lines)"
         )
         print(

@@ -32,6 +32,8 @@ router = APIRouter(tags=["collect"])
 
 # The compressed size is capped for every request by the app (settings.api.max_body_bytes, 413).
 MAX_DECOMPRESSED = 64 << 20  # held in memory: a gzip bomb must not make the server allocate more
+# How much lower the ingest workers' scheduling priority is than the server's.
+WORKER_NICENESS = 10
 # A status file older than this belongs to a collector that stopped or hangs.
 STALE_AFTER = 60.0
 
@@ -101,7 +103,10 @@ def _writer(request: Request) -> BatchWriter:
         if getattr(state, "ingest_writer", None) is None:
             from sentinel.ingest import build_pipeline
 
-            pipeline = build_pipeline(state.runtime, state.store, workers=state.ingest_workers, partitioned=True)
+            # the workers yield the processor to this server's threads: an analyst's read comes before a batch
+            pipeline = build_pipeline(
+                state.runtime, state.store, workers=state.ingest_workers, nice=WORKER_NICENESS, partitioned=True
+            )
             state.ingest_writer = BatchWriter(pipeline)
     return state.ingest_writer
 

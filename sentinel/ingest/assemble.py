@@ -30,6 +30,7 @@ def build_pipeline(
     detect: bool = True,
     at_edge: bool = False,
     workers: int = 0,
+    nice: int = 0,
     partitioned: bool = False,
 ) -> Pipeline:
     """The configured pipeline: transforms, the store and (unless ``detect=False``) the Sigma engine.
@@ -37,10 +38,11 @@ def build_pipeline(
     ``at_edge=True`` when a collector's runner already enriched (with the definition's own plan)
     and protected the events with :func:`edge_transform`, so neither runs twice on one path.
     ``workers`` > 0 runs the transforms in that many processes (``pipeline.workers``; close the
-    pipeline when done). ``partitioned=True`` (the API's ingest, the one pipeline of a
-    central worker) shares correlation groups with the other workers of ``partition.peers``
-    (:mod:`sentinel.ingest.partition`; close the pipeline when done); every other pipeline correlates
-    its own input, so a command run beside a worker never ships the worker's forwarding queues.
+    pipeline when done), ``nice`` lower in priority than this one. ``partitioned=True`` (the API's
+    ingest, the one pipeline of a central worker) shares correlation groups with the other workers
+    of ``partition.peers`` (:mod:`sentinel.ingest.partition`; close the pipeline when done); every
+    other pipeline correlates its own input, so a command run beside a worker never ships the
+    worker's forwarding queues.
     """
     transforms: list[Transform] = []
     pool = None
@@ -49,7 +51,7 @@ def build_pipeline(
         if workers > 0:
             from sentinel.ingest.workers import TransformWorkers
 
-            pool = TransformWorkers(runtime.settings, workers, transforms, runtime.address_plan)
+            pool = TransformWorkers(runtime.settings, workers, transforms, runtime.address_plan, nice=nice)
     detector = None
     forwarder = None
     if detect:

@@ -42,16 +42,18 @@ def worker_count(settings: Settings, given: int | None = None) -> int:
     return default_workers() if settings.workers is None else settings.workers
 
 
-def _adopt(stages: list[Any]) -> None:
+def _adopt(stages: list[Any], nice: int) -> None:
     """A forked worker: the caller's stages, already built."""
+    os.nice(nice)
     _STAGES[:] = stages
 
 
-def _build(settings: Settings, plan: AddressPlan | None) -> None:
+def _build(settings: Settings, plan: AddressPlan | None, nice: int) -> None:
     """A spawned worker: build the stages from the settings and the address plan."""
     from sentinel.ingest.assemble import edge_stages
     from sentinel.runtime import Runtime, settle_heap
 
+    os.nice(nice)
     _STAGES[:] = edge_stages(Runtime(settings), plan)
     settle_heap()
 
@@ -80,7 +82,10 @@ def _read(reader: LineReader, source: str, lines: list[tuple[int, bytes]]) -> li
 class TransformWorkers:
     """A pool of processes running the pipeline's transforms (and parsing, given raw lines)."""
 
-    def __init__(self, settings: Settings, count: int, stages: list[Any], plan: AddressPlan | None) -> None:
+    def __init__(
+        self, settings: Settings, count: int, stages: list[Any], plan: AddressPlan | None, *, nice: int = 0
+    ) -> None:
+        """``nice``: how much lower the workers' scheduling priority is (a server's readers come first)."""
         if count < 1:
             raise ValueError("TransformWorkers needs at least one worker")
         self.count = count
@@ -88,6 +93,7 @@ class TransformWorkers:
         self._settings = settings
         self._stages = stages
         self._plan = plan  # what a spawned worker enriches with
+        self._nice = nice
         self._pool: Pool | None = None
         self._closed = False
         self._lock = threading.Lock()
@@ -108,10 +114,11 @@ class TransformWorkers:
                 raise RuntimeError("the transform workers are closed")
             if self._pool is None:
                 if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
-                    self._pool = multiprocessing.get_context("fork").Pool(self.count, _adopt, (self._stages,))
+                    fork = multiprocessing.get_context("fork")
+                    self._pool = fork.Pool(self.count, _adopt, (self._stages, self._nice))
                 else:  # forking a process that runs threads may copy a lock another thread holds
                     self._pool = multiprocessing.get_context("spawn").Pool(
-                        self.count, _build, (self._settings, self._plan)
+                        self.count, _build, (self._settings, self._plan, self._nice)
                     )
 
     def submit(self, events: list[dict[str, Any]]) -> AsyncResult:

@@ -95,7 +95,11 @@ def format_ts(dt: datetime) -> str:
     """ISO 8601 in UTC with milliseconds and a ``Z``, the form ECS documents use."""
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    u = dt.astimezone(UTC)  # fields, not strftime: this runs for every event parsed
+    return (
+        f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}."
+        f"{u.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_ts(value: str | int | float | datetime) -> datetime:

@@ -263,6 +263,37 @@ def store_steps(events: list[dict], work: Path) -> dict[str, float]:
     return {k: v / len(events) * 1e6 for k, v in spent.items()}
 
 
+def split(path: Path, work: Path, workers: int) -> tuple[float, float, float, int]:
+    """``ingest_streams`` in this process with ``workers``: (seconds, this process's CPU s, the workers' CPU s, lines).
+
+    What ``sentinel ingest`` does once its pipeline is built, apart: this process reads, stores and
+    detects (the one writer, one timeline), the workers parse and protect. On an idle machine the wall
+    time is bounded below by this process's CPU and by the sum of both over the cores.
+    """
+    import resource
+
+    from sentinel.config import load_settings
+    from sentinel.ingest import build_pipeline, ingest_streams
+    from sentinel.runtime import Runtime, settle_heap
+
+    runtime = Runtime(load_settings(env={"SENTINEL_DATA_DIR": str(work / f"split-{workers}")}))
+    store = runtime.open_store()
+    pipeline = build_pipeline(runtime, store, workers=workers)
+    settle_heap()
+    before, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    with path.open("rb") as f:
+        counts = ingest_streams(pipeline, [(str(path.resolve()), f)], batch_size=BATCH)
+    pipeline.finish()
+    pipeline.close()  # the workers end here, so their CPU is counted
+    seconds = time.perf_counter() - started
+    after, children_after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    store.close()
+    main = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    kids = children_after.ru_utime + children_after.ru_stime - children.ru_utime - children.ru_stime
+    return seconds, main, kids, counts.read
+
+
 def end_to_end(
     path: Path, work: Path, workers: int | None, tree: Path | None = None
 ) -> tuple[float, float, float, str]:
@@ -333,6 +364,16 @@ def main() -> None:
             print(f"  {k:<24} {v:8.1f}")
         print(f"  {'sum':<24} {sum(steps.values()):8.1f}")
         counts = [int(w) for w in args.workers.split(",") if w] or [None]
+        print(f"in this process, the pipeline built (CPU µs per line: this process / the workers)   [{load()}]")
+        for w in [c for c in counts if c is not None]:
+            seconds, main, kids, read = split(path, work, w)
+            per_main, per_kids = main / read * 1e6, kids / read * 1e6
+            # this process alone, each worker alone (its share), and both cores for all of it
+            bound = min(1e6 / per_main, w * 1e6 / per_kids, 2e6 / (per_main + per_kids)) if w else 1e6 / per_main
+            print(
+                f"  workers {w}: {seconds:.1f} s = {read / seconds:,.0f} lines/s; {per_main:6.1f} / {per_kids:6.1f}"
+                f" = {per_main + per_kids:6.1f} µs per line; on 2 idle cores at most {bound:,.0f} lines/s   [{load()}]"
+            )
         results = {}
         if args.baseline_tree is not None:
             seconds, cpu_s, peak, summary = end_to_end(path, work, None, args.baseline_tree)

@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote_plus
 
@@ -61,11 +62,23 @@ def _digest(text: str, kind: bytes = b"") -> bytes:
 
 
 class _Memo(dict):
-    """Findings remembered per string digest, bounded: a full table starts afresh."""
+    """Findings remembered per string digest, bounded, the least recently used forgotten first.
+
+    Raw lines are unique and never asked again; user agents, paths and user names are asked on
+    line after line. A hit moves its entry to the end, and a full table forgets its oldest quarter,
+    so what recurs stays while what passed once goes.
+    """
+
+    def get(self, key: bytes) -> Any:  # type: ignore[override]
+        value = self.pop(key, None)
+        if value is not None:
+            self[key] = value
+        return value
 
     def put(self, key: bytes, value: Any) -> Any:
         if len(self) >= _CACHE_SIZE:
-            self.clear()
+            for old in list(islice(self, _CACHE_SIZE // 4)):
+                del self[old]
         self[key] = value
         return value
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import itertools
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import sentinel
@@ -21,19 +22,23 @@ def _unit(path: Path) -> str:
     return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
 
 
+def _imports(source: str) -> Iterator[tuple[int, str, list[str]]]:
+    """(line, module, names imported from it) for every absolute import of ``source``, in functions too."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.lineno, node.module, [a.name for a in node.names]
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                yield node.lineno, a.name, []
+
+
 def _dependencies() -> dict[str, dict[str, set[str]]]:
     """unit -> imported unit -> the modules that import it."""
     deps: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for path in PACKAGE.rglob("*.py"):
         unit = _unit(path)
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            elif isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            else:
-                continue
-            for name in names:
+        for _, module, imported in _imports(path.read_text(encoding="utf-8")):
+            for name in [module, *(f"{module}.{n}" for n in imported)]:
                 parts = name.split(".")
                 if (
                     parts[0] == "sentinel"
@@ -114,17 +119,10 @@ def _reaching_inside(source: str, rel: str) -> list[str]:
     """Imports in module ``rel`` of another package's modules (``sentinel.store.sqlite``), not the package."""
     unit = rel.split("/")[0].removesuffix(".py")
     found = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            modules = [node.module]
-        elif isinstance(node, ast.Import):
-            modules = [a.name for a in node.names]
-        else:
-            continue
-        for module in modules:
-            parts = module.split(".")
-            if parts[0] == "sentinel" and len(parts) > 2 and parts[1] != unit:
-                found.append(f"{rel}:{node.lineno}: {module}")
+    for lineno, module, _ in _imports(source):
+        parts = module.split(".")
+        if parts[0] == "sentinel" and len(parts) > 2 and parts[1] != unit:
+            found.append(f"{rel}:{lineno}: {module}")
     return found
 
 

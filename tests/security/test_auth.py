@@ -207,6 +207,21 @@ def jwks_server():
     server.shutdown()
 
 
+def _token(key, **claims) -> str:
+    """A signed token of the test identity provider; a claim given as None is left out."""
+    base = {
+        "iss": "https://sso.gov.example",
+        "aud": "sentinel",
+        "sub": "u1",
+        "preferred_username": "chi",
+        "exp": int(time.time()) + 300,
+        "roles": ["SOC-Analysts"],
+        "tinh": "Thành phố Đà Nẵng",
+    }
+    return jwt.encode({k: v for k, v in {**base, **claims}.items() if v is not None}, key, algorithm="RS256",
+                      headers={"kid": "k1"})  # fmt: skip
+
+
 def test_oidc_bearer_jwts(tmp_path, jwks_server):
     key, url = jwks_server
     settings = load_settings(env={"SENTINEL_DATA_DIR": str(tmp_path)})
@@ -221,16 +236,7 @@ def test_oidc_bearer_jwts(tmp_path, jwks_server):
     c = TestClient(create_app(settings, SQLiteStore(tmp_path / "s.db")))
 
     def token(**claims):
-        base = {
-            "iss": "https://sso.gov.example",
-            "aud": "sentinel",
-            "sub": "u1",
-            "preferred_username": "chi",
-            "exp": int(time.time()) + 300,
-            "roles": ["SOC-Analysts"],
-            "tinh": "Thành phố Đà Nẵng",
-        }
-        return jwt.encode({**base, **claims}, key, algorithm="RS256", headers={"kid": "k1"})
+        return _token(key, **claims)
 
     def who(t):
         return c.get("/auth/whoami", headers={"Authorization": f"Bearer {t}"})
@@ -290,17 +296,7 @@ def test_oidc_roles_only_through_the_map_and_scope_from_the_gazetteer(tmp_path, 
         return TestClient(create_app(settings.model_copy(update={"auth": auth}), SQLiteStore(tmp_path / "s.db")))
 
     def token(**claims):
-        base = {
-            "iss": "https://sso.gov.example",
-            "aud": "sentinel",
-            "sub": "u1",
-            "preferred_username": "chi",
-            "exp": int(time.time()) + 300,
-            "roles": ["SOC-Analysts"],
-            "tinh": "Thành phố Đà Nẵng",
-        }
-        return jwt.encode({k: v for k, v in {**base, **claims}.items() if v is not None}, key, algorithm="RS256",
-                          headers={"kid": "k1"})  # fmt: skip
+        return _token(key, **claims)
 
     c = client()
     who = lambda t: c.get("/auth/whoami", headers={"Authorization": f"Bearer {t}"})  # noqa: E731

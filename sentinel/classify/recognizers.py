@@ -64,6 +64,20 @@ class FastPatternMixin:
 
     _compiled: list[tuple[Pattern, re.Pattern[str]]] | None = None
 
+    def scoped_patterns(self) -> list[str]:
+        """Each pattern with this recognizer's flags scoped to it (``(?ims:...)``): alternatives of one regex.
+
+        A leading global flag group of a pattern (``(?i)ngày ...``) becomes part of its scope.
+        """
+        scoped = []
+        for pattern in self.patterns:
+            body, flags = pattern.regex, _flag_letters(self.global_regex_flags)
+            lead = _GLOBAL_FLAGS.match(body)
+            if lead:
+                body, flags = body[lead.end() :], flags + lead.group(1)
+            scoped.append(f"(?{''.join(sorted(set(flags)))}:{body})" if flags else f"(?:{body})")
+        return scoped
+
     def analyze(
         self,
         text: str,
@@ -88,6 +102,13 @@ class FastPatternMixin:
                     _result(self, entity, start, end, EntityRecognizer.MAX_SCORE if valid else pattern.score)
                 )
         return EntityRecognizer.remove_duplicates(results) if len(results) > 1 else results
+
+
+_GLOBAL_FLAGS = re.compile(r"\(\?([imsx]+)\)")
+
+
+def _flag_letters(flags: int) -> str:
+    return "".join(letter for letter, flag in (("i", re.I), ("m", re.M), ("s", re.S), ("x", re.X)) if flags & flag)
 
 
 class ValidatedPatternRecognizer(FastPatternMixin, PatternRecognizer):

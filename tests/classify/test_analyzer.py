@@ -3,6 +3,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sentinel.classify.analyzer import _engine as engine_for
 from sentinel.classify.analyzer import analyze_text, build_analyzer, resolve_overlaps, supported_entities
@@ -201,3 +203,41 @@ def test_the_nearer_phrase_decides_between_positive_and_negative_context() -> No
 
 def test_luhn_valid_account_numbers_of_non_card_length_are_not_cards() -> None:
     assert found("số tài khoản 43120062452821 tại VietinBank") == {"VN_BANK_ACCOUNT": "43120062452821"}
+
+
+# What the pattern recognisers look for, glued and not: digits, separators, letters, '@', brackets, '+84'.
+_PIECES = st.sampled_from(
+    ["0", "1", "9", "84", "+84", "0084", "(0", ")", " ", ".", "-", "/", "_", "@", "a", "B", "cb", "vneid", "G20",
+     "ngày ", "tháng ", "năm ", "19", "20", "0912", "345", "678", "001099", "012345", "example.vn", "Nguyễn", "\n",
+     "001099012345", "0983217465", "nguyen@example.vn", "4111 1111 1111 1111", "30A-123.45", "B1234567"]
+)  # fmt: skip
+_SHORT_TEXT = st.lists(_PIECES, max_size=16).map("".join)
+_REQUESTS = [
+    frozenset(supported_entities(CLASSIFIERS)),
+    frozenset({"VN_CCCD", "VN_PHONE", "EMAIL_ADDRESS", "CREDIT_CARD"}),
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=_SHORT_TEXT | st.text(max_size=40), request_index=st.sampled_from(range(len(_REQUESTS))))
+def test_pattern_recognizers_skipped_by_the_gate_find_nothing(text: str, request_index: int) -> None:
+    """Recognisers the one-alternation gate skips are exactly those that would report nothing in the text."""
+    eng = engine_for(CLASSIFIERS)
+    wanted = _REQUESTS[request_index]
+    full = eng.recognizers_for(wanted, True)
+    reading = eng.recognizers_reading(text, wanted, True)
+    entities = sorted(wanted)
+    for recognizer in full:
+        if recognizer not in reading:
+            assert recognizer.analyze(text=text, entities=entities, nlp_artifacts=None) == []
+
+
+def test_the_gate_lets_every_identifier_format_through() -> None:
+    """Values the pattern recognisers report are never skipped, glued or in a sentence (a control on the test above)."""
+    eng = engine_for(CLASSIFIERS)
+    wanted = frozenset(supported_entities(CLASSIFIERS))
+    for text in ("001099012345", "SĐT 0983 217 465", "nguyen.van.a@example.vn", "ĐT (024) 3825 1234"):
+        assert analyze_text(text, classifiers_dir=CLASSIFIERS), text
+        assert len(eng.recognizers_reading(text, wanted, True)) == len(eng.recognizers_for(wanted, True))
+    skipped = eng.recognizers_reading("cb171023680", wanted, True)
+    assert len(skipped) < len(eng.recognizers_for(wanted, True))  # a user name glued to its digits: skipped

@@ -51,29 +51,39 @@ _CACHE_SIZE = 50_000
 _MIN_BLANKED = 8
 # An IPv4 address, with a port or not: no shape an identifier, a name or a term needs is in it.
 _ADDRESS = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?")
-# A glued identifier is a run of nine digits or more: looked for in the ASCII digits' shape, at memory speed.
+# A glued identifier is a run of nine digits or more: ASCII digits are looked for in the bytes' shape (at
+# memory speed); other scripts' digits, which the piece patterns read too, by a regex on non-ASCII text only.
 _DIGIT_SHAPE = bytes(0x39 if 0x30 <= c <= 0x39 else 0x5F for c in range(256))
-_NINE_DIGITS = b"9" * 9
+_NINE_SHAPE = b"9" * 9
+_NINE_DIGITS = re.compile(r"\d{9}")
+# One keyed hasher per kind of entry, copied for each string (half the cost of making one each time).
+_HASHERS: dict[bytes, Any] = {}
 
 
 def _digest(text: str, kind: bytes = b"") -> bytes:
     """The key a string is remembered by: a digest, so no table holds a raw value."""
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16, person=kind).digest()
+    base = _HASHERS.get(kind)
+    if base is None:
+        base = _HASHERS[kind] = hashlib.blake2b(digest_size=16, person=kind)
+    hasher = base.copy()
+    hasher.update(text.encode("utf-8", "surrogatepass"))
+    return hasher.digest()
+
+
+def _glue_free(text: str) -> bool:
+    """No digit run a glued identifier needs and no ``@``: the usual string, with no piece to read."""
+    if "@" in text or _NINE_SHAPE in text.encode("utf-8", "surrogatepass").translate(_DIGIT_SHAPE):
+        return False
+    return text.isascii() or _NINE_DIGITS.search(text) is None
 
 
 class _Memo(dict):
-    """Findings remembered per string digest, bounded, the least recently used forgotten first.
+    """Findings remembered per string digest, bounded: a full table forgets its oldest quarter.
 
-    Raw lines are unique and never asked again; user agents, paths and user names are asked on
-    line after line. A hit moves its entry to the end, and a full table forgets its oldest quarter,
-    so what recurs stays while what passed once goes.
+    User agents, paths and user names are asked on line after line; a string forgotten while it
+    still recurs is read once more and remembered again, which costs less than keeping the table
+    in recency order on every hit.
     """
-
-    def get(self, key: bytes) -> Any:  # type: ignore[override]
-        value = self.pop(key, None)
-        if value is not None:
-            self[key] = value
-        return value
 
     def put(self, key: bytes, value: Any) -> Any:
         if len(self) >= _CACHE_SIZE:
@@ -84,6 +94,8 @@ class _Memo(dict):
 
 
 Action = OperatorSpec | str  # an operator, or DROP
+# A key under a path, as the policy sees it: (full path, skipped, entity acted on, entity declared).
+_Field = tuple[str, bool, str | None, str | None]
 
 
 @dataclass
@@ -127,6 +139,7 @@ class Protector:
         self._query = _Memo()  # string digest -> (named URL parameters, query values that are words)
         self._reads_addresses = bool(prefilter_for(frozenset(self.actions), loaded.classifiers_dir).addresses)
         self._entity_of = lru_cache(maxsize=4096)(self._entity_of_uncached)
+        self._fields: dict[tuple[str, Any], _Field] = {}
 
     # -- field names -------------------------------------------------------------
     def _entity_of_uncached(self, path: str) -> str | None:
@@ -219,21 +232,19 @@ class Protector:
         originals: dict[str, Any],
     ) -> None:
         if type(node) is dict or (type(node) not in _LEAF_TYPES and isinstance(node, Mapping)):
-            skip, actions = self.skip, self.actions
+            fields, field = self._fields, self._field
             for key, value in node.items():
-                sub = f"{path}.{key}" if path else str(key)
-                if sub in skip:
+                sub, skipped, entity, _ = fields.get((path, key)) or field(path, key)
+                if skipped:
                     continue
                 kind = type(value)
                 if kind is dict or kind is list or (kind not in _LEAF_TYPES and isinstance(value, Mapping | list)):
-                    entity = self._entity_of(sub) if _leaves(value) else None
-                    if entity is not None and entity in actions:  # ["0912...", "0983..."] in a named field
+                    if entity is not None and _leaves(value):  # ["0912...", "0983..."] in a named field
                         self._whole_value(entity, value, changes)
                     else:
                         self._collect(value, sub, changes, texts, originals)
                     continue
-                entity = self._entity_of(sub)
-                if entity is not None and entity in actions:
+                if entity is not None:
                     self._whole_value(entity, value, changes)
                 elif kind is str:  # the usual leaf, handled here rather than by another call
                     if sub == "event.original" and value.lstrip().startswith("{"):
@@ -252,6 +263,20 @@ class Protector:
             texts.add(path, node)
         elif isinstance(node, int) and not isinstance(node, bool) and abs(node) >= _BIG_INT:
             texts.free.append(str(node))
+
+    def _field(self, path: str, key: Any) -> _Field:
+        """What the policy says of ``key`` under ``path``: remembered, as documents repeat their keys."""
+        sub = f"{path}.{key}" if path else str(key)
+        entity = self._entity_of(sub)
+        if len(self._fields) >= _CACHE_SIZE:  # documents with ever new keys (a JSON log's ids as keys)
+            self._fields.clear()
+        found = self._fields[(path, key)] = (
+            sub,
+            sub in self.skip,
+            entity if entity in self.actions else None,
+            entity,
+        )
+        return found
 
     def _whole_value(self, entity: str, value: Any, changes: _Changes) -> None:
         for item in value if isinstance(value, list) else [value]:
@@ -345,8 +370,7 @@ class Protector:
         like ``cd825125200`` recurs on every line of a session); of the candidates of one ``@`` token
         the longest accepted wins.
         """
-        joined = "\n".join(texts)
-        if joined.isascii() and "@" not in joined and _NINE_DIGITS not in joined.encode().translate(_DIGIT_SHAPE):
+        if all(map(_glue_free, texts)):
             return  # no digit run an identifier needs and no address in any string: most events
         best: list[tuple[str, str]] = []
         for text in texts:
@@ -361,8 +385,8 @@ class Protector:
 
     def _glued_pieces(self, text: str) -> tuple[tuple[str, ...], ...]:
         """The candidate pieces of ``text``, in groups: a glued digit run alone, an ``@`` token's addresses."""
-        if text.isascii() and "@" not in text and _NINE_DIGITS not in text.encode().translate(_DIGIT_SHAPE):
-            return ()  # no digit run an identifier needs, no address: the usual string
+        if _glue_free(text):
+            return ()
         key = _digest(text, b"g")
         groups = self._pieces.get(key)
         if groups is None:
@@ -391,12 +415,13 @@ class Protector:
     ) -> Any:
         if isinstance(node, Mapping):
             out: dict[str, Any] = {}
+            fields, field = self._fields, self._field
             for key, value in node.items():
-                sub = f"{path}.{key}" if path else str(key)
-                if sub in self.skip:
+                sub, skipped, _, declared = fields.get((path, key)) or field(path, key)
+                if skipped:
                     out[key] = value
                     continue
-                entity = self.entity_of(sub) if not isinstance(value, Mapping | list) or _leaves(value) else None
+                entity = declared if not isinstance(value, Mapping | list) or _leaves(value) else None
                 if entity is not None:  # the field is declared to hold this entity: its operator decides alone
                     if self.actions.get(entity) == DROP:
                         continue

@@ -210,3 +210,24 @@ def test_a_structured_string_is_read_without_the_strings_it_holds(protector):
     glued = {"event": {"original": raw}, "message": "số tài khoản 0011004123456"}
     out = orjson.dumps(protector.protect(glued)).decode()
     assert "0011004123456" not in out and out.count("pe-vn_bank_account-") == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "free"),
+    [
+        ("GET /static/app.js HTTP/1.1 200 23574", True),
+        ("Đăng Ký Kết Hôn trang 2", True),  # Vietnamese, short digit runs
+        ("/ho-so/001099012345/giay-to.pdf", False),  # nine ASCII digits or more
+        ("tìm hồ sơ 001099012345", False),  # the same in non-ASCII text
+        ("mã ٠٠١٠٩٩٠١٢٣٤٥", False),  # another script's digits: pieces read them too
+        ("nguyen@example.vn", False),
+        ("12345678 + 1", True),  # eight digits are no identifier piece
+    ],
+)
+def test_strings_without_a_piece_skip_the_glued_pass(text: str, free: bool) -> None:
+    from sentinel.policy.glued import at_tokens, glued_digits
+    from sentinel.policy.protect import _glue_free
+
+    assert _glue_free(text) is free
+    if free:  # the shortcut is exact: the pass would have found no piece either
+        assert not list(glued_digits("x" + text + "x")) and not list(at_tokens(text))

@@ -98,6 +98,15 @@ def _read_text(path: Path) -> str:
 _COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def yaml_data(text: str) -> list[Any]:
+    """Every YAML document of ``text`` as plain data (safe types only), parsed by libyaml when there is one.
+
+    pySigma reads rules with PyYAML's pure-Python parser, two thirds of a command's start-up for
+    the rule pack; this is the same data, a fraction of the time.
+    """
+    return list(yaml.load_all(text, Loader=_COMPOSER))
+
+
 def load_yaml_documents(path: str | Path) -> list[YamlDocument]:
     """Parse every YAML document in ``path``, reporting syntax errors with their line."""
     p = Path(path)

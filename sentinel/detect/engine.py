@@ -33,6 +33,7 @@ from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
 
 from sentinel import ecs
+from sentinel.content import yaml_data
 from sentinel.detect.alerts import build_alert
 from sentinel.detect.compile import CompiledRule, compile_condition
 from sentinel.detect.correlation import CorrelationEngine, compile_correlation
@@ -118,8 +119,8 @@ class Engine:
             try:
                 text = file.read_text(encoding="utf-8")
                 collections.append(
-                    SigmaCollection.from_yaml(
-                        text,
+                    SigmaCollection.from_dicts(
+                        yaml_data(text),
                         collect_errors=True,
                         source=SigmaRuleLocation(file),
                         collect_filters=True,

@@ -62,3 +62,32 @@ def test_pack_union_select_rule_against_a_crafted_url_stays_fast_and_still_detec
     assert values.regex_timeouts.total() == gave_up
     real = access_event("id=1%20union/**/select%20username,password%20from%20users", 1)
     assert [a.rule.title for a in engine.process([real])], "a real UNION SELECT still raises its alert"
+
+
+class _Descheduled:
+    """A compiled pattern whose first searches run out of their box without spending it (the thread waited)."""
+
+    def __init__(self, real, stalls: int) -> None:
+        self.real, self.stalls = real, stalls
+
+    def search(self, text: str, timeout: float | None = None):
+        if self.stalls:
+            self.stalls -= 1
+            raise TimeoutError("regex timed out")
+        return self.real.search(text, timeout=timeout)
+
+
+def test_a_search_that_waited_for_a_core_is_tried_again_not_counted_as_no_match(monkeypatch) -> None:
+    """On a loaded machine the wall-clock box runs out while the thread waits: the match must still be found."""
+    import regex
+
+    compile_ = regex.compile
+    monkeypatch.setattr(values.regex, "compile", lambda p, f=0: _Descheduled(compile_(p, f), stalls=2))
+    rule = EVIL.replace("(a+)+$", "union.*select").replace(
+        "0b5e0000-0000-4000-8000-00000000000e", "0b5e0000-0000-4000-8000-00000000000f"
+    )
+    engine = Engine.from_collection(SigmaCollection.from_yaml(rule), pipeline="none")
+    before = values.regex_timeouts.total()
+    event = {"@timestamp": "2026-07-01T03:00:00Z", "event": {"id": "x3"}, "message": "1 union all select 2"}
+    assert engine.process([event]), "a match found on the retry raises its alert"
+    assert values.regex_timeouts.total() == before

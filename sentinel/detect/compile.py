@@ -41,7 +41,17 @@ from sigma.types import (
 )
 
 from sentinel.detect import values as V
-from sentinel.detect.needs import SEP, Need, all_of, any_of, cidr_need, literal_need, number_need, regex_need
+from sentinel.detect.needs import (
+    SEP,
+    Need,
+    all_of,
+    any_of,
+    cidr_need,
+    literal_need,
+    number_need,
+    regex_may_fold,
+    regex_need,
+)
 from sentinel.detect.values import CompileError, Matcher, StringPattern
 
 
@@ -193,9 +203,11 @@ def _regex(fld: str | None, value: SigmaRegularExpression) -> tuple[Matcher, Nee
     if need is None or fld is None:
         return matcher, need
     # Gate the search on the literals it cannot match without: a rule admitted by another of its
-    # detections (``1 of them``) then rarely runs its regex at all. Non-ASCII text is always
-    # searched (see sentinel.detect.needs on case folding).
+    # detections (``1 of them``) then rarely runs its regex at all. Text the regex may fold onto an
+    # ASCII literal is always searched, and any non-ASCII text for a non-ASCII literal (see
+    # sentinel.detect.needs on case folding).
     literals = tuple(lit for _, lit, _ in need[0])  # the most selective of the literals it requires
+    unsure = regex_may_fold if all(lit.isascii() for lit in literals) else _not_ascii
     field = fld
 
     def gated(flat: Mapping[str, Any], low: dict[str, Any]) -> bool:
@@ -203,11 +215,15 @@ def _regex(fld: str | None, value: SigmaRegularExpression) -> tuple[Matcher, Nee
         if text is None:
             return False
         for t in (text,) if type(text) is str else text:
-            if not t.isascii() or any(lit in t for lit in literals):
+            if any(lit in t for lit in literals) or unsure(t):
                 return matcher(flat, low)
         return False
 
     return gated, need
+
+
+def _not_ascii(text: str) -> bool:
+    return not text.isascii()
 
 
 def _anchored(pattern: StringPattern) -> str:

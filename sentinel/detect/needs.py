@@ -14,9 +14,11 @@ than the bare text (``.php`` inside a path versus a path that ends in ``.php``).
 
 ``ascii_only`` marks literals taken from a regular expression: Python's
 case-insensitive regex matching folds a few non-ASCII letters onto ASCII ones
-(``ſ`` matches ``s``, ``İ`` matches ``i``) which ``str.lower`` does not, so such a
-literal is only trusted when the event text is pure ASCII; otherwise the rule
-is evaluated anyway.
+(``ſ`` matches ``s``, ``İ`` matches ``i``) which ``str.lower`` does not, and the
+whitespace class matches non-ASCII spaces the literals list only as ASCII ones. An ASCII literal
+is trusted on text without any of those characters (:func:`regex_may_fold`);
+on text with one, or for a non-ASCII literal on any non-ASCII text, the rule is
+evaluated anyway.
 
 Needs compose: an ``and`` needs every child's groups (the most selective
 :data:`MAX_GROUPS` are kept); an ``or`` needs one group made of one group of
@@ -178,8 +180,17 @@ def _exact_item(op: Any, av: Any) -> set[str] | None:
 
 
 # The ASCII characters of ``\s`` (the gap between words an injection pattern allows anywhere); its other,
-# non-ASCII characters need no listing: literals from a regex are trusted only on pure-ASCII text (ascii_only).
+# non-ASCII characters need no listing: text holding one is evaluated anyway (regex_may_fold).
 _SPACE = frozenset(" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f")
+# What lower-cased text may hold where a case-insensitive regex sees one of an ASCII literal's characters:
+# the dotless i and the long s (``İ`` lowers to ``i`` and a combining dot, the Kelvin sign to ``k``), and
+# the non-ASCII characters of ``\s``. Checked against both regex engines in the tests.
+_FOLDS_TO_ASCII = re.compile("[\u0131\u017f\u0307\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+
+
+def regex_may_fold(lowered: str) -> bool:
+    """Whether a regex could match ``lowered`` text where its ASCII literals are not (see the module docstring)."""
+    return not lowered.isascii() and _FOLDS_TO_ASCII.search(lowered) is not None
 
 
 def _gap(op: Any, av: Any) -> frozenset[str] | None:

@@ -26,7 +26,7 @@ from typing import Any
 import ahocorasick_rs
 
 from sentinel.detect.compile import CompiledRule
-from sentinel.detect.needs import SEP
+from sentinel.detect.needs import SEP, regex_may_fold
 from sentinel.detect.values import text_of
 from sentinel.detect.view import EventView, FieldReader
 from sentinel.ecs import compile_reader
@@ -47,7 +47,8 @@ class Prefilter:
         self.always_list = sorted(self.always)
         by_literal: dict[str, set[int]] = {}
         fields: set[str] = set()
-        ascii_only: set[int] = set()
+        ascii_only: set[int] = set()  # a regex literal not in ASCII: evaluated on any non-ASCII text
+        folded: set[int] = set()  # ASCII regex literals: evaluated on text a regex may fold onto them
         self.rest: dict[int, tuple[tuple[str, ...], ...]] = {}  # rule -> its other groups' literals
         self.keywords = False  # some rule's literal may be in any field
         for i, rule in enumerate(rules):
@@ -61,12 +62,13 @@ class Prefilter:
                     else:
                         fields.add(fld)
                     if needs_ascii:
-                        ascii_only.add(i)
+                        (folded if lit.isascii() else ascii_only).add(i)
             if len(need) > 1:
                 self.rest[i] = tuple(tuple(sorted(lit for _, lit, _ in group)) for group in need[1:])
         self.fields = tuple(sorted(fields))
         self.reader = FieldReader(self.fields)
         self.ascii_only = frozenset(ascii_only)
+        self.folded = frozenset(folded - ascii_only)
         self._literals = list(by_literal)
         self._rules_of = [tuple(sorted(by_literal[lit])) for lit in self._literals]
         self.automaton: Any = None
@@ -104,6 +106,8 @@ class Prefilter:
                 hits = {i for i in hits if i not in rest or all(any(lit in joined for lit in g) for g in rest[i])}
         if self.ascii_only and not joined.isascii():
             hits = (hits or set()) | self.ascii_only
+        if self.folded and regex_may_fold(joined):
+            hits = (hits or set()) | self.folded
         if not hits:
             return self.always_list
         return sorted(hits.union(self.always))

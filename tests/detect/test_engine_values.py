@@ -206,3 +206,38 @@ def test_regex_literals_index_the_rule_without_losing_unicode_case_folding() -> 
     assert engine.process([{"f": "1 union ſelect 2"}])
     kelvin = engine_for({"s": {"f|re|i": "kelvin"}, "condition": "s"})
     assert kelvin.process([{"f": "\u212aelvin"}])
+
+
+# Where a case-insensitive regex and its lower-cased literals can disagree: folded letters, non-ASCII spaces.
+_FOLD_PIECES = st.sampled_from(
+    ["union", "UNION", "unıon", "UNİON", "select", "ſelect", "SELECT", "'", '"', " ", "\t", "\xa0", "\u2003",
+     "\u3000", "or", "OR", "||", "true", "TRUE", "admin", "ADMİN", "--", "kelvin", "\u212aelvin", "đăng", "Ký", "x"]
+)  # fmt: skip
+_FOLD_PATTERNS = [r"un(?:i|x)on\s+select", r"['\"]\s*(?:or|\|\|)\s*true", r"admin'\s*--", "kelvin", r"đăng\s*ký"]
+_FOLD_ENGINES = [engine_for({"s": {"f|re|i": p}, "condition": "s"}) for p in _FOLD_PATTERNS]
+
+
+@settings(max_examples=300, deadline=None)
+@given(parts=st.lists(_FOLD_PIECES, max_size=10), which=st.sampled_from(range(len(_FOLD_PATTERNS))))
+@example(parts=["union", "\xa0", "select"], which=0)
+@example(parts=["UNİON", " ", "ſelect"], which=0)
+@example(parts=["'", "\u3000", "OR", "\u2003", "TRUE"], which=1)
+@example(parts=["'", "\xa0", "or", " ", "true"], which=1)
+@example(parts=["ADMİN", "'", "--"], which=2)
+@example(parts=["\u212aelvin"], which=3)
+@example(parts=["đăng", "\xa0", "Ký"], which=4)
+def test_the_literals_of_a_regex_never_keep_it_from_a_value_it_matches(parts: list[str], which: int) -> None:
+    """Prefilter and gate trust a regex's ASCII literals only where no character folds onto them: exact."""
+    import regex
+
+    text = "".join(parts)
+    expected = regex.search(_FOLD_PATTERNS[which], text, regex.IGNORECASE) is not None
+    assert bool(_FOLD_ENGINES[which].process([{"f": text}])) is expected
+
+
+def test_non_ascii_text_without_folding_characters_skips_the_regex() -> None:
+    """Vietnamese text lacking the rule's literals does not admit the rule (its time-boxed search is the cost)."""
+    prefilter = _FOLD_ENGINES[0]._all
+    assert prefilter.candidates_plain({"f": "tra cứu hồ sơ đăng ký kết hôn"}) == []
+    assert prefilter.candidates_plain({"f": "tra cứu\u00a0hồ sơ"}) == [0]  # a non-ASCII space: \s may match it
+    assert prefilter.candidates_plain({"f": "UNION select"}) == [0]

@@ -12,7 +12,6 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
-from multiprocessing.pool import AsyncResult
 from typing import TYPE_CHECKING, Any
 
 from sentinel import ecs
@@ -22,7 +21,7 @@ from sentinel.store import Store
 
 if TYPE_CHECKING:
     from sentinel.ingest.partition import Forwarder
-    from sentinel.ingest.workers import TransformWorkers
+    from sentinel.ingest.workers import Pending, TransformWorkers
 
 Transform = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -89,7 +88,7 @@ class Pipeline:
         # starting the worker processes costs seconds: short inputs are done here before they would be up
         for batch in itertools.islice(batches, self.INLINE_BATCHES):
             yield self.process(batch)
-        pending: deque[tuple[list[AsyncResult], IngestCounts]] = deque()
+        pending: deque[tuple[list[Pending], IngestCounts]] = deque()
         for batch in batches:
             events, counts = self.admit(batch)
             pending.append((self.workers.submit_parts(events), counts))  # each worker takes a part of every batch
@@ -115,7 +114,7 @@ class Pipeline:
             counts.duplicates = counts.read - len(events)
         return events, counts
 
-    def _commit_parts(self, parts: list[AsyncResult], counts: IngestCounts) -> IngestCounts:
+    def _commit_parts(self, parts: list[Pending], counts: IngestCounts) -> IngestCounts:
         return self.commit([event for part in parts for event in part.get()], counts)
 
     def commit(self, events: list[dict[str, Any]], counts: IngestCounts) -> IngestCounts:

@@ -12,12 +12,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from datetime import tzinfo
-from multiprocessing.pool import AsyncResult
 from typing import Any, BinaryIO
 
 from sentinel.collect import MAX_LINE_BYTES, LineReader, PortalProfile, stream_anchor
 from sentinel.ingest.pipeline import IngestCounts, Pipeline
-from sentinel.ingest.workers import TransformWorkers
+from sentinel.ingest.workers import Pending, TransformWorkers
 
 
 def iter_lines(f: BinaryIO, start: int = 0) -> Iterator[tuple[int, bytes]]:
@@ -65,7 +64,7 @@ def _transformed(
     needs the lines before it) is parsed here with the stream's own reader, and so is the rest of the
     stream from then on; the workers still transform it.
     """
-    pending: deque[tuple[list[tuple[int, bytes]], AsyncResult]] = deque()
+    pending: deque[tuple[list[tuple[int, bytes]], Pending]] = deque()
     alone = True  # False once the stream showed a line that needs its own reader
 
     def parse_here(lines: list[tuple[int, bytes]]) -> list[dict[str, Any]]:

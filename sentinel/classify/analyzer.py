@@ -30,7 +30,7 @@ from sentinel.classify.structure import blank_structure
 
 _NONE: frozenset[str] = frozenset()
 _DIGIT = re.compile(r"\d")
-_MAX_GATED = 64  # longer texts: the recognizers one by one (an alternation of their patterns costs more)
+_MAX_GATED = 64  # longer texts: the recognizers' own loops (an alternation of their patterns costs more)
 
 
 @dataclass(frozen=True)
@@ -87,50 +87,33 @@ class _Engine:
         order = settings.priority
         self.rank = {e: (order.index(e) if e in order else len(order)) for e in self.entities}
         self.known = frozenset(self.entities)
-        self._chosen: dict[tuple[frozenset[str], bool], _Chosen] = {}
+        self._chosen: dict[tuple[frozenset[str], bool], list[EntityRecognizer]] = {}
 
     def recognizers_for(self, wanted: frozenset[str], free_text: bool) -> list[EntityRecognizer]:
         """The recognizers that can report one of ``wanted`` (or shadow one), in order; remembered per request."""
-        return self._choose(wanted, free_text).recognizers
-
-    def _choose(self, wanted: frozenset[str], free_text: bool) -> _Chosen:
         key = (wanted, free_text)
         chosen = self._chosen.get(key)
         if chosen is None:
-            chosen = self._chosen[key] = _Chosen(
-                [
-                    r
-                    for r in self.recognizers
-                    if (wanted.intersection(r.supported_entities) or wanted & self.shadowing.get(r.name, _NONE))
-                    and (free_text or r.name not in self.free_text_only)
-                ]
-            )
+            chosen = self._chosen[key] = [
+                r
+                for r in self.recognizers
+                if (wanted.intersection(r.supported_entities) or wanted & self.shadowing.get(r.name, _NONE))
+                and (free_text or r.name not in self.free_text_only)
+            ]
         return chosen
 
     def recognizers_reading(self, text: str, wanted: frozenset[str], free_text: bool) -> list[EntityRecognizer]:
-        """:meth:`recognizers_for`, less the pattern recognizers when none of their patterns occurs in ``text``."""
-        chosen = self._choose(wanted, free_text)
-        if chosen.gate is None or len(text) > _MAX_GATED or chosen.gate.search(text) is not None:
-            return chosen.recognizers
-        return chosen.others
+        """:meth:`recognizers_for`, less the pattern recognizers none of whose patterns occurs in a short ``text``.
 
-
-class _Chosen:
-    """The recognizers of one request, and one regex of all their patterns: none found, none of them runs.
-
-    Most strings ingest reads (user names, record ids, dossier codes) have the shape of an
-    identifier, so the prefilter lets them through, yet no pattern matches them; a dozen
-    recognizers each searching its patterns cost ten times the one search of their alternation.
-    The alternation matches where any of its patterns does (each keeps its flags, scoped), so
-    skipping them when it finds nothing changes no result.
-    """
-
-    def __init__(self, recognizers: list[EntityRecognizer]) -> None:
-        self.recognizers = recognizers
-        patterned = [r for r in recognizers if isinstance(r, FastPatternMixin)]
-        self.others = [r for r in recognizers if not isinstance(r, FastPatternMixin)]
-        alternatives = [p for r in patterned for p in r.scoped_patterns()]
-        self.gate = re.compile("|".join(alternatives)) if alternatives else None
+        Most strings ingest reads (user names, record ids, dossier codes) have the shape of an
+        identifier, so the prefilter lets them through, yet the patterns of most recognizers find
+        nothing there: one search of a recognizer's patterns as one alternation costs a fraction of
+        its pattern loop, and a recognizer none of whose patterns matches reports nothing.
+        """
+        chosen = self.recognizers_for(wanted, free_text)
+        if len(text) > _MAX_GATED:
+            return chosen
+        return [r for r in chosen if not isinstance(r, FastPatternMixin) or r.gate.search(text) is not None]
 
 
 @lru_cache(maxsize=16)

@@ -64,6 +64,11 @@ class FastPatternMixin:
 
     _compiled: list[tuple[Pattern, re.Pattern[str]]] | None = None
 
+    @cached_property
+    def gate(self) -> re.Pattern[str]:
+        """One regex that matches where any of this recognizer's patterns does (see :meth:`scoped_patterns`)."""
+        return re.compile("|".join(self.scoped_patterns()))
+
     def scoped_patterns(self) -> list[str]:
         """Each pattern with this recognizer's flags scoped to it (``(?ims:...)``): alternatives of one regex.
 

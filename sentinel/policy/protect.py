@@ -289,8 +289,13 @@ class Protector:
     def _params(self, text: str, changes: _Changes) -> tuple[str, ...]:
         """Values of URL parameters the policy names (``?ho_ten=...``) into ``changes``; the values that are words.
 
-        Both are remembered per string: a portal's URLs and referrers recur.
+        Both are remembered per string: a portal's URLs and referrers recur. A parameter starts the text
+        or follows ``?``, ``&`` or ``;``: a text with none of those and no parameter at its start (what is
+        left of a raw line once its URL is blanked out) has none, and is not remembered.
         """
+        separated = "?" in text or "&" in text or ";" in text
+        if not (separated or _PARAM.match(text) or _QUERY_VALUE.match(text)):
+            return ()
         key = _digest(text, b"q")
         found = self._query.get(key)
         if found is None:

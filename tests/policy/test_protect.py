@@ -231,3 +231,23 @@ def test_strings_without_a_piece_skip_the_glued_pass(text: str, free: bool) -> N
     assert _glue_free(text) is free
     if free:  # the shortcut is exact: the pass would have found no piece either
         assert not list(glued_digits("x" + text + "x")) and not list(at_tokens(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["ho_ten=Nguyễn Văn An", 'x"y=Nguyễn Văn An', "GET /tra-cuu?ho_ten=Nguyễn+Văn+An", "a=1&ho_ten=Nguyễn Văn An"],
+)
+def test_a_parameter_at_the_start_or_after_a_separator_is_read(protector, text: str) -> None:
+    """The shortcut for texts without ``?``, ``&`` or ``;`` still reads a parameter that starts the text."""
+    from sentinel.policy.protect import _Changes
+
+    changes = _Changes()
+    words = protector._params(text, changes)
+    assert "Nguyễn Văn An" in words or "Nguyễn Văn An" in changes.values, text
+
+
+def test_what_is_left_of_a_raw_line_has_no_parameter(protector) -> None:
+    from sentinel.policy.protect import _Changes
+
+    left = '          - - [20/Nov/2026:00:10:10 +0700] "GET            HTTP/1.1" 200 23574 rt=0.029 urt="0.028"'
+    assert protector._params(left, _Changes()) == ()

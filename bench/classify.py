@@ -257,7 +257,7 @@ def speed_text(items: list[dict], stock, repeat: int) -> None:
         sec = time.perf_counter() - started
         print(f"{label:<44} {len(texts) * repeat / sec:>9.0f} texts/s {chars / sec / 1e6:>7.2f} MB/s")
 
-    run("ours, all entities", analyze_text)
+    run("ours, all entities", lambda t: analyze_text(t, classifiers_dir=CLASSIFIERS))
     run(
         "ours, identifiers only (ingest fast path)", lambda t: analyze_text(t, IDENTIFIERS, classifiers_dir=CLASSIFIERS)
     )

@@ -224,15 +224,16 @@ def stages(path: Path, work: Path, limit: int) -> tuple[dict[str, tuple[float, f
 def store_steps(events: list[dict], work: Path) -> dict[str, float]:
     """CPU microseconds per event of each step of the embedded store's append, on protected events.
 
-    The same steps as ``SQLiteStore.append_events``, timed apart: de-duplication within the batch and
-    against the store, hot-field extraction (indexed columns and the full-text body), JSON, the row
-    insert and the FTS5 insert (one transaction per batch).
+    The same steps as ``SQLiteStore.append_events``, timed apart, on the connection it appends with
+    (its writer's page cache): de-duplication within the batch and against the store, hot-field
+    extraction (indexed columns and the full-text body, a text the line holds left out), JSON, the
+    row insert and the FTS5 insert (one transaction per batch).
     """
     from sentinel.store.base import unique_by_event_id
     from sentinel.store.sqlite import COLUMNS, SQLiteStore, _existing, _ts_ms, stored_fields
 
     store = SQLiteStore(work / "steps.db")
-    conn = store._conn()
+    conn = store._writer()
     names = ("dedupe", "hot fields + FTS text", "JSON (orjson)", "row insert", "FTS5 insert", "commit")
     spent = dict.fromkeys(names, 0.0)
     cols, marks = ",".join(COLUMNS.values()), ",".join("?" * (len(COLUMNS) + 3))

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import sqlite3
 import threading
+from datetime import UTC, datetime
 
 import pytest
 
 from sentinel import ecs
 from sentinel.store.base import EventQuery, StoreError
-from sentinel.store.sqlite import SQLiteStore
+from sentinel.store.expr import Not
+from sentinel.store.query import parse_query
+from sentinel.store.sqlite import _SEPARATORS, SQLiteStore, stored_fields, words_within
+from sentinel.store.sqlite_query import event_where
 from sentinel.store.sqlite_schema import MIGRATIONS
 
 
@@ -143,3 +149,241 @@ def test_a_replayed_batch_skips_the_transforms(tmp_path):
     assert (again.read, again.stored, again.duplicates) == (5, 3, 2)
     assert sorted(seen) == sorted(ev(i)["event"]["id"] for i in range(5, 8))
     assert store.count_events(EventQuery()) == 8
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[^\W_]+", text)
+
+
+def test_a_text_the_line_already_holds_is_indexed_once_and_found_the_same(tmp_path, monkeypatch):
+    """Free text finds the same events when a text within an earlier one is left out of the index.
+
+    The reference store indexes every distinct text (as before); both must answer every word,
+    prefix and phrase of every field alike, including a URL decoded differently from the line
+    and a text glued to a longer word in the line ("admin" in "/administrator").
+    """
+    import sentinel.store.sqlite as sqlite_store
+
+    ua = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"
+    docs = [
+        {  # URL and user agent verbatim in the line: both left out
+            "url": {"original": "/admin/login.php?user=lan"},
+            "user_agent": {"original": ua},
+            "event": {"original": f'1.2.3.4 - - "GET /admin/login.php?user=lan HTTP/1.1" 200 "{ua}"'},
+        },
+        {  # the line keeps the URL percent-encoded, url.original is decoded: kept
+            "url": {"original": "/tìm?q=cà phê sữa"},
+            "event": {"original": '1.2.3.5 - - "GET /t%C3%ACm?q=c%C3%A0+ph%C3%AA+s%E1%BB%AFa HTTP/1.1" 404'},
+        },
+        {  # glued to longer words in the line: kept (the index would not find "admin" in "administrator")
+            "message": "admin",
+            "url": {"original": "/administrator/index"},
+            "event": {"original": "GET /administrator/index.php HTTP/1.1 superadmin"},
+        },
+        {  # glued first, then a free occurrence: left out
+            "message": "Đăng nhập sai",
+            "error": {"message": "Đăng nhập sai"},
+            "event": {"original": "xĐăng nhập sai; Đăng nhập sai cho tài khoản quản trị"},
+        },
+        {  # a Vietnamese letter next to the occurrence: not trusted as a boundary, kept
+            "message": "nhập",
+            "event": {"original": "Đăngnhập thành công"},
+        },
+        {  # no line: the texts that remain are indexed as before
+            "message": "tài khoản bị khóa",
+            "error": {"message": "khoản bị khóa"},
+            "url": {"original": "/unlock?tk=khóa"},
+        },
+    ]
+    events = [{"@timestamp": f"2026-11-20T00:00:0{i}Z", **d} for i, d in enumerate(docs)]
+    for i, e in enumerate(events):
+        e["event"] = {**e.get("event", {}), "id": f"e{i}"}
+    new = SQLiteStore(tmp_path / "new.db")
+    new.append_events(events)
+
+    def every_text(doc: dict) -> tuple[list, str]:  # the distinct text fields, whatever the others hold (as before)
+        texts = [ecs.get_field(doc, f) for f in sqlite_store.TEXT_FIELDS]
+        return stored_fields(doc)[0], "\n".join(dict.fromkeys(t for t in texts if isinstance(t, str)))
+
+    with monkeypatch.context() as m:
+        m.setattr(sqlite_store, "stored_fields", every_text)
+        old = SQLiteStore(tmp_path / "old.db")
+        old.append_events(events)
+    bodies = [stored_fields(e)[1] for e in events]
+    assert bodies[0] == events[0]["event"]["original"] and bodies[3] == events[3]["event"]["original"]
+    assert all(t in bodies[i] for i, t in ((1, "cà phê sữa"), (2, "admin"), (4, "nhập"), (5, "khoản bị khóa")))
+    searches: set[str] = set()
+    for e in events:
+        for field in sqlite_store.TEXT_FIELDS:
+            words = _words(ecs.get_field(e, field) or "")
+            searches.update(words)
+            searches.update(f"{w[:3]}*" for w in words)
+            searches.update(f'"{" ".join(words[i : i + 3])}"' for i in range(len(words)))
+    assert len(searches) > 100
+    try:
+        for text in sorted(searches):
+            q = parse_query(text)
+            found = [x["event"]["id"] for x in new.search_events(q).events]
+            assert found == [x["event"]["id"] for x in old.search_events(q).events], text
+            assert found or text.endswith("*"), text  # every word of every field is found
+            assert new.count_events(q) == len(found)
+    finally:
+        new.close()
+        old.close()
+
+
+def test_the_index_reads_ascii_letters_and_digits_as_words_and_all_else_as_separators(tmp_path):
+    """What ``words_within`` trusts as a word boundary is one for the store's full-text index."""
+    s = SQLiteStore(tmp_path / "s.db")
+    try:
+        conn = s._conn()
+        conn.execute("CREATE VIRTUAL TABLE t USING fts5(body, content='', tokenize='unicode61 remove_diacritics 2')")
+        for c in range(1, 128):
+            conn.execute("INSERT INTO t(rowid, body) VALUES (?, ?)", (c, f"q{chr(c)}z"))
+        split = {r for (r,) in conn.execute("SELECT rowid FROM t WHERE t MATCH 'q'")}
+        assert split == {ord(c) for c in _SEPARATORS} - {0}
+        assert words_within("ab", "x ab") and not words_within("ab", "xab") and not words_within("ab", "xab abc")
+        assert words_within(" ab", "xx ab") and words_within("ab!", "ab!c") and words_within("ab", "ab")
+    finally:
+        s.close()
+
+
+SPARSE = ("user.name", "labels.province", "labels.commune", "destination.ip", "host.name")
+
+
+def _shapes() -> list[EventQuery]:
+    """Every condition sqlite_query writes on a sparse hot column, alone, beside others and in a time range."""
+    since, until = datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC)
+    out: list[EventQuery] = []
+    for f in SPARSE:
+        for text in (
+            f"{f}:a1",
+            f"{f}:(a1 OR b2)",
+            f"{f}:a1 OR {f}:b2",
+            f"{f}:a*",
+            f"{f}:a?1*",
+            f"{f}:*",
+            f"_exists_:{f}",
+            f"NOT {f}:a1",
+            f"NOT _exists_:{f}",
+            f"{f}:a1 AND NOT {f}:b2",
+            f"{f}:a1 AND source.ip:10.0.0.1",
+            f"{f}:a1 OR source.ip:10.0.0.1",
+            f"{f}:[a1 TO b2]",
+            f"{f}:a1 AND hello",
+        ):
+            out.append(parse_query(text))
+        out += [EventQuery(filters={f: ["a1"]}), EventQuery(filters={f: ["a1", "b2"]})]
+        out += [EventQuery(filters={f: ["a*"]}), EventQuery(filters={f: ["a1"]}, text="hello")]
+    out.append(EventQuery(filters={"labels.province": ["a1"], "labels.commune": ["b2"]}))
+    out.append(parse_query("destination.ip:a1 OR source.ip:a1 OR host.name:a1"))
+    return out + [dataclasses.replace(q, since=since, until=until) for q in out]
+
+
+def _statements(q: EventQuery) -> list[tuple[str, list]]:
+    """The statements SQLiteStore runs for ``q``: a page, a page after a cursor, a count, a histogram."""
+    where, params = event_where(q)
+    page = f"SELECT ts, seq, doc FROM events{where} ORDER BY ts DESC, seq DESC LIMIT ?"
+    after = (where + " AND " if where else " WHERE ") + "(ts, seq) < (?, ?)"
+    span = (where + " AND " if where else " WHERE ") + "ts >= ? AND ts < ?"
+    return [
+        (page, [*params, 51]),
+        (f"SELECT ts, seq, doc FROM events{after} ORDER BY ts DESC, seq DESC LIMIT ?", [*params, 5, 5, 51]),
+        (f"SELECT COUNT(*) FROM events{where}", params),
+        (f"SELECT (ts - ?) / ?, COUNT(*) FROM events{span} GROUP BY 1", [0, 60000, *params, 0, 3600000]),
+    ]
+
+
+def _plan(conn: sqlite3.Connection, sql: str, params: list) -> str:
+    return " ; ".join(r[-1] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+
+
+def _sparse_events() -> list[dict]:
+    """Web access events without user, place, destination or host, and a few events with them."""
+    out = [ev(i) for i in range(40)]
+    for i in range(40, 52):
+        extra = {
+            "user": {"name": ["a1", "b2", "a21", "c3"][i % 4]},
+            "labels": {"province": ["a1", "b2"][i % 2], "commune": ["b2", "a1", "z9"][i % 3]},
+            "destination": {"ip": ["a1", "10.0.0.1"][i % 2]},
+            "host": {"name": ["b2", "a1", "a11"][i % 3]},
+        }
+        out.append(ev(i, **{k: v for j, (k, v) in enumerate(extra.items()) if (i + j) % 3}))
+    return out
+
+
+def test_the_sparse_columns_partial_indexes_serve_every_query_shape_as_before(tmp_path, monkeypatch):
+    """Migration 4: a store of schema 3 with events keeps them, answers alike and uses its indexes as before.
+
+    Every statement the store runs for a condition on a sparse column (a page, the next page, a
+    count, a histogram) plans the same as on schema 3, the same index searched in the same order,
+    but for two full scans: a count with no time range of ``NOT field:value`` or of a range on
+    the field read the index that covered the column and now reads the table. Both stay one
+    pass over the events; with a time range they plan as before.
+    """
+    import sentinel.store.sqlite as sqlite_store
+
+    path = tmp_path / "s3.db"
+    with monkeypatch.context() as m:  # the store as it is, on a file of schema 3
+        m.setattr(sqlite_store, "MIGRATIONS", MIGRATIONS[:3])
+        old = SQLiteStore(path)
+    old.append_events(_sparse_events())
+    conn = old._conn()
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    rows = conn.execute("SELECT * FROM events ORDER BY seq").fetchall()
+    shapes = _shapes()
+    before = []
+    for q in shapes:
+        for sql, params in _statements(q):
+            before.append((_plan(conn, sql, params), conn.execute(sql, params).fetchall()))
+    old.close()
+
+    store = SQLiteStore(path)
+    try:
+        conn = store._conn()
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) >= 4
+        assert conn.execute("SELECT * FROM events ORDER BY seq").fetchall() == rows
+        for name in ("events_user_name", "events_destination_ip", "events_host_name"):
+            (sql,) = conn.execute("SELECT sql FROM sqlite_schema WHERE name = ?", (name,)).fetchone()
+            assert sql.endswith("IS NOT NULL")
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        statements = [(q, sql, params) for q in shapes for sql, params in _statements(q)]
+        answered, changed = 0, set()
+        for (q, sql, params), (old_plan, old_rows) in zip(statements, before, strict=True):
+            new_plan = _plan(conn, sql, params)
+            assert conn.execute(sql, params).fetchall() == old_rows, (q, sql)
+            answered += bool(old_rows and old_rows[0][-1])
+            if new_plan != old_plan:  # a full scan of the index that covered the column, now of the table
+                assert old_plan.startswith("SCAN events USING COVERING INDEX") and new_plan == "SCAN events"
+                assert sql.startswith("SELECT COUNT") and q.since is None and not q.filters, (q, sql)
+                part = q.where.part if isinstance(q.where, Not) else q.where
+                changed.add((type(q.where).__name__, part.field, getattr(part, "kind", "")))
+        partial = ("user.name", "destination.ip", "host.name")
+        assert changed == {("Not", f, "exact") for f in partial} | {("Range", f, "") for f in partial}
+        assert len(statements) > 600
+        assert answered > 100  # the queries match events, not nothing
+        for q in shapes:
+            assert store.count_events(q) == len(store.search_events(dataclasses.replace(q, limit=1000)).events)
+    finally:
+        store.close()
+
+
+def test_the_connection_that_appends_gets_the_larger_cache_and_readers_keep_the_default(tmp_path):
+    from sentinel.store.sqlite import WRITER_CACHE_KIB
+
+    s = SQLiteStore(tmp_path / "s.db")
+    try:
+        s.append_events([ev(i) for i in range(3)])
+        assert s._conn().execute("PRAGMA cache_size").fetchone()[0] == -WRITER_CACHE_KIB
+        seen: list[int] = []
+
+        def read() -> None:
+            seen.append(s.count_events(EventQuery(text="hello")))
+            seen.append(s._conn().execute("PRAGMA cache_size").fetchone()[0])
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join()
+        assert seen == [3, -2000]
+    finally:
+        s.close()

@@ -70,9 +70,11 @@ class Pipeline:
         return events
 
     def process_transformed(self, events: list[dict[str, Any]]) -> IngestCounts:
-        """:meth:`process` for a batch the transforms already ran on (in the worker processes that parsed it)."""
-        events, counts = self.admit(events)
-        return self.commit(events, counts)
+        """:meth:`process` for a batch the transforms already ran on (in the worker processes that parsed it).
+
+        No look-up of the ids first: it would save no transform here, and the store reports what it held.
+        """
+        return self.commit(events, _counts(events))
 
     # batches a stream processes in this process before handing the rest to its workers
     INLINE_BATCHES = 2
@@ -106,8 +108,7 @@ class Pipeline:
 
     def admit(self, events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], IngestCounts]:
         """The events of a batch the store does not hold yet, and the batch's counts so far."""
-        counts = IngestCounts(read=len(events))
-        counts.parse_errors = sum(1 for e in events if e.get("event", {}).get("kind") == "pipeline_error")
+        counts = _counts(events)
         known = self.store.known_ids([eid for e in events if isinstance(eid := ecs.get_field(e, "event.id"), str)])
         if known:  # a replay: these were stored before, so they skip the transforms (and detection) entirely
             events = [e for e in events if ecs.get_field(e, "event.id") not in known]
@@ -152,3 +153,9 @@ class Pipeline:
         for alert in alerts:
             self.store.record_alert(alert)
         return len(alerts)
+
+
+def _counts(events: list[dict[str, Any]]) -> IngestCounts:
+    """A batch's counts before the store has seen it: what was read, and how much of it failed to parse."""
+    errors = sum(1 for e in events if e.get("event", {}).get("kind") == "pipeline_error")
+    return IngestCounts(read=len(events), parse_errors=errors)

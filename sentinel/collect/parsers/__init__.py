@@ -73,10 +73,11 @@ def parse_line(
             dataset=ds,
             error=f"line is {len(raw)} bytes, longer than the {MAX_LINE_BYTES}-byte limit",
         )
-    if not raw.strip():
+    if not raw or raw.isspace():
         return build_event(None, raw, source=source, position=position, dataset=ds, error="empty line")
+    text = decode(raw)
     try:
-        fields = FORMATS[kind](decode(raw))
+        fields = FORMATS[kind](text)
         if kind == "access" or fields.get("event", {}).get("type") == ["access"]:  # JSON access logs too
             (profile or default_profile()).tag(fields)
     except ParseError as exc:
@@ -86,7 +87,7 @@ def parse_line(
         return build_event(
             None, raw, source=source, position=position, dataset=ds, error=f"parser failed: {type(exc).__name__}: {exc}"
         )
-    return build_event(fields, raw, source=source, position=position, dataset=ds)
+    return build_event(fields, raw, source=source, position=position, dataset=ds, text=text)
 
 
 def sniff_format(raw: bytes) -> str:

@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 import socket
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
 from typing import Any
 
-from sentinel.collect.parsers.common import ParseError
+from sentinel.collect.parsers.common import ParseError, remembered
 from sentinel.collect.parsers.normalize import header_name, normalized_fields, normalized_headers
 from sentinel.ecs import format_ts
 
@@ -51,12 +50,32 @@ MONTHS = {
 }
 
 
-@lru_cache(maxsize=4096)
-@lru_cache(maxsize=1024)
-def access_time(text: str) -> str:
-    """``10/Oct/2026:13:55:36 +0700`` -> ECS UTC time; hand-parsed (strptime costs more than the rest of the line).
+# The seconds a valid access-log time may show ("00" to "59").
+_SECONDS = frozenset(f"{s:02d}" for s in range(60))
 
-    Remembered: the lines of a busy log share their second."""
+
+def access_time(text: str) -> str:
+    """``10/Oct/2026:13:55:36 +0700`` -> ECS UTC time.
+
+    The lines of a busy log each have their own second but share their minute, and a zone offset is
+    whole minutes, so the seconds read the same in UTC: the minute is converted once (:func:`_utc_minute`)
+    and the seconds are copied. Anything else (a time that is not one) goes through :func:`_utc_time`."""
+    if len(text) == 26 and text[17] == ":" and (seconds := text[18:20]) in _SECONDS:
+        try:
+            return _utc_minute(text[:18] + "00" + text[20:]) + seconds + ".000Z"
+        except ParseError:
+            pass  # raised again below, naming the time as written
+    return _utc_time(text)
+
+
+@remembered(1024)
+def _utc_minute(text: str) -> str:
+    """The UTC minute of a local time at second 00, ``2026-10-10T06:55:`` (remembered: lines share their minute)."""
+    return _utc_time(text)[:17]
+
+
+def _utc_time(text: str) -> str:
+    """Hand-parsed (strptime costs more than the rest of the line)."""
     try:
         if len(text) != 26 or text[2] != "/" or text[6] != "/" or text[11] != ":" or text[21] not in "+-":
             raise ValueError
@@ -150,29 +169,25 @@ def parse_access_line(line: str) -> dict[str, Any]:
     req: dict[str, Any] = {}
     resp: dict[str, Any] = {}
     http: dict[str, Any] = {"request": req, "response": resp}
-    request = _unescape(request)
-    parts = request.split(" ")
-    if len(parts) == 3 and parts[2].startswith("HTTP/"):
-        method, target, proto = parts
+    method, version, target, url_parts = _request(request)
+    if method is not None:
         req["method"] = method
-        http["version"] = proto[5:]
-    elif (loose := _LOOSE_REQUEST.fullmatch(request)) is not None:
-        # no protocol (cut at the server's line limit, HTTP/0.9) or blanks in the target: still a method and a target
-        req["method"], target = loose.group(1), loose.group(2)
-        if loose.group(3):
-            http["version"] = loose.group(3)
-    else:
-        target = request  # garbage requests (TLS to a plain port, scanners) are kept verbatim
+    if version is not None:
+        http["version"] = version
     event: dict[str, Any] = {
         "@timestamp": access_time(ts),
         "event": ev,
         "http": http,
         "source": {"ip": addr, "address": addr} if _is_ip(addr) else {"address": addr},
     }
-    if target != "-":  # "-": the client sent no request line (a timeout, a TLS handshake on a plain port)
-        event["url"] = _url(target)
-    else:
-        target = ""
+    if url_parts is not None:
+        path, query, extension = url_parts
+        url: dict[str, Any] = {"original": target, "path": path}
+        if query is not None:
+            url["query"] = query
+        if extension is not None:
+            url["extension"] = extension
+        event["url"] = url
     if user != "-":
         event["user"] = {"name": user}
     if status != "-":
@@ -182,12 +197,17 @@ def parse_access_line(line: str) -> dict[str, Any]:
     if size != "-":
         resp["body"] = {"bytes": int(size)}
     if referrer not in (None, "-", ""):
-        req["referrer"] = _unescape(referrer)
+        referrer = req["referrer"] = _unescape(referrer)
+    else:
+        referrer = None
     if agent not in (None, "-", ""):
-        event["user_agent"] = {"original": _unescape(agent)}
+        agent = _unescape(agent)
+        event["user_agent"] = {"original": agent}
+    else:
+        agent = None
     if tail and not tail.isspace():
         _apply_tail(event, _tail_fields(tail))
-    normalized = normalized_fields(target or None, event.get("user_agent", {}).get("original"), req.get("referrer"))
+    normalized = normalized_fields(target or None, agent, referrer)
     if normalized:
         event.setdefault("normalized", {}).update(normalized)
     return event
@@ -198,16 +218,40 @@ _EXTENSION = re.compile(r"\.([A-Za-z0-9]{1,8})$")
 _LOOSE_REQUEST = re.compile(r"([A-Z][A-Z_-]{1,19}) (\S.*?)(?: HTTP/(\d(?:\.\d)?))?", re.DOTALL)
 
 
-def _url(target: str) -> dict[str, Any]:
+@remembered(4096)
+def _request(request: str) -> tuple[str | None, str | None, str, tuple[str, str | None, str | None] | None]:
+    """Method, HTTP version, target ("" when the client sent none) and URL parts of a logged request line.
+
+    Remembered: pages, static files and searches are asked again and again, by every client."""
+    request = _unescape(request)
+    method = version = None
+    parts = request.split(" ")
+    if len(parts) == 3 and parts[2].startswith("HTTP/"):
+        method, target, proto = parts
+        version = proto[5:]
+    elif (loose := _LOOSE_REQUEST.fullmatch(request)) is not None:
+        # no protocol (cut at the server's line limit, HTTP/0.9) or blanks in the target: still a method and a target
+        method, target, version = loose.group(1), loose.group(2), loose.group(3) or None
+    else:
+        target = request  # garbage requests (TLS to a plain port, scanners) are kept verbatim
+    if target == "-":  # the client sent no request line (a timeout, a TLS handshake on a plain port)
+        return method, version, "", None
+    return method, version, target, _url_parts(target)
+
+
+def _url_parts(target: str) -> tuple[str, str | None, str | None]:
+    """Path, query (None without a ``?``) and extension (None unless plausible) of a request target."""
     path, qmark, query = target.partition("?")
-    url: dict[str, Any] = {"original": target, "path": path}
-    if qmark:
-        url["query"] = query
     # the last segment's suffix when it is a plausible extension ("/a.php", not "/v1.2/x" or "/a.b;c=d")
     ext = _EXTENSION.search(path[path.rfind("/") + 1 :])
-    if ext and ext.start() > 0:
-        url["extension"] = ext.group(1).lower()
-    return url
+    return path, query if qmark else None, ext.group(1).lower() if ext and ext.start() > 0 else None
+
+
+_UPSTREAM_TIMES = (
+    ("upstream_connect_time", "connect_time"),
+    ("upstream_header_time", "header_time"),
+    ("upstream_response_time", "response_time"),
+)
 
 
 def _apply_tail(event: dict[str, Any], extra: dict[str, str]) -> None:
@@ -221,10 +265,10 @@ def _apply_tail(event: dict[str, Any], extra: dict[str, str]) -> None:
     if xff and xff != "-":
         nginx["remote_ip_list"] = [ip.strip() for ip in xff.split(",") if ip.strip()]
     upstream: dict[str, Any] = {}
-    for key in ("upstream_connect_time", "upstream_header_time", "upstream_response_time"):
+    for key, name in _UPSTREAM_TIMES:
         secs = _seconds(extra.pop(key, None))
         if secs is not None:
-            upstream[key.removeprefix("upstream_")] = secs
+            upstream[name] = secs
     if (addr := extra.pop("upstream_addr", None)) and addr != "-":
         upstream["address"] = addr
     if (st := extra.pop("upstream_status", None)) and st.isdigit():
@@ -234,7 +278,7 @@ def _apply_tail(event: dict[str, Any], extra: dict[str, str]) -> None:
     if host := extra.pop("host", None):
         event.setdefault("url", {})["domain"] = host
     headers: dict[str, str] = {}
-    for key in [k for k in extra if k != "extra"]:
+    for key in [k for k in extra if k != "extra"] if extra else ():  # the portal's usual tail has none left
         if (name := header_name(key)) is not None:
             headers[name] = extra.pop(key)
         elif key.lower().startswith("cookie_"):  # nginx's $cookie_NAME: one cookie's value
@@ -247,6 +291,7 @@ def _apply_tail(event: dict[str, Any], extra: dict[str, str]) -> None:
     if nginx:
         event["nginx"] = {"access": nginx}
     # what else the client may have sent (named headers, unnamed quoted values, unknown fields), for the rules
-    sent = normalized_headers([*([xff] if xff else []), *headers.values(), *extra.values()])
-    if sent:
-        event.setdefault("normalized", {})["headers"] = sent
+    if xff or headers or extra:
+        sent = normalized_headers([*([xff] if xff else []), *headers.values(), *extra.values()])
+        if sent:
+            event.setdefault("normalized", {})["headers"] = sent

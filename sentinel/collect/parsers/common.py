@@ -8,7 +8,10 @@ raw line (``event.original``) so nothing read is ever dropped.
 
 from __future__ import annotations
 
-from typing import Any
+import weakref
+from collections.abc import Callable
+from functools import lru_cache, update_wrapper
+from typing import Any, Generic, TypeVar
 
 from sentinel import ecs
 from sentinel.errors import Invalid
@@ -19,8 +22,61 @@ MAX_LINE_BYTES = 1 << 20
 MAX_ORIGINAL_CHARS = 64 * 1024
 
 
+# The longest string a parser cache keeps (see :func:`remembered`).
+LONGEST_REMEMBERED = 1024
+
+Result = TypeVar("Result")
+_CACHES: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 class ParseError(Invalid):
     """The record is not in the expected format; the message says why."""
+
+
+def remembered(maxsize: int) -> Callable[[Callable[..., Result]], Remembered[Result]]:
+    """Keep the last ``maxsize`` results of a pure function of strings (and flags), least recently used out.
+
+    Log lines repeat their parts: the same user agents, referrers, paths, query strings and minutes come back
+    line after line, and decoding or classifying them again costs more than splitting the line. Bounded
+    twice: ``maxsize`` entries, and a call with a string longer than :data:`LONGEST_REMEMBERED` characters
+    is computed, never kept (a 1 MiB request target must not stay in memory). The strings are raw request text,
+    possibly personal data (a citizen's name in a search, an id in a query string): they stay in this
+    process's memory only, are never written anywhere (a pickled copy starts empty), and :func:`clear_caches`
+    forgets them. A remembered function returns immutable values (str, tuple), so no caller can change what
+    the next line gets.
+    """
+
+    def wrap(fn: Callable[..., Result]) -> Remembered[Result]:
+        return Remembered(fn, maxsize)
+
+    return wrap
+
+
+class Remembered(Generic[Result]):
+    """A function with its :func:`remembered` results."""
+
+    def __init__(self, fn: Callable[..., Result], maxsize: int) -> None:
+        update_wrapper(self, fn)
+        self._fn = fn
+        self._maxsize = maxsize
+        self._cached = lru_cache(maxsize=maxsize)(fn)
+        self.cache_info = self._cached.cache_info
+        _CACHES.add(self._cached)
+
+    def __call__(self, *args: Any) -> Result:
+        for arg in args:
+            if type(arg) is str and len(arg) > LONGEST_REMEMBERED:
+                return self._fn(*args)
+        return self._cached(*args)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Remembered, (self._fn, self._maxsize)  # the function, never what it remembers
+
+
+def clear_caches() -> None:
+    """Forget every value the parsers remember (:func:`remembered`): the next lines are parsed from scratch."""
+    for cache in list(_CACHES):
+        cache.cache_clear()
 
 
 def decode(raw: bytes) -> str:
@@ -48,10 +104,15 @@ def build_event(
     position: int | str,
     dataset: str,
     error: str | None = None,
+    text: str | None = None,
 ) -> dict[str, Any]:
-    """The stored event: parsed ``fields`` plus id and provenance, or a pipeline_error record."""
+    """The stored event: parsed ``fields`` plus id and provenance, or a pipeline_error record.
+
+    ``text``: ``decode(raw)`` when the caller has it already (the line parsers do), so it is not decoded twice.
+    """
     eid = ecs.event_id(source, position, raw)
-    text = decode(raw)
+    if text is None:
+        text = decode(raw)
     if error is not None or fields is None:
         truncated = len(text) > MAX_ORIGINAL_CHARS
         return {

@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
+from sentinel.collect.parsers.common import remembered
+
 # Decoding rounds: enough for double and triple encoding; a fixed bound so crafted input cannot loop.
 MAX_ROUNDS = 3
 _ESCAPE = re.compile(r"%u([0-9a-fA-F]{4})|\\u([0-9a-fA-F]{4})|\\x([0-9a-fA-F]{2})")
@@ -38,6 +40,12 @@ def decode(text: str, *, query: bool = False) -> str:
     """``text`` decoded until stable (at most :data:`MAX_ROUNDS` rounds); ``query``: ``+`` is a space."""
     if "%" not in text and "\\" not in text and not (query and "+" in text):
         return text
+    return _decoded(text, query)
+
+
+@remembered(4096)
+def _decoded(text: str, query: bool) -> str:
+    """:func:`decode` of a value holding escapes; remembered: user agents and referrers recur line after line."""
     for _ in range(MAX_ROUNDS):
         new = _ESCAPE.sub(_escapes, text)
         new = unquote_plus(new, errors="backslashreplace") if query else unquote(new, errors="backslashreplace")
@@ -47,8 +55,11 @@ def decode(text: str, *, query: bool = False) -> str:
     return text
 
 
+@remembered(4096)
 def decode_target(target: str) -> str:
-    """A request target (path and query) decoded: ``+`` is a space in the query only."""
+    """A request target (path and query) decoded: ``+`` is a space in the query only.
+
+    Remembered whole (paths, searches and referrers recur), so a repeated target costs one lookup."""
     path, qmark, query = target.partition("?")
     return decode(path) + qmark + decode(query, query=True)
 
@@ -102,13 +113,10 @@ def normalized_headers(values: Iterable[str]) -> list[str]:
 def normalized_fields(target: str | None, user_agent: str | None, referrer: str | None) -> dict[str, Any]:
     """The ``normalized`` object of an access event: decoded values that differ from the raw ones."""
     out: dict[str, Any] = {}
-    for key, value, decoder in (
-        ("url", target, decode_target),
-        ("user_agent", user_agent, decode),
-        ("referrer", referrer, decode_target),
-    ):
-        if value:
-            decoded = decoder(value)
-            if decoded != value:
-                out[key] = decoded
+    if target and (decoded := decode_target(target)) != target:
+        out["url"] = decoded
+    if user_agent and (decoded := decode(user_agent)) != user_agent:
+        out["user_agent"] = decoded
+    if referrer and (decoded := decode_target(referrer)) != referrer:
+        out["referrer"] = decoded
     return out

@@ -21,6 +21,7 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from sentinel.collect.parsers.common import Remembered, remembered
 from sentinel.content import load_model
 
 DEFAULT_PROFILE = Path(__file__).with_name("portal_profile.yaml")
@@ -94,34 +95,48 @@ class PortalProfile(BaseModel):
         url = event.get("url")
         if not url:
             return
-        path = url.get("path", "")
-        ext = url.get("extension")
+        path, ext, query = url.get("path", ""), url.get("extension"), url.get("query")
+        if type(path) is str and (ext is None or type(ext) is str) and (query is None or type(query) is str):
+            found = self._remembered_kind(path, ext, query)
+        else:  # an ECS document's own url object: whatever it holds, as the rules would read it
+            found = self._kind(path, ext, query)
+        if found is None:
+            return
+        kind, record_id, account = found
+        labels = event.setdefault("labels", {})
+        labels["request_kind"] = kind
+        if account is not None and "name" not in event.get("user", {}):
+            event.setdefault("user", {})["name"] = account
+        if record_id is not None:
+            labels["record_id"] = record_id
+
+    @cached_property
+    def _remembered_kind(self) -> Remembered[tuple[Kind, str | None, str | None] | None]:
+        """:meth:`_kind` remembered for this profile: a portal's pages and searches come back line after line."""
+        return remembered(4096)(self._kind)
+
+    def _kind(self, path: Any, ext: Any, query: Any) -> tuple[Kind, str | None, str | None] | None:
+        """The first kind whose rule matches: (kind, the record id named, the account a login names), or None."""
         for rule in self.kinds:
-            record_id = self._record_id(path, url.get("query")) if rule.ids else None
+            record_id = self._record_id(path, query) if rule.ids else None
             if (
                 (ext and ext in rule.extensions)
                 or (rule.pattern is not None and rule.pattern.search(path))
                 or record_id is not None
             ):
-                labels = event.setdefault("labels", {})
-                labels["request_kind"] = rule.kind
-                if rule.kind == "login" and url.get("query") and "name" not in event.get("user", {}):
-                    self._account(event, url["query"])
+                account = self._account(query) if rule.kind == "login" and query else None
                 if record_id is None and rule.kind in ("download", "record"):
-                    record_id = self._record_id(path, url.get("query"))
-                if record_id is not None:
-                    labels["record_id"] = record_id
-                return
+                    record_id = self._record_id(path, query)
+                return rule.kind, record_id, account
+        return None
 
-    def _account(self, event: dict[str, Any], query: str) -> None:
+    def _account(self, query: str) -> str | None:
         """The account a login request names in its query string (a form logged with GET, ``?username=``)."""
         for pair in query.split("&"):
             name, _, value = pair.partition("=")
             if value and name.lower() in self.account_names:
-                account = unquote_plus(value).strip()
-                if account:
-                    event.setdefault("user", {})["name"] = account[:256]
-                return
+                return unquote_plus(value).strip()[:256] or None
+        return None
 
     def _record_id(self, path: str, query: str | None) -> str | None:
         if query:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from functools import lru_cache, update_wrapper
-from typing import Any, Generic, TypeVar
+from functools import lru_cache, wraps
+from typing import Any, TypeVar
 
 from sentinel import ecs
 from sentinel.errors import Invalid
@@ -33,44 +33,31 @@ class ParseError(Invalid):
     """The record is not in the expected format; the message says why."""
 
 
-def remembered(maxsize: int) -> Callable[[Callable[..., Result]], Remembered[Result]]:
-    """Keep the last ``maxsize`` results of a pure function of strings (and flags), least recently used out.
+def remembered(maxsize: int) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
+    """Keep the last ``maxsize`` results of a pure function of a string (and flags), least recently used out.
 
-    Log lines repeat their parts: the same user agents, referrers, paths, query strings and minutes come back
-    line after line, and decoding or classifying them again costs more than splitting the line. Bounded
-    twice: ``maxsize`` entries, and a call with a string longer than :data:`LONGEST_REMEMBERED` characters
-    is computed, never kept (a 1 MiB request target must not stay in memory). The strings are raw request text,
-    possibly personal data (a citizen's name in a search, an id in a query string): they stay in this
-    process's memory only, are never written anywhere (a pickled copy starts empty), and :func:`clear_caches`
-    forgets them. A remembered function returns immutable values (str, tuple), so no caller can change what
-    the next line gets.
+    Log lines repeat their parts: the same user agents, referrers, requests and minutes come back line
+    after line, and decoding or classifying them again costs more than splitting the line. Bounded twice:
+    ``maxsize`` entries, and a first argument longer than :data:`LONGEST_REMEMBERED` characters is
+    computed, never kept (a 1 MiB request target must not stay in memory); the other arguments are
+    flags or short. The strings are raw request text, possibly personal data (a citizen's name in a
+    search, an id in a query string): they stay in this process's memory only, are never written
+    anywhere, and :func:`clear_caches` forgets them. A remembered function returns immutable values
+    (str, tuple), so no caller can change what the next line gets.
     """
 
-    def wrap(fn: Callable[..., Result]) -> Remembered[Result]:
-        return Remembered(fn, maxsize)
+    def wrap(fn: Callable[..., Result]) -> Callable[..., Result]:
+        cached = lru_cache(maxsize=maxsize)(fn)
+        _CACHES.add(cached)
+
+        @wraps(fn)
+        def call(text: str, *args: Any) -> Result:
+            return cached(text, *args) if len(text) <= LONGEST_REMEMBERED else fn(text, *args)
+
+        call.cache_info = cached.cache_info  # type: ignore[attr-defined]
+        return call
 
     return wrap
-
-
-class Remembered(Generic[Result]):
-    """A function with its :func:`remembered` results."""
-
-    def __init__(self, fn: Callable[..., Result], maxsize: int) -> None:
-        update_wrapper(self, fn)
-        self._fn = fn
-        self._maxsize = maxsize
-        self._cached = lru_cache(maxsize=maxsize)(fn)
-        self.cache_info = self._cached.cache_info
-        _CACHES.add(self._cached)
-
-    def __call__(self, *args: Any) -> Result:
-        for arg in args:
-            if type(arg) is str and len(arg) > LONGEST_REMEMBERED:
-                return self._fn(*args)
-        return self._cached(*args)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return Remembered, (self._fn, self._maxsize)  # the function, never what it remembers
 
 
 def clear_caches() -> None:

@@ -14,6 +14,7 @@ with ``file:line`` errors.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -21,7 +22,7 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sentinel.collect.parsers.common import Remembered, remembered
+from sentinel.collect.parsers.common import LONGEST_REMEMBERED, remembered
 from sentinel.content import load_model
 
 DEFAULT_PROFILE = Path(__file__).with_name("portal_profile.yaml")
@@ -96,9 +97,13 @@ class PortalProfile(BaseModel):
         if not url:
             return
         path, ext, query = url.get("path", ""), url.get("extension"), url.get("query")
-        if type(path) is str and (ext is None or type(ext) is str) and (query is None or type(query) is str):
+        if (
+            type(path) is str
+            and (ext is None or type(ext) is str)
+            and (query is None or (type(query) is str and len(query) <= LONGEST_REMEMBERED))
+        ):
             found = self._remembered_kind(path, ext, query)
-        else:  # an ECS document's own url object: whatever it holds, as the rules would read it
+        else:  # an over-long query, or an ECS document's own url object with whatever it holds
             found = self._kind(path, ext, query)
         if found is None:
             return
@@ -110,10 +115,21 @@ class PortalProfile(BaseModel):
         if record_id is not None:
             labels["record_id"] = record_id
 
-    @cached_property
-    def _remembered_kind(self) -> Remembered[tuple[Kind, str | None, str | None] | None]:
-        """:meth:`_kind` remembered for this profile: a portal's pages and searches come back line after line."""
-        return remembered(4096)(self._kind)
+    @property
+    def _remembered_kind(self) -> Callable[[str, str | None, str | None], tuple[Kind, str | None, str | None] | None]:
+        """:meth:`_kind` remembered for this profile: a portal's pages and searches come back line after line.
+
+        Kept with the profile it was made for: a copy of the profile (``model_copy``, ``deepcopy``) makes its own."""
+        found = self.__dict__.get("_kind_cache")
+        if found is None or found.__wrapped__.__self__ is not self:
+            found = self.__dict__["_kind_cache"] = remembered(4096)(self._kind)
+        return found
+
+    def __getstate__(self) -> dict[Any, Any]:
+        """A pickled profile (sent to a worker process) leaves what it remembered here."""
+        state = super().__getstate__()
+        state["__dict__"] = {k: v for k, v in state["__dict__"].items() if k != "_kind_cache"}
+        return state
 
     def _kind(self, path: Any, ext: Any, query: Any) -> tuple[Kind, str | None, str | None] | None:
         """The first kind whose rule matches: (kind, the record id named, the account a login names), or None."""

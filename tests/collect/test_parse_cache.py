@@ -191,3 +191,13 @@ def test_a_pickled_profile_tags_the_same_and_carries_nothing_remembered() -> Non
     assert b"cb.01" not in pickle.dumps(profile)
     again = parse_line(raw, source="s", position=0, profile=copied)
     assert _without_clock([again]) == _without_clock([event])
+
+
+def test_a_copied_profile_tags_by_its_own_rules() -> None:
+    profile = default_profile()
+    raw = b'203.0.113.7 - - [01/Jul/2026:10:00:05 +0700] "GET /dang-nhap?username=cb.01 HTTP/1.1" 401 0 "-" "-"'
+    assert parse_line(raw, source="s", position=0, profile=profile)["labels"] == {"request_kind": "login"}
+    without_login = profile.model_copy(update={"kinds": [k for k in profile.kinds if k.kind != "login"]})
+    event = parse_line(raw, source="s", position=0, profile=without_login)
+    assert "labels" not in event and "user" not in event
+    assert parse_line(raw, source="s", position=0, profile=profile)["labels"] == {"request_kind": "login"}

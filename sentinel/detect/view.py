@@ -57,8 +57,8 @@ class EventView(Mapping[str, Any]):
     def _resolve(self, path: str) -> Any:
         """The value at ``path``, or None when absent (or an object with fields)."""
         doc = self.doc
-        value = doc.get(path)  # a literal dotted key, or a top-level field
-        if value is None:
+        value = doc.get(path, _MISSING)  # a literal dotted key, or a top-level field: it wins, even when null
+        if value is _MISSING:
             parts = _PARTS.get(path)
             if parts is None:
                 parts = _PARTS[path] = tuple(path.split("."))

@@ -60,8 +60,9 @@ def default_authenticator(settings: Settings, accounts: Accounts) -> Authenticat
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    ingest_api.reopen_pipeline(app)
     yield
-    ingest_api.close_pipeline(app)  # a partitioned worker's forwarding threads end with the server
+    ingest_api.close_pipeline(app)  # the writer process writes what is queued and ends with the server
 
 
 def create_app(settings: Settings, store: Store | None = None, authenticator: Authenticator | None = None) -> FastAPI:
@@ -80,7 +81,8 @@ def create_app(settings: Settings, store: Store | None = None, authenticator: Au
     app.state.runtime = Runtime(settings)
     app.state.settings = settings
     app.state.store = store or open_store(settings)
-    # processes protecting POST /api/ingest batches: the setting, else none (`sentinel serve`: one per core)
+    # processes protecting POST /api/ingest batches (in the writer process): the setting, else none
+    # (`sentinel serve`: one per core)
     app.state.ingest_workers = settings.workers or 0
     app.state.audit = AuditLog(settings.audit_path)
     app.state.accounts = Accounts(

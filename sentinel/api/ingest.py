@@ -16,7 +16,7 @@ import os
 import threading
 import time
 import zlib
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -24,16 +24,16 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from sentinel.api.auth import current_principal
-from sentinel.collect import build_event
 from sentinel.identity import Principal
-from sentinel.ingest import BatchWriter, status_dir
+from sentinel.ingest import WriterProcess, status_dir
 
 router = APIRouter(tags=["collect"])
 
 # The compressed size is capped for every request by the app (settings.api.max_body_bytes, 413).
 MAX_DECOMPRESSED = 64 << 20  # held in memory: a gzip bomb must not make the server allocate more
-# How much lower the ingest workers' scheduling priority is than the server's.
-WORKER_NICENESS = 10
+# How much lower the writer process's scheduling priority is than the server's, and its workers' than its own.
+WRITER_NICENESS = 5
+WORKER_NICENESS = 5
 # A status file older than this belongs to a collector that stopped or hangs.
 STALE_AFTER = 60.0
 
@@ -50,8 +50,6 @@ class IngestOut(BaseModel):
 def _decompress(body: bytes, encoding: str) -> bytes:
     if encoding in ("", "identity"):
         return body
-    if encoding != "gzip":
-        raise HTTPException(415, detail=f"Content-Encoding {encoding!r} is not supported; send gzip or identity")
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
         out = d.decompress(body, MAX_DECOMPRESSED)
@@ -64,59 +62,64 @@ def _decompress(body: bytes, encoding: str) -> bytes:
     return out
 
 
-def _events(text: bytes, collector: str) -> tuple[list[dict[str, Any]], int]:
-    """Events from JSON lines; a line that is not an event with an id is kept as a pipeline_error event."""
-    events: list[dict[str, Any]] = []
-    bad = 0
-    for lineno, line in enumerate(text.split(b"\n"), 1):
-        if not line.strip():
-            continue
-        reason = None
-        try:
-            doc = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            reason = f"line {lineno} is not JSON: {exc}"
-        else:
-            if not isinstance(doc, dict):
-                reason = f"line {lineno} is JSON but not an object"
-            elif not isinstance(doc.get("event"), dict) or not isinstance(doc["event"].get("id"), str):
-                reason = f"line {lineno} has no event.id (collectors set it so retries do not duplicate)"
-            else:
-                events.append(doc)
-                continue
-        bad += 1
-        error = build_event(
-            None, line, source=f"ingest:{collector}", position=lineno, dataset="sentinel.ingest", error=reason
-        )
-        del error["log"]["file"]
-        events.append(error)
-    return events, bad
-
-
 _BUILD_LOCK = threading.Lock()
 
 
-def _writer(request: Request) -> BatchWriter:
-    """The app's ingest writer and pipeline, built on first use (loading rules and classifiers takes seconds)."""
+def _writer(request: Request) -> WriterProcess:
+    """The app's writer process, started on first use (it loads rules and classifiers for seconds)."""
     state = request.app.state
     with _BUILD_LOCK:
         if getattr(state, "ingest_writer", None) is None:
-            from sentinel.ingest import build_pipeline
-
-            # the workers yield the processor to this server's threads: an analyst's read comes before a batch
-            pipeline = build_pipeline(
-                state.runtime, state.store, workers=state.ingest_workers, nice=WORKER_NICENESS, partitioned=True
+            store = state.store
+            # the writer opens the store this server reads: the SQLite file it was given, else the settings'
+            path = getattr(store, "path", None) if store.backend == "sqlite" else None
+            writer = WriterProcess(
+                state.runtime.settings,
+                store_path=path,
+                workers=state.ingest_workers,
+                nice=WRITER_NICENESS,
+                worker_nice=WORKER_NICENESS,
             )
-            state.ingest_writer = BatchWriter(pipeline)
+            writer.start()
+            state.ingest_writer = writer
     return state.ingest_writer
 
 
+def reopen_pipeline(app: Any) -> None:
+    """The server is starting (again): the next ingest request starts a writer process if the last one was closed."""
+    writer = getattr(app.state, "ingest_writer", None)
+    if writer is not None and writer.closed:
+        app.state.ingest_writer = None
+
+
 def close_pipeline(app: Any) -> None:
-    """Write what is queued and close the app's ingest pipeline if a batch built it (the server is stopping)."""
+    """Write what is queued and stop the app's writer process if a batch started it (the server is stopping).
+
+    The closed writer stays in place: a request still arriving gets 503, not a new process.
+    """
     writer = getattr(app.state, "ingest_writer", None)
     if writer is not None:
-        app.state.ingest_writer = None
         writer.close()
+
+
+async def _through_writer(request: Request, kind: Literal["ingest", "correlate"], collector: str) -> tuple[Any, ...]:
+    """The request's body, decompressed, through the writer process; its answer once the batch is committed.
+
+    The writer takes a few requests at a time: the others wait here without holding a thread. Decompressing
+    and sending happen on a worker thread, so the event loop (and analysts' reads) never wait on them.
+    """
+    encoding = request.headers.get("content-encoding", "").lower()
+    if encoding not in ("", "identity", "gzip"):
+        raise HTTPException(415, detail=f"Content-Encoding {encoding!r} is not supported; send gzip or identity")
+    body = await request.body()
+    writer = await run_in_threadpool(_writer, request)
+    slot = writer.reserve()
+    try:
+        await asyncio.wrap_future(slot)
+        answer = await run_in_threadpool(writer.send, slot, kind, collector, lambda: _decompress(body, encoding))
+    finally:
+        writer.release(slot)  # only if no request holds it (a refused body, a cancelled caller)
+    return await asyncio.wrap_future(answer)
 
 
 @router.post("/api/ingest", response_model=IngestOut)
@@ -124,44 +127,11 @@ async def ingest(request: Request, principal: Annotated[Principal, Depends(curre
     """Store a batch of ECS events (gzip JSON lines) from a collector; the counts let it acknowledge its queue.
 
     Callers authenticate as role ``collector`` (or ``admin``): a per-collector API token, or the
-    deployment-wide ingest token setting (see :mod:`sentinel.api.auth` and ``permissions``).
+    deployment-wide ingest token setting (see :mod:`sentinel.api.auth` and ``permissions``). A line
+    that is not an event with an ``event.id`` is stored as a ``pipeline_error`` event (``rejected_lines``).
     """
-    body = await request.body()
-    text = _decompress(body, request.headers.get("content-encoding", "").lower())
-    events, bad = _events(text, principal.name)
-
-    # the writer stores batches in turn; this request waits for its own without holding a thread
-    writer = await run_in_threadpool(_writer, request)
-    counts = await asyncio.wrap_future(await run_in_threadpool(writer.submit, events))
-    return IngestOut(
-        received=len(events),
-        stored=counts.stored,
-        duplicates=counts.duplicates,
-        parse_errors=counts.parse_errors,
-        rejected_lines=bad,
-        alerts=counts.alerts,
-    )
-
-
-def _matches(text: bytes) -> list[dict[str, Any]]:
-    """Forwarded matches from JSON lines; anything else is the sender's bug, refused whole (400)."""
-    matches = []
-    for lineno, line in enumerate(text.split(b"\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            doc = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            raise HTTPException(400, detail=f"line {lineno} is not JSON: {exc}") from None
-        if not (
-            isinstance(doc, dict)
-            and isinstance(doc.get("rule"), str)
-            and isinstance(doc.get("correlation"), str)
-            and isinstance(doc.get("event"), dict)
-        ):
-            raise HTTPException(400, detail=f"line {lineno} is not a match (rule, correlation, event)")
-        matches.append(doc)
-    return matches
+    counts = await _through_writer(request, "ingest", principal.name)
+    return IngestOut(**dict(zip(IngestOut.model_fields, counts, strict=True)))
 
 
 @router.post("/api/correlate", response_model=IngestOut)
@@ -169,16 +139,11 @@ async def correlate(request: Request, principal: Annotated[Principal, Depends(cu
     """Correlation matches another worker of a partitioned deployment forwards to the owner of their groups.
 
     Gzip JSON lines ``{"rule", "correlation", "event"}``; the events were stored by the worker that
-    received them, so here they are only correlated (:mod:`sentinel.ingest.partition`).
+    received them, so here they are only correlated (:mod:`sentinel.ingest.partition`). A line that is
+    not a match refuses the whole request (400).
     """
-    body = await request.body()
-    matches = _matches(_decompress(body, request.headers.get("content-encoding", "").lower()))
-
-    writer = await run_in_threadpool(_writer, request)
-    counts = await asyncio.wrap_future(writer.call(lambda pipeline: pipeline.correlate(matches)))
-    return IngestOut(
-        received=len(matches), stored=len(matches), duplicates=0, parse_errors=0, rejected_lines=0, alerts=counts.alerts
-    )
+    received, alerts = await _through_writer(request, "correlate", principal.name)
+    return IngestOut(received=received, stored=received, duplicates=0, parse_errors=0, rejected_lines=0, alerts=alerts)
 
 
 def _alive(pid: Any) -> bool:

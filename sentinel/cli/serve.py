@@ -57,7 +57,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, demo: bool) ->
         update["auth"] = settings.auth.model_copy(update={"mode": "demo"})
     settings = settings.model_copy(update=update)
     app = create_app(settings)
-    app.state.ingest_workers = worker_count(settings)  # spawned on the first ingest batch
+    app.state.ingest_workers = worker_count(settings)  # the writer process's, started on the first ingest batch
     click.echo(f"Sentinel API on http://{host}:{port}/  (OpenAPI: /docs, store: {app.state.store.backend})")
     if settings.auth.mode == "demo":
         click.echo("  demo mode: no logins, every caller on this machine acts as the local SOC lead")
@@ -73,8 +73,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None, demo: bool) ->
 
     app.state.response = ResponseService.build(settings, app.state.store, address_plan=app.state.runtime.address_plan)
     settle_heap()
-    # the ingest writer thread stores and detects for tens of milliseconds a batch: hand the interpreter
-    # to a waiting reader every millisecond instead of every five
+    # reads run on threads beside the event loop (ingest batches are the writer process's work): hand the
+    # interpreter to a waiting one every millisecond instead of every five
     sys.setswitchinterval(SWITCH_INTERVAL)
     stop = threading.Event()
     scheduler = threading.Thread(target=app.state.response.run, args=(stop,), name="escalation", daemon=True)

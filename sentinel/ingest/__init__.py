@@ -8,7 +8,6 @@ assembly), the durable :class:`DiskQueue`, sinks, and the collector :class:`Runn
 from sentinel.lazy import lazy_exports
 
 _EXPORTS = {
-    "BatchWriter": "writer",
     "CollectorFile": "definitions",
     "HttpOutput": "definitions",
     "HttpSink": "sinks",
@@ -30,6 +29,7 @@ _EXPORTS = {
     "status_dir": "collector",
     "TransformWorkers": "workers",
     "worker_count": "workers",
+    "WriterProcess": "writer",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

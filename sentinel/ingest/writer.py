@@ -1,98 +1,249 @@
-"""One writer per store for callers on many threads: the API's ingest endpoint and forwarded correlations.
+"""The store's one writer for the API, in a process of its own: ingest batches and forwarded correlations.
 
-Request threads used to take turns through one pipeline behind a lock: one batch at a time,
-its protection holding the server's interpreter while analysts' reads waited. Here a caller
-admits its batch (drops the events the store already holds), hands its transforms to the
-worker processes (several batches are protected at once, outside this process) and queues it;
-one thread stores and detects the queued batches in arrival order, so the store has one writer
-and detection one timeline. The caller gets a future with the batch's counts. The queue is
-bounded: when it is full, callers wait (backpressure on the collectors, whose queues keep the
-events meanwhile).
+Storing, detecting and protecting a batch hold an interpreter for tens of milliseconds; in the server's
+they kept analysts' reads waiting. So the server only authenticates, decompresses and hands the raw
+JSON-lines bytes (and the collector's name) to this process, spawned from the settings (the server
+runs threads, so no fork) and lower in priority; it decodes, admits, protects (its own workers,
+forked from it), stores and detects in arrival order (:mod:`sentinel.ingest.writer_loop`) and answers
+each request with a tuple of counts. Bytes go one way and small tuples the other: the server
+unpickles nothing large.
+
+A batch is answered only once committed. When the process dies, every request it had not answered
+fails with :class:`Unavailable` (503: collectors retry, and event ids make a retry harmless) and the
+next request starts a new process. At most ``depth`` requests are in flight; the others wait on a
+future, holding no thread. :meth:`WriterProcess.close` writes what is queued and ends the process.
 """
 
 from __future__ import annotations
 
-import queue
+import atexit
+import contextlib
+import multiprocessing
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from typing import Any, Literal
 
-from sentinel.ingest.pipeline import IngestCounts, Pipeline
+from sentinel.config import Settings
+from sentinel.errors import Invalid, Unavailable
+from sentinel.ingest import writer_loop
+from sentinel.ingest.writer_loop import STOP
 
-T = TypeVar("T")
-
-# Batches queued for the writer before callers wait.
-DEPTH = 8
-# Seconds the writer thread waits for a batch before it ends (the next batch starts another).
-IDLE_SECONDS = 1.0
+# Requests sent to the process before the next ones wait (bounded memory, backpressure on collectors).
+DEPTH = 4
+# Seconds close() waits for the process to write what is queued before it kills it.
+CLOSE_SECONDS = 120.0
 
 
-class BatchWriter:
-    """Batches from callers on many threads through ``pipeline``: transforms in its workers, one writer thread."""
+class Slot(Future):  # type: ignore[type-arg]
+    """A place among the requests in flight: done once granted; a request holds it until answered."""
 
-    def __init__(self, pipeline: Pipeline, depth: int = DEPTH) -> None:
-        self.pipeline = pipeline
-        self._queue: queue.Queue[tuple[Callable[[], Any], Future[Any]] | None] = queue.Queue(maxsize=depth)
+    handed = False  # given to a request (its answer gives the place back)
+
+
+@dataclass
+class _Process:
+    """One writer process, its end of the pipe and the requests it has not answered (in order)."""
+
+    process: BaseProcess
+    conn: Connection
+    pending: deque[tuple[Future[tuple[Any, ...]], Slot]] = field(default_factory=deque)
+    ended: bool = False
+    reader: threading.Thread | None = None
+
+
+class WriterProcess:
+    """Sends requests to the writer process and hands back its answers; starts it again when it died."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        store_path: Path | None,
+        workers: int,
+        nice: int = 0,
+        worker_nice: int = 0,
+        depth: int = DEPTH,
+    ) -> None:
+        """``store_path``: the SQLite file the server reads (None: the store the settings name). ``nice``: how
+        much lower the process's priority is than the server's; ``worker_nice``: its workers' than its own.
+        """
+        self._args = (settings, store_path, workers, worker_nice, nice)
+        self._send_lock = threading.Lock()  # one request at a time on the pipe: answers come in that order
+        self._lock = threading.Lock()  # the current process, its pending requests, the free places
+        self._current: _Process | None = None
         self._closed = False
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        if pipeline.workers is not None:
-            pipeline.workers.start()  # spawned workers load for seconds: while the first batch is read
+        self._free = depth
+        self._waiting: deque[Slot] = deque()
+        atexit.register(self.close)  # a server that never closed it does not wait on it at exit
 
-    def submit(self, events: list[dict[str, Any]]) -> Future[IngestCounts]:
-        """Store ``events`` and run detection on what was new; the future holds the batch's counts."""
-        pipeline = self.pipeline
-        events, counts = pipeline.admit(events)  # a retried batch costs a lookup, not protection
-        if pipeline.workers is not None and events:
-            parts = pipeline.workers.submit_parts(events)
-            return self._put(lambda: pipeline.commit([e for part in parts for e in part.get()], counts))
-        return self._put(lambda: pipeline.commit(pipeline.transform(events), counts))
-
-    def call(self, work: Callable[[Pipeline], T]) -> Future[T]:
-        """Run ``work(pipeline)`` on the writer thread, after what is queued (detection state has one owner)."""
-        return self._put(lambda: work(self.pipeline))
-
-    def _put(self, work: Callable[[], T]) -> Future[T]:
-        future: Future[T] = Future()
-        with self._lock:  # the writer ends only with an empty queue, under this lock
+    def start(self) -> None:
+        """Start the process now (it loads rules and classifiers for seconds while the first batch arrives)."""
+        with self._send_lock:
             if self._closed:
-                raise RuntimeError("the batch writer is closed")
-            self._queue.put((work, future))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._write, name="ingest-writer", daemon=True)
-                self._thread.start()
-        return future
+                raise Unavailable("the ingest writer is closed: the server is stopping")
+            with self._lock:
+                self._live()
 
-    def _write(self) -> None:
-        while True:
-            try:
-                item = self._queue.get(timeout=IDLE_SECONDS)
-            except queue.Empty:
-                with self._lock:
-                    if self._queue.empty():  # idle: end; the next batch starts a writer again
-                        self._thread = None
-                        return
-                continue
-            if item is None:
-                return
-            work, future = item
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(work())
-            except BaseException as exc:  # the caller answers with it; the writer goes on with the next batch
-                future.set_exception(exc)
+    @property
+    def pid(self) -> int | None:
+        """The current process's id (None before the first request)."""
+        current = self._current
+        return None if current is None else current.process.pid
 
-    def close(self) -> None:
-        """Write what is queued, stop the thread, then close the pipeline (its workers); idempotent."""
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def in_flight(self) -> int:
+        """Requests sent to the current process and not answered yet."""
+        current = self._current
+        return 0 if current is None else len(current.pending)
+
+    def reserve(self) -> Slot:
+        """A place among the requests in flight, granted (done) now or when an earlier request is answered."""
+        slot = Slot()
         with self._lock:
             if self._closed:
+                slot.set_exception(Unavailable("the ingest writer is closed: the server is stopping"))
+            elif self._free > 0:
+                self._free -= 1
+                slot.set_result(None)
+            else:
+                self._waiting.append(slot)
+        return slot
+
+    def release(self, slot: Slot) -> None:
+        """Give back a place whose request was never sent (refused body, cancelled caller); no-op otherwise."""
+        with self._lock:
+            if slot.handed:
                 return
-            self._closed = True
-            thread = self._thread
-            if thread is not None:
-                self._queue.put(None)
-        if thread is not None:
-            thread.join()
-        self.pipeline.close()
+            slot.handed = True
+            if not slot.done():
+                slot.cancel()
+                return
+            granted = not slot.cancelled() and slot.exception() is None
+        if granted:
+            self._give_back()
+
+    def send(
+        self, slot: Slot, kind: Literal["ingest", "correlate"], collector: str, payload: Callable[[], bytes]
+    ) -> Future[tuple[Any, ...]]:
+        """Send ``payload()`` (raw JSON lines): events ``collector`` shipped, or forwarded correlation matches.
+
+        The future holds the answer: ``writer_loop.COUNTS`` for a batch, ``(matches, alerts)`` for matches.
+
+        ``slot`` (granted by :meth:`reserve`) is held until the answer arrives. ``payload`` runs here,
+        so what it raises (a refused body) leaves the place to :meth:`release`.
+        """
+        body = payload()
+        answer: Future[tuple[Any, ...]] = Future()
+        with self._send_lock:
+            with self._lock:
+                if self._closed:
+                    raise Unavailable("the ingest writer is closed: the server is stopping")
+                current = self._live()
+                current.pending.append((answer, slot))
+                slot.handed = True
+            with contextlib.suppress(OSError):  # the process ended: its reader fails this request with the reason
+                current.conn.send((kind, collector))
+                current.conn.send_bytes(body)
+        return answer
+
+    def _live(self) -> _Process:
+        """The running process, started if there is none or it ended (under both locks)."""
+        current = self._current
+        if current is None or current.ended:
+            spawn = multiprocessing.get_context("spawn")  # the server runs threads: forking could copy a held lock
+            mine, theirs = spawn.Pipe()
+            process = spawn.Process(target=writer_loop.main, args=(theirs, *self._args), name="sentinel-ingest-writer")
+            process.start()
+            theirs.close()
+            current = _Process(process, mine)
+            current.reader = threading.Thread(
+                target=self._read, args=(current,), name="ingest-writer-answers", daemon=True
+            )
+            current.reader.start()
+            self._current = current
+        return current
+
+    def _read(self, current: _Process) -> None:
+        """Hand each answer to its request; when the process ends, fail what it did not answer."""
+        reason = None
+        while True:
+            ready = wait([current.conn, current.process.sentinel])
+            if current.conn not in ready:
+                break  # ended, and nothing left to read
+            try:
+                answer = current.conn.recv()
+            except (EOFError, OSError):
+                break
+            if answer[0] == "fatal":
+                reason = answer[1]
+                continue
+            with self._lock:
+                future, _ = current.pending.popleft()
+            _settle(future, answer)
+            self._give_back()
+        current.process.join()
+        with self._lock:
+            current.ended = True
+            left, current.pending = list(current.pending), deque()
+        if reason is None:
+            reason = (
+                f"the ingest writer process ended (exit code {current.process.exitcode}) before answering; "
+                "send the batch again (a retried batch stores nothing twice)"
+            )
+        for future, _ in left:
+            future.set_exception(Unavailable(reason))
+            self._give_back()
+        current.conn.close()
+
+    def _give_back(self) -> None:
+        with self._lock:
+            while self._waiting:
+                slot = self._waiting.popleft()
+                if slot.set_running_or_notify_cancel():
+                    slot.set_result(None)
+                    return
+            self._free += 1
+
+    def close(self, timeout: float = CLOSE_SECONDS) -> None:
+        """Write what is queued and end the process (waits; idempotent). Later requests get :class:`Unavailable`."""
+        with self._send_lock:
+            with self._lock:
+                if self._closed:
+                    return
+                self._closed = True
+                current = self._current
+                waiting, self._waiting = list(self._waiting), deque()
+            if current is not None and not current.ended:
+                with contextlib.suppress(OSError):  # ended meanwhile: its reader says so
+                    current.conn.send((STOP, ""))
+        for slot in waiting:
+            if slot.set_running_or_notify_cancel():
+                slot.set_exception(Unavailable("the ingest writer is closed: the server is stopping"))
+        if current is not None and current.reader is not None:
+            current.reader.join(timeout)
+            if current.reader.is_alive():  # stuck: what it had not answered fails (503), its batches are retried
+                current.process.kill()
+                current.reader.join()
+        atexit.unregister(self.close)
+
+
+def _settle(future: Future[tuple[Any, ...]], answer: tuple[Any, ...]) -> None:
+    status, value = answer
+    if status == "ok":
+        future.set_result(value)
+    elif status == "invalid":
+        future.set_exception(Invalid(value))
+    elif status == "unavailable":
+        future.set_exception(Unavailable(value))
+    else:
+        future.set_exception(RuntimeError(f"the ingest writer process failed: {value}"))

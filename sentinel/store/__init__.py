@@ -23,6 +23,7 @@ _EXPORTS = {
     "InvalidQuery": "base",
     "Or": "expr",
     "QuerySyntaxError": "query",
+    "SQLiteStore": "sqlite",
     "Store": "base",
     "StoreError": "base",
     "TemplateOptions": "es_templates",

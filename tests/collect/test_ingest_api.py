@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -20,12 +21,15 @@ TOKEN = "t0ken-for-tests"
 
 
 @pytest.fixture
-def central(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[TestClient, SQLiteStore, Settings]:
+def central(tmp_path: Path) -> Iterator[tuple[TestClient, SQLiteStore, Settings]]:
     # not on loopback: real authentication (no demo operator), as in a deployment
     settings = Settings(data_dir=tmp_path, api={"host": "0.0.0.0"}, ingest_token=TOKEN)
     store = SQLiteStore(tmp_path / "s.db")
-    # the pipeline the server builds on the first batch: address plan, personal-data protection, the rule pack
-    return TestClient(create_app(settings, store=store)), store, settings
+    # the pipeline the writer process builds on the first batch: address plan, protection, the rule pack;
+    # leaving the client stops that process
+    with TestClient(create_app(settings, store=store)) as client:
+        yield client, store, settings
+    store.close()
 
 
 def _body(events: list[dict], extra: bytes = b"") -> bytes:

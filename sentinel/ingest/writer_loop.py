@@ -1,0 +1,202 @@
+"""Inside the writer process (:mod:`sentinel.ingest.writer`): decode, admit, protect, store, detect, answer.
+
+The server sends each request as a small header ``(kind, collector)`` and the raw JSON-lines bytes; this
+process decodes them (a line that is not an event with an id becomes a ``pipeline_error`` event), drops
+what the store holds, hands the rest to its transform workers (forked from this process before it
+starts any thread; none: inline), and stores and detects the batches in arrival order, answering each
+with a tuple of counts. Forwarded correlation matches go through the same loop, after what is queued:
+detection state has one owner. A request's failure is its own answer; the loop goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import signal
+from collections import deque
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from sentinel.collect import build_event
+from sentinel.config import Settings
+from sentinel.errors import Invalid, Unavailable
+from sentinel.ingest.pipeline import Pipeline
+
+INGEST, CORRELATE, STOP = "ingest", "correlate", "stop"
+# counts of an ingest answer, in this order (the API's IngestOut)
+COUNTS = ("received", "stored", "duplicates", "parse_errors", "rejected_lines", "alerts")
+
+
+def decode(text: bytes, collector: str) -> tuple[list[dict[str, Any]], int]:
+    """Events from JSON lines; a line that is not an event with an id is kept as a pipeline_error event."""
+    events: list[dict[str, Any]] = []
+    bad = 0
+    for lineno, line in enumerate(text.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        reason = None
+        try:
+            doc = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            reason = f"line {lineno} is not JSON: {exc}"
+        else:
+            if not isinstance(doc, dict):
+                reason = f"line {lineno} is JSON but not an object"
+            elif not isinstance(doc.get("event"), dict) or not isinstance(doc["event"].get("id"), str):
+                reason = f"line {lineno} has no event.id (collectors set it so retries do not duplicate)"
+            else:
+                events.append(doc)
+                continue
+        bad += 1
+        error = build_event(
+            None, line, source=f"ingest:{collector}", position=lineno, dataset="sentinel.ingest", error=reason
+        )
+        del error["log"]["file"]
+        events.append(error)
+    return events, bad
+
+
+def matches(text: bytes) -> list[dict[str, Any]]:
+    """Forwarded matches from JSON lines; anything else is the sender's bug, refused whole (:class:`Invalid`)."""
+    found = []
+    for lineno, line in enumerate(text.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            doc = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise Invalid(f"line {lineno} is not JSON: {exc}") from None
+        if not (
+            isinstance(doc, dict)
+            and isinstance(doc.get("rule"), str)
+            and isinstance(doc.get("correlation"), str)
+            and isinstance(doc.get("event"), dict)
+        ):
+            raise Invalid(f"line {lineno} is not a match (rule, correlation, event)")
+        found.append(doc)
+    return found
+
+
+def main(
+    conn: Connection, settings: Settings, store_path: Path | None, workers: int, worker_nice: int, nice: int
+) -> None:
+    """The writer process: build the pipeline, then answer requests until told to stop or the server is gone."""
+    # the server stops this process once what is queued is written; a terminal's Ctrl-C or a service manager's
+    # SIGTERM reach the server, which does (its workers, forked from here, inherit this)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    os.nice(nice)  # an analyst's read in the server comes before a batch
+    try:
+        pipeline = _build(settings, store_path, workers, worker_nice)
+    except Exception as exc:  # bad content, an unreachable store: every waiting request hears why
+        conn.send(("fatal", f"the ingest writer process could not start: {type(exc).__name__}: {exc}"))
+        return
+    try:
+        _Loop(conn, pipeline).run()
+    finally:
+        pipeline.close()
+        pipeline.store.close()
+
+
+def _build(settings: Settings, store_path: Path | None, workers: int, worker_nice: int) -> Pipeline:
+    from sentinel.ingest.assemble import build_pipeline
+    from sentinel.runtime import Runtime, settle_heap
+    from sentinel.store import SQLiteStore
+
+    runtime = Runtime(settings)
+    store = SQLiteStore(store_path) if store_path is not None else runtime.open_store()
+    try:
+        pipeline = build_pipeline(runtime, store, workers=workers, nice=worker_nice, partitioned=True)
+        if pipeline.workers is not None:
+            pipeline.workers.start()  # forked now, before any thread: they share the stages just built
+    except BaseException:
+        store.close()
+        raise
+    settle_heap()
+    return pipeline
+
+
+Answer = tuple[Any, ...]
+
+
+class _Loop:
+    """Requests in arrival order: the next batches are protected in the workers while one is stored."""
+
+    def __init__(self, conn: Connection, pipeline: Pipeline) -> None:
+        self.conn = conn
+        self.pipeline = pipeline
+        self.depth = pipeline.workers.depth if pipeline.workers is not None else 1
+        self.pending: deque[Callable[[], Answer]] = deque()
+
+    def run(self) -> None:
+        while True:
+            if self.pending and (len(self.pending) >= self.depth or not self.conn.poll()):
+                self._answer(self.pending.popleft())
+                continue
+            try:
+                kind, collector = self.conn.recv()
+                payload = b"" if kind == STOP else self.conn.recv_bytes()
+            except (EOFError, OSError):  # the server is gone: write what was taken, nobody is left to answer
+                kind = STOP
+            if kind == STOP:
+                break
+            if kind == CORRELATE:
+                self._drain()  # after the batches before it: their matches come first
+                self._answer(functools.partial(self._correlate, payload))
+            else:
+                self.pending.append(self._take(collector, payload))
+        self._drain()
+
+    def _correlate(self, payload: bytes) -> Answer:
+        counts = self.pipeline.correlate(matches(payload))
+        return (counts.read, counts.alerts)
+
+    def _drain(self) -> None:
+        while self.pending:
+            self._answer(self.pending.popleft())
+
+    def _take(self, collector: str, payload: bytes) -> Callable[[], Answer]:
+        """Decode and admit a batch, its transforms started in the workers; what commits it (in turn)."""
+        pipeline = self.pipeline
+        try:
+            events, bad = decode(payload, collector)
+            admitted, counts = pipeline.admit(events)  # a retried batch costs a lookup, not protection
+            if pipeline.workers is not None and admitted:
+                parts = pipeline.workers.submit_parts(admitted)
+
+                def transformed() -> list[dict[str, Any]]:
+                    return [event for part in parts for event in part.get()]
+            else:
+
+                def transformed() -> list[dict[str, Any]]:
+                    return pipeline.transform(admitted)
+        except Exception as exc:
+            failure = exc
+
+            def fail() -> Answer:
+                raise failure
+
+            return fail
+
+        def commit() -> Answer:
+            done = pipeline.commit(transformed(), counts)
+            return (len(events), done.stored, done.duplicates, done.parse_errors, bad, done.alerts)
+
+        return commit
+
+    def _answer(self, work: Callable[[], Answer]) -> None:
+        try:
+            answer: tuple[Any, ...] = ("ok", work())
+        except Invalid as exc:
+            answer = ("invalid", str(exc))
+        except Unavailable as exc:
+            answer = ("unavailable", str(exc))
+        except Exception as exc:  # a bug: the request answers 500, the next batch goes on
+            answer = ("internal", f"{type(exc).__name__}: {exc}")
+        with contextlib.suppress(OSError):  # the server is gone; the loop ends at the next read
+            self.conn.send(answer)

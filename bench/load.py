@@ -4,8 +4,8 @@ Starts ``sentinel serve`` in a subprocess on 127.0.0.1 with a fresh embedded sto
 N events (generated portal traffic, gzip JSON lines in batches, as edge collectors do) from
 ``--senders`` threads, and meanwhile queries ``/api/events`` and ``/api/alerts`` in a loop.
 Bounded in count (``--events``) and time (``--seconds``). Reports sustained events/s, API
-latency p50/p99 while ingesting and with ingest idle (the baseline in the same run), and checks
-count in = count stored.
+latency p50/p99 while ingesting and with ingest idle (the baseline in the same run; before the
+ingest, and after it on the full store), and checks count in = count stored.
 
     python bench/load.py --events 200000
 """
@@ -163,6 +163,9 @@ def main() -> None:
         stop.set()
         q.join()
         total = httpx.get(base + "/api/events", params={"limit": 1, "total": True}, timeout=60).json()["total"]
+        # the same reads on the full store with ingest idle again: what the store's size alone costs them
+        after: list[float] = []
+        query_loop(base, threading.Event(), after, time.monotonic() + 5)
 
         print(
             f"ingest: {sent - warm['received']:,} events after the first batch in {elapsed:.1f}s = "
@@ -173,7 +176,7 @@ def main() -> None:
             f"stored {stored:,}, duplicates {dups:,}; store now holds {total:,}: "
             f"{'count in = count stored' if total == sent == stored else 'MISMATCH'}"
         )
-        for name, lat in (("API idle", idle), ("API while ingesting", busy)):
+        for name, lat in (("API idle", idle), ("API while ingesting", busy), ("API idle after", after)):
             print(
                 f"{name:<20} {len(lat):>6} requests  p50 {percentile(lat, 50):7.1f} ms  "
                 f"p99 {percentile(lat, 99):7.1f} ms  mean {statistics.fmean(lat) if lat else 0:7.1f} ms"

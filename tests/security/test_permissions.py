@@ -60,17 +60,18 @@ def _concrete(path: str) -> str:
 @pytest.mark.parametrize("role", ROLES)
 def test_each_role_gets_exactly_what_the_table_allows(settings, role):
     app = create_app(settings, SQLiteStore(settings.sqlite_path), authenticator=As(role))
-    client = TestClient(app, raise_server_exceptions=False)
     wrong = []
-    for method, path in routes(app):
-        if (method, path) in PUBLIC:
-            continue
-        response = client.request(method, _concrete(path), json={}, follow_redirects=False)
-        allowed = role in allowed_roles(method, path)
-        # the JSON refusal, or for a console page the refusal page in the reader's language
-        refused = response.status_code == 403 and ("role" in response.text or 'id="error"' in response.text)
-        if response.status_code >= 500 or allowed == refused:
-            wrong.append((method, path, response.status_code, response.text[:120]))
+    # as a server: leaving stops what a request started (the ingest writer process)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for method, path in routes(app):
+            if (method, path) in PUBLIC:
+                continue
+            response = client.request(method, _concrete(path), json={}, follow_redirects=False)
+            allowed = role in allowed_roles(method, path)
+            # the JSON refusal, or for a console page the refusal page in the reader's language
+            refused = response.status_code == 403 and ("role" in response.text or 'id="error"' in response.text)
+            if response.status_code >= 500 or allowed == refused:
+                wrong.append((method, path, response.status_code, response.text[:120]))
     assert not wrong, f"{role}: {wrong}"
 
 

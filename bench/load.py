@@ -63,19 +63,26 @@ def percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(p / 100 * len(values)))]
 
 
-def query_loop(base: str, stop: threading.Event, out: list[float], deadline: float) -> None:
-    paths = [
-        "/api/events?limit=50",
-        "/api/events?q=sqlmap&limit=20",
-        "/api/alerts?limit=50",
-        "/api/events?q=http.response.status_code:404&limit=20",
-    ]
+PATHS = [
+    "/api/events?limit=50",
+    "/api/events?q=sqlmap&limit=20",
+    "/api/alerts?limit=50",
+    "/api/events?q=http.response.status_code:404&limit=20",
+]
+
+
+def query_loop(
+    base: str, stop: threading.Event, out: list[float], deadline: float, by_path: dict[str, list[float]] | None = None
+) -> None:
     with httpx.Client(base_url=base, timeout=30) as c:
         i = 0
         while not stop.is_set() and time.monotonic() < deadline:
+            path = PATHS[i % len(PATHS)]
             t = time.perf_counter()
-            r = c.get(paths[i % len(paths)])
+            r = c.get(path)
             out.append((time.perf_counter() - t) * 1000)
+            if by_path is not None:
+                by_path.setdefault(path, []).append(out[-1])
             r.raise_for_status()
             i += 1
 
@@ -150,8 +157,9 @@ def main() -> None:
                         dups += out["duplicates"]
 
         busy: list[float] = []
+        busy_paths: dict[str, list[float]] = {}
         stop = threading.Event()
-        q = threading.Thread(target=query_loop, args=(base, stop, busy, deadline + 60))
+        q = threading.Thread(target=query_loop, args=(base, stop, busy, deadline + 60, busy_paths))
         senders = [threading.Thread(target=sender) for _ in range(args.senders)]
         t0 = time.perf_counter()
         q.start()
@@ -165,7 +173,8 @@ def main() -> None:
         total = httpx.get(base + "/api/events", params={"limit": 1, "total": True}, timeout=60).json()["total"]
         # the same reads on the full store with ingest idle again: what the store's size alone costs them
         after: list[float] = []
-        query_loop(base, threading.Event(), after, time.monotonic() + 5)
+        after_paths: dict[str, list[float]] = {}
+        query_loop(base, threading.Event(), after, time.monotonic() + 5, after_paths)
 
         print(
             f"ingest: {sent - warm['received']:,} events after the first batch in {elapsed:.1f}s = "
@@ -180,6 +189,13 @@ def main() -> None:
             print(
                 f"{name:<20} {len(lat):>6} requests  p50 {percentile(lat, 50):7.1f} ms  "
                 f"p99 {percentile(lat, 99):7.1f} ms  mean {statistics.fmean(lat) if lat else 0:7.1f} ms"
+            )
+        print("per read, while ingesting | idle after (p50 / p99 ms):")
+        for path in PATHS:
+            during, later = busy_paths.get(path, []), after_paths.get(path, [])
+            print(
+                f"  {path:<55} {percentile(during, 50):7.1f} / {percentile(during, 99):7.1f}"
+                f"  | {percentile(later, 50):7.1f} / {percentile(later, 99):7.1f}"
             )
         if todo.qsize():
             print(f"time limit reached: {todo.qsize()} batches not sent")

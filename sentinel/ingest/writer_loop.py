@@ -17,6 +17,7 @@ import signal
 from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,38 @@ def _build(settings: Settings, store_path: Path | None, workers: int, worker_nic
 
 
 Answer = tuple[Any, ...]
+# Seconds between looks at the oldest batch's parts while waiting for the next request.
+LOOK = 0.002
+
+
+class _Batch:
+    """A batch taken: decoded, admitted, its parts in the workers; committed (in turn) by calling it."""
+
+    def __init__(self, pipeline: Pipeline, collector: str, payload: bytes) -> None:
+        self.pipeline = pipeline
+        self.parts: list[AsyncResult] = []
+        self.failure: Exception | None = None
+        try:
+            self.events, self.bad = decode(payload, collector)
+            self.admitted, self.counts = pipeline.admit(self.events)  # a retried batch costs a lookup, not protection
+            if pipeline.workers is not None and self.admitted:
+                self.parts = pipeline.workers.submit_parts(self.admitted)
+        except Exception as exc:  # answered in turn
+            self.failure = exc
+
+    def ready(self) -> bool:
+        return all(part.ready() for part in self.parts)
+
+    def __call__(self) -> Answer:
+        if self.failure is not None:
+            raise self.failure
+        pipeline = self.pipeline
+        if self.parts:
+            events = [event for part in self.parts for event in part.get()]
+        else:
+            events = pipeline.transform(self.admitted)
+        done = pipeline.commit(events, self.counts)
+        return (len(self.events), done.stored, done.duplicates, done.parse_errors, self.bad, done.alerts)
 
 
 class _Loop:
@@ -130,14 +163,18 @@ class _Loop:
     def __init__(self, conn: Connection, pipeline: Pipeline) -> None:
         self.conn = conn
         self.pipeline = pipeline
-        self.depth = pipeline.workers.depth if pipeline.workers is not None else 1
-        self.pending: deque[Callable[[], Answer]] = deque()
+        # batches taken at once: with workers, one more than they hold, so they never wait for this process
+        self.depth = pipeline.workers.depth + 1 if pipeline.workers is not None else 1
+        self.pending: deque[_Batch] = deque()
 
     def run(self) -> None:
         while True:
-            if self.pending and (len(self.pending) >= self.depth or not self.conn.poll()):
-                self._answer(self.pending.popleft())
-                continue
+            if self.pending:
+                if len(self.pending) >= self.depth or self.pending[0].ready():
+                    self._answer(self.pending.popleft())
+                    continue
+                if not self.conn.poll(LOOK):  # the oldest is in the workers: take the next request meanwhile
+                    continue
             try:
                 kind, collector = self.conn.recv()
                 payload = b"" if kind == STOP else self.conn.recv_bytes()
@@ -149,7 +186,7 @@ class _Loop:
                 self._drain()  # after the batches before it: their matches come first
                 self._answer(functools.partial(self._correlate, payload))
             else:
-                self.pending.append(self._take(collector, payload))
+                self.pending.append(_Batch(self.pipeline, collector, payload))
         self._drain()
 
     def _correlate(self, payload: bytes) -> Answer:
@@ -159,35 +196,6 @@ class _Loop:
     def _drain(self) -> None:
         while self.pending:
             self._answer(self.pending.popleft())
-
-    def _take(self, collector: str, payload: bytes) -> Callable[[], Answer]:
-        """Decode and admit a batch, its transforms started in the workers; what commits it (in turn)."""
-        pipeline = self.pipeline
-        try:
-            events, bad = decode(payload, collector)
-            admitted, counts = pipeline.admit(events)  # a retried batch costs a lookup, not protection
-            if pipeline.workers is not None and admitted:
-                parts = pipeline.workers.submit_parts(admitted)
-
-                def transformed() -> list[dict[str, Any]]:
-                    return [event for part in parts for event in part.get()]
-            else:
-
-                def transformed() -> list[dict[str, Any]]:
-                    return pipeline.transform(admitted)
-        except Exception as exc:
-            failure = exc
-
-            def fail() -> Answer:
-                raise failure
-
-            return fail
-
-        def commit() -> Answer:
-            done = pipeline.commit(transformed(), counts)
-            return (len(events), done.stored, done.duplicates, done.parse_errors, bad, done.alerts)
-
-        return commit
 
     def _answer(self, work: Callable[[], Answer]) -> None:
         try:

@@ -104,6 +104,10 @@ class Pending:
         blobs = self._result.get()
         return None if blobs is None else _decode(blobs)
 
+    def ready(self) -> bool:
+        """Whether :meth:`get` returns without waiting for the worker."""
+        return self._result.ready()
+
 
 class TransformWorkers:
     """A pool of processes running the pipeline's transforms (and parsing, given raw lines)."""

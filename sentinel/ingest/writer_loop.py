@@ -17,7 +17,6 @@ import signal
 from collections import deque
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from multiprocessing.pool import AsyncResult
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from sentinel.collect import build_event
 from sentinel.config import Settings
 from sentinel.errors import Invalid, Unavailable
 from sentinel.ingest.pipeline import Pipeline
+from sentinel.ingest.workers import Pending
 
 INGEST, CORRELATE, STOP = "ingest", "correlate", "stop"
 # counts of an ingest answer, in this order (the API's IngestOut)
@@ -132,7 +132,7 @@ class _Batch:
 
     def __init__(self, pipeline: Pipeline, collector: str, payload: bytes) -> None:
         self.pipeline = pipeline
-        self.parts: list[AsyncResult] = []
+        self.parts: list[Pending] = []
         self.failure: Exception | None = None
         try:
             self.events, self.bad = decode(payload, collector)

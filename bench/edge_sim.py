@@ -50,6 +50,8 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from proc_cpu import tree_cpu  # noqa: E402  (bench/ is this script's folder)
+
 from tests.faults.nodes import count as _count  # noqa: E402  (the same read the fault tests use)
 
 TOKEN = "edge-sim-ingest-token-0123456789"
@@ -227,9 +229,8 @@ def _free_port() -> int:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (``/proc/<pid>/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of a worker so far: its server process, the writer process and its workers."""
+    return tree_cpu(pid)
 
 
 def _wait(cond: Any, timeout: float, what: str, procs: list[subprocess.Popen] = ()) -> None:

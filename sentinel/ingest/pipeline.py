@@ -95,9 +95,9 @@ class Pipeline:
             events, counts = self.admit(batch)
             pending.append((self.workers.submit_parts(events), counts))  # each worker takes a part of every batch
             if len(pending) >= self.workers.depth:
-                yield self._commit_parts(*pending.popleft())
+                yield self.commit_parts(*pending.popleft())
         while pending:
-            yield self._commit_parts(*pending.popleft())
+            yield self.commit_parts(*pending.popleft())
 
     def close(self) -> None:
         """Stop the worker processes and the forwarding to other workers, if any."""
@@ -115,7 +115,8 @@ class Pipeline:
             counts.duplicates = counts.read - len(events)
         return events, counts
 
-    def _commit_parts(self, parts: list[Pending], counts: IngestCounts) -> IngestCounts:
+    def commit_parts(self, parts: list[Pending], counts: IngestCounts) -> IngestCounts:
+        """:meth:`commit` the events of a batch whose parts the workers are transforming (waits for them)."""
         return self.commit([event for part in parts for event in part.get()], counts)
 
     def commit(self, events: list[dict[str, Any]], counts: IngestCounts) -> IngestCounts:

@@ -150,10 +150,9 @@ class _Batch:
             raise self.failure
         pipeline = self.pipeline
         if self.parts:
-            events = [event for part in self.parts for event in part.get()]
+            done = pipeline.commit_parts(self.parts, self.counts)
         else:
-            events = pipeline.transform(self.admitted)
-        done = pipeline.commit(events, self.counts)
+            done = pipeline.commit(pipeline.transform(self.admitted), self.counts)
         return (len(self.events), done.stored, done.duplicates, done.parse_errors, self.bad, done.alerts)
 
 

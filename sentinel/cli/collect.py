@@ -43,6 +43,7 @@ from sentinel.ingest import (
     CollectorFile,
     HttpOutput,
     HttpSink,
+    MakeReady,
     RunOptions,
     RunStats,
     Sink,
@@ -50,7 +51,6 @@ from sentinel.ingest import (
     TransformWorkers,
     collector_dir,
     edge_stages,
-    edge_transform,
     load_collector,
     run_sources,
     worker_count,
@@ -109,7 +109,8 @@ def execute(
     stages = edge_stages(runtime, plan)  # enrichment and protection, before the disk queue
     settle_heap()  # the pipeline (rules, policy, classifier) is loaded: keep the collector from re-scanning it
     count = worker_count(runtime.settings)
-    workers = TransformWorkers(runtime.settings, count, stages, plan) if count else None
+    edge = MakeReady(stages, None, None)
+    workers = TransformWorkers(runtime.settings, count, edge, plan) if count else None
     if workers is not None:
         workers.start(wait=True)  # forked now, before the sources' threads start, sharing the loaded stages
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -120,7 +121,7 @@ def execute(
             once=once,
             sink=sink,
             name=name,
-            enrich=workers.transform if workers is not None else edge_transform(stages),
+            enrich=workers.transform if workers is not None else edge.transform,
             options=options,
             stop=stop,
         )

@@ -20,6 +20,14 @@ class Detector(Protocol):
         """Alerts raised by these events (in order)."""
         ...
 
+    def match(self, events: list[dict[str, Any]]) -> list[tuple[int, ...]]:
+        """Which rules each event matches, without side effects (may run in another process)."""
+        ...
+
+    def raise_matched(self, matched: Sequence[tuple[dict[str, Any], Sequence[int]]]) -> list[Alert]:
+        """Alerts for events and the rules :meth:`match` found they match (in order)."""
+        ...
+
     def flush(self) -> list[Alert]:
         """Alerts still pending in open windows, at the end of finite input."""
         ...

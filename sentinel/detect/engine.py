@@ -18,6 +18,8 @@ handed to the correlation stage (:mod:`sentinel.detect.correlation`).
 from __future__ import annotations
 
 import copy
+import functools
+import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -88,6 +90,7 @@ class Engine:
         self.correlations = correlations
         self._feeds = correlations.feeds  # rule id -> correlations it feeds
         self._by_id = {r.id: r for r in rules}
+        self._position = {id(r): n for n, r in enumerate(rules)}  # what :meth:`match` reports of a rule
         # The rules that apply to each log-source signature seen, each set with its prefilter.
         self._sets: dict[tuple[Any, ...], Prefilter] = {}
         self._all = Prefilter(rules)
@@ -237,19 +240,26 @@ class Engine:
     # --- evaluation ---------------------------------------------------------------------------
 
     def process(self, events: list[dict[str, Any]]) -> list[Alert]:
-        """Alerts raised by these events, in event order (rule matches, then correlations).
+        """Alerts raised by these events, in event order (rule matches, then correlations)."""
+        return self.raise_matched([(e, hits) for e, hits in zip(events, self.match(events), strict=True) if hits])
 
-        Per event the common case costs a few dict lookups and one scan: a plain
-        event (:meth:`sentinel.detect.view.EventView.plain`) has its log-source signature
-        and prefilter text read by generated code, and a view for the rule
+    def match(self, events: list[dict[str, Any]]) -> list[tuple[int, ...]]:
+        """Which rules each event matches (positions in :attr:`rules`), without side effects.
+
+        The half of :meth:`process` that needs no state: the ingest workers run it beside protection,
+        and the process that stores the events raises the alerts (:meth:`raise_matched`) for the
+        events the store took as new, in order. Per event the common case costs a few dict lookups
+        and one scan: a plain event (:meth:`sentinel.detect.view.EventView.plain`) has its
+        log-source signature and prefilter text read by generated code, and a view for the rule
         matchers is made only when some rule is a candidate.
         """
-        alerts: list[Alert] = []
-        feeds = self._feeds
+        out: list[tuple[int, ...]] = []
+        position = self._position
         sets = self._sets
         every = self._all if self.pipeline == "none" else None
         matches = 0
         for event in events:
+            hits: tuple[int, ...] = ()
             try:
                 view = None
                 cands = None
@@ -264,24 +274,46 @@ class Engine:
                     view = EventView(event)
                     ruleset = self._ruleset(view)
                     cands = ruleset.candidates(view)
-                if not cands:
-                    continue
-                flat = view if view is not None else EventView(event)
-                low: dict[str, Any] = {}
-                rules = ruleset.rules
-                for i in cands:
-                    rule = rules[i]
-                    if rule.matcher(flat, low):
-                        matches += 1
-                        if rule.generate:
-                            alerts.append(rule_alert(rule, event, flat))
-                        if rule.id in feeds:
-                            alerts.extend(self.correlations.observe(rule, event, flat))
+                if cands:
+                    flat = view if view is not None else EventView(event)
+                    low: dict[str, Any] = {}
+                    rules = ruleset.rules
+                    hits = tuple(position[id(rules[i])] for i in cands if rules[i].matcher(flat, low))
+                    matches += len(hits)
             except Exception:  # one event the engine cannot handle must not stop the stream
                 self.stats["errors"] += 1
                 log.exception("detection failed on event %s", _id_for_log(event))
+            out.append(hits)
         self.stats["events"] += len(events)
         self.stats["matches"] += matches
+        return out
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """What identifies this rule pack's order: a process raising alerts for another's :meth:`match` checks it."""
+        text = "\n".join(f"{r.id}\t{r.title}\t{r.source_path}" for r in self.rules)
+        return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+    def raise_matched(self, matched: Sequence[tuple[dict[str, Any], Sequence[int]]]) -> list[Alert]:
+        """Alerts for events and the rules each matched (:meth:`match`), in order.
+
+        A rule raises its own alert (unless it only feeds a correlation) and feeds the
+        correlations that reference it; then the correlation windows the matches closed are judged.
+        """
+        alerts: list[Alert] = []
+        feeds = self._feeds
+        rules = self.rules
+        for event, hits in matched:
+            try:
+                flat = EventView(event)
+                for rule in (rules[i] for i in hits):
+                    if rule.generate:
+                        alerts.append(rule_alert(rule, event, flat))
+                    if rule.id in feeds:
+                        alerts.extend(self.correlations.observe(rule, event, flat))
+            except Exception:  # one event the engine cannot handle must not stop the stream
+                self.stats["errors"] += 1
+                log.exception("detection failed on event %s", _id_for_log(event))
         alerts.extend(self.correlations.advance())
         return alerts
 

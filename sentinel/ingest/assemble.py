@@ -14,9 +14,6 @@ trust what an edge says it did.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from sentinel.collect import AddressPlan
 from sentinel.ingest.pipeline import Pipeline, Transform
 from sentinel.runtime import Runtime
@@ -36,24 +33,19 @@ def build_pipeline(
     """The configured pipeline: transforms, the store and (unless ``detect=False``) the Sigma engine.
 
     ``at_edge=True`` when a collector's runner already enriched (with the definition's own plan)
-    and protected the events with :func:`edge_transform`, so neither runs twice on one path.
-    ``workers`` > 0 runs the transforms in that many processes (``pipeline.workers``; close the
-    pipeline when done), ``nice`` lower in priority than this one. ``partitioned=True`` (the API's
+    and protected the events with :func:`edge_stages`, so neither runs twice on one path.
+    ``workers`` > 0 runs the transforms, the store's encoding and the single-event rules
+    (``pipeline.make_ready``) in that many processes (``pipeline.workers``; close the pipeline
+    when done), ``nice`` lower in priority than this one. ``partitioned=True`` (the API's
     ingest, the one pipeline of a central worker) shares correlation groups with the other workers
     of ``partition.peers`` (:mod:`sentinel.ingest.partition`; close the pipeline when done); every
     other pipeline correlates its own input, so a command run beside a worker never ships the
     worker's forwarding queues.
     """
-    transforms: list[Transform] = []
-    pool = None
-    if not at_edge:
-        transforms = edge_stages(runtime, runtime.address_plan)
-        if workers > 0:
-            from sentinel.ingest.workers import TransformWorkers
-
-            pool = TransformWorkers(runtime.settings, workers, transforms, runtime.address_plan, nice=nice)
+    transforms = [] if at_edge else edge_stages(runtime, runtime.address_plan)
     detector = None
     forwarder = None
+    engine = None
     if detect:
         from sentinel.respond import ResponseDB, SuppressingDetector, Suppressions
 
@@ -67,18 +59,19 @@ def build_pipeline(
             forwarder = Forwarder(runtime.settings, token.get_secret_value() if token else "")
             engine.correlations.router = forwarder
         detector = SuppressingDetector(engine, suppressions)
-    return Pipeline(store, transforms=transforms, detector=detector, workers=pool, forwarder=forwarder)
+    pipeline = Pipeline(store, transforms=transforms, detector=detector, forwarder=forwarder)
+    if workers > 0 and not at_edge:
+        from sentinel.ingest.workers import TransformWorkers
 
-
-def edge_transform(stages: list[Transform]) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
-    """What a collector does to each batch before queueing it: the :func:`edge_stages`, in this process."""
-
-    def edge(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        for stage in stages:
-            events = [stage(e) for e in events]
-        return events
-
-    return edge
+        pipeline.workers = TransformWorkers(
+            runtime.settings,
+            workers,
+            pipeline.make_ready,
+            runtime.address_plan,
+            nice=nice,
+            digest=engine.digest if engine is not None else None,
+        )
+    return pipeline
 
 
 def edge_stages(runtime: Runtime, plan: AddressPlan | None) -> list[Transform]:

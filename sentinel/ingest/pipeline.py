@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from sentinel import ecs
 from sentinel.detect import Detector
+from sentinel.ingest.ready import MakeReady, Ready, Transform, encoded
 from sentinel.models import Alert
 from sentinel.store import Store
 
 if TYPE_CHECKING:
     from sentinel.ingest.partition import Forwarder
     from sentinel.ingest.workers import Pending, TransformWorkers
-
-Transform = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass
@@ -52,29 +51,28 @@ class Pipeline:
         forwarder: Forwarder | None = None,
     ) -> None:
         self.store = store
-        self.transforms = list(transforms)
         self.detector = detector
+        # what runs per event before the store (in the workers, when there are some)
+        self.make_ready = MakeReady(list(transforms), detector.match if detector is not None else None, store.prepare)
         self.workers = workers
         self.forwarder = forwarder  # correlation groups other workers own (partitioned deployments)
         self.totals = IngestCounts()
 
+    @property
+    def transforms(self) -> list[Transform]:
+        return self.make_ready.stages
+
     def process(self, events: list[dict[str, Any]]) -> IngestCounts:
         """Store one batch and run detection on what was new. Returns this batch's counts."""
         events, counts = self.admit(events)
-        return self.commit(self.transform(events), counts)
+        return self.commit(self.make_ready(events), counts)
 
-    def transform(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The transforms (enrichment, protection) applied to ``events``, in this process."""
-        for transform in self.transforms:
-            events = [transform(e) for e in events]
-        return events
-
-    def process_transformed(self, events: list[dict[str, Any]]) -> IngestCounts:
-        """:meth:`process` for a batch the transforms already ran on (in the worker processes that parsed it).
+    def commit_ready(self, ready: list[Ready]) -> IngestCounts:
+        """:meth:`process` for a batch made ready in the worker processes that parsed it.
 
         No look-up of the ids first: it would save no transform here, and the store reports what it held.
         """
-        return self.commit(events, _counts(events))
+        return self.commit(ready, _counts(ready))
 
     # batches a stream processes in this process before handing the rest to its workers
     INLINE_BATCHES = 2
@@ -108,7 +106,7 @@ class Pipeline:
 
     def admit(self, events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], IngestCounts]:
         """The events of a batch the store does not hold yet, and the batch's counts so far."""
-        counts = _counts(events)
+        counts = IngestCounts(read=len(events), parse_errors=sum(1 for e in events if _is_error(e)))
         known = self.store.known_ids([eid for e in events if isinstance(eid := ecs.get_field(e, "event.id"), str)])
         if known:  # a replay: these were stored before, so they skip the transforms (and detection) entirely
             events = [e for e in events if ecs.get_field(e, "event.id") not in known]
@@ -116,17 +114,17 @@ class Pipeline:
         return events, counts
 
     def commit_parts(self, parts: list[Pending], counts: IngestCounts) -> IngestCounts:
-        """:meth:`commit` the events of a batch whose parts the workers are transforming (waits for them)."""
+        """:meth:`commit` a batch whose parts the workers are making ready (waits for them)."""
         return self.commit([event for part in parts for event in part.get()], counts)
 
-    def commit(self, events: list[dict[str, Any]], counts: IngestCounts) -> IngestCounts:
-        """Store transformed ``events`` (admitted with ``counts``), detect on what was new, record the alerts."""
-        result = self.store.append_events(events)
-        counts.stored = result.stored_count
+    def commit(self, ready: list[Ready], counts: IngestCounts) -> IngestCounts:
+        """Store ``ready`` events (admitted with ``counts``), raise the alerts of what was new, record them."""
+        result = self.store.append_encoded(encoded(ready))
+        counts.stored = len(result.stored)
         counts.duplicates += result.duplicates
         if self.detector is not None and result.stored:
-            wanted = [e for e in result.stored if e.get("event", {}).get("kind") != "pipeline_error"]
-            counts.alerts = self._record(self.detector.process(wanted))
+            matched = [(ready[i].event(), ready[i].hits) for i in result.stored if ready[i].hits]
+            counts.alerts = self._record(self.detector.raise_matched(matched))
         if self.forwarder is not None:  # queued for their owners before the sender hears the batch is in
             self.forwarder.flush()
         self.totals.add(counts)
@@ -156,7 +154,10 @@ class Pipeline:
         return len(alerts)
 
 
-def _counts(events: list[dict[str, Any]]) -> IngestCounts:
+def _is_error(event: dict[str, Any]) -> bool:
+    return event.get("event", {}).get("kind") == "pipeline_error"
+
+
+def _counts(ready: list[Ready]) -> IngestCounts:
     """A batch's counts before the store has seen it: what was read, and how much of it failed to parse."""
-    errors = sum(1 for e in events if e.get("event", {}).get("kind") == "pipeline_error")
-    return IngestCounts(read=len(events), parse_errors=errors)
+    return IngestCounts(read=len(ready), parse_errors=sum(1 for r in ready if r.error))

@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 from sentinel.collect import MAX_LINE_BYTES, LineReader, PortalProfile, stream_anchor
 from sentinel.ingest.pipeline import IngestCounts, Pipeline
+from sentinel.ingest.ready import Ready
 from sentinel.ingest.workers import Pending, TransformWorkers
 
 
@@ -38,14 +39,17 @@ def iter_lines(f: BinaryIO, start: int = 0) -> Iterator[tuple[int, bytes]]:
         offset += consumed
 
 
-Keyed = Iterator[tuple[tuple[str, int, int], dict[str, Any]]]
+Keyed = Iterator[tuple[tuple[str, int, int], Any]]
 
 
-def _keyed(events: Iterator[dict[str, Any]], index: int) -> Keyed:
+def _keyed(events: Iterator[dict[str, Any]] | Iterator[Ready], index: int) -> Keyed:
     """Events keyed for merging: (event time, stream, line); a parse error keeps its place in its stream."""
     last = ""
     for n, event in enumerate(events):
-        if event["event"]["kind"] != "pipeline_error":
+        if type(event) is Ready:
+            if not event.error:
+                last = event.time or last
+        elif event["event"]["kind"] != "pipeline_error":
             last = event.get("@timestamp") or last
         yield (last, index, n), event
 
@@ -57,12 +61,12 @@ def _parsed(f: BinaryIO, source: str, reader: LineReader) -> Iterator[dict[str, 
 
 def _transformed(
     workers: TransformWorkers, pipeline: Pipeline, f: BinaryIO, source: str, reader: LineReader, chunk: int
-) -> Iterator[dict[str, Any]]:
-    """The stream's events parsed and transformed by the workers, ``chunk`` lines a task, in order.
+) -> Iterator[Ready]:
+    """The stream's events parsed and made ready by the workers, ``chunk`` lines a task, in order.
 
     A few tasks per worker are in flight, so memory stays bounded. A part holding a syslog line (which
     needs the lines before it) is parsed here with the stream's own reader, and so is the rest of the
-    stream from then on; the workers still transform it.
+    stream from then on; the workers still make it ready.
     """
     pending: deque[tuple[list[tuple[int, bytes]], Pending]] = deque()
     alone = True  # False once the stream showed a line that needs its own reader
@@ -76,14 +80,14 @@ def _transformed(
         else:
             pending.append((lines, workers.submit(parse_here(lines))))
 
-    def done() -> list[dict[str, Any]]:
+    def done() -> list[Ready]:
         nonlocal alone
         lines, result = pending.popleft()
-        events = result.get()
-        if events is None:  # this part needs the stream's reader, and so may every later one
+        ready = result.get()
+        if ready is None:  # this part needs the stream's reader, and so may every later one
             alone = False
-            events = pipeline.transform(parse_here(lines))
-        return events
+            ready = pipeline.make_ready(parse_here(lines))
+        return ready
 
     lines: list[tuple[int, bytes]] = []
     for item in iter_lines(f):
@@ -132,7 +136,7 @@ def ingest_streams(
         for source, f in streams
     ]
     workers = pipeline.workers
-    # with workers, lines go to them raw and come back parsed and transformed (syslog files are parsed here)
+    # with workers, lines go to them raw and come back parsed and ready to write (syslog files are parsed here)
     ahead = workers is not None and fmt != "syslog"
     if ahead:
         chunk = max(1, batch_size // workers.count)
@@ -141,8 +145,8 @@ def ingest_streams(
         sources = [_parsed(f, source, reader) for source, f, reader in readers]
     keyed = [_keyed(events, i) for i, events in enumerate(sources)]
 
-    def batches() -> Iterator[list[dict]]:
-        batch: list[dict] = []
+    def batches() -> Iterator[list[Any]]:
+        batch: list[Any] = []
         for _key, event in heapq.merge(*keyed, key=lambda item: item[0]):
             batch.append(event)
             if len(batch) >= batch_size:
@@ -151,7 +155,7 @@ def ingest_streams(
         if batch:
             yield batch
 
-    done_batches = map(pipeline.process_transformed, batches()) if ahead else pipeline.process_stream(batches())
+    done_batches = map(pipeline.commit_ready, batches()) if ahead else pipeline.process_stream(batches())
     for done in done_batches:
         counts.add(done)
         if progress is not None and done.read >= batch_size:

@@ -152,7 +152,7 @@ class _Batch:
         if self.parts:
             done = pipeline.commit_parts(self.parts, self.counts)
         else:
-            done = pipeline.commit(pipeline.transform(self.admitted), self.counts)
+            done = pipeline.commit(pipeline.make_ready(self.admitted), self.counts)
         return (len(self.events), done.stored, done.duplicates, done.parse_errors, self.bad, done.alerts)
 
 

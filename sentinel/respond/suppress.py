@@ -352,6 +352,12 @@ class SuppressingDetector:
     def process(self, events: list[dict[str, Any]]) -> list[Alert]:
         return self.suppressions.filter(self.inner.process(events))
 
+    def match(self, events: list[dict[str, Any]]) -> list[tuple[int, ...]]:
+        return self.inner.match(events)
+
+    def raise_matched(self, matched: Sequence[tuple[dict[str, Any], Sequence[int]]]) -> list[Alert]:
+        return self.suppressions.filter(self.inner.raise_matched(matched))
+
     def flush(self) -> list[Alert]:
         return self.suppressions.filter(self.inner.flush())
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
+
+import orjson
 
 from sentinel.errors import Invalid, NotFound, Unavailable, VersionConflict
 from sentinel.models import Alert, AlertChange
@@ -89,6 +91,52 @@ class AppendResult:
 
 
 @dataclass
+class Encoded:
+    """Events as a store writes them, encoded (:func:`encode_events`) where they were transformed.
+
+    In the ingest worker processes when there are some (encoding needs no connection), so the one
+    process that writes the store spends its time writing. ``docs`` are the ECS documents as JSON;
+    ``rows`` what the backend computes from each besides (:attr:`Store.prepare`), None if nothing.
+    """
+
+    ids: list[str]
+    docs: list[bytes]
+    rows: list[tuple[Any, ...]] | None = None
+
+
+@dataclass
+class Appended:
+    """Outcome of appending an :class:`Encoded` batch: the positions of the events that were new."""
+
+    stored: list[int]
+    duplicates: int
+
+
+Prepare = Callable[[Mapping[str, Any]], tuple[Any, ...]]
+
+
+def encode_events(events: Iterable[Mapping[str, Any]], prepare: Prepare | None) -> Encoded:
+    """``events`` as a store writes them (``prepare``: the store's :attr:`Store.prepare`).
+
+    Raises :class:`StoreError` for an event without an id: ids are what make a replay harmless.
+    """
+    from sentinel import ecs
+
+    ids: list[str] = []
+    docs: list[bytes] = []
+    rows: list[tuple[Any, ...]] | None = [] if prepare is not None else None
+    for doc in events:
+        eid = ecs.get_field(doc, "event.id")
+        if not eid or not isinstance(eid, str):
+            raise StoreError("every event needs event.id (see sentinel.ecs.event_id)")
+        ids.append(eid)
+        docs.append(orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS))
+        if rows is not None and prepare is not None:
+            rows.append(prepare(doc))
+    return Encoded(ids, docs, rows)
+
+
+@dataclass
 class AlertQuery:
     status: list[str] = field(default_factory=list)
     rule_id: str | None = None
@@ -144,6 +192,25 @@ class Store(abc.ABC):
         Returns which events were new: detection runs on those only, so a
         replay neither duplicates events nor raises alerts twice.
         """
+
+    # What this backend computes from one event besides its JSON, wherever the event is encoded (a
+    # module-level function, so worker processes get it by reference), or None.
+    prepare: ClassVar[Prepare | None] = None
+
+    def append_encoded(self, batch: Encoded) -> Appended:
+        """:meth:`append_events` for events already encoded: which of them (positions) were new.
+
+        The first copy of an id in the batch is the one stored. This default decodes the documents
+        and appends them; a backend with a :attr:`prepare` step writes the encoded rows as they are.
+        """
+        from sentinel import ecs
+
+        result = self.append_events([orjson.loads(d) for d in batch.docs])
+        new = {ecs.get_field(e, "event.id") for e in result.stored}
+        first: dict[str, int] = {}
+        for i, eid in enumerate(batch.ids):
+            first.setdefault(eid, i)
+        return Appended([i for eid, i in first.items() if eid in new], result.duplicates)
 
     def known_ids(self, ids: list[str]) -> set[str]:
         """Which of these event ids are stored already, when the store can tell cheaply.

@@ -27,7 +27,9 @@ from sentinel.models import Alert, AlertChange, scope_of
 from sentinel.store.alert_ops import apply_update, fold
 from sentinel.store.base import (
     AlertQuery,
+    Appended,
     AppendResult,
+    Encoded,
     EventPage,
     EventQuery,
     InvalidQuery,
@@ -35,8 +37,8 @@ from sentinel.store.base import (
     Store,
     StoreError,
     VersionConflict,
+    encode_events,
     label_names,
-    unique_by_event_id,
 )
 from sentinel.store.sqlite_query import event_where
 from sentinel.store.sqlite_schema import COLUMNS, MIGRATIONS
@@ -65,6 +67,12 @@ def stored_fields(doc: Mapping[str, Any]) -> tuple[list[Any], str]:
         if type(v) is str and v and not any(words_within(v, p) for p in parts):
             parts.append(v)
     return cells, "\n".join(parts)
+
+
+def prepare_row(doc: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What an event's row holds besides its id and JSON: its time (ms), the hot-column cells, its search text."""
+    cells, text = stored_fields(doc)
+    return (_ts_ms(doc), *cells, text)
 
 
 # Characters the full-text tokenizer (unicode61) always reads as separators: ASCII but for letters and digits.
@@ -153,29 +161,40 @@ class SQLiteStore(Store):
 
     # -- events ------------------------------------------------------------------
     def append_events(self, events: Iterable[Mapping[str, Any]]) -> AppendResult:
-        batch, duplicates = unique_by_event_id(events)
-        if not batch:
-            return AppendResult([], duplicates)
+        events = list(events)
+        result = self.append_encoded(encode_events(events, prepare_row))
+        return AppendResult([dict(events[i]) for i in result.stored], result.duplicates)
+
+    # the hot-column cells and search text of an event, computed where it is encoded (a worker process)
+    prepare = staticmethod(prepare_row)
+
+    def append_encoded(self, batch: Encoded) -> Appended:
+        rows = batch.rows if batch.rows is not None else [prepare_row(orjson.loads(d)) for d in batch.docs]
+        first: dict[str, int] = {}  # id -> position; the first copy in the batch is the one stored
+        for i, eid in enumerate(batch.ids):
+            first.setdefault(eid, i)
+        duplicates = len(batch.ids) - len(first)
+        if not first:
+            return Appended([], duplicates)
         with transaction(self._writer(), self._write_lock, f"the store at {self.path}", StoreError) as conn:
-            for eid in _existing(conn, list(batch)):
-                del batch[eid]
+            for eid in _existing(conn, list(first)):
+                del first[eid]
                 duplicates += 1
-            rows = []
-            fts = []
-            for eid, doc in batch.items():
-                cells, text = stored_fields(doc)
-                rows.append((eid, _ts_ms(doc), *cells, orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS)))
-                fts.append(text)
+            docs = batch.docs
+            new = list(first.items())
             cols = ",".join(COLUMNS.values())
             marks = ",".join("?" * (len(COLUMNS) + 3))
             cur = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events")
             first_seq = cur.fetchone()[0] + 1
-            conn.executemany(f"INSERT INTO events(id, ts, {cols}, doc) VALUES ({marks})", rows)
+            conn.executemany(
+                f"INSERT INTO events(id, ts, {cols}, doc) VALUES ({marks})",
+                ((eid, *rows[i][:-1], docs[i]) for eid, i in new),
+            )
             conn.executemany(
                 "INSERT INTO events_fts(rowid, body) VALUES (?, ?)",
-                ((first_seq + i, text) for i, text in enumerate(fts)),
+                ((first_seq + n, rows[i][-1]) for n, (_eid, i) in enumerate(new)),
             )
-        return AppendResult([dict(d) for d in batch.values()], duplicates)
+        return Appended(list(first.values()), duplicates)
 
     def known_ids(self, ids: list[str]) -> set[str]:
         return _existing(self._writer(), ids)  # asked just before an append, of the same pages

@@ -26,8 +26,9 @@ from hypothesis import strategies as st
 from sentinel.classify import validators
 from sentinel.collect.parsers import parse_line
 from sentinel.config import Settings
-from sentinel.ingest.assemble import build_pipeline, edge_stages, edge_transform
+from sentinel.ingest.assemble import build_pipeline, edge_stages
 from sentinel.ingest.queue import DiskQueue
+from sentinel.ingest.ready import MakeReady
 from sentinel.policy.model import INGEST
 from sentinel.policy.purposes import purpose_protector
 from sentinel.runtime import Runtime
@@ -112,7 +113,7 @@ class Node:
         self.runtime = Runtime(self.settings)
         self.store = SQLiteStore(self.settings.sqlite_path)
         self.pipeline = build_pipeline(self.runtime, self.store, detect=False)
-        self.edge = edge_transform(edge_stages(self.runtime, None))
+        self.edge = MakeReady(edge_stages(self.runtime, None), None, None).transform
         self.queue = DiskQueue(self.settings.data_dir / "collect" / "portal" / "queue.db")
         self.log_path = root / "sentinel.log"
         self.handler = logging.FileHandler(self.log_path, encoding="utf-8")

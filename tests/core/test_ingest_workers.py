@@ -1,15 +1,24 @@
-"""``sentinel ingest --workers N``: worker processes protect, one process stores and detects, same result."""
+"""``sentinel ingest --workers N``: worker processes protect and match, one process stores and raises, same result."""
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import orjson
+import pytest
 
+from sentinel.collect import LineReader
+from sentinel.config import Settings
 from sentinel.demo.traffic import generate
+from sentinel.errors import Unavailable
+from sentinel.ingest import MakeReady, TransformWorkers, edge_stages
+from sentinel.runtime import Runtime
+from sentinel.store import AlertQuery, SQLiteStore
 
 SCRIPT = Path(sys.executable).with_name("sentinel")
 
@@ -21,8 +30,20 @@ def _sentinel(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _ingest_both_ways(tmp_path: Path, *args: str) -> dict[str, tuple[str, list[dict]]]:
-    """``sentinel ingest ARGS`` in one process and with two workers: (summary, stored events) of each."""
+def _alerts(data: Path) -> list[tuple]:
+    """What each stored alert says: rule, entity, count, events, (window), in a comparable order."""
+    store = SQLiteStore(data / "sentinel.db")
+    try:
+        alerts = store.list_alerts(AlertQuery(limit=100_000))
+    finally:
+        store.close()
+    return sorted(
+        (a.rule.id, a.group_key, a.count, tuple(a.event_ids), a.first_seen, a.last_seen, a.severity) for a in alerts
+    )
+
+
+def _ingest_both_ways(tmp_path: Path, *args: str) -> dict[str, tuple[str, list[dict], list[tuple]]]:
+    """``sentinel ingest ARGS`` in one process and with two workers: (summary, stored events, alerts) of each."""
     results = {}
     for workers in ("0", "2"):
         config = tmp_path / f"sentinel-{workers}.yaml"
@@ -42,6 +63,7 @@ def _ingest_both_ways(tmp_path: Path, *args: str) -> dict[str, tuple[str, list[d
         results[workers] = (
             ingest.stdout.strip().splitlines()[-1].split("  in ")[0],
             sorted(docs, key=lambda d: d["event"]["id"]),
+            _alerts(tmp_path / ("data-" + workers)),
         )
     return results
 
@@ -55,6 +77,9 @@ def test_worker_processes_store_and_detect_what_one_process_does(tmp_path):
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
     results = _ingest_both_ways(tmp_path, str(log))
     assert results["0"][0].startswith(f"read {len(lines):,}  stored {len(lines):,}")
+    # the workers matched the rules, this process raised and correlated them: the same alerts, event for event
+    alerts = results["0"][2]
+    assert sum("=" in a[1] for a in alerts) >= 5 and sum("=" not in a[1] for a in alerts) >= 5  # correlations, rules
     assert results["2"] == results["0"]
     text = orjson.dumps(results["2"][1]).decode()
     assert "0983417265" not in text and "pz-vn_phone-" in text
@@ -80,3 +105,36 @@ def test_syslog_lines_in_a_stream_the_workers_read_go_through_the_streams_reader
     stamps = sorted(d["@timestamp"] for d in results["2"][1] if d["event"]["dataset"] == "system.auth")
     # 2025 from --year, then the new year in Vietnam (UTC+7): the stream's own sequence decides
     assert stamps == ["2025-12-31T16:59:50.000Z"] + ["2025-12-31T16:59:59.000Z"] * 3 + ["2025-12-31T17:00:05.000Z"]
+
+
+def _spawned(work: MakeReady, settings: Settings, digest: str | None, events: list[dict]) -> list:
+    """``events`` made ready by a worker spawned from the settings (a thread running forbids forking)."""
+    release = threading.Event()
+    busy = threading.Thread(target=release.wait)
+    busy.start()
+    workers = TransformWorkers(settings, 1, work, None, digest=digest)
+    try:
+        workers.start()
+    finally:
+        release.set()
+        busy.join()
+    try:
+        part = workers.submit(events)
+        return part.get() or []
+    finally:
+        workers.close()
+
+
+def test_a_spawned_worker_loads_the_same_rules_and_refuses_to_match_with_another_pack(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", policy_key="k" * 40)
+    runtime = Runtime(settings)
+    engine = runtime.engine()
+    work = MakeReady(edge_stages(runtime, None), engine.match, SQLiteStore.prepare)
+    lines = generate(seed=5, sessions=40, provinces=1).access_lines[:400]
+    reader = LineReader("access")
+    events = [e for n, line in enumerate(lines) for e in reader.parse(line.encode(), source="t", position=n)]
+    here = work(copy.deepcopy(events))
+    assert sum(1 for r in here if r.hits) >= 5
+    assert _spawned(work, settings, engine.digest, copy.deepcopy(events)) == here
+    with pytest.raises(Unavailable, match="rule pack changed"):
+        _spawned(work, settings, "another pack", events)

@@ -21,7 +21,16 @@ import pytest
 from sentinel import ecs
 from sentinel.models import Alert, RuleRef, alert_id
 from sentinel.store.alert_ops import InvalidChange
-from sentinel.store.base import AlertQuery, EventQuery, InvalidQuery, NotFound, Store, StoreError, VersionConflict
+from sentinel.store.base import (
+    AlertQuery,
+    EventQuery,
+    InvalidQuery,
+    NotFound,
+    Store,
+    StoreError,
+    VersionConflict,
+    encode_events,
+)
 
 T0 = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
 
@@ -102,6 +111,18 @@ def test_append_returns_new_events_and_skips_duplicates(store):
     assert store.count_events(EventQuery()) == 3
 
 
+def test_an_encoded_batch_stores_the_first_copy_of_each_new_id_and_says_where_they_were(store):
+    """What ingest workers hand the writer: events encoded (with the backend's own cells, if it has a step)."""
+    a, b, c = ev(1), ev(2, message="first copy"), ev(3, message="tìm hồ sơ")
+    b_again = {**b, "message": "second copy"}
+    store.append_events([a])
+    result = store.append_encoded(encode_events([a, b, b_again, c], store.prepare))
+    assert result.stored == [1, 3] and result.duplicates == 2
+    assert store.get_event(b["event"]["id"])["message"] == "first copy"
+    assert ids(store.search_events(EventQuery(text="hồ sơ")).events) == ids([c])  # its search text went in too
+    assert store.append_encoded(encode_events([a, b, c], store.prepare)).stored == []
+
+
 def test_get_event_returns_the_document(store):
     e = ev(1, source__ip="203.0.113.7", message="Đăng nhập thất bại")
     store.append_events([e])
@@ -113,6 +134,8 @@ def test_get_event_returns_the_document(store):
 def test_event_without_id_is_refused(store):
     with pytest.raises(StoreError, match=r"event\.id"):
         store.append_events([{"@timestamp": "2026-07-01T08:00:00.000Z", "message": "x"}])
+    with pytest.raises(StoreError, match=r"event\.id"):
+        encode_events([ev(1), {"event": {"id": 7}}], store.prepare)
 
 
 def test_search_order_and_pagination(store):

@@ -31,12 +31,18 @@ MAX_EMAIL_CANDIDATES = 24
 
 def glued_digits(text: str) -> Iterator[str]:
     """Digit runs in ``text`` glued to a character the identifier patterns refuse next to them."""
+    for start, end in glued_digit_spans(text):
+        yield text[start:end]
+
+
+def glued_digit_spans(text: str) -> Iterator[tuple[int, int]]:
+    """Where :func:`glued_digits` finds its runs: (start, end) of each, in order."""
     for match in _DIGITS.finditer(text):
         start, end = match.span()
         before = text[start - 1] if start else ""
         after = text[end] if end < len(text) else ""
         if (before and _GLUE_BEFORE.match(before)) or (after and _GLUE_AFTER.match(after)):
-            yield match.group(0)
+            yield start, end
 
 
 def email_candidates(token: str) -> list[str]:
@@ -62,6 +68,12 @@ def email_candidates(token: str) -> list[str]:
 
 def at_tokens(text: str) -> Iterator[str]:
     """The ``@`` tokens of ``text`` (``CCCD_nguyen@example.vn.pdf``)."""
+    for _, token in at_token_starts(text):
+        yield token
+
+
+def at_token_starts(text: str) -> Iterator[tuple[int, str]]:
+    """Each ``@`` token of ``text`` with where it starts."""
     if "@" in text:
         for match in _AT_TOKEN.finditer(text):
-            yield match.group(0)
+            yield match.start(), match.group(0)

@@ -14,6 +14,12 @@ document it
    same replacement, so a value is protected everywhere at once and a keyed
    pseudonym is the same in ``url.query``, ``event.original`` and ``message``.
 
+What a string holds depends on the string alone, so it is remembered per string digest (a
+:class:`_Read`: where its named parameters, query words, recogniser findings and glued identifiers
+are, as offsets into the string; no raw value is kept); what the policy says of a field path is
+remembered per path (:class:`_Node`). The raw line of a parsed event (``event.original``) is never
+the same twice, so it is read afresh each time and never remembered.
+
 Nothing here logs or raises with a value in the message.
 """
 
@@ -25,7 +31,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import islice
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote_plus
 
@@ -34,7 +39,7 @@ import orjson
 from sentinel.classify import structure_for
 from sentinel.policy.candidates import prefilter_for
 from sentinel.policy.finder import Finder
-from sentinel.policy.glued import at_tokens, email_candidates, glued_digits
+from sentinel.policy.glued import at_token_starts, email_candidates, glued_digit_spans
 from sentinel.policy.model import LoadedPolicy, OperatorSpec
 from sentinel.policy.operators import TOKEN, OperatorSet
 
@@ -45,7 +50,9 @@ _PARAM = re.compile(r"(?:(?<=[?&;])|^)([^=&?;#\s\"']{1,64})=([^&;#\s\"']*)")
 _BIG_INT = 10**7  # integers this large may be identifiers and are scanned as text
 # Values that are never a Mapping or a list: the walk tells them apart without an ABC check.
 _LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
-# Entries each remembered-findings table keeps before it starts afresh (memory stays bounded).
+# Leaves other than strings and integers: nothing to read in them unless a named field holds them.
+_INERT_TYPES = frozenset({float, bool, type(None)})
+# Entries each generation of a remembered-reads table keeps (memory stays bounded: two generations at most).
 _CACHE_SIZE = 50_000
 # Strings at least this long are blanked out of a structured string that holds them (read on their own).
 _MIN_BLANKED = 8
@@ -58,6 +65,9 @@ _NINE_SHAPE = b"9" * 9
 _NINE_DIGITS = re.compile(r"\d{9}")
 # One keyed hasher per kind of entry, copied for each string (half the cost of making one each time).
 _HASHERS: dict[bytes, Any] = {}
+# Kinds of remembered reads: a free string; a structured string read whole (nothing of the document inside
+# it); a structured string with the document's other strings blanked out; the structured string itself.
+_FREE, _WHOLE, _BLANKED, _TEXT = b"f", b"w", b"b", b"t"
 
 
 def _digest(text: str, kind: bytes = b"") -> bytes:
@@ -77,25 +87,76 @@ def _glue_free(text: str) -> bool:
     return text.isascii() or _NINE_DIGITS.search(text) is None
 
 
-class _Memo(dict):
-    """Findings remembered per string digest, bounded: a full table forgets its oldest quarter.
+class _Memo:
+    """Values remembered per digest, bounded: two generations, the older dropped whole when the newer fills.
 
-    User agents, paths and user names are asked on line after line; a string forgotten while it
-    still recurs is read once more and remembered again, which costs less than keeping the table
-    in recency order on every hit.
+    User agents, paths and user names are asked on line after line. A hit in the older generation
+    moves the entry to the newer one, so what recurs stays while what was asked once (a record id, a
+    first-seen name) ages out; no recency bookkeeping on the usual hit, and at most twice ``size`` entries.
     """
 
+    __slots__ = ("new", "old", "size")
+
+    def __init__(self, size: int = _CACHE_SIZE) -> None:
+        self.new: dict[bytes, Any] = {}
+        self.old: dict[bytes, Any] = {}
+        self.size = size
+
+    def get(self, key: bytes) -> Any:
+        found = self.new.get(key)
+        if found is None:
+            found = self.old.get(key)
+            if found is not None:
+                self.put(key, found)
+        return found
+
     def put(self, key: bytes, value: Any) -> Any:
-        if len(self) >= _CACHE_SIZE:
-            for old in list(islice(self, _CACHE_SIZE // 4)):
-                del self[old]
-        self[key] = value
+        if len(self.new) >= self.size:
+            self.old, self.new = self.new, {}
+        self.new[key] = value
         return value
+
+    def __len__(self) -> int:
+        return len(self.new) + len(self.old)
+
+
+class _Read:
+    """What one string holds, by offsets into it: its named URL parameters, query words, findings, glued pieces.
+
+    ``params``: (entity, start, end) of each named parameter's encoded value; ``words``: (start, end) of
+    each query value that is words; ``spans``: (entity, start, end) of each recogniser finding of an
+    entity acted on, in the string with its structural tokens blanked (``None`` until first asked);
+    ``pieces``: (entity, start, end) of the glued identifier kept per candidate group (``None`` until
+    first asked); ``blanked``: structural tokens were blanked out of it (the findings are offsets into
+    the blanked form); ``address``: an IPv4 address that nobody reads (the purpose keeps addresses).
+    """
+
+    __slots__ = ("params", "words", "spans", "pieces", "blanked", "address")
+
+    def __init__(self) -> None:
+        self.params: tuple[tuple[str, int, int], ...] = ()
+        self.words: tuple[tuple[int, int], ...] = ()
+        self.spans: tuple[tuple[str, int, int], ...] | None = None
+        self.pieces: tuple[tuple[str, int, int], ...] | None = None
+        self.blanked = False
+        self.address = False
+
+
+class _Node:
+    """What the policy says of one field path, and the keys seen under it (documents repeat their keys)."""
+
+    __slots__ = ("path", "skipped", "entity", "declared", "original", "children")
+
+    def __init__(self, path: str, skipped: bool, entity: str | None, declared: str | None) -> None:
+        self.path = path
+        self.skipped = skipped
+        self.entity = entity  # the entity the policy assigns, when the purpose acts on it
+        self.declared = declared  # the entity the policy assigns, acted on or not
+        self.original = path == "event.original"
+        self.children: dict[Any, _Node] = {}
 
 
 Action = OperatorSpec | str  # an operator, or DROP
-# A key under a path, as the policy sees it: (full path, skipped, entity acted on, entity declared).
-_Field = tuple[str, bool, str | None, str | None]
 
 
 @dataclass
@@ -131,15 +192,16 @@ class Protector:
         skip = loaded.policy.skip_fields if skip_fields is None else skip_fields
         self.skip = frozenset(skip)
         self.structured = frozenset(loaded.policy.structured_fields)
+        self._structured_failed = self.structured - {"event.original"}
         self.counts: Counter[str] = Counter()  # entity -> values protected, over this protector's life
         self._cache = _Memo()  # (entity, raw) digest -> its replacement
-        self._found = _Memo()  # string digest -> what the recognisers found in it, (entity, start, end)
-        self._pieces = _Memo()  # string digest -> its glued candidate pieces
+        self._reads = _Memo()  # (kind, string) digest -> _Read
         self._accepted = _Memo()  # piece digest -> the entity it is, whole ("" for none)
-        self._query = _Memo()  # string digest -> (named URL parameters, query values that are words)
         self._reads_addresses = bool(prefilter_for(frozenset(self.actions), loaded.classifiers_dir).addresses)
+        self._blank = structure_for(loaded.classifiers_dir).blank
         self._entity_of = lru_cache(maxsize=4096)(self._entity_of_uncached)
-        self._fields: dict[tuple[str, Any], _Field] = {}
+        self._root = _Node("", False, None, None)
+        self._nodes = 0
 
     # -- field names -------------------------------------------------------------
     def _entity_of_uncached(self, path: str) -> str | None:
@@ -148,6 +210,16 @@ class Protector:
     def entity_of(self, path: str) -> str | None:
         """The entity the policy assigns to a field path (full path, or its last key)."""
         return self._entity_of(path)
+
+    def _child(self, node: _Node, key: Any) -> _Node:
+        """What the policy says of ``key`` under ``node``: remembered, as documents repeat their keys."""
+        sub = f"{node.path}.{key}" if node.path else str(key)
+        entity = self._entity_of(sub)
+        if self._nodes >= _CACHE_SIZE:  # documents with ever new keys (a JSON log's ids as keys): start afresh
+            self._root, self._nodes = _Node("", False, None, None), 0
+        child = node.children[key] = _Node(sub, sub in self.skip, entity if entity in self.actions else None, entity)
+        self._nodes += 1
+        return child
 
     def _replace(self, entity: str, raw: str) -> str | None:
         action = self.actions.get(entity)
@@ -177,9 +249,10 @@ class Protector:
         changes = _Changes()
         failed = doc.get("event", {}).get("kind") == "pipeline_error"
         # a line that failed to parse has no fields parsed from it: its raw text is all the free text there is
-        texts = _Texts(self.structured - {"event.original"} if failed else self.structured)
+        texts = _Texts(self._structured_failed if failed else self.structured)
         originals: dict[str, Any] = {}
-        self._collect(doc, "", changes, texts, originals)
+        self._collect_node(doc, self._root, changes, texts, originals)
+        unique = texts.unique
         free = list(dict.fromkeys(texts.free))
         in_free = set(free)
         rest = [t for t in dict.fromkeys(texts.structured) if t not in in_free]
@@ -187,27 +260,33 @@ class Protector:
         blanked = _blank_each(rest, free)
         for text in free:
             if "=" in text:
-                self._params(text, changes)
-        for text in blanked:
-            if "=" in text:  # search terms and form values in a URL are free text
-                for word in self._params(text, changes):
-                    if word not in in_free:
-                        in_free.add(word)
-                        free.append(word)
+                self._apply_params(text, self._free_read(text, text != unique).params, changes)
+        reads = [self._structured_reads(t, b, t != unique) for t, b in zip(rest, blanked, strict=True)]
+        for text, (_, read) in zip(blanked, reads, strict=True):
+            if read.params:
+                self._apply_params(text, read.params, changes)
+            for word in _words(text, read.words):  # search terms and form values in a URL are free text
+                if word not in in_free:
+                    in_free.add(word)
+                    free.append(word)
         known = _pattern(changes.values)
-        if known is not None:  # values named fields already gave need no recogniser to find them again
+        if known is None:
+            self._scan_reads(free, changes, rest, blanked, reads, unique)
+        else:  # values named fields already gave need no recogniser to find them again
             free = list(dict.fromkeys(known.sub(lambda m: changes.values[m.group(0)], t) for t in free))
             in_free = set(free)
             rest = [t for t in dict.fromkeys(known.sub(lambda m: changes.values[m.group(0)], t) for t in rest)]
             rest = [t for t in rest if t not in in_free]
             blanked = _blank_each(rest, free)
-        self._scan(free, changes, rest, blanked)
-        self.counts.update(changes.found)
+            if unique is not None:
+                unique = known.sub(lambda m: changes.values[m.group(0)], unique)
+            self._scan(free, changes, rest, blanked, unique)
+        if changes.found:
+            self.counts.update(changes.found)
         if not changes.values:  # nothing to replace (most events): skip the rewrite walk
             return dict(doc)
         _add_url_encoded(changes.values)
-        pattern = _pattern(changes.values)
-        return self._rewrite(doc, "", changes, pattern, originals)
+        return _Rewrite(self, changes).mapping(doc, self._root, originals)
 
     def protect_value(self, column: str | None, value: str) -> str | None:
         """Protect one cell: by the column's entity if the policy names it, else by scanning the text."""
@@ -225,58 +304,59 @@ class Protector:
     # -- phase 1: collect ---------------------------------------------------------
     def _collect(
         self,
-        node: Any,
-        path: str,
+        node: Mapping[Any, Any],
+        trie: _Node,
         changes: _Changes,
         texts: _Texts,
         originals: dict[str, Any],
     ) -> None:
+        """The strings of a mapping into ``texts``, named fields' values into ``changes``."""
+        children = trie.children
+        for key, value in node.items():
+            child = children.get(key)
+            if child is None:
+                child = self._child(trie, key)
+            if child.skipped:
+                continue
+            kind = type(value)
+            if kind is str:  # the usual leaf
+                if child.entity is not None:
+                    self._whole_value(child.entity, value, changes)
+                elif child.original and value.lstrip().startswith("{") and (parsed := _json_object(value)) is not None:
+                    originals[child.path] = parsed
+                    self._collect(parsed, self._root, changes, texts, originals)
+                else:
+                    texts.add(child.path, value, child.original)
+            elif kind is dict:  # a named field holding an object is walked: its keys say what they hold
+                self._collect(value, child, changes, texts, originals)
+            elif kind is int or kind in _INERT_TYPES:
+                if child.entity is not None:
+                    self._whole_value(child.entity, value, changes)
+                elif kind is int and abs(value) >= _BIG_INT:
+                    texts.free.append(str(value))
+            elif kind is list or isinstance(value, Mapping | list):
+                if child.entity is not None and _leaves(value):  # ["0912...", "0983..."] in a named field
+                    self._whole_value(child.entity, value, changes)
+                else:
+                    self._collect_node(value, child, changes, texts, originals)
+            elif child.entity is not None:
+                self._whole_value(child.entity, value, changes)
+            else:
+                self._collect_node(value, child, changes, texts, originals)
+
+    def _collect_node(
+        self, node: Any, trie: _Node, changes: _Changes, texts: _Texts, originals: dict[str, Any]
+    ) -> None:
+        """Any value under ``trie``'s path: a mapping, a list (its items under the same path), a string, a number."""
         if type(node) is dict or (type(node) not in _LEAF_TYPES and isinstance(node, Mapping)):
-            fields, field = self._fields, self._field
-            for key, value in node.items():
-                sub, skipped, entity, _ = fields.get((path, key)) or field(path, key)
-                if skipped:
-                    continue
-                kind = type(value)
-                if kind is dict or kind is list or (kind not in _LEAF_TYPES and isinstance(value, Mapping | list)):
-                    if entity is not None and _leaves(value):  # ["0912...", "0983..."] in a named field
-                        self._whole_value(entity, value, changes)
-                    else:
-                        self._collect(value, sub, changes, texts, originals)
-                    continue
-                if entity is not None:
-                    self._whole_value(entity, value, changes)
-                elif kind is str:  # the usual leaf, handled here rather than by another call
-                    if sub == "event.original" and value.lstrip().startswith("{"):
-                        parsed = _json_object(value)
-                        if parsed is not None:
-                            originals[sub] = parsed
-                            self._collect(parsed, "", changes, texts, originals)
-                            continue
-                    texts.add(sub, value)
-                elif value is not None:
-                    self._collect(value, sub, changes, texts, originals)
+            self._collect(node, trie, changes, texts, originals)
         elif isinstance(node, list):
             for item in node:
-                self._collect(item, path, changes, texts, originals)
+                self._collect_node(item, trie, changes, texts, originals)
         elif isinstance(node, str):
-            texts.add(path, node)
+            texts.add(trie.path, node, False)
         elif isinstance(node, int) and not isinstance(node, bool) and abs(node) >= _BIG_INT:
             texts.free.append(str(node))
-
-    def _field(self, path: str, key: Any) -> _Field:
-        """What the policy says of ``key`` under ``path``: remembered, as documents repeat their keys."""
-        sub = f"{path}.{key}" if path else str(key)
-        entity = self._entity_of(sub)
-        if len(self._fields) >= _CACHE_SIZE:  # documents with ever new keys (a JSON log's ids as keys)
-            self._fields.clear()
-        found = self._fields[(path, key)] = (
-            sub,
-            sub in self.skip,
-            entity if entity in self.actions else None,
-            entity,
-        )
-        return found
 
     def _whole_value(self, entity: str, value: Any, changes: _Changes) -> None:
         for item in value if isinstance(value, list) else [value]:
@@ -286,119 +366,116 @@ class Protector:
             new = self._span_value(entity, raw)
             changes.add(entity, raw, new)
 
-    def _params(self, text: str, changes: _Changes) -> tuple[str, ...]:
-        """Values of URL parameters the policy names (``?ho_ten=...``) into ``changes``; the values that are words.
+    # -- what a string holds ------------------------------------------------------
+    def _param_spans(self, text: str) -> tuple[tuple[tuple[str, int, int], ...], tuple[tuple[int, int], ...]]:
+        """Where ``text``'s URL parameters the policy names (``?ho_ten=...``) and its query values that are words are.
 
-        Both are remembered per string: a portal's URLs and referrers recur. A parameter starts the text
-        or follows ``?``, ``&`` or ``;``: a text with none of those and no parameter at its start (what is
-        left of a raw line once its URL is blanked out) has none, and is not remembered.
+        A parameter starts the text or follows ``?``, ``&`` or ``;``: a text with none of those and no
+        parameter at its start (what is left of a raw line once its URL is blanked out) has none.
         """
         separated = "?" in text or "&" in text or ";" in text
         if not (separated or _PARAM.match(text) or _QUERY_VALUE.match(text)):
-            return ()
-        key = _digest(text, b"q")
-        found = self._query.get(key)
-        if found is None:
-            params = []
-            for match in _PARAM.finditer(text):
-                entity = self.entity_of(match.group(1))
-                if entity is not None and entity in self.actions and match.group(2):
-                    params.append((entity, unquote_plus(match.group(2)), match.group(2)))
-            found = self._query.put(key, (tuple(params), tuple(_query_words(text))))
-        for entity, decoded, encoded in found[0]:
+            return (), ()
+        params = []
+        for match in _PARAM.finditer(text):
+            entity = self.entity_of(match.group(1))
+            if entity is not None and entity in self.actions and match.group(2):
+                params.append((entity, match.start(2), match.end(2)))
+        return tuple(params), tuple(_query_word_spans(text))
+
+    def _params(self, text: str, changes: _Changes) -> tuple[str, ...]:
+        """Values of URL parameters the policy names (``?ho_ten=...``) into ``changes``; the values that are words."""
+        params, words = self._param_spans(text)
+        self._apply_params(text, params, changes)
+        return tuple(_words(text, words))
+
+    def _apply_params(self, text: str, params: Sequence[tuple[str, int, int]], changes: _Changes) -> None:
+        for entity, start, end in params:
+            encoded = text[start:end]
+            decoded = unquote_plus(encoded)
             new = self._span_value(entity, decoded)
             changes.add(entity, decoded, new)
             if encoded != decoded:
                 changes.values[encoded] = quote(new, safe="-_.~=")
-        return found[1]
 
-    def _scan(self, free: list[str], changes: _Changes, rest: Sequence[str] = (), blanked: Sequence[str] = ()) -> None:
-        """Every distinct string read on its own, then the glued pieces; what each string holds is remembered.
+    def _new_read(self, text: str, *, params: bool, shape: bool) -> _Read:
+        """A read of ``text``: its parameters and words (``params``), whether it is blanked or an address (``shape``)."""
+        read = _Read()
+        if params and "=" in text:
+            read.params, read.words = self._param_spans(text)
+        if shape:
+            read.blanked = self._blank(text) != text
+            read.address = not self._reads_addresses and _ADDRESS.fullmatch(text) is not None
+        return read
 
-        ``free`` are distinct free strings, ``rest`` the structured ones not among them and ``blanked`` the
-        same with the other strings they hold blanked out. A string inside a longer one is still read
-        alone: inside the longer one it may be glued to other characters (``req-001099012345``) that
-        make the recognisers refuse it. Each string is its own context (a field's value, not its
-        neighbours in the document), so what the recognisers find in it depends on the string alone
-        and is remembered per string: user names, user agents, referrers and paths recur from line to
-        line. Structured strings (user agents, URLs, raw lines) are read without the name tagger. An
-        address with a port is read by nobody when no operator acts on IP addresses: it holds no
-        other shape the recognisers know.
+    def _remembered(self, text: str, kind: bytes, remember: bool, *, params: bool, shape: bool) -> _Read:
+        if not remember:
+            return self._new_read(text, params=params, shape=shape)
+        key = _digest(text, kind)
+        read = self._reads.get(key)
+        if read is None:
+            read = self._reads.put(key, self._new_read(text, params=params, shape=shape))
+        return read
+
+    def _free_read(self, text: str, remember: bool = True) -> _Read:
+        return self._remembered(text, _FREE, remember, params=True, shape=True)
+
+    def _structured_reads(self, text: str, blanked: str, remember: bool) -> tuple[_Read, _Read]:
+        """(the read of the structured string itself, the read of it with the document's other strings blanked).
+
+        One read when nothing of the document is inside it (a user agent, a referrer): the usual case.
         """
-        if not self.actions:
-            return
-        # protocol and format tokens (a vendor's log code, SSH algorithm names) are not read, glued or not
-        blank = structure_for(self.loaded.classifiers_dir).blank
-        free = list(dict.fromkeys(map(blank, free)))
-        rest, blanked = [blank(t) for t in rest], [blank(t) for t in blanked]
-        if not self._reads_addresses:
-            free = [t for t in free if not _ADDRESS.fullmatch(t)]
-            kept = [i for i, t in enumerate(rest) if not _ADDRESS.fullmatch(t)]
-            rest, blanked = [rest[i] for i in kept], [blanked[i] for i in kept]
-        seen: set[str] = set()
-        found: list[tuple[str, str]] = []
-        for text in free:
-            found.extend(self._free_hits(text))
-        for text, hidden in zip(rest, blanked, strict=True):
-            found.extend(self._structured_hits(text, hidden))
-        for entity, raw in found:
-            if entity in self.actions:
-                seen.add(raw)
-                changes.add(entity, raw, self._span_value(entity, raw))
-        self._scan_glued([*free, *rest], changes, seen)
+        if blanked == text:
+            read = self._remembered(text, _WHOLE, remember, params=True, shape=True)
+            return read, read
+        return (
+            self._remembered(text, _TEXT, remember, params=False, shape=True),
+            self._remembered(blanked, _BLANKED, remember, params=True, shape=False),
+        )
 
-    def _free_hits(self, text: str) -> list[tuple[str, str]]:
-        """(entity, raw) in one free string, read alone and remembered."""
-        key = _digest(text)
-        spans = self._found.get(key)
+    def _spans(self, read: _Read, text: str, free_text: bool) -> tuple[tuple[str, int, int], ...]:
+        """The findings of entities acted on in ``text`` (``read``'s string), its structural tokens blanked."""
+        spans = read.spans
         if spans is None:
-            spans = self._found.put(key, tuple((h.entity, h.start, h.end) for h in self.find(text)))
-        return [(entity, text[start:end]) for entity, start, end in spans]
+            text = self._blank(text)
+            hits = self.find(text) if free_text else self.find(text, free_text=False)
+            spans = read.spans = tuple((h.entity, h.start, h.end) for h in hits if h.entity in self.actions)
+        return spans
 
-    def _structured_hits(self, text: str, blanked: str) -> list[tuple[str, str]]:
-        """(entity, raw) in one structured string, read alone and remembered: user agents and URLs repeat.
+    def _pieces(self, read: _Read, text: str) -> tuple[tuple[str, int, int], ...]:
+        """The glued identifiers of ``text`` (``read``'s string, structural tokens blanked): one per candidate group.
 
-        The other strings of the document that it holds (the user agent inside the raw line) are read on
-        their own, so they are blanked out of it (``blanked``, the same length): what is left of a parsed
-        line is mostly addresses and numbers.
+        A digit run glued to other characters is a group of one; an ``@`` token's candidate addresses
+        are a group, of which the longest accepted wins, so the whole glued address is replaced.
         """
-        key = _digest(blanked, b"s")
-        spans = self._found.get(key)
-        if spans is None:
-            spans = self._found.put(key, tuple((h.entity, h.start, h.end) for h in self.find(blanked, free_text=False)))
-        return [(entity, text[start:end]) for entity, start, end in spans]
+        pieces = read.pieces
+        if pieces is None:
+            pieces = read.pieces = self._glued_pieces(text)
+        return pieces
 
-    def _scan_glued(self, texts: list[str], changes: _Changes, seen: set[str]) -> None:
-        """Identifiers glued to other characters (path segments, file names, tokens), each piece read on its own.
-
-        The pieces of a string and what the recognisers say of each piece are remembered (a user name
-        like ``cd825125200`` recurs on every line of a session); of the candidates of one ``@`` token
-        the longest accepted wins.
-        """
-        if all(map(_glue_free, texts)):
-            return  # no digit run an identifier needs and no address in any string: most events
-        best: list[tuple[str, str]] = []
-        for text in texts:
-            for group in self._glued_pieces(text):
-                accepted = [(entity, piece) for piece in group if (entity := self._piece_entity(piece)) is not None]
-                if accepted:
-                    best.append(max(accepted, key=lambda hit: len(hit[1])))
-        for entity, raw in best:
-            if raw not in seen:
-                seen.add(raw)
-                changes.add(entity, raw, self._span_value(entity, raw))
-
-    def _glued_pieces(self, text: str) -> tuple[tuple[str, ...], ...]:
-        """The candidate pieces of ``text``, in groups: a glued digit run alone, an ``@`` token's addresses."""
+    def _glued_pieces(self, text: str) -> tuple[tuple[str, int, int], ...]:
         if _glue_free(text):
             return ()
-        key = _digest(text, b"g")
-        groups = self._pieces.get(key)
-        if groups is None:
-            found = [(digits,) for digits in dict.fromkeys(glued_digits(text))]
-            found += [tuple(email_candidates(token)) for token in dict.fromkeys(at_tokens(text))]
-            groups = self._pieces.put(key, tuple(g for g in found if g))
-        return groups
+        best = []
+        runs: set[str] = set()
+        for start, end in glued_digit_spans(text):
+            digits = text[start:end]
+            if digits not in runs:
+                runs.add(digits)
+                entity = self._piece_entity(digits)
+                if entity is not None:
+                    best.append((entity, start, end))
+        tokens: set[str] = set()
+        for at, token in at_token_starts(text):
+            if token in tokens:
+                continue
+            tokens.add(token)
+            accepted = [(entity, piece) for piece in email_candidates(token) if (entity := self._piece_entity(piece))]
+            if accepted:
+                entity, piece = max(accepted, key=lambda hit: len(hit[1]))
+                start = at + token.find(piece)
+                best.append((entity, start, start + len(piece)))
+        return tuple(best)
 
     def _piece_entity(self, piece: str) -> str | None:
         """The entity the recognisers accept ``piece`` as, whole; None when they accept it as nothing we act on."""
@@ -409,62 +486,160 @@ class Protector:
             entity = self._accepted.put(key, next((e for e in whole if e in self.actions), ""))
         return entity or None
 
-    # -- phase 2: rewrite ---------------------------------------------------------
-    def _rewrite(
+    # -- phase 1: scan ------------------------------------------------------------
+    def _scan(
         self,
-        node: Any,
-        path: str,
+        free: list[str],
         changes: _Changes,
-        pattern: re.Pattern[str] | None,
-        originals: dict[str, Any],
-    ) -> Any:
-        if isinstance(node, Mapping):
-            out: dict[str, Any] = {}
-            fields, field = self._fields, self._field
-            for key, value in node.items():
-                sub, skipped, _, declared = fields.get((path, key)) or field(path, key)
-                if skipped:
-                    out[key] = value
+        rest: Sequence[str] = (),
+        blanked: Sequence[str] = (),
+        unique: str | None = None,
+    ) -> None:
+        """:meth:`_scan_reads` for strings not yet read (``unique``: the one string not to remember)."""
+        reads = [self._structured_reads(t, b, t != unique) for t, b in zip(rest, blanked, strict=True)]
+        self._scan_reads(free, changes, rest, blanked, reads, unique)
+
+    def _scan_reads(
+        self,
+        free: list[str],
+        changes: _Changes,
+        rest: Sequence[str],
+        blanked: Sequence[str],
+        reads: Sequence[tuple[_Read, _Read]],
+        unique: str | None,
+    ) -> None:
+        """Every distinct string read on its own, then the glued pieces; what each string holds is remembered.
+
+        ``free`` are distinct free strings, ``rest`` the structured ones not among them and ``blanked`` the
+        same with the other strings they hold blanked out (``reads``: their reads). A string inside a longer
+        one is still read alone: inside the longer one it may be glued to other characters
+        (``req-001099012345``) that make the recognisers refuse it. Each string is its own context (a
+        field's value, not its neighbours in the document), so what the recognisers find in it depends on
+        the string alone and is remembered per string: user names, user agents, referrers and paths recur
+        from line to line. Structured strings (user agents, URLs, raw lines) are read without the name
+        tagger. An address with a port is read by nobody when no operator acts on IP addresses: it holds no
+        other shape the recognisers know. Protocol and format tokens (a vendor's log code, SSH algorithm
+        names) are blanked before any of this, glued or not.
+        """
+        if not self.actions:
+            return
+        blank = self._blank
+        found: list[tuple[str, str]] = []
+        glued: list[tuple[str, str]] = []
+        bodies: set[str] = set()
+        for text in free:
+            if not self._reads_addresses and _ADDRESS.fullmatch(text):
+                continue
+            read = self._free_read(text, text != unique)
+            body = blank(text) if read.blanked else text
+            if body in bodies:  # two strings alike once their structural tokens are blanked: read once
+                continue
+            bodies.add(body)
+            for entity, start, end in self._spans(read, text, True):
+                found.append((entity, body[start:end]))
+            for entity, start, end in self._pieces(read, body):
+                glued.append((entity, body[start:end]))
+        rest_glued: list[tuple[str, str]] = []
+        for text, hidden, (whole, part) in zip(rest, blanked, reads, strict=True):
+            if whole.address:
+                continue
+            body = blank(text) if whole.blanked else text
+            # findings in the string with the others blanked out, at the same offsets in the string itself
+            for entity, start, end in self._spans(part, hidden, False):
+                found.append((entity, body[start:end]))
+            for entity, start, end in self._pieces(whole, body):
+                rest_glued.append((entity, body[start:end]))
+        seen: set[str] = set()
+        for entity, raw in found:
+            seen.add(raw)
+            changes.add(entity, raw, self._span_value(entity, raw))
+        for entity, raw in (*glued, *rest_glued):
+            if raw not in seen:
+                seen.add(raw)
+                changes.add(entity, raw, self._span_value(entity, raw))
+
+
+class _Rewrite:
+    """Phase 2: a copy of a document with every changed value replaced (named fields by their operator)."""
+
+    def __init__(self, protector: Protector, changes: _Changes) -> None:
+        self.protector = protector
+        self.values = changes.values
+        self.pattern = _pattern(self.values)
+        # the pattern can match only where one of its values occurs: most strings hold none and are kept as they are
+        self.keys = [k for k in self.values if len(k) >= MIN_GLOBAL_CHARS]
+
+    def mapping(self, node: Mapping[Any, Any], trie: _Node, originals: dict[str, Any]) -> dict[str, Any]:
+        protector = self.protector
+        actions = protector.actions
+        out: dict[str, Any] = {}
+        children = trie.children
+        for key, value in node.items():
+            child = children.get(key)
+            if child is None:
+                child = protector._child(trie, key)
+            if child.skipped:
+                out[key] = value
+                continue
+            kind = type(value)
+            entity = child.declared
+            if entity is not None and (kind in _LEAF_TYPES or not isinstance(value, Mapping | list) or _leaves(value)):
+                # the field is declared to hold this entity: its operator decides alone
+                if actions.get(entity) == DROP:
                     continue
-                entity = declared if not isinstance(value, Mapping | list) or _leaves(value) else None
-                if entity is not None:  # the field is declared to hold this entity: its operator decides alone
-                    if self.actions.get(entity) == DROP:
-                        continue
-                    out[key] = self._rewrite_whole(value, changes) if entity in self.actions else value
-                elif sub in originals:
-                    obj = self._rewrite(originals[sub], "", changes, pattern, {})
-                    out[key] = orjson.dumps(obj).decode()
-                else:
-                    out[key] = self._rewrite(value, sub, changes, pattern, originals)
-            return out
+                out[key] = self.whole(value) if entity in actions else value
+            elif child.path in originals:
+                obj = self.mapping(originals[child.path], protector._root, {})
+                out[key] = orjson.dumps(obj).decode()
+            elif kind is str:
+                out[key] = self.text(value)
+            elif kind is dict:
+                out[key] = self.mapping(value, child, originals)
+            else:
+                out[key] = self.node(value, child, originals)
+        return out
+
+    def node(self, node: Any, trie: _Node, originals: dict[str, Any]) -> Any:
+        if isinstance(node, Mapping):
+            return self.mapping(node, trie, originals)
         if isinstance(node, list):
-            return [self._rewrite(item, path, changes, pattern, originals) for item in node]
+            return [self.node(item, trie, originals) for item in node]
         if isinstance(node, str):
-            if pattern is None:
-                return node
-            return pattern.sub(lambda m: changes.values[m.group(0)], node)
-        if isinstance(node, int) and not isinstance(node, bool) and str(node) in changes.values:
-            return changes.values[str(node)]
+            return self.text(node)
+        if isinstance(node, int) and not isinstance(node, bool) and str(node) in self.values:
+            return self.values[str(node)]
         return node
 
-    @staticmethod
-    def _rewrite_whole(value: Any, changes: _Changes) -> Any:
+    def text(self, text: str) -> str:
+        if self.pattern is None or not any(key in text for key in self.keys):
+            return text
+        values = self.values
+        return self.pattern.sub(lambda m: values[m.group(0)], text)
+
+    def whole(self, value: Any) -> Any:
+        values = self.values
         if isinstance(value, list):
-            return [changes.values.get(str(v), v) if v is not None else v for v in value]
+            return [values.get(str(v), v) if v is not None else v for v in value]
         if value is None or isinstance(value, bool) or value == "":
             return value
-        return changes.values.get(str(value), value)
+        return values.get(str(value), value)
 
 
 @dataclass
 class _Texts:
-    """The strings of one document to scan: free text, and structure (``structured_fields``)."""
+    """The strings of one document to scan: free text, and structure (``structured_fields``).
+
+    ``unique``: the raw line of a parsed event (``event.original``), never the same twice, so never remembered.
+    """
 
     structured_fields: frozenset[str]
     free: list[str] = field(default_factory=list)
     structured: list[str] = field(default_factory=list)
+    unique: str | None = None
 
-    def add(self, path: str, text: str) -> None:
+    def add(self, path: str, text: str, unique: bool = False) -> None:
+        if unique:
+            self.unique = text
         if path not in self.structured_fields:
             self.free.append(text)
             return
@@ -496,17 +671,33 @@ def _leaves(value: Any) -> bool:
     return type(value) is list and all(type(v) in _LEAF_TYPES for v in value)
 
 
-def _query_words(text: str) -> list[str]:
-    """The values of URL parameters in ``text`` that are words (decoded), not codes or encoded blobs."""
-    words = []
+def _query_word_spans(text: str) -> list[tuple[int, int]]:
+    """Where the values of URL parameters in ``text`` that are words (decoded: not codes or encoded blobs) are."""
+    spans = []
     for match in _QUERY_VALUE.finditer(text):
         value = match.group(1)
         if "%" in value or "+" in value:
             value = unquote_plus(value)
         value = value.strip()
         if _LETTERS.search(value) and _WORDS.fullmatch(value):
-            words.append(value)
+            spans.append(match.span(1))
+    return spans
+
+
+def _words(text: str, spans: Sequence[tuple[int, int]]) -> list[str]:
+    """The query values at ``spans`` of ``text``, decoded."""
+    words = []
+    for start, end in spans:
+        value = text[start:end]
+        if "%" in value or "+" in value:
+            value = unquote_plus(value)
+        words.append(value.strip())
     return words
+
+
+def _query_words(text: str) -> list[str]:
+    """The values of URL parameters in ``text`` that are words (decoded), not codes or encoded blobs."""
+    return _words(text, _query_word_spans(text))
 
 
 def _blank_each(texts: Sequence[str], others: Sequence[str]) -> list[str]:

@@ -245,6 +245,7 @@ class Prefilter:
             old = entries.get(word)
             entries[word] = (frozenset(ents) | (old[0] if old else frozenset()), capital and (old[1] if old else True))
         self._words = list(entries)
+        self.words = tuple(self._words)  # every word looked for (lower case, with and without diacritics)
         self._entries = [entries[w] for w in self._words]
         self.automaton: ahocorasick_rs.AhoCorasick | None = None
         if entries:

@@ -55,4 +55,5 @@ def classifier_finder(entities: Iterable[str], min_score: float, classifiers_dir
             hits = [h for h in hits if not any(a <= h.start and h.end <= b for a, b in tokens)]
         return hits
 
+    find.prefilter = prefilter  # type: ignore[attr-defined]  # what decides whether the analyzer runs at all
     return find

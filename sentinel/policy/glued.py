@@ -27,6 +27,9 @@ _AT_TOKEN = re.compile(r"[^\s\"'<>()\[\]{},;:\\|]{1,128}@[^\s@\"'<>()\[\]{},;:\\
 _LOCAL_CUT = re.compile(r"[^A-Za-z0-9]")  # a local part may start after any of these
 _DOMAIN_CUT = re.compile(r"[._/-]")  # a domain may end before any of these
 MAX_EMAIL_CANDIDATES = 24
+# ASCII digits as "9", every other byte as "_": where nine digits in a row are, found with bytes.find.
+_DIGIT_SHAPE = bytes(0x39 if 0x30 <= c <= 0x39 else 0x5F for c in range(256))
+_NINE = b"9" * 9
 
 
 def glued_digits(text: str) -> Iterator[str]:
@@ -36,13 +39,34 @@ def glued_digits(text: str) -> Iterator[str]:
 
 
 def glued_digit_spans(text: str) -> Iterator[tuple[int, int]]:
-    """Where :func:`glued_digits` finds its runs: (start, end) of each, in order."""
-    for match in _DIGITS.finditer(text):
-        start, end = match.span()
-        before = text[start - 1] if start else ""
-        after = text[end] if end < len(text) else ""
-        if (before and _GLUE_BEFORE.match(before)) or (after and _GLUE_AFTER.match(after)):
-            yield start, end
+    """Where :func:`glued_digits` finds its runs: (start, end) of each, in order.
+
+    In ASCII text a run is looked for only where the bytes' shape has nine digits in a row (at memory
+    speed), from the character before them (a ``+`` of ``+84``) to the end of their run: no match of
+    the run pattern is elsewhere, and the pattern's lookbehind still sees the text before the window.
+    """
+    for pos, endpos in _digit_windows(text):
+        for match in _DIGITS.finditer(text, pos, endpos):
+            start, end = match.span()
+            before = text[start - 1] if start else ""
+            after = text[end] if end < len(text) else ""
+            if (before and _GLUE_BEFORE.match(before)) or (after and _GLUE_AFTER.match(after)):
+                yield start, end
+
+
+def _digit_windows(text: str) -> list[tuple[int, int]]:
+    """Stretches of ``text`` that hold every run of nine digits or more (with the character before each)."""
+    if not text.isascii():  # other scripts' digits are digits too: the whole text
+        return [(0, len(text))]
+    shape = text.encode("ascii").translate(_DIGIT_SHAPE)
+    windows = []
+    start = shape.find(_NINE)
+    while start >= 0:
+        end = shape.find(b"_", start)
+        end = len(shape) if end < 0 else end
+        windows.append((max(0, start - 1), end))
+        start = shape.find(_NINE, end)
+    return windows
 
 
 def email_candidates(token: str) -> list[str]:

@@ -29,7 +29,6 @@ import hashlib
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote_plus
@@ -87,55 +86,53 @@ def _glue_free(text: str) -> bool:
     return text.isascii() or _NINE_DIGITS.search(text) is None
 
 
-class _Memo:
+class _Memo(dict):
     """Values remembered per digest, bounded: two generations, the older dropped whole when the newer fills.
 
-    User agents, paths and user names are asked on line after line. A hit in the older generation
-    moves the entry to the newer one, so what recurs stays while what was asked once (a record id, a
-    first-seen name) ages out; no recency bookkeeping on the usual hit, and at most twice ``size`` entries.
+    User agents, paths and user names are asked on line after line. ``memo[key]`` is the value or None;
+    a hit in the older generation moves the entry to the newer one (this dict), so what recurs stays while
+    what was asked once (a record id, a first-seen name) ages out: no recency bookkeeping on the usual hit
+    (a plain dict lookup), and at most twice ``size`` entries.
     """
 
-    __slots__ = ("new", "old", "size")
+    __slots__ = ("old", "size")
 
     def __init__(self, size: int = _CACHE_SIZE) -> None:
-        self.new: dict[bytes, Any] = {}
+        super().__init__()
         self.old: dict[bytes, Any] = {}
         self.size = size
 
-    def get(self, key: bytes) -> Any:
-        found = self.new.get(key)
-        if found is None:
-            found = self.old.get(key)
-            if found is not None:
-                self.put(key, found)
+    def __missing__(self, key: bytes) -> Any:
+        found = self.old.get(key)
+        if found is not None:
+            self.put(key, found)
         return found
 
     def put(self, key: bytes, value: Any) -> Any:
-        if len(self.new) >= self.size:
-            self.old, self.new = self.new, {}
-        self.new[key] = value
+        if len(self) >= self.size:
+            self.old = dict(self)
+            self.clear()
+        self[key] = value
         return value
-
-    def __len__(self) -> int:
-        return len(self.new) + len(self.old)
 
 
 class _Read:
     """What one string holds, by offsets into it: its named URL parameters, query words, findings, glued pieces.
 
-    ``params``: (entity, start, end) of each named parameter's encoded value; ``words``: (start, end) of
-    each query value that is words; ``spans``: (entity, start, end) of each recogniser finding of an
-    entity acted on, in the string with its structural tokens blanked (``None`` until first asked);
+    ``params``: (entity, start, end) of each named parameter's encoded value; ``words``: (start, end,
+    the key of its own read) of each query value that is words; ``spans``: (entity, start, end) of each
+    recogniser finding of an entity acted on, in the string with its structural tokens blanked (``None``
+    until first asked);
     ``pieces``: (entity, start, end) of the glued identifier kept per candidate group (``None`` until
     first asked); ``blanked``: structural tokens were blanked out of it (the findings are offsets into
     the blanked form); ``address``: an IPv4 address that nobody reads (the purpose keeps addresses).
     """
 
-    __slots__ = ("params", "words", "spans", "pieces", "blanked", "address")
+    __slots__ = ("address", "blanked", "params", "pieces", "spans", "words")
 
     def __init__(self) -> None:
         self.params: tuple[tuple[str, int, int], ...] = ()
-        self.words: tuple[tuple[int, int], ...] = ()
+        self.words: tuple[tuple[int, int, bytes], ...] = ()
         self.spans: tuple[tuple[str, int, int], ...] | None = None
         self.pieces: tuple[tuple[str, int, int], ...] | None = None
         self.blanked = False
@@ -145,26 +142,29 @@ class _Read:
 class _Node:
     """What the policy says of one field path, and the keys seen under it (documents repeat their keys)."""
 
-    __slots__ = ("path", "skipped", "entity", "declared", "original", "children")
+    __slots__ = ("children", "declared", "entity", "original", "path", "skipped", "structured")
 
-    def __init__(self, path: str, skipped: bool, entity: str | None, declared: str | None) -> None:
+    def __init__(self, path: str, skipped: bool, entity: str | None, declared: str | None, structured: bool) -> None:
         self.path = path
         self.skipped = skipped
         self.entity = entity  # the entity the policy assigns, when the purpose acts on it
         self.declared = declared  # the entity the policy assigns, acted on or not
-        self.original = path == "event.original"
+        self.structured = structured  # one of the policy's structured fields
+        self.original = path == "event.original"  # its string is read as a whole only where it fails to parse
         self.children: dict[Any, _Node] = {}
 
 
 Action = OperatorSpec | str  # an operator, or DROP
 
 
-@dataclass
 class _Changes:
     """What one document needs: raw value -> replacement, and per-field replacements."""
 
-    values: dict[str, str] = field(default_factory=dict)
-    found: dict[str, int] = field(default_factory=dict)  # entity -> count, for reports
+    __slots__ = ("found", "values")
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self.found: dict[str, int] = {}  # entity -> count, for reports
 
     def add(self, entity: str, raw: str, new: str) -> None:
         self.found[entity] = self.found.get(entity, 0) + 1
@@ -199,8 +199,11 @@ class Protector:
         self._accepted = _Memo()  # piece digest -> the entity it is, whole ("" for none)
         self._reads_addresses = bool(prefilter_for(frozenset(self.actions), loaded.classifiers_dir).addresses)
         self._blank = structure_for(loaded.classifiers_dir).blank
+        # words of the prefilter a skeleton cannot stand for (``covid-19``): looked for in the text itself
+        self._digit_words = _digit_words(getattr(finder, "prefilter", None))
+        self._skeletons = _Memo(4096) if self._digit_words is not None else None
         self._entity_of = lru_cache(maxsize=4096)(self._entity_of_uncached)
-        self._root = _Node("", False, None, None)
+        self._root = _Node("", False, None, None, False)
         self._nodes = 0
 
     # -- field names -------------------------------------------------------------
@@ -216,8 +219,9 @@ class Protector:
         sub = f"{node.path}.{key}" if node.path else str(key)
         entity = self._entity_of(sub)
         if self._nodes >= _CACHE_SIZE:  # documents with ever new keys (a JSON log's ids as keys): start afresh
-            self._root, self._nodes = _Node("", False, None, None), 0
-        child = node.children[key] = _Node(sub, sub in self.skip, entity if entity in self.actions else None, entity)
+            self._root, self._nodes = _Node("", False, None, None, False), 0
+        acted = entity if entity in self.actions else None
+        child = node.children[key] = _Node(sub, sub in self.skip, acted, entity, sub in self.structured)
         self._nodes += 1
         return child
 
@@ -233,7 +237,7 @@ class Protector:
             return self.ops.apply(entity, raw)
         # The same identifier recurs in a line and across lines; keyed by a digest so no raw value is held.
         key = _digest(f"{entity}\0{raw}")
-        new = self._cache.get(key)
+        new = self._cache[key]
         if new is None:
             new = self._cache.put(key, self.ops.apply(entity, raw))
         return new
@@ -262,24 +266,32 @@ class Protector:
             if "=" in text:
                 self._apply_params(text, self._free_read(text, text != unique).params, changes)
         reads = [self._structured_reads(t, b, t != unique) for t, b in zip(rest, blanked, strict=True)]
+        worded = []
         for text, (_, read) in zip(blanked, reads, strict=True):
             if read.params:
                 self._apply_params(text, read.params, changes)
-            for word in _words(text, read.words):  # search terms and form values in a URL are free text
+            if read.words:  # search terms and form values in a URL are free text
+                worded.append((text, read.words))
+        known = _Replacer(changes.values) if changes.values else None
+        if known is not None and not known.keys:
+            known = None
+        for text, words in worded:
+            for start, end, key in words:
+                if known is None and _holds_nothing(self._reads[key]):
+                    continue  # read before and nothing found in it: the word need not even be decoded
+                word = _word(text, start, end)
                 if word not in in_free:
                     in_free.add(word)
                     free.append(word)
-        known = _pattern(changes.values)
         if known is None:
             self._scan_reads(free, changes, rest, blanked, reads, unique)
         else:  # values named fields already gave need no recogniser to find them again
-            free = list(dict.fromkeys(known.sub(lambda m: changes.values[m.group(0)], t) for t in free))
+            free = list(dict.fromkeys(map(known.sub, free)))
             in_free = set(free)
-            rest = [t for t in dict.fromkeys(known.sub(lambda m: changes.values[m.group(0)], t) for t in rest)]
-            rest = [t for t in rest if t not in in_free]
+            rest = [t for t in dict.fromkeys(map(known.sub, rest)) if t not in in_free]
             blanked = _blank_each(rest, free)
             if unique is not None:
-                unique = known.sub(lambda m: changes.values[m.group(0)], unique)
+                unique = known.sub(unique)
             self._scan(free, changes, rest, blanked, unique)
         if changes.found:
             self.counts.update(changes.found)
@@ -298,8 +310,7 @@ class Protector:
         changes = _Changes()
         self._scan([value], changes)
         self.counts.update(changes.found)
-        pattern = _pattern(changes.values)
-        return pattern.sub(lambda m: changes.values[m.group(0)], value) if pattern else value
+        return _Replacer(changes.values).sub(value)
 
     # -- phase 1: collect ---------------------------------------------------------
     def _collect(
@@ -325,8 +336,12 @@ class Protector:
                 elif child.original and value.lstrip().startswith("{") and (parsed := _json_object(value)) is not None:
                     originals[child.path] = parsed
                     self._collect(parsed, self._root, changes, texts, originals)
+                elif child.original:
+                    texts.add(child.path, value, True)
+                elif child.structured:
+                    texts.structured.append(value)
                 else:
-                    texts.add(child.path, value, child.original)
+                    texts.free.append(value)
             elif kind is dict:  # a named field holding an object is walked: its keys say what they hold
                 self._collect(value, child, changes, texts, originals)
             elif kind is int or kind in _INERT_TYPES:
@@ -367,11 +382,12 @@ class Protector:
             changes.add(entity, raw, new)
 
     # -- what a string holds ------------------------------------------------------
-    def _param_spans(self, text: str) -> tuple[tuple[tuple[str, int, int], ...], tuple[tuple[int, int], ...]]:
+    def _param_spans(self, text: str) -> tuple[tuple[tuple[str, int, int], ...], tuple[tuple[int, int, bytes], ...]]:
         """Where ``text``'s URL parameters the policy names (``?ho_ten=...``) and its query values that are words are.
 
-        A parameter starts the text or follows ``?``, ``&`` or ``;``: a text with none of those and no
-        parameter at its start (what is left of a raw line once its URL is blanked out) has none.
+        Each word comes with the key its own read is remembered by. A parameter starts the text or follows
+        ``?``, ``&`` or ``;``: a text with none of those and no parameter at its start (what is left of a
+        raw line once its URL is blanked out) has none.
         """
         separated = "?" in text or "&" in text or ";" in text
         if not (separated or _PARAM.match(text) or _QUERY_VALUE.match(text)):
@@ -381,13 +397,14 @@ class Protector:
             entity = self.entity_of(match.group(1))
             if entity is not None and entity in self.actions and match.group(2):
                 params.append((entity, match.start(2), match.end(2)))
-        return tuple(params), tuple(_query_word_spans(text))
+        words = [(start, end, _digest(_word(text, start, end), _FREE)) for start, end in _query_word_spans(text)]
+        return tuple(params), tuple(words)
 
     def _params(self, text: str, changes: _Changes) -> tuple[str, ...]:
         """Values of URL parameters the policy names (``?ho_ten=...``) into ``changes``; the values that are words."""
         params, words = self._param_spans(text)
         self._apply_params(text, params, changes)
-        return tuple(_words(text, words))
+        return tuple(_word(text, start, end) for start, end, _ in words)
 
     def _apply_params(self, text: str, params: Sequence[tuple[str, int, int]], changes: _Changes) -> None:
         for entity, start, end in params:
@@ -399,7 +416,7 @@ class Protector:
                 changes.values[encoded] = quote(new, safe="-_.~=")
 
     def _new_read(self, text: str, *, params: bool, shape: bool) -> _Read:
-        """A read of ``text``: its parameters and words (``params``), whether it is blanked or an address (``shape``)."""
+        """A read of ``text``: its parameters and words (``params``); whether it is blanked, an address (``shape``)."""
         read = _Read()
         if params and "=" in text:
             read.params, read.words = self._param_spans(text)
@@ -412,7 +429,7 @@ class Protector:
         if not remember:
             return self._new_read(text, params=params, shape=shape)
         key = _digest(text, kind)
-        read = self._reads.get(key)
+        read = self._reads[key]
         if read is None:
             read = self._reads.put(key, self._new_read(text, params=params, shape=shape))
         return read
@@ -441,6 +458,29 @@ class Protector:
             hits = self.find(text) if free_text else self.find(text, free_text=False)
             spans = read.spans = tuple((h.entity, h.start, h.end) for h in hits if h.entity in self.actions)
         return spans
+
+    def _residue_spans(self, read: _Read, text: str) -> None:
+        """The findings in what is left of a raw line once the strings parsed from it are blanked out.
+
+        That is never the same twice (times, sizes, durations), but its skeleton -- ASCII digits as ``0``,
+        runs of three spaces or more as two -- recurs line after line: when the prefilter finds no
+        possible entity in a skeleton it finds none in any text with that skeleton (see
+        :func:`_skeletons_exact`), so the analyzer would not run and nothing would be found.
+        """
+        if self._skeletons is None:
+            return
+        body = self._blank(text)
+        if self._digit_words:
+            lower = body.lower()
+            if any(word in lower for word in self._digit_words):
+                return
+        skeleton = _SPACE_RUN.sub(b"  ", body.encode("utf-8", "surrogatepass").translate(_ZEROS))
+        key = hashlib.blake2b(skeleton, digest_size=16, person=b"k").digest()
+        if self._skeletons[key] is None:
+            if self.find.prefilter.entities_in(skeleton.decode("utf-8", "surrogatepass")):  # type: ignore[attr-defined]
+                return  # something may be there: the analyzer reads the text itself
+            self._skeletons.put(key, True)
+        read.spans = ()
 
     def _pieces(self, read: _Read, text: str) -> tuple[tuple[str, int, int], ...]:
         """The glued identifiers of ``text`` (``read``'s string, structural tokens blanked): one per candidate group.
@@ -480,7 +520,7 @@ class Protector:
     def _piece_entity(self, piece: str) -> str | None:
         """The entity the recognisers accept ``piece`` as, whole; None when they accept it as nothing we act on."""
         key = _digest(piece, b"p")
-        entity = self._accepted.get(key)
+        entity = self._accepted[key]
         if entity is None:
             whole = [h.entity for h in self.find(piece) if h.start == 0 and h.end == len(piece)]
             entity = self._accepted.put(key, next((e for e in whole if e in self.actions), ""))
@@ -543,6 +583,8 @@ class Protector:
         for text, hidden, (whole, part) in zip(rest, blanked, reads, strict=True):
             if whole.address:
                 continue
+            if part.spans is None and text == unique:
+                self._residue_spans(part, hidden)
             body = blank(text) if whole.blanked else text
             # findings in the string with the others blanked out, at the same offsets in the string itself
             for entity, start, end in self._spans(part, hidden, False):
@@ -565,9 +607,7 @@ class _Rewrite:
     def __init__(self, protector: Protector, changes: _Changes) -> None:
         self.protector = protector
         self.values = changes.values
-        self.pattern = _pattern(self.values)
-        # the pattern can match only where one of its values occurs: most strings hold none and are kept as they are
-        self.keys = [k for k in self.values if len(k) >= MIN_GLOBAL_CHARS]
+        self.replacer = _Replacer(self.values)
 
     def mapping(self, node: Mapping[Any, Any], trie: _Node, originals: dict[str, Any]) -> dict[str, Any]:
         protector = self.protector
@@ -611,10 +651,7 @@ class _Rewrite:
         return node
 
     def text(self, text: str) -> str:
-        if self.pattern is None or not any(key in text for key in self.keys):
-            return text
-        values = self.values
-        return self.pattern.sub(lambda m: values[m.group(0)], text)
+        return self.replacer.sub(text)
 
     def whole(self, value: Any) -> Any:
         values = self.values
@@ -625,17 +662,19 @@ class _Rewrite:
         return values.get(str(value), value)
 
 
-@dataclass
 class _Texts:
     """The strings of one document to scan: free text, and structure (``structured_fields``).
 
     ``unique``: the raw line of a parsed event (``event.original``), never the same twice, so never remembered.
     """
 
-    structured_fields: frozenset[str]
-    free: list[str] = field(default_factory=list)
-    structured: list[str] = field(default_factory=list)
-    unique: str | None = None
+    __slots__ = ("free", "structured", "structured_fields", "unique")
+
+    def __init__(self, structured_fields: frozenset[str]) -> None:
+        self.structured_fields = structured_fields
+        self.free: list[str] = []
+        self.structured: list[str] = []
+        self.unique: str | None = None
 
     def add(self, path: str, text: str, unique: bool = False) -> None:
         if unique:
@@ -684,20 +723,43 @@ def _query_word_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _words(text: str, spans: Sequence[tuple[int, int]]) -> list[str]:
-    """The query values at ``spans`` of ``text``, decoded."""
-    words = []
-    for start, end in spans:
-        value = text[start:end]
-        if "%" in value or "+" in value:
-            value = unquote_plus(value)
-        words.append(value.strip())
-    return words
+def _word(text: str, start: int, end: int) -> str:
+    """The query value at ``start:end`` of ``text``, decoded."""
+    value = text[start:end]
+    if "%" in value or "+" in value:
+        value = unquote_plus(value)
+    return value.strip()
 
 
 def _query_words(text: str) -> list[str]:
     """The values of URL parameters in ``text`` that are words (decoded), not codes or encoded blobs."""
-    return _words(text, _query_word_spans(text))
+    return [_word(text, start, end) for start, end in _query_word_spans(text)]
+
+
+_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+_SPACE_RUN = re.compile(rb" {3,}")
+
+
+def _digit_words(prefilter: Any) -> tuple[str, ...] | None:
+    """The words of ``prefilter`` holding an ASCII digit; None when a text's skeleton may hide something from it.
+
+    Whatever the prefilter finds in a text it finds in its skeleton (ASCII digits as ``0``, runs of
+    three spaces or more as two), but for the words returned here, which the caller looks for in the
+    text itself: its shapes see any digit as a digit and have no two separators in a row (a shortened
+    run keeps its first and last space, the neighbours every shape and word boundary looks at; a
+    plate's window of digits can only gain digits; no timestamp is made or unmade); its raw needles
+    are ``@``, ``ngày `` and ``(0`` (which a zeroed digit can only add); addresses are digits as well.
+    A word with three spaces in a row would need them kept: then there is no skeleton (None).
+    """
+    words = getattr(prefilter, "words", None)
+    if words is None or any("   " in w for w in words):
+        return None
+    return tuple(w for w in words if any(c in "0123456789" for c in w))
+
+
+def _holds_nothing(read: _Read | None) -> bool:
+    """A string read before in which nothing was found, alone or glued: it changes nothing wherever it is."""
+    return read is not None and read.spans == () and read.pieces == ()
 
 
 def _blank_each(texts: Sequence[str], others: Sequence[str]) -> list[str]:
@@ -726,23 +788,58 @@ def _json_object(text: str) -> dict[str, Any] | None:
     return obj if isinstance(obj, dict) else None
 
 
-def _edge(char: str, look: str) -> str:
-    """The guard on one side of a value: a digit must not continue a digit, a letter not a letter or digit."""
-    if char.isdigit():
-        return f"(?{look}\\d)"
-    if char.isalpha():
-        return f"(?{look}[^\\W_])"
-    return ""
-
-
-def _pattern(values: Mapping[str, str]) -> re.Pattern[str] | None:
-    """One alternation of every raw value worth replacing across the document, longest first.
+class _Replacer:
+    """Every raw value worth replacing across the document, replaced wherever it occurs, longest first.
 
     A value is replaced wherever it occurs, glued or not (``req-001099012345``, ``x001099012345``,
     ``CCCD_001099012345.pdf``): only a longer number of which it is a part (``9001099012345``), or a
-    longer word, is a different value.
+    longer word, is a different value. This is what ``re.sub`` with one alternation of the values does
+    (longest first, equal lengths in the order they were found; a value starting or ending with a digit
+    guarded by ``(?<!\\d)``/``(?!\\d)``, with a letter by ``(?<![^\\W_])``/``(?![^\\W_])``; at each position the
+    first value that matches, then on after it), without compiling a regex per document: values are found
+    with ``str.find`` and a string holding none of them is returned as it is.
     """
-    keys = sorted((k for k in values if len(k) >= MIN_GLOBAL_CHARS), key=len, reverse=True)
-    if not keys:
-        return None
-    return re.compile("|".join(_edge(k[0], "<!") + re.escape(k) + _edge(k[-1], "!") for k in keys))
+
+    __slots__ = ("guards", "keys", "values")
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = values
+        self.keys = sorted((k for k in values if len(k) >= MIN_GLOBAL_CHARS), key=len, reverse=True)
+        self.guards = [(_guard(k[0]), _guard(k[-1])) for k in self.keys]
+
+    def sub(self, text: str) -> str:
+        hits = []
+        for rank, key in enumerate(self.keys):
+            start = text.find(key)
+            if start < 0:
+                continue
+            before, after = self.guards[rank]
+            size = len(key)
+            while start >= 0:
+                end = start + size
+                if not (
+                    (before is not None and start > 0 and before(text[start - 1]))
+                    or (after is not None and end < len(text) and after(text[end]))
+                ):
+                    hits.append((start, rank, end))
+                start = text.find(key, start + 1)
+        if not hits:
+            return text
+        hits.sort()
+        out, done = [], 0
+        for start, rank, end in hits:
+            if start >= done:  # not inside a value replaced already (at one position, the longest value wins)
+                out.append(text[done:start])
+                out.append(self.values[self.keys[rank]])
+                done = end
+        out.append(text[done:])
+        return "".join(out)
+
+
+def _guard(char: str) -> Any:
+    """What a value's first or last character must not touch: a digit no digit, a letter no letter or digit."""
+    if char.isdigit():
+        return str.isdecimal  # what the regex \\d matches
+    if char.isalpha():
+        return str.isalnum  # what [^\\W_] matches
+    return None

@@ -67,6 +67,7 @@ _HASHERS: dict[bytes, Any] = {}
 # Kinds of remembered reads: a free string; a structured string read whole (nothing of the document inside
 # it); a structured string with the document's other strings blanked out; the structured string itself.
 _FREE, _WHOLE, _BLANKED, _TEXT = b"f", b"w", b"b", b"t"
+_READ_HASHERS = {kind: hashlib.blake2b(digest_size=16, person=kind) for kind in (_FREE, _WHOLE, _BLANKED, _TEXT)}
 
 
 def _digest(text: str, kind: bytes = b"") -> bytes:
@@ -428,7 +429,9 @@ class Protector:
     def _remembered(self, text: str, kind: bytes, remember: bool, *, params: bool, shape: bool) -> _Read:
         if not remember:
             return self._new_read(text, params=params, shape=shape)
-        key = _digest(text, kind)
+        hasher = _READ_HASHERS[kind].copy()  # _digest(text, kind), inline: this runs for every string of every event
+        hasher.update(text.encode("utf-8", "surrogatepass"))
+        key = hasher.digest()
         read = self._reads[key]
         if read is None:
             read = self._reads.put(key, self._new_read(text, params=params, shape=shape))
@@ -474,7 +477,7 @@ class Protector:
             lower = body.lower()
             if any(word in lower for word in self._digit_words):
                 return
-        skeleton = _SPACE_RUN.sub(b"  ", body.encode("utf-8", "surrogatepass").translate(_ZEROS))
+        skeleton = _squeeze(body.encode("utf-8", "surrogatepass").translate(_ZEROS))
         key = hashlib.blake2b(skeleton, digest_size=16, person=b"k").digest()
         if self._skeletons[key] is None:
             if self.find.prefilter.entities_in(skeleton.decode("utf-8", "surrogatepass")):  # type: ignore[attr-defined]
@@ -575,9 +578,11 @@ class Protector:
             if body in bodies:  # two strings alike once their structural tokens are blanked: read once
                 continue
             bodies.add(body)
-            for entity, start, end in self._spans(read, text, True):
+            spans = read.spans
+            for entity, start, end in self._spans(read, text, True) if spans is None else spans:
                 found.append((entity, body[start:end]))
-            for entity, start, end in self._pieces(read, body):
+            pieces = read.pieces
+            for entity, start, end in self._pieces(read, body) if pieces is None else pieces:
                 glued.append((entity, body[start:end]))
         rest_glued: list[tuple[str, str]] = []
         for text, hidden, (whole, part) in zip(rest, blanked, reads, strict=True):
@@ -587,9 +592,11 @@ class Protector:
                 self._residue_spans(part, hidden)
             body = blank(text) if whole.blanked else text
             # findings in the string with the others blanked out, at the same offsets in the string itself
-            for entity, start, end in self._spans(part, hidden, False):
+            spans = part.spans
+            for entity, start, end in self._spans(part, hidden, False) if spans is None else spans:
                 found.append((entity, body[start:end]))
-            for entity, start, end in self._pieces(whole, body):
+            pieces = whole.pieces
+            for entity, start, end in self._pieces(whole, body) if pieces is None else pieces:
                 rest_glued.append((entity, body[start:end]))
         seen: set[str] = set()
         for entity, raw in found:
@@ -737,7 +744,13 @@ def _query_words(text: str) -> list[str]:
 
 
 _ZEROS = bytes.maketrans(b"123456789", b"000000000")
-_SPACE_RUN = re.compile(rb" {3,}")
+
+
+def _squeeze(data: bytes) -> bytes:
+    """``data`` with every run of three spaces or more as two (each pass shortens such a run, never below two)."""
+    while b"   " in data:
+        data = data.replace(b"    ", b"  ").replace(b"   ", b"  ")
+    return data
 
 
 def _digit_words(prefilter: Any) -> tuple[str, ...] | None:

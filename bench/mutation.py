@@ -51,6 +51,7 @@ TARGETS: dict[str, Target] = {
             "tests/policy/test_operators.py",
             "tests/policy/test_ingest.py",
             "tests/policy/test_structure.py",
+            "tests/policy/test_protect_same.py",
         ),
     ),
     "candidates": Target("sentinel/policy/candidates.py", ("tests/policy/test_candidates.py",)),
@@ -101,23 +102,8 @@ EQUIVALENT: dict[str, str] = {
     "sentinel.policy.candidates.x__mailbox__mutmut_4": "0 <= pos: the slice before position 0 is empty, not alnum",
     "sentinel.policy.candidates.x__lines_with__mutmut_44": "end <= 0: a newline at 0 would have to be the needle",
     "sentinel.policy.candidates.xǁPrefilterǁ__init____mutmut_71": "ahocorasick_rs's default matchkind is STANDARD",
-    # protect: documents are dicts (JSON, orjson, parsers); a non-dict Mapping would be walked by the leaf branch
-    "sentinel.policy.protect.xǁProtectorǁ_collect__mutmut_16": "differs only for a non-dict Mapping in a named field",
-    # the error handler's name is looked up only for a lone surrogate, which parsers and orjson never let through
-    "sentinel.policy.protect.xǁProtectorǁ_structured_hits__mutmut_26": "'SURROGATEPASS': no lone surrogate reaches it",
-    # alternatives of the regex compete only at one start, where one value is a prefix of the other; in reverse
-    # lexicographic order a value also comes before its prefixes
-    "sentinel.policy.protect.x__pattern__mutmut_3": "key=None with reverse=True: a value still precedes its prefixes",
-    "sentinel.policy.protect.xǁProtectorǁ_collect__mutmut_71": 'path None for "": both falsy, the keys are the same',
-    # originals are written only for the top-level event.original, which no list item's path can reach
-    "sentinel.policy.protect.xǁProtectorǁ_collect__mutmut_101": "originals None inside lists: never read there",
-    # caches of what a string holds: a miss recomputes the same answer (speed only); digest kinds only keep caches
-    # apart, and the handler name is looked up only for a lone surrogate
-    "sentinel.policy.protect.xǁProtectorǁ_free_hits__mutmut_4": "cache looked up under None: always a miss, speed only",
-    "sentinel.policy.protect.xǁProtectorǁ_replace__mutmut_25": "cache stored under None: the value is returned as is",
-    "sentinel.policy.protect.xǁProtectorǁ_params__mutmut_7": 'digest kind b"Q" for b"q": no other cache uses it',
+    # protect: the handler name is looked up only for a lone surrogate, which parsers and orjson never let through
     "sentinel.policy.protect.x__digest__mutmut_14": "'XXsurrogatepassXX': no lone surrogate reaches it",
-    "sentinel.policy.protect.xǁProtectorǁ_collect__mutmut_115": "> 10**7: 10,000,000 (8 digits) is no identifier",
     # candidates: a quote before the @ already refuses "@timestamp" as a mailbox; the replacement only saves work
     "sentinel.policy.candidates.x_candidate_lines__mutmut_8": 'speed only: _mailbox refuses "@timestamp" anyway',
     "sentinel.policy.candidates.x_candidate_lines__mutmut_9": 'speed only: _mailbox refuses "@timestamp" anyway',

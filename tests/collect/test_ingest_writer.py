@@ -95,6 +95,9 @@ def test_batches_are_decoded_protected_and_stored_by_a_lower_priority_process(tm
             again = client.post("/api/ingest", content=body, headers=HEADERS).json()
             # the bad line's pipeline_error event has an id from its place and bytes: a retry stores nothing twice
             assert (again["stored"], again["duplicates"], again["rejected_lines"]) == (0, 31, 1)
+            few = _events("b", 2)  # a batch this small is protected by the writer process itself
+            few[1]["message"] = f"CCCD {cccd} tra cứu"
+            assert _post(client, few).json()["stored"] == 2
             writer = client.app.state.ingest_writer
             pid = writer.pid
             assert pid is not None and pid != os.getpid() and pid in _children(os.getpid())
@@ -106,8 +109,8 @@ def test_batches_are_decoded_protected_and_stored_by_a_lower_priority_process(tm
         _until(lambda: _stat(pid) is None and not any(_stat(w) for w in workers), "the writer to end", 10)
         errors = store.search_events(EventQuery(filters={"event.kind": ["pipeline_error"]})).events
         assert [e["event"]["original"] for e in errors] == ["not json"]
-        assert store.count_events(EventQuery()) == 31
-        assert "pz-vn_cccd-" in store.get_event("a0")["message"]
+        assert store.count_events(EventQuery()) == 33
+        assert "pz-vn_cccd-" in store.get_event("a0")["message"] and "pz-vn_cccd-" in store.get_event("b1")["message"]
         assert cccd not in orjson.dumps(store.search_events(EventQuery(limit=100)).events).decode()
     finally:
         store.close()

@@ -3,9 +3,9 @@
 The server sends each request as a small header ``(kind, collector)`` and the raw JSON-lines bytes; this
 process decodes them (a line that is not an event with an id becomes a ``pipeline_error`` event), drops
 what the store holds, hands the rest to its transform workers (forked from this process before it
-starts any thread; none, or a batch of a few events: inline), and stores and detects the batches in arrival order, answering each
-with a tuple of counts. Forwarded correlation matches go through the same loop, after what is queued:
-detection state has one owner. A request's failure is its own answer; the loop goes on.
+starts any thread; none, or a batch of a few events: inline), and stores and detects the batches in arrival
+order, answering each with a tuple of counts. Forwarded correlation matches go through the same loop, after
+what is queued: detection state has one owner. A request's failure is its own answer; the loop goes on.
 """
 
 from __future__ import annotations

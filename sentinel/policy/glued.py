@@ -38,14 +38,15 @@ def glued_digits(text: str) -> Iterator[str]:
         yield text[start:end]
 
 
-def glued_digit_spans(text: str) -> Iterator[tuple[int, int]]:
+def glued_digit_spans(text: str, windows: list[tuple[int, int]] | None = None) -> Iterator[tuple[int, int]]:
     """Where :func:`glued_digits` finds its runs: (start, end) of each, in order.
 
     In ASCII text a run is looked for only where the bytes' shape has nine digits in a row (at memory
     speed), from the character before them (a ``+`` of ``+84``) to the end of their run: no match of
     the run pattern is elsewhere, and the pattern's lookbehind still sees the text before the window.
+    ``windows``: what :func:`digit_windows` gave for ``text``, if the caller has it already.
     """
-    for pos, endpos in _digit_windows(text):
+    for pos, endpos in digit_windows(text) if windows is None else windows:
         for match in _DIGITS.finditer(text, pos, endpos):
             start, end = match.span()
             before = text[start - 1] if start else ""
@@ -54,7 +55,7 @@ def glued_digit_spans(text: str) -> Iterator[tuple[int, int]]:
                 yield start, end
 
 
-def _digit_windows(text: str) -> list[tuple[int, int]]:
+def digit_windows(text: str) -> list[tuple[int, int]]:
     """Stretches of ``text`` that hold every run of nine digits or more (with the character before each)."""
     if not text.isascii():  # other scripts' digits are digits too: the whole text
         return [(0, len(text))]

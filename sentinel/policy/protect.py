@@ -38,7 +38,7 @@ import orjson
 from sentinel.classify import structure_for
 from sentinel.policy.candidates import prefilter_for
 from sentinel.policy.finder import Finder
-from sentinel.policy.glued import at_token_starts, email_candidates, glued_digit_spans
+from sentinel.policy.glued import at_token_starts, digit_windows, email_candidates, glued_digit_spans
 from sentinel.policy.model import LoadedPolicy, OperatorSpec
 from sentinel.policy.operators import TOKEN, OperatorSet
 
@@ -334,7 +334,7 @@ class Protector:
             if kind is str:  # the usual leaf
                 if child.entity is not None:
                     self._whole_value(child.entity, value, changes)
-                elif child.original and value.lstrip().startswith("{") and (parsed := _json_object(value)) is not None:
+                elif child.original and _json_like(value) and (parsed := _json_object(value)) is not None:
                     originals[child.path] = parsed
                     self._collect(parsed, self._root, changes, texts, originals)
                 elif child.original:
@@ -497,11 +497,17 @@ class Protector:
         return pieces
 
     def _glued_pieces(self, text: str) -> tuple[tuple[str, int, int], ...]:
-        if _glue_free(text):
+        if text.isascii():  # where nine digits in a row are, found once (what _glue_free looks for)
+            windows = digit_windows(text)
+            if not windows and "@" not in text:
+                return ()
+        elif _glue_free(text):
             return ()
+        else:
+            windows = None
         best = []
         runs: set[str] = set()
-        for start, end in glued_digit_spans(text):
+        for start, end in glued_digit_spans(text, windows):
             digits = text[start:end]
             if digits not in runs:
                 runs.add(digits)
@@ -746,11 +752,12 @@ def _query_words(text: str) -> list[str]:
 _ZEROS = bytes.maketrans(b"123456789", b"000000000")
 
 
+_SPACE_RUN = re.compile(rb" {3,}")
+
+
 def _squeeze(data: bytes) -> bytes:
-    """``data`` with every run of three spaces or more as two (each pass shortens such a run, never below two)."""
-    while b"   " in data:
-        data = data.replace(b"    ", b"  ").replace(b"   ", b"  ")
-    return data
+    """``data`` with every run of three spaces or more as two."""
+    return _SPACE_RUN.sub(b"  ", data)
 
 
 def _digit_words(prefilter: Any) -> tuple[str, ...] | None:
@@ -791,6 +798,11 @@ def _blank_each(texts: Sequence[str], others: Sequence[str]) -> list[str]:
                 blanked = blanked.replace(other, " " * len(other))
         out.append(blanked)
     return out
+
+
+def _json_like(text: str) -> bool:
+    """Whether ``text`` starts with ``{`` after blanks (a raw line's first character is no blank: no copy made)."""
+    return text[:1] == "{" or (text[:1].isspace() and text.lstrip().startswith("{"))
 
 
 def _json_object(text: str) -> dict[str, Any] | None:

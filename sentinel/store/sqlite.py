@@ -40,8 +40,8 @@ from sentinel.store.base import (
     encode_events,
     label_names,
 )
-from sentinel.store.sqlite_query import event_where
-from sentinel.store.sqlite_schema import COLUMNS, MIGRATIONS
+from sentinel.store.sqlite_query import as_number, as_text, event_where, json_value
+from sentinel.store.sqlite_schema import COLUMNS, MIGRATIONS, SPLIT_COLUMNS
 
 TEXT_FIELDS = ("event.original", "message", "url.original", "user_agent.original", "error.message")
 _STORED = (*COLUMNS, *TEXT_FIELDS)
@@ -70,9 +70,14 @@ def stored_fields(doc: Mapping[str, Any]) -> tuple[list[Any], str]:
 
 
 def prepare_row(doc: Mapping[str, Any]) -> tuple[Any, ...]:
-    """What an event's row holds besides its id and JSON: its time (ms), the hot-column cells, its search text."""
+    """What an event's row holds besides its id and JSON, and its search text.
+
+    Its time (ms), the hot-column cells, the split-column cells (:func:`split_cells`), whether
+    SQLite must fill those from the JSON instead (:data:`FILL_SPLIT`), its search text.
+    """
     cells, text = stored_fields(doc)
-    return (_ts_ms(doc), *cells, text)
+    split = split_cells(doc)
+    return (_ts_ms(doc), *cells, *(split or NO_SPLIT), split is None, text)
 
 
 # Characters the full-text tokenizer (unicode61) always reads as separators: ASCII but for letters and digits.
@@ -99,6 +104,51 @@ def words_within(part: str, whole: str) -> bool:
 
 
 _SCALARS = frozenset({str, int, float, bool})
+
+_SPLIT_PATHS = tuple(tuple(field.split(".")) for field in SPLIT_COLUMNS)
+_NUMBER_CHARS = frozenset("0123456789.eE+-")
+_DIGITS = frozenset("0123456789")
+
+
+def split_cells(doc: Mapping[str, Any]) -> list[Any] | None:
+    """The ``SPLIT_COLUMNS`` cells of ``doc`` (text and number of each field), or None to let SQLite fill them.
+
+    Each cell must be what SQLite's own expressions give on the stored JSON (``sqlite_query.as_text``,
+    ``as_number``), so only the values Python renders exactly as SQLite does are done here: none, an
+    integer (``404``: ``"404"`` and 404), a text that reads as no number (``"abc"``: itself, no number).
+    Anything else (a real, whose text SQLite rounds to 15 digits, a boolean, a text that reads as a
+    number, a list, an object) is rare, and SQLite computes it from the document (:data:`FILL_SPLIT`).
+    """
+    cells: list[Any] = []
+    for path in _SPLIT_PATHS:
+        value: Any = doc
+        for key in path:  # where json_extract looks: nested objects, not a dotted key
+            value = dict.get(value, key) if isinstance(value, dict) else None
+        kind = type(value)
+        if value is None:
+            cells += (None, None)
+        elif kind is int and -(2**63) <= value < 2**63:
+            cells += (str(value), value)
+        elif kind is str and "\x00" not in value and not (_DIGITS & set(value) and set(value) <= _NUMBER_CHARS):
+            cells += (value, None)
+        else:
+            return None
+    return cells
+
+
+_SPLIT_NAMES = tuple(name for pair in SPLIT_COLUMNS.values() for name in pair)
+_ROW = ("id", "ts", *COLUMNS.values(), *_SPLIT_NAMES, "doc")
+INSERT_EVENT = f"INSERT INTO events({', '.join(_ROW)}) VALUES ({', '.join('?' * len(_ROW))})"
+NO_SPLIT = (None,) * len(_SPLIT_NAMES)
+# The split columns of the events whose values :func:`split_cells` leaves to SQLite, by event id.
+FILL_SPLIT = (
+    "UPDATE events SET "
+    + ", ".join(
+        f"{text} = {as_text(json_value(field))}, {num} = {as_number(json_value(field))}"
+        for field, (text, num) in SPLIT_COLUMNS.items()
+    )
+    + " WHERE id = ?"
+)
 
 
 def _json_text(value: Any) -> str:
@@ -182,14 +232,12 @@ class SQLiteStore(Store):
                 duplicates += 1
             docs = batch.docs
             new = list(first.items())
-            cols = ",".join(COLUMNS.values())
-            marks = ",".join("?" * (len(COLUMNS) + 3))
             cur = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events")
             first_seq = cur.fetchone()[0] + 1
-            conn.executemany(
-                f"INSERT INTO events(id, ts, {cols}, doc) VALUES ({marks})",
-                ((eid, *rows[i][:-1], docs[i]) for eid, i in new),
-            )
+            conn.executemany(INSERT_EVENT, ((eid, *rows[i][:-2], docs[i]) for eid, i in new))
+            in_sql = [(eid,) for eid, i in new if rows[i][-2]]
+            if in_sql:
+                conn.executemany(FILL_SPLIT, in_sql)
             conn.executemany(
                 "INSERT INTO events_fts(rowid, body) VALUES (?, ?)",
                 ((first_seq + n, rows[i][-1]) for n, (_eid, i) in enumerate(new)),

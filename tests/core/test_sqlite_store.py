@@ -312,6 +312,23 @@ def _sparse_events() -> list[dict]:
     return out
 
 
+def _old_store(path, version: int, events: list[dict], monkeypatch) -> SQLiteStore:
+    """A store of schema ``version`` (3 or 4) holding ``events``, appended as that version did (no split columns)."""
+    import sentinel.store.sqlite as sqlite_store
+    from sentinel.store.sqlite_schema import COLUMNS
+
+    assert version < 5
+    with monkeypatch.context() as m:
+        m.setattr(sqlite_store, "MIGRATIONS", MIGRATIONS[:version])
+        cols = ", ".join(["id", "ts", *COLUMNS.values(), "doc"])
+        m.setattr(sqlite_store, "INSERT_EVENT", f"INSERT INTO events({cols}) VALUES ({', '.join('?' * (len(COLUMNS) + 3))})")
+        m.setattr(sqlite_store, "split_cells", lambda doc: [])
+        m.setattr(sqlite_store, "NO_SPLIT", ())
+        old = SQLiteStore(path)
+        old.append_events(events)
+    return old
+
+
 def test_the_sparse_columns_partial_indexes_serve_every_query_shape_as_before(tmp_path, monkeypatch):
     """Migration 4: a store of schema 3 with events keeps them, answers alike and uses its indexes as before.
 
@@ -321,16 +338,12 @@ def test_the_sparse_columns_partial_indexes_serve_every_query_shape_as_before(tm
     the field read the index that covered the column and now reads the table. Both stay one
     pass over the events; with a time range they plan as before.
     """
-    import sentinel.store.sqlite as sqlite_store
-
     path = tmp_path / "s3.db"
-    with monkeypatch.context() as m:  # the store as it is, on a file of schema 3
-        m.setattr(sqlite_store, "MIGRATIONS", MIGRATIONS[:3])
-        old = SQLiteStore(path)
-    old.append_events(_sparse_events())
+    old = _old_store(path, 3, _sparse_events(), monkeypatch)
     conn = old._conn()
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
-    rows = conn.execute("SELECT * FROM events ORDER BY seq").fetchall()
+    columns = ", ".join(r[1] for r in conn.execute("PRAGMA table_info(events)"))
+    rows = conn.execute(f"SELECT {columns} FROM events ORDER BY seq").fetchall()
     shapes = _shapes()
     before = []
     for q in shapes:
@@ -342,7 +355,7 @@ def test_the_sparse_columns_partial_indexes_serve_every_query_shape_as_before(tm
     try:
         conn = store._conn()
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) >= 4
-        assert conn.execute("SELECT * FROM events ORDER BY seq").fetchall() == rows
+        assert conn.execute(f"SELECT {columns} FROM events ORDER BY seq").fetchall() == rows
         for name in ("events_user_name", "events_destination_ip", "events_host_name"):
             (sql,) = conn.execute("SELECT sql FROM sqlite_schema WHERE name = ?", (name,)).fetchone()
             assert sql.endswith("IS NOT NULL")
@@ -387,3 +400,126 @@ def test_the_connection_that_appends_gets_the_larger_cache_and_readers_keep_the_
         assert seen == [3, -2000]
     finally:
         s.close()
+
+
+STATUS = "http.response.status_code"
+# Every kind of value a response status can hold in a stored event, as the JSON path reads it.
+STATUS_VALUES: list = [
+    *[404, 200, 500, 401, 403, 302, 503, 0, -5, 2**63 - 1, 2**63, 9007199254740993],
+    *["404", "0404", "404.0", " 404", "404 ", "+404", "4xx", "abc", "", "-", "1e2", "12\x00x", "9007199254740993"],
+    *[404.0, 404.5, 0.1 + 0.2, 1e20, -0.0, True, False, None, [404], {"code": 404}, "ünï", "[404]"],
+]
+
+
+def _status_events() -> list[dict]:
+    """Web events with every kind of status value, events without one, and statuses where the JSON path does not look."""
+    out = []
+    for i, value in enumerate(STATUS_VALUES * 2):
+        out.append(ev(i, http={"response": {"status_code": value}}, url={"path": f"/p{i % 3}"}))
+    out += [ev(100 + i) for i in range(6)]  # no http at all
+    out.append(ev(110, http=[{"response": {"status_code": 404}}]))
+    out.append(ev(111, http={"response": "404"}))
+    out.append(ev(112, **{"http.response.status_code": 404}))  # a dotted key: json_extract does not see it
+    out.append(ev(113, http={"response.status_code": 404}))
+    for i in range(120, 160):
+        out.append(ev(i, http={"response": {"status_code": [200, 404, 500, 401][i % 4]}}))
+    return out
+
+
+def _status_shapes() -> list[EventQuery]:
+    f = STATUS
+    since, until = datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 20, 0, 0, 30, tzinfo=UTC)
+    out = [
+        parse_query(text)
+        for text in (
+            *(f"{f}:{v}" for v in ("404", '"404"', "500", "404.0", "0404", "abc", "1", "0", "-5", "1.0e+20", "0.3")),
+            *(f"{f}:{v}" for v in ('"[404]"', "9007199254740993", "9223372036854775807", "9.22337203685478e+18")),
+            f"{f}:(401 OR 403)",
+            f"{f}:401 OR {f}:403",
+            f"{f}:4*",
+            f"{f}:*04",
+            f"{f}:4?4",
+            f"{f}:a*",
+            f"{f}:*",
+            f"NOT {f}:*",
+            f"NOT {f}:404",
+            f"NOT {f}:[400 TO 499]",
+            f"{f}:[400 TO 499]",
+            f"{f}:{{400 TO 500}}",
+            f"{f}:>=500",
+            f"{f}:<300",
+            f"{f}:>404.2",
+            f"{f}:<=404",
+            f"{f}:[* TO 404]",
+            f"{f}:[* TO *]",
+            f"{f}:[0.2 TO 0.4]",
+            f"{f}:[9007199254740992 TO 9007199254740992]",
+            f"{f}:>=1e19",
+            f"{f}:[a TO z]",
+            f"{f}:[4 TO 5x]",
+            f"{f}:[400 TO 499] AND NOT {f}:404",
+            f"{f}:404 AND source.ip:10.0.0.1",
+            f"{f}:404 OR source.ip:10.0.0.1",
+            f"{f}:>=500 AND source.ip:10.0.0.1",
+            f"{f}:404 AND hello",
+            f"{f}:4* AND url.path:/p1",
+            f"({f}:401 OR {f}:403) AND NOT url.path:/p0",
+        )
+    ]
+    out += [EventQuery(filters={f: ["404"]}), EventQuery(filters={f: ["404", "500"]})]
+    out += [EventQuery(filters={f: ["4*"]}), EventQuery(filters={f: ["404"]}, text="hello")]
+    out += [EventQuery(filters={f: ["12\x00x"]}), EventQuery(filters={f: ["12*"]})]
+    return out + [dataclasses.replace(q, since=since, until=until) for q in out]
+
+
+def test_the_status_columns_answer_every_query_shape_as_the_json_path_did(tmp_path, monkeypatch):
+    """Migration 5 and appends: every statement on the response status returns what json_extract returned.
+
+    A store of schema 4 holds half the events (its columns filled by the migration), the store of
+    this version appends the other half (filled by Python or, for the values Python cannot render
+    as SQLite does, by SQLite): each column equals the JSON expression on every row, and every
+    statement (a page, the next page, a count, a histogram) returns the same rows as the same
+    query written on the JSON, before the migration and after.
+    """
+    import sentinel.store.sqlite_query as sqlite_query
+    from sentinel.store.sqlite import split_cells
+    from sentinel.store.sqlite_query import as_number, as_text, json_value
+
+    events = _status_events()
+    assert any(split_cells(e) is None for e in events) and any(split_cells(e) is not None for e in events)
+    path = tmp_path / "s4.db"
+    old = _old_store(path, 4, events[::2], monkeypatch)
+    shapes = _status_shapes()
+
+    def on_json(conn: sqlite3.Connection) -> list:
+        with monkeypatch.context() as m:
+            m.setattr(sqlite_query, "SPLIT_COLUMNS", {})
+            return [conn.execute(sql, p).fetchall() for q in shapes for sql, p in _statements(q)]
+
+    before = on_json(old._conn())
+    old.close()
+
+    store = SQLiteStore(path)
+    try:
+        conn = store._conn()
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 5
+        assert before == [conn.execute(sql, p).fetchall() for q in shapes for sql, p in _statements(q)]
+        store.append_events(events[1::2])
+        text, number = as_text(json_value(STATUS)), as_number(json_value(STATUS))
+        differ = f"""SELECT count(*) FROM events WHERE http_status IS NOT {text} OR typeof(http_status) != typeof({text})
+            OR http_status_num IS NOT {number} OR typeof(http_status_num) != typeof({number})"""
+        assert conn.execute(differ).fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM events").fetchone() == (len(events),)
+        # the migration fills the columns with the expressions queries wrote on the JSON
+        flat = " ".join(MIGRATIONS[4].split())
+        assert f"http_status = {text}," in flat and f"http_status_num = {number} WHERE" in flat
+        reference = on_json(conn)
+        answered = 0
+        for (q, sql, p), rows in zip([(q, s, p) for q in shapes for s, p in _statements(q)], reference, strict=True):
+            assert "json_extract" not in sql or "url.path" in str(q.where) or "hello" in str(q.where), sql
+            assert conn.execute(sql, p).fetchall() == rows, (q, sql)
+            answered += bool(rows and rows[0][-1])
+        assert answered > 150
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        store.close()

@@ -24,7 +24,7 @@ TEXT_MATCH = "seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)"
 # a few events) could pick the status index and read every event with that status (200: most of them).
 # Told a status matches many events, it picks the other index, as it did when the status was JSON, and
 # still reads a status alone by its index, newest first (tests/core/test_sqlite_store.py).
-SPLIT_TERM_LIKELIHOOD = 0.5
+SPLIT_TERM_LIKELIHOOD = 0.9
 
 
 def event_where(q: EventQuery) -> tuple[str, list[Any]]:
@@ -42,9 +42,10 @@ def event_where(q: EventQuery) -> tuple[str, list[Any]]:
         for v in values:
             # a filter value is literal but for a trailing * (a prefix)
             term = Term(fname, _literal(v[:-1]) + "*", "wildcard") if v.endswith("*") else Term(fname, v)
-            ors.append(_condition(term, params))
+            ors.append(_condition(term, params, hint=False))
         if ors:
-            clauses.append("(" + " OR ".join(ors) + ")")
+            exact = not any(v.endswith("*") for v in values)
+            clauses.append(_likely(fname, "(" + " OR ".join(ors) + ")", exact))
     if q.text and q.text.strip():
         match = _fts_words(q.text)
         if match:
@@ -89,10 +90,22 @@ def as_number(raw: str) -> str:
     )
 
 
-def _condition(expr: Expr, params: list[Any]) -> str:
+def _likely(field: str, condition: str, exact: bool = True) -> str:
+    """``condition`` (values of ``field``) with the likelihood SQLite is told, if ``field`` is in SPLIT_COLUMNS.
+
+    Equalities only (``exact``): a wildcard is a range of the index, which SQLite already takes as wide.
+    """
+    return f"likelihood({condition}, {SPLIT_TERM_LIKELIHOOD})" if exact and field in SPLIT_COLUMNS else condition
+
+
+def _condition(expr: Expr, params: list[Any], hint: bool = True) -> str:
+    """``expr`` as SQL; ``hint``: a term on a field of SPLIT_COLUMNS carries its likelihood (:func:`_likely`)."""
     if isinstance(expr, And):
         return "(" + " AND ".join(_condition(p, params) for p in expr.parts) + ")"
     if isinstance(expr, Or):
+        fields = {p.field if isinstance(p, Term) and p.kind == "exact" else None for p in expr.parts}
+        if len(fields) == 1 and (field := fields.pop()) in SPLIT_COLUMNS:  # one likelihood for (404 OR 500)
+            return _likely(field, "(" + " OR ".join(_condition(p, params, hint=False) for p in expr.parts) + ")")
         return "(" + " OR ".join(_condition(p, params) for p in expr.parts) + ")"
     if isinstance(expr, Not):
         return f"(NOT COALESCE({_condition(expr.part, params)}, 0))"
@@ -108,11 +121,11 @@ def _condition(expr: Expr, params: list[Any]) -> str:
     text = value if split or _is_column(expr.field) else as_text(value)
     if expr.kind == "wildcard":
         params.append(_glob(expr.value))
-        return f"({text} GLOB ?)"
-    params.append(expr.value)
-    if split:
-        return f"likelihood({text} = ?, {SPLIT_TERM_LIKELIHOOD})"
-    return f"({text} = ?)"
+        condition = f"({text} GLOB ?)"
+    else:
+        params.append(expr.value)
+        condition = f"({text} = ?)"
+    return _likely(expr.field, condition, expr.kind == "exact") if hint else condition
 
 
 def _range(r: Range, params: list[Any]) -> str:

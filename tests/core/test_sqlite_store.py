@@ -12,8 +12,8 @@ import pytest
 
 from sentinel import ecs
 from sentinel.store.base import EventQuery, StoreError
-from sentinel.store.expr import Not
-from sentinel.store.query import parse_query
+from sentinel.store.expr import Not, Or, Range, Term
+from sentinel.store.query import number, parse_query
 from sentinel.store.sqlite import _SEPARATORS, SQLiteStore, stored_fields, words_within
 from sentinel.store.sqlite_query import event_where
 from sentinel.store.sqlite_schema import MIGRATIONS
@@ -321,7 +321,8 @@ def _old_store(path, version: int, events: list[dict], monkeypatch) -> SQLiteSto
     with monkeypatch.context() as m:
         m.setattr(sqlite_store, "MIGRATIONS", MIGRATIONS[:version])
         cols = ", ".join(["id", "ts", *COLUMNS.values(), "doc"])
-        m.setattr(sqlite_store, "INSERT_EVENT", f"INSERT INTO events({cols}) VALUES ({', '.join('?' * (len(COLUMNS) + 3))})")
+        marks = ", ".join("?" * (len(COLUMNS) + 3))
+        m.setattr(sqlite_store, "INSERT_EVENT", f"INSERT INTO events({cols}) VALUES ({marks})")
         m.setattr(sqlite_store, "split_cells", lambda doc: [])
         m.setattr(sqlite_store, "NO_SPLIT", ())
         old = SQLiteStore(path)
@@ -412,7 +413,7 @@ STATUS_VALUES: list = [
 
 
 def _status_events() -> list[dict]:
-    """Web events with every kind of status value, events without one, and statuses where the JSON path does not look."""
+    """Events with every kind of status value, events without one, and statuses where the JSON path does not look."""
     out = []
     for i, value in enumerate(STATUS_VALUES * 2):
         out.append(ev(i, http={"response": {"status_code": value}}, url={"path": f"/p{i % 3}"}))
@@ -506,7 +507,8 @@ def test_the_status_columns_answer_every_query_shape_as_the_json_path_did(tmp_pa
         assert before == [conn.execute(sql, p).fetchall() for q in shapes for sql, p in _statements(q)]
         store.append_events(events[1::2])
         text, number = as_text(json_value(STATUS)), as_number(json_value(STATUS))
-        differ = f"""SELECT count(*) FROM events WHERE http_status IS NOT {text} OR typeof(http_status) != typeof({text})
+        differ = f"""SELECT count(*) FROM events
+            WHERE http_status IS NOT {text} OR typeof(http_status) != typeof({text})
             OR http_status_num IS NOT {number} OR typeof(http_status_num) != typeof({number})"""
         assert conn.execute(differ).fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM events").fetchone() == (len(events),)
@@ -515,11 +517,63 @@ def test_the_status_columns_answer_every_query_shape_as_the_json_path_did(tmp_pa
         assert f"http_status = {text}," in flat and f"http_status_num = {number} WHERE" in flat
         reference = on_json(conn)
         answered = 0
-        for (q, sql, p), rows in zip([(q, s, p) for q in shapes for s, p in _statements(q)], reference, strict=True):
-            assert "json_extract" not in sql or "url.path" in str(q.where) or "hello" in str(q.where), sql
+        statements = [(q, sql, p) for q in shapes for sql, p in _statements(q)]
+        for (q, sql, p), rows in zip(statements, reference, strict=True):
+            assert "json_extract" not in sql or "url.path" in str(q.where), sql
             assert conn.execute(sql, p).fetchall() == rows, (q, sql)
             answered += bool(rows and rows[0][-1])
         assert answered > 150
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    finally:
+        store.close()
+
+
+def test_the_status_indexes_serve_status_searches_and_leave_other_indexes_their_queries(tmp_path, monkeypatch):
+    """Every statement on the status alone reads its indexes; beside an address or text, the plan is the JSON path's.
+
+    A term (or a filter of one value) reads the status index newest first, with no sort, in a time
+    range or not; counts and histograms read the index alone. Beside a condition with an index of its
+    own (an address, free text), SQLite keeps the plan it had when the status was JSON: told a status
+    matches many events (``likelihood``), it does not trade the address's index for the status's.
+    """
+    import sentinel.store.sqlite_query as sqlite_query
+
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        store.append_events(_status_events())
+        conn = store._conn()
+        for q in _status_shapes():
+            statements = _statements(q)
+            with monkeypatch.context() as m:
+                m.setattr(sqlite_query, "SPLIT_COLUMNS", {})
+                old = [_plan(conn, sql, p) for sql, p in _statements(q)]
+            new = [_plan(conn, sql, p) for sql, p in statements]
+            shown = str(q.where) + str(q.filters) + (q.text or "")
+            if "source" in shown or "hello" in shown:  # as before, or the status or an address each by its index
+                for n, o in zip(new, old, strict=True):
+                    assert n == o or (isinstance(q.where, Or) and "MULTI-INDEX OR" in n and "source_ip" in n), q
+                continue
+            page, after, count, hist = new
+            if q.since:  # the status's index, or the time range's where no value is named (exists, *04, >=500)
+                assert "events_http_status" in count or "events_ts (ts>? AND ts<?)" in count, (q, count)
+            else:  # the index alone, but for a field of the JSON beside it
+                assert "events_http_status" in count, (q, count)
+                covering = "url" in shown or "Not(" in shown or " USING COVERING INDEX events_http_status" in count
+                assert covering, (q, count)
+            one_value = (isinstance(q.where, Term) and q.where.kind == "exact") or (
+                q.filters and len(q.filters[STATUS]) == 1 and not q.filters[STATUS][0].endswith("*")
+            )
+            if one_value:
+                index = "SEARCH events USING INDEX events_http_status (http_status=?"
+                assert page == index + (" AND ts>? AND ts<?)" if q.since else ")"), (q, page)
+                assert after == index + (" AND ts>? AND ts<?)" if q.since else " AND ts<?)"), (q, after)
+                assert hist.startswith(index.replace("INDEX", "COVERING INDEX", 1) + " AND ts>?"), hist
+            if (
+                not q.since
+                and isinstance(q.where, Range)
+                and number(q.where.low or "x") is not None
+                and number(q.where.high or "x")
+            ):
+                assert page.startswith("SEARCH events USING INDEX events_http_status_num (http_status_num>?"), page
     finally:
         store.close()

@@ -234,13 +234,21 @@ def store_steps(events: list[dict], work: Path) -> dict[str, float]:
     row insert and the FTS5 insert (one transaction per batch).
     """
     from sentinel.store.base import unique_by_event_id
-    from sentinel.store.sqlite import COLUMNS, SQLiteStore, _existing, _ts_ms, stored_fields
+    from sentinel.store.sqlite import (
+        FILL_SPLIT,
+        INSERT_EVENT,
+        NO_SPLIT,
+        SQLiteStore,
+        _existing,
+        _ts_ms,
+        split_cells,
+        stored_fields,
+    )
 
     store = SQLiteStore(work / "steps.db")
     conn = store._writer()
     names = ("dedupe", "hot fields + FTS text", "JSON (orjson)", "row insert", "FTS5 insert", "commit")
     spent = dict.fromkeys(names, 0.0)
-    cols, marks = ",".join(COLUMNS.values()), ",".join("?" * (len(COLUMNS) + 3))
     for start in range(0, len(events), BATCH):
         clock = [time.process_time()]
         batch, _ = unique_by_event_id(events[start : start + BATCH])
@@ -248,13 +256,17 @@ def store_steps(events: list[dict], work: Path) -> dict[str, float]:
         for eid in _existing(conn, list(batch)):
             del batch[eid]
         clock.append(time.process_time())
-        cells = [(eid, _ts_ms(doc), stored_fields(doc)) for eid, doc in batch.items()]
+        cells = [(eid, _ts_ms(doc), stored_fields(doc), split_cells(doc)) for eid, doc in batch.items()]
         clock.append(time.process_time())
         blobs = [orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS) for doc in batch.values()]
         clock.append(time.process_time())
         first = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0] + 1
-        rows = [(eid, ts, *fields, blob) for (eid, ts, (fields, _)), blob in zip(cells, blobs, strict=True)]
-        conn.executemany(f"INSERT INTO events(id, ts, {cols}, doc) VALUES ({marks})", rows)
+        rows = [
+            (eid, ts, *fields, *(split or NO_SPLIT), blob)
+            for (eid, ts, (fields, _), split), blob in zip(cells, blobs, strict=True)
+        ]
+        conn.executemany(INSERT_EVENT, rows)
+        conn.executemany(FILL_SPLIT, [(eid,) for eid, _, _, split in cells if split is None])
         clock.append(time.process_time())
         conn.executemany(
             "INSERT INTO events_fts(rowid, body) VALUES (?, ?)", ((first + i, c[2][1]) for i, c in enumerate(cells))

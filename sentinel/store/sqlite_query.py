@@ -19,11 +19,16 @@ from sentinel.store.sqlite_schema import COLUMNS, SPLIT_COLUMNS
 
 TEXT_MATCH = "seq IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)"
 
-# How likely SQLite is told a term on a SPLIT_COLUMNS field is (``likelihood``): without statistics it
-# takes every equality as selective, so a status code beside an address or a user name (its own index,
-# a few events) could pick the status index and read every event with that status (200: most of them).
-# Told a status matches many events, it picks the other index, as it did when the status was JSON, and
-# still reads a status alone by its index, newest first (tests/core/test_sqlite_store.py).
+# How likely SQLite is told a condition on a SPLIT_COLUMNS field is (``likelihood``). Without statistics
+# it takes an equality as selective (a few rows) and a range as a quarter of the table, none of which
+# holds for a status code (200: most events, 404: a few in a thousand). Told it matches many events:
+# - beside an address, a user name or free text (an index of their own, a few events), it keeps their
+#   index, as when the status was JSON, rather than read every event with that status;
+# - a term alone still reads the status index, newest first, with no sort;
+# - a page of a range or a wildcard (4*, [400 TO 499], >=500) walks the events newest first as before,
+#   reading the column, not the JSON; taking the index would sort every match first ([200 TO 299]: most
+#   of the store, seconds at a million events);
+# - counts read the index alone (tests/core/test_sqlite_store.py, bench/RESULTS.md).
 SPLIT_TERM_LIKELIHOOD = 0.9
 
 
@@ -44,8 +49,7 @@ def event_where(q: EventQuery) -> tuple[str, list[Any]]:
             term = Term(fname, _literal(v[:-1]) + "*", "wildcard") if v.endswith("*") else Term(fname, v)
             ors.append(_condition(term, params, hint=False))
         if ors:
-            exact = not any(v.endswith("*") for v in values)
-            clauses.append(_likely(fname, "(" + " OR ".join(ors) + ")", exact))
+            clauses.append(_likely(fname, "(" + " OR ".join(ors) + ")"))
     if q.text and q.text.strip():
         match = _fts_words(q.text)
         if match:
@@ -90,12 +94,9 @@ def as_number(raw: str) -> str:
     )
 
 
-def _likely(field: str, condition: str, exact: bool = True) -> str:
-    """``condition`` (values of ``field``) with the likelihood SQLite is told, if ``field`` is in SPLIT_COLUMNS.
-
-    Equalities only (``exact``): a wildcard is a range of the index, which SQLite already takes as wide.
-    """
-    return f"likelihood({condition}, {SPLIT_TERM_LIKELIHOOD})" if exact and field in SPLIT_COLUMNS else condition
+def _likely(field: str, condition: str) -> str:
+    """``condition`` (on ``field``) with the likelihood SQLite is told, if ``field`` is in SPLIT_COLUMNS."""
+    return f"likelihood({condition}, {SPLIT_TERM_LIKELIHOOD})" if field in SPLIT_COLUMNS else condition
 
 
 def _condition(expr: Expr, params: list[Any], hint: bool = True) -> str:
@@ -103,7 +104,7 @@ def _condition(expr: Expr, params: list[Any], hint: bool = True) -> str:
     if isinstance(expr, And):
         return "(" + " AND ".join(_condition(p, params) for p in expr.parts) + ")"
     if isinstance(expr, Or):
-        fields = {p.field if isinstance(p, Term) and p.kind == "exact" else None for p in expr.parts}
+        fields = {p.field if isinstance(p, Term) and p.kind != "exists" else None for p in expr.parts}
         if len(fields) == 1 and (field := fields.pop()) in SPLIT_COLUMNS:  # one likelihood for (404 OR 500)
             return _likely(field, "(" + " OR ".join(_condition(p, params, hint=False) for p in expr.parts) + ")")
         return "(" + " OR ".join(_condition(p, params) for p in expr.parts) + ")"
@@ -125,7 +126,7 @@ def _condition(expr: Expr, params: list[Any], hint: bool = True) -> str:
     else:
         params.append(expr.value)
         condition = f"({text} = ?)"
-    return _likely(expr.field, condition, expr.kind == "exact") if hint else condition
+    return _likely(expr.field, condition) if hint else condition
 
 
 def _range(r: Range, params: list[Any]) -> str:
@@ -145,7 +146,7 @@ def _range(r: Range, params: list[Any]) -> str:
     parts = []
     for bound, op in ((bounds[0], ">=" if r.include_low else ">"), (bounds[1], "<=" if r.include_high else "<")):
         if bound is not None:
-            parts.append(f"{value} {op} ?")
+            parts.append(_likely(r.field, f"{value} {op} ?"))
             params.append(bound)
     if not parts:
         return f"({value} IS NOT NULL)"

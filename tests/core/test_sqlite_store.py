@@ -13,7 +13,7 @@ import pytest
 from sentinel import ecs
 from sentinel.store.base import EventQuery, StoreError
 from sentinel.store.expr import Not, Or, Range, Term
-from sentinel.store.query import number, parse_query
+from sentinel.store.query import parse_query
 from sentinel.store.sqlite import _SEPARATORS, SQLiteStore, stored_fields, words_within
 from sentinel.store.sqlite_query import event_where
 from sentinel.store.sqlite_schema import MIGRATIONS
@@ -532,9 +532,11 @@ def test_the_status_indexes_serve_status_searches_and_leave_other_indexes_their_
     """Every statement on the status alone reads its indexes; beside an address or text, the plan is the JSON path's.
 
     A term (or a filter of one value) reads the status index newest first, with no sort, in a time
-    range or not; counts and histograms read the index alone. Beside a condition with an index of its
-    own (an address, free text), SQLite keeps the plan it had when the status was JSON: told a status
-    matches many events (``likelihood``), it does not trade the address's index for the status's.
+    range or not; counts read the index alone. A page of a range or a wildcard walks the events
+    newest first as it did (reading the column, not the JSON), where the index would sort every
+    match first. Beside a condition with an index of its own (an address, free text), SQLite keeps
+    the plan it had when the status was JSON: told a status matches many events (``likelihood``),
+    it does not trade the address's index for the status's.
     """
     import sentinel.store.sqlite_query as sqlite_query
 
@@ -556,10 +558,10 @@ def test_the_status_indexes_serve_status_searches_and_leave_other_indexes_their_
             page, after, count, hist = new
             if q.since:  # the status's index, or the time range's where no value is named (exists, *04, >=500)
                 assert "events_http_status" in count or "events_ts (ts>? AND ts<?)" in count, (q, count)
-            else:  # the index alone, but for a field of the JSON beside it
-                assert "events_http_status" in count, (q, count)
-                covering = "url" in shown or "Not(" in shown or " USING COVERING INDEX events_http_status" in count
-                assert covering, (q, count)
+            elif "url" in shown or "Not(" in shown:  # another field to read: the index, or the table's columns
+                assert "events_http_status" in count or count == "SCAN events", (q, count)
+            else:  # the index alone
+                assert " USING COVERING INDEX events_http_status" in count, (q, count)
             one_value = (isinstance(q.where, Term) and q.where.kind == "exact") or (
                 q.filters and len(q.filters[STATUS]) == 1 and not q.filters[STATUS][0].endswith("*")
             )
@@ -568,12 +570,7 @@ def test_the_status_indexes_serve_status_searches_and_leave_other_indexes_their_
                 assert page == index + (" AND ts>? AND ts<?)" if q.since else ")"), (q, page)
                 assert after == index + (" AND ts>? AND ts<?)" if q.since else " AND ts<?)"), (q, after)
                 assert hist.startswith(index.replace("INDEX", "COVERING INDEX", 1) + " AND ts>?"), hist
-            if (
-                not q.since
-                and isinstance(q.where, Range)
-                and number(q.where.low or "x") is not None
-                and number(q.where.high or "x")
-            ):
-                assert page.startswith("SEARCH events USING INDEX events_http_status_num (http_status_num>?"), page
+            if isinstance(q.where, Range) or (isinstance(q.where, Term) and q.where.value in ("4*", "a*")):
+                assert page == old[0], (q, page)  # newest first, as before: a sort of every match could cost seconds
     finally:
         store.close()

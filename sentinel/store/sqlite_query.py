@@ -47,9 +47,9 @@ def event_where(q: EventQuery) -> tuple[str, list[Any]]:
         for v in values:
             # a filter value is literal but for a trailing * (a prefix)
             term = Term(fname, _literal(v[:-1]) + "*", "wildcard") if v.endswith("*") else Term(fname, v)
-            ors.append(_condition(term, params, hint=False))
+            ors.append(_condition(term, params))
         if ors:
-            clauses.append(_likely(fname, "(" + " OR ".join(ors) + ")"))
+            clauses.append("(" + " OR ".join(ors) + ")")
     if q.text and q.text.strip():
         match = _fts_words(q.text)
         if match:
@@ -99,14 +99,10 @@ def _likely(field: str, condition: str) -> str:
     return f"likelihood({condition}, {SPLIT_TERM_LIKELIHOOD})" if field in SPLIT_COLUMNS else condition
 
 
-def _condition(expr: Expr, params: list[Any], hint: bool = True) -> str:
-    """``expr`` as SQL; ``hint``: a term on a field of SPLIT_COLUMNS carries its likelihood (:func:`_likely`)."""
+def _condition(expr: Expr, params: list[Any]) -> str:
     if isinstance(expr, And):
         return "(" + " AND ".join(_condition(p, params) for p in expr.parts) + ")"
     if isinstance(expr, Or):
-        fields = {p.field if isinstance(p, Term) and p.kind != "exists" else None for p in expr.parts}
-        if len(fields) == 1 and (field := fields.pop()) in SPLIT_COLUMNS:  # one likelihood for (404 OR 500)
-            return _likely(field, "(" + " OR ".join(_condition(p, params, hint=False) for p in expr.parts) + ")")
         return "(" + " OR ".join(_condition(p, params) for p in expr.parts) + ")"
     if isinstance(expr, Not):
         return f"(NOT COALESCE({_condition(expr.part, params)}, 0))"
@@ -126,7 +122,7 @@ def _condition(expr: Expr, params: list[Any], hint: bool = True) -> str:
     else:
         params.append(expr.value)
         condition = f"({text} = ?)"
-    return _likely(expr.field, condition) if hint else condition
+    return _likely(expr.field, condition)
 
 
 def _range(r: Range, params: list[Any]) -> str:

@@ -31,6 +31,8 @@ from sentinel.classify.structure import blank_structure
 _NONE: frozenset[str] = frozenset()
 _DIGIT = re.compile(r"\d")
 _MAX_GATED = 64  # longer texts: the recognizers' own loops (an alternation of their patterns costs more)
+_ZEROS = str.maketrans("123456789", "000000000")  # a text's digit skeleton: ASCII digits as 0
+_GATE_MEMO = 4096  # digit skeletons whose gate answers are remembered (then forgotten all at once)
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,10 @@ class _Engine:
         self.rank = {e: (order.index(e) if e in order else len(order)) for e in self.entities}
         self.known = frozenset(self.entities)
         self._chosen: dict[tuple[frozenset[str], bool], list[EntityRecognizer]] = {}
+        # ids of the recognizers whose gate cannot tell one ASCII digit from another (see recognizers_reading)
+        self._blind: frozenset[int] | None = None
+        # (digit skeleton, request) -> the recognizers its blind gates let through, and those whose gates see digits
+        self._by_skeleton: dict[tuple[str, frozenset[str], bool], tuple[list[EntityRecognizer], tuple]] = {}
 
     def recognizers_for(self, wanted: frozenset[str], free_text: bool) -> list[EntityRecognizer]:
         """The recognizers that can report one of ``wanted`` (or shadow one), in order; remembered per request."""
@@ -109,11 +115,116 @@ class _Engine:
         identifier, so the prefilter lets them through, yet the patterns of most recognizers find
         nothing there: one search of a recognizer's patterns as one alternation costs a fraction of
         its pattern loop, and a recognizer none of whose patterns matches reports nothing.
+
+        Most of those gates cannot tell one ASCII digit from another (:func:`digit_blind`: every character
+        class of theirs holds all ten or none, no back-reference), so each answers the same for a text and
+        for its digit skeleton (ASCII digits as ``0``, same length): their answers are remembered per
+        skeleton, which recurs where the texts do not (a record id, ``G38.21-261120-16394``, is seen once;
+        ``G00.00-000000-00000`` on every line that has one). The others (phones, dates, cards, addresses:
+        patterns that name digits) are searched in the text itself each time.
         """
         chosen = self.recognizers_for(wanted, free_text)
         if len(text) > _MAX_GATED:
             return chosen
-        return [r for r in chosen if not isinstance(r, FastPatternMixin) or r.gate.search(text) is not None]
+        skeleton = text.translate(_ZEROS)
+        key = (skeleton, wanted, free_text)
+        kept = self._by_skeleton.get(key)
+        if kept is None:
+            if len(self._by_skeleton) >= _GATE_MEMO:
+                self._by_skeleton.clear()
+            blind = self._blind
+            if blind is None:
+                blind = self._blind = frozenset(id(r) for r in self.recognizers if _gate_is_blind(r))
+            readers = [r for r in chosen if id(r) not in blind or r.gate.search(skeleton) is not None]
+            seeing = tuple(r for r in readers if isinstance(r, FastPatternMixin) and id(r) not in blind)
+            kept = self._by_skeleton[key] = (readers, seeing)
+        readers, seeing = kept
+        if not seeing:
+            return readers
+        failed = {id(r) for r in seeing if r.gate.search(text) is None}
+        return [r for r in readers if id(r) not in failed] if failed else readers
+
+
+def _gate_is_blind(recognizer: EntityRecognizer) -> bool:
+    """Whether ``recognizer`` is gated (a pattern recognizer) and its gate is :func:`digit_blind`."""
+    return isinstance(recognizer, FastPatternMixin) and digit_blind(recognizer.gate.pattern, recognizer.gate.flags)
+
+
+_ALL_DIGITS = frozenset(range(ord("0"), ord("9") + 1))
+
+
+def digit_blind(pattern: str, flags: int = 0) -> bool:
+    """Whether ``pattern`` cannot tell one ASCII digit from another: it matches a text where it matches the
+    text's digit skeleton (ASCII digits as ``0``), at the same offsets, and nowhere else.
+
+    True when every literal and character class of the parsed pattern matches all ten ASCII digits or none
+    (``\\d``, ``\\w``, ``[A-Z0-9]``, ``[.,]``; quantifier counts are not characters) and it has no
+    back-reference: each step of a match then accepts a digit exactly when it accepts ``0``, lookarounds and
+    word boundaries included. Anything this walk does not know (a conditional group, a new opcode) answers False.
+    """
+    try:
+        from re import _constants as sre  # the regex parser of the running Python (3.11+)
+        from re import _parser
+    except ImportError:  # pragma: no cover - an older or other layout: no gate is taken as blind
+        return False
+    try:
+        tree = _parser.parse(pattern, flags)
+    except re.error:
+        return False
+    return _blind(tree, sre)
+
+
+def _blind(items: object, sre: object) -> bool:
+    c = sre
+    for op, av in items:  # type: ignore[attr-defined]
+        if op in (c.LITERAL, c.NOT_LITERAL):  # type: ignore[attr-defined]
+            if av in _ALL_DIGITS:
+                return False
+        elif op is c.IN:  # type: ignore[attr-defined]
+            if not _blind_class(av, c):
+                return False
+        elif op in (c.ANY, c.AT):  # type: ignore[attr-defined]
+            continue  # any character but a newline; boundaries, where \\w holds every digit
+        elif op is c.SUBPATTERN:  # type: ignore[attr-defined]
+            if not _blind(av[3], c):
+                return False
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):  # type: ignore[attr-defined]
+            if not _blind(av[2], c):
+                return False
+        elif op is c.BRANCH:  # type: ignore[attr-defined]
+            if not all(_blind(branch, c) for branch in av[1]):
+                return False
+        elif op in (c.ASSERT, c.ASSERT_NOT):  # type: ignore[attr-defined]
+            if not _blind(av[1], c):
+                return False
+        elif op is c.ATOMIC_GROUP:  # type: ignore[attr-defined]
+            if not _blind(av, c):
+                return False
+        else:  # a back-reference, a conditional group, anything else
+            return False
+    return True
+
+
+def _blind_class(members: list[tuple[object, object]], c: object) -> bool:
+    """Whether a parsed character class holds all ten ASCII digits or none of them."""
+    held: set[int] = set()
+    for op, av in members:
+        if op is c.NEGATE:  # type: ignore[attr-defined]
+            continue  # a negated class holds the digits the class does not: all or none all the same
+        if op is c.LITERAL:  # type: ignore[attr-defined]
+            if av in _ALL_DIGITS:
+                held.add(av)  # type: ignore[arg-type]
+        elif op is c.RANGE:  # type: ignore[attr-defined]
+            low, high = av  # type: ignore[misc]
+            held |= {d for d in _ALL_DIGITS if low <= d <= high}
+        elif op is c.CATEGORY:  # type: ignore[attr-defined]
+            if av in (c.CATEGORY_DIGIT, c.CATEGORY_WORD, c.CATEGORY_NOT_SPACE):  # type: ignore[attr-defined]
+                held |= _ALL_DIGITS
+            elif av not in (c.CATEGORY_NOT_DIGIT, c.CATEGORY_NOT_WORD, c.CATEGORY_SPACE):  # type: ignore[attr-defined]
+                return False
+        else:
+            return False
+    return not held or held == _ALL_DIGITS
 
 
 @lru_cache(maxsize=16)

@@ -752,7 +752,9 @@ def _query_words(text: str) -> list[str]:
 _ZEROS = bytes.maketrans(b"123456789", b"000000000")
 
 
-_SPACE_RUN = re.compile(rb" {3,}")
+# runs of three spaces or more; three literal spaces first, so the regex engine looks for them at memory
+# speed instead of trying each position (half the time on a raw line's leftover, the same matches)
+_SPACE_RUN = re.compile(rb"   +")
 
 
 def _squeeze(data: bytes) -> bytes:

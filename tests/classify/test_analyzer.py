@@ -243,3 +243,87 @@ def test_the_gate_lets_every_identifier_format_through() -> None:
         assert all(any(entity in r.supported_entities for r in reading) for entity in found), text
     skipped = eng.recognizers_reading("cb171023680", wanted, True)
     assert len(skipped) < len(eng.recognizers_for(wanted, True))  # a user name glued to its digits: skipped
+
+
+# -- gates remembered per digit skeleton (analyzer.recognizers_reading) -------------------------------------------
+
+_SKELETON = str.maketrans("123456789", "000000000")
+# the recognizers whose gate cannot tell one ASCII digit from another: a pattern that starts naming digits
+# (a phone's leading 0, a year's 19/20) leaves this list, and this test says so, to be looked at
+_BLIND = {
+    "vn_cccd", "vn_cmnd", "vn_bhxh", "vn_mst", "vn_passport", "vn_license_plate", "vn_bank_account", "email",
+    "dossier_code",
+}  # fmt: skip
+
+
+_PARTS = ["0", "1", "4", "5", "9", "19", "20", "84", "+84", "0084", "(0", ")", "@", ".", "-", "/", " ", "G", "H",
+          "cd", "vn", "ngày ", "x.y", "٣", "A1", ":", ",", "_"]  # fmt: skip
+
+
+def _gated() -> list:
+    from sentinel.classify.recognizers import FastPatternMixin
+
+    return [r for r in engine_for(CLASSIFIERS).recognizers if isinstance(r, FastPatternMixin)]
+
+
+def test_digit_blind_patterns() -> None:
+    from sentinel.classify.analyzer import digit_blind
+
+    for pattern in (r"\d{9}", r"[A-Z0-9]{2}\d", r"(?<![\w/+-])(?<!\d[.,])\d{12}(?![\w/-]|[.,]\d)", r"\b\w+@\w+\b",
+                    r"[^\d]x", r"[^a-z]{3,4}", r"(?:ab|\d\d)+?", r"[\s\S]", r"(?>\d+)x"):  # fmt: skip
+        assert digit_blind(pattern), pattern
+    for pattern in (r"0\d{9}", r"[1-9]\d", r"[0-5]", r"(?:19|20)\d{2}", r"(\d)\1", r"\b(?!1\d{12})\d+", r"[^0]",
+                    r"(?<!4)\d", r"(a)?(?(1)\d|x)", r"[\x30-\x35]"):  # fmt: skip
+        assert not digit_blind(pattern), pattern
+
+
+def test_which_gates_are_remembered_per_digit_skeleton() -> None:
+    from sentinel.classify.analyzer import _gate_is_blind
+
+    assert {r.name for r in _gated() if _gate_is_blind(r)} == _BLIND
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(_PARTS),
+            st.text(alphabet="0123456789", min_size=1, max_size=12),
+        ),
+        max_size=12,
+    )
+)
+def test_gates_answer_the_same_for_a_text_and_its_digit_skeleton(parts: list[str]) -> None:
+    text = "".join(parts)
+    for recognizer in _gated():
+        if recognizer.name in _BLIND:
+            assert (recognizer.gate.search(text) is None) == (recognizer.gate.search(text.translate(_SKELETON)) is None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(_PARTS),
+            st.text(alphabet="0123456789", min_size=1, max_size=12),
+        ),
+        max_size=10,
+    ),
+    st.sampled_from([None, ["VN_PHONE", "VN_CMND"], ["EMAIL_ADDRESS", "DATE_OF_BIRTH", "VN_BANK_ACCOUNT"]]),
+    st.booleans(),
+)
+def test_recognizers_reading_is_each_gate_searched_in_the_text(parts: list[str], entities, free_text: bool) -> None:
+    """What recognizers_reading keeps per skeleton is what each recognizer's gate says of the text itself."""
+    from sentinel.classify.analyzer import _MAX_GATED
+    from sentinel.classify.recognizers import FastPatternMixin
+
+    eng = engine_for(CLASSIFIERS)
+    wanted = eng.known if entities is None else frozenset(entities)
+    joined = "".join(parts)
+    for text in (joined, joined.translate(str.maketrans("0123456789", "9876543210")), joined[:_MAX_GATED]):
+        expected = [
+            r
+            for r in eng.recognizers_for(wanted, free_text)
+            if len(text) > _MAX_GATED or not isinstance(r, FastPatternMixin) or r.gate.search(text) is not None
+        ]
+        assert eng.recognizers_reading(text, wanted, free_text) == expected

@@ -154,6 +154,9 @@ def province_of(address: str, classifiers_dir: Path) -> str | None:
     return load_generalizer(classifiers_dir).province_of(address)
 
 
+_OWN: tuple[type[Operator], ...] = (Pseudonym, MaskKeepLast, TokenEncrypt, Generalize)
+
+
 def reveal(token: str, keys: PolicyKeys) -> str:
     """Decrypt a ``pe-`` token back to the value (the lawful re-identification path).
 
@@ -175,9 +178,11 @@ class OperatorSet:
 
     def __init__(self, specs: Mapping[str, OperatorSpec], keys: PolicyKeys | None, classifiers_dir: Path) -> None:
         self.engine = AnonymizerEngine()
-        for cls in (Pseudonym, MaskKeepLast, TokenEncrypt, Generalize):
+        for cls in _OWN:
             self.engine.add_anonymizer(cls)
         self.configs = {entity: self._config(entity, spec, keys, classifiers_dir) for entity, spec in specs.items()}
+        # Sentinel's own operators, applied to a whole value without the engine (see apply)
+        self._own: dict[str, Operator] = {cls().operator_name(): cls() for cls in _OWN}
 
     @staticmethod
     def _config(entity: str, spec: OperatorSpec, keys: PolicyKeys | None, classifiers_dir: Path) -> OperatorConfig:
@@ -206,5 +211,16 @@ class OperatorSet:
         """The anonymised form of a whole value of ``entity``."""
         if self.keeps(entity) or not value:
             return value
+        config = self.configs[entity]
+        own = self._own.get(config.operator_name)
+        if own is not None:
+            # What the engine does with one span over the whole value (nothing to merge or resolve): the
+            # operator's output for the value, its parameters copied with the entity type added, validated
+            # first. The engine would also build a new operator object and its registry per call (most of
+            # the cost of a first-seen value at ingest).
+            params = config.params.copy()
+            params["entity_type"] = entity
+            own.validate(params=params)
+            return own.operate(params=params, text=value)
         span = RecognizerResult(entity_type=entity, start=0, end=len(value), score=1.0)
-        return self.engine.anonymize(value, [span], {entity: self.configs[entity]}).text
+        return self.engine.anonymize(value, [span], {entity: config}).text

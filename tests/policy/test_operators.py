@@ -69,3 +69,25 @@ def test_generalisation(keys):
 def test_pseudonym_is_a_token_for_any_input(keys, value):
     token = ops(keys, VN_PHONE={"op": "pseudonym"}).apply("VN_PHONE", value)
     assert TOKEN.fullmatch(token)
+
+
+def _through_the_engine(o: OperatorSet, entity: str, value: str) -> str:
+    """What apply returned when every operator went through Presidio's engine (one span over the value)."""
+    from presidio_anonymizer.entities import RecognizerResult
+
+    span = RecognizerResult(entity_type=entity, start=0, end=len(value), score=1.0)
+    return o.engine.anonymize(value, [span], {entity: o.configs[entity]}).text
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.text(min_size=1, max_size=40),
+    st.sampled_from(["VN_PHONE", "VN_CCCD", "PERSON", "LOCATION", "DATE_OF_BIRTH"]),
+)
+def test_own_operators_applied_directly_as_the_engine_would(keys, value, entity):
+    for spec in ({"op": "pseudonym"}, {"op": "mask", "keep_last": 3}, {"op": "generalize"}, {"op": "redact"}):
+        o = ops(keys, **{entity: spec})
+        assert o.apply(entity, value) == _through_the_engine(o, entity, value), spec
+    o = ops(keys, **{entity: {"op": "encrypt"}})
+    token = o.apply(entity, value)
+    assert token.startswith(f"pe-{entity.lower()}-") and reveal(token, keys) == value

@@ -283,8 +283,9 @@ def store_steps(events: list[dict], work: Path) -> dict[str, float]:
 def split(path: Path, work: Path, workers: int) -> tuple[float, float, float, int]:
     """``ingest_streams`` in this process with ``workers``: (seconds, this process's CPU s, the workers' CPU s, lines).
 
-    What ``sentinel ingest`` does once its pipeline is built, apart: this process reads, stores and
-    detects (the one writer, one timeline), the workers parse and protect. On an idle machine the wall
+    What ``sentinel ingest`` does once its pipeline is built, apart: this process reads, stores, raises
+    the alerts and correlates (the one writer, one timeline), the workers parse, protect, encode and
+    match the single-event rules. On an idle machine the wall
     time is bounded below by this process's CPU and by the sum of both over the cores.
     """
     import resource

@@ -19,6 +19,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -73,6 +74,28 @@ def write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+# How long a connection waits for another's lock before it reports the database busy.
+BUSY_SECONDS = 30.0
+
+
+def _write_ahead(conn: sqlite3.Connection) -> None:
+    """Put the database in WAL mode, waiting for other connections doing the same.
+
+    Switching a new file to WAL needs an exclusive lock, and SQLite answers "database is locked" at
+    once, without its busy wait, to a connection holding a shared lock while another wants the
+    exclusive one (it avoids a deadlock): processes opening a new database together hit it.
+    """
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
+
+
 def connect(
     path: str | Path,
     what: str,
@@ -91,8 +114,9 @@ def connect(
             with contextlib.suppress(FileNotFoundError):  # another connection may remove it meanwhile
                 if stat.S_IMODE(side.stat().st_mode) != FILE_MODE:
                     side.chmod(FILE_MODE)
-        conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
-        for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", "busy_timeout=30000", *pragmas):
+        conn = sqlite3.connect(path, timeout=BUSY_SECONDS, check_same_thread=False, isolation_level=None)
+        _write_ahead(conn)
+        for pragma in (f"synchronous={synchronous}", f"busy_timeout={int(BUSY_SECONDS * 1000)}", *pragmas):
             conn.execute(f"PRAGMA {pragma}")
     except (OSError, sqlite3.DatabaseError) as exc:
         raise error(f"cannot open {what} at {path}: {exc}") from None

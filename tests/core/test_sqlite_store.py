@@ -98,9 +98,10 @@ def _open(path: str) -> None:
 
 
 def test_processes_opening_a_new_store_together_migrate_once(tmp_path):
+    """And none is told the file is locked: turning a new file to WAL is waited for like any lock."""
     import multiprocessing
 
-    for round_ in range(3):
+    for round_ in range(10):
         path = str(tmp_path / f"race{round_}.db")
         procs = [multiprocessing.Process(target=_open, args=(path,)) for _ in range(4)]
         for p in procs:

@@ -25,7 +25,7 @@ from sentinel.collect.parsers import LineReader
 from sentinel.policy.finder import classifier_finder
 from sentinel.policy.model import INGEST
 from sentinel.policy.operators import OperatorSet
-from sentinel.policy.protect import DROP, Protector, _Memo, _Read, _Replacer
+from sentinel.policy.protect import DROP, Protector, _blank_each, _Memo, _Read, _Replacer
 from sentinel.policy.purposes import purpose_protector
 from tests.collect.parse_corpus import corpus
 
@@ -179,6 +179,43 @@ def replacements(draw: st.DrawFn) -> tuple[dict[str, str], str]:
 def test_values_are_replaced_where_the_regex_replaced_them(case: tuple[dict[str, str], str]) -> None:
     values, text = case
     assert _Replacer(values).sub(text) == _regex_sub(values, text)
+
+
+@st.composite
+def blankings(draw: st.DrawFn) -> tuple[list[str], list[str]]:
+    """Texts of few characters (spaces among them) and strings cut from them: pieces overlap, repeat, touch,
+    start or end with spaces, hold runs of spaces, and are found again once others are blanked."""
+    alphabet = draw(st.sampled_from(["ab ", "ab  c", "a b-", "aaab ", "ab"]))
+    texts = draw(st.lists(st.text(alphabet=alphabet, min_size=8, max_size=60), min_size=1, max_size=4))
+    others = []
+    for _ in range(draw(st.integers(0, 8))):
+        source = draw(st.sampled_from(texts))
+        start = draw(st.integers(0, len(source) - 1))
+        others.append(source[start : start + draw(st.integers(6, 30))])
+    others += draw(
+        st.lists(st.sampled_from([" " * 8, " " * 9 + "a", "a" + " " * 8, "ab ab ab", " ab ab ab "]), max_size=3)
+    )
+    return texts, others
+
+
+@settings(max_examples=600, deadline=None)
+@given(case=blankings())
+def test_strings_are_blanked_out_of_others_as_the_copy_per_string_did(case: tuple[list[str], list[str]]) -> None:
+    texts, others = case
+    assert _blank_each(texts, others) == protect_reference._blank_each(texts, others)
+
+
+@pytest.mark.parametrize(
+    ("text", "others"),
+    [
+        ("zzzzzzzzzaaaaaaaaa", ["zzzzzzzzza", "aaaaaaaa"]),  # the first "aaaaaaaa" leans on a blanked stretch
+        ("ab  ab  ab  ab  ab", ["b  ab  a", "  ab  ab"]),  # a piece with spaces at its ends, once another is out
+        ("ab" + " " * 10 + "cd", [" " * 9, "ab" + " " * 10]),
+        ("x-hello-world-x hello-world", ["hello-world", "world-x hello"]),
+    ],
+)
+def test_blanking_edge_cases_as_the_copy_per_string_did(text: str, others: list[str]) -> None:
+    assert _blank_each([text], others) == protect_reference._blank_each([text], others)
 
 
 residue = st.lists(

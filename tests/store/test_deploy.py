@@ -99,6 +99,19 @@ def test_k8s_manifests_are_complete():
     assert {f"data_{p}" for p in phases if p != "delete"} <= tiers
 
 
+def test_the_workers_statefulset_its_peer_list_and_the_sizing_agree():
+    """One partition per worker: the peer list names every pod of the StatefulSet, in order, and no other."""
+    docs = k8s_docs()
+    workers = next(d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "sentinel-api")
+    replicas = workers["spec"]["replicas"]
+    config = next(d for d in docs if d["kind"] == "ConfigMap" and "SENTINEL_PARTITION_PEERS" in d.get("data", {}))
+    peers = config["data"]["SENTINEL_PARTITION_PEERS"].split(",")
+    service = workers["spec"]["serviceName"]
+    assert peers == [f"http://sentinel-api-{i}.{service}.sentinel.svc:8080" for i in range(replicas)]
+    sizing = (DEPLOY.parent / "docs" / "elasticsearch.md").read_text(encoding="utf-8")
+    assert f"**{replicas} workers**" in sizing and f"`deploy/k8s/30-sentinel.yaml` runs {replicas}" in sizing
+
+
 def test_k8s_secret_references_exist():
     docs = k8s_docs()
     defined = {d["metadata"]["name"] for d in docs if d["kind"] == "Secret"}

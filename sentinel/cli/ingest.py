@@ -55,8 +55,8 @@ def _open(path: str) -> tuple[str, BinaryIO]:
     "--workers",
     type=click.IntRange(min=0),
     default=None,
-    help="Processes that parse, enrich and protect batches (default: the workers setting, else one per core; "
-    "0: in this process). Storing and detection stay in this process, in input order.",
+    help="Processes that parse, enrich, protect and match the single-event rules (default: the workers setting, "
+    "else one per core; 0: in this process). Storing, alerts and correlations stay in this process, in input order.",
 )
 @click.pass_context
 def ingest(

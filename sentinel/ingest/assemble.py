@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from sentinel.collect import AddressPlan
 from sentinel.ingest.pipeline import Pipeline, Transform
+from sentinel.ingest.ready import is_error
 from sentinel.runtime import Runtime
 from sentinel.store import Store
 
@@ -88,7 +89,7 @@ def edge_stages(runtime: Runtime, plan: AddressPlan | None) -> list[Transform]:
 
 def _enrich_with(plan: AddressPlan) -> Transform:
     def enrich(event: dict) -> dict:
-        if event.get("event", {}).get("kind") != "pipeline_error":
+        if not is_error(event):
             plan.enrich_event(event)
         return event
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sentinel import ecs
 from sentinel.detect import Detector
-from sentinel.ingest.ready import MakeReady, Ready, Transform, encoded
+from sentinel.ingest.ready import MakeReady, Ready, Transform, encoded, is_error
 from sentinel.models import Alert
 from sentinel.store import Store
 
@@ -106,7 +106,7 @@ class Pipeline:
 
     def admit(self, events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], IngestCounts]:
         """The events of a batch the store does not hold yet, and the batch's counts so far."""
-        counts = IngestCounts(read=len(events), parse_errors=sum(1 for e in events if _is_error(e)))
+        counts = IngestCounts(read=len(events), parse_errors=sum(1 for e in events if is_error(e)))
         known = self.store.known_ids([eid for e in events if isinstance(eid := ecs.get_field(e, "event.id"), str)])
         if known:  # a replay: these were stored before, so they skip the transforms (and detection) entirely
             events = [e for e in events if ecs.get_field(e, "event.id") not in known]
@@ -152,10 +152,6 @@ class Pipeline:
         for alert in alerts:
             self.store.record_alert(alert)
         return len(alerts)
-
-
-def _is_error(event: dict[str, Any]) -> bool:
-    return event.get("event", {}).get("kind") == "pipeline_error"
 
 
 def _counts(ready: list[Ready]) -> IngestCounts:

@@ -54,7 +54,7 @@ class MakeReady:
     def __call__(self, events: list[dict[str, Any]]) -> list[Ready]:
         events = self.transform(events)
         encoded = encode_events(events, self.prepare)
-        errors = [e.get("event", {}).get("kind") == "pipeline_error" for e in events]
+        errors = [is_error(e) for e in events]
         hits: list[tuple[int, ...]] = [()] * len(events)
         if self.match is not None:
             wanted = [i for i, error in enumerate(errors) if not error]
@@ -67,6 +67,11 @@ class MakeReady:
                 encoded.ids, encoded.docs, rows, hits, events, errors, strict=True
             )
         ]
+
+
+def is_error(event: dict[str, Any]) -> bool:
+    """Whether ``event`` stands for a line that failed to parse (stored and counted, never detected on)."""
+    return event.get("event", {}).get("kind") == "pipeline_error"
 
 
 def _time(event: dict[str, Any]) -> str:

@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 
 from sentinel.collect import MAX_LINE_BYTES, LineReader, PortalProfile, stream_anchor
 from sentinel.ingest.pipeline import IngestCounts, Pipeline
-from sentinel.ingest.ready import Ready
+from sentinel.ingest.ready import Ready, is_error
 from sentinel.ingest.workers import Pending, TransformWorkers
 
 
@@ -49,7 +49,7 @@ def _keyed(events: Iterator[dict[str, Any]] | Iterator[Ready], index: int) -> Ke
         if type(event) is Ready:
             if not event.error:
                 last = event.time or last
-        elif event["event"]["kind"] != "pipeline_error":
+        elif not is_error(event):
             last = event.get("@timestamp") or last
         yield (last, index, n), event
 

@@ -195,9 +195,9 @@ class Settings(BaseModel):
     auth: AuthSettings = AuthSettings()
     partition: PartitionSettings = PartitionSettings()
     batch_size: int = Field(5000, ge=1, le=1_000_000)
-    # Processes that parse and protect ingest batches (ingest, collect, the API's ingest endpoint);
-    # unset: one per core; 0: in the ingesting process itself.
-    workers: int | None = Field(None, ge=0, le=256)
+    # Processes that parse and protect ingest batches (ingest, collect, the API's ingest endpoint), the
+    # ingesting process included; unset: one per core; 1: the ingesting process alone.
+    workers: int | None = Field(None, ge=1, le=256)
     # Zone of log timestamps that carry none (BSD syslog), for commands that read files.
     timezone: str = "+07:00"
 

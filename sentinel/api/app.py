@@ -81,9 +81,9 @@ def create_app(settings: Settings, store: Store | None = None, authenticator: Au
     app.state.runtime = Runtime(settings)
     app.state.settings = settings
     app.state.store = store or open_store(settings)
-    # processes protecting POST /api/ingest batches (in the writer process): the setting, else none
-    # (`sentinel serve`: one per core)
-    app.state.ingest_workers = settings.workers or 0
+    # processes protecting POST /api/ingest batches (the writer process and its workers): the setting,
+    # else the writer alone (`sentinel serve`: one per core)
+    app.state.ingest_workers = settings.workers or 1
     app.state.audit = AuditLog(settings.audit_path)
     app.state.accounts = Accounts(
         settings.accounts_path,

@@ -110,7 +110,7 @@ def execute(
     settle_heap()  # the pipeline (rules, policy, classifier) is loaded: keep the collector from re-scanning it
     count = worker_count(runtime.settings)
     edge = MakeReady(stages, None, None)
-    workers = TransformWorkers(runtime.settings, count, edge, plan) if count else None
+    workers = TransformWorkers(runtime.settings, count, edge, plan) if count > 1 else None
     if workers is not None:
         workers.start(wait=True)  # forked now, before the sources' threads start, sharing the loaded stages
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}

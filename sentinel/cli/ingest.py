@@ -53,10 +53,11 @@ def _open(path: str) -> tuple[str, BinaryIO]:
 @quiet_option
 @click.option(
     "--workers",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=1),
     default=None,
-    help="Processes that parse, enrich, protect and match the single-event rules (default: the workers setting, "
-    "else one per core; 0: in this process). Storing, alerts and correlations stay in this process, in input order.",
+    help="Processes that parse, enrich, protect and match the single-event rules, this one included (default: the "
+    "workers setting, else one per core; 1: this process alone). This process also stores, raises the alerts and "
+    "correlates, in input order, and takes its share of the rest whenever it would wait.",
 )
 @click.pass_context
 def ingest(

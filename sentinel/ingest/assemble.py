@@ -27,7 +27,7 @@ def build_pipeline(
     *,
     detect: bool = True,
     at_edge: bool = False,
-    workers: int = 0,
+    workers: int = 1,
     nice: int = 0,
     partitioned: bool = False,
 ) -> Pipeline:
@@ -35,13 +35,13 @@ def build_pipeline(
 
     ``at_edge=True`` when a collector's runner already enriched (with the definition's own plan)
     and protected the events with :func:`edge_stages`, so neither runs twice on one path.
-    ``workers`` > 0 runs the transforms, the store's encoding and the single-event rules
-    (``pipeline.make_ready``) in that many processes (``pipeline.workers``; close the pipeline
-    when done), ``nice`` lower in priority than this one. ``partitioned=True`` (the API's
-    ingest, the one pipeline of a central worker) shares correlation groups with the other workers
-    of ``partition.peers`` (:mod:`sentinel.ingest.partition`; close the pipeline when done); every
-    other pipeline correlates its own input, so a command run beside a worker never ships the
-    worker's forwarding queues.
+    ``workers`` > 1 shares the transforms, the store's encoding and the single-event rules
+    (``pipeline.make_ready``) between this process and ``workers - 1`` worker processes
+    (``pipeline.workers``; close the pipeline when done), ``nice`` lower in priority than this one.
+    ``partitioned=True`` (the API's ingest, the one pipeline of a central worker) shares correlation
+    groups with the other workers of ``partition.peers`` (:mod:`sentinel.ingest.partition`; close the
+    pipeline when done); every other pipeline correlates its own input, so a command run beside a
+    worker never ships the worker's forwarding queues.
     """
     transforms = [] if at_edge else edge_stages(runtime, runtime.address_plan)
     detector = None
@@ -61,7 +61,7 @@ def build_pipeline(
             engine.correlations.router = forwarder
         detector = SuppressingDetector(engine, suppressions)
     pipeline = Pipeline(store, transforms=transforms, detector=detector, forwarder=forwarder)
-    if workers > 0 and not at_edge:
+    if workers > 1 and not at_edge:
         from sentinel.ingest.workers import TransformWorkers
 
         pipeline.workers = TransformWorkers(

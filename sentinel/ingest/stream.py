@@ -60,14 +60,17 @@ def _parsed(f: BinaryIO, source: str, reader: LineReader) -> Iterator[dict[str, 
 
 
 def _transformed(
-    workers: TransformWorkers, pipeline: Pipeline, f: BinaryIO, source: str, reader: LineReader, chunk: int
+    workers: TransformWorkers, pipeline: Pipeline, f: BinaryIO, source: str, reader: LineReader, batch_size: int
 ) -> Iterator[Ready]:
-    """The stream's events parsed and made ready by the workers, ``chunk`` lines a task, in order.
+    """The stream's events parsed and made ready by the workers and this process, in parts, in order.
 
-    A few tasks per worker are in flight, so memory stays bounded. A part holding a syslog line (which
-    needs the lines before it) is parsed here with the stream's own reader, and so is the rest of the
-    stream from then on; the workers still make it ready.
+    The parts of two batches are read ahead, so memory stays bounded and the workers always have the
+    next part while this process stores a batch. A part holding a syslog line (which needs the lines
+    before it) is parsed here with the stream's own reader, and so is the rest of the stream from then
+    on; the workers still make it ready.
     """
+    chunk = max(1, min(workers.PART, -(-batch_size // workers.count)))
+    read_ahead = workers.depth * -(-batch_size // chunk)
     pending: deque[tuple[list[tuple[int, bytes]], Pending]] = deque()
     alone = True  # False once the stream showed a line that needs its own reader
 
@@ -95,7 +98,7 @@ def _transformed(
         if len(lines) >= chunk:
             submit(lines)
             lines = []
-            if len(pending) >= workers.depth * workers.count:
+            if len(pending) >= read_ahead:
                 yield from done()
     if lines:
         submit(lines)
@@ -139,8 +142,7 @@ def ingest_streams(
     # with workers, lines go to them raw and come back parsed and ready to write (syslog files are parsed here)
     ahead = workers is not None and fmt != "syslog"
     if ahead:
-        chunk = max(1, batch_size // workers.count)
-        sources = [_transformed(workers, pipeline, f, source, reader, chunk) for source, f, reader in readers]
+        sources = [_transformed(workers, pipeline, f, source, reader, batch_size) for source, f, reader in readers]
     else:
         sources = [_parsed(f, source, reader) for source, f, reader in readers]
     keyed = [_keyed(events, i) for i, events in enumerate(sources)]

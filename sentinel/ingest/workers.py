@@ -18,9 +18,12 @@ rules. Workers never touch the store.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import threading
+from collections import deque
+from collections.abc import Callable
 from multiprocessing.pool import AsyncResult, Pool
 from typing import TYPE_CHECKING, Any
 
@@ -31,21 +34,28 @@ from sentinel.config import Settings
 from sentinel.errors import Unavailable
 from sentinel.ingest.ready import MakeReady, Ready
 
+try:
+    import fcntl
+except ImportError:  # not on Windows
+    fcntl = None  # type: ignore[assignment]
+
 if TYPE_CHECKING:
     from sentinel.store import Prepare
 
+PIPE_BYTES = 1 << 20  # what a pipe to or from the workers holds (Linux's default limit for a user)
 _WORK: list[MakeReady] = []  # what this worker process does to a batch (one, set as it starts)
 _BROKEN: list[str] = []  # why it cannot (a spawned worker whose rule pack is not the caller's)
 
 
 def default_workers() -> int:
-    """One worker per core this process may use; none (in-process transforms) on a single core."""
+    """One process per core this process may use (the ingesting process is one of them)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return cores if cores > 1 else 0
+    return max(1, cores)
 
 
 def worker_count(settings: Settings, given: int | None = None) -> int:
-    """How many workers: ``given`` (a command's ``--workers``), else the ``workers`` setting, else one per core."""
+    """How many processes make batches ready: ``given`` (a command's ``--workers``), else the ``workers``
+    setting, else one per core. The ingesting process is one of them: 1 runs no worker process."""
     if given is not None:
         return given
     return default_workers() if settings.workers is None else settings.workers
@@ -95,7 +105,9 @@ def _run(blobs: list[bytes]) -> list[Ready]:
     return _make_ready([orjson.loads(b) for b in blobs])
 
 
-def _read(reader: LineReader, source: str, lines: list[tuple[int, bytes]]) -> list[Ready] | None:
+def _parse_ready(
+    work: Callable[[list[dict[str, Any]]], list[Ready]], reader: LineReader, source: str, lines: list[tuple[int, bytes]]
+) -> list[Ready] | None:
     """Parse a part of a stream, then make it ready; None when a line needs the stream's own reader (syslog)."""
     events: list[dict[str, Any]] = []
     for offset, line in lines:
@@ -103,25 +115,91 @@ def _read(reader: LineReader, source: str, lines: list[tuple[int, bytes]]) -> li
         if parsed is None:
             return None
         events.extend(parsed)
-    return _make_ready(events)
+    return work(events)
+
+
+def _read(reader: LineReader, source: str, lines: list[tuple[int, bytes]]) -> list[Ready] | None:
+    return _parse_ready(_make_ready, reader, source, lines)
+
+
+Sent = tuple[Callable[..., Any], tuple[Any, ...]]  # what a worker runs: a function of this module, its arguments
 
 
 class Pending:
-    """A part of a batch in a worker: :meth:`get` waits for its events (None: the caller must parse it)."""
+    """A part of a batch: made ready in a worker process, or here by whoever needs it first.
 
-    def __init__(self, result: AsyncResult) -> None:
-        self._result = result
+    :meth:`get` waits for its events (None: the caller must parse it). While the part it waits for is in
+    a worker, the waiting process makes the next parts nobody has taken yet itself, so it never idles
+    while there is work: that is how the share of the process that also writes is balanced, measured by
+    how long it would otherwise wait.
+    """
+
+    def __init__(self, workers: TransformWorkers, here: Callable[[], Any], there: Callable[[], Sent]) -> None:
+        self._workers = workers
+        self._here = here  # how this process makes it ready
+        self._there = there  # what a worker is sent: (function, arguments), built only if one takes it
+        self.taken = False  # by a worker or a thread of this process (under the workers' lock)
+        self._result: AsyncResult | None = None  # set when sent to a worker
+        self._made = threading.Event()  # set when made here
+        self._value: Any = None
+        self._error: BaseException | None = None
 
     def get(self) -> list[Ready] | None:
-        return self._result.get()
+        if self._workers.take(self):
+            self.make()
+        while not self._made.is_set():
+            if self._result is None:  # another thread of this process is making it
+                self._made.wait()
+            elif self._result.ready() or not self._workers.help():  # nothing else to make: wait for the worker
+                return self._result.get()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
     def ready(self) -> bool:
-        """Whether :meth:`get` returns without waiting for the worker."""
-        return self._result.ready()
+        """Whether :meth:`get` returns without waiting for a worker or making the part here."""
+        return self._made.is_set() or (self._result is not None and self._result.ready())
+
+    def make(self) -> None:
+        """Make the part in this process (once :meth:`TransformWorkers.take` gave it to the caller)."""
+        try:
+            self._value = self._here()
+        except Exception as exc:  # raised by get, as a worker's failure is
+            self._error = exc
+        self._made.set()
+
+
+def _widen_pipes(pool: Pool) -> None:
+    """Let a pipe to or from the workers hold a whole part (Linux), so neither side waits for the other.
+
+    A part's events are most of a megabyte; through a pipe of 64 kB a worker stops at every 64 kB until
+    this process's thread that reads the results gets the interpreter (up to 5 ms each time while this
+    process protects or stores): a worker sat idle a fifth of the time. Best effort: where the pipes
+    cannot be widened (another platform, a limit set lower), parts go through as before.
+    """
+    size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if size is None:
+        return
+    try:
+        for queue in (pool._inqueue, pool._outqueue):  # type: ignore[attr-defined]
+            fcntl.fcntl(queue._writer.fileno(), size, PIPE_BYTES)
+    except (AttributeError, OSError):
+        return
 
 
 class TransformWorkers:
-    """A pool of processes running the pipeline's transforms (and parsing, given raw lines)."""
+    """``count`` processes making ingest batches ready: this one and ``count - 1`` workers.
+
+    Parts of each batch queue here; the workers are fed from the queue as they finish (two parts each
+    in flight, so none waits for the next), and this process takes the next queued part itself
+    whenever it would otherwise wait for one (:meth:`Pending.get`, :meth:`help`). The process that
+    stores and detects is thus one of the ``count``: on two cores, two processes share the work,
+    each as busy as the other.
+    """
+
+    # events (or lines) a part: 50-70 ms of work, small enough that a process taking one never keeps
+    # the others waiting long, large enough that sending it costs next to nothing
+    PART = 500
 
     def __init__(
         self,
@@ -133,14 +211,14 @@ class TransformWorkers:
         nice: int = 0,
         digest: str | None = None,
     ) -> None:
-        """``work``: what a worker does to a batch; ``plan``: what a spawned worker enriches with;
+        """``work``: what a batch goes through; ``plan``: what a spawned worker enriches with;
         ``digest``: the rule pack ``work`` matches with (:attr:`Engine.digest`), which a spawned worker
         loads again; ``nice``: how much lower the workers' scheduling priority is (a server's readers come first).
         """
-        if count < 1:
-            raise ValueError("TransformWorkers needs at least one worker")
+        if count < 2:
+            raise ValueError("TransformWorkers needs two processes at least (this one and a worker)")
         self.count = count
-        self.depth = 2  # batches in flight, each shared by all workers: one being protected, one queued
+        self.depth = 2  # batches in flight (reading the next while one is written)
         self._settings = settings
         self._work = work
         self._plan = plan
@@ -149,60 +227,104 @@ class TransformWorkers:
         self._pool: Pool | None = None
         self._closed = False
         self._lock = threading.Lock()
+        self._queue: deque[Pending] = deque()  # parts nobody took yet, oldest first
+        self._sent = 0  # parts in the workers
 
     def start(self, *, wait: bool = False) -> None:
-        """Start the processes now (they start on the first task otherwise): before the caller starts threads.
+        """Start the processes now (they start on the first part otherwise): before the caller starts threads.
 
         ``wait``: return once a worker has taken a task (spawned ones load for seconds), so a live
         source reading after this never waits on workers that are still loading.
         """
-        self._start()
+        pool = self._start()
         if wait:
-            self._apply(_ready, ()).get()
+            pool.apply(_ready)
 
-    def _start(self) -> None:
+    def _start(self) -> Pool:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the transform workers are closed")
             if self._pool is None:
                 if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
                     fork = multiprocessing.get_context("fork")
-                    self._pool = fork.Pool(self.count, _adopt, (self._work, self._nice))
+                    self._pool = fork.Pool(self.count - 1, _adopt, (self._work, self._nice))
                 else:  # forking a process that runs threads may copy a lock another thread holds
                     spawn = multiprocessing.get_context("spawn")
                     args = (self._settings, self._plan, self._nice, self._digest, self._work.prepare)
-                    self._pool = spawn.Pool(self.count, _build, args)
+                    self._pool = spawn.Pool(self.count - 1, _build, args)
+                _widen_pipes(self._pool)
+            return self._pool
 
     def submit(self, events: list[dict[str, Any]]) -> Pending:
-        """Make ``events`` ready in a worker.
+        """Make ``events`` ready, in a worker or in this process, whichever takes them first.
 
-        Events go as JSON, not pickled (half the cost on each side), and come back as :class:`Ready`
-        tuples, the JSON the store writes among them: this process decodes only what it reads.
+        Events go to a worker as JSON, not pickled (half the cost on each side), and come back as
+        :class:`Ready` tuples, the JSON the store writes among them: this process decodes only what it reads.
         """
-        return Pending(self._apply(_run, (_encode(events),)))
+        return self._queued(Pending(self, lambda: self._work(events), lambda: (_run, (_encode(events),))))
 
     def submit_parts(self, events: list[dict[str, Any]]) -> list[Pending]:
-        """Make ``events`` ready in every worker, a part each (in order)."""
-        size = max(1, -(-len(events) // self.count))
+        """Make ``events`` ready in parts (in order), at most :attr:`PART` each and at least one per process."""
+        size = max(1, min(self.PART, -(-len(events) // self.count)))
         return [self.submit(events[i : i + size]) for i in range(0, len(events), size)]
 
     def transform(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """``events`` transformed by the workers, a part each; waits for them (callers on several threads)."""
+        """``events`` transformed in parts by the workers and the caller (callers on several threads)."""
         return [ready.event() for part in self.submit_parts(events) for ready in part.get() or ()]
 
     def submit_lines(self, reader: LineReader, source: str, lines: list[tuple[int, bytes]]) -> Pending:
-        """Parse ``(offset, line)`` pairs of ``source`` with a copy of ``reader`` and make them ready, in a worker.
+        """Parse ``(offset, line)`` pairs of ``source`` and make them ready (a worker parses with a copy of ``reader``).
 
         Raw lines cost next to nothing to send, parsed events several times more: parsing where the
-        transforms run leaves this process reading, storing and detecting. The result is None when a
-        line needs the stream's own reader (a syslog line): the caller parses that part itself.
+        transforms run leaves the writing process reading, storing and detecting. The result is None
+        when a line needs the stream's own reader (a syslog line): the caller parses that part itself.
         """
-        return Pending(self._apply(_read, (reader, source, lines)))
+        here = functools.partial(_parse_ready, self._work, reader, source, lines)
+        return self._queued(Pending(self, here, lambda: (_read, (reader, source, lines))))
 
-    def _apply(self, func: Any, args: tuple[Any, ...]) -> AsyncResult:
-        self._start()
-        assert self._pool is not None
-        return self._pool.apply_async(func, args)
+    def help(self) -> bool:
+        """Make the oldest part nobody took yet here; False when there is none (everything is in the workers)."""
+        with self._lock:
+            if not self._queue:
+                return False
+            part = self._queue.popleft()
+            part.taken = True
+        part.make()
+        return True
+
+    def take(self, part: Pending) -> bool:
+        """Whether the caller is to make ``part`` (nobody took it yet); it is then off the queue."""
+        with self._lock:
+            if part.taken:
+                return False
+            part.taken = True
+            self._queue.remove(part)
+        return True
+
+    def _queued(self, part: Pending) -> Pending:
+        pool = self._start()
+        with self._lock:
+            self._queue.append(part)
+        self._feed(pool)
+        return part
+
+    def _feed(self, pool: Pool) -> None:
+        """Send the oldest queued parts to the workers until each has two."""
+        with self._lock:
+            while self._queue and self._sent < 2 * (self.count - 1) and not self._closed:
+                part = self._queue.popleft()
+                part.taken = True
+                func, args = part._there()
+                self._sent += 1
+                part._result = pool.apply_async(func, args, callback=self._returned, error_callback=self._returned)
+
+    def _returned(self, _result: object) -> None:
+        """A worker finished a part (on the pool's result thread): send it the next one."""
+        with self._lock:
+            self._sent -= 1
+            pool = self._pool
+        if pool is not None:
+            self._feed(pool)
 
     def close(self) -> None:
         """Stop the workers (waits for them; idempotent)."""

@@ -2,10 +2,11 @@
 
 The server sends each request as a small header ``(kind, collector)`` and the raw JSON-lines bytes; this
 process decodes them (a line that is not an event with an id becomes a ``pipeline_error`` event), drops
-what the store holds, hands the rest to its transform workers (forked from this process before it
-starts any thread; none, or a batch of a few events: inline), and stores and detects the batches in arrival
-order, answering each with a tuple of counts. Forwarded correlation matches go through the same loop, after
-what is queued: detection state has one owner. A request's failure is its own answer; the loop goes on.
+what the store holds, shares the rest out between its transform workers (forked from this process
+before it starts any thread) and itself (no workers, or a batch of a few events: itself alone), and
+stores and detects the batches in arrival order, answering each with a tuple of counts. Forwarded
+correlation matches go through the same loop, after what is queued: detection state has one owner. A
+request's failure is its own answer; the loop goes on.
 """
 
 from __future__ import annotations
@@ -175,7 +176,8 @@ class _Loop:
                 if len(self.pending) >= self.depth or self.pending[0].ready():
                     self._answer(self.pending.popleft())
                     continue
-                if not self.conn.poll(LOOK):  # the oldest is in the workers: take the next request meanwhile
+                # the oldest is in the workers: take the next request meanwhile, else a part nobody took yet
+                if not self.conn.poll(0) and not self._help() and not self.conn.poll(LOOK):
                     continue
             try:
                 kind, collector = self.conn.recv()
@@ -190,6 +192,10 @@ class _Loop:
             else:
                 self.pending.append(_Batch(self.pipeline, collector, payload))
         self._drain()
+
+    def _help(self) -> bool:
+        workers = self.pipeline.workers
+        return workers is not None and workers.help()
 
     def _correlate(self, payload: bytes) -> Answer:
         counts = self.pipeline.correlate(matches(payload))

@@ -133,7 +133,7 @@ def test_concurrent_batches_are_protected_in_worker_processes_and_stored_by_one_
     """With workers (as `sentinel serve` runs), batches from several collectors at once are each answered."""
     from concurrent.futures import ThreadPoolExecutor
 
-    settings = Settings(data_dir=tmp_path, api={"host": "0.0.0.0"}, ingest_token=TOKEN, workers=1)
+    settings = Settings(data_dir=tmp_path, api={"host": "0.0.0.0"}, ingest_token=TOKEN, workers=2)
     store = SQLiteStore(tmp_path / "s.db")
     cccd = "001099012345"
     batches = [

@@ -35,7 +35,7 @@ NOT_FOUND_RULE = "85f37042-ec1c-4587-916b-e26cef3aeca8"
 NOT_FOUND_BURST = "43a54c0c-a91b-4c7a-95ab-32ba456b8a5d"
 
 
-def _settings(tmp_path: Path, workers: int = 1) -> Settings:
+def _settings(tmp_path: Path, workers: int = 2) -> Settings:
     return Settings(data_dir=tmp_path, api={"host": "0.0.0.0"}, ingest_token=TOKEN, workers=workers)
 
 
@@ -149,7 +149,7 @@ def test_a_killed_writer_fails_its_batches_with_503_and_the_next_batch_starts_an
 
 def test_stopping_writes_what_is_queued_and_ends_the_process(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    writer = WriterProcess(_settings(tmp_path), store_path=path, workers=0, depth=3)
+    writer = WriterProcess(_settings(tmp_path), store_path=path, workers=1, depth=3)
     slots = [writer.reserve() for _ in range(4)]
     assert [s.done() for s in slots] == [True, True, True, False]  # three in flight; the fourth waits
     answers = [
@@ -184,7 +184,7 @@ def test_forwarded_matches_are_correlated_by_the_writer_process(tmp_path: Path) 
     ]  # fmt: skip
     matches = [{"rule": NOT_FOUND_RULE, "correlation": NOT_FOUND_BURST, "event": e} for e in events]
     try:
-        with TestClient(create_app(_settings(tmp_path, workers=0), store=store)) as client:
+        with TestClient(create_app(_settings(tmp_path, workers=1), store=store)) as client:
             bad = client.post("/api/correlate", content=gzip.compress(b'{"rule": "x"}\n'), headers=HEADERS)
             assert bad.status_code == 400 and "line 1 is not a match" in bad.json()["detail"]
             r = client.post("/api/correlate", content=gzip.compress(_lines(matches)), headers=HEADERS)

@@ -45,7 +45,7 @@ def _alerts(data: Path) -> list[tuple]:
 def _ingest_both_ways(tmp_path: Path, *args: str) -> dict[str, tuple[str, list[dict], list[tuple]]]:
     """``sentinel ingest ARGS`` in one process and with two workers: (summary, stored events, alerts) of each."""
     results = {}
-    for workers in ("0", "2"):
+    for workers in ("1", "2"):
         config = tmp_path / f"sentinel-{workers}.yaml"
         # small batches so the stream reaches the workers; one key, so pseudonyms compare
         config.write_text(
@@ -76,11 +76,11 @@ def test_worker_processes_store_and_detect_what_one_process_does(tmp_path):
     lines = [search, *day.access_lines[:1500]]
     log.write_text("\n".join(lines) + "\n", encoding="utf-8")
     results = _ingest_both_ways(tmp_path, str(log))
-    assert results["0"][0].startswith(f"read {len(lines):,}  stored {len(lines):,}")
+    assert results["1"][0].startswith(f"read {len(lines):,}  stored {len(lines):,}")
     # the workers matched the rules, this process raised and correlated them: the same alerts, event for event
-    alerts = results["0"][2]
+    alerts = results["1"][2]
     assert sum("=" in a[1] for a in alerts) >= 5 and sum("=" not in a[1] for a in alerts) >= 5  # correlations, rules
-    assert results["2"] == results["0"]
+    assert results["2"] == results["1"]
     text = orjson.dumps(results["2"][1]).decode()
     assert "0983417265" not in text and "pz-vn_phone-" in text
 
@@ -100,8 +100,8 @@ def test_syslog_lines_in_a_stream_the_workers_read_go_through_the_streams_reader
     other.write_text("\n".join(day.access_lines[700:1000]) + "\n", encoding="utf-8")
     results = _ingest_both_ways(tmp_path, "--year", "2025", str(mixed), str(other))
     total = len(access) + 300 + 2 + 3 + 1  # "last message repeated 3 times" stands for three events
-    assert results["0"][0].startswith(f"read {total:,}  stored {total:,}")
-    assert results["2"] == results["0"]
+    assert results["1"][0].startswith(f"read {total:,}  stored {total:,}")
+    assert results["2"] == results["1"]
     stamps = sorted(d["@timestamp"] for d in results["2"][1] if d["event"]["dataset"] == "system.auth")
     # 2025 from --year, then the new year in Vietnam (UTC+7): the stream's own sequence decides
     assert stamps == ["2025-12-31T16:59:50.000Z"] + ["2025-12-31T16:59:59.000Z"] * 3 + ["2025-12-31T17:00:05.000Z"]
@@ -112,7 +112,7 @@ def _spawned(work: MakeReady, settings: Settings, digest: str | None, events: li
     release = threading.Event()
     busy = threading.Thread(target=release.wait)
     busy.start()
-    workers = TransformWorkers(settings, 1, work, None, digest=digest)
+    workers = TransformWorkers(settings, 2, work, None, digest=digest)
     try:
         workers.start()
     finally:

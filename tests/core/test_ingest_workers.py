@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import fcntl
 import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -138,3 +140,46 @@ def test_a_spawned_worker_loads_the_same_rules_and_refuses_to_match_with_another
     assert _spawned(work, settings, engine.digest, copy.deepcopy(events)) == here
     with pytest.raises(Unavailable, match="rule pack changed"):
         _spawned(work, settings, "another pack", events)
+
+
+def _stamp(event: dict) -> dict:
+    """A stage that takes a while and says which process ran it."""
+    time.sleep(0.001)
+    event["pid"] = os.getpid()
+    return event
+
+
+def _fail_on_two(event: dict) -> dict:
+    if event["n"] == 2:
+        raise ValueError("event 2 is bad")
+    return event
+
+
+def test_the_ingesting_process_makes_the_parts_it_would_otherwise_wait_for(tmp_path):
+    """Two processes share a batch: results in order, some parts made by the caller, some by its worker."""
+    workers = TransformWorkers(Settings(data_dir=tmp_path), 2, MakeReady([_stamp], None, None), None)
+    try:
+        events = [{"event": {"id": f"e{n}"}, "n": n} for n in range(3000)]  # six parts of 500
+        done = workers.transform(events)
+        pool = workers._start()
+        widened = [fcntl.fcntl(q._writer.fileno(), fcntl.F_GETPIPE_SZ) for q in (pool._inqueue, pool._outqueue)]
+    finally:
+        workers.close()
+    assert [e["n"] for e in done] == list(range(3000))
+    by = {e["pid"] for e in done}
+    assert os.getpid() in by and len(by) == 2
+    assert sum(e["pid"] == os.getpid() for e in done) % 500 == 0  # whole parts
+    assert min(widened) >= 1 << 20  # a whole part fits in a pipe
+
+
+def test_a_part_that_fails_where_it_is_made_fails_its_batch(tmp_path):
+    """The same error whether the worker or the caller made the failing part; the other parts are unaffected."""
+    workers = TransformWorkers(Settings(data_dir=tmp_path), 2, MakeReady([_fail_on_two], None, None), None)
+    try:
+        for size in (8, 3000):  # a part a process: the worker has it; many parts: the caller may
+            parts = workers.submit_parts([{"event": {"id": f"e{n}"}, "n": n} for n in range(size)])
+            with pytest.raises(ValueError, match="event 2 is bad"):
+                parts[0].get()
+            assert all(len(part.get() or ()) for part in parts[1:])
+    finally:
+        workers.close()

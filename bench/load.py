@@ -93,7 +93,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=2000)
     ap.add_argument("--senders", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=300, help="stop sending after this long whatever is left")
-    ap.add_argument("--workers", type=int, help="the server's ingest worker processes (default: its own, one per core)")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        help="the server's SENTINEL_WORKERS: processes making batches ready, its writer included (default: per core)",
+    )
     args = ap.parse_args()
 
     batches = make_batches(args.events, args.batch)

@@ -176,8 +176,8 @@ class _Loop:
                 if len(self.pending) >= self.depth or self.pending[0].ready():
                     self._answer(self.pending.popleft())
                     continue
-                # the oldest is in the workers: take the next request meanwhile, else a part nobody took yet
-                if not self.conn.poll(0) and not self._help() and not self.conn.poll(LOOK):
+                # the oldest is in the workers: take the next request meanwhile, else make a part nobody took yet
+                if not self.conn.poll(0) and (self._help() or not self.conn.poll(LOOK)):
                     continue
             try:
                 kind, collector = self.conn.recv()

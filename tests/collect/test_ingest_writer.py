@@ -147,6 +147,20 @@ def test_a_killed_writer_fails_its_batches_with_503_and_the_next_batch_starts_an
         store.close()
 
 
+def test_a_batch_alone_is_answered_while_its_writer_makes_parts_the_worker_has_not_taken(tmp_path: Path) -> None:
+    """Nothing else arrives: the writer makes the queued parts itself, then answers (it never waits for a request)."""
+    path = tmp_path / "s.db"
+    writer = WriterProcess(_settings(tmp_path), store_path=path, workers=2, depth=3)
+    try:
+        # six parts of 500: two in the worker, four queued for whoever is free first
+        for name, size in (("solo-", 3000), ("next-", 1200)):
+            slot = writer.reserve()
+            answer = writer.send(slot, "ingest", "edge", lambda name=name, size=size: _lines(_events(name, size)))
+            assert answer.result(120)[:2] == (size, size)
+    finally:
+        writer.close()
+
+
 def test_stopping_writes_what_is_queued_and_ends_the_process(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     writer = WriterProcess(_settings(tmp_path), store_path=path, workers=1, depth=3)

@@ -79,7 +79,8 @@ class Pipeline:
 
     def process_stream(self, batches: Iterable[list[dict[str, Any]]]) -> Iterator[IngestCounts]:
         """:meth:`process` each batch in turn, yielding its counts; with workers, the transforms of the
-        next batches run in the worker processes while this one is stored and detected, in input order."""
+        next batches run in the worker processes while this one is stored and detected, in input order
+        (this process makes the parts they have not taken when it would otherwise wait)."""
         batches = iter(batches)
         if self.workers is None:
             for batch in batches:
@@ -91,7 +92,7 @@ class Pipeline:
         pending: deque[tuple[list[Pending], IngestCounts]] = deque()
         for batch in batches:
             events, counts = self.admit(batch)
-            pending.append((self.workers.submit_parts(events), counts))  # each worker takes a part of every batch
+            pending.append((self.workers.submit_parts(events), counts))  # in parts, to whoever is free first
             if len(pending) >= self.workers.depth:
                 yield self.commit_parts(*pending.popleft())
         while pending:

@@ -1,11 +1,13 @@
-"""Parsing, enrichment, protection, encoding and rule matching of ingest batches in worker processes.
+"""Parsing, enrichment, protection, encoding and rule matching of ingest batches on every core.
 
 Python runs one core per process, so ``sentinel ingest``, ``sentinel collect`` and the API's
-ingest endpoint hand everything done to one event alone (:class:`~sentinel.ingest.ready.MakeReady`)
-to a pool of processes (``workers`` setting, default one per core), results in input order, while
-the calling process keeps what must stay single: reading and merging the streams, the one writer
-of the store, and the alerts and correlations, fed in input order (correlations need one
-timeline). A few tasks per worker are in flight, so memory stays bounded whatever the input size.
+ingest endpoint share everything done to one event alone (:class:`~sentinel.ingest.ready.MakeReady`)
+between the calling process and worker processes (``workers`` setting, the caller counted, default
+one per core), results in input order. The caller keeps what must stay single: reading and merging
+the streams, the one writer of the store, and the alerts and correlations, fed in input order
+(correlations need one timeline); it makes the parts of a batch the workers have not taken
+whenever it would otherwise wait. Parts are queued for a batch or two ahead, so memory stays
+bounded whatever the input size.
 
 Where the platform forks and the caller has no other thread yet, workers are forked once the
 caller has built its stages (the policy, the recognisers, the name tagger's model if it ran):
@@ -137,9 +139,9 @@ class Pending:
     def __init__(self, workers: TransformWorkers, here: Callable[[], Any], there: Callable[[], Sent]) -> None:
         self._workers = workers
         self._here = here  # how this process makes it ready
-        self._there = there  # what a worker is sent: (function, arguments), built only if one takes it
+        self.there = there  # what a worker is sent: (function, arguments), built only if one takes it
         self.taken = False  # by a worker or a thread of this process (under the workers' lock)
-        self._result: AsyncResult | None = None  # set when sent to a worker
+        self.result: AsyncResult | None = None  # set when sent to a worker
         self._made = threading.Event()  # set when made here
         self._value: Any = None
         self._error: BaseException | None = None
@@ -148,17 +150,17 @@ class Pending:
         if self._workers.take(self):
             self.make()
         while not self._made.is_set():
-            if self._result is None:  # another thread of this process is making it
+            if self.result is None:  # another thread of this process is making it
                 self._made.wait()
-            elif self._result.ready() or not self._workers.help():  # nothing else to make: wait for the worker
-                return self._result.get()
+            elif self.result.ready() or not self._workers.help():  # nothing else to make: wait for the worker
+                return self.result.get()
         if self._error is not None:
             raise self._error
         return self._value
 
     def ready(self) -> bool:
         """Whether :meth:`get` returns without waiting for a worker or making the part here."""
-        return self._made.is_set() or (self._result is not None and self._result.ready())
+        return self._made.is_set() or (self.result is not None and self.result.ready())
 
     def make(self) -> None:
         """Make the part in this process (once :meth:`TransformWorkers.take` gave it to the caller)."""
@@ -314,9 +316,9 @@ class TransformWorkers:
             while self._queue and self._sent < 2 * (self.count - 1) and not self._closed:
                 part = self._queue.popleft()
                 part.taken = True
-                func, args = part._there()
+                func, args = part.there()
                 self._sent += 1
-                part._result = pool.apply_async(func, args, callback=self._returned, error_callback=self._returned)
+                part.result = pool.apply_async(func, args, callback=self._returned, error_callback=self._returned)
 
     def _returned(self, _result: object) -> None:
         """A worker finished a part (on the pool's result thread): send it the next one."""

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import copy
-import fcntl
 import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import orjson
@@ -142,44 +140,84 @@ def test_a_spawned_worker_loads_the_same_rules_and_refuses_to_match_with_another
         _spawned(work, settings, "another pack", events)
 
 
-def _stamp(event: dict) -> dict:
-    """A stage that takes a while and says which process ran it."""
+# Run in a fresh interpreter: workers fork (sharing these stages) only where the caller runs no other
+# thread, and a test process may run some; spawned workers would build the configured stages instead.
+_SHARED = """
+import fcntl, json, os, sys, time
+from sentinel.config import Settings
+from sentinel.ingest import MakeReady, TransformWorkers
+
+CALLER = os.getpid()
+
+def stamp(event):  # takes a while and says which process ran it
     time.sleep(0.001)
     event["pid"] = os.getpid()
     return event
 
-
-def _fail_on_two(event: dict) -> dict:
-    if event["n"] == 2:
-        raise ValueError("event 2 is bad")
+def fail_on_two(event):  # takes a while too, so the worker is busy when the caller asks for a later part
+    time.sleep(0.001)
+    if event["n"] % 2500 == 2:
+        raise ValueError(f"event {event['n']} is bad ({'caller' if os.getpid() == CALLER else 'worker'})")
     return event
+
+def events(size):
+    return [{"event": {"id": f"e{n}"}, "n": n} for n in range(size)]
+
+settings = Settings(data_dir=sys.argv[2])
+if sys.argv[1] == "share":
+    workers = TransformWorkers(settings, 2, MakeReady([stamp], None, None), None)
+    try:
+        done = workers.transform(events(3000))  # six parts of 500
+        pool = workers._start()
+        pipes = [fcntl.fcntl(q._writer.fileno(), fcntl.F_GETPIPE_SZ) for q in (pool._inqueue, pool._outqueue)]
+    finally:
+        workers.close()
+    print(json.dumps({"me": os.getpid(), "done": [[e["n"], e["pid"]] for e in done], "pipes": pipes}))
+else:
+    workers = TransformWorkers(settings, 2, MakeReady([fail_on_two], None, None), None)
+    found = []
+    try:
+        for size, bad in ((8, [0]), (3000, [5, 0])):  # the last of six parts is still queued: the caller makes it
+            parts = workers.submit_parts(events(size))
+            for i in bad:
+                try:
+                    parts[i].get()
+                    found.append("no error")
+                except ValueError as exc:
+                    found.append(str(exc))
+            found.append([len(part.get() or ()) for i, part in enumerate(parts) if i not in bad])
+    finally:
+        workers.close()
+    print(json.dumps(found))
+"""
+
+
+def _shared(tmp_path: Path, mode: str) -> object:
+    run = subprocess.run(
+        [sys.executable, "-c", _SHARED, mode, str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    return orjson.loads(run.stdout)
 
 
 def test_the_ingesting_process_makes_the_parts_it_would_otherwise_wait_for(tmp_path):
     """Two processes share a batch: results in order, some parts made by the caller, some by its worker."""
-    workers = TransformWorkers(Settings(data_dir=tmp_path), 2, MakeReady([_stamp], None, None), None)
-    try:
-        events = [{"event": {"id": f"e{n}"}, "n": n} for n in range(3000)]  # six parts of 500
-        done = workers.transform(events)
-        pool = workers._start()
-        widened = [fcntl.fcntl(q._writer.fileno(), fcntl.F_GETPIPE_SZ) for q in (pool._inqueue, pool._outqueue)]
-    finally:
-        workers.close()
-    assert [e["n"] for e in done] == list(range(3000))
-    by = {e["pid"] for e in done}
-    assert os.getpid() in by and len(by) == 2
-    assert sum(e["pid"] == os.getpid() for e in done) % 500 == 0  # whole parts
-    assert min(widened) >= 1 << 20  # a whole part fits in a pipe
+    out = _shared(tmp_path, "share")
+    assert [n for n, _ in out["done"]] == list(range(3000))
+    by = {pid for _, pid in out["done"]}
+    assert out["me"] in by and len(by) == 2
+    assert sum(pid == out["me"] for _, pid in out["done"]) % 500 == 0  # whole parts
+    assert min(out["pipes"]) >= 1 << 20  # a whole part fits in a pipe
 
 
 def test_a_part_that_fails_where_it_is_made_fails_its_batch(tmp_path):
     """The same error whether the worker or the caller made the failing part; the other parts are unaffected."""
-    workers = TransformWorkers(Settings(data_dir=tmp_path), 2, MakeReady([_fail_on_two], None, None), None)
-    try:
-        for size in (8, 3000):  # a part a process: the worker has it; many parts: the caller may
-            parts = workers.submit_parts([{"event": {"id": f"e{n}"}, "n": n} for n in range(size)])
-            with pytest.raises(ValueError, match="event 2 is bad"):
-                parts[0].get()
-            assert all(len(part.get() or ()) for part in parts[1:])
-    finally:
-        workers.close()
+    # eight events: two parts of four, both in the worker; 3,000: six of 500, two in the worker, four queued
+    assert _shared(tmp_path, "fail") == [
+        "event 2 is bad (worker)",
+        [4],
+        "event 2502 is bad (caller)",
+        "event 2 is bad (worker)",
+        [500] * 4,
+    ]

@@ -21,6 +21,7 @@ rules. Workers never touch the store.
 from __future__ import annotations
 
 import functools
+import logging
 import multiprocessing
 import os
 import threading
@@ -44,6 +45,8 @@ except ImportError:  # not on Windows
 if TYPE_CHECKING:
     from sentinel.store import Prepare
 
+log = logging.getLogger(__name__)
+LOOK = 1.0  # seconds between looks at whether the worker a part waits for is still there
 PIPE_BYTES = 1 << 20  # what a pipe to or from the workers holds (Linux's default limit for a user)
 _WORK: list[MakeReady] = []  # what this worker process does to a batch (one, set as it starts)
 _BROKEN: list[str] = []  # why it cannot (a spawned worker whose rule pack is not the caller's)
@@ -142,6 +145,7 @@ class Pending:
         self.there = there  # what a worker is sent: (function, arguments), built only if one takes it
         self.taken = False  # by a worker or a thread of this process (under the workers' lock)
         self.result: AsyncResult | None = None  # set when sent to a worker
+        self.pool: Pool | None = None  # the pool it was sent to
         self._made = threading.Event()  # set when made here
         self._value: Any = None
         self._error: BaseException | None = None
@@ -152,8 +156,12 @@ class Pending:
         while not self._made.is_set():
             if self.result is None:  # another thread of this process is making it
                 self._made.wait()
-            elif self.result.ready() or not self._workers.help():  # nothing else to make: wait for the worker
+            elif self.result.ready():
                 return self.result.get()
+            elif not self._workers.help():  # nothing else to make: wait for the worker, unless it is gone
+                self.result.wait(LOOK)
+                if not self.result.ready() and self._workers.reclaim(self):
+                    self.make()
         if self._error is not None:
             raise self._error
         return self._value
@@ -169,6 +177,11 @@ class Pending:
         except Exception as exc:  # raised by get, as a worker's failure is
             self._error = exc
         self._made.set()
+
+
+def _processes(pool: Pool) -> list[Any]:
+    """The pool's worker processes (the pool keeps them in ``_pool``; none known on another Python)."""
+    return list(getattr(pool, "_pool", ()))
 
 
 def _widen_pipes(pool: Pool) -> None:
@@ -231,6 +244,7 @@ class TransformWorkers:
         self._lock = threading.Lock()
         self._queue: deque[Pending] = deque()  # parts nobody took yet, oldest first
         self._sent = 0  # parts in the workers
+        self._members: list[Any] = []  # the current pool's processes as it started
 
     def start(self, *, wait: bool = False) -> None:
         """Start the processes now (they start on the first part otherwise): before the caller starts threads.
@@ -255,6 +269,7 @@ class TransformWorkers:
                     args = (self._settings, self._plan, self._nice, self._digest, self._work.prepare)
                     self._pool = spawn.Pool(self.count - 1, _build, args)
                 _widen_pipes(self._pool)
+                self._members = _processes(self._pool)
             return self._pool
 
     def submit(self, events: list[dict[str, Any]]) -> Pending:
@@ -313,20 +328,51 @@ class TransformWorkers:
     def _feed(self, pool: Pool) -> None:
         """Send the oldest queued parts to the workers until each has two."""
         with self._lock:
-            while self._queue and self._sent < 2 * (self.count - 1) and not self._closed:
+            while self._queue and self._sent < 2 * (self.count - 1) and pool is self._pool:  # not given up, not closed
                 part = self._queue.popleft()
                 part.taken = True
                 func, args = part.there()
                 self._sent += 1
-                part.result = pool.apply_async(func, args, callback=self._returned, error_callback=self._returned)
+                part.pool = pool
+                returned = functools.partial(self._returned, pool)
+                part.result = pool.apply_async(func, args, callback=returned, error_callback=returned)
 
-    def _returned(self, _result: object) -> None:
-        """A worker finished a part (on the pool's result thread): send it the next one."""
+    def _returned(self, pool: Pool, _result: object) -> None:
+        """A worker of ``pool`` finished a part (on the pool's result thread): send it the next one."""
         with self._lock:
+            if pool is not self._pool:  # a pool given up (:meth:`reclaim`)
+                return
             self._sent -= 1
-            pool = self._pool
-        if pool is not None:
-            self._feed(pool)
+        self._feed(pool)
+
+    def reclaim(self, part: Pending) -> bool:
+        """Whether ``part``, sent to a worker that is not answering, is to be made by the caller.
+
+        A worker that died (killed, out of memory) takes its part with it: the pool replaces the
+        process but never runs the part again, so waiting would hang the ingest. When one of the pool's
+        processes has ended, the pool is stopped (its other parts are reclaimed the same way as their
+        callers ask for them) and the next parts go to a new one.
+        """
+        lost = None
+        with self._lock:
+            pool = part.pool
+            if pool is None:
+                return False
+            if pool is self._pool:
+                ended = [w.exitcode for w in self._members if w.exitcode is not None]
+                if not ended:
+                    return False
+                log.warning(
+                    "an ingest worker process ended (exit code %s): the parts it held are made again here, "
+                    "and a new worker takes the next ones",
+                    ended[0],
+                )
+                lost, self._pool, self._sent = pool, None, 0
+            part.pool = None
+            part.result = None
+        if lost is not None:
+            lost.terminate()
+        return True
 
     def close(self) -> None:
         """Stop the workers (waits for them; idempotent)."""

@@ -173,6 +173,19 @@ if sys.argv[1] == "share":
     finally:
         workers.close()
     print(json.dumps({"me": os.getpid(), "done": [[e["n"], e["pid"]] for e in done], "pipes": pipes}))
+elif sys.argv[1] == "kill":
+    import signal, threading
+    workers = TransformWorkers(settings, 2, MakeReady([stamp], None, None), None)
+    try:
+        workers.start()
+        (worker,) = workers._members
+        threading.Timer(0.2, os.kill, (worker.pid, signal.SIGKILL)).start()  # halfway through its first part
+        first = workers.transform(events(3000))
+        second = workers.transform(events(3000))  # a new worker takes parts again
+    finally:
+        workers.close()
+    print(json.dumps({"me": os.getpid(), "killed": worker.pid, "first": [[e["n"], e["pid"]] for e in first],
+                      "second": [[e["n"], e["pid"]] for e in second]}))
 else:
     workers = TransformWorkers(settings, 2, MakeReady([fail_on_two], None, None), None)
     found = []
@@ -192,18 +205,18 @@ else:
 """
 
 
-def _shared(tmp_path: Path, mode: str) -> object:
+def _shared(tmp_path: Path, mode: str) -> tuple[object, str]:
     run = subprocess.run(
         [sys.executable, "-c", _SHARED, mode, str(tmp_path / "data")],
         capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2],
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
-    return orjson.loads(run.stdout)
+    return orjson.loads(run.stdout), run.stderr
 
 
 def test_the_ingesting_process_makes_the_parts_it_would_otherwise_wait_for(tmp_path):
     """Two processes share a batch: results in order, some parts made by the caller, some by its worker."""
-    out = _shared(tmp_path, "share")
+    out, _ = _shared(tmp_path, "share")
     assert [n for n, _ in out["done"]] == list(range(3000))
     by = {pid for _, pid in out["done"]}
     assert out["me"] in by and len(by) == 2
@@ -214,10 +227,20 @@ def test_the_ingesting_process_makes_the_parts_it_would_otherwise_wait_for(tmp_p
 def test_a_part_that_fails_where_it_is_made_fails_its_batch(tmp_path):
     """The same error whether the worker or the caller made the failing part; the other parts are unaffected."""
     # eight events: two parts of four, both in the worker; 3,000: six of 500, two in the worker, four queued
-    assert _shared(tmp_path, "fail") == [
+    assert _shared(tmp_path, "fail")[0] == [
         "event 2 is bad (worker)",
         [4],
         "event 2502 is bad (caller)",
         "event 2 is bad (worker)",
         [500] * 4,
     ]
+
+
+def test_a_worker_killed_mid_part_loses_nothing_and_is_replaced(tmp_path):
+    """The parts a dead worker held are made by the caller (no hang, nothing lost); a new worker takes the next."""
+    out, err = _shared(tmp_path, "kill")
+    for batch in ("first", "second"):
+        assert [n for n, _ in out[batch]] == list(range(3000))
+    assert out["killed"] not in {pid for _, pid in out["first"] + out["second"]}
+    assert {pid for _, pid in out["second"]} - {out["me"]}  # a worker again, not the one killed
+    assert "an ingest worker process ended (exit code -9)" in err

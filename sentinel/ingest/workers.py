@@ -167,8 +167,10 @@ class Pending:
         return self._value
 
     def ready(self) -> bool:
-        """Whether :meth:`get` returns without waiting for a worker or making the part here."""
-        return self._made.is_set() or (self.result is not None and self.result.ready())
+        """Whether :meth:`get` returns without waiting for a worker: made here, answered, or its worker lost."""
+        if self._made.is_set():
+            return True
+        return self.result is not None and (self.result.ready() or self._workers.lost(self))
 
     def make(self) -> None:
         """Make the part in this process (once :meth:`TransformWorkers.take` gave it to the caller)."""
@@ -345,6 +347,16 @@ class TransformWorkers:
             self._sent -= 1
         self._feed(pool)
 
+    def lost(self, part: Pending) -> bool:
+        """Whether ``part`` was sent to a pool that lost a process (it may never be answered)."""
+        with self._lock:
+            return self._lost(part)
+
+    def _lost(self, part: Pending) -> bool:
+        if part.pool is None:
+            return False
+        return part.pool is not self._pool or any(w.exitcode is not None for w in self._members)
+
     def reclaim(self, part: Pending) -> bool:
         """Whether ``part``, sent to a worker that is not answering, is to be made by the caller.
 
@@ -355,19 +367,16 @@ class TransformWorkers:
         """
         lost = None
         with self._lock:
-            pool = part.pool
-            if pool is None:
+            if not self._lost(part):
                 return False
-            if pool is self._pool:
-                ended = [w.exitcode for w in self._members if w.exitcode is not None]
-                if not ended:
-                    return False
+            if part.pool is self._pool:
+                ended = next(w.exitcode for w in self._members if w.exitcode is not None)
                 log.warning(
                     "an ingest worker process ended (exit code %s): the parts it held are made again here, "
                     "and a new worker takes the next ones",
-                    ended[0],
+                    ended,
                 )
-                lost, self._pool, self._sent = pool, None, 0
+                lost, self._pool, self._sent = self._pool, None, 0
             part.pool = None
             part.result = None
         if lost is not None:

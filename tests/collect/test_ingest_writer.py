@@ -161,6 +161,32 @@ def test_a_batch_alone_is_answered_while_its_writer_makes_parts_the_worker_has_n
         writer.close()
 
 
+def test_a_batch_whose_worker_is_killed_is_still_stored_whole(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    """The writer's worker killed mid-batch: the writer makes its parts itself and answers; a new worker follows."""
+    path = tmp_path / "s.db"
+    writer = WriterProcess(_settings(tmp_path), store_path=path, workers=2, depth=3)
+    try:
+        writer.start()
+        assert writer.pid is not None
+        _until(lambda: len(_children(writer.pid)) == 1, "the writer's worker to start")  # type: ignore[arg-type]
+        (worker,) = _children(writer.pid)  # type: ignore[arg-type]
+        answer = writer.send(writer.reserve(), "ingest", "edge", lambda: _lines(_events("big-", 10_000)))
+        time.sleep(0.5)  # the worker is halfway through its parts
+        os.kill(worker, signal.SIGKILL)
+        assert answer.result(180)[:2] == (10_000, 10_000)
+        again = writer.send(writer.reserve(), "ingest", "edge", lambda: _lines(_events("after-", 1200)))
+        assert again.result(120)[:2] == (1200, 1200)
+        assert _children(writer.pid) - {worker}  # type: ignore[arg-type]  # a new worker
+    finally:
+        writer.close()
+    assert "an ingest worker process ended (exit code -9)" in capfd.readouterr().err
+    store = SQLiteStore(path)
+    try:
+        assert store.count_events(EventQuery()) == 11_200
+    finally:
+        store.close()
+
+
 def test_stopping_writes_what_is_queued_and_ends_the_process(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     writer = WriterProcess(_settings(tmp_path), store_path=path, workers=1, depth=3)

@@ -20,6 +20,9 @@ rules. Workers never touch the store.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import fcntl
 import functools
 import logging
 import multiprocessing
@@ -27,7 +30,10 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable
-from multiprocessing.pool import AsyncResult, Pool
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from multiprocessing.reduction import ForkingPickler
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -37,16 +43,11 @@ from sentinel.config import Settings
 from sentinel.errors import Unavailable
 from sentinel.ingest.ready import MakeReady, Ready
 
-try:
-    import fcntl
-except ImportError:  # not on Windows
-    fcntl = None  # type: ignore[assignment]
-
 if TYPE_CHECKING:
     from sentinel.store import Prepare
 
 log = logging.getLogger(__name__)
-LOOK = 1.0  # seconds between looks at whether the worker a part waits for is still there
+CLOSE_SECONDS = 60.0  # how long close() waits for a worker to answer what it holds before killing it
 PIPE_BYTES = 1 << 20  # what a pipe to or from the workers holds (Linux's default limit for a user)
 _WORK: list[MakeReady] = []  # what this worker process does to a batch (one, set as it starts)
 _BROKEN: list[str] = []  # why it cannot (a spawned worker whose rule pack is not the caller's)
@@ -91,10 +92,6 @@ def _build(
     settle_heap()
 
 
-def _ready() -> bool:
-    return True
-
-
 def _encode(events: list[dict[str, Any]]) -> list[bytes]:
     """Events as JSON: a list of bytes crosses a pipe at a fraction of the cost of pickled dicts."""
     return [orjson.dumps(e, option=orjson.OPT_NON_STR_KEYS) for e in events]
@@ -127,7 +124,43 @@ def _read(reader: LineReader, source: str, lines: list[tuple[int, bytes]]) -> li
     return _parse_ready(_make_ready, reader, source, lines)
 
 
-Sent = tuple[Callable[..., Any], tuple[Any, ...]]  # what a worker runs: a function of this module, its arguments
+def _serve(
+    tasks: Connection,
+    answers: Connection,
+    start: Callable[..., None],
+    args: tuple[Any, ...],
+    inherited: list[Connection],
+) -> None:
+    """A worker process: set up, say so, then make each part it is sent, in order, until told to stop.
+
+    ``inherited``: a forked worker's copies of the caller's ends of the workers' pipes, closed first, so
+    the caller's end of a pipe is never held open by another worker (a worker that dies is then seen
+    at once: its answers' pipe ends).
+    """
+    for conn in inherited:
+        conn.close()
+    start(*args)
+    answers.send(_HELLO)
+    while True:
+        try:
+            task = tasks.recv()
+        except EOFError:  # the caller is gone
+            return
+        if task is None:
+            return
+        func, func_args = task
+        try:
+            answer: tuple[bool | None, Any] = (True, func(*func_args))
+        except Exception as exc:  # raised by the caller's get, as if the part were made there
+            answer = (False, exc)
+        try:
+            answers.send(answer)
+        except Exception:  # an error that does not pickle: its text
+            answers.send((False, RuntimeError(f"{type(answer[1]).__name__}: {answer[1]}")))
+
+
+_HELLO = (None, None)  # a worker's first answer: it is set up
+QUEUED, SENT, MAKING, DONE = "queued", "sent", "making", "done"
 
 
 class Pending:
@@ -143,80 +176,80 @@ class Pending:
         self._workers = workers
         self._here = here  # how this process makes it ready
         self.there = there  # what a worker is sent: (function, arguments), built only if one takes it
-        self.taken = False  # by a worker or a thread of this process (under the workers' lock)
-        self.result: AsyncResult | None = None  # set when sent to a worker
-        self.pool: Pool | None = None  # the pool it was sent to
-        self._made = threading.Event()  # set when made here
-        self._value: Any = None
-        self._error: BaseException | None = None
+        self.state = QUEUED  # then SENT (in a worker) or MAKING (here), then DONE; changed under the workers' lock
+        self.value: Any = None
+        self.error: BaseException | None = None
 
     def get(self) -> list[Ready] | None:
-        if self._workers.take(self):
-            self.make()
-        while not self._made.is_set():
-            if self.result is None:  # another thread of this process is making it
-                self._made.wait()
-            elif self.result.ready():
-                return self.result.get()
-            elif not self._workers.help():  # nothing else to make: wait for the worker, unless it is gone
-                self.result.wait(LOOK)
-                if not self.result.ready() and self._workers.reclaim(self):
-                    self.make()
-        if self._error is not None:
-            raise self._error
-        return self._value
+        while (part := self._workers.work_while_waiting(self)) is not None:
+            part.make()
+        if self.error is not None:
+            raise self.error
+        return self.value
 
     def ready(self) -> bool:
-        """Whether :meth:`get` returns without waiting for a worker: made here, answered, or its worker lost."""
-        if self._made.is_set():
-            return True
-        return self.result is not None and (self.result.ready() or self._workers.lost(self))
+        """Whether it is made (here or in a worker): :meth:`get` returns at once."""
+        return self.state == DONE
 
     def make(self) -> None:
-        """Make the part in this process (once :meth:`TransformWorkers.take` gave it to the caller)."""
+        """Make the part in this process (it was given to this process: state MAKING)."""
         try:
-            self._value = self._here()
+            value, error = self._here(), None
         except Exception as exc:  # raised by get, as a worker's failure is
-            self._error = exc
-        self._made.set()
+            value, error = None, exc
+        self._workers.settle(self, value, error)
 
 
-def _processes(pool: Pool) -> list[Any]:
-    """The pool's worker processes (the pool keeps them in ``_pool``; none known on another Python)."""
-    return list(getattr(pool, "_pool", ()))
+Sent = tuple[Callable[..., Any], tuple[Any, ...]]  # what a worker runs: a function of this module, its arguments
 
 
-def _widen_pipes(pool: Pool) -> None:
-    """Let a pipe to or from the workers hold a whole part (Linux), so neither side waits for the other.
+@dataclass(eq=False)
+class _Worker:
+    """A worker process, the pipes to it and from it, and the parts it holds (answered in the order sent)."""
+
+    process: BaseProcess
+    tasks: Connection
+    answers: Connection
+    sent: deque[Pending] = field(default_factory=deque)
+    send_lock: threading.Lock = field(default_factory=threading.Lock)  # parts go out in the order of ``sent``
+    started: bool = False  # said hello: set up
+    ended: bool = False
+    reader: threading.Thread | None = None
+
+
+def _widen(conn: Connection) -> None:
+    """Let the pipe hold a whole part (Linux), so neither side waits for the other.
 
     A part's events are most of a megabyte; through a pipe of 64 kB a worker stops at every 64 kB until
-    this process's thread that reads the results gets the interpreter (up to 5 ms each time while this
-    process protects or stores): a worker sat idle a fifth of the time. Best effort: where the pipes
+    this process's thread that reads the answers gets the interpreter (up to 5 ms each time while this
+    process protects or stores): a worker sat idle a fifth of the time. Best effort: where the pipe
     cannot be widened (another platform, a limit set lower), parts go through as before.
     """
-    size = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
-    if size is None:
-        return
-    try:
-        for queue in (pool._inqueue, pool._outqueue):  # type: ignore[attr-defined]
-            fcntl.fcntl(queue._writer.fileno(), size, PIPE_BYTES)
-    except (AttributeError, OSError):
-        return
+    size = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only
+    if size is not None:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(conn.fileno(), size, PIPE_BYTES)
 
 
 class TransformWorkers:
     """``count`` processes making ingest batches ready: this one and ``count - 1`` workers.
 
-    Parts of each batch queue here; the workers are fed from the queue as they finish (two parts each
-    in flight, so none waits for the next), and this process takes the next queued part itself
-    whenever it would otherwise wait for one (:meth:`Pending.get`, :meth:`help`). The process that
-    stores and detects is thus one of the ``count``: on two cores, two processes share the work,
-    each as busy as the other.
+    Parts of each batch queue here; each worker is sent the oldest queued parts as it finishes (two in
+    flight, so none waits for the next), and this process takes the next queued part itself whenever
+    it would otherwise wait for one (:meth:`Pending.get`, :meth:`help`). The process that stores and
+    detects is thus one of the ``count``: on two cores, two processes share the work, each as busy as
+    the other.
+
+    Each worker has a pipe of its own each way and a thread here reading its answers, so a worker that
+    dies (killed, out of memory) holds nothing the others need: its thread sees the pipe end, puts the
+    parts it held back at the head of the queue (the caller or another worker makes them) and starts
+    a new worker.
     """
 
     # events (or lines) a part: 50-70 ms of work, small enough that a process taking one never keeps
     # the others waiting long, large enough that sending it costs next to nothing
     PART = 500
+    IN_FLIGHT = 2  # parts sent to a worker at a time
 
     def __init__(
         self,
@@ -241,38 +274,123 @@ class TransformWorkers:
         self._plan = plan
         self._digest = digest
         self._nice = nice
-        self._pool: Pool | None = None
+        self._context: multiprocessing.context.BaseContext | None = None  # chosen at the first start
         self._closed = False
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the queue, the workers, every part's state
+        self._changed = threading.Condition(self._lock)  # a part made, queued again, a worker set up or gone
+        self._spawn_lock = threading.Lock()  # one process started at a time (a fork copies the others' pipes)
         self._queue: deque[Pending] = deque()  # parts nobody took yet, oldest first
-        self._sent = 0  # parts in the workers
-        self._members: list[Any] = []  # the current pool's processes as it started
+        self._workers: list[_Worker] = []
+        atexit.register(self.close)  # stopped before multiprocessing ends them at exit (which would look like a crash)
 
     def start(self, *, wait: bool = False) -> None:
         """Start the processes now (they start on the first part otherwise): before the caller starts threads.
 
-        ``wait``: return once a worker has taken a task (spawned ones load for seconds), so a live
+        ``wait``: return once every worker is set up (spawned ones load for seconds), so a live
         source reading after this never waits on workers that are still loading.
         """
-        pool = self._start()
+        self._start()
         if wait:
-            pool.apply(_ready)
+            with self._lock:
+                self._changed.wait_for(lambda: all(w.started for w in self._workers))
 
-    def _start(self) -> Pool:
-        with self._lock:
+    def _start(self) -> None:
+        with self._spawn_lock:
             if self._closed:
                 raise RuntimeError("the transform workers are closed")
-            if self._pool is None:
-                if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
-                    fork = multiprocessing.get_context("fork")
-                    self._pool = fork.Pool(self.count - 1, _adopt, (self._work, self._nice))
-                else:  # forking a process that runs threads may copy a lock another thread holds
-                    spawn = multiprocessing.get_context("spawn")
-                    args = (self._settings, self._plan, self._nice, self._digest, self._work.prepare)
-                    self._pool = spawn.Pool(self.count - 1, _build, args)
-                _widen_pipes(self._pool)
-                self._members = _processes(self._pool)
-            return self._pool
+            if self._context is not None:
+                return
+            if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+                self._context = multiprocessing.get_context("fork")
+            else:  # forking a process that runs threads may copy a lock another thread holds
+                self._context = multiprocessing.get_context("spawn")
+            started = [self._launch() for _ in range(self.count - 1)]  # all forked before any thread here starts
+            for worker in started:
+                self._listen(worker)
+
+    def _launch(self) -> _Worker:
+        """A new worker process (under the spawn lock), fed once its answers are read (:meth:`_listen`)."""
+        context = self._context
+        assert context is not None
+        forked = context.get_start_method() == "fork"
+        if forked:
+            start, args = _adopt, (self._work, self._nice)
+        else:
+            start, args = _build, (self._settings, self._plan, self._nice, self._digest, self._work.prepare)
+        their_tasks, tasks = context.Pipe(duplex=False)
+        answers, their_answers = context.Pipe(duplex=False)
+        _widen(tasks)
+        _widen(answers)
+        with self._lock:
+            inherited = [c for w in self._workers for c in (w.tasks, w.answers)] if forked else []
+        process = context.Process(
+            target=_serve,
+            args=(their_tasks, their_answers, start, args, [*inherited, tasks, answers] if forked else []),
+            name="sentinel-ingest-worker",
+            daemon=True,
+        )
+        process.start()
+        their_tasks.close()
+        their_answers.close()
+        worker = _Worker(process, tasks, answers)
+        with self._lock:
+            self._workers.append(worker)
+        return worker
+
+    def _listen(self, worker: _Worker) -> None:
+        worker.reader = threading.Thread(target=self._read, args=(worker,), name="ingest-worker-answers", daemon=True)
+        worker.reader.start()
+        self._feed()
+
+    def _read(self, worker: _Worker) -> None:
+        """Settle each part ``worker`` answers and send it the next; when it ends, queue what it held again."""
+        while True:
+            try:
+                answer = worker.answers.recv()
+            except (EOFError, OSError):
+                break
+            except Exception as exc:  # an answer that does not unpickle: the oldest part's failure
+                answer = (False, RuntimeError(f"an ingest worker's answer could not be read: {exc}"))
+            with self._lock:
+                hello = answer == _HELLO
+                if hello:
+                    worker.started = True
+                    self._changed.notify_all()
+                else:
+                    part = worker.sent.popleft()
+            if not hello:
+                self.settle(part, *((answer[1], None) if answer[0] else (None, answer[1])))
+            self._feed()
+        worker.process.join()
+        self._ended(worker)
+
+    def _ended(self, worker: _Worker) -> None:
+        with self._lock:
+            worker.ended = True
+            self._workers.remove(worker)
+            for part in reversed(worker.sent):
+                part.state = QUEUED
+                self._queue.appendleft(part)
+            held, worker.sent = len(worker.sent), deque()
+            self._changed.notify_all()
+            closed = self._closed
+        worker.tasks.close()
+        worker.answers.close()
+        if closed:
+            return
+        code = worker.process.exitcode
+        if not worker.started:  # it could not set up (its error is on stderr): starting another would fail the same way
+            log.error("an ingest worker process could not start (exit code %s): this process makes its share", code)
+            return
+        log.warning(
+            "an ingest worker process ended (exit code %s): a new worker takes its place, "
+            "and the %d parts it held are made again",
+            code,
+            held,
+        )
+        with self._spawn_lock:
+            if not self._closed:
+                self._listen(self._launch())
 
     def submit(self, events: list[dict[str, Any]]) -> Pending:
         """Make ``events`` ready, in a worker or in this process, whichever takes them first.
@@ -307,87 +425,79 @@ class TransformWorkers:
             if not self._queue:
                 return False
             part = self._queue.popleft()
-            part.taken = True
+            part.state = MAKING
         part.make()
         return True
 
-    def take(self, part: Pending) -> bool:
-        """Whether the caller is to make ``part`` (nobody took it yet); it is then off the queue."""
+    def work_while_waiting(self, part: Pending) -> Pending | None:
+        """What the caller of ``part.get()`` makes next: ``part`` if nobody took it, else the oldest queued
+        part; waits while ``part`` is in a worker (or another thread) and nothing is queued. None once it is made.
+        """
         with self._lock:
-            if part.taken:
-                return False
-            part.taken = True
-            self._queue.remove(part)
-        return True
+            while True:
+                if part.state == DONE:
+                    return None
+                if part.state == QUEUED:
+                    self._queue.remove(part)
+                    part.state = MAKING
+                    return part
+                if self._queue:
+                    other = self._queue.popleft()
+                    other.state = MAKING
+                    return other
+                self._changed.wait()
+
+    def settle(self, part: Pending, value: Any, error: BaseException | None) -> None:
+        """``part`` made (here or in a worker): its value or error, and whoever waits for it goes on."""
+        with self._lock:
+            part.value, part.error, part.state = value, error, DONE
+            self._changed.notify_all()
 
     def _queued(self, part: Pending) -> Pending:
-        pool = self._start()
+        self._start()
         with self._lock:
             self._queue.append(part)
-        self._feed(pool)
+            self._changed.notify_all()  # a caller waiting for a worker may make it meanwhile
+        self._feed()
         return part
 
-    def _feed(self, pool: Pool) -> None:
-        """Send the oldest queued parts to the workers until each has two."""
+    def _feed(self) -> None:
+        """Send the oldest queued parts to the workers until each holds :attr:`IN_FLIGHT`."""
         with self._lock:
-            while self._queue and self._sent < 2 * (self.count - 1) and pool is self._pool:  # not given up, not closed
-                part = self._queue.popleft()
-                part.taken = True
-                func, args = part.there()
-                self._sent += 1
-                part.pool = pool
-                returned = functools.partial(self._returned, pool)
-                part.result = pool.apply_async(func, args, callback=returned, error_callback=returned)
-
-    def _returned(self, pool: Pool, _result: object) -> None:
-        """A worker of ``pool`` finished a part (on the pool's result thread): send it the next one."""
-        with self._lock:
-            if pool is not self._pool:  # a pool given up (:meth:`reclaim`)
-                return
-            self._sent -= 1
-        self._feed(pool)
-
-    def lost(self, part: Pending) -> bool:
-        """Whether ``part`` was sent to a pool that lost a process (it may never be answered)."""
-        with self._lock:
-            return self._lost(part)
-
-    def _lost(self, part: Pending) -> bool:
-        if part.pool is None:
-            return False
-        return part.pool is not self._pool or any(w.exitcode is not None for w in self._members)
-
-    def reclaim(self, part: Pending) -> bool:
-        """Whether ``part``, sent to a worker that is not answering, is to be made by the caller.
-
-        A worker that died (killed, out of memory) takes its part with it: the pool replaces the
-        process but never runs the part again, so waiting would hang the ingest. When one of the pool's
-        processes has ended, the pool is stopped (its other parts are reclaimed the same way as their
-        callers ask for them) and the next parts go to a new one.
-        """
-        lost = None
-        with self._lock:
-            if not self._lost(part):
-                return False
-            if part.pool is self._pool:
-                ended = next(w.exitcode for w in self._members if w.exitcode is not None)
-                log.warning(
-                    "an ingest worker process ended (exit code %s): the parts it held are made again here, "
-                    "and a new worker takes the next ones",
-                    ended,
-                )
-                lost, self._pool, self._sent = self._pool, None, 0
-            part.pool = None
-            part.result = None
-        if lost is not None:
-            lost.terminate()
-        return True
+            workers = list(self._workers)
+        for worker in workers:
+            with worker.send_lock:
+                while True:
+                    with self._lock:
+                        if worker.ended or not worker.started or len(worker.sent) >= self.IN_FLIGHT or not self._queue:
+                            break
+                        part = self._queue.popleft()
+                        part.state = SENT
+                        worker.sent.append(part)
+                    try:
+                        task = ForkingPickler.dumps(part.there())
+                    except Exception as exc:  # never sent: the worker answers the parts after it
+                        with self._lock:
+                            worker.sent.remove(part)
+                        self.settle(part, None, exc)
+                        continue
+                    try:
+                        worker.tasks.send_bytes(task)
+                    except OSError:  # it ended: its reader queues the parts it held again
+                        break
 
     def close(self) -> None:
-        """Stop the workers (waits for them; idempotent)."""
-        with self._lock:
+        """Stop the workers once they have answered what they hold (waits; idempotent)."""
+        atexit.unregister(self.close)
+        with self._spawn_lock, self._lock:
             self._closed = True
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.close()
-            pool.join()
+            workers = list(self._workers)
+        for worker in workers:
+            with worker.send_lock, contextlib.suppress(OSError):
+                worker.tasks.send(None)
+        for worker in workers:
+            if worker.reader is not None:
+                worker.reader.join(CLOSE_SECONDS)
+                if worker.reader.is_alive():  # stuck in a part: what it held is lost with it, nothing waits for it
+                    worker.process.kill()
+                    worker.reader.join()

@@ -114,7 +114,7 @@ def _spawned(work: MakeReady, settings: Settings, digest: str | None, events: li
     busy.start()
     workers = TransformWorkers(settings, 2, work, None, digest=digest)
     try:
-        workers.start()
+        workers.start(wait=True)  # set up: parts go to it
     finally:
         release.set()
         busy.join()
@@ -168,8 +168,7 @@ if sys.argv[1] == "share":
     workers = TransformWorkers(settings, 2, MakeReady([stamp], None, None), None)
     try:
         done = workers.transform(events(3000))  # six parts of 500
-        pool = workers._start()
-        pipes = [fcntl.fcntl(q._writer.fileno(), fcntl.F_GETPIPE_SZ) for q in (pool._inqueue, pool._outqueue)]
+        pipes = [fcntl.fcntl(c.fileno(), fcntl.F_GETPIPE_SZ) for w in workers._workers for c in (w.tasks, w.answers)]
     finally:
         workers.close()
     print(json.dumps({"me": os.getpid(), "done": [[e["n"], e["pid"]] for e in done], "pipes": pipes}))
@@ -177,9 +176,12 @@ elif sys.argv[1] == "kill":
     import signal, threading
     workers = TransformWorkers(settings, 2, MakeReady([stamp], None, None), None)
     try:
-        workers.start()
-        (worker,) = workers._members
-        threading.Timer(0.2, os.kill, (worker.pid, signal.SIGKILL)).start()  # halfway through its first part
+        workers.start(wait=True)
+        (worker,) = [w.process for w in workers._workers]
+        if sys.argv[3] == "busy":  # halfway through its first part
+            threading.Timer(0.2, os.kill, (worker.pid, signal.SIGKILL)).start()
+        else:  # waiting for its first part
+            os.kill(worker.pid, signal.SIGKILL)
         first = workers.transform(events(3000))
         second = workers.transform(events(3000))  # a new worker takes parts again
     finally:
@@ -205,9 +207,9 @@ else:
 """
 
 
-def _shared(tmp_path: Path, mode: str) -> tuple[object, str]:
+def _shared(tmp_path: Path, mode: str, *args: str) -> tuple[object, str]:
     run = subprocess.run(
-        [sys.executable, "-c", _SHARED, mode, str(tmp_path / "data")],
+        [sys.executable, "-c", _SHARED, mode, str(tmp_path / "data"), *args],
         capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2],
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
@@ -236,9 +238,11 @@ def test_a_part_that_fails_where_it_is_made_fails_its_batch(tmp_path):
     ]
 
 
-def test_a_worker_killed_mid_part_loses_nothing_and_is_replaced(tmp_path):
-    """The parts a dead worker held are made by the caller (no hang, nothing lost); a new worker takes the next."""
-    out, err = _shared(tmp_path, "kill")
+@pytest.mark.parametrize("when", ["busy", "idle"])
+def test_a_killed_worker_loses_nothing_and_is_replaced(tmp_path, when):
+    """Killed mid-part or while waiting for one: the parts it held are made again (no hang, nothing lost),
+    and a new worker takes the next. (A worker killed while waiting once held a lock the others needed.)"""
+    out, err = _shared(tmp_path, "kill", when)
     for batch in ("first", "second"):
         assert [n for n, _ in out[batch]] == list(range(3000))
     assert out["killed"] not in {pid for _, pid in out["first"] + out["second"]}

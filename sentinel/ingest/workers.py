@@ -179,6 +179,7 @@ class Pending:
         self.state = QUEUED  # then SENT (in a worker) or MAKING (here), then DONE; changed under the workers' lock
         self.value: Any = None
         self.error: BaseException | None = None
+        self.lost = False  # held by a worker that died: made by the caller now (it may be what killed it)
 
     def get(self) -> list[Ready] | None:
         while (part := self._workers.work_while_waiting(self)) is not None:
@@ -242,8 +243,8 @@ class TransformWorkers:
 
     Each worker has a pipe of its own each way and a thread here reading its answers, so a worker that
     dies (killed, out of memory) holds nothing the others need: its thread sees the pipe end, puts the
-    parts it held back at the head of the queue (the caller or another worker makes them) and starts
-    a new worker.
+    parts it held back at the head of the queue for this process to make (never a worker again: a part
+    may be what killed it) and starts a new worker.
     """
 
     # events (or lines) a part: 50-70 ms of work, small enough that a process taking one never keeps
@@ -369,7 +370,7 @@ class TransformWorkers:
             worker.ended = True
             self._workers.remove(worker)
             for part in reversed(worker.sent):
-                part.state = QUEUED
+                part.state, part.lost = QUEUED, True
                 self._queue.appendleft(part)
             held, worker.sent = len(worker.sent), deque()
             self._changed.notify_all()
@@ -469,9 +470,12 @@ class TransformWorkers:
             with worker.send_lock:
                 while True:
                     with self._lock:
-                        if worker.ended or not worker.started or len(worker.sent) >= self.IN_FLIGHT or not self._queue:
+                        if worker.ended or not worker.started or len(worker.sent) >= self.IN_FLIGHT:
                             break
-                        part = self._queue.popleft()
+                        part = next((p for p in self._queue if not p.lost), None)  # the lost ones are at the head
+                        if part is None:
+                            break
+                        self._queue.remove(part)
                         part.state = SENT
                         worker.sent.append(part)
                     try:

@@ -160,6 +160,13 @@ def fail_on_two(event):  # takes a while too, so the worker is busy when the cal
         raise ValueError(f"event {event['n']} is bad ({'caller' if os.getpid() == CALLER else 'worker'})")
     return event
 
+def poison(event):  # event 700 kills any worker that makes it (a crash on some input)
+    time.sleep(0.001)
+    if event["n"] == 700 and os.getpid() != CALLER:
+        os.kill(os.getpid(), 9)
+    event["pid"] = os.getpid()
+    return event
+
 def events(size):
     return [{"event": {"id": f"e{n}"}, "n": n} for n in range(size)]
 
@@ -167,6 +174,7 @@ settings = Settings(data_dir=sys.argv[2])
 if sys.argv[1] == "share":
     workers = TransformWorkers(settings, 2, MakeReady([stamp], None, None), None)
     try:
+        workers.start(wait=True)
         done = workers.transform(events(3000))  # six parts of 500
         pipes = [fcntl.fcntl(c.fileno(), fcntl.F_GETPIPE_SZ) for w in workers._workers for c in (w.tasks, w.answers)]
     finally:
@@ -188,10 +196,19 @@ elif sys.argv[1] == "kill":
         workers.close()
     print(json.dumps({"me": os.getpid(), "killed": worker.pid, "first": [[e["n"], e["pid"]] for e in first],
                       "second": [[e["n"], e["pid"]] for e in second]}))
+elif sys.argv[1] == "poison":
+    workers = TransformWorkers(settings, 2, MakeReady([poison], None, None), None)
+    try:
+        workers.start(wait=True)
+        done = workers.transform(events(3000))  # the worker takes parts 0 and 1: it dies in part 1
+    finally:
+        workers.close()
+    print(json.dumps({"me": os.getpid(), "done": [[e["n"], e["pid"]] for e in done]}))
 else:
     workers = TransformWorkers(settings, 2, MakeReady([fail_on_two], None, None), None)
     found = []
     try:
+        workers.start(wait=True)
         for size, bad in ((8, [0]), (3000, [5, 0])):  # the last of six parts is still queued: the caller makes it
             parts = workers.submit_parts(events(size))
             for i in bad:
@@ -248,3 +265,12 @@ def test_a_killed_worker_loses_nothing_and_is_replaced(tmp_path, when):
     assert out["killed"] not in {pid for _, pid in out["first"] + out["second"]}
     assert {pid for _, pid in out["second"]} - {out["me"]}  # a worker again, not the one killed
     assert "an ingest worker process ended (exit code -9)" in err
+
+
+def test_a_part_that_kills_its_worker_is_made_by_the_caller_and_never_sent_again(tmp_path):
+    """A part held by a worker that died goes to the ingesting process only: the input that killed one
+    worker does not kill its replacements one after another."""
+    out, err = _shared(tmp_path, "poison")
+    assert [n for n, _ in out["done"]] == list(range(3000))
+    assert {pid for n, pid in out["done"] if 500 <= n < 1000} == {out["me"]}
+    assert err.count("an ingest worker process ended (exit code -9)") == 1

@@ -41,4 +41,5 @@ if [ ! -d .venv-es8/elasticsearch ]; then
   .venv/bin/python -m pip install --quiet --no-deps --target .venv-es8 'elasticsearch>=8.13,<8.14' 'elastic-transport>=8.13,<9'
 fi
 PYTHONPATH="$PWD/.venv-es8" .venv/bin/python -m pytest -q -p no:cacheprovider tests/store
-exec .venv/bin/python -m pytest "$@"
+# The rest on two processes (the two cores of the machine CI runs on).
+exec .venv/bin/python -m pytest -n 2 "$@"

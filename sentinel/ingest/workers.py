@@ -375,7 +375,8 @@ class TransformWorkers:
             held, worker.sent = len(worker.sent), deque()
             self._changed.notify_all()
             closed = self._closed
-        worker.tasks.close()
+        with worker.send_lock:  # not while a part is being sent to it (the send fails on a dead worker's pipe)
+            worker.tasks.close()
         worker.answers.close()
         if closed:
             return

@@ -196,6 +196,23 @@ elif sys.argv[1] == "kill":
         workers.close()
     print(json.dumps({"me": os.getpid(), "killed": worker.pid, "first": [[e["n"], e["pid"]] for e in first],
                       "second": [[e["n"], e["pid"]] for e in second]}))
+elif sys.argv[1] == "closing":  # a worker dies while this process is sending it a part
+    import signal
+    workers = TransformWorkers(settings, 2, MakeReady([stamp], None, None), None)
+    try:
+        workers.start(wait=True)
+        (worker,) = workers._workers
+        with worker.send_lock:  # as _feed holds it while it writes a part to the pipe
+            os.kill(worker.process.pid, signal.SIGKILL)
+            worker.process.join()
+            time.sleep(0.5)  # its answer thread has seen the end by now
+            during = {"ended": worker.ended, "closed": worker.tasks.closed}
+        time.sleep(0.5)
+        after = {"closed": worker.tasks.closed}
+        done = workers.transform(events(1000))
+    finally:
+        workers.close()
+    print(json.dumps({"during": during, "after": after, "done": [e["n"] for e in done]}))
 elif sys.argv[1] == "poison":
     workers = TransformWorkers(settings, 2, MakeReady([poison], None, None), None)
     try:
@@ -264,6 +281,16 @@ def test_a_killed_worker_loses_nothing_and_is_replaced(tmp_path, when):
         assert [n for n, _ in out[batch]] == list(range(3000))
     assert out["killed"] not in {pid for _, pid in out["first"] + out["second"]}
     assert {pid for _, pid in out["second"]} - {out["me"]}  # a worker again, not the one killed
+    assert "an ingest worker process ended (exit code -9)" in err
+
+
+def test_a_dead_workers_pipe_is_not_closed_under_a_part_being_sent_to_it(tmp_path):
+    """The pipe to a worker that died is closed only once no part is being written to it: closed in the
+    middle of a write, the write crashed with a TypeError instead of failing as a broken pipe (a CI run)."""
+    out, err = _shared(tmp_path, "closing")
+    assert out["during"] == {"ended": True, "closed": False}
+    assert out["after"] == {"closed": True}
+    assert out["done"] == list(range(1000))
     assert "an ingest worker process ended (exit code -9)" in err
 
 

@@ -203,7 +203,8 @@ class WriterProcess:
         for future, _ in left:
             future.set_exception(Unavailable(reason))
             self._give_back()
-        current.conn.close()
+        with self._send_lock:  # not while a request is being written to it (the write fails on a dead process's pipe)
+            current.conn.close()
 
     def _give_back(self) -> None:
         with self._lock:

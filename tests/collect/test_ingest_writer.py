@@ -147,6 +147,27 @@ def test_a_killed_writer_fails_its_batches_with_503_and_the_next_batch_starts_an
         store.close()
 
 
+def test_a_dead_writers_pipe_is_not_closed_under_a_batch_being_sent_to_it(tmp_path: Path) -> None:
+    """The pipe to a writer that died is closed only once no batch is being written to it (closed in
+    the middle of a write, the write would crash with a TypeError instead of failing as a broken pipe)."""
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        with TestClient(create_app(_settings(tmp_path, workers=1), store=store)) as client:
+            assert _post(client, _events("a", 5)).is_success
+            writer = client.app.state.ingest_writer
+            current = writer._current
+            with writer._send_lock:  # as send holds it while it writes a batch to the pipe
+                os.kill(current.process.pid, signal.SIGKILL)
+                _until(lambda: current.ended, "the writer's answer thread to see it end")
+                time.sleep(0.3)
+                assert not current.conn.closed
+            _until(lambda: current.conn.closed, "the pipe to be closed")
+            assert _post(client, _events("b", 5)).json()["stored"] == 5  # a new writer process
+        assert store.count_events(EventQuery()) == 10
+    finally:
+        store.close()
+
+
 def test_a_batch_alone_is_answered_while_its_writer_makes_parts_the_worker_has_not_taken(tmp_path: Path) -> None:
     """Nothing else arrives: the writer makes the queued parts itself, then answers (it never waits for a request)."""
     path = tmp_path / "s.db"

@@ -20,6 +20,7 @@ field values instead.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import ahocorasick_rs
+
+from sentinel.classify.normalize import OTHER_DIGIT, ascii_digits
 
 _SHAPE = bytearray(b"_" * 256)
 for _c in range(256):
@@ -129,8 +132,35 @@ def _shape(data: bytes) -> bytes:
     return _TIMESTAMP.sub(_blank, shape)
 
 
+def _ascii_digit_bytes(data: bytes) -> bytes | None:
+    """``data`` with other scripts' digits (``０``, ``٠``) as ASCII ones; None when it has none (the usual case).
+
+    The recognisers read those digits as ASCII ones (:func:`~sentinel.classify.normalize.ascii_digits`),
+    so the first pass must read them so too, or it would pass over an identifier typed in them.
+    """
+    if data.isascii():
+        return None
+    text = data.decode("utf-8", "surrogateescape")  # bytes that are not UTF-8 come back as they were
+    if OTHER_DIGIT.search(text) is None:
+        return None
+    return ascii_digits(text).encode("utf-8", "surrogateescape")
+
+
 def candidate_lines(data: bytes) -> Iterator[Candidate]:
     """The lines of ``data`` that may hold an identifier, each once."""
+    digits = _ascii_digit_bytes(data)
+    if digits is not None:  # the same lines, read with ASCII digits: a digit's bytes change, its line does not
+        starts = [0, *(m.end() for m in re.finditer(rb"\n", data))]
+        read = [0, *(m.end() for m in re.finditer(rb"\n", digits))]
+        for c in _candidate_lines(digits):
+            start = starts[bisect.bisect_right(read, c.start) - 1]
+            end = data.find(b"\n", start)
+            yield Candidate(start, len(data) if end < 0 else end, c.layout)
+        return
+    yield from _candidate_lines(data)
+
+
+def _candidate_lines(data: bytes) -> Iterator[Candidate]:
     shape = _shape(data)
     raw = data.replace(b'"@timestamp"', b'"_timestamp"')
     starts: set[int] = set()
@@ -151,8 +181,9 @@ def has_candidate(data: bytes) -> bool:
 
     Ingest asks this of every field of every event, where a search per shape cost more than the answer.
     """
+    data = _ascii_digit_bytes(data) or data
     if len(data) > _ONE_PASS_BYTES:
-        return next(candidate_lines(data), None) is not None
+        return next(_candidate_lines(data), None) is not None
     shape = _shape(data)
     for index, start, _ in _SHAPE_NEEDLES.find_matches_as_indexes(shape, overlapping=True):
         accept = SHAPES[index][1]

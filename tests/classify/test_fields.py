@@ -137,3 +137,36 @@ def test_classify_records_nested_json(classifier: FieldClassifier) -> None:
 )
 def test_masking_keeps_shape_not_content(value: str, masked: str) -> None:
     assert mask_span(value) == masked
+
+
+def _digits_of(zero: int, text: str) -> str:
+    """``text`` with its ASCII digits written in the script whose zero is ``zero``."""
+    return "".join(chr(zero + int(c)) if "0" <= c <= "9" else c for c in text)
+
+
+@pytest.mark.parametrize(
+    "zero", [0xFF10, 0x0660, 0x0966, 0x1D7CE], ids=["fullwidth", "arabic-indic", "devanagari", "math"]
+)
+@pytest.mark.parametrize(
+    ("name", "values"),
+    [
+        # bare nine-digit numbers: only the column profiler's distribution says they are ID card numbers
+        (
+            "col_b",
+            [f"{a}{n:07d}" for a in ("12", "02", "27", "36", "17") for n in (1234567, 2345671, 3456712, 4567123)],
+        ),
+        # ten digits starting with a province code: the profiler's BHXH test compares the codes as written
+        ("col_x", [f"{a}{n:08d}" for a in ("79", "01", "31", "48", "92") for n in (12345678, 23456781, 34567812)]),
+        ("col_p", ["0912 384 657", "0983 555 219", "+84 971 222 333", "0356 784 120", "N/A"]),
+        ("so_giay_to", ["001099012345", "079203004567", "031185001234", "048190123456", "khong co"]),
+    ],
+)
+def test_a_column_in_another_scripts_digits_is_what_it_is_in_ascii(
+    classifier: FieldClassifier, name: str, values: list[str], zero: int
+) -> None:
+    """A column typed with fullwidth or Arabic-Indic digits holds the same identifiers: the same report."""
+    ascii_report = classifier.classify_field(name, values)
+    other = classifier.classify_field(name, [_digits_of(zero, v) for v in values])
+    assert ascii_report.entities  # the ASCII column is personal data to begin with
+    assert [(e.type, e.ratio) for e in other.entities] == [(e.type, e.ratio) for e in ascii_report.entities]
+    assert (other.category, other.sensitivity) == (ascii_report.category, ascii_report.sensitivity)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from sentinel.classify.analyzer import analyze_text
 from sentinel.classify.catalog import load_catalog
+from sentinel.classify.normalize import ascii_digits
 from sentinel.policy.candidates import Prefilter, candidate_lines, has_candidate, prefilter_for
 from tests.content import CLASSIFIERS
 
@@ -62,6 +63,56 @@ def test_candidates_reach_the_recogniser():
     found = {s.type for s in analyze_text(data.decode(), score_threshold=0.3, classifiers_dir=CLASSIFIERS)}
     lines = b"\n".join(data[c.start : c.end] for c in candidate_lines(data)).decode()
     assert found == {s.type for s in analyze_text(lines, score_threshold=0.3, classifiers_dir=CLASSIFIERS)}
+
+
+# Zeros of other scripts' decimal digits: fullwidth (East Asian input methods), Arabic-Indic, Extended
+# Arabic-Indic, Devanagari, Thai, mathematical bold (four bytes in UTF-8)
+ZEROS = [0xFF10, 0x0660, 0x06F0, 0x0966, 0x0E50, 0x1D7CE]
+
+
+def in_script(zero: int, text: str) -> str:
+    return "".join(chr(zero + int(c)) if "0" <= c <= "9" else c for c in text)
+
+
+@pytest.mark.parametrize("zero", ZEROS, ids=hex)
+def test_identifiers_in_another_scripts_digits_are_candidates_and_found_where_they_are(zero):
+    """Typed in fullwidth or Arabic-Indic digits, every example is still a candidate line, and the recognisers
+    find the same entities at the same offsets, reporting the text as written."""
+    seen: set[str] = set()
+    for entity, texts in EXAMPLES.items():
+        for text in texts:
+            line = f"2026-11-20T08:00:00Z INFO ho so {text} da tiep nhan"
+            other = in_script(zero, line)
+            assert spans(other.encode()) == [other.encode()], (entity, text)
+            assert has_candidate(other.encode()), (entity, text)
+            ascii_spans = analyze_text(line, score_threshold=0.3, classifiers_dir=CLASSIFIERS)
+            found = analyze_text(other, score_threshold=0.3, classifiers_dir=CLASSIFIERS)
+            assert [(s.type, s.start, s.end) for s in found] == [(s.type, s.start, s.end) for s in ascii_spans]
+            assert [s.text for s in found] == [other[s.start : s.end] for s in found]
+            seen.update(s.type for s in found)
+    assert {"VN_CCCD", "VN_PHONE", "VN_BHXH", "VN_MST", "VN_BANK_ACCOUNT", "DATE_OF_BIRTH"} <= seen
+
+
+_MIXED = st.text(
+    alphabet=st.one_of(
+        st.sampled_from("0123456789 -./:@+()\nAaBbxyzđĐếngàysinhố"),
+        st.sampled_from([chr(z + d) for z in ZEROS for d in range(10)]),
+        st.sampled_from(["\udcff", "\x80", "é"]),  # a byte that is not UTF-8 (escaped), Latin-1
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_MIXED)
+def test_the_candidate_pass_reads_other_digits_exactly_as_ascii_ones(text):
+    """Whatever the mix of scripts, the lines found are the lines found with every digit made ASCII."""
+    data = text.encode("utf-8", "surrogateescape")
+    normal = ascii_digits(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+    assert data.count(b"\n") == normal.count(b"\n")
+    got = [ascii_digits(line.decode("utf-8", "surrogateescape")) for line in spans(data)]
+    assert got == [line.decode("utf-8", "surrogateescape") for line in spans(normal)]
+    assert has_candidate(data) == has_candidate(normal) == bool(got)
 
 
 def test_line_offsets():

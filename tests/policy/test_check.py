@@ -79,6 +79,20 @@ def test_identifiers_in_a_log_sample_with_line_numbers(tmp_path):
     assert found == {("PD002", "VN_CCCD", 26), ("PD002", "VN_PHONE", 26)}
 
 
+def test_identifiers_typed_in_another_scripts_digits_fail_the_check(tmp_path):
+    """A fixture holding a citizen ID in fullwidth digits, a phone in Arabic-Indic ones: found, on their lines."""
+    lines = ["2026-11-20 08:00:00 INFO request ok"] * 40
+    lines[9] = "2026-11-20 08:00:09 INFO citizen " + CCCD.translate({48 + d: 0xFF10 + d for d in range(10)})
+    lines[30] = "2026-11-20 08:00:30 INFO gọi lại " + PHONE.translate({48 + d: 0x0660 + d for d in range(10)})
+    root = repo(tmp_path, {"samples/app.log": "\n".join(lines) + "\n"})
+    report = check(root)
+    assert {(f.rule, f.entity, f.line) for f in report.findings} == {
+        ("PD002", "VN_CCCD", 10),
+        ("PD002", "VN_PHONE", 31),
+    }
+    assert report.failed
+
+
 def test_schema_declarations(tmp_path):
     root = repo(
         tmp_path,

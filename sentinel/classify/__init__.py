@@ -19,6 +19,7 @@ _EXPORTS = {
     "ReviewWitness": "review",
     "Taxonomy": "taxonomy",
     "analyze_text": "analyzer",
+    "ascii_digits": "normalize",
     "birth_date": "distribution",
     "dumps_value": "readers",
     "fold": "normalize",

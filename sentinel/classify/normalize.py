@@ -33,7 +33,7 @@ def fold(text: str) -> str:
 
 # A decimal digit of another script: fullwidth (what East Asian input methods type), Arabic-Indic,
 # Devanagari, mathematical ... Python's ``\d`` is exactly Unicode's decimal digits (category Nd).
-OTHER_DIGIT = re.compile(r"(?![0-9])\d")
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
 
 
 def _ascii_digit(match: re.Match[str]) -> str:
@@ -41,15 +41,16 @@ def _ascii_digit(match: re.Match[str]) -> str:
 
 
 def ascii_digits(text: str) -> str:
-    """``text`` with every other script's decimal digit as its ASCII digit; ``len`` unchanged, so offsets hold.
+    """``text`` with every other script's decimal digit as its ASCII digit; ``len`` unchanged, so offsets hold
+    (``text`` itself when it has none).
 
     ``００１０９９０１２３４５`` is the citizen ID ``001099012345`` to whoever reads it: the recognisers, their
     checksums and the operators read it as such, or an identifier typed in another script's digits
     would be stored raw.
     """
-    if text.isascii() or OTHER_DIGIT.search(text) is None:
+    if text.isascii() or _OTHER_DIGIT.search(text) is None:
         return text
-    return OTHER_DIGIT.sub(_ascii_digit, text)
+    return _OTHER_DIGIT.sub(_ascii_digit, text)
 
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import ahocorasick_rs
 
-from sentinel.classify.normalize import OTHER_DIGIT, ascii_digits
+from sentinel.classify import ascii_digits
 
 _SHAPE = bytearray(b"_" * 256)
 for _c in range(256):
@@ -141,9 +141,8 @@ def _ascii_digit_bytes(data: bytes) -> bytes | None:
     if data.isascii():
         return None
     text = data.decode("utf-8", "surrogateescape")  # bytes that are not UTF-8 come back as they were
-    if OTHER_DIGIT.search(text) is None:
-        return None
-    return ascii_digits(text).encode("utf-8", "surrogateescape")
+    digits = ascii_digits(text)
+    return None if digits is text else digits.encode("utf-8", "surrogateescape")
 
 
 def candidate_lines(data: bytes) -> Iterator[Candidate]:

@@ -35,8 +35,7 @@ from urllib.parse import quote, quote_plus, unquote_plus
 
 import orjson
 
-from sentinel.classify import structure_for
-from sentinel.classify.normalize import ascii_digits
+from sentinel.classify import ascii_digits, structure_for
 from sentinel.policy.candidates import prefilter_for
 from sentinel.policy.finder import Finder
 from sentinel.policy.glued import at_token_starts, digit_windows, email_candidates, glued_digit_spans

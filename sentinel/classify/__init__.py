@@ -19,7 +19,7 @@ _EXPORTS = {
     "ReviewWitness": "review",
     "Taxonomy": "taxonomy",
     "analyze_text": "analyzer",
-    "ascii_digits": "normalize",
+    "plain_text": "normalize",
     "birth_date": "distribution",
     "dumps_value": "readers",
     "fold": "normalize",

@@ -25,7 +25,7 @@ from presidio_analyzer.nlp_engine import NoOpNlpEngine
 from sentinel.classify.catalog import Catalog, load_catalog
 from sentinel.classify.context import FoldedContextEnhancer
 from sentinel.classify.gazetteer import Gazetteer
-from sentinel.classify.normalize import ascii_digits
+from sentinel.classify.normalize import plain_text
 from sentinel.classify.recognizers import LANGUAGE, CrfPersonRecognizer, FastPatternMixin, build_recognizers
 from sentinel.classify.structure import blank_structure
 
@@ -278,7 +278,7 @@ def analyze_text(
     if not text or text.isspace():
         return []
     # every step keeps the length: offsets into ``text`` hold in ``original``
-    original, text = text, blank_structure(ascii_digits(text), classifiers_dir)
+    original, text = text, blank_structure(plain_text(text), classifiers_dir)
     if eng.digit_only and _DIGIT.search(text) is None:  # the digit-only recognizers' patterns cannot match
         wanted -= eng.digit_only
     recognizers = eng.recognizers_reading(text, wanted, free_text)

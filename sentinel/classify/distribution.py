@@ -19,7 +19,7 @@ from typing import Any
 
 from sentinel.classify import validators
 from sentinel.classify.catalog import Catalog
-from sentinel.classify.normalize import ascii_digits, fold
+from sentinel.classify.normalize import fold, plain_text
 
 SHAPE_SHARE = 0.9  # share of values that must have the identifier's shape
 VALID_SHARE = 0.9  # share of those that must pass its validator
@@ -103,7 +103,7 @@ class ColumnProfiler:
 
     def profile(self, values: list[str], bank_column: str | None = None) -> ColumnEvidence | None:
         """The entity the column's distribution shows, with its evidence; None when no test holds."""
-        vals = [ascii_digits(v.strip()) for v in values if v and v.strip()]  # ０１２ is 012 to the validators too
+        vals = [plain_text(v.strip()) for v in values if v and v.strip()]  # ０１２ is 012 to the validators too
         if len(vals) < MIN_VALUES:
             return None
         for test in (self._cmnd, self._bhxh, self._birth_dates, self._terms):

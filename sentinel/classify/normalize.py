@@ -31,26 +31,42 @@ def fold(text: str) -> str:
     return text.translate(_TABLE)
 
 
-# A decimal digit of another script: fullwidth (what East Asian input methods type), Arabic-Indic,
-# Devanagari, mathematical ... Python's ``\d`` is exactly Unicode's decimal digits (category Nd).
-_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
+# What a reader takes for ASCII, one character for one (so offsets hold): a decimal digit of another script
+# (fullwidth, Arabic-Indic, Devanagari, mathematical ...: Python's ``\d`` is Unicode's category Nd); a space
+# other than U+0020 (no-break, thin, figure, ideographic ...), or an invisible format character (zero-width
+# space and joiners, soft hyphen, word joiner, bidirectional controls, tag characters), read as a space; a
+# dash, read as ``-``; the fullwidth forms of ASCII (``＠``, ``Ｂ``, ``（``).
+_LOOKALIKE = re.compile(
+    r"(?![0-9])\d"
+    r"|[\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+    r"|[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\U000e0000-\U000e007f]"
+    r"|[\u2010-\u2015\u2212\u2e3a\u2e3b\ufe58\ufe63]"
+    r"|[\uff01-\uff5e]"
+)
 
 
-def _ascii_digit(match: re.Match[str]) -> str:
-    return str(unicodedata.decimal(match.group()))
+def _plain_char(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if 0xFF01 <= code <= 0xFF5E:
+        return chr(code - 0xFEE0)
+    if char.isdecimal():
+        return str(unicodedata.decimal(char))
+    return "-" if unicodedata.category(char) == "Pd" or char == "\u2212" else " "
 
 
-def ascii_digits(text: str) -> str:
-    """``text`` with every other script's decimal digit as its ASCII digit; ``len`` unchanged, so offsets hold
-    (``text`` itself when it has none).
+def plain_text(text: str) -> str:
+    """``text`` as a reader reads it, in ASCII where it looks like ASCII; ``len`` unchanged, so offsets hold
+    (``text`` itself when nothing changes).
 
-    ``００１０９９０１２３４５`` is the citizen ID ``001099012345`` to whoever reads it: the recognisers, their
-    checksums and the operators read it as such, or an identifier typed in another script's digits
-    would be stored raw.
+    ``００１０９９０１２３４５``, ``0983\u00a0417\u00a0265`` (no-break spaces from a word processor) and
+    ``001\u200b099\u200b012345`` (zero-width spaces) are the identifiers ``001099012345`` and ``0983 417 265``
+    to whoever reads them: the recognisers, their checksums and the operators read them so, or an identifier
+    typed or pasted that way would be stored raw.
     """
-    if text.isascii() or _OTHER_DIGIT.search(text) is None:
+    if text.isascii() or _LOOKALIKE.search(text) is None:
         return text
-    return _OTHER_DIGIT.sub(_ascii_digit, text)
+    return _LOOKALIKE.sub(_plain_char, text)
 
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")

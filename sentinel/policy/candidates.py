@@ -29,7 +29,7 @@ from pathlib import Path
 
 import ahocorasick_rs
 
-from sentinel.classify import ascii_digits
+from sentinel.classify import plain_text
 
 _SHAPE = bytearray(b"_" * 256)
 for _c in range(256):
@@ -132,26 +132,26 @@ def _shape(data: bytes) -> bytes:
     return _TIMESTAMP.sub(_blank, shape)
 
 
-def _ascii_digit_bytes(data: bytes) -> bytes | None:
-    """``data`` with other scripts' digits (``０``, ``٠``) as ASCII ones; None when it has none (the usual case).
+def _plain_bytes(data: bytes) -> bytes | None:
+    """``data`` as the recognisers read it (:func:`~sentinel.classify.normalize.plain_text`: other scripts'
+    digits, no-break and zero-width spaces, fullwidth forms as ASCII); None when that changes nothing (the usual case).
 
-    The recognisers read those digits as ASCII ones (:func:`~sentinel.classify.normalize.ascii_digits`),
-    so the first pass must read them so too, or it would pass over an identifier typed in them.
+    The first pass must read a text as they do, or it would pass over an identifier typed or pasted that way.
     """
     if data.isascii():
         return None
     text = data.decode("utf-8", "surrogateescape")  # bytes that are not UTF-8 come back as they were
-    digits = ascii_digits(text)
-    return None if digits is text else digits.encode("utf-8", "surrogateescape")
+    plain = plain_text(text)
+    return None if plain is text else plain.encode("utf-8", "surrogateescape")
 
 
 def candidate_lines(data: bytes) -> Iterator[Candidate]:
     """The lines of ``data`` that may hold an identifier, each once."""
-    digits = _ascii_digit_bytes(data)
-    if digits is not None:  # the same lines, read with ASCII digits: a digit's bytes change, its line does not
+    plain = _plain_bytes(data)
+    if plain is not None:  # the same lines, read as the recognisers do: a character's bytes change, its line does not
         starts = [0, *(m.end() for m in re.finditer(rb"\n", data))]
-        read = [0, *(m.end() for m in re.finditer(rb"\n", digits))]
-        for c in _candidate_lines(digits):
+        read = [0, *(m.end() for m in re.finditer(rb"\n", plain))]
+        for c in _candidate_lines(plain):
             start = starts[bisect.bisect_right(read, c.start) - 1]
             end = data.find(b"\n", start)
             yield Candidate(start, len(data) if end < 0 else end, c.layout)
@@ -180,7 +180,7 @@ def has_candidate(data: bytes) -> bool:
 
     Ingest asks this of every field of every event, where a search per shape cost more than the answer.
     """
-    data = _ascii_digit_bytes(data) or data
+    data = _plain_bytes(data) or data
     if len(data) > _ONE_PASS_BYTES:
         return next(_candidate_lines(data), None) is not None
     shape = _shape(data)

@@ -35,7 +35,7 @@ from urllib.parse import quote, quote_plus, unquote_plus
 
 import orjson
 
-from sentinel.classify import ascii_digits, structure_for
+from sentinel.classify import plain_text, structure_for
 from sentinel.policy.candidates import prefilter_for
 from sentinel.policy.finder import Finder
 from sentinel.policy.glued import at_token_starts, digit_windows, email_candidates, glued_digit_spans
@@ -234,7 +234,7 @@ class Protector:
             return None
         if action.op in ("pseudonym", "encrypt") and TOKEN.fullmatch(raw):
             return raw  # already a pseudonym or ciphertext: protecting twice changes nothing
-        raw = ascii_digits(raw)  # the value as read: ０９８… is 098…, and so is its pseudonym
+        raw = plain_text(raw)  # the value as read: ０９８… is 098…, and so is its pseudonym
         if action.op == "encrypt":  # random IV: equal values must not give equal ciphertexts
             return self.ops.apply(entity, raw)
         # The same identifier recurs in a line and across lines; keyed by a digest so no raw value is held.
@@ -498,7 +498,7 @@ class Protector:
         return pieces
 
     def _glued_pieces(self, text: str) -> tuple[tuple[str, int, int], ...]:
-        text = ascii_digits(text)  # ``+८४…`` is a +84 number too (same length: the offsets are the caller's)
+        text = plain_text(text)  # ``+८४…`` is a +84 number too (same length: the offsets are the caller's)
         if text.isascii():  # where nine digits in a row are, found once (what _glue_free looks for)
             windows = digit_windows(text)
             if not windows and "@" not in text:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 from pathlib import Path
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from sentinel.classify.analyzer import analyze_text
 from sentinel.classify.catalog import load_catalog
-from sentinel.classify.normalize import ascii_digits
+from sentinel.classify.normalize import plain_text
 from sentinel.policy.candidates import Prefilter, candidate_lines, has_candidate, prefilter_for
 from tests.content import CLASSIFIERS
 
@@ -68,21 +69,34 @@ def test_candidates_reach_the_recogniser():
 # Zeros of other scripts' decimal digits: fullwidth (East Asian input methods), Arabic-Indic, Extended
 # Arabic-Indic, Devanagari, Thai, mathematical bold (four bytes in UTF-8)
 ZEROS = [0xFF10, 0x0660, 0x06F0, 0x0966, 0x0E50, 0x1D7CE]
+# Spaces a word processor or a web page puts between digit groups: no-break, narrow no-break, thin, figure,
+# ideographic; and invisible ones: zero-width space, soft hyphen, word joiner, a bidirectional override
+SPACES = ["\u00a0", "\u202f", "\u2009", "\u2007", "\u3000", "\u200b", "\u00ad", "\u2060", "\u202e"]
 
 
 def in_script(zero: int, text: str) -> str:
     return "".join(chr(zero + int(c)) if "0" <= c <= "9" else c for c in text)
 
 
-@pytest.mark.parametrize("zero", ZEROS, ids=hex)
-def test_identifiers_in_another_scripts_digits_are_candidates_and_found_where_they_are(zero):
-    """Typed in fullwidth or Arabic-Indic digits, every example is still a candidate line, and the recognisers
-    find the same entities at the same offsets, reporting the text as written."""
+SPELLINGS = {
+    **{f"digits-{zero:x}": functools.partial(in_script, zero) for zero in ZEROS},
+    **{f"space-{ord(space):x}": functools.partial(lambda space, t: t.replace(" ", space), space) for space in SPACES},
+    "fullwidth-forms": lambda t: "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in t),
+    "dashes": lambda t: t.replace("-", "\u2013").replace(".", "\uff0e"),
+}
+
+
+@pytest.mark.parametrize("spell", SPELLINGS.values(), ids=SPELLINGS.keys())
+def test_identifiers_spelled_otherwise_are_candidates_and_found_where_they_are(spell):
+    """Typed in fullwidth or Arabic-Indic digits, grouped with no-break or zero-width spaces, every example
+    is still a candidate line, and the recognisers find the same entities at the same offsets, reporting
+    the text as written."""
     seen: set[str] = set()
     for entity, texts in EXAMPLES.items():
         for text in texts:
             line = f"2026-11-20T08:00:00Z INFO ho so {text} da tiep nhan"
-            other = in_script(zero, line)
+            other = line[:32] + spell(line[32:])  # the timestamp as written, the rest spelled otherwise
+            assert len(other) == len(line)
             assert spans(other.encode()) == [other.encode()], (entity, text)
             assert has_candidate(other.encode()), (entity, text)
             ascii_spans = analyze_text(line, score_threshold=0.3, classifiers_dir=CLASSIFIERS)
@@ -97,6 +111,7 @@ _MIXED = st.text(
     alphabet=st.one_of(
         st.sampled_from("0123456789 -./:@+()\nAaBbxyzđĐếngàysinhố"),
         st.sampled_from([chr(z + d) for z in ZEROS for d in range(10)]),
+        st.sampled_from([*SPACES, "\u2028", "\u2013", "\uff0d", "\uff20", "\uff21", "\U000e0041"]),
         st.sampled_from(["\udcff", "\x80", "é"]),  # a byte that is not UTF-8 (escaped), Latin-1
     ),
     max_size=80,
@@ -105,12 +120,12 @@ _MIXED = st.text(
 
 @settings(max_examples=300, deadline=None)
 @given(text=_MIXED)
-def test_the_candidate_pass_reads_other_digits_exactly_as_ascii_ones(text):
-    """Whatever the mix of scripts, the lines found are the lines found with every digit made ASCII."""
+def test_the_candidate_pass_reads_a_text_exactly_as_its_plain_form(text):
+    """Whatever the mix of scripts and spaces, the lines found are the lines found in its plain form."""
     data = text.encode("utf-8", "surrogateescape")
-    normal = ascii_digits(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+    normal = plain_text(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
     assert data.count(b"\n") == normal.count(b"\n")
-    got = [ascii_digits(line.decode("utf-8", "surrogateescape")) for line in spans(data)]
+    got = [plain_text(line.decode("utf-8", "surrogateescape")) for line in spans(data)]
     assert got == [line.decode("utf-8", "surrogateescape") for line in spans(normal)]
     assert has_candidate(data) == has_candidate(normal) == bool(got)
 
